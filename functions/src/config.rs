@@ -1,0 +1,198 @@
+//! Worker configuration, parsed once per request from wrangler vars / secrets.
+
+use std::fmt;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub supabase_url: SupabaseUrl,
+    pub anon_key: ApiKey,
+    pub service_role_key: ApiKey,
+    /// Legacy HS256 secret; without it HS256 tokens are refused.
+    pub jwt_secret: Option<JwtSecret>,
+    pub jwt_audience: String,
+}
+
+const DEFAULT_AUDIENCE: &str = "authenticated";
+
+impl Config {
+    /// Reads every setting through `lookup` (name → value); empty values count as missing.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let require = |name: &'static str| read(name).ok_or(ConfigError::Missing(name));
+        Ok(Self {
+            supabase_url: SupabaseUrl::parse(&require("SUPABASE_URL")?)?,
+            anon_key: ApiKey::parse("SUPABASE_ANON_KEY", require("SUPABASE_ANON_KEY")?)?,
+            service_role_key: ApiKey::parse(
+                "SUPABASE_SERVICE_ROLE_KEY",
+                require("SUPABASE_SERVICE_ROLE_KEY")?,
+            )?,
+            jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
+            jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Missing(&'static str),
+    Invalid {
+        name: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(name) => write!(f, "{name} is not configured"),
+            Self::Invalid { name, reason } => write!(f, "{name} is invalid: {reason}"),
+        }
+    }
+}
+
+/// The project's base URL, without trailing slash; every Supabase endpoint derives from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupabaseUrl(String);
+
+impl SupabaseUrl {
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let url = raw.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "SUPABASE_URL",
+                reason: "must start with http:// or https://",
+            });
+        }
+        Ok(Self(url.to_owned()))
+    }
+
+    pub fn rest_url(&self) -> String {
+        format!("{}/rest/v1", self.0)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/auth/v1/.well-known/jwks.json", self.0)
+    }
+
+    /// The `iss` that Supabase Auth puts in the tokens it issues.
+    pub fn token_issuer(&self) -> String {
+        format!("{}/auth/v1", self.0)
+    }
+}
+
+/// An API key sent in headers; checked to be header-safe so building a request cannot panic.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    fn parse(name: &'static str, raw: String) -> Result<Self, ConfigError> {
+        let key = raw.trim();
+        if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be printable ASCII without spaces",
+            });
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Supabase's legacy JWT secret; GoTrue uses the string's bytes as the HMAC key.
+#[derive(Clone)]
+pub struct JwtSecret(String);
+
+impl JwtSecret {
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let values: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Config::from_lookup(|name| values.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 3] = [
+        ("SUPABASE_URL", "http://127.0.0.1:54321/"),
+        ("SUPABASE_ANON_KEY", "anon"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+    ];
+
+    #[test]
+    fn derives_supabase_endpoints_and_defaults() {
+        let config = config_from(&REQUIRED).unwrap();
+        assert_eq!(
+            config.supabase_url.rest_url(),
+            "http://127.0.0.1:54321/rest/v1"
+        );
+        assert_eq!(
+            config.supabase_url.jwks_url(),
+            "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json"
+        );
+        assert_eq!(
+            config.supabase_url.token_issuer(),
+            "http://127.0.0.1:54321/auth/v1"
+        );
+        assert_eq!(config.jwt_audience, "authenticated");
+        assert!(config.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn reports_missing_and_invalid_settings() {
+        assert_eq!(
+            config_from(&REQUIRED[..2]).unwrap_err(),
+            ConfigError::Missing("SUPABASE_SERVICE_ROLE_KEY")
+        );
+        let mut bad_url = REQUIRED;
+        bad_url[0].1 = "127.0.0.1:54321";
+        assert!(matches!(
+            config_from(&bad_url).unwrap_err(),
+            ConfigError::Invalid {
+                name: "SUPABASE_URL",
+                ..
+            }
+        ));
+        let mut bad_key = REQUIRED;
+        bad_key[1].1 = "two words";
+        assert!(matches!(
+            config_from(&bad_key).unwrap_err(),
+            ConfigError::Invalid {
+                name: "SUPABASE_ANON_KEY",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn debug_output_redacts_keys() {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("SUPABASE_JWT_SECRET", "hs-secret"));
+        let rendered = format!("{:?}", config_from(&pairs).unwrap());
+        assert!(!rendered.contains("anon\"") && !rendered.contains("service\""));
+        assert!(!rendered.contains("hs-secret"));
+    }
+}

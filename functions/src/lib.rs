@@ -1,0 +1,313 @@
+//! pixa-edge: the Cloudflare Worker. Everything but `wasm.rs` is platform-neutral and tested
+//! on the host; `handle` is the whole request pipeline.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod observability;
+pub mod router;
+pub mod routes;
+pub mod supabase;
+#[cfg(test)]
+mod test_support;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+use auth::UserId;
+use clock::Clock;
+use config::{Config, ConfigError};
+use error::ApiError;
+use http::{Request, Response};
+use observability::{RequestId, RequestLog};
+use router::{Endpoint, Resolution};
+use routes::{health, me, openapi};
+
+/// A response plus the request's log line, which the platform glue writes out.
+pub struct Handled {
+    pub response: Response,
+    pub log_line: String,
+}
+
+/// Serves one request. `config` is an error when the deployment lacks settings; only the
+/// routes that need them fail then, so `/healthz` keeps answering.
+pub async fn handle(
+    request: Request,
+    config: &Result<Config, ConfigError>,
+    clock: &impl Clock,
+) -> Handled {
+    let started_ms = clock.unix_millis();
+    let request_id = RequestId::from_headers(&request.headers);
+    let resolution = router::resolve(&request.method, &request.path);
+    let route = match &resolution {
+        Resolution::Matched(route) => Some(route.template),
+        Resolution::MethodNotAllowed { template, .. } => Some(*template),
+        Resolution::NotFound => None,
+    };
+
+    let mut user_id = None;
+    let outcome = dispatch(
+        resolution,
+        &request,
+        config,
+        clock.unix_seconds(),
+        &mut user_id,
+    )
+    .await;
+    let (response, error) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error.to_response(), Some(error)),
+    };
+    let response = response.with_header(RequestId::HEADER, request_id.as_str());
+
+    let log_line = RequestLog {
+        request_id: &request_id,
+        method: &request.method,
+        route,
+        status: response.status,
+        duration_ms: clock.unix_millis() - started_ms,
+        user_id: user_id.as_ref().map(UserId::as_str),
+        error_code: error.as_ref().map(ApiError::code),
+        cause: error.as_ref().and_then(ApiError::cause),
+    }
+    .to_json_line();
+    Handled { response, log_line }
+}
+
+/// Runs the matched endpoint; records the caller's id in `user_id` once authenticated.
+async fn dispatch(
+    resolution: Resolution,
+    request: &Request,
+    config: &Result<Config, ConfigError>,
+    now: i64,
+    user_id: &mut Option<UserId>,
+) -> Result<Response, ApiError> {
+    let route = match resolution {
+        Resolution::Matched(route) => route,
+        Resolution::MethodNotAllowed { allowed, .. } => {
+            return Err(ApiError::MethodNotAllowed { allowed })
+        }
+        Resolution::NotFound => return Err(ApiError::NotFound),
+    };
+    let configured = || {
+        config
+            .as_ref()
+            .map_err(|error| ApiError::Misconfigured(error.to_string()))
+    };
+    match route.endpoint {
+        Endpoint::Healthz => Ok(health::healthz()),
+        Endpoint::OpenApi => Ok(openapi::document()),
+        Endpoint::Readyz => health::readyz(configured()?).await,
+        Endpoint::Me => {
+            let config = configured()?;
+            let caller = auth::authenticate(&request.headers, config, now).await?;
+            *user_id = Some(caller.user.id.clone());
+            me::me(config, &caller).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::config::tests::config_from;
+    use crate::http::{Body, Headers};
+
+    fn unreachable_supabase() -> Result<Config, ConfigError> {
+        config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+        ])
+    }
+
+    fn request(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Request {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (path_and_query, None),
+        };
+        Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query,
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect::<Headers>(),
+            body: Vec::new(),
+        }
+    }
+
+    async fn send(
+        request: Request,
+        config: &Result<Config, ConfigError>,
+    ) -> (Handled, serde_json::Value) {
+        let handled = handle(request, config, &SystemClock).await;
+        let Body::Bytes(bytes) = &handled.response.body;
+        let body = serde_json::from_slice(bytes).expect("JSON body");
+        (handled, body)
+    }
+
+    fn log_fields(handled: &Handled) -> serde_json::Value {
+        serde_json::from_str(&handled.log_line).expect("log line is JSON")
+    }
+
+    #[tokio::test]
+    async fn healthz_answers_even_without_configuration() {
+        let (handled, body) = send(
+            request("GET", "/healthz", &[]),
+            &Err(ConfigError::Missing("SUPABASE_URL")),
+        )
+        .await;
+        assert_eq!(handled.response.status, 200);
+        assert_eq!(body, serde_json::json!({"status": "ok"}));
+    }
+
+    #[tokio::test]
+    async fn readyz_reports_an_unreachable_database_without_leaking_it() {
+        let (handled, body) = send(request("GET", "/readyz", &[]), &unreachable_supabase()).await;
+        assert_eq!(handled.response.status, 503);
+        assert_eq!(body["error"]["code"], "database_unavailable");
+        assert!(!body.to_string().contains("127.0.0.1"));
+        let log = log_fields(&handled);
+        assert_eq!(log["level"], "error");
+        assert!(log["cause"].as_str().unwrap().contains("unreachable"));
+    }
+
+    #[tokio::test]
+    async fn me_requires_a_token() {
+        let (handled, body) = send(request("GET", "/v1/me", &[]), &unreachable_supabase()).await;
+        assert_eq!(handled.response.status, 401);
+        assert_eq!(body["error"]["code"], "missing_token");
+        assert_eq!(handled.response.header("www-authenticate"), Some("Bearer"));
+    }
+
+    #[tokio::test]
+    async fn misconfiguration_is_a_500_with_the_cause_only_in_the_log() {
+        let config = Err(ConfigError::Missing("SUPABASE_ANON_KEY"));
+        let (handled, body) = send(request("GET", "/readyz", &[]), &config).await;
+        assert_eq!(handled.response.status, 500);
+        assert_eq!(body["error"]["code"], "server_misconfigured");
+        assert!(!body.to_string().contains("SUPABASE_ANON_KEY"));
+        assert_eq!(
+            log_fields(&handled)["cause"],
+            "SUPABASE_ANON_KEY is not configured"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_wrong_methods() {
+        let (not_found, body) =
+            send(request("GET", "/v2/nothing", &[]), &unreachable_supabase()).await;
+        assert_eq!(
+            (not_found.response.status, &body["error"]["code"]),
+            (404, &"not_found".into())
+        );
+        assert_eq!(log_fields(&not_found)["route"], serde_json::Value::Null);
+
+        let (wrong_method, body) =
+            send(request("DELETE", "/healthz", &[]), &unreachable_supabase()).await;
+        assert_eq!(wrong_method.response.status, 405);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert_eq!(wrong_method.response.header("allow"), Some("GET"));
+        assert_eq!(log_fields(&wrong_method)["route"], "/healthz");
+    }
+
+    #[tokio::test]
+    async fn serves_the_openapi_document() {
+        let (handled, body) = send(
+            request("GET", "/openapi.json", &[]),
+            &unreachable_supabase(),
+        )
+        .await;
+        assert_eq!(handled.response.status, 200);
+        assert_eq!(
+            handled.response.header("content-type"),
+            Some("application/json")
+        );
+        assert!(body["paths"]["/v1/me"]["get"].is_object());
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_a_request_id() {
+        let (echoed, _) = send(
+            request("GET", "/healthz", &[("X-Request-Id", "trace-42")]),
+            &unreachable_supabase(),
+        )
+        .await;
+        assert_eq!(echoed.response.header("x-request-id"), Some("trace-42"));
+        assert_eq!(log_fields(&echoed)["request_id"], "trace-42");
+
+        let (generated, _) = send(
+            request("GET", "/nope", &[("x-request-id", "bad id!")]),
+            &unreachable_supabase(),
+        )
+        .await;
+        let id = generated
+            .response
+            .header("x-request-id")
+            .unwrap()
+            .to_owned();
+        assert_eq!(id.len(), 32);
+        assert_eq!(log_fields(&generated)["request_id"], id.as_str());
+    }
+
+    #[tokio::test]
+    async fn log_line_has_the_route_template_and_user_but_no_token_or_query() {
+        use crate::test_support::{hs256_token, user_claims, HS_SECRET};
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("SUPABASE_JWT_SECRET", HS_SECRET),
+        ]);
+        let mut claims = user_claims();
+        claims["iss"] = "http://127.0.0.1:1/auth/v1".into();
+        claims["exp"] = (SystemClock.unix_seconds() + 600).into();
+        claims["iat"] = SystemClock.unix_seconds().into();
+        let token = hs256_token(HS_SECRET, None, &claims);
+        let authorization = format!("Bearer {token}");
+        let (handled, _) = send(
+            request(
+                "GET",
+                "/v1/me?access_token=leaky-query",
+                &[("Authorization", &authorization)],
+            ),
+            &config,
+        )
+        .await;
+        assert_eq!(
+            handled.response.status, 503,
+            "authenticated, then the database is unreachable"
+        );
+        let line = &handled.log_line;
+        for secret in [
+            token.as_str(),
+            "Bearer",
+            "leaky-query",
+            "service-role-key",
+            "anon-key",
+            HS_SECRET,
+        ] {
+            assert!(!line.contains(secret), "{secret} leaked into {line}");
+        }
+        let log = log_fields(&handled);
+        for field in [
+            "level",
+            "msg",
+            "request_id",
+            "method",
+            "route",
+            "status",
+            "duration_ms",
+            "user_id",
+        ] {
+            assert!(log.get(field).is_some(), "missing {field} in {line}");
+        }
+        assert_eq!(log["route"], "/v1/me");
+        assert_eq!(log["user_id"], claims["sub"]);
+        assert!(log["duration_ms"].as_f64().unwrap() >= 0.0);
+    }
+}

@@ -1,0 +1,67 @@
+//! The thin Workers glue: worker types in and out, everything else in `handle`.
+
+use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{Body, Request, Response};
+
+/// `Date.now()`: in workerd it advances only across I/O, which is what request timing measures.
+struct JsClock;
+
+impl Clock for JsClock {
+    fn unix_millis(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(
+    mut request: worker::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<worker::Response> {
+    let request = neutral_request(&mut request).await?;
+    let config = Config::from_lookup(|name| setting(&env, name));
+    let handled = crate::handle(request, &config, &JsClock).await;
+    console_log!("{}", handled.log_line);
+    worker_response(handled.response)
+}
+
+/// Secrets first, then plain vars: a value may be either, depending on the environment.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|secret| secret.to_string())
+        .or_else(|_| env.var(name).map(|var| var.to_string()))
+        .ok()
+}
+
+async fn neutral_request(request: &mut worker::Request) -> worker::Result<Request> {
+    let url = request.url()?;
+    Ok(Request {
+        // The raw method: worker::Method maps unknown methods to GET.
+        method: request.inner().method(),
+        path: url.path().to_owned(),
+        query: url.query().map(str::to_owned),
+        headers: request.headers().entries().collect(),
+        body: request.bytes().await?,
+    })
+}
+
+fn worker_response(response: Response) -> worker::Result<worker::Response> {
+    let headers = Headers::new();
+    for (name, value) in &response.headers {
+        headers.append(name, value)?;
+    }
+    let builder = ResponseBuilder::new()
+        .with_status(response.status)
+        .with_headers(headers);
+    match response.body {
+        Body::Bytes(bytes) => Ok(builder.fixed(bytes)),
+    }
+}
