@@ -1,0 +1,68 @@
+//! Shared setup of the end-to-end tests: the stack `cargo xtask test` started, found through
+//! `E2E_*` environment variables, and tokens minted with its keys.
+
+use devstack::{DevKeys, DevUser};
+
+pub const ALICE: DevUser<'static> = DevUser { id: "11111111-1111-4111-8111-111111111111", email: "alice@example.com" };
+pub const BOB: DevUser<'static> = DevUser { id: "22222222-2222-4222-8222-222222222222", email: "bob@example.com" };
+
+pub struct Stack {
+    pub worker_url: String,
+    pub supabase_url: String,
+    pub keys: DevKeys,
+    pub worker_log: String,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    /// The running stack. Panics with a pointer to the right command when run outside it.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests with `cargo xtask test`"))
+        };
+        let keys_file = var("E2E_KEYS_FILE");
+        let keys = serde_json::from_str(&std::fs::read_to_string(&keys_file).expect("keys file")).expect("keys json");
+        Self {
+            worker_url: var("E2E_WORKER_URL"),
+            supabase_url: var("E2E_SUPABASE_URL"),
+            keys,
+            worker_log: var("E2E_WORKER_LOG"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("{}/auth/v1", self.supabase_url)
+    }
+
+    /// An ES256 access token, as Supabase Auth issues with asymmetric signing keys.
+    pub fn token(&self, user: &DevUser<'_>) -> String {
+        self.keys.user_access_token(user, &self.issuer(), 3600)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.worker_url, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("worker reachable");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body, headers)
+    }
+
+    /// What the worker has logged so far.
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(&self.worker_log).expect("worker log")
+    }
+}
+
+/// The `error.code` of an error body.
+pub fn error_code(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}

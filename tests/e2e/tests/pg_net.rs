@@ -1,0 +1,67 @@
+//! pg_net's contract, as pg_cron jobs use it: `net.http_get` / `net.http_post` enqueue, return a
+//! request id at once, and the response lands in `net._http_response` after delivery.
+
+use std::time::Duration;
+
+use e2e::Stack;
+use tokio_postgres::NoTls;
+
+async fn database() -> tokio_postgres::Client {
+    let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL: run with `cargo xtask test`");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("database reachable");
+    tokio::spawn(connection);
+    client
+}
+
+/// Waits for the dispatcher to record the response of request `id`.
+async fn response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<String>) {
+    for _ in 0..100 {
+        if let Some(row) = db
+            .query_opt("select status_code, content from net._http_response where id = $1", &[&id])
+            .await
+            .unwrap()
+        {
+            return (row.get(0), row.get(1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("request {id} was never delivered");
+}
+
+#[tokio::test]
+async fn queued_requests_reach_the_worker_and_record_the_answer() {
+    let stack = Stack::from_env();
+    let db = database().await;
+    let get_id: i64 = db
+        .query_one("select net.http_get(url := $1)", &[&stack.url("/healthz")])
+        .await
+        .unwrap()
+        .get(0);
+    let (status, content) = response(&db, get_id).await;
+    assert_eq!(status, Some(200));
+    assert!(content.unwrap().contains("ok"));
+
+    let post_id: i64 = db
+        .query_one(
+            "select net.http_post(url := $1, body := '{\"from\": \"pg_cron\"}'::jsonb)",
+            &[&stack.url("/healthz")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (status, content) = response(&db, post_id).await;
+    assert_eq!(status, Some(405), "the worker answered the POST itself");
+    assert!(content.unwrap().contains("method_not_allowed"));
+}
+
+#[tokio::test]
+async fn delivery_happens_only_after_the_enqueuing_transaction_commits() {
+    let stack = Stack::from_env();
+    let mut db = database().await;
+    let tx = db.transaction().await.unwrap();
+    let id: i64 = tx.query_one("select net.http_get(url := $1)", &[&stack.url("/healthz")]).await.unwrap().get(0);
+    tx.rollback().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let delivered = db.query_opt("select 1 from net._http_response where id = $1", &[&id]).await.unwrap();
+    assert!(delivered.is_none(), "a rolled-back request was sent");
+}

@@ -1,0 +1,63 @@
+"""Contract tests of the local Supabase stand-in with the official `supabase` client.
+
+Run by `cargo xtask test`, which starts the stack and passes its URLs and keys in E2E_* variables.
+"""
+
+import os
+import uuid
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from supabase import Client, ClientOptions, create_client
+
+SUPABASE_URL = os.environ.get("E2E_SUPABASE_URL", "")
+ANON_KEY = os.environ.get("E2E_ANON_KEY", "")
+SERVICE_ROLE_KEY = os.environ.get("E2E_SERVICE_ROLE_KEY", "")
+SEED_PASSWORD = "password123"
+
+if not SUPABASE_URL:
+    pytest.exit("E2E_SUPABASE_URL is not set: run these tests with `cargo xtask test`", returncode=2)
+
+
+def new_client(key: str = ANON_KEY) -> Client:
+    # No session persistence between clients: each test user gets its own client.
+    return create_client(SUPABASE_URL, key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
+
+
+@pytest.fixture
+def anon() -> Client:
+    return new_client()
+
+
+@pytest.fixture
+def admin() -> Client:
+    return new_client(SERVICE_ROLE_KEY)
+
+
+def unique_email(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def mailbox(address: str) -> list[dict]:
+    response = httpx.get(f"{SUPABASE_URL}/mailbox/v1/messages", params={"to": address})
+    response.raise_for_status()
+    return response.json()
+
+
+def last_link(address: str) -> str:
+    messages = mailbox(address)
+    assert messages, f"no mail for {address}"
+    return messages[-1]["link"]
+
+
+def follow_link(link: str) -> dict[str, str]:
+    """Opens an emailed link like a browser and returns the fragment the app would receive."""
+    response = httpx.get(link, follow_redirects=False)
+    assert response.status_code in (302, 303), response.text
+    fragment = urlparse(response.headers["location"]).fragment
+    return {key: values[0] for key, values in parse_qs(fragment).items()}
+
+
+def link_token(link: str) -> str:
+    return parse_qs(urlparse(link).query)["token"][0]

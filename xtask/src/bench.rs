@@ -1,0 +1,103 @@
+//! `cargo xtask bench`: size and speed, measured side by side in one run and printed as a table.
+//! Numbers are reported, never asserted: a slow CI machine must not fail the build.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::stack::{Mode, Ports, Stack};
+use crate::{install, worker};
+
+const SEQUENTIAL_REQUESTS: usize = 2000;
+
+struct Row {
+    metric: String,
+    value: String,
+    reference: String,
+    ratio: String,
+    target: &'static str,
+}
+
+pub async fn run() -> Result<()> {
+    install::ensure_all()?;
+    let mut rows = Vec::new();
+
+    worker::build(true)?;
+    let wasm = std::fs::read(worker::wasm_path())?;
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
+    gzip.write_all(&wasm)?;
+    let gzipped = gzip.finish()?.len();
+    rows.push(Row {
+        metric: "worker wasm size (wasm-opt -Oz)".into(),
+        value: format!("{:.0} KiB raw", wasm.len() as f64 / 1024.0),
+        reference: format!("{:.0} KiB gzip", gzipped as f64 / 1024.0),
+        ratio: format!("{:.2}", gzipped as f64 / wasm.len() as f64),
+        target: "gzip ≤ 1 MiB (free plan: 3 MiB)",
+    });
+
+    let stack = Stack::start(Mode::Throwaway { name: "benchstack", optimized_worker: true }, Ports::free()?).await?;
+    let client = reqwest::Client::new();
+    // Reference: a native Rust HTTP server on the same machine (the gateway's JWKS endpoint).
+    let native = latencies(&client, &format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url())).await?;
+    let worker = latencies(&client, &format!("{}/healthz", stack.worker_url())).await?;
+    for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
+        let (w, n) = (percentile(&worker, pick), percentile(&native, pick));
+        rows.push(Row {
+            metric: format!("GET /healthz through workerd, {label}"),
+            value: format!("{:.2} ms", ms(w)),
+            reference: format!("{:.2} ms native", ms(n)),
+            ratio: format!("{:.1}×", ms(w) / ms(n).max(0.001)),
+            target: "p50 ≤ 2 ms, p99 ≤ 5 ms",
+        });
+    }
+    drop(stack);
+    print_table(&rows);
+    Ok(())
+}
+
+async fn latencies(client: &reqwest::Client, url: &str) -> Result<Vec<Duration>> {
+    for _ in 0..100 {
+        client.get(url).send().await?.bytes().await?; // warm-up
+    }
+    let mut samples = Vec::with_capacity(SEQUENTIAL_REQUESTS);
+    for _ in 0..SEQUENTIAL_REQUESTS {
+        let started = Instant::now();
+        let response = client.get(url).send().await?;
+        anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
+        response.bytes().await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    Ok(samples)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn print_table(rows: &[Row]) {
+    let header = ["metric", "value", "reference (same run)", "ratio", "target"];
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| [r.metric.as_str(), &r.value, &r.reference, &r.ratio, r.target])
+        .collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| cells.iter().map(|c| c[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |c: [&str; 5]| {
+        let padded: Vec<String> = c.iter().zip(&widths).map(|(s, w)| format!("{s:<w$}")).collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    line(header);
+    println!("|{}|", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
+    for c in cells {
+        line(c);
+    }
+}

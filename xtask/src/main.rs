@@ -1,0 +1,105 @@
+//! `cargo xtask dev | test | bench | build-worker`: the project's two commands and their helpers.
+
+mod bench;
+mod install;
+mod postgres;
+mod service;
+mod stack;
+mod test;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use stack::{Mode, Ports, Stack, SEED_USERS};
+
+const USAGE: &str = "usage: cargo xtask <command>
+  dev [--reset]          install what is missing, then run the whole local stack until Ctrl-C
+                         (--reset: drop the local database and start from the migrations again)
+  test                   install what is missing, then run every test suite on a throwaway stack
+  bench                  measure speed and size targets, printed as a table
+  build-worker [--optimize]
+                         build the worker to wasm (what wrangler.toml's build command runs)";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = match args.as_slice() {
+        ["dev"] => with_runtime(dev(false)),
+        ["dev", "--reset"] => with_runtime(dev(true)),
+        ["test"] => with_runtime(test::run_all()),
+        ["bench"] => with_runtime(bench::run()),
+        ["build-worker"] => build_worker(false),
+        ["build-worker", "--optimize"] => build_worker(true),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = outcome {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn with_runtime(future: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(future)
+}
+
+fn build_worker(optimize: bool) -> Result<()> {
+    install::ensure_all()?;
+    // dev and test ask wrangler's build for speed; a deploy gets the optimized module.
+    let optimize = optimize || std::env::var_os(worker::FAST_BUILD_ENV).is_none();
+    worker::build(optimize)
+}
+
+async fn dev(reset: bool) -> Result<()> {
+    install::ensure_all()?;
+    let mut stack = Stack::start(Mode::Dev { reset }, Ports::DEV).await?;
+    let [alice, bob] = &SEED_USERS;
+    println!(
+        "\nLocal stack is up (Ctrl-C stops everything).\n\
+         \n  Supabase API   {supabase}   (REST at /rest/v1, JWKS at /auth/v1/.well-known/jwks.json)\
+         \n  Postgres       {db}\
+         \n  Worker         {worker}\
+         \n\n  anon key          {anon}\
+         \n  service_role key  {service}\
+         \n\n  {alice_email} token (1 h):\n  {alice_token}\
+         \n\n  {bob_email} token (1 h):\n  {bob_token}\
+         \n\n  try: curl -H \"Authorization: Bearer $TOKEN\" {worker}/v1/me\n",
+        supabase = stack.supabase_url(),
+        db = stack.postgres.url(),
+        worker = stack.worker_url(),
+        anon = stack.keys.anon_key(),
+        service = stack.keys.service_role_key(),
+        alice_email = alice.email,
+        alice_token = stack.user_token(alice),
+        bob_email = bob.email,
+        bob_token = stack.user_token(bob),
+    );
+    let mut health = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = health.tick() => stack.check_running()?,
+        }
+    }
+    eprintln!("\nstopping the local stack");
+    Ok(())
+}
+
+/// The repository root (xtask's parent folder).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+}
+
+/// Runs a command to completion, failing on a non-zero exit.
+pub fn run(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("running {:?}", command.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", command.get_program());
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! `cargo xtask test`: native unit tests, pgTAP, and end-to-end tests against the worker running
+//! in workerd, on a throwaway stack. Prints one summary line per suite; fails if any test failed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::stack::{Mode, Ports, Stack};
+use crate::{install, repo_root, worker};
+
+/// Counts of one suite.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+struct SuiteResult {
+    name: &'static str,
+    tally: Tally,
+    /// Set when the suite could not run at all (a build error, a stack that did not start).
+    error: Option<String>,
+    seconds: f64,
+}
+
+pub async fn run_all() -> Result<()> {
+    let started = Instant::now();
+    install::ensure_all()?;
+    let mut results = Vec::new();
+
+    results.push(timed("unit", || {
+        cargo_test(&["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"], &[])
+    }));
+    results.push(timed("wasm build", || worker::build(false).map(|()| Tally { passed: 1, failed: 0 })));
+
+    match Stack::start(Mode::Throwaway { name: "teststack", optimized_worker: false }, Ports::free()?).await {
+        Ok(stack) => {
+            results.push(timed("pgtap", || pg_prove(&stack)));
+            results.push(timed("e2e", || cargo_test(&["test", "--no-fail-fast", "--package", "e2e"], &e2e_env(&stack))));
+            results.push(timed("sdk", || pytest(&stack)));
+            // Last, because it stops the database under the running worker.
+            results.push(timed("e2e outage", || {
+                stack.postgres.stop()?;
+                cargo_test(
+                    &["test", "--package", "e2e", "--test", "database_outage", "--", "--ignored"],
+                    &e2e_env(&stack),
+                )
+            }));
+        }
+        Err(error) => results.push(SuiteResult {
+            name: "stack",
+            tally: Tally::default(),
+            error: Some(format!("{error:#}")),
+            seconds: 0.0,
+        }),
+    }
+
+    println!("\n== summary ({:.0} s) ==", started.elapsed().as_secs_f64());
+    let mut total = Tally::default();
+    let mut broken = false;
+    for result in &results {
+        total.passed += result.tally.passed;
+        total.failed += result.tally.failed;
+        match &result.error {
+            Some(error) => {
+                broken = true;
+                println!("{}: did not complete: {error}", result.name.replace(' ', "-"));
+            }
+            None => println!(
+                "{}: {} passed, {} failed ({:.0} s)",
+                result.name.replace(' ', "-"),
+                result.tally.passed,
+                result.tally.failed,
+                result.seconds
+            ),
+        }
+    }
+    println!("total: {} passed, {} failed", total.passed, total.failed);
+    if broken || total.failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResult {
+    println!("\n== {name} ==");
+    let started = Instant::now();
+    let (tally, error) = match suite() {
+        Ok(tally) => (tally, None),
+        Err(error) => (Tally::default(), Some(format!("{error:#}"))),
+    };
+    SuiteResult { name, tally, error, seconds: started.elapsed().as_secs_f64() }
+}
+
+fn e2e_env(stack: &Stack) -> Vec<(&'static str, String)> {
+    vec![
+        ("E2E_WORKER_URL", stack.worker_url()),
+        ("E2E_SUPABASE_URL", stack.supabase_url()),
+        ("E2E_KEYS_FILE", stack.dir.join("keys.json").display().to_string()),
+        ("E2E_WORKER_LOG", stack.worker_log().display().to_string()),
+        ("E2E_DATABASE_URL", stack.postgres.url()),
+        ("E2E_ANON_KEY", stack.keys.anon_key()),
+        ("E2E_SERVICE_ROLE_KEY", stack.keys.service_role_key()),
+    ]
+}
+
+/// The SDK contract tests: the official Python `supabase` client against the local stack.
+fn pytest(stack: &Stack) -> Result<Tally> {
+    let mut command = Command::new(install::python_venv().join("bin/python"));
+    command.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"]).current_dir(repo_root());
+    for (name, value) in e2e_env(stack) {
+        command.env(name, value);
+    }
+    let mut tally = Tally::default();
+    let status = stream_lines(&mut command, |line| {
+        // pytest's closing line: "5 passed, 1 failed in 2.31s" (either part may be missing).
+        if line.contains(" in ") && (line.contains(" passed") || line.contains(" failed")) {
+            tally.passed = count_before(line, "passed");
+            tally.failed = count_before(line, "failed");
+        }
+    })?;
+    if !status.success() && tally.failed == 0 {
+        anyhow::bail!("pytest exited with {status} before reporting a failing test");
+    }
+    Ok(tally)
+}
+
+/// Runs `cargo <args>`, echoing its output, and adds up libtest's `test result:` lines.
+fn cargo_test(args: &[&str], env: &[(&str, String)]) -> Result<Tally> {
+    let mut command = Command::new(env!("CARGO"));
+    command.args(args).current_dir(repo_root());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut tally = Tally::default();
+    let status = stream_lines(&mut command, |line| {
+        if let Some(counts) = line.strip_prefix("test result: ") {
+            tally.passed += count_before(counts, "passed");
+            tally.failed += count_before(counts, "failed");
+        }
+    })?;
+    if !status.success() && tally.failed == 0 {
+        anyhow::bail!("cargo {} exited with {status} before reporting a failing test", args.join(" "));
+    }
+    Ok(tally)
+}
+
+/// pgTAP through pg_prove, as `supabase test db` runs it: every file in supabase/tests, in order.
+fn pg_prove(stack: &Stack) -> Result<Tally> {
+    let tests_dir = repo_root().join("supabase/tests");
+    let mut files: Vec<_> = std::fs::read_dir(&tests_dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    // As `supabase test db` does before running the files.
+    stack.postgres.psql_command("create extension if not exists pgtap with schema extensions")?;
+    let mut command = Command::new("pg_prove");
+    command
+        .args(["--verbose", "--host=127.0.0.1", "--username=postgres", "--dbname=postgres"])
+        .arg(format!("--port={}", stack.ports.postgres))
+        .args(&files);
+    let mut tally = Tally::default();
+    let status = stream_lines(&mut command, |line| {
+        let line = line.trim_start();
+        if line.starts_with("not ok ") {
+            tally.failed += 1;
+        } else if line.starts_with("ok ") {
+            tally.passed += 1;
+        }
+    })?;
+    if !status.success() && tally.failed == 0 {
+        anyhow::bail!("pg_prove exited with {status} (a test file died or planned tests did not run)");
+    }
+    Ok(tally)
+}
+
+fn stream_lines(command: &mut Command, mut on_line: impl FnMut(&str)) -> Result<std::process::ExitStatus> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {:?}", command.get_program()))?;
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line?;
+        println!("{line}");
+        on_line(&line);
+    }
+    Ok(child.wait()?)
+}
+
+/// The number just before the word `label` in "12 passed; 3 failed" or "5 passed, 1 failed in 2s".
+fn count_before(text: &str, label: &str) -> u32 {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).find(|w| w[1] == label).and_then(|w| w[0].parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_before;
+
+    #[test]
+    fn reads_libtest_and_pytest_counts() {
+        let line = "ok. 12 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(count_before(line, "passed"), 12);
+        assert_eq!(count_before(line, "failed"), 3);
+        assert_eq!(count_before("FAILED. 0 passed; 1 failed", "failed"), 1);
+        let pytest = "==== 1 failed, 5 passed, 2 warnings in 3.10s ====";
+        assert_eq!((count_before(pytest, "passed"), count_before(pytest, "failed")), (5, 1));
+    }
+}
