@@ -8,8 +8,10 @@ use anyhow::Result;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use devstack::DevUser;
+
 use crate::stack::{Mode, Ports, Stack};
-use crate::{install, worker};
+use crate::{install, repo_root, worker};
 
 const SEQUENTIAL_REQUESTS: usize = 2000;
 
@@ -53,9 +55,80 @@ pub async fn run() -> Result<()> {
             target: "p50 ≤ 2 ms, p99 ≤ 5 ms",
         });
     }
+    rows.extend(rls_team_list(&stack, &client).await?);
     drop(stack);
     print_table(&rows);
     Ok(())
+}
+
+/// Issue 3's target: a team-scoped list as a member under RLS versus service_role with the
+/// explicit filter, on 1,000,000 drafts across 10,000 teams. Measured twice: per statement inside
+/// Postgres, and per request through the REST API as clients make it.
+async fn rls_team_list(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
+    const MEMBER: &str = "00000000-0000-4000-8000-000000000001";
+    const TEAM: &str = "00000000-0000-4000-9000-000000000001";
+    const TARGET: &str = "RLS ≤ 1.5× explicit";
+    let script = repo_root().join("xtask/bench/rls_team_list.sql");
+    let output = stack.postgres.psql_script(&script)?;
+    let timings: Vec<f64> = output
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split('|')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    anyhow::ensure!(timings.len() == 5, "unexpected output of {}: {output}", script.display());
+    let mut rows = vec![
+        Row {
+            metric: "team list, 1M rows: per statement in Postgres, RLS".into(),
+            value: format!("{:.3} ms", timings[0]),
+            reference: format!("{:.3} ms explicit", timings[2]),
+            ratio: format!("{:.2}×", timings[3]),
+            target: TARGET,
+        },
+        Row {
+            metric: "  same, RLS + team_id filter".into(),
+            value: format!("{:.3} ms", timings[1]),
+            reference: format!("{:.3} ms explicit", timings[2]),
+            ratio: format!("{:.2}×", timings[4]),
+            target: TARGET,
+        },
+    ];
+
+    let rest = format!("{}/rest/v1/content_drafts?select=id,title,created_at&order=created_at.desc&limit=50", stack.supabase_url());
+    let member_token = stack.user_token(&DevUser { id: MEMBER, email: "bench-1@bench.local" });
+    let anon_key = stack.keys.anon_key();
+    let service_key = stack.keys.service_role_key();
+    let member = |url: String| client.get(url).header("apikey", &anon_key).bearer_auth(&member_token);
+    let explicit = request_latencies(|| client.get(format!("{rest}&team_id=eq.{TEAM}")).header("apikey", &service_key).bearer_auth(&service_key)).await?;
+    for (label, url) in [("RLS", rest.clone()), ("RLS + team_id filter", format!("{rest}&team_id=eq.{TEAM}"))] {
+        let rls = request_latencies(|| member(url.clone())).await?;
+        let (r, e) = (percentile(&rls, 0.5), percentile(&explicit, 0.5));
+        rows.push(Row {
+            metric: format!("team list, 1M rows: per REST request p50, {label}"),
+            value: format!("{:.2} ms", ms(r)),
+            reference: format!("{:.2} ms explicit", ms(e)),
+            ratio: format!("{:.2}×", ms(r) / ms(e)),
+            target: TARGET,
+        });
+    }
+    Ok(rows)
+}
+
+async fn request_latencies(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(500);
+    for round in 0..550 {
+        let started = Instant::now();
+        let response = request().send().await?;
+        anyhow::ensure!(response.status().is_success(), "REST answered {}", response.status());
+        let rows: serde_json::Value = response.json().await?;
+        anyhow::ensure!(rows.as_array().is_some_and(|r| r.len() == 50), "expected 50 rows");
+        if round >= 50 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    Ok(samples)
 }
 
 async fn latencies(client: &reqwest::Client, url: &str) -> Result<Vec<Duration>> {

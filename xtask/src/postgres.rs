@@ -43,7 +43,7 @@ impl Cluster {
         std::fs::create_dir_all(&self.data_dir)?;
         std::fs::create_dir_all(&self.socket_dir)?;
         self.chown_to_postgres(&[&self.data_dir, &self.socket_dir])?;
-        run(self.as_postgres(&format!("{BIN_DIR}/initdb")).args([
+        run(self.as_postgres(&format!("{BIN_DIR}/initdb")).stdout(std::process::Stdio::null()).args([
             "--no-sync",
             "--username=postgres",
             "--auth=trust",
@@ -135,6 +135,15 @@ impl Cluster {
             bail!("{}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
         }
         Ok(())
+    }
+
+    /// Runs a SQL file and returns its unaligned, tuples-only output (`|`-separated columns).
+    pub fn psql_script(&self, file: &Path) -> Result<String> {
+        let out = self.psql().args(["--tuples-only", "--no-align", "--file"]).arg(file).output()?;
+        if !out.status.success() {
+            bail!("{}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Runs SQL and returns its unaligned, tuples-only output.
