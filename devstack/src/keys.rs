@@ -152,7 +152,9 @@ impl DevKeys {
             "HS256" => Hs256.validator::<Value>(&self.hs256_key()).validate(&untrusted).ok()?,
             _ => return None,
         };
-        let claims = token.claims().validate_expiration(&TimeOptions::default()).ok()?;
+        // No leeway: a signed URL of one second must stop working after one second.
+        let no_leeway = TimeOptions::new(chrono::Duration::zero(), chrono::Utc::now);
+        let claims = token.claims().validate_expiration(&no_leeway).ok()?;
         Some(claims.custom.clone())
     }
 

@@ -246,7 +246,7 @@ async fn read_upload(request: Request) -> StorageResult<UploadedFile> {
     while let Some(field) = form.next_field().await.map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))? {
         if field.name() == Some("cacheControl") {
             cache_control = field.text().await.unwrap_or_default();
-        } else if file.is_none() {
+        } else if file.is_none() && field.file_name().is_some() {
             let part_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
             let bytes = field.bytes().await.map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?;
             file = Some((bytes, part_type));
@@ -287,8 +287,9 @@ async fn download_public(State(storage): State<Arc<Storage>>, Path((bucket, name
 
 #[derive(Deserialize)]
 struct SignBody {
+    /// Seconds; supabase-js sends a number, supabase-py a string.
     #[serde(rename = "expiresIn")]
-    expires_in: i64,
+    expires_in: Value,
 }
 
 async fn create_signed_url(
@@ -297,9 +298,13 @@ async fn create_signed_url(
     headers: HeaderMap,
     Json(body): Json<SignBody>,
 ) -> StorageResult<Json<Value>> {
-    if body.expires_in < 1 {
-        return Err(fail("400", "InvalidRequest", "expiresIn must be a positive number of seconds"));
+    let expires_in = match &body.expires_in {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
     }
+    .filter(|seconds| *seconds > 0)
+    .ok_or_else(|| fail("400", "InvalidRequest", "expiresIn must be a positive number of seconds"))?;
     let claims = storage.claims(&headers)?;
     // Only an object the caller may read can be signed.
     let mut db = storage.pool.get().await?;
@@ -308,7 +313,7 @@ async fn create_signed_url(
     visible(&tx, &bucket, &name).await?;
     tx.commit().await?;
     let url = format!("{bucket}/{name}");
-    let token = storage.keys.sign(Signing::Hs256, json!({ "url": url }), body.expires_in);
+    let token = storage.keys.sign(Signing::Hs256, json!({ "url": url }), expires_in);
     Ok(Json(json!({ "signedURL": format!("/object/sign/{url}?token={token}") })))
 }
 
