@@ -21,3 +21,45 @@ impl Clock for SystemClock {
         since_epoch.as_secs_f64() * 1000.0
     }
 }
+
+/// Waits for `duration`. In workerd this is a timer the current request owns, so a request
+/// that waits this way is never taken for hung (as one awaiting another request's I/O is).
+#[cfg(target_arch = "wasm32")]
+pub async fn sleep(duration: std::time::Duration) {
+    worker::Delay::from(duration).await;
+}
+
+/// Waits for `duration` without tying the host build to an async runtime: a thread sleeps
+/// and then wakes the task.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn sleep(duration: std::time::Duration) {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+
+    #[derive(Default)]
+    struct Timer {
+        elapsed: bool,
+        waker: Option<Waker>,
+    }
+
+    let timer = Arc::new(Mutex::new(Timer::default()));
+    let shared = Arc::clone(&timer);
+    std::thread::spawn(move || {
+        std::thread::sleep(duration);
+        let mut timer = shared.lock().expect("timer lock");
+        timer.elapsed = true;
+        if let Some(waker) = timer.waker.take() {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(|context| {
+        let mut timer = timer.lock().expect("timer lock");
+        if timer.elapsed {
+            Poll::Ready(())
+        } else {
+            timer.waker = Some(context.waker().clone());
+            Poll::Pending
+        }
+    })
+    .await;
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ai::settings::AiSettings;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub supabase_url: SupabaseUrl,
@@ -10,6 +12,7 @@ pub struct Config {
     /// Legacy HS256 secret; without it HS256 tokens are refused.
     pub jwt_secret: Option<JwtSecret>,
     pub jwt_audience: String,
+    pub ai: AiSettings,
 }
 
 const DEFAULT_AUDIENCE: &str = "authenticated";
@@ -28,6 +31,7 @@ impl Config {
             )?,
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+            ai: AiSettings::from_lookup(&read)?,
         })
     }
 }
@@ -66,6 +70,10 @@ impl SupabaseUrl {
         Ok(Self(url.to_owned()))
     }
 
+    pub fn base(&self) -> &str {
+        &self.0
+    }
+
     pub fn rest_url(&self) -> String {
         format!("{}/rest/v1", self.0)
     }
@@ -85,7 +93,7 @@ impl SupabaseUrl {
 pub struct ApiKey(String);
 
 impl ApiKey {
-    fn parse(name: &'static str, raw: String) -> Result<Self, ConfigError> {
+    pub fn parse(name: &'static str, raw: String) -> Result<Self, ConfigError> {
         let key = raw.trim();
         if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
             return Err(ConfigError::Invalid {

@@ -2,7 +2,9 @@
 //! safe to show callers. Internal causes travel along for the request log only.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
+use crate::ai::provider::ProviderError;
 use crate::auth::AuthError;
 use crate::http::Response;
 
@@ -19,17 +21,56 @@ pub enum ApiError {
     /// PostgREST answered a data request with an unexpected status or body.
     Upstream(String),
     Misconfigured(String),
+    /// A request body field is missing or invalid: `field` names it (JSON path).
+    InvalidRequest {
+        field: String,
+        reason: String,
+    },
+    /// The caller's per-minute AI request window is full.
+    RateLimited {
+        retry_after: u64,
+    },
+    CreditLimitReached {
+        remaining: i64,
+        limit: i64,
+        resets_at: String,
+    },
+    NotTeamMember,
+    /// Authenticated, but the action needs a role the caller lacks.
+    Forbidden,
+    Provider(ProviderError),
+    /// JSON mode was asked for and the model's answer is not JSON.
+    InvalidModelOutput,
+    /// Supabase Auth did not do what we asked (e.g. send an invite email).
+    AuthServiceUnavailable(String),
+    /// The database refused by one of our rules; `message` was written for users.
+    Rejected {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound | Self::ProfileNotFound => 404,
+            Self::InvalidRequest { .. } => 400,
+            Self::RateLimited { .. } => 429,
+            Self::CreditLimitReached { .. } | Self::NotTeamMember | Self::Forbidden => 403,
+            Self::Provider(error) => match error {
+                ProviderError::RateLimited { .. } => 429,
+                ProviderError::ContentFiltered => 422,
+                ProviderError::Unavailable(_) => 503,
+                ProviderError::AuthFailed(_) | ProviderError::Malformed(_) => 502,
+            },
+            Self::InvalidModelOutput => 502,
             Self::MethodNotAllowed { .. } => 405,
             Self::Auth(error) => error.status(),
-            Self::DatabaseUnavailable(_) => 503,
+            Self::DatabaseUnavailable(_) | Self::AuthServiceUnavailable(_) => 503,
             Self::Upstream(_) => 502,
             Self::Misconfigured(_) => 500,
+            Self::Rejected { status, .. } => *status,
         }
     }
 
@@ -40,20 +81,80 @@ impl ApiError {
             Self::Auth(error) => error.code(),
             Self::ProfileNotFound => "profile_not_found",
             Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::AuthServiceUnavailable(_) => "auth_service_unavailable",
             Self::Upstream(_) => "upstream_error",
             Self::Misconfigured(_) => "server_misconfigured",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::CreditLimitReached { .. } => "credit_limit_reached",
+            Self::NotTeamMember => "not_team_member",
+            Self::Forbidden => "forbidden",
+            Self::Provider(error) => error.code(),
+            Self::InvalidModelOutput => "invalid_model_output",
+            Self::Rejected { code, .. } => code,
         }
     }
 
-    fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidRequest { field, reason } => return format!("`{field}` {reason}."),
+            Self::Rejected { message, .. } => return message.clone(),
+            _ => {}
+        }
+        self.fixed_message().to_owned()
+    }
+
+    fn fixed_message(&self) -> &'static str {
         match self {
             Self::NotFound => "No such endpoint.",
             Self::MethodNotAllowed { .. } => "This endpoint does not support that method.",
             Self::Auth(error) => error.message(),
             Self::ProfileNotFound => "No profile is visible for this user.",
             Self::DatabaseUnavailable(_) => "The database is unavailable. Try again later.",
+            Self::AuthServiceUnavailable(_) => {
+                "The sign-in service is unavailable. Try again later."
+            }
             Self::Upstream(_) => "The database returned an unexpected answer.",
             Self::Misconfigured(_) => "The server is misconfigured.",
+            Self::InvalidRequest { .. } => "The request is invalid.",
+            Self::RateLimited { .. } => "Too many AI requests. Retry after the indicated delay.",
+            Self::CreditLimitReached { .. } => "The monthly AI credits are used up.",
+            Self::NotTeamMember => "You are not a member of that team.",
+            Self::Forbidden => "You are not allowed to do that.",
+            Self::Provider(ProviderError::AuthFailed(_)) => "The AI provider refused the API key.",
+            Self::Provider(ProviderError::RateLimited { .. }) => {
+                "The AI provider is rate limiting. Try again later."
+            }
+            Self::Provider(ProviderError::ContentFiltered) => {
+                "The AI provider refused the content."
+            }
+            Self::Provider(_) => "The AI provider is unavailable. Try again later.",
+            Self::InvalidModelOutput => "The model did not return valid JSON.",
+            Self::Rejected { .. } => "The request was refused.",
+        }
+    }
+
+    /// Structured facts beside `code` and `message`, e.g. what remains of the credits.
+    fn details(&self) -> Option<Value> {
+        match self {
+            Self::InvalidRequest { field, .. } => Some(json!({ "field": field })),
+            Self::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
+            Self::CreditLimitReached {
+                remaining,
+                limit,
+                resets_at,
+            } => Some(json!({ "remaining": remaining, "limit": limit, "resetsAt": resets_at })),
+            _ => None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::Provider(ProviderError::RateLimited {
+                retry_after_seconds,
+            }) => *retry_after_seconds,
+            _ => None,
         }
     }
 
@@ -61,10 +162,16 @@ impl ApiError {
     pub fn cause(&self) -> Option<&str> {
         match self {
             Self::DatabaseUnavailable(cause)
+            | Self::AuthServiceUnavailable(cause)
             | Self::Upstream(cause)
             | Self::Misconfigured(cause) => Some(cause),
             Self::Auth(error) => error.cause(),
-            Self::NotFound | Self::MethodNotAllowed { .. } | Self::ProfileNotFound => None,
+            Self::Provider(
+                ProviderError::AuthFailed(cause)
+                | ProviderError::Unavailable(cause)
+                | ProviderError::Malformed(cause),
+            ) => Some(cause),
+            _ => None,
         }
     }
 
@@ -76,7 +183,9 @@ impl ApiError {
         #[derive(Serialize)]
         struct Detail<'a> {
             code: &'a str,
-            message: &'a str,
+            message: String,
+            #[serde(flatten, skip_serializing_if = "Option::is_none")]
+            details: Option<Value>,
         }
         let response = Response::json(
             self.status(),
@@ -84,14 +193,24 @@ impl ApiError {
                 error: Detail {
                     code: self.code(),
                     message: self.message(),
+                    details: self.details(),
                 },
             },
         );
+        if let Some(seconds) = self.retry_after() {
+            return response.with_header("retry-after", seconds.to_string());
+        }
         match self {
             Self::MethodNotAllowed { allowed } => response.with_header("allow", allowed.join(", ")),
             Self::Auth(_) => response.with_header("www-authenticate", "Bearer"),
             _ => response,
         }
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(error: ProviderError) -> Self {
+        Self::Provider(error)
     }
 }
 
@@ -107,7 +226,9 @@ mod tests {
     use crate::http::Body;
 
     fn body_json(response: &Response) -> serde_json::Value {
-        let Body::Bytes(bytes) = &response.body;
+        let Body::Bytes(bytes) = &response.body else {
+            panic!("a whole body")
+        };
         serde_json::from_slice(bytes).unwrap()
     }
 

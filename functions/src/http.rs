@@ -71,14 +71,29 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-/// Response body. An enum so a streamed variant (SSE from the AI proxy) can be added later
-/// without touching the handlers that return whole bodies.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Response body: whole, or streamed (Server-Sent Events from the AI proxy).
+#[derive(Debug)]
 pub enum Body {
     Bytes(Vec<u8>),
+    Stream(StreamBody),
 }
 
-#[derive(Clone, Debug)]
+/// A body sent chunk by chunk, plus the work behind it: `after` may produce the chunks and must
+/// run to its end even if the client goes away (the platform keeps the request alive for it,
+/// e.g. to settle credits).
+pub struct StreamBody {
+    pub chunks: futures::stream::LocalBoxStream<'static, Vec<u8>>,
+    /// Resolves to a log line when that work failed.
+    pub after: futures::future::LocalBoxFuture<'static, Option<String>>,
+}
+
+impl std::fmt::Debug for StreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamBody")
+    }
+}
+
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -100,6 +115,21 @@ impl Response {
         }
     }
 
+    /// A `text/event-stream` response (Server-Sent Events).
+    pub fn event_stream(body: StreamBody) -> Self {
+        Self {
+            status: 200,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "text/event-stream; charset=utf-8".into(),
+                ),
+                ("cache-control".into(), "no-cache".into()),
+            ],
+            body: Body::Stream(body),
+        }
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_owned(), value.into()));
         self
@@ -110,5 +140,14 @@ impl Response {
             .iter()
             .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// A whole body as text, for assertions.
+    #[cfg(test)]
+    pub fn body_text(&self) -> String {
+        match &self.body {
+            Body::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Body::Stream(_) => panic!("a streamed body has no text until it is read"),
+        }
     }
 }

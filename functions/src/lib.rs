@@ -1,6 +1,7 @@
 //! pixa-edge: the Cloudflare Worker. Everything but `wasm.rs` is platform-neutral and tested
 //! on the host; `handle` is the whole request pipeline.
 
+pub mod ai;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -22,7 +23,8 @@ use error::ApiError;
 use http::{Request, Response};
 use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
-use routes::{health, me, openapi};
+use routes::ai::TextFormat;
+use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi};
 
 /// A response plus the request's log line, which the platform glue writes out.
 pub struct Handled {
@@ -47,14 +49,7 @@ pub async fn handle(
     };
 
     let mut user_id = None;
-    let outcome = dispatch(
-        resolution,
-        &request,
-        config,
-        clock.unix_seconds(),
-        &mut user_id,
-    )
-    .await;
+    let outcome = dispatch(resolution, &request, config, clock, &mut user_id).await;
     let (response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
@@ -80,7 +75,7 @@ async fn dispatch(
     resolution: Resolution,
     request: &Request,
     config: &Result<Config, ConfigError>,
-    now: i64,
+    clock: &impl Clock,
     user_id: &mut Option<UserId>,
 ) -> Result<Response, ApiError> {
     let route = match resolution {
@@ -96,14 +91,62 @@ async fn dispatch(
             .map_err(|error| ApiError::Misconfigured(error.to_string()))
     };
     match route.endpoint {
-        Endpoint::Healthz => Ok(health::healthz()),
-        Endpoint::OpenApi => Ok(openapi::document()),
-        Endpoint::Readyz => health::readyz(configured()?).await,
-        Endpoint::Me => {
-            let config = configured()?;
-            let caller = auth::authenticate(&request.headers, config, now).await?;
-            *user_id = Some(caller.user.id.clone());
-            me::me(config, &caller).await
+        Endpoint::Healthz => return Ok(health::healthz()),
+        Endpoint::OpenApi => return Ok(openapi::document()),
+        Endpoint::Readyz => return health::readyz(configured()?).await,
+        Endpoint::CronResetCredits => {
+            return ai_routes::reset_credits(configured()?, request).await
+        }
+        Endpoint::Me
+        | Endpoint::CreateTeamInvitation
+        | Endpoint::AiGenerateText
+        | Endpoint::AiGenerateJson
+        | Endpoint::AiGenerateImage
+        | Endpoint::AiPutConfig
+        | Endpoint::AiStreamText
+        | Endpoint::AiSimulateFeedback
+        | Endpoint::AiAuditPlan
+        | Endpoint::AiCaptions
+        | Endpoint::AiHashtags
+        | Endpoint::AiImprove
+        | Endpoint::AiModerate
+        | Endpoint::ChatCompletions
+        | Endpoint::Models => {}
+    }
+    // The rest act for a signed-in user.
+    let config = configured()?;
+    let caller = auth::authenticate(&request.headers, config, clock.unix_seconds()).await?;
+    *user_id = Some(caller.user.id.clone());
+    match route.endpoint {
+        Endpoint::Me => me::me(config, &caller).await,
+        Endpoint::CreateTeamInvitation => {
+            let team_id =
+                router::path_param(route.template, &request.path, "team_id").unwrap_or_default();
+            invitations::create(config, &caller, team_id, request).await
+        }
+        Endpoint::AiGenerateText => {
+            ai_routes::generate_text(config, &caller, request, clock, TextFormat::Text).await
+        }
+        Endpoint::AiGenerateJson => {
+            ai_routes::generate_text(config, &caller, request, clock, TextFormat::Json).await
+        }
+        Endpoint::AiGenerateImage => {
+            ai_routes::generate_image(config, &caller, request, clock).await
+        }
+        Endpoint::AiPutConfig => ai_routes::put_config(config, &caller, request).await,
+        Endpoint::AiStreamText => ai_routes::stream_text(config, &caller, request, clock).await,
+        Endpoint::AiSimulateFeedback => {
+            assist::simulate_feedback(config, &caller, request, clock).await
+        }
+        Endpoint::AiAuditPlan => assist::audit_plan(config, &caller, request, clock).await,
+        Endpoint::AiCaptions => assist::captions(config, &caller, request, clock).await,
+        Endpoint::AiHashtags => assist::hashtags(config, &caller, request, clock).await,
+        Endpoint::AiImprove => assist::improve(config, &caller, request, clock).await,
+        Endpoint::AiModerate => assist::moderate(config, &caller, request, clock).await,
+        Endpoint::ChatCompletions => chat::completions(config, &caller, request, clock).await,
+        Endpoint::Models => Ok(chat::models(config)),
+        Endpoint::Healthz | Endpoint::OpenApi | Endpoint::Readyz | Endpoint::CronResetCredits => {
+            unreachable!("answered above")
         }
     }
 }
@@ -145,7 +188,9 @@ mod tests {
         config: &Result<Config, ConfigError>,
     ) -> (Handled, serde_json::Value) {
         let handled = handle(request, config, &SystemClock).await;
-        let Body::Bytes(bytes) = &handled.response.body;
+        let Body::Bytes(bytes) = &handled.response.body else {
+            panic!("a whole body")
+        };
         let body = serde_json::from_slice(bytes).expect("JSON body");
         (handled, body)
     }

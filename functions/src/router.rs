@@ -9,6 +9,21 @@ pub enum Endpoint {
     Readyz,
     Me,
     OpenApi,
+    CreateTeamInvitation,
+    AiGenerateText,
+    AiGenerateJson,
+    AiGenerateImage,
+    AiPutConfig,
+    AiStreamText,
+    AiSimulateFeedback,
+    AiAuditPlan,
+    AiCaptions,
+    AiHashtags,
+    AiImprove,
+    AiModerate,
+    ChatCompletions,
+    Models,
+    CronResetCredits,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +54,81 @@ pub const ROUTES: &[Route] = &[
         method: Method::Get,
         template: "/openapi.json",
         endpoint: Endpoint::OpenApi,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/teams/{team_id}/invitations",
+        endpoint: Endpoint::CreateTeamInvitation,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/generate-text",
+        endpoint: Endpoint::AiGenerateText,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/generate-json",
+        endpoint: Endpoint::AiGenerateJson,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/generate-image",
+        endpoint: Endpoint::AiGenerateImage,
+    },
+    Route {
+        method: Method::Put,
+        template: "/v1/ai/configs",
+        endpoint: Endpoint::AiPutConfig,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/stream-text",
+        endpoint: Endpoint::AiStreamText,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/simulate-feedback",
+        endpoint: Endpoint::AiSimulateFeedback,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/generate-audit-plan",
+        endpoint: Endpoint::AiAuditPlan,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/captions",
+        endpoint: Endpoint::AiCaptions,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/hashtags",
+        endpoint: Endpoint::AiHashtags,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/improve",
+        endpoint: Endpoint::AiImprove,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/ai/moderate",
+        endpoint: Endpoint::AiModerate,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/chat/completions",
+        endpoint: Endpoint::ChatCompletions,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/models",
+        endpoint: Endpoint::Models,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/credits/reset",
+        endpoint: Endpoint::CronResetCredits,
     },
 ];
 
@@ -74,10 +164,24 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
     }
 }
 
-/// Templates have no parameters yet, so matching is exact; a trailing slash is not the
+/// Segment by segment; `{name}` matches one non-empty segment. A trailing slash is not the
 /// same resource.
 fn matches_template(template: &str, path: &str) -> bool {
-    template == path
+    let mut segments = path.split('/');
+    template.split('/').all(|expected| match segments.next() {
+        Some(actual) if expected.starts_with('{') => !actual.is_empty(),
+        Some(actual) => actual == expected,
+        None => false,
+    }) && segments.next().is_none()
+}
+
+/// The value of `{name}` in `path`, which matched `template`.
+pub fn path_param<'a>(template: &str, path: &'a str, name: &str) -> Option<&'a str> {
+    let placeholder = format!("{{{name}}}");
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find_map(|(expected, actual)| (expected == placeholder).then_some(actual))
 }
 
 #[cfg(test)]
@@ -119,6 +223,23 @@ mod tests {
                 template: "/readyz",
                 allowed: vec!["GET"]
             }
+        );
+    }
+
+    #[test]
+    fn templates_match_one_segment_per_parameter() {
+        let template = "/v1/teams/{team_id}/invitations";
+        assert!(matches_template(template, "/v1/teams/abc/invitations"));
+        assert!(!matches_template(template, "/v1/teams//invitations"));
+        assert!(!matches_template(template, "/v1/teams/a/b/invitations"));
+        assert!(!matches_template(template, "/v1/teams/abc/invitations/x"));
+        assert_eq!(
+            path_param(template, "/v1/teams/abc/invitations", "team_id"),
+            Some("abc")
+        );
+        assert_eq!(
+            path_param(template, "/v1/teams/abc/invitations", "other"),
+            None
         );
     }
 

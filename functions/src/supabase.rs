@@ -32,22 +32,53 @@ fn client(config: &Config, api_key: &str, bearer: &str) -> Postgrest {
 #[derive(Debug)]
 pub enum UpstreamError {
     Unreachable(String),
-    Status { status: u16, body: String },
+    Status {
+        status: u16,
+        body: String,
+        database: Option<DatabaseError>,
+    },
+}
+
+/// The database error PostgREST reports: its SQLSTATE (`code`) and message.
+#[derive(Debug, serde::Deserialize)]
+pub struct DatabaseError {
+    pub code: String,
+    pub message: String,
 }
 
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unreachable(cause) => write!(f, "PostgREST unreachable: {cause}"),
-            Self::Status { status, body } => write!(f, "PostgREST answered {status}: {body}"),
+            Self::Status { status, body, .. } => write!(f, "PostgREST answered {status}: {body}"),
         }
     }
 }
 
 impl From<UpstreamError> for ApiError {
-    /// Outages (no answer, or a 5xx from the gateway/PostgREST) are 503; any other refusal
-    /// is an answer we did not expect, 502.
+    /// Errors our SQL raises on purpose become the caller's answer: 42501 (not allowed),
+    /// P0001/22023 (a rule, with the message written for users), P0002 (no such row),
+    /// 23505 (already exists). Outages (no answer, or a 5xx) are 503; any other refusal is an
+    /// answer we did not expect, 502.
     fn from(error: UpstreamError) -> Self {
+        let rejected = |status, code, message: &str| Self::Rejected {
+            status,
+            code,
+            message: message.to_owned(),
+        };
+        match &error {
+            UpstreamError::Status {
+                database: Some(database),
+                ..
+            } => match database.code.as_str() {
+                "42501" => return Self::Forbidden,
+                "P0001" | "22023" => return rejected(400, "rule_violation", &database.message),
+                "P0002" => return rejected(404, "resource_not_found", &database.message),
+                "23505" => return rejected(409, "conflict", "That already exists."),
+                _ => {}
+            },
+            _ => {}
+        }
         match error {
             UpstreamError::Status { status, .. } if status < 500 => {
                 Self::Upstream(error.to_string())
@@ -68,11 +99,57 @@ pub async fn send(request: Builder) -> Result<String, UpstreamError> {
     let status = response.status();
     let body = response.text().await.map_err(unreachable)?;
     if !status.is_success() {
+        let database = serde_json::from_str(&body).ok();
         let body = body.chars().take(LOGGED_BODY_CHARS).collect();
         return Err(UpstreamError::Status {
             status: status.as_u16(),
             body,
+            database,
         });
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(code: &str, message: &str) -> ApiError {
+        ApiError::from(UpstreamError::Status {
+            status: 400,
+            body: String::new(),
+            database: Some(DatabaseError {
+                code: code.into(),
+                message: message.into(),
+            }),
+        })
+    }
+
+    #[test]
+    fn errors_raised_on_purpose_reach_the_caller() {
+        assert!(matches!(
+            database_error("42501", "only owners"),
+            ApiError::Forbidden
+        ));
+        let full = database_error("P0001", "this team is full");
+        assert_eq!((full.status(), full.code()), (400, "rule_violation"));
+        assert!(full.to_response().body_text().contains("this team is full"));
+        assert_eq!(
+            database_error("23505", "duplicate key value violates \"pk\"").status(),
+            409
+        );
+        assert!(!database_error("23505", "violates \"pk\"")
+            .to_response()
+            .body_text()
+            .contains("pk"));
+    }
+
+    #[test]
+    fn other_database_errors_stay_internal() {
+        let error = database_error("42P01", "relation \"secret_table\" does not exist");
+        assert_eq!(error.code(), "upstream_error");
+        assert!(!error.to_response().body_text().contains("secret_table"));
+        let outage = ApiError::from(UpstreamError::Unreachable("connection refused".into()));
+        assert_eq!(outage.status(), 503);
+    }
 }

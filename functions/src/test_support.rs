@@ -173,4 +173,8 @@ impl JwksServer {
     pub fn fail_with(&self, status: u16) {
         self.served.lock().unwrap().failure_status = Some(status);
     }
+
+    pub fn recover(&self) {
+        self.served.lock().unwrap().failure_status = None;
+    }
 }

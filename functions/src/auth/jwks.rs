@@ -1,12 +1,15 @@
 //! The project's published signing keys, cached per isolate.
 //!
 //! Keys are fetched on first use, again once the TTL (Cache-Control max-age, else 10 min) has
-//! passed, and early when a token names a `kid` we do not know (key rotation). Every fetch,
-//! whatever its reason, is at most one per [`MIN_FETCH_INTERVAL`], so tokens with made-up kids
-//! cannot make us hammer the JWKS endpoint.
+//! passed, and early when a token names a `kid` we do not know (key rotation). Fetches are
+//! single-flight: requests arriving while one is in flight wait for its outcome instead of
+//! fetching again. Once keys are cached, a fetch is at most one per [`MIN_FETCH_INTERVAL`], so
+//! tokens with made-up kids cannot make us hammer the JWKS endpoint; with nothing cached yet
+//! there is nothing to serve meanwhile, so the next request retries.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use jwt_compact::jwk::JsonWebKey;
 use serde::Deserialize;
@@ -16,8 +19,9 @@ use super::keys::VerificationKey;
 const MIN_FETCH_INTERVAL: i64 = 30;
 const DEFAULT_TTL: i64 = 600;
 const MAX_TTL: i64 = 86_400;
+/// How often a request waiting for another's fetch looks whether it has finished.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(5);
 
-/// Verification keys by `kid`.
 #[derive(Default)]
 pub struct KeySet(HashMap<String, Arc<VerificationKey>>);
 
@@ -68,6 +72,11 @@ struct CachedKeys {
 struct CacheState {
     cached: Option<CachedKeys>,
     last_fetch_at: Option<i64>,
+    fetch_in_flight: bool,
+    /// Completed fetches, so a request that waited for another's fetch can tell it happened.
+    fetches: u64,
+    /// Why the latest fetch failed (`None` after a success).
+    last_fetch_error: Option<String>,
 }
 
 pub struct JwksCache {
@@ -76,16 +85,23 @@ pub struct JwksCache {
 
 impl JwksCache {
     pub const fn new() -> Self {
+        Self::with_state(None, None)
+    }
+
+    const fn with_state(cached: Option<CachedKeys>, last_fetch_at: Option<i64>) -> Self {
         Self {
             state: Mutex::new(CacheState {
-                cached: None,
-                last_fetch_at: None,
+                cached,
+                last_fetch_at,
+                fetch_in_flight: false,
+                fetches: 0,
+                last_fetch_error: None,
             }),
         }
     }
 
     /// The key named `kid`, fetching the JWKS at `jwks_url` when the cache is empty, stale, or
-    /// lacks `kid`, unless a fetch happened in the last [`MIN_FETCH_INTERVAL`] seconds.
+    /// lacks `kid` (the last two at most once per [`MIN_FETCH_INTERVAL`] seconds).
     /// `Ok(None)`: the key set is known and has no such key.
     pub async fn find(
         &self,
@@ -93,8 +109,8 @@ impl JwksCache {
         kid: &str,
         now: i64,
     ) -> Result<Option<Arc<VerificationKey>>, String> {
-        let may_fetch = {
-            let mut state = self.lock();
+        let (may_fetch, fetches_seen) = {
+            let state = self.lock();
             let fresh = state
                 .cached
                 .as_ref()
@@ -102,26 +118,15 @@ impl JwksCache {
             if let Some(key) = fresh.and_then(|cached| cached.keys.get(kid)) {
                 return Ok(Some(key));
             }
-            let may_fetch = state
-                .last_fetch_at
-                .is_none_or(|last| now - last >= MIN_FETCH_INTERVAL);
-            if may_fetch {
-                // Claimed before the await, so concurrent requests in this isolate don't
-                // start a second fetch.
-                state.last_fetch_at = Some(now);
-            }
-            may_fetch
+            let may_fetch = state.cached.is_none()
+                || state
+                    .last_fetch_at
+                    .is_none_or(|last| now - last >= MIN_FETCH_INTERVAL);
+            (may_fetch, state.fetches)
         };
 
-        // The lock is never held across an await: another request may run meanwhile.
         let fetch_failure = if may_fetch {
-            match fetch(jwks_url, now).await {
-                Ok(fetched) => {
-                    self.lock().cached = Some(fetched);
-                    None
-                }
-                Err(cause) => Some(cause),
-            }
+            self.fetch_once(jwks_url, now, fetches_seen).await
         } else {
             None
         };
@@ -136,8 +141,45 @@ impl JwksCache {
             (Some(key), _, _) => Ok(Some(key)),
             (None, Some(cause), _) => Err(cause),
             (None, None, Some(_)) => Ok(None),
-            (None, None, None) => Err("JWKS not loaded yet; the last fetch failed".to_owned()),
+            (None, None, None) => Err("JWKS not loaded yet".to_owned()),
         }
+    }
+
+    /// Fetches the key set unless a fetch completes meanwhile (`fetches_seen` is the count the
+    /// caller saw): then that fetch's outcome is the caller's too. Returns why the fetch failed.
+    ///
+    /// A waiter polls on its own timer rather than awaiting the fetching request: workerd
+    /// cancels a request as hung when all it waits for is another request's I/O.
+    async fn fetch_once(&self, jwks_url: &str, now: i64, fetches_seen: u64) -> Option<String> {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.fetches != fetches_seen {
+                    return state.last_fetch_error.clone();
+                }
+                if !state.fetch_in_flight {
+                    state.fetch_in_flight = true;
+                    state.last_fetch_at = Some(now);
+                    break;
+                }
+            }
+            crate::clock::sleep(IN_FLIGHT_POLL).await;
+        }
+        // Frees the flight even if this request is dropped mid-fetch (client gone).
+        let _flight = InFlight(self);
+        let outcome = fetch(jwks_url, now).await;
+        let mut state = self.lock();
+        state.fetches += 1;
+        match outcome {
+            Ok(fetched) => {
+                state.cached = Some(fetched);
+                state.last_fetch_error = None;
+            }
+            Err(cause) => state.last_fetch_error = Some(cause),
+        }
+        let failure = state.last_fetch_error.clone();
+        drop(state); // before `_flight`, whose drop takes the lock again
+        failure
     }
 
     fn lock(&self) -> MutexGuard<'_, CacheState> {
@@ -146,15 +188,11 @@ impl JwksCache {
 
     #[cfg(test)]
     pub(crate) fn preloaded(keys: KeySet, now: i64) -> Self {
-        Self {
-            state: Mutex::new(CacheState {
-                cached: Some(CachedKeys {
-                    keys,
-                    expires_at: now + DEFAULT_TTL,
-                }),
-                last_fetch_at: Some(now),
-            }),
-        }
+        let cached = CachedKeys {
+            keys,
+            expires_at: now + DEFAULT_TTL,
+        };
+        Self::with_state(Some(cached), Some(now))
     }
 
     #[cfg(test)]
@@ -165,6 +203,14 @@ impl JwksCache {
             .as_mut()
             .expect("insert into a preloaded cache");
         cached.keys.0.insert(kid.to_owned(), Arc::new(key));
+    }
+}
+
+struct InFlight<'a>(&'a JwksCache);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().fetch_in_flight = false;
     }
 }
 
@@ -352,11 +398,41 @@ mod tests {
 
         let empty = JwksCache::new();
         assert!(empty.find(&server.url, "a", T0).await.is_err());
-        assert!(
-            empty.find(&server.url, "a", T0 + 1).await.is_err(),
-            "rate-limited, still no keys"
-        );
         assert_eq!(server.fetch_count(), 4);
+        server.recover();
+        assert!(
+            empty
+                .find(&server.url, "a", T0 + 1)
+                .await
+                .unwrap()
+                .is_some(),
+            "with nothing cached, the next request retries at once"
+        );
+        assert_eq!(server.fetch_count(), 5);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_requests_share_one_fetch() {
+        let server = JwksServer::start(document(&["a"]), None).await;
+        let cache = JwksCache::new();
+        let finds = (0..50).map(|_| cache.find(&server.url, "a", T0));
+        let found = futures::future::join_all(finds).await;
+        assert!(found.iter().all(|key| matches!(key, Ok(Some(_)))));
+        assert_eq!(server.fetch_count(), 1);
+
+        let server = JwksServer::start(document(&["a"]), None).await;
+        server.fail_with(503);
+        let cache = JwksCache::new();
+        let finds = (0..50).map(|_| cache.find(&server.url, "a", T0));
+        let failed = futures::future::join_all(finds).await;
+        assert!(failed
+            .iter()
+            .all(|key| key.as_ref().is_err_and(|cause| cause.contains("503"))));
+        assert_eq!(
+            server.fetch_count(),
+            1,
+            "waiters take the failed fetch's outcome too"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -3,8 +3,14 @@
 
 use devstack::{DevKeys, DevUser};
 
-pub const ALICE: DevUser<'static> = DevUser { id: "11111111-1111-4111-8111-111111111111", email: "alice@example.com" };
-pub const BOB: DevUser<'static> = DevUser { id: "22222222-2222-4222-8222-222222222222", email: "bob@example.com" };
+pub const ALICE: DevUser<'static> = DevUser {
+    id: "11111111-1111-4111-8111-111111111111",
+    email: "alice@example.com",
+};
+pub const BOB: DevUser<'static> = DevUser {
+    id: "22222222-2222-4222-8222-222222222222",
+    email: "bob@example.com",
+};
 
 pub struct Stack {
     pub worker_url: String,
@@ -18,10 +24,13 @@ impl Stack {
     /// The running stack. Panics with a pointer to the right command when run outside it.
     pub fn from_env() -> Self {
         let var = |name: &str| {
-            std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests with `cargo xtask test`"))
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: run these tests with `cargo xtask test`")
+            })
         };
         let keys_file = var("E2E_KEYS_FILE");
-        let keys = serde_json::from_str(&std::fs::read_to_string(&keys_file).expect("keys file")).expect("keys json");
+        let keys = serde_json::from_str(&std::fs::read_to_string(&keys_file).expect("keys file"))
+            .expect("keys json");
         Self {
             worker_url: var("E2E_WORKER_URL"),
             supabase_url: var("E2E_SUPABASE_URL"),
@@ -44,7 +53,11 @@ impl Stack {
         format!("{}{}", self.worker_url, path)
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+    pub async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
         let mut request = self.http.get(self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -65,4 +78,15 @@ impl Stack {
 /// The `error.code` of an error body.
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// A superuser connection to the stack's database, for setting up and checking what the API did.
+pub async fn database() -> tokio_postgres::Client {
+    let url =
+        std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL: run with `cargo xtask test`");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("database reachable");
+    tokio::spawn(connection);
+    client
 }

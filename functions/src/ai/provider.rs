@@ -1,0 +1,323 @@
+//! The one interface over every AI provider: what to ask for (`TextPrompt`, `ImagePrompt`),
+//! the HTTP call that asks it (`HttpCall`) and what came back (`HttpReply` → outputs). Each
+//! provider module turns the former into bytes and bytes back into outputs, as pure functions;
+//! sending is `transport`'s job.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{gemini, openai};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Openai,
+    Xai,
+    Gemini,
+    /// Any server speaking OpenAI's wire format (self-hosted models, routers); needs a base URL.
+    OpenaiCompatible,
+}
+
+/// What a model is used for; each config names a model per capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    Text,
+    Image,
+    Chat,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::Chat => "chat",
+        }
+    }
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 4] = [
+        Self::Openai,
+        Self::Xai,
+        Self::Gemini,
+        Self::OpenaiCompatible,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Xai => "xai",
+            Self::Gemini => "gemini",
+            Self::OpenaiCompatible => "openai_compatible",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The public API base URL; an OpenAI-compatible endpoint has none of its own.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Self::Openai => Some("https://api.openai.com/v1"),
+            Self::Xai => Some(super::xai::BASE_URL),
+            Self::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            Self::OpenaiCompatible => None,
+        }
+    }
+
+    pub fn default_model(self, capability: Capability) -> &'static str {
+        match (self, capability) {
+            (Self::Openai, Capability::Image) => "gpt-image-1",
+            (Self::Openai | Self::OpenaiCompatible, _) => "gpt-4o-mini",
+            (Self::Xai, Capability::Image) => super::xai::IMAGE_MODEL,
+            (Self::Xai, _) => super::xai::TEXT_MODEL,
+            (Self::Gemini, Capability::Image) => "imagen-4.0-generate-001",
+            (Self::Gemini, _) => "gemini-2.5-flash",
+        }
+    }
+
+    pub fn text_call(self, endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
+        match self {
+            Self::Gemini => gemini::text_call(endpoint, prompt),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => {
+                openai::text_call(endpoint, prompt)
+            }
+        }
+    }
+
+    pub fn parse_text(self, reply: &HttpReply) -> Result<TextOutput, ProviderError> {
+        match self {
+            Self::Gemini => gemini::parse_text(reply),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => openai::parse_text(reply),
+        }
+    }
+
+    pub fn stream_text_call(
+        self,
+        endpoint: &ProviderEndpoint,
+        prompt: &TextPrompt<'_>,
+    ) -> HttpCall {
+        match self {
+            Self::Gemini => gemini::stream_text_call(endpoint, prompt),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => {
+                openai::stream_text_call(endpoint, prompt)
+            }
+        }
+    }
+
+    /// One `data:` payload of the provider's text stream.
+    pub fn parse_stream_event(self, data: &str) -> Result<StreamDelta, ProviderError> {
+        match self {
+            Self::Gemini => gemini::parse_stream_event(data),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => openai::parse_stream_event(data),
+        }
+    }
+
+    pub fn image_call(self, endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> HttpCall {
+        match self {
+            Self::Gemini => gemini::image_call(endpoint, prompt),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => {
+                openai::image_call(endpoint, prompt)
+            }
+        }
+    }
+
+    pub fn parse_images(self, reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
+        match self {
+            Self::Gemini => gemini::parse_images(reply),
+            Self::Openai | Self::Xai | Self::OpenaiCompatible => openai::parse_images(reply),
+        }
+    }
+}
+
+/// Where to send a provider call and with which key.
+#[derive(Clone)]
+pub struct ProviderEndpoint {
+    pub base_url: String,
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for ProviderEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProviderEndpoint({}, <key redacted>)", self.base_url)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+pub struct TextPrompt<'a> {
+    pub model: &'a str,
+    pub system: Option<&'a str>,
+    pub messages: &'a [Message],
+    /// Ask the provider's JSON mode for a single JSON value.
+    pub json: bool,
+    /// Gemini's Google Search grounding; other providers ignore it.
+    pub google_search: bool,
+    pub max_output_tokens: u32,
+}
+
+pub struct ImagePrompt<'a> {
+    pub model: &'a str,
+    pub prompt: &'a str,
+    pub count: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct TextOutput {
+    pub text: String,
+    pub usage: Usage,
+    /// Gemini's `groundingMetadata.groundingChunks`, when grounding was used.
+    pub grounding_chunks: Option<Value>,
+}
+
+/// What one event of a provider's text stream carried.
+#[derive(Debug, Default, PartialEq)]
+pub struct StreamDelta {
+    pub text: String,
+    /// OpenAI reports it once, in its last chunk; Gemini's running total comes with every event.
+    pub usage: Option<Usage>,
+    /// OpenAI's closing `[DONE]`; Gemini's stream just ends.
+    pub done: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct ImageOutput {
+    /// Base64-encoded images.
+    pub images: Vec<String>,
+    pub usage: Usage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCall {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    /// The `retry-after` header, when the provider sent one.
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A provider call that failed, reduced to what callers may know. Causes are for the log;
+/// the provider's raw body never reaches a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderError {
+    AuthFailed(String),
+    RateLimited {
+        retry_after_seconds: Option<u64>,
+    },
+    Unavailable(String),
+    ContentFiltered,
+    /// A 2xx whose body is not what the provider documents.
+    Malformed(String),
+}
+
+impl ProviderError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AuthFailed(_) => "provider_auth_failed",
+            Self::RateLimited { .. } => "provider_rate_limited",
+            Self::Unavailable(_) | Self::Malformed(_) => "provider_unavailable",
+            Self::ContentFiltered => "content_filtered",
+        }
+    }
+
+    /// Classifies a non-2xx answer. `filtered` says whether the provider's error body flags
+    /// the content as refused (each provider has its own marker).
+    pub fn from_status(reply: &HttpReply, filtered: bool) -> Self {
+        let cause = format!("provider answered {}", reply.status);
+        match reply.status {
+            401 | 403 => Self::AuthFailed(cause),
+            429 => Self::RateLimited {
+                retry_after_seconds: reply.retry_after.as_deref().and_then(parse_retry_after),
+            },
+            400 | 422 if filtered => Self::ContentFiltered,
+            _ => Self::Unavailable(cause),
+        }
+    }
+}
+
+/// `Retry-After` in delay-seconds form; an HTTP date is ignored (providers send seconds).
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s.ceil() as u64)
+}
+
+/// The JSON body of a 2xx reply, or `Malformed`.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    reply: &HttpReply,
+) -> Result<T, ProviderError> {
+    serde_json::from_slice(&reply.body)
+        .map_err(|error| ProviderError::Malformed(format!("unparsable body: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, retry_after: Option<&str>) -> HttpReply {
+        HttpReply {
+            status,
+            retry_after: retry_after.map(str::to_owned),
+            body: b"{\"secret\":\"raw\"}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn maps_statuses_to_stable_codes_without_the_body() {
+        let cases = [
+            (reply(401, None), false, "provider_auth_failed"),
+            (reply(429, Some("2.5")), false, "provider_rate_limited"),
+            (reply(503, None), false, "provider_unavailable"),
+            (reply(400, None), true, "content_filtered"),
+            (reply(400, None), false, "provider_unavailable"),
+        ];
+        for (reply, filtered, code) in cases {
+            let error = ProviderError::from_status(&reply, filtered);
+            assert_eq!(error.code(), code);
+            assert!(!format!("{error:?}").contains("raw"));
+        }
+        assert_eq!(
+            ProviderError::from_status(&reply(429, Some("2.5")), false),
+            ProviderError::RateLimited {
+                retry_after_seconds: Some(3)
+            }
+        );
+    }
+
+    #[test]
+    fn provider_names_round_trip() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
+}

@@ -1,0 +1,613 @@
+//! The AI endpoints: `POST /v1/ai/generate-text | generate-json | generate-image | stream-text`
+//! (metered provider calls), `PUT /v1/ai/configs` (a user's or team's provider settings; the key
+//! is encrypted here and never returned) and `POST /v1/cron/credits/reset` (pg_cron's monthly
+//! call). The OpenAI-compatible surface is in `chat`.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::ai::provider::{
+    Capability, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput, TextPrompt,
+    Usage,
+};
+use crate::ai::stream::{self, Framing};
+use crate::ai::transport::{self, Opened};
+use crate::ai::{self, credits, Consumed, MeteredCall};
+use crate::auth::Caller;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+use crate::routes::is_uuid;
+
+const MAX_BODY_BYTES: usize = 256 * 1024;
+pub(super) const MAX_PROMPT_CHARS: usize = 32_000;
+const MAX_SYSTEM_CHARS: usize = 8_000;
+const MAX_IMAGES: u64 = 4;
+/// The output budget of every text call: also what the reservation estimates.
+pub(super) const MAX_OUTPUT_TOKENS: u32 = 2048;
+
+#[derive(Clone, Copy)]
+pub enum TextFormat {
+    Text,
+    Json,
+}
+
+pub async fn generate_text(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+    clock: &impl Clock,
+    format: TextFormat,
+) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&request.body)?;
+    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
+    let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
+    let google_search = body.optional_bool("useGoogleSearch")?.unwrap_or(false);
+    let (endpoint, json) = match format {
+        TextFormat::Text => ("generate-text", false),
+        TextFormat::Json => ("generate-json", true),
+    };
+    let estimated_input_tokens = estimate_tokens(prompt) + system.map_or(0, estimate_tokens);
+    let call = begin_text(
+        config,
+        caller,
+        request,
+        endpoint,
+        estimated_input_tokens,
+        MAX_OUTPUT_TOKENS,
+    )
+    .await?;
+    let model = call.model.clone();
+    let messages = [Message {
+        role: Role::User,
+        content: prompt.to_owned(),
+    }];
+    let text_prompt = TextPrompt {
+        model: &model,
+        system,
+        messages: &messages,
+        json,
+        google_search,
+        max_output_tokens: MAX_OUTPUT_TOKENS,
+    };
+    let output = complete(config, call, &text_prompt, clock, prompt).await?;
+    Ok(match format {
+        TextFormat::Text => {
+            let mut answer = json!({ "text": output.text });
+            if let Some(chunks) = output.grounding_chunks {
+                answer["groundingChunks"] = chunks;
+            }
+            Response::json(200, &answer)
+        }
+        TextFormat::Json => {
+            let data: Value =
+                serde_json::from_str(&output.text).map_err(|_| ApiError::InvalidModelOutput)?;
+            Response::json(200, &json!({ "data": data }))
+        }
+    })
+}
+
+/// `POST /v1/ai/stream-text`: the `generate-text` request, answered as Server-Sent Events.
+pub async fn stream_text(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+    clock: &impl Clock,
+) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&request.body)?;
+    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
+    let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
+    let google_search = body.optional_bool("useGoogleSearch")?.unwrap_or(false);
+    let estimated_input_tokens = estimate_tokens(prompt) + system.map_or(0, estimate_tokens);
+    let call = begin_text(
+        config,
+        caller,
+        request,
+        "stream-text",
+        estimated_input_tokens,
+        MAX_OUTPUT_TOKENS,
+    )
+    .await?;
+    let model = call.model.clone();
+    let messages = [Message {
+        role: Role::User,
+        content: prompt.to_owned(),
+    }];
+    let text_prompt = TextPrompt {
+        model: &model,
+        system,
+        messages: &messages,
+        json: false,
+        google_search,
+        max_output_tokens: MAX_OUTPUT_TOKENS,
+    };
+    let stream = StreamRequest {
+        framing: Framing::TextEvents,
+        estimated_input_tokens,
+        prompt,
+    };
+    open_stream(config, call, &text_prompt, clock, stream).await
+}
+
+/// Reserves credits for a text call of the caller (or the team in `x-team-id`).
+pub(super) async fn begin_text(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+    endpoint: &str,
+    estimated_input_tokens: u32,
+    max_output_tokens: u32,
+) -> Result<MeteredCall, ApiError> {
+    ai::begin(
+        config,
+        &credits::ReserveRequest {
+            user_id: caller.user.id.as_str(),
+            team_id: team_id(request)?,
+            endpoint,
+            capability: Capability::Text,
+            estimated_usage: Usage {
+                input_tokens: estimated_input_tokens,
+                output_tokens: max_output_tokens,
+            },
+            estimated_images: 0,
+        },
+    )
+    .await
+}
+
+/// The provider call of a metered text request, settled or released by its outcome. The model
+/// sent is `call`'s (a fallback provider brings its own), whatever `text_prompt` names.
+/// `prompt` is what the request log keeps when the subject opted in.
+pub(super) async fn complete(
+    config: &Config,
+    call: MeteredCall,
+    text_prompt: &TextPrompt<'_>,
+    clock: &impl Clock,
+    prompt: &str,
+) -> Result<TextOutput, ApiError> {
+    let started_ms = clock.unix_millis();
+    let client = &reqwest::Client::new();
+    let (call, outcome) = ai::call_with_fallback(
+        config,
+        call,
+        Capability::Text,
+        since(clock, started_ms),
+        |call| async move {
+            let http_call = call.provider.text_call(
+                &call.endpoint,
+                &TextPrompt {
+                    model: &call.model,
+                    ..*text_prompt
+                },
+            );
+            call.provider
+                .parse_text(&transport::send(client, &http_call).await?)
+        },
+    )
+    .await;
+    let latency_ms = elapsed_ms(clock, started_ms);
+    let consumed = outcome.as_ref().map(|output| Consumed {
+        usage: output.usage,
+        images: 0,
+    });
+    ai::finish(config, &call, consumed, latency_ms, prompt).await?;
+    Ok(outcome?)
+}
+
+/// How a metered stream is sent, and what its settlement needs.
+pub(super) struct StreamRequest<'a> {
+    pub framing: Framing,
+    pub estimated_input_tokens: u32,
+    pub prompt: &'a str,
+}
+
+/// Opens the provider's stream and relays it. A refusal before the first byte releases the
+/// reservation and is an ordinary error response; after it, errors end the stream. As in
+/// `complete`, the model sent is `call`'s.
+pub(super) async fn open_stream(
+    config: &Config,
+    call: MeteredCall,
+    text_prompt: &TextPrompt<'_>,
+    clock: &impl Clock,
+    stream: StreamRequest<'_>,
+) -> Result<Response, ApiError> {
+    let started_ms = clock.unix_millis();
+    let client = &reqwest::Client::new();
+    // Retried (and fallen back) only while opening: nothing has reached the client yet.
+    let (call, opened) = ai::call_with_fallback(
+        config,
+        call,
+        Capability::Text,
+        since(clock, started_ms),
+        |call| async move {
+            let http_call = call.provider.stream_text_call(
+                &call.endpoint,
+                &TextPrompt {
+                    model: &call.model,
+                    ..*text_prompt
+                },
+            );
+            match transport::open_stream(client, &http_call).await? {
+                Opened::Streaming(provider_bytes) => Ok(provider_bytes),
+                Opened::Refused(reply) => Err(match call.provider.parse_text(&reply) {
+                    Err(error) => error,
+                    Ok(_) => {
+                        ProviderError::Malformed(format!("a stream refused with {}", reply.status))
+                    }
+                }),
+            }
+        },
+    )
+    .await;
+    let latency_ms = elapsed_ms(clock, started_ms);
+    let refusal = match opened {
+        Ok(provider_bytes) => {
+            let StreamRequest {
+                framing,
+                estimated_input_tokens,
+                prompt,
+            } = stream;
+            let body = stream::metered(
+                config.clone(),
+                call,
+                provider_bytes,
+                framing,
+                estimated_input_tokens,
+                latency_ms,
+                prompt.to_owned(),
+            );
+            return Ok(Response::event_stream(body));
+        }
+        Err(error) => error,
+    };
+    ai::finish(config, &call, Err(&refusal), latency_ms, stream.prompt).await?;
+    Err(refusal.into())
+}
+
+pub async fn generate_image(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+    clock: &impl Clock,
+) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&request.body)?;
+    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
+    let count = body
+        .optional_count("numberOfImages", 1, MAX_IMAGES)?
+        .unwrap_or(1) as u32;
+    let call = ai::begin(
+        config,
+        &credits::ReserveRequest {
+            user_id: caller.user.id.as_str(),
+            team_id: team_id(request)?,
+            endpoint: "generate-image",
+            capability: Capability::Image,
+            estimated_usage: Usage {
+                input_tokens: estimate_tokens(prompt),
+                output_tokens: 0,
+            },
+            estimated_images: count,
+        },
+    )
+    .await?;
+    let started_ms = clock.unix_millis();
+    let client = &reqwest::Client::new();
+    let (call, outcome) = ai::call_with_fallback(
+        config,
+        call,
+        Capability::Image,
+        since(clock, started_ms),
+        |call| async move {
+            let http_call = call.provider.image_call(
+                &call.endpoint,
+                &ImagePrompt {
+                    model: &call.model,
+                    prompt,
+                    count,
+                },
+            );
+            call.provider
+                .parse_images(&transport::send(client, &http_call).await?)
+        },
+    )
+    .await;
+    let latency_ms = elapsed_ms(clock, started_ms);
+    let consumed = outcome.as_ref().map(|output| Consumed {
+        usage: output.usage,
+        images: output.images.len() as u32,
+    });
+    ai::finish(config, &call, consumed, latency_ms, prompt).await?;
+    Ok(Response::json(200, &json!({ "images": outcome?.images })))
+}
+
+/// `PUT /v1/ai/configs`: creates or updates the caller's (or, with `teamId`, their team's)
+/// configuration of one provider. `apiKey` sets the key, `null` removes it, absent keeps it.
+pub async fn put_config(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&request.body)?;
+    let provider_name = body.required_text("provider", 40)?;
+    let provider = ProviderKind::parse(provider_name).ok_or_else(|| {
+        invalid(
+            "provider",
+            "must be openai, xai, gemini or openai_compatible",
+        )
+    })?;
+    let team_id = body.optional_uuid("teamId")?;
+    let (api_key, clear_key) = match body.0.get("apiKey") {
+        Some(Value::Null) => (None, true),
+        None => (None, false),
+        Some(_) => (Some(body.required_text("apiKey", 500)?), false),
+    };
+    let models = body.optional_object("models")?;
+    let model = |capability: &str| -> Result<Option<String>, ApiError> {
+        let field = format!("models.{capability}");
+        match models.and_then(|models| models.get(capability)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(model)) if (1..=200).contains(&model.chars().count()) => {
+                Ok(Some(model.clone()))
+            }
+            Some(_) => Err(ApiError::InvalidRequest {
+                field,
+                reason: "must be a string of 1 to 200 characters".into(),
+            }),
+        }
+    };
+    let base_url = body.optional_text("baseUrl", 500)?;
+    if let Some(url) = base_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid("baseUrl", "must be an http(s) URL"));
+        }
+    }
+    if provider == ProviderKind::OpenaiCompatible && base_url.is_none() {
+        return Err(invalid("baseUrl", "is required for openai_compatible"));
+    }
+    let user_id = caller.user.id.as_str();
+    let config_id: String = credits::rpc(
+        config,
+        "ai_provider_config_id",
+        json!({ "user_id": user_id, "team_id": team_id, "provider": provider }),
+    )
+    .await?;
+    let sealed = match api_key {
+        Some(key) => {
+            let key_ring = config.ai.key_ring.as_ref().ok_or_else(|| {
+                ApiError::Misconfigured("AI_KEY_ENCRYPTION_KEYS is not configured".into())
+            })?;
+            Some(key_ring.seal(key, &config_id))
+        }
+        None => None,
+    };
+    let params = json!({
+        "user_id": user_id,
+        "team_id": team_id,
+        "config_id": config_id,
+        "provider": provider,
+        "encrypted_api_key": sealed.as_ref().map(|s| &s.ciphertext),
+        "api_key_version": sealed.as_ref().map(|s| &s.version),
+        "clear_key": clear_key,
+        "enabled": body.optional_bool("enabled")?.unwrap_or(true),
+        "text_model": model("text")?,
+        "image_model": model("image")?,
+        "chat_model": model("chat")?,
+        "base_url": base_url,
+        "make_active": body.optional_bool("active")?.unwrap_or(false),
+    });
+    match credits::rpc(config, "save_ai_provider_config", params).await? {
+        SaveOutcome::Saved { config } => Ok(Response::json(200, &config)),
+        SaveOutcome::Forbidden => Err(ApiError::Forbidden),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum SaveOutcome {
+    Saved {
+        config: Value,
+    },
+    /// A plain member tried to configure the team's providers.
+    Forbidden,
+}
+
+/// `POST /v1/cron/credits/reset`, called monthly by pg_cron with `Authorization: Bearer <CRON_SECRET>`.
+pub async fn reset_credits(config: &Config, request: &Request) -> Result<Response, ApiError> {
+    let expected = config
+        .ai
+        .cron_secret
+        .as_ref()
+        .ok_or_else(|| ApiError::Misconfigured("CRON_SECRET is not configured".into()))?;
+    let presented = request
+        .headers
+        .get("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(Response::json(200, &credits::reset(config).await?))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The team whose credits pay for the call (`x-team-id`), else the caller's own.
+pub(super) fn team_id(request: &Request) -> Result<Option<&str>, ApiError> {
+    match request.headers.get("x-team-id") {
+        None => Ok(None),
+        Some(id) if is_uuid(id) => Ok(Some(id)),
+        Some(_) => Err(invalid("x-team-id", "must be a team id (UUID)")),
+    }
+}
+
+/// Roughly four characters per token, as providers' tokenizers average on English text.
+pub(super) fn estimate_tokens(text: &str) -> u32 {
+    (text.len() / 4) as u32 + 1
+}
+
+fn elapsed_ms(clock: &impl Clock, started_ms: f64) -> u32 {
+    (clock.unix_millis() - started_ms).max(0.0) as u32
+}
+
+/// The time since `started_ms`, as the retry loop reads it.
+fn since(clock: &impl Clock, started_ms: f64) -> impl Fn() -> std::time::Duration + '_ {
+    move || std::time::Duration::from_millis(u64::from(elapsed_ms(clock, started_ms)))
+}
+
+pub(super) fn invalid(field: &str, reason: &str) -> ApiError {
+    ApiError::InvalidRequest {
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// A JSON object request body with field accessors whose errors name the field.
+pub(super) struct JsonBody(pub Map<String, Value>);
+
+impl JsonBody {
+    pub(super) fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(invalid(
+                "body",
+                &format!("must be at most {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        match serde_json::from_slice(bytes) {
+            Ok(Value::Object(fields)) => Ok(Self(fields)),
+            _ => Err(invalid("body", "must be a JSON object")),
+        }
+    }
+
+    pub(super) fn optional_text(
+        &self,
+        field: &str,
+        max_chars: usize,
+    ) -> Result<Option<&str>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text))
+                if !text.trim().is_empty() && text.chars().count() <= max_chars =>
+            {
+                Ok(Some(text))
+            }
+            Some(_) => Err(invalid(
+                field,
+                &format!("must be a non-empty string of at most {max_chars} characters"),
+            )),
+        }
+    }
+
+    pub(super) fn required_text(&self, field: &str, max_chars: usize) -> Result<&str, ApiError> {
+        self.optional_text(field, max_chars)?
+            .ok_or_else(|| invalid(field, "is required"))
+    }
+
+    pub(super) fn optional_bool(&self, field: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(_) => Err(invalid(field, "must be a boolean")),
+        }
+    }
+
+    pub(super) fn optional_count(
+        &self,
+        field: &str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .filter(|count| (min..=max).contains(count))
+                .map(Some)
+                .ok_or_else(|| invalid(field, &format!("must be an integer from {min} to {max}"))),
+        }
+    }
+
+    pub(super) fn optional_uuid(&self, field: &str) -> Result<Option<&str>, ApiError> {
+        match self.optional_text(field, 36)? {
+            Some(id) if !is_uuid(id) => Err(invalid(field, "must be a UUID")),
+            id => Ok(id),
+        }
+    }
+
+    pub(super) fn optional_object(
+        &self,
+        field: &str,
+    ) -> Result<Option<&Map<String, Value>>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(fields)) => Ok(Some(fields)),
+            Some(_) => Err(invalid(field, "must be an object")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(error: ApiError) -> String {
+        match error {
+            ApiError::InvalidRequest { field, .. } => field,
+            other => panic!("expected invalid_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validation_errors_name_the_field() {
+        let body = JsonBody::parse(
+            br#"{"prompt": "", "numberOfImages": 9, "useGoogleSearch": "yes", "teamId": "x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            field_of(body.required_text("prompt", 10).unwrap_err()),
+            "prompt"
+        );
+        assert_eq!(
+            field_of(body.required_text("missing", 10).unwrap_err()),
+            "missing"
+        );
+        assert_eq!(
+            field_of(body.optional_count("numberOfImages", 1, 4).unwrap_err()),
+            "numberOfImages"
+        );
+        assert_eq!(
+            field_of(body.optional_bool("useGoogleSearch").unwrap_err()),
+            "useGoogleSearch"
+        );
+        assert_eq!(
+            field_of(body.optional_uuid("teamId").unwrap_err()),
+            "teamId"
+        );
+        assert_eq!(field_of(JsonBody::parse(b"[1]").err().unwrap()), "body");
+        assert_eq!(
+            field_of(
+                JsonBody::parse(&vec![b' '; MAX_BODY_BYTES + 1])
+                    .err()
+                    .unwrap()
+            ),
+            "body"
+        );
+        let long = JsonBody::parse(br#"{"prompt": "abcdefghijk"}"#).unwrap();
+        assert_eq!(
+            field_of(long.required_text("prompt", 10).unwrap_err()),
+            "prompt"
+        );
+    }
+
+    #[test]
+    fn recognises_uuids_and_compares_secrets_fully() {
+        assert!(is_uuid("11111111-1111-4111-8111-111111111111"));
+        assert!(!is_uuid("11111111-1111-4111-8111-11111111111g"));
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(
+            !constant_time_eq(b"secret", b"secreT") && !constant_time_eq(b"secret", b"secret2")
+        );
+    }
+}

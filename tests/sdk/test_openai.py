@@ -1,0 +1,60 @@
+"""The worker's OpenAI-compatible surface driven by the official `openai` package: base URL =
+the worker's `/v1`, API key = a Supabase access token. Answers come from the local provider fakes."""
+
+import openai
+import pytest
+
+from conftest import SEED_PASSWORD, WORKER_URL, signed_in, unique_email
+
+# The fakes echo the last user message and the last four characters of the key they received:
+# the platform's OpenAI key locally is `platform-openai-key`.
+PLATFORM_KEY_TAIL = "-key"
+
+
+@pytest.fixture
+def client(admin) -> openai.OpenAI:
+    # A fresh user per test, so tests do not share the per-minute rate window or credits.
+    email = unique_email("openai-sdk")
+    admin.auth.admin.create_user({"email": email, "password": SEED_PASSWORD, "email_confirm": True})
+    token = signed_in(email).auth.get_session().access_token
+    return openai.OpenAI(base_url=f"{WORKER_URL}/v1", api_key=token, max_retries=0)
+
+
+def test_lists_models(client):
+    models = {model.id: model.owned_by for model in client.models.list()}
+    assert models.get("gpt-4o-mini") == "openai"
+
+
+def test_chat_completion(client):
+    completion = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello sdk"}],
+    )
+    assert completion.choices[0].message.content == f"echo: hello sdk (key …{PLATFORM_KEY_TAIL})"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.completion_tokens == 7
+
+
+def test_streamed_chat_completion_with_usage(client):
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "stream to the sdk"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text == f"echo: stream to the sdk (key …{PLATFORM_KEY_TAIL})"
+    assert len([chunk for chunk in chunks if chunk.choices]) > 2, "the answer arrived in pieces"
+    assert chunks[-1].usage.completion_tokens == 7
+
+
+def test_errors_are_the_sdks_exceptions(client):
+    with pytest.raises(openai.BadRequestError) as invalid:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[])
+    assert invalid.value.body["field"] == "messages"
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "[fault:429]"}])
+    anonymous = openai.OpenAI(base_url=f"{WORKER_URL}/v1", api_key="not-a-token", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        anonymous.models.list()
