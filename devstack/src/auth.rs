@@ -56,12 +56,17 @@ pub struct AuthError {
 type AuthResult<T> = Result<T, AuthError>;
 
 fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> AuthError {
-    AuthError { status, code, message: message.into() }
+    AuthError {
+        status,
+        code,
+        message: message.into(),
+    }
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.status.as_u16(), "error_code": self.code, "msg": self.message });
+        let mut body =
+            json!({ "code": self.status.as_u16(), "error_code": self.code, "msg": self.message });
         if self.code == "weak_password" {
             body["weak_password"] = json!({ "reasons": ["length"] });
         }
@@ -72,24 +77,39 @@ impl IntoResponse for AuthError {
 impl From<tokio_postgres::Error> for AuthError {
     fn from(error: tokio_postgres::Error) -> Self {
         eprintln!("auth stand-in database error: {error}");
-        fail(StatusCode::INTERNAL_SERVER_ERROR, "unexpected_failure", "Database error")
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected_failure",
+            "Database error",
+        )
     }
 }
 
 impl From<deadpool_postgres::PoolError> for AuthError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
         eprintln!("auth stand-in pool error: {error}");
-        fail(StatusCode::INTERNAL_SERVER_ERROR, "unexpected_failure", "Database error")
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected_failure",
+            "Database error",
+        )
     }
 }
 
-const USER_COLUMNS: &str = "id, aud, role, email, email_confirmed_at, phone, confirmation_sent_at, \
+const USER_COLUMNS: &str =
+    "id, aud, role, email, email_confirmed_at, phone, confirmation_sent_at, \
     confirmed_at, recovery_sent_at, invited_at, last_sign_in_at, raw_app_meta_data, \
     raw_user_meta_data, created_at, updated_at, is_anonymous, banned_until";
 
 impl Auth {
     pub fn new(pool: Pool, keys: DevKeys, config: AuthConfig, mailbox: Arc<Mailbox>) -> Self {
-        Self { pool, keys, config, mailbox, last_email: Mutex::default() }
+        Self {
+            pool,
+            keys,
+            config,
+            mailbox,
+            last_email: Mutex::default(),
+        }
     }
 
     pub fn router(self: Arc<Self>) -> Router {
@@ -104,8 +124,14 @@ impl Auth {
             .route("/auth/v1/recover", post(recover))
             .route("/auth/v1/verify", get(verify_link).post(verify_otp))
             .route("/auth/v1/invite", post(invite))
-            .route("/auth/v1/admin/users", get(admin_list_users).post(admin_create_user))
-            .route("/auth/v1/admin/users/{id}", delete(admin_delete_user).get(admin_get_user))
+            .route(
+                "/auth/v1/admin/users",
+                get(admin_list_users).post(admin_create_user),
+            )
+            .route(
+                "/auth/v1/admin/users/{id}",
+                delete(admin_delete_user).get(admin_get_user),
+            )
             .with_state(self)
     }
 
@@ -119,13 +145,27 @@ impl Auth {
         let user_id = claims["sub"]
             .as_str()
             .and_then(|s| s.parse::<Uuid>().ok())
-            .ok_or_else(|| fail(StatusCode::FORBIDDEN, "bad_jwt", "invalid claim: missing sub claim"))?;
-        let session_id = claims["session_id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
+            .ok_or_else(|| {
+                fail(
+                    StatusCode::FORBIDDEN,
+                    "bad_jwt",
+                    "invalid claim: missing sub claim",
+                )
+            })?;
+        let session_id = claims["session_id"]
+            .as_str()
+            .and_then(|s| s.parse::<Uuid>().ok());
         if let Some(session_id) = session_id {
             let db = self.pool.get().await?;
-            let live = db.query_opt("select 1 from auth.sessions where id = $1", &[&session_id]).await?;
+            let live = db
+                .query_opt("select 1 from auth.sessions where id = $1", &[&session_id])
+                .await?;
             if live.is_none() {
-                return Err(fail(StatusCode::FORBIDDEN, "session_not_found", "Session from session_id claim in JWT does not exist"));
+                return Err(fail(
+                    StatusCode::FORBIDDEN,
+                    "session_not_found",
+                    "Session from session_id claim in JWT does not exist",
+                ));
             }
         }
         Ok((user_id, claims))
@@ -136,10 +176,20 @@ impl Auth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "no_authorization", "This endpoint requires a Bearer token"))?;
-        self.keys
-            .verify(token)
-            .ok_or_else(|| fail(StatusCode::FORBIDDEN, "bad_jwt", "invalid JWT: unable to parse or verify signature, token is expired"))
+            .ok_or_else(|| {
+                fail(
+                    StatusCode::UNAUTHORIZED,
+                    "no_authorization",
+                    "This endpoint requires a Bearer token",
+                )
+            })?;
+        self.keys.verify(token).ok_or_else(|| {
+            fail(
+                StatusCode::FORBIDDEN,
+                "bad_jwt",
+                "invalid JWT: unable to parse or verify signature, token is expired",
+            )
+        })
     }
 
     fn require_service_role(&self, headers: &HeaderMap) -> AuthResult<()> {
@@ -151,8 +201,15 @@ impl Auth {
 
     fn check_password(&self, password: &str) -> AuthResult<()> {
         if password.chars().count() < self.config.min_password_length {
-            let message = format!("Password should be at least {} characters.", self.config.min_password_length);
-            return Err(AuthError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "weak_password", message });
+            let message = format!(
+                "Password should be at least {} characters.",
+                self.config.min_password_length
+            );
+            return Err(AuthError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "weak_password",
+                message,
+            });
         }
         Ok(())
     }
@@ -168,7 +225,9 @@ impl Auth {
                 return Err(fail(
                     StatusCode::TOO_MANY_REQUESTS,
                     "over_email_send_rate_limit",
-                    format!("For security purposes, you can only request this after {left} seconds."),
+                    format!(
+                        "For security purposes, you can only request this after {left} seconds."
+                    ),
                 ));
             }
         }
@@ -177,7 +236,13 @@ impl Auth {
     }
 
     /// Emails a one-time link; the link carries a random token whose hash is stored.
-    async fn send_link(&self, user_id: Uuid, email: &str, kind: LinkKind, redirect_to: Option<&str>) -> AuthResult<()> {
+    async fn send_link(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        kind: LinkKind,
+        redirect_to: Option<&str>,
+    ) -> AuthResult<()> {
         self.email_allowed(email)?;
         let token = random_token(24);
         let (column, sent_column) = kind.columns();
@@ -209,12 +274,23 @@ impl Auth {
         )
         .await?;
         let refresh_token = insert_refresh_token(&tx, user_id, session_id, None).await?;
-        tx.execute("update auth.users set last_sign_in_at = now() where id = $1", &[&user_id]).await?;
+        tx.execute(
+            "update auth.users set last_sign_in_at = now() where id = $1",
+            &[&user_id],
+        )
+        .await?;
         tx.commit().await?;
-        self.session_response(user_id, session_id, &refresh_token, method).await
+        self.session_response(user_id, session_id, &refresh_token, method)
+            .await
     }
 
-    async fn session_response(&self, user_id: Uuid, session_id: Uuid, refresh_token: &str, method: &str) -> AuthResult<Value> {
+    async fn session_response(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        refresh_token: &str,
+        method: &str,
+    ) -> AuthResult<Value> {
         let user = self.user_json(user_id).await?;
         let now = Utc::now().timestamp();
         let claims = json!({
@@ -245,7 +321,10 @@ impl Auth {
     async fn user_json(&self, user_id: Uuid) -> AuthResult<Value> {
         let db = self.pool.get().await?;
         let row = db
-            .query_opt(&format!("select {USER_COLUMNS} from auth.users where id = $1"), &[&user_id])
+            .query_opt(
+                &format!("select {USER_COLUMNS} from auth.users where id = $1"),
+                &[&user_id],
+            )
             .await?
             .ok_or_else(|| fail(StatusCode::NOT_FOUND, "user_not_found", "User not found"))?;
         let identities = db
@@ -273,12 +352,22 @@ impl Auth {
     /// Creates an email user and its identity, as GoTrue's sign-up and admin endpoints do.
     async fn create_user(&self, new: NewUser<'_>) -> AuthResult<Uuid> {
         if !valid_email(new.email) {
-            return Err(fail(StatusCode::BAD_REQUEST, "validation_failed", "Unable to validate email address: invalid format"));
+            return Err(fail(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Unable to validate email address: invalid format",
+            ));
         }
         let hash = match new.password {
             Some(password) => {
                 self.check_password(password)?;
-                Some(bcrypt::hash(password, 10).map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "unexpected_failure", "hashing failed"))?)
+                Some(bcrypt::hash(password, 10).map_err(|_| {
+                    fail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "unexpected_failure",
+                        "hashing failed",
+                    )
+                })?)
             }
             None => None,
         };
@@ -299,7 +388,11 @@ impl Auth {
             )
             .await?;
         if inserted == 0 {
-            return Err(fail(StatusCode::UNPROCESSABLE_ENTITY, "email_exists", "A user with this email address has already been registered"));
+            return Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "email_exists",
+                "A user with this email address has already been registered",
+            ));
         }
         let identity = json!({ "sub": id, "email": email, "email_verified": new.confirmed, "phone_verified": false });
         tx.execute(
@@ -352,7 +445,11 @@ impl LinkKind {
             "signup" | "email" => Ok(Self::Signup),
             "recovery" => Ok(Self::Recovery),
             "invite" => Ok(Self::Invite),
-            _ => Err(fail(StatusCode::BAD_REQUEST, "validation_failed", format!("Unsupported verification type {name}"))),
+            _ => Err(fail(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                format!("Unsupported verification type {name}"),
+            )),
         }
     }
 
@@ -398,7 +495,10 @@ async fn insert_refresh_token(
 }
 
 fn user_from_row(row: &Row) -> Value {
-    let time = |name: &str| row.get::<_, Option<DateTime<Utc>>>(name).map(|t| t.to_rfc3339());
+    let time = |name: &str| {
+        row.get::<_, Option<DateTime<Utc>>>(name)
+            .map(|t| t.to_rfc3339())
+    };
     json!({
         "id": row.get::<_, Uuid>("id"),
         "aud": row.get::<_, Option<String>>("aud"),
@@ -421,7 +521,10 @@ fn user_from_row(row: &Row) -> Value {
 }
 
 fn identity_from_row(row: &Row) -> Value {
-    let time = |name: &str| row.get::<_, Option<DateTime<Utc>>>(name).map(|t| t.to_rfc3339());
+    let time = |name: &str| {
+        row.get::<_, Option<DateTime<Utc>>>(name)
+            .map(|t| t.to_rfc3339())
+    };
     let id: Uuid = row.get("id");
     json!({
         "identity_id": id,
@@ -439,11 +542,16 @@ fn identity_from_row(row: &Row) -> Value {
 // ---- handlers ----
 
 async fn jwks(State(auth): State<Arc<Auth>>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=600")], Json(auth.keys.public_jwks()))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=600")],
+        Json(auth.keys.public_jwks()),
+    )
 }
 
 async fn health() -> Json<Value> {
-    Json(json!({ "version": "local-stand-in", "name": "GoTrue", "description": "GoTrue is a user registration and authentication API" }))
+    Json(
+        json!({ "version": "local-stand-in", "name": "GoTrue", "description": "GoTrue is a user registration and authentication API" }),
+    )
 }
 
 async fn settings(State(auth): State<Arc<Auth>>) -> Json<Value> {
@@ -476,34 +584,64 @@ async fn signup(
     Json(body): Json<SignupBody>,
 ) -> AuthResult<Json<Value>> {
     let (Some(email), Some(password)) = (body.email.as_deref(), body.password.as_deref()) else {
-        return Err(fail(StatusCode::BAD_REQUEST, "validation_failed", "Signup requires a valid password"));
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "Signup requires a valid password",
+        ));
     };
     auth.check_password(password)?;
     if let Some(existing) = auth.find_user_by_email(email).await? {
-        if existing.get::<_, Option<DateTime<Utc>>>("email_confirmed_at").is_some() || !auth.config.confirm_email {
+        if existing
+            .get::<_, Option<DateTime<Utc>>>("email_confirmed_at")
+            .is_some()
+            || !auth.config.confirm_email
+        {
             if auth.config.confirm_email {
                 // GoTrue answers like a fresh sign-up (no identities) so addresses cannot be probed.
                 let mut user = user_from_row(&existing);
                 user["id"] = json!(Uuid::new_v4());
                 return Ok(Json(user));
             }
-            return Err(fail(StatusCode::UNPROCESSABLE_ENTITY, "user_already_exists", "User already registered"));
+            return Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "user_already_exists",
+                "User already registered",
+            ));
         }
         // Unconfirmed: send the confirmation again.
         let id: Uuid = existing.get("id");
-        auth.send_link(id, email, LinkKind::Signup, query.redirect_to.as_deref()).await?;
+        auth.send_link(id, email, LinkKind::Signup, query.redirect_to.as_deref())
+            .await?;
         return Ok(Json(auth.user_json(id).await?));
     }
     let user_metadata = body.data.filter(Value::is_object).unwrap_or(json!({}));
     let confirmed = !auth.config.confirm_email;
     let id = auth
-        .create_user(NewUser { email, password: Some(password), user_metadata, confirmed, invited: false })
+        .create_user(NewUser {
+            email,
+            password: Some(password),
+            user_metadata,
+            confirmed,
+            invited: false,
+        })
         .await
-        .map_err(|e| if e.code == "email_exists" { fail(StatusCode::UNPROCESSABLE_ENTITY, "user_already_exists", "User already registered") } else { e })?;
+        .map_err(|e| {
+            if e.code == "email_exists" {
+                fail(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "user_already_exists",
+                    "User already registered",
+                )
+            } else {
+                e
+            }
+        })?;
     if confirmed {
         return Ok(Json(auth.issue_session(id, "password").await?));
     }
-    auth.send_link(id, email, LinkKind::Signup, query.redirect_to.as_deref()).await?;
+    auth.send_link(id, email, LinkKind::Signup, query.redirect_to.as_deref())
+        .await?;
     Ok(Json(auth.user_json(id).await?))
 }
 
@@ -527,12 +665,22 @@ async fn token(
     match query.grant_type.as_str() {
         "password" => password_grant(&auth, body).await.map(Json),
         "refresh_token" => refresh_grant(&auth, body).await.map(Json),
-        other => Err(fail(StatusCode::BAD_REQUEST, "unsupported_grant_type", format!("unsupported_grant_type: {other}"))),
+        other => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("unsupported_grant_type: {other}"),
+        )),
     }
 }
 
 async fn password_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
-    let invalid = || fail(StatusCode::BAD_REQUEST, "invalid_credentials", "Invalid login credentials");
+    let invalid = || {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "invalid_credentials",
+            "Invalid login credentials",
+        )
+    };
     let (Some(email), Some(password)) = (body.email, body.password) else {
         return Err(invalid());
     };
@@ -541,11 +689,25 @@ async fn password_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
     if !hash.is_some_and(|h| bcrypt::verify(&password, &h).unwrap_or(false)) {
         return Err(invalid());
     }
-    if user.get::<_, Option<DateTime<Utc>>>("email_confirmed_at").is_none() {
-        return Err(fail(StatusCode::BAD_REQUEST, "email_not_confirmed", "Email not confirmed"));
+    if user
+        .get::<_, Option<DateTime<Utc>>>("email_confirmed_at")
+        .is_none()
+    {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "email_not_confirmed",
+            "Email not confirmed",
+        ));
     }
-    if user.get::<_, Option<DateTime<Utc>>>("banned_until").is_some_and(|until| until > Utc::now()) {
-        return Err(fail(StatusCode::BAD_REQUEST, "user_banned", "User is banned"));
+    if user
+        .get::<_, Option<DateTime<Utc>>>("banned_until")
+        .is_some_and(|until| until > Utc::now())
+    {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "user_banned",
+            "User is banned",
+        ));
     }
     auth.issue_session(user.get("id"), "password").await
 }
@@ -553,10 +715,20 @@ async fn password_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
 /// Rotation as GoTrue does it: each refresh token works once; presenting a revoked one outside the
 /// reuse interval is treated as theft and ends the whole session.
 async fn refresh_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
-    let presented = body
-        .refresh_token
-        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "validation_failed", "refresh_token required"))?;
-    let not_found = || fail(StatusCode::BAD_REQUEST, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
+    let presented = body.refresh_token.ok_or_else(|| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "refresh_token required",
+        )
+    })?;
+    let not_found = || {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "refresh_token_not_found",
+            "Invalid Refresh Token: Refresh Token Not Found",
+        )
+    };
     let mut db = auth.pool.get().await?;
     let tx = db.transaction().await?;
     let row = tx
@@ -574,7 +746,8 @@ async fn refresh_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
 
     let next = if revoked {
         let within_reuse = Utc::now() - revoked_at
-            < chrono::Duration::from_std(auth.config.refresh_token_reuse_interval).unwrap_or_default();
+            < chrono::Duration::from_std(auth.config.refresh_token_reuse_interval)
+                .unwrap_or_default();
         let child = tx
             .query_opt(
                 "select token from auth.refresh_tokens where parent = $1 and not revoked",
@@ -584,9 +757,14 @@ async fn refresh_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
         match child {
             Some(child) if within_reuse => child.get::<_, String>(0),
             _ => {
-                tx.execute("delete from auth.sessions where id = $1", &[&session_id]).await?;
+                tx.execute("delete from auth.sessions where id = $1", &[&session_id])
+                    .await?;
                 tx.commit().await?;
-                return Err(fail(StatusCode::BAD_REQUEST, "refresh_token_already_used", "Invalid Refresh Token: Already Used"));
+                return Err(fail(
+                    StatusCode::BAD_REQUEST,
+                    "refresh_token_already_used",
+                    "Invalid Refresh Token: Already Used",
+                ));
             }
         }
     } else {
@@ -595,12 +773,16 @@ async fn refresh_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
             &[&presented],
         )
         .await?;
-        tx.execute("update auth.sessions set refreshed_at = now(), updated_at = now() where id = $1", &[&session_id])
-            .await?;
+        tx.execute(
+            "update auth.sessions set refreshed_at = now(), updated_at = now() where id = $1",
+            &[&session_id],
+        )
+        .await?;
         insert_refresh_token(&tx, user_id, session_id, Some(&presented)).await?
     };
     tx.commit().await?;
-    auth.session_response(user_id, session_id, &next, "password").await
+    auth.session_response(user_id, session_id, &next, "password")
+        .await
 }
 
 async fn get_user(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> AuthResult<Json<Value>> {
@@ -622,14 +804,27 @@ async fn update_user(
 ) -> AuthResult<Json<Value>> {
     let (user_id, _) = auth.authenticated_user(&headers).await?;
     if body.email.is_some() {
-        return Err(fail(StatusCode::UNPROCESSABLE_ENTITY, "feature_not_supported", "Email change is not supported by the local stand-in"));
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "feature_not_supported",
+            "Email change is not supported by the local stand-in",
+        ));
     }
     let db = auth.pool.get().await?;
     if let Some(password) = body.password.as_deref() {
         auth.check_password(password)?;
-        let hash = bcrypt::hash(password, 10).map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "unexpected_failure", "hashing failed"))?;
-        db.execute("update auth.users set encrypted_password = $2, updated_at = now() where id = $1", &[&user_id, &hash])
-            .await?;
+        let hash = bcrypt::hash(password, 10).map_err(|_| {
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unexpected_failure",
+                "hashing failed",
+            )
+        })?;
+        db.execute(
+            "update auth.users set encrypted_password = $2, updated_at = now() where id = $1",
+            &[&user_id, &hash],
+        )
+        .await?;
     }
     if let Some(data) = body.data.filter(Value::is_object) {
         db.execute(
@@ -652,13 +847,33 @@ async fn logout(
     Query(query): Query<LogoutQuery>,
 ) -> AuthResult<StatusCode> {
     let (user_id, claims) = auth.authenticated_user(&headers).await?;
-    let session_id = claims["session_id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
+    let session_id = claims["session_id"]
+        .as_str()
+        .and_then(|s| s.parse::<Uuid>().ok());
     let db = auth.pool.get().await?;
     match query.scope.as_deref().unwrap_or("global") {
-        "global" => db.execute("delete from auth.sessions where user_id = $1", &[&user_id]).await?,
-        "local" => db.execute("delete from auth.sessions where id = $1", &[&session_id]).await?,
-        "others" => db.execute("delete from auth.sessions where user_id = $1 and id is distinct from $2", &[&user_id, &session_id]).await?,
-        _ => return Err(fail(StatusCode::BAD_REQUEST, "validation_failed", "Unsupported logout scope")),
+        "global" => {
+            db.execute("delete from auth.sessions where user_id = $1", &[&user_id])
+                .await?
+        }
+        "local" => {
+            db.execute("delete from auth.sessions where id = $1", &[&session_id])
+                .await?
+        }
+        "others" => {
+            db.execute(
+                "delete from auth.sessions where user_id = $1 and id is distinct from $2",
+                &[&user_id, &session_id],
+            )
+            .await?
+        }
+        _ => {
+            return Err(fail(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Unsupported logout scope",
+            ))
+        }
     };
     Ok(StatusCode::NO_CONTENT)
 }
@@ -677,7 +892,13 @@ async fn recover(
 ) -> AuthResult<Json<Value>> {
     // Same answer whether or not the address has an account, so addresses cannot be probed.
     if let Some(user) = auth.find_user_by_email(&body.email).await? {
-        auth.send_link(user.get("id"), &body.email, LinkKind::Recovery, query.redirect_to.as_deref()).await?;
+        auth.send_link(
+            user.get("id"),
+            &body.email,
+            LinkKind::Recovery,
+            query.redirect_to.as_deref(),
+        )
+        .await?;
     }
     Ok(Json(json!({})))
 }
@@ -691,8 +912,14 @@ struct VerifyLinkQuery {
 }
 
 /// The link in an email: verifies, starts a session, and redirects with it in the URL fragment.
-async fn verify_link(State(auth): State<Arc<Auth>>, Query(query): Query<VerifyLinkQuery>) -> Response {
-    let redirect = query.redirect_to.clone().unwrap_or_else(|| auth.config.site_url.clone());
+async fn verify_link(
+    State(auth): State<Arc<Auth>>,
+    Query(query): Query<VerifyLinkQuery>,
+) -> Response {
+    let redirect = query
+        .redirect_to
+        .clone()
+        .unwrap_or_else(|| auth.config.site_url.clone());
     let outcome = async {
         let kind = LinkKind::parse(&query.kind)?;
         let user_id = auth.consume_link_token(&query.token, kind).await?;
@@ -725,12 +952,18 @@ struct VerifyOtpBody {
     token: Option<String>,
 }
 
-async fn verify_otp(State(auth): State<Arc<Auth>>, Json(body): Json<VerifyOtpBody>) -> AuthResult<Json<Value>> {
+async fn verify_otp(
+    State(auth): State<Arc<Auth>>,
+    Json(body): Json<VerifyOtpBody>,
+) -> AuthResult<Json<Value>> {
     let kind = LinkKind::parse(&body.kind)?;
-    let token = body
-        .token_hash
-        .or(body.token)
-        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "validation_failed", "Verify requires a token or a token hash"))?;
+    let token = body.token_hash.or(body.token).ok_or_else(|| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "Verify requires a token or a token hash",
+        )
+    })?;
     let user_id = auth.consume_link_token(&token, kind).await?;
     Ok(Json(auth.issue_session(user_id, "otp").await?))
 }
@@ -744,9 +977,21 @@ async fn invite(
     auth.require_service_role(&headers)?;
     let user_metadata = body.data.filter(Value::is_object).unwrap_or(json!({}));
     let id = auth
-        .create_user(NewUser { email: &body.email, password: None, user_metadata, confirmed: false, invited: true })
+        .create_user(NewUser {
+            email: &body.email,
+            password: None,
+            user_metadata,
+            confirmed: false,
+            invited: true,
+        })
         .await?;
-    auth.send_link(id, &body.email, LinkKind::Invite, query.redirect_to.as_deref()).await?;
+    auth.send_link(
+        id,
+        &body.email,
+        LinkKind::Invite,
+        query.redirect_to.as_deref(),
+    )
+    .await?;
     Ok(Json(auth.user_json(id).await?))
 }
 
@@ -766,7 +1011,10 @@ async fn admin_create_user(
     Json(body): Json<AdminCreateBody>,
 ) -> AuthResult<Json<Value>> {
     auth.require_service_role(&headers)?;
-    let user_metadata = body.user_metadata.filter(Value::is_object).unwrap_or(json!({}));
+    let user_metadata = body
+        .user_metadata
+        .filter(Value::is_object)
+        .unwrap_or(json!({}));
     let id = auth
         .create_user(NewUser {
             email: &body.email,
@@ -779,25 +1027,49 @@ async fn admin_create_user(
     Ok(Json(auth.user_json(id).await?))
 }
 
-async fn admin_list_users(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> AuthResult<Json<Value>> {
+async fn admin_list_users(
+    State(auth): State<Arc<Auth>>,
+    headers: HeaderMap,
+) -> AuthResult<Json<Value>> {
     auth.require_service_role(&headers)?;
     let db = auth.pool.get().await?;
     let rows = db
-        .query(&format!("select {USER_COLUMNS} from auth.users order by created_at limit 1000"), &[])
+        .query(
+            &format!("select {USER_COLUMNS} from auth.users order by created_at limit 1000"),
+            &[],
+        )
         .await?;
-    Ok(Json(json!({ "users": rows.iter().map(user_from_row).collect::<Vec<_>>(), "aud": "authenticated" })))
+    Ok(Json(
+        json!({ "users": rows.iter().map(user_from_row).collect::<Vec<_>>(), "aud": "authenticated" }),
+    ))
 }
 
-async fn admin_get_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, Path(id): Path<Uuid>) -> AuthResult<Json<Value>> {
+async fn admin_get_user(
+    State(auth): State<Arc<Auth>>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> AuthResult<Json<Value>> {
     auth.require_service_role(&headers)?;
     Ok(Json(auth.user_json(id).await?))
 }
 
-async fn admin_delete_user(State(auth): State<Arc<Auth>>, headers: HeaderMap, Path(id): Path<Uuid>) -> AuthResult<Json<Value>> {
+async fn admin_delete_user(
+    State(auth): State<Arc<Auth>>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> AuthResult<Json<Value>> {
     auth.require_service_role(&headers)?;
     let db = auth.pool.get().await?;
-    if db.execute("delete from auth.users where id = $1", &[&id]).await? == 0 {
-        return Err(fail(StatusCode::NOT_FOUND, "user_not_found", "User not found"));
+    if db
+        .execute("delete from auth.users where id = $1", &[&id])
+        .await?
+        == 0
+    {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "User not found",
+        ));
     }
     Ok(Json(json!({})))
 }
@@ -815,14 +1087,23 @@ fn token_hash(token: &str) -> String {
 }
 
 fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && email.len() <= 255 && !email.contains(char::is_whitespace)
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 255
+        && !email.contains(char::is_whitespace)
 }
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -850,6 +1131,9 @@ mod tests {
 
     #[test]
     fn redirect_targets_are_percent_encoded() {
-        assert_eq!(percent_encode("http://x/y?a=b"), "http%3A%2F%2Fx%2Fy%3Fa%3Db");
+        assert_eq!(
+            percent_encode("http://x/y?a=b"),
+            "http%3A%2F%2Fx%2Fy%3Fa%3Db"
+        );
     }
 }

@@ -7,7 +7,13 @@ use tokio_postgres::{NoTls, Transaction};
 
 pub fn pool(database_url: &str, size: usize) -> anyhow::Result<Pool> {
     let config: tokio_postgres::Config = database_url.parse()?;
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     Ok(Pool::builder(manager).max_size(size).build()?)
 }
 
@@ -18,6 +24,10 @@ pub async fn act_as(tx: &Transaction<'_>, claims: &Value) -> Result<(), tokio_po
         Some(role @ ("anon" | "authenticated" | "service_role")) => role,
         _ => "anon",
     };
-    tx.execute("select set_config('request.jwt.claims', $1, true)", &[&claims.to_string()]).await?;
+    tx.execute(
+        "select set_config('request.jwt.claims', $1, true)",
+        &[&claims.to_string()],
+    )
+    .await?;
     tx.batch_execute(&format!("set local role {role}")).await
 }

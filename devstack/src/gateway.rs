@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::json;
@@ -18,7 +18,11 @@ use serde_json::json;
 const MAX_BODY_BYTES: usize = 50 * 1024 * 1024;
 
 /// Auth paths a browser reaches by following a link, or that publish keys: no API key needed.
-const OPEN_PATHS: [&str; 3] = ["/auth/v1/verify", "/auth/v1/.well-known/jwks.json", "/auth/v1/health"];
+const OPEN_PATHS: [&str; 3] = [
+    "/auth/v1/verify",
+    "/auth/v1/.well-known/jwks.json",
+    "/auth/v1/health",
+];
 
 pub struct GatewayConfig {
     /// Base URL of the REST surface, e.g. `http://127.0.0.1:54323/api`.
@@ -54,22 +58,37 @@ impl Gateway {
     }
 
     /// The API key a request presents, if it is one of the project's keys.
-    fn api_key<'a>(&self, headers: &'a HeaderMap, query: Option<&'a str>) -> Result<&'a str, Response> {
+    fn api_key<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        query: Option<&'a str>,
+    ) -> Result<&'a str, Response> {
         let presented = headers
             .get("apikey")
             .and_then(|v| v.to_str().ok())
             .or_else(|| query_param(query?, "apikey"));
         match presented {
-            None => Err(kong_error(StatusCode::UNAUTHORIZED, "No API key found in request")),
-            Some(key) if key == self.config.anon_key || key == self.config.service_role_key => Ok(key),
+            None => Err(kong_error(
+                StatusCode::UNAUTHORIZED,
+                "No API key found in request",
+            )),
+            Some(key) if key == self.config.anon_key || key == self.config.service_role_key => {
+                Ok(key)
+            }
             Some(_) => Err(kong_error(StatusCode::UNAUTHORIZED, "Invalid API key")),
         }
     }
 }
 
-async fn require_api_key(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+async fn require_api_key(
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
-    let guarded = ["/rest/v1", "/auth/v1", "/storage/v1"].iter().any(|p| path.starts_with(p));
+    let guarded = ["/rest/v1", "/auth/v1", "/storage/v1"]
+        .iter()
+        .any(|p| path.starts_with(p));
     if guarded && !OPEN_PATHS.contains(&path) && !path.starts_with("/storage/v1/object/sign/") {
         if let Err(response) = gateway.api_key(request.headers(), request.uri().query()) {
             return response;
@@ -89,7 +108,11 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
         Ok(key) => key.to_owned(),
         Err(response) => return response,
     };
-    let rest = parts.uri.path().strip_prefix("/rest/v1").unwrap_or_default();
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/rest/v1")
+        .unwrap_or_default();
     let mut url = format!("{}{}", gateway.config.postgrest_url, rest);
     if let Some(query) = query {
         url.push('?');
@@ -101,7 +124,8 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
 
     let mut headers = forwarded_headers(&parts.headers);
     if !headers.contains_key(header::AUTHORIZATION) {
-        let bearer = HeaderValue::from_str(&format!("Bearer {api_key}")).expect("API keys are ASCII");
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {api_key}")).expect("API keys are ASCII");
         headers.insert(header::AUTHORIZATION, bearer);
     }
     let upstream = gateway
@@ -117,10 +141,16 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
             let headers = forwarded_headers(upstream.headers());
             match upstream.bytes().await {
                 Ok(bytes) => (status, headers, Body::from(bytes)).into_response(),
-                Err(_) => kong_error(StatusCode::BAD_GATEWAY, "An invalid response was received from the upstream server"),
+                Err(_) => kong_error(
+                    StatusCode::BAD_GATEWAY,
+                    "An invalid response was received from the upstream server",
+                ),
             }
         }
-        Err(_) => kong_error(StatusCode::BAD_GATEWAY, "An invalid response was received from the upstream server"),
+        Err(_) => kong_error(
+            StatusCode::BAD_GATEWAY,
+            "An invalid response was received from the upstream server",
+        ),
     }
 }
 

@@ -52,7 +52,8 @@ impl DevKeys {
     /// Keys persisted at `path`, created on first use so tokens stay valid across restarts.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if let Ok(text) = std::fs::read_to_string(path) {
-            return serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()));
+            return serde_json::from_str(&text)
+                .with_context(|| format!("reading {}", path.display()));
         }
         let keys = Self::generate()?;
         keys.save(path)?;
@@ -118,7 +119,9 @@ impl DevKeys {
             "iat": API_KEY_ISSUED_AT,
             "exp": API_KEY_ISSUED_AT + API_KEY_TTL_SECONDS,
         });
-        Hs256.token(&Header::empty(), &Claims::new(claims), &self.hs256_key()).expect("signing cannot fail")
+        Hs256
+            .token(&Header::empty(), &Claims::new(claims), &self.hs256_key())
+            .expect("signing cannot fail")
     }
 
     /// An access token with GoTrue's claims, signed with the ES256 key.
@@ -127,7 +130,12 @@ impl DevKeys {
     }
 
     /// The same token signed with the legacy HS256 secret, as projects without asymmetric keys do.
-    pub fn user_access_token_hs256(&self, user: &DevUser<'_>, issuer: &str, ttl_seconds: i64) -> String {
+    pub fn user_access_token_hs256(
+        &self,
+        user: &DevUser<'_>,
+        issuer: &str,
+        ttl_seconds: i64,
+    ) -> String {
         self.sign(Signing::Hs256, user_claims(user, issuer), ttl_seconds)
     }
 
@@ -148,8 +156,14 @@ impl DevKeys {
     pub fn verify(&self, token: &str) -> Option<Value> {
         let untrusted = UntrustedToken::new(token).ok()?;
         let token = match untrusted.algorithm() {
-            "ES256" => Es256.validator::<Value>(self.signing_key().verifying_key()).validate(&untrusted).ok()?,
-            "HS256" => Hs256.validator::<Value>(&self.hs256_key()).validate(&untrusted).ok()?,
+            "ES256" => Es256
+                .validator::<Value>(self.signing_key().verifying_key())
+                .validate(&untrusted)
+                .ok()?,
+            "HS256" => Hs256
+                .validator::<Value>(&self.hs256_key())
+                .validate(&untrusted)
+                .ok()?,
             _ => return None,
         };
         // No leeway: a signed URL of one second must stop working after one second.
@@ -189,8 +203,10 @@ fn user_claims(user: &DevUser<'_>, issuer: &str) -> Value {
 }
 
 fn timed(custom: Value, ttl_seconds: i64) -> Claims<Value> {
-    Claims::new(custom)
-        .set_duration_and_issuance(&TimeOptions::default(), chrono::Duration::seconds(ttl_seconds))
+    Claims::new(custom).set_duration_and_issuance(
+        &TimeOptions::default(),
+        chrono::Duration::seconds(ttl_seconds),
+    )
 }
 
 fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
@@ -206,11 +222,21 @@ mod tests {
     #[test]
     fn user_tokens_verify_with_the_published_key_and_name_it() {
         let keys = DevKeys::generate().unwrap();
-        let token = keys.user_access_token(&DevUser { id: "u1", email: "a@b.c" }, "http://x/auth/v1", 60);
+        let token = keys.user_access_token(
+            &DevUser {
+                id: "u1",
+                email: "a@b.c",
+            },
+            "http://x/auth/v1",
+            60,
+        );
         let untrusted = UntrustedToken::new(&token).unwrap();
         assert_eq!(untrusted.header().key_id.as_deref(), Some(ES256_KEY_ID));
         let verifying = *keys.signing_key().verifying_key();
-        let claims = Es256.validator::<Value>(&verifying).validate(&untrusted).unwrap();
+        let claims = Es256
+            .validator::<Value>(&verifying)
+            .validate(&untrusted)
+            .unwrap();
         assert_eq!(claims.claims().custom["sub"], "u1");
         assert_eq!(keys.public_jwks()["keys"][0]["kid"], ES256_KEY_ID);
     }
@@ -220,7 +246,10 @@ mod tests {
         let keys = DevKeys::generate().unwrap();
         assert_eq!(keys.anon_key(), keys.anon_key());
         assert_ne!(keys.anon_key(), keys.service_role_key());
-        assert_eq!(keys.verify(&keys.service_role_key()).unwrap()["role"], "service_role");
+        assert_eq!(
+            keys.verify(&keys.service_role_key()).unwrap()["role"],
+            "service_role"
+        );
     }
 
     #[test]

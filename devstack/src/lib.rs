@@ -41,7 +41,10 @@ pub struct LocalSupabase {
 /// Lowercase hex SHA-256, for token hashes and ETags.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl LocalSupabase {
@@ -63,14 +66,21 @@ impl LocalSupabase {
             },
             mailbox.clone(),
         ));
-        let storage = Arc::new(Storage::new(pool.clone(), self.keys.clone(), self.storage_dir));
+        let storage = Arc::new(Storage::new(
+            pool.clone(),
+            self.keys.clone(),
+            self.storage_dir,
+        ));
         let gateway = Gateway::new(GatewayConfig {
             postgrest_url: self.postgrest_url,
             anon_key: self.keys.anon_key(),
             service_role_key: self.keys.service_role_key(),
         });
         tokio::spawn(pg_net::run_dispatcher(pool.clone()));
-        let services = auth.router().merge(storage.router()).merge(mailbox.router());
+        let services = auth
+            .router()
+            .merge(storage.router())
+            .merge(mailbox.router());
         axum::serve(listener, gateway.router(services)).await?;
         Ok(())
     }

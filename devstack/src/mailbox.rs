@@ -53,9 +53,17 @@ struct Filter {
     to: Option<String>,
 }
 
-async fn list(State(mailbox): State<Arc<Mailbox>>, Query(filter): Query<Filter>) -> Json<Vec<Mail>> {
+async fn list(
+    State(mailbox): State<Arc<Mailbox>>,
+    Query(filter): Query<Filter>,
+) -> Json<Vec<Mail>> {
     let messages = mailbox.messages.lock().expect("mailbox lock");
-    let wanted = |m: &&Mail| filter.to.as_ref().is_none_or(|to| m.to.eq_ignore_ascii_case(to));
+    let wanted = |m: &&Mail| {
+        filter
+            .to
+            .as_ref()
+            .is_none_or(|to| m.to.eq_ignore_ascii_case(to))
+    };
     Json(messages.iter().filter(wanted).cloned().collect())
 }
 

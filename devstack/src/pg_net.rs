@@ -12,7 +12,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const BATCH_SIZE: i64 = 50;
 
 pub async fn run_dispatcher(pool: Pool) {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
     loop {
         match dispatch_batch(&pool, &client).await {
             Ok(0) | Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
@@ -76,8 +79,11 @@ struct Outcome {
 }
 
 async fn deliver(client: reqwest::Client, request: QueuedRequest) -> Outcome {
-    let method = reqwest::Method::from_bytes(request.method.to_uppercase().as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut builder = client.request(method, &request.url).timeout(request.timeout);
+    let method = reqwest::Method::from_bytes(request.method.to_uppercase().as_bytes())
+        .unwrap_or(reqwest::Method::GET);
+    let mut builder = client
+        .request(method, &request.url)
+        .timeout(request.timeout);
     if let Some(Value::Object(headers)) = &request.headers {
         for (name, value) in headers {
             if let Some(value) = value.as_str() {
@@ -103,9 +109,18 @@ async fn deliver(client: reqwest::Client, request: QueuedRequest) -> Outcome {
             let headers: Map<String, Value> = response
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or_default().to_owned())))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        Value::String(v.to_str().unwrap_or_default().to_owned()),
+                    )
+                })
                 .collect();
-            let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             match response.text().await {
                 Ok(content) => Outcome {
                     id: request.id,
@@ -123,4 +138,3 @@ async fn deliver(client: reqwest::Client, request: QueuedRequest) -> Outcome {
         Err(error) => failed(false, format!("Couldn't connect to server: {error}")),
     }
 }
-

@@ -38,7 +38,12 @@ pub struct StorageError {
 type StorageResult<T> = Result<T, StorageError>;
 
 fn fail(status: &'static str, error: &'static str, message: impl Into<String>) -> StorageError {
-    StorageError { http: StatusCode::BAD_REQUEST, status, error, message: message.into() }
+    StorageError {
+        http: StatusCode::BAD_REQUEST,
+        status,
+        error,
+        message: message.into(),
+    }
 }
 
 fn not_found() -> StorageError {
@@ -47,7 +52,13 @@ fn not_found() -> StorageError {
 
 impl IntoResponse for StorageError {
     fn into_response(self) -> Response {
-        (self.http, Json(json!({ "statusCode": self.status, "error": self.error, "message": self.message }))).into_response()
+        (
+            self.http,
+            Json(
+                json!({ "statusCode": self.status, "error": self.error, "message": self.message }),
+            ),
+        )
+            .into_response()
     }
 }
 
@@ -55,10 +66,19 @@ impl From<tokio_postgres::Error> for StorageError {
     fn from(error: tokio_postgres::Error) -> Self {
         match error.as_db_error().map(|e| e.code().code()) {
             // insufficient_privilege: what RLS raises on a refused insert or update.
-            Some("42501") => fail("403", "Unauthorized", "new row violates row-level security policy"),
+            Some("42501") => fail(
+                "403",
+                "Unauthorized",
+                "new row violates row-level security policy",
+            ),
             _ => {
                 eprintln!("storage stand-in database error: {error}");
-                StorageError { http: StatusCode::INTERNAL_SERVER_ERROR, status: "500", error: "internal", message: "Internal Server Error".into() }
+                StorageError {
+                    http: StatusCode::INTERNAL_SERVER_ERROR,
+                    status: "500",
+                    error: "internal",
+                    message: "Internal Server Error".into(),
+                }
             }
         }
     }
@@ -67,7 +87,12 @@ impl From<tokio_postgres::Error> for StorageError {
 impl From<deadpool_postgres::PoolError> for StorageError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
         eprintln!("storage stand-in pool error: {error}");
-        StorageError { http: StatusCode::INTERNAL_SERVER_ERROR, status: "500", error: "internal", message: "Internal Server Error".into() }
+        StorageError {
+            http: StatusCode::INTERNAL_SERVER_ERROR,
+            status: "500",
+            error: "internal",
+            message: "Internal Server Error".into(),
+        }
     }
 }
 
@@ -79,10 +104,22 @@ impl Storage {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/storage/v1/object/list/{bucket}", post(list))
-            .route("/storage/v1/object/sign/{bucket}/{*name}", post(create_signed_url).get(download_signed))
-            .route("/storage/v1/object/public/{bucket}/{*name}", get(download_public))
-            .route("/storage/v1/object/authenticated/{bucket}/{*name}", get(download))
-            .route("/storage/v1/object/{bucket}/{*name}", get(download).post(upload).put(update))
+            .route(
+                "/storage/v1/object/sign/{bucket}/{*name}",
+                post(create_signed_url).get(download_signed),
+            )
+            .route(
+                "/storage/v1/object/public/{bucket}/{*name}",
+                get(download_public),
+            )
+            .route(
+                "/storage/v1/object/authenticated/{bucket}/{*name}",
+                get(download),
+            )
+            .route(
+                "/storage/v1/object/{bucket}/{*name}",
+                get(download).post(upload).put(update),
+            )
             .route("/storage/v1/object/{bucket}", axum::routing::delete(remove))
             .with_state(self)
     }
@@ -95,13 +132,19 @@ impl Storage {
             .and_then(|v| v.strip_prefix("Bearer "));
         match token {
             None => Ok(json!({ "role": "anon" })),
-            Some(token) => self.keys.verify(token).ok_or_else(|| fail("400", "InvalidJWT", "invalid signature")),
+            Some(token) => self
+                .keys
+                .verify(token)
+                .ok_or_else(|| fail("400", "InvalidJWT", "invalid signature")),
         }
     }
 
     fn object_path(&self, bucket: &str, name: &str) -> StorageResult<PathBuf> {
         let relative = PathBuf::from(bucket).join(name);
-        let safe = !name.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
+        let safe = !name.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
         if !safe {
             return Err(fail("400", "InvalidKey", format!("Invalid key: {name}")));
         }
@@ -114,10 +157,21 @@ impl Storage {
             .query_opt("select public, file_size_limit, allowed_mime_types from storage.buckets where id = $1", &[&bucket])
             .await?
             .ok_or_else(|| fail("404", "Bucket not found", "Bucket not found"))?;
-        Ok(Bucket { public: row.get::<_, Option<bool>>(0).unwrap_or(false), size_limit: row.get(1), mime_types: row.get(2) })
+        Ok(Bucket {
+            public: row.get::<_, Option<bool>>(0).unwrap_or(false),
+            size_limit: row.get(1),
+            mime_types: row.get(2),
+        })
     }
 
-    async fn store(&self, headers: &HeaderMap, bucket: &str, name: &str, file: UploadedFile, upsert: bool) -> StorageResult<Json<Value>> {
+    async fn store(
+        &self,
+        headers: &HeaderMap,
+        bucket: &str,
+        name: &str,
+        file: UploadedFile,
+        upsert: bool,
+    ) -> StorageResult<Json<Value>> {
         let limits = self.bucket(bucket).await?;
         limits.admit(&file)?;
         let claims = self.claims(headers)?;
@@ -156,7 +210,12 @@ impl Storage {
     }
 
     /// Reads an object the claims may see (RLS), or any object for `None` (public bucket, signed URL).
-    async fn read(&self, claims: Option<&Value>, bucket: &str, name: &str) -> StorageResult<Response> {
+    async fn read(
+        &self,
+        claims: Option<&Value>,
+        bucket: &str,
+        name: &str,
+    ) -> StorageResult<Response> {
         let path = self.object_path(bucket, name)?;
         let mut db = self.pool.get().await?;
         let tx = db.transaction().await?;
@@ -164,16 +223,32 @@ impl Storage {
             act_as(&tx, claims).await?;
         }
         let row = tx
-            .query_opt("select metadata from storage.objects where bucket_id = $1 and name = $2", &[&bucket, &name])
+            .query_opt(
+                "select metadata from storage.objects where bucket_id = $1 and name = $2",
+                &[&bucket, &name],
+            )
             .await?
             .ok_or_else(not_found)?;
         tx.commit().await?;
         let metadata: Option<Value> = row.get(0);
         let metadata = metadata.unwrap_or_default();
         let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
-        let content_type = metadata["mimetype"].as_str().unwrap_or("application/octet-stream").to_owned();
-        let cache_control = metadata["cacheControl"].as_str().unwrap_or("max-age=3600").to_owned();
-        Ok(([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, cache_control)], bytes).into_response())
+        let content_type = metadata["mimetype"]
+            .as_str()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let cache_control = metadata["cacheControl"]
+            .as_str()
+            .unwrap_or("max-age=3600")
+            .to_owned();
+        Ok((
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, cache_control),
+            ],
+            bytes,
+        )
+            .into_response())
     }
 }
 
@@ -185,7 +260,10 @@ struct Bucket {
 
 impl Bucket {
     fn admit(&self, file: &UploadedFile) -> StorageResult<()> {
-        if self.size_limit.is_some_and(|limit| file.bytes.len() as i64 > limit) {
+        if self
+            .size_limit
+            .is_some_and(|limit| file.bytes.len() as i64 > limit)
+        {
             return Err(StorageError {
                 http: StatusCode::PAYLOAD_TOO_LARGE,
                 status: "413",
@@ -194,7 +272,10 @@ impl Bucket {
             });
         }
         if let Some(allowed) = &self.mime_types {
-            if !allowed.iter().any(|pattern| mime_matches(pattern, &file.content_type)) {
+            if !allowed
+                .iter()
+                .any(|pattern| mime_matches(pattern, &file.content_type))
+            {
                 return Err(StorageError {
                     http: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     status: "415",
@@ -217,7 +298,12 @@ fn mime_matches(pattern: &str, content_type: &str) -> bool {
 }
 
 async fn write_file(path: &std::path::Path, bytes: &[u8]) -> StorageResult<()> {
-    let io_error = |_| StorageError { http: StatusCode::INTERNAL_SERVER_ERROR, status: "500", error: "internal", message: "Internal Server Error".into() };
+    let io_error = |_| StorageError {
+        http: StatusCode::INTERNAL_SERVER_ERROR,
+        status: "500",
+        error: "internal",
+        message: "Internal Server Error".into(),
+    };
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
     }
@@ -233,52 +319,103 @@ struct UploadedFile {
 /// The SDKs upload either a raw body or `multipart/form-data` with the file and `cacheControl`.
 async fn read_upload(request: Request) -> StorageResult<UploadedFile> {
     let headers = request.headers().clone();
-    let header_value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let content_type = header_value("content-type").unwrap_or_else(|| "application/octet-stream".into());
-    let cache_control = header_value("cache-control").map(|c| c.trim_start_matches("max-age=").to_owned()).unwrap_or_else(|| "3600".into());
+    let header_value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type =
+        header_value("content-type").unwrap_or_else(|| "application/octet-stream".into());
+    let cache_control = header_value("cache-control")
+        .map(|c| c.trim_start_matches("max-age=").to_owned())
+        .unwrap_or_else(|| "3600".into());
     if !content_type.starts_with("multipart/form-data") {
-        let bytes = Bytes::from_request(request, &()).await.map_err(|_| fail("400", "InvalidRequest", "Unreadable body"))?;
-        return Ok(UploadedFile { bytes, content_type, cache_control: format!("max-age={cache_control}") });
+        let bytes = Bytes::from_request(request, &())
+            .await
+            .map_err(|_| fail("400", "InvalidRequest", "Unreadable body"))?;
+        return Ok(UploadedFile {
+            bytes,
+            content_type,
+            cache_control: format!("max-age={cache_control}"),
+        });
     }
-    let mut form = Multipart::from_request(request, &()).await.map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?;
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?;
     let mut file = None;
     let mut cache_control = cache_control;
-    while let Some(field) = form.next_field().await.map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?
+    {
         if field.name() == Some("cacheControl") {
             cache_control = field.text().await.unwrap_or_default();
         } else if file.is_none() && field.file_name().is_some() {
-            let part_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
-            let bytes = field.bytes().await.map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?;
+            let part_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| fail("400", "InvalidRequest", "Unreadable form"))?;
             file = Some((bytes, part_type));
         }
     }
-    let (bytes, content_type) = file.ok_or_else(|| fail("400", "InvalidRequest", "No file in the form"))?;
-    Ok(UploadedFile { bytes, content_type, cache_control: format!("max-age={cache_control}") })
+    let (bytes, content_type) =
+        file.ok_or_else(|| fail("400", "InvalidRequest", "No file in the form"))?;
+    Ok(UploadedFile {
+        bytes,
+        content_type,
+        cache_control: format!("max-age={cache_control}"),
+    })
 }
 
 fn upsert_requested(headers: &HeaderMap) -> bool {
-    headers.get("x-upsert").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    headers
+        .get("x-upsert")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-async fn upload(State(storage): State<Arc<Storage>>, Path((bucket, name)): Path<(String, String)>, request: Request) -> StorageResult<Json<Value>> {
+async fn upload(
+    State(storage): State<Arc<Storage>>,
+    Path((bucket, name)): Path<(String, String)>,
+    request: Request,
+) -> StorageResult<Json<Value>> {
     let headers = request.headers().clone();
     let file = read_upload(request).await?;
-    storage.store(&headers, &bucket, &name, file, upsert_requested(&headers)).await
+    storage
+        .store(&headers, &bucket, &name, file, upsert_requested(&headers))
+        .await
 }
 
 /// PUT replaces an existing object (the SDK's `update`).
-async fn update(State(storage): State<Arc<Storage>>, Path((bucket, name)): Path<(String, String)>, request: Request) -> StorageResult<Json<Value>> {
+async fn update(
+    State(storage): State<Arc<Storage>>,
+    Path((bucket, name)): Path<(String, String)>,
+    request: Request,
+) -> StorageResult<Json<Value>> {
     let headers = request.headers().clone();
     let file = read_upload(request).await?;
     storage.store(&headers, &bucket, &name, file, true).await
 }
 
-async fn download(State(storage): State<Arc<Storage>>, Path((bucket, name)): Path<(String, String)>, headers: HeaderMap) -> StorageResult<Response> {
+async fn download(
+    State(storage): State<Arc<Storage>>,
+    Path((bucket, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> StorageResult<Response> {
     let claims = storage.claims(&headers)?;
     storage.read(Some(&claims), &bucket, &name).await
 }
 
-async fn download_public(State(storage): State<Arc<Storage>>, Path((bucket, name)): Path<(String, String)>) -> StorageResult<Response> {
+async fn download_public(
+    State(storage): State<Arc<Storage>>,
+    Path((bucket, name)): Path<(String, String)>,
+) -> StorageResult<Response> {
     if !storage.bucket(&bucket).await?.public {
         return Err(not_found());
     }
@@ -304,7 +441,13 @@ async fn create_signed_url(
         _ => None,
     }
     .filter(|seconds| *seconds > 0)
-    .ok_or_else(|| fail("400", "InvalidRequest", "expiresIn must be a positive number of seconds"))?;
+    .ok_or_else(|| {
+        fail(
+            "400",
+            "InvalidRequest",
+            "expiresIn must be a positive number of seconds",
+        )
+    })?;
     let claims = storage.claims(&headers)?;
     // Only an object the caller may read can be signed.
     let mut db = storage.pool.get().await?;
@@ -313,15 +456,22 @@ async fn create_signed_url(
     visible(&tx, &bucket, &name).await?;
     tx.commit().await?;
     let url = format!("{bucket}/{name}");
-    let token = storage.keys.sign(Signing::Hs256, json!({ "url": url }), expires_in);
-    Ok(Json(json!({ "signedURL": format!("/object/sign/{url}?token={token}") })))
+    let token = storage
+        .keys
+        .sign(Signing::Hs256, json!({ "url": url }), expires_in);
+    Ok(Json(
+        json!({ "signedURL": format!("/object/sign/{url}?token={token}") }),
+    ))
 }
 
 async fn visible(tx: &Transaction<'_>, bucket: &str, name: &str) -> StorageResult<()> {
-    tx.query_opt("select 1 from storage.objects where bucket_id = $1 and name = $2", &[&bucket, &name])
-        .await?
-        .map(|_| ())
-        .ok_or_else(not_found)
+    tx.query_opt(
+        "select 1 from storage.objects where bucket_id = $1 and name = $2",
+        &[&bucket, &name],
+    )
+    .await?
+    .map(|_| ())
+    .ok_or_else(not_found)
 }
 
 #[derive(Deserialize)]
@@ -334,9 +484,16 @@ async fn download_signed(
     Path((bucket, name)): Path<(String, String)>,
     Query(query): Query<SignedQuery>,
 ) -> StorageResult<Response> {
-    let claims = storage.keys.verify(&query.token).ok_or_else(|| fail("400", "InvalidJWT", "jwt expired or invalid"))?;
+    let claims = storage
+        .keys
+        .verify(&query.token)
+        .ok_or_else(|| fail("400", "InvalidJWT", "jwt expired or invalid"))?;
     if claims["url"].as_str() != Some(format!("{bucket}/{name}").as_str()) {
-        return Err(fail("400", "InvalidSignature", "The url do not match the signature"));
+        return Err(fail(
+            "400",
+            "InvalidSignature",
+            "The url do not match the signature",
+        ));
     }
     storage.read(None, &bucket, &name).await
 }
@@ -379,7 +536,10 @@ async fn list(
         )
         .await?;
     tx.commit().await?;
-    let time = |row: &tokio_postgres::Row, i: usize| row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(i).map(|t| t.to_rfc3339());
+    let time = |row: &tokio_postgres::Row, i: usize| {
+        row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)
+            .map(|t| t.to_rfc3339())
+    };
     let entries: Vec<Value> = rows
         .iter()
         .map(|row| {

@@ -14,6 +14,7 @@ from supabase import Client, ClientOptions, create_client
 SUPABASE_URL = os.environ.get("E2E_SUPABASE_URL", "")
 ANON_KEY = os.environ.get("E2E_ANON_KEY", "")
 SERVICE_ROLE_KEY = os.environ.get("E2E_SERVICE_ROLE_KEY", "")
+WORKER_URL = os.environ.get("E2E_WORKER_URL", "")
 SEED_PASSWORD = "password123"
 
 if not SUPABASE_URL:
@@ -23,6 +24,18 @@ if not SUPABASE_URL:
 def new_client(key: str = ANON_KEY) -> Client:
     # No session persistence between clients: each test user gets its own client.
     return create_client(SUPABASE_URL, key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
+
+
+def signed_in(email: str, password: str = SEED_PASSWORD) -> Client:
+    client = new_client()
+    client.auth.sign_in_with_password({"email": email, "password": password})
+    return client
+
+
+def create_team(client: Client, name: str) -> str:
+    team = client.rpc("create_team", {"name": f"{name} {uuid.uuid4().hex[:6]}"}).execute().data
+    # PostgREST answers a function returning one row with an object; postrust with a one-row array.
+    return (team[0] if isinstance(team, list) else team)["id"]
 
 
 @pytest.fixture

@@ -2,30 +2,20 @@
 to its members, bucket limits are enforced, and signed URLs expire."""
 
 import time
-import uuid
 
 import httpx
 import pytest
 from storage3.exceptions import StorageApiError
 
-from conftest import SEED_PASSWORD, new_client
+from conftest import create_team, signed_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def signed_in(email: str):
-    client = new_client()
-    client.auth.sign_in_with_password({"email": email, "password": SEED_PASSWORD})
-    return client
 
 
 @pytest.fixture
 def alice_team():
     alice = signed_in("alice@example.com")
-    team = alice.rpc("create_team", {"name": f"Storage {uuid.uuid4().hex[:6]}"}).execute().data
-    # PostgREST answers a function returning one row with an object; postrust with a one-row array.
-    team = team[0] if isinstance(team, list) else team
-    return alice, team["id"]
+    return alice, create_team(alice, "Storage")
 
 
 def test_members_upload_read_and_list_their_team_folder(alice_team):

@@ -40,10 +40,14 @@ pub async fn run() -> Result<()> {
         target: "gzip ≤ 1 MiB (free plan: 3 MiB)",
     });
 
-    let stack = Stack::start(Mode::Throwaway { name: "benchstack", optimized_worker: true }, Ports::free()?).await?;
+    let stack = Stack::start(Mode::Throwaway { name: "benchstack" }, Ports::free()?).await?;
     let client = reqwest::Client::new();
     // Reference: a native Rust HTTP server on the same machine (the gateway's JWKS endpoint).
-    let native = latencies(&client, &format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url())).await?;
+    let native = latencies(
+        &client,
+        &format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url()),
+    )
+    .await?;
     let worker = latencies(&client, &format!("{}/healthz", stack.worker_url())).await?;
     for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
         let (w, n) = (percentile(&worker, pick), percentile(&native, pick));
@@ -56,6 +60,8 @@ pub async fn run() -> Result<()> {
         });
     }
     rows.extend(rls_team_list(&stack, &client).await?);
+    rows.extend(ai_proxy(&stack, &client).await?);
+    rows.push(credit_rpc_throughput(&stack)?);
     drop(stack);
     rows.push(warm_start().await?);
     print_table(&rows);
@@ -78,7 +84,11 @@ async fn rls_team_list(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Ro
         .split('|')
         .filter_map(|v| v.trim().parse().ok())
         .collect();
-    anyhow::ensure!(timings.len() == 5, "unexpected output of {}: {output}", script.display());
+    anyhow::ensure!(
+        timings.len() == 5,
+        "unexpected output of {}: {output}",
+        script.display()
+    );
     let mut rows = vec![
         Row {
             metric: "team list, 1M rows: per statement in Postgres, RLS".into(),
@@ -96,13 +106,33 @@ async fn rls_team_list(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Ro
         },
     ];
 
-    let rest = format!("{}/rest/v1/content_drafts?select=id,title,created_at&order=created_at.desc&limit=50", stack.supabase_url());
-    let member_token = stack.user_token(&DevUser { id: MEMBER, email: "bench-1@bench.local" });
+    let rest = format!(
+        "{}/rest/v1/content_drafts?select=id,title,created_at&order=created_at.desc&limit=50",
+        stack.supabase_url()
+    );
+    let member_token = stack.user_token(&DevUser {
+        id: MEMBER,
+        email: "bench-1@bench.local",
+    });
     let anon_key = stack.keys.anon_key();
     let service_key = stack.keys.service_role_key();
-    let member = |url: String| client.get(url).header("apikey", &anon_key).bearer_auth(&member_token);
-    let explicit = request_latencies(|| client.get(format!("{rest}&team_id=eq.{TEAM}")).header("apikey", &service_key).bearer_auth(&service_key)).await?;
-    for (label, url) in [("RLS", rest.clone()), ("RLS + team_id filter", format!("{rest}&team_id=eq.{TEAM}"))] {
+    let member = |url: String| {
+        client
+            .get(url)
+            .header("apikey", &anon_key)
+            .bearer_auth(&member_token)
+    };
+    let explicit = request_latencies(|| {
+        client
+            .get(format!("{rest}&team_id=eq.{TEAM}"))
+            .header("apikey", &service_key)
+            .bearer_auth(&service_key)
+    })
+    .await?;
+    for (label, url) in [
+        ("RLS", rest.clone()),
+        ("RLS + team_id filter", format!("{rest}&team_id=eq.{TEAM}")),
+    ] {
         let rls = request_latencies(|| member(url.clone())).await?;
         let (r, e) = (percentile(&rls, 0.5), percentile(&explicit, 0.5));
         rows.push(Row {
@@ -116,11 +146,120 @@ async fn rls_team_list(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Ro
     Ok(rows)
 }
 
+/// Issue 4's target: the latency the worker adds to a provider call (reserve + settle
+/// included), against the same fake provider called directly, in the same run. Only the
+/// difference of percentiles is meaningful; the fake answers in well under a millisecond.
+async fn ai_proxy(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
+    const USER: &str = "00000000-0000-4000-a000-000000000001";
+    stack
+        .postgres
+        .psql_script(&repo_root().join("xtask/bench/ai_credits_setup.sql"))?;
+    let token = stack.user_token(&DevUser {
+        id: USER,
+        email: "ai-bench-1@bench.local",
+    });
+    let worker_url = format!("{}/v1/ai/generate-text", stack.worker_url());
+    let direct_url = format!(
+        "http://127.0.0.1:{}/openai/v1/chat/completions",
+        stack.ports.ai_fakes
+    );
+    let direct_body = serde_json::json!({
+        "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "bench"}], "max_completion_tokens": 2048,
+    });
+    let proxied = timed_posts(|| {
+        client
+            .post(&worker_url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"prompt": "bench"}))
+    })
+    .await?;
+    let direct = timed_posts(|| {
+        client
+            .post(&direct_url)
+            .bearer_auth("platform-openai-key")
+            .json(&direct_body)
+    })
+    .await?;
+    Ok([("p50", 0.50, "≤ 5 ms"), ("p99", 0.99, "-")]
+        .into_iter()
+        .map(|(label, pick, target)| {
+            let (w, d) = (percentile(&proxied, pick), percentile(&direct, pick));
+            Row {
+                metric: format!("AI call through the worker with reserve + settle, {label}"),
+                value: format!("{:.2} ms (+{:.2} ms)", ms(w), ms(w.saturating_sub(d))),
+                reference: format!("{:.2} ms direct", ms(d)),
+                ratio: format!("{:.1}×", ms(w) / ms(d).max(0.001)),
+                target,
+            }
+        })
+        .collect())
+}
+
+async fn timed_posts(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Vec<Duration>> {
+    let mut samples = Vec::with_capacity(1000);
+    for round in 0..1100 {
+        let started = Instant::now();
+        let response = request().send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "answered {}",
+            response.status()
+        );
+        response.bytes().await?;
+        if round >= 100 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    Ok(samples)
+}
+
+/// Reserve + settle pairs per second straight on local Postgres: 16 clients for 5 s (pgbench).
+fn credit_rpc_throughput(stack: &Stack) -> Result<Row> {
+    let output = std::process::Command::new(format!("{}/pgbench", crate::postgres::BIN_DIR))
+        .args([
+            "--no-vacuum",
+            "--client=16",
+            "--jobs=4",
+            "--time=5",
+            "--host=127.0.0.1",
+            "--username=postgres",
+        ])
+        .arg(format!("--port={}", stack.ports.postgres))
+        .arg(format!(
+            "--file={}",
+            repo_root()
+                .join("xtask/bench/ai_credits_pgbench.sql")
+                .display()
+        ))
+        .arg("postgres")
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tps = report
+        .lines()
+        .find_map(|line| line.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
+    Ok(Row {
+        metric: "reserve + settle RPC pairs per second (Postgres, 16 clients)".into(),
+        value: format!("{tps:.0}/s"),
+        reference: "-".into(),
+        ratio: "-".into(),
+        target: "≥ 2,000/s",
+    })
+}
+
 /// Start-to-ready of the whole local stack with everything installed and built: a fresh database
 /// with all migrations and the seed, postrust, the gateway, and the worker answering in workerd.
 async fn warm_start() -> Result<Row> {
-    let mode = || Mode::Throwaway { name: "startstack", optimized_worker: false };
-    drop(Stack::start(mode(), Ports::free()?).await?); // warms the fast worker build
+    let mode = || Mode::Throwaway { name: "startstack" };
+    drop(Stack::start(mode(), Ports::free()?).await?); // warms caches (wrangler, workerd, page cache)
     let started = Instant::now();
     let stack = Stack::start(mode(), Ports::free()?).await?;
     let ready = started.elapsed();
@@ -139,9 +278,16 @@ async fn request_latencies(request: impl Fn() -> reqwest::RequestBuilder) -> Res
     for round in 0..550 {
         let started = Instant::now();
         let response = request().send().await?;
-        anyhow::ensure!(response.status().is_success(), "REST answered {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "REST answered {}",
+            response.status()
+        );
         let rows: serde_json::Value = response.json().await?;
-        anyhow::ensure!(rows.as_array().is_some_and(|r| r.len() == 50), "expected 50 rows");
+        anyhow::ensure!(
+            rows.as_array().is_some_and(|r| r.len() == 50),
+            "expected 50 rows"
+        );
         if round >= 50 {
             samples.push(started.elapsed());
         }
@@ -158,7 +304,11 @@ async fn latencies(client: &reqwest::Client, url: &str) -> Result<Vec<Duration>>
     for _ in 0..SEQUENTIAL_REQUESTS {
         let started = Instant::now();
         let response = client.get(url).send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url} answered {}",
+            response.status()
+        );
         response.bytes().await?;
         samples.push(started.elapsed());
     }
@@ -178,17 +328,43 @@ fn print_table(rows: &[Row]) {
     let header = ["metric", "value", "reference (same run)", "ratio", "target"];
     let cells: Vec<[&str; 5]> = rows
         .iter()
-        .map(|r| [r.metric.as_str(), &r.value, &r.reference, &r.ratio, r.target])
+        .map(|r| {
+            [
+                r.metric.as_str(),
+                &r.value,
+                &r.reference,
+                &r.ratio,
+                r.target,
+            ]
+        })
         .collect();
     let widths: Vec<usize> = (0..5)
-        .map(|i| cells.iter().map(|c| c[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|c| c[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |c: [&str; 5]| {
-        let padded: Vec<String> = c.iter().zip(&widths).map(|(s, w)| format!("{s:<w$}")).collect();
+        let padded: Vec<String> = c
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:<w$}"))
+            .collect();
         println!("| {} |", padded.join(" | "));
     };
     line(header);
-    println!("|{}|", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     for c in cells {
         line(c);
     }

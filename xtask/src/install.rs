@@ -22,19 +22,29 @@ pub fn ensure_all() -> Result<()> {
     ensure_apt_packages()?;
     ensure_wasm_target()?;
     ensure_cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION)?;
-    ensure_cargo_tool("wasm-bindgen-cli", "wasm-bindgen", &locked_version("wasm-bindgen")?)?;
+    ensure_cargo_tool(
+        "wasm-bindgen-cli",
+        "wasm-bindgen",
+        &locked_version("wasm-bindgen")?,
+    )?;
     ensure_cargo_tool("postrust-server", "postrust", POSTRUST_VERSION)?;
     ensure_npm_packages()?;
     ensure_python_packages()
 }
 
 fn ensure_apt_packages() -> Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES.into_iter().filter(|p| !dpkg_installed(p)).collect();
+    let missing: Vec<&str> = APT_PACKAGES
+        .into_iter()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
     if unsafe { libc::geteuid() } != 0 {
-        bail!("missing Debian packages; run as root: apt-get install {}", missing.join(" "));
+        bail!(
+            "missing Debian packages; run as root: apt-get install {}",
+            missing.join(" ")
+        );
     }
     eprintln!("installing {}", missing.join(" "));
     // Our clusters live under target/; keep the package from creating and starting its own.
@@ -62,7 +72,10 @@ fn ensure_wasm_target() -> Result<()> {
         .args(["target", "list", "--installed"])
         .output()
         .context("rustup is required")?;
-    if String::from_utf8_lossy(&installed.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
         return Ok(());
     }
     run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
@@ -73,7 +86,9 @@ fn ensure_wasm_target() -> Result<()> {
 fn ensure_cargo_tool(krate: &str, binary: &str, version: &str) -> Result<()> {
     let list = Command::new("cargo").args(["install", "--list"]).output()?;
     let wanted = format!("{krate} v{version}:");
-    let listed = String::from_utf8_lossy(&list.stdout).lines().any(|l| l.starts_with(&wanted));
+    let listed = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .any(|l| l.starts_with(&wanted));
     if listed && cargo_bin(binary).exists() {
         return Ok(());
     }
@@ -90,32 +105,53 @@ pub fn cargo_bin(binary: &str) -> std::path::PathBuf {
 
 /// The version Cargo.lock resolved for `package`: wasm-bindgen's CLI must match its library exactly.
 fn locked_version(package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(repo_root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    let lock =
+        std::fs::read_to_string(repo_root().join("Cargo.lock")).context("reading Cargo.lock")?;
     let needle = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&needle).with_context(|| format!("{package} is not in Cargo.lock"))? + needle.len();
-    Ok(lock[start..].split('"').next().unwrap_or_default().to_owned())
+    let start = lock
+        .find(&needle)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    Ok(lock[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// `npm ci` whenever package-lock.json changed since the last install.
 fn ensure_npm_packages() -> Result<()> {
     let root = repo_root();
-    when_changed(&root.join("package-lock.json"), &root.join("node_modules/.xtask-installed"), || {
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&root))
-    })
+    when_changed(
+        &root.join("package-lock.json"),
+        &root.join("node_modules/.xtask-installed"),
+        || {
+            run(Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&root))
+        },
+    )
 }
 
 /// The official Python clients the SDK contract tests use, in a venv under target/.
 fn ensure_python_packages() -> Result<()> {
     let root = repo_root();
     let venv = python_venv();
-    when_changed(&root.join("tests/sdk/requirements.txt"), &venv.join(".xtask-installed"), || {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "--requirement"])
-            .arg(root.join("tests/sdk/requirements.txt")))
-    })
+    when_changed(
+        &root.join("tests/sdk/requirements.txt"),
+        &venv.join(".xtask-installed"),
+        || {
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+            run(Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--requirement",
+                ])
+                .arg(root.join("tests/sdk/requirements.txt")))
+        },
+    )
 }
 
 pub fn python_venv() -> std::path::PathBuf {
@@ -135,5 +171,7 @@ fn when_changed(input: &Path, stamp: &Path, install: impl FnOnce() -> Result<()>
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }

@@ -13,11 +13,15 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use devstack::Signing;
 use stack::{Mode, Ports, Stack, SEED_USERS};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  dev [--reset]          install what is missing, then run the whole local stack until Ctrl-C
-                         (--reset: drop the local database and start from the migrations again)
+  dev [--reset] [--legacy-jwt]
+                         install what is missing, then run the whole local stack until Ctrl-C
+                         (--reset: drop the local database and start from the migrations again;
+                         --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
+                         projects do, instead of the ES256 key in the JWKS)
   test                   install what is missing, then run every test suite on a throwaway stack
   bench                  measure speed and size targets, printed as a table
   build-worker [--optimize]
@@ -27,8 +31,18 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
-        ["dev"] => with_runtime(dev(false)),
-        ["dev", "--reset"] => with_runtime(dev(true)),
+        ["dev", options @ ..]
+            if options
+                .iter()
+                .all(|o| ["--reset", "--legacy-jwt"].contains(o)) =>
+        {
+            let signing = if options.contains(&"--legacy-jwt") {
+                Signing::Hs256
+            } else {
+                Signing::Es256
+            };
+            with_runtime(dev(options.contains(&"--reset"), signing))
+        }
         ["test"] => with_runtime(test::run_all()),
         ["bench"] => with_runtime(bench::run()),
         ["build-worker"] => build_worker(false),
@@ -49,15 +63,19 @@ fn with_runtime(future: impl std::future::Future<Output = Result<()>>) -> Result
 }
 
 fn build_worker(optimize: bool) -> Result<()> {
+    // dev and test set FAST_BUILD_ENV for the build wrangler runs: they installed the tools and
+    // built already, so an up-to-date module is reused; a deploy always gets a fresh optimized one.
+    let fast = std::env::var_os(worker::FAST_BUILD_ENV).is_some() && !optimize;
+    if fast && worker::is_up_to_date()? {
+        return Ok(());
+    }
     install::ensure_all()?;
-    // dev and test ask wrangler's build for speed; a deploy gets the optimized module.
-    let optimize = optimize || std::env::var_os(worker::FAST_BUILD_ENV).is_none();
-    worker::build(optimize)
+    worker::build(!fast)
 }
 
-async fn dev(reset: bool) -> Result<()> {
+async fn dev(reset: bool, signing: Signing) -> Result<()> {
     install::ensure_all()?;
-    let mut stack = Stack::start(Mode::Dev { reset }, Ports::DEV).await?;
+    let mut stack = Stack::start(Mode::Dev { reset, signing }, Ports::DEV).await?;
     let [alice, bob] = &SEED_USERS;
     println!(
         "\nLocal stack is up (Ctrl-C stops everything).\n\
@@ -92,12 +110,17 @@ async fn dev(reset: bool) -> Result<()> {
 
 /// The repository root (xtask's parent folder).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent")
+        .to_path_buf()
 }
 
 /// Runs a command to completion, failing on a non-zero exit.
 pub fn run(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("running {:?}", command.get_program()))?;
+    let status = command
+        .status()
+        .with_context(|| format!("running {:?}", command.get_program()))?;
     if !status.success() {
         bail!("{:?} failed ({status})", command.get_program());
     }

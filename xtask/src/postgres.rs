@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{repo_root, run};
 
-const BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
+pub const BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
 
 pub struct Cluster {
     data_dir: PathBuf,
@@ -27,7 +27,11 @@ pub enum Durability {
 
 impl Cluster {
     pub fn new(dir: &Path, port: u16) -> Self {
-        Self { data_dir: dir.join("data"), socket_dir: dir.join("run"), port }
+        Self {
+            data_dir: dir.join("data"),
+            socket_dir: dir.join("run"),
+            port,
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -43,14 +47,18 @@ impl Cluster {
         std::fs::create_dir_all(&self.data_dir)?;
         std::fs::create_dir_all(&self.socket_dir)?;
         self.chown_to_postgres(&[&self.data_dir, &self.socket_dir])?;
-        run(self.as_postgres(&format!("{BIN_DIR}/initdb")).stdout(std::process::Stdio::null()).args([
-            "--no-sync",
-            "--username=postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-            "--pgdata",
-        ]).arg(&self.data_dir))?;
+        run(self
+            .as_postgres(&format!("{BIN_DIR}/initdb"))
+            .stdout(std::process::Stdio::null())
+            .args([
+                "--no-sync",
+                "--username=postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--pgdata",
+            ])
+            .arg(&self.data_dir))?;
         let mut conf = format!(
             "\n# written by cargo xtask\nlisten_addresses = '127.0.0.1'\nport = {port}\n\
              unix_socket_directories = '{sock}'\nshared_preload_libraries = 'pg_cron'\n\
@@ -70,7 +78,11 @@ impl Cluster {
     }
 
     pub fn start(&self) -> Result<()> {
-        let log = self.data_dir.parent().unwrap_or(&self.data_dir).join("postgres.log");
+        let log = self
+            .data_dir
+            .parent()
+            .unwrap_or(&self.data_dir)
+            .join("postgres.log");
         std::fs::File::create(&log)?;
         self.chown_to_postgres(&[&log])?;
         run(self
@@ -96,12 +108,21 @@ impl Cluster {
 
     /// The local stand-in for hosted Supabase, then the migrations, then the seed.
     pub fn provision(&self) -> Result<()> {
-        let root = repo_root();
-        for file in sorted_sql_files(&root.join("sql"))? {
+        self.apply_supabase_stand_in()?;
+        self.apply_pending_migrations()?;
+        self.psql_file(&repo_root().join("supabase/seed.sql"), &[])
+    }
+
+    /// `sql/`: what a hosted Supabase database has before any migration of ours.
+    pub fn apply_supabase_stand_in(&self) -> Result<()> {
+        for file in sorted_sql_files(&repo_root().join("sql"))? {
             self.psql_file(&file, &[])?;
         }
-        self.apply_pending_migrations()?;
-        self.psql_file(&root.join("supabase/seed.sql"), &[])
+        Ok(())
+    }
+
+    pub fn migration_files() -> Result<Vec<PathBuf>> {
+        sorted_sql_files(&repo_root().join("supabase/migrations"))
     }
 
     /// Applies migrations not yet recorded, each in one transaction with its record, in the table
@@ -112,10 +133,14 @@ impl Cluster {
              create table if not exists supabase_migrations.schema_migrations \
              (version text primary key, statements text[], name text);",
         )?;
-        let applied = self.psql_command("select version from supabase_migrations.schema_migrations")?;
+        let applied =
+            self.psql_command("select version from supabase_migrations.schema_migrations")?;
         let applied: Vec<&str> = applied.lines().collect();
-        for file in sorted_sql_files(&repo_root().join("supabase/migrations"))? {
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        for file in Self::migration_files()? {
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
             let (version, name) = stem.split_once('_').unwrap_or((stem, ""));
             if applied.contains(&version) {
                 continue;
@@ -132,23 +157,38 @@ impl Cluster {
     fn psql_file(&self, file: &Path, extra: &[&str]) -> Result<()> {
         let out = self.psql().arg("--file").arg(file).args(extra).output()?;
         if !out.status.success() {
-            bail!("{}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "{}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     }
 
     /// Runs a SQL file and returns its unaligned, tuples-only output (`|`-separated columns).
     pub fn psql_script(&self, file: &Path) -> Result<String> {
-        let out = self.psql().args(["--tuples-only", "--no-align", "--file"]).arg(file).output()?;
+        let out = self
+            .psql()
+            .args(["--tuples-only", "--no-align", "--file"])
+            .arg(file)
+            .output()?;
         if !out.status.success() {
-            bail!("{}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "{}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Runs SQL and returns its unaligned, tuples-only output.
     pub fn psql_command(&self, sql: &str) -> Result<String> {
-        let out = self.psql().args(["--tuples-only", "--no-align", "--command", sql]).output()?;
+        let out = self
+            .psql()
+            .args(["--tuples-only", "--no-align", "--command", sql])
+            .output()?;
         if !out.status.success() {
             bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -158,7 +198,12 @@ impl Cluster {
     fn psql(&self) -> Command {
         let mut command = Command::new("psql");
         command
-            .args(["--quiet", "--set=ON_ERROR_STOP=1", "--no-psqlrc", "--host=127.0.0.1"])
+            .args([
+                "--quiet",
+                "--set=ON_ERROR_STOP=1",
+                "--no-psqlrc",
+                "--host=127.0.0.1",
+            ])
             .arg(format!("--port={}", self.port))
             .args(["--username=postgres", "--dbname=postgres"]);
         command
@@ -178,7 +223,9 @@ impl Cluster {
         if !is_root() {
             return Ok(());
         }
-        run(Command::new("chown").args(["-R", "postgres:postgres"]).args(paths))
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .args(paths))
     }
 }
 

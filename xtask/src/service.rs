@@ -28,7 +28,8 @@ impl Service {
         match output {
             Output::Inherit => command.stdout(Stdio::inherit()).stderr(Stdio::inherit()),
             Output::File(path) => {
-                let log = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                let log =
+                    File::create(path).with_context(|| format!("creating {}", path.display()))?;
                 command.stdout(log.try_clone()?).stderr(log)
             }
         };
@@ -83,7 +84,10 @@ pub async fn wait_for_http(service: &mut Service, url: &str, timeout: Duration) 
             }
         }
         if Instant::now() > deadline {
-            bail!("{} did not become ready at {url} within {timeout:?}", service.name);
+            bail!(
+                "{} did not become ready at {url} within {timeout:?}",
+                service.name
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

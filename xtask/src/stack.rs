@@ -17,8 +17,14 @@ use crate::service::{wait_for_http, Output, Service};
 
 /// The users `supabase/seed.sql` creates.
 pub const SEED_USERS: [DevUser<'static>; 2] = [
-    DevUser { id: "11111111-1111-4111-8111-111111111111", email: "alice@example.com" },
-    DevUser { id: "22222222-2222-4222-8222-222222222222", email: "bob@example.com" },
+    DevUser {
+        id: "11111111-1111-4111-8111-111111111111",
+        email: "alice@example.com",
+    },
+    DevUser {
+        id: "22222222-2222-4222-8222-222222222222",
+        email: "bob@example.com",
+    },
 ];
 
 #[derive(Clone, Copy)]
@@ -28,11 +34,19 @@ pub struct Ports {
     pub postrust: u16,
     pub worker: u16,
     pub worker_inspector: u16,
+    pub ai_fakes: u16,
 }
 
 impl Ports {
     /// Supabase CLI's ports for the database and API; wrangler's default for the worker.
-    pub const DEV: Ports = Ports { postgres: 54322, gateway: 54321, postrust: 54323, worker: 8787, worker_inspector: 9229 };
+    pub const DEV: Ports = Ports {
+        postgres: 54322,
+        gateway: 54321,
+        postrust: 54323,
+        worker: 8787,
+        worker_inspector: 9229,
+        ai_fakes: 54329,
+    };
 
     /// Free ports, so a test stack can run beside `cargo xtask dev`.
     pub fn free() -> Result<Ports> {
@@ -42,28 +56,34 @@ impl Ports {
             postrust: free_port()?,
             worker: free_port()?,
             worker_inspector: free_port()?,
+            ai_fakes: free_port()?,
         })
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 pub enum Mode {
     /// Data and keys persist under target/devstack; secrets go to .dev.vars; logs to the terminal.
-    Dev { reset: bool },
+    Dev { reset: bool, signing: Signing },
     /// Everything fresh under target/<name>; the worker's log goes to a file the tests read.
-    Throwaway { name: &'static str, optimized_worker: bool },
+    /// Serves the worker module as built before the start (no rebuilds, no file watching).
+    Throwaway { name: &'static str },
 }
 
 pub struct Stack {
     pub keys: DevKeys,
     pub ports: Ports,
+    signing: Signing,
     pub dir: PathBuf,
     // Field order is drop order: the worker first, the database last.
     worker: Service,
     gateway: JoinHandle<()>,
+    ai_fakes: JoinHandle<()>,
     postrust: Service,
     pub postgres: Cluster,
 }
@@ -73,14 +93,22 @@ impl Stack {
         let root = repo_root();
         let dir = match mode {
             Mode::Dev { .. } => root.join("target/devstack"),
-            Mode::Throwaway { name, .. } => root.join("target").join(name),
+            // One folder per run, so test runs (and benches) can overlap without clobbering.
+            Mode::Throwaway { name, .. } => {
+                remove_abandoned_runs(&root.join("target").join(name))?;
+                root.join("target")
+                    .join(name)
+                    .join(std::process::id().to_string())
+            }
         };
         let fresh = match mode {
-            Mode::Dev { reset } => reset,
+            Mode::Dev { reset, .. } => reset,
             Mode::Throwaway { .. } => true,
         };
         if fresh && dir.exists() {
-            Cluster::new(&dir.join("postgres"), ports.postgres).stop().ok();
+            Cluster::new(&dir.join("postgres"), ports.postgres)
+                .stop()
+                .ok();
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir.join("logs"))?;
@@ -104,29 +132,46 @@ impl Stack {
         let mut postrust = Service::spawn(
             "postrust",
             Command::new(cargo_bin("postrust"))
-                .env("PGRST_DB_URI", format!("postgresql://authenticator@127.0.0.1:{}/postgres", ports.postgres))
+                .env(
+                    "PGRST_DB_URI",
+                    format!(
+                        "postgresql://authenticator@127.0.0.1:{}/postgres",
+                        ports.postgres
+                    ),
+                )
                 .env("PGRST_DB_SCHEMAS", "public")
                 .env("PGRST_DB_ANON_ROLE", "anon")
                 .env("PGRST_DB_EXTRA_SEARCH_PATH", "public,extensions")
                 .env("PGRST_DB_MAX_ROWS", "1000")
-                // Answer quickly when Postgres is down, as hosted PostgREST does.
-                .env("PGRST_DB_POOL_TIMEOUT", "2")
+                .env("PGRST_DB_POOL", "20")
+                // PostgREST reports database errors as they are (SQLSTATE, message); postrust
+                // sanitises them unless told otherwise.
+                .env("PGRST_DB_ERRORS_VERBATIM", "true")
                 .env("PGRST_JWT_SECRET", keys.postgrest_jwks().to_string())
                 .env("PGRST_SERVER_HOST", "127.0.0.1")
                 .env("PGRST_SERVER_PORT", ports.postrust.to_string())
                 .env("PGRST_LOG_LEVEL", "warn"),
             Output::File(&dir.join("logs/postrust.log")),
         )?;
-        wait_for_http(&mut postrust, &format!("http://127.0.0.1:{}/api/", ports.postrust), Duration::from_secs(30)).await?;
+        wait_for_http(
+            &mut postrust,
+            &format!("http://127.0.0.1:{}/api/", ports.postrust),
+            Duration::from_secs(30),
+        )
+        .await?;
 
         let supabase_url = format!("http://127.0.0.1:{}", ports.gateway);
+        let signing = match mode {
+            Mode::Dev { signing, .. } => signing,
+            Mode::Throwaway { .. } => Signing::Es256,
+        };
         let supabase = LocalSupabase {
             postgrest_url: format!("http://127.0.0.1:{}/api", ports.postrust),
             database_url: postgres.url(),
             api_url: supabase_url.clone(),
             site_url: "http://127.0.0.1:3000".into(),
             keys: keys.clone(),
-            signing: Signing::Es256,
+            signing,
             storage_dir: dir.join("storage"),
         };
         let listener = TcpListener::bind(("127.0.0.1", ports.gateway))
@@ -138,14 +183,33 @@ impl Stack {
             }
         });
 
+        // No real AI keys locally: the worker calls the provider fakes with platform keys of its own.
+        let listener = TcpListener::bind(("127.0.0.1", ports.ai_fakes))
+            .await
+            .with_context(|| format!("AI fakes port {} is taken", ports.ai_fakes))?;
+        let ai_fakes = tokio::spawn(async move {
+            if let Err(error) = fakes::serve(listener).await {
+                eprintln!("AI provider fakes stopped: {error:#}");
+            }
+        });
+        let fakes_url = format!("http://127.0.0.1:{}", ports.ai_fakes);
+
         let vars = [
             ("SUPABASE_URL", supabase_url),
             ("SUPABASE_ANON_KEY", keys.anon_key()),
             ("SUPABASE_SERVICE_ROLE_KEY", keys.service_role_key()),
             ("SUPABASE_JWT_SECRET", keys.jwt_secret.clone()),
+            ("OPENAI_BASE_URL", format!("{fakes_url}/openai/v1")),
+            ("XAI_BASE_URL", format!("{fakes_url}/xai/v1")),
+            ("GEMINI_BASE_URL", format!("{fakes_url}/gemini/v1beta")),
+            ("OPENAI_API_KEY", "platform-openai-key".into()),
+            ("XAI_API_KEY", "platform-xai-key".into()),
+            ("GEMINI_API_KEY", "platform-gemini-key".into()),
+            ("AI_KEY_ENCRYPTION_KEYS", ai_key_ring(&dir)?),
+            ("CRON_SECRET", LOCAL_CRON_SECRET.into()),
+            ("AI_FALLBACK_PROVIDER", "gemini".into()),
         ];
-        let optimized_worker = matches!(mode, Mode::Throwaway { optimized_worker: true, .. });
-        let mut wrangler = wrangler_dev(&dir, ports, optimized_worker);
+        let mut wrangler = wrangler_dev(&dir, ports, matches!(mode, Mode::Throwaway { .. }))?;
         let output = match mode {
             Mode::Dev { .. } => {
                 write_dev_vars(&root.join(".dev.vars"), &vars)?;
@@ -159,9 +223,24 @@ impl Stack {
             }
         };
         let mut worker = Service::spawn("wrangler dev", &mut wrangler, output)?;
-        wait_for_http(&mut worker, &format!("http://127.0.0.1:{}/healthz", ports.worker), Duration::from_secs(180)).await?;
+        wait_for_http(
+            &mut worker,
+            &format!("http://127.0.0.1:{}/healthz", ports.worker),
+            Duration::from_secs(180),
+        )
+        .await?;
 
-        Ok(Stack { keys, ports, dir, worker, gateway, postrust, postgres })
+        Ok(Stack {
+            keys,
+            ports,
+            signing,
+            dir,
+            worker,
+            gateway,
+            ai_fakes,
+            postrust,
+            postgres,
+        })
     }
 
     pub fn supabase_url(&self) -> String {
@@ -172,8 +251,13 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports.worker)
     }
 
+    /// A ready access token for a seeded user, signed as the stack's Auth signs them.
     pub fn user_token(&self, user: &DevUser<'_>) -> String {
-        self.keys.user_access_token(user, &format!("{}/auth/v1", self.supabase_url()), 3600)
+        let issuer = format!("{}/auth/v1", self.supabase_url());
+        match self.signing {
+            Signing::Es256 => self.keys.user_access_token(user, &issuer, 3600),
+            Signing::Hs256 => self.keys.user_access_token_hs256(user, &issuer, 3600),
+        }
     }
 
     pub fn worker_log(&self) -> PathBuf {
@@ -189,15 +273,70 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.gateway.abort();
+        self.ai_fakes.abort();
     }
 }
 
-fn wrangler_dev(dir: &Path, ports: Ports, optimized_worker: bool) -> Command {
+/// The bearer pg_cron sends to the local worker's `/v1/cron/*` (Vault's `cron_secret` on Supabase).
+pub const LOCAL_CRON_SECRET: &str = "local-cron-secret";
+
+/// The local key ring sealing stored provider keys: made once per stack directory and kept, so
+/// keys saved in a dev database stay readable across restarts.
+fn ai_key_ring(dir: &Path) -> Result<String> {
+    use base64::Engine;
+    let path = dir.join("ai-key-ring.txt");
+    if let Ok(ring) = std::fs::read_to_string(&path) {
+        return Ok(ring.trim().to_owned());
+    }
+    let mut key = [0_u8; 32];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut key)?;
+    let ring = format!(
+        "v1:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    std::fs::write(&path, &ring)?;
+    Ok(ring)
+}
+
+/// Removes the folders of earlier throwaway runs whose process is gone, stopping their Postgres.
+fn remove_abandoned_runs(parent: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let owner = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<libc::pid_t>().ok());
+        let alive = owner.is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
+        if alive {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            Cluster::new(&path.join("postgres"), 0).stop().ok();
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        }
+        .with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn wrangler_dev(dir: &Path, ports: Ports, frozen: bool) -> Result<Command> {
     let root = repo_root();
     let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
     command
         .current_dir(&root)
-        .args(["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--log-level", "log"])
+        .args([
+            "dev",
+            "--ip",
+            "127.0.0.1",
+            "--show-interactive-dev-session=false",
+            "--log-level",
+            "log",
+        ])
         .arg("--port")
         .arg(ports.worker.to_string())
         .arg("--inspector-port")
@@ -206,15 +345,48 @@ fn wrangler_dev(dir: &Path, ports: Ports, optimized_worker: bool) -> Command {
         .arg(dir.join("wrangler"))
         .env("CI", "true")
         .env("WRANGLER_SEND_METRICS", "false");
-    if !optimized_worker {
+    if frozen {
+        command.arg("--config").arg(frozen_wrangler_config(dir)?);
+    } else {
         // wrangler.toml's build command runs `cargo xtask build-worker`; skip wasm-opt locally.
         command.env(crate::worker::FAST_BUILD_ENV, "1");
     }
-    command
+    Ok(command)
+}
+
+/// wrangler.toml without its build step and file watching, for throwaway stacks: they serve the
+/// module built before they start, and a rebuild mid-run would restart the worker under the tests.
+fn frozen_wrangler_config(dir: &Path) -> Result<PathBuf> {
+    let root = repo_root();
+    let original = std::fs::read_to_string(root.join("wrangler.toml"))?;
+    let mut frozen = String::new();
+    let mut in_build = false;
+    for line in original.lines() {
+        if line.starts_with('[') {
+            in_build = line.trim() == "[build]";
+        }
+        if in_build {
+            continue;
+        }
+        match line.strip_prefix("main = ") {
+            Some(main) => {
+                let main = root.join(main.trim().trim_matches('"'));
+                frozen.push_str(&format!("main = {:?}\n", main.display().to_string()));
+            }
+            None => {
+                frozen.push_str(line);
+                frozen.push('\n');
+            }
+        }
+    }
+    let path = dir.join("wrangler.toml");
+    std::fs::write(&path, frozen)?;
+    Ok(path)
 }
 
 fn write_dev_vars(path: &Path, vars: &[(&str, String)]) -> Result<()> {
-    let mut text = String::from("# Generated by `cargo xtask dev`; local keys only. Do not commit.\n");
+    let mut text =
+        String::from("# Generated by `cargo xtask dev`; local keys only. Do not commit.\n");
     for (name, value) in vars {
         text.push_str(&format!("{name}={value}\n"));
     }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::stack::{Mode, Ports, Stack};
+use crate::postgres::{Cluster, Durability};
+use crate::stack::{free_port, Mode, Ports, Stack};
 use crate::{install, repo_root, worker};
 
 /// Counts of one suite.
@@ -31,20 +32,42 @@ pub async fn run_all() -> Result<()> {
     let mut results = Vec::new();
 
     results.push(timed("unit", || {
-        cargo_test(&["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"], &[])
+        cargo_test(
+            &["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"],
+            &[],
+        )
     }));
-    results.push(timed("wasm build", || worker::build(false).map(|()| Tally { passed: 1, failed: 0 })));
+    results.push(timed("wasm build", || {
+        worker::build(false).map(|()| Tally {
+            passed: 1,
+            failed: 0,
+        })
+    }));
 
-    match Stack::start(Mode::Throwaway { name: "teststack", optimized_worker: false }, Ports::free()?).await {
+    match Stack::start(Mode::Throwaway { name: "teststack" }, Ports::free()?).await {
         Ok(stack) => {
             results.push(timed("pgtap", || pg_prove(&stack)));
-            results.push(timed("e2e", || cargo_test(&["test", "--no-fail-fast", "--package", "e2e"], &e2e_env(&stack))));
+            results.push(timed("e2e", || {
+                cargo_test(
+                    &["test", "--no-fail-fast", "--package", "e2e"],
+                    &e2e_env(&stack),
+                )
+            }));
             results.push(timed("sdk", || pytest(&stack)));
+            results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
             // Last, because it stops the database under the running worker.
             results.push(timed("e2e outage", || {
                 stack.postgres.stop()?;
                 cargo_test(
-                    &["test", "--package", "e2e", "--test", "database_outage", "--", "--ignored"],
+                    &[
+                        "test",
+                        "--package",
+                        "e2e",
+                        "--test",
+                        "database_outage",
+                        "--",
+                        "--ignored",
+                    ],
                     &e2e_env(&stack),
                 )
             }));
@@ -66,7 +89,10 @@ pub async fn run_all() -> Result<()> {
         match &result.error {
             Some(error) => {
                 broken = true;
-                println!("{}: did not complete: {error}", result.name.replace(' ', "-"));
+                println!(
+                    "{}: did not complete: {error}",
+                    result.name.replace(' ', "-")
+                );
             }
             None => println!(
                 "{}: {} passed, {} failed ({:.0} s)",
@@ -91,34 +117,81 @@ fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResu
         Ok(tally) => (tally, None),
         Err(error) => (Tally::default(), Some(format!("{error:#}"))),
     };
-    SuiteResult { name, tally, error, seconds: started.elapsed().as_secs_f64() }
+    SuiteResult {
+        name,
+        tally,
+        error,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 fn e2e_env(stack: &Stack) -> Vec<(&'static str, String)> {
     vec![
         ("E2E_WORKER_URL", stack.worker_url()),
         ("E2E_SUPABASE_URL", stack.supabase_url()),
-        ("E2E_KEYS_FILE", stack.dir.join("keys.json").display().to_string()),
+        (
+            "E2E_KEYS_FILE",
+            stack.dir.join("keys.json").display().to_string(),
+        ),
         ("E2E_WORKER_LOG", stack.worker_log().display().to_string()),
         ("E2E_DATABASE_URL", stack.postgres.url()),
         ("E2E_ANON_KEY", stack.keys.anon_key()),
         ("E2E_SERVICE_ROLE_KEY", stack.keys.service_role_key()),
+        (
+            "E2E_CRON_SECRET",
+            crate::stack::LOCAL_CRON_SECRET.to_owned(),
+        ),
     ]
+}
+
+/// The migrations applied by the real Supabase CLI (`supabase migration up`) to a fresh cluster that
+/// has only what hosted Supabase provides (`sql/`): they must need nothing else.
+fn supabase_cli(run_dir: &std::path::Path) -> Result<Tally> {
+    let cluster = Cluster::new(&run_dir.join("cli-postgres"), free_port()?);
+    cluster.init(Durability::Throwaway)?;
+    cluster.start()?;
+    cluster.apply_supabase_stand_in()?;
+    let root = repo_root();
+    crate::run(
+        Command::new(root.join("node_modules/@supabase/cli-linux-x64/bin/supabase"))
+            .args(["migration", "up", "--yes", "--workdir"])
+            .arg(&root)
+            .arg(format!("--remote={}", cluster.url()))
+            .env("SUPABASE_TELEMETRY_DISABLED", "1"),
+    )?;
+    let applied: usize = cluster
+        .psql_command("select count(*) from supabase_migrations.schema_migrations")?
+        .trim()
+        .parse()?;
+    let expected = Cluster::migration_files()?.len();
+    println!("supabase migration up applied {applied} of {expected} migrations");
+    let passed = u32::from(applied == expected);
+    Ok(Tally {
+        passed,
+        failed: 1 - passed,
+    })
 }
 
 /// The SDK contract tests: the official Python `supabase` client against the local stack.
 fn pytest(stack: &Stack) -> Result<Tally> {
     let mut command = Command::new(install::python_venv().join("bin/python"));
-    command.args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"]).current_dir(repo_root());
+    command
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
+        .current_dir(repo_root());
     for (name, value) in e2e_env(stack) {
         command.env(name, value);
     }
     let mut tally = Tally::default();
     let status = stream_lines(&mut command, |line| {
-        // pytest's closing line: "5 passed, 1 failed in 2.31s" (either part may be missing).
-        if line.contains(" in ") && (line.contains(" passed") || line.contains(" failed")) {
+        // pytest's closing line: "5 passed, 1 failed, 2 errors in 2.31s" (any part may be missing).
+        let closing = [" passed", " failed", " error"]
+            .iter()
+            .any(|word| line.contains(word));
+        if line.contains(" in ") && closing {
             tally.passed = count_before(line, "passed");
-            tally.failed = count_before(line, "failed");
+            tally.failed = count_before(line, "failed")
+                + count_before(line, "error")
+                + count_before(line, "errors");
         }
     })?;
     if !status.success() && tally.failed == 0 {
@@ -142,7 +215,10 @@ fn cargo_test(args: &[&str], env: &[(&str, String)]) -> Result<Tally> {
         }
     })?;
     if !status.success() && tally.failed == 0 {
-        anyhow::bail!("cargo {} exited with {status} before reporting a failing test", args.join(" "));
+        anyhow::bail!(
+            "cargo {} exited with {status} before reporting a failing test",
+            args.join(" ")
+        );
     }
     Ok(tally)
 }
@@ -156,10 +232,17 @@ fn pg_prove(stack: &Stack) -> Result<Tally> {
         .collect();
     files.sort();
     // As `supabase test db` does before running the files.
-    stack.postgres.psql_command("create extension if not exists pgtap with schema extensions")?;
+    stack
+        .postgres
+        .psql_command("create extension if not exists pgtap with schema extensions")?;
     let mut command = Command::new("pg_prove");
     command
-        .args(["--verbose", "--host=127.0.0.1", "--username=postgres", "--dbname=postgres"])
+        .args([
+            "--verbose",
+            "--host=127.0.0.1",
+            "--username=postgres",
+            "--dbname=postgres",
+        ])
         .arg(format!("--port={}", stack.ports.postgres))
         .args(&files);
     let mut tally = Tally::default();
@@ -172,12 +255,17 @@ fn pg_prove(stack: &Stack) -> Result<Tally> {
         }
     })?;
     if !status.success() && tally.failed == 0 {
-        anyhow::bail!("pg_prove exited with {status} (a test file died or planned tests did not run)");
+        anyhow::bail!(
+            "pg_prove exited with {status} (a test file died or planned tests did not run)"
+        );
     }
     Ok(tally)
 }
 
-fn stream_lines(command: &mut Command, mut on_line: impl FnMut(&str)) -> Result<std::process::ExitStatus> {
+fn stream_lines(
+    command: &mut Command,
+    mut on_line: impl FnMut(&str),
+) -> Result<std::process::ExitStatus> {
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
@@ -196,7 +284,11 @@ fn count_before(text: &str, label: &str) -> u32 {
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
         .filter(|w| !w.is_empty())
         .collect();
-    words.windows(2).find(|w| w[1] == label).and_then(|w| w[0].parse().ok()).unwrap_or(0)
+    words
+        .windows(2)
+        .find(|w| w[1] == label)
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -205,11 +297,19 @@ mod tests {
 
     #[test]
     fn reads_libtest_and_pytest_counts() {
-        let line = "ok. 12 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        let line =
+            "ok. 12 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
         assert_eq!(count_before(line, "passed"), 12);
         assert_eq!(count_before(line, "failed"), 3);
         assert_eq!(count_before("FAILED. 0 passed; 1 failed", "failed"), 1);
-        let pytest = "==== 1 failed, 5 passed, 2 warnings in 3.10s ====";
-        assert_eq!((count_before(pytest, "passed"), count_before(pytest, "failed")), (5, 1));
+        let pytest = "==== 1 failed, 5 passed, 2 warnings, 3 errors in 3.10s ====";
+        assert_eq!(
+            (
+                count_before(pytest, "passed"),
+                count_before(pytest, "failed")
+            ),
+            (5, 1)
+        );
+        assert_eq!(count_before(pytest, "errors"), 3);
     }
 }

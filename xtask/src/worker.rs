@@ -18,8 +18,14 @@ pub fn build(optimize: bool) -> Result<()> {
         .current_dir(root.join("functions"))
         .arg("--release")
         .env("WASM_BINDGEN_BIN", cargo_bin("wasm-bindgen"))
-        .env("WASM_OPT_BIN", root.join("node_modules/binaryen/bin/wasm-opt"))
-        .env("ESBUILD_BIN", root.join("node_modules/@esbuild/linux-x64/bin/esbuild"));
+        .env(
+            "WASM_OPT_BIN",
+            root.join("node_modules/binaryen/bin/wasm-opt"),
+        )
+        .env(
+            "ESBUILD_BIN",
+            root.join("node_modules/@esbuild/linux-x64/bin/esbuild"),
+        );
     if !optimize {
         command.arg("--no-opt");
     }
@@ -29,4 +35,35 @@ pub fn build(optimize: bool) -> Result<()> {
 /// The built module: what Cloudflare stores and loads on a cold start.
 pub fn wasm_path() -> std::path::PathBuf {
     repo_root().join("functions/build/index_bg.wasm")
+}
+
+/// Whether the built module is newer than every input of the worker crate.
+pub fn is_up_to_date() -> Result<bool> {
+    let Ok(built) = std::fs::metadata(wasm_path()).and_then(|m| m.modified()) else {
+        return Ok(false);
+    };
+    let root = repo_root();
+    let mut inputs = vec![
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+        root.join("functions/Cargo.toml"),
+        root.join("functions/openapi.json"),
+    ];
+    let mut dirs = vec![root.join("functions/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path)
+            } else {
+                inputs.push(path)
+            }
+        }
+    }
+    for input in inputs {
+        if std::fs::metadata(&input)?.modified()? > built {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -20,10 +20,22 @@ async fn readyz_reaches_postgres_through_postgrest() {
 #[tokio::test]
 async fn request_id_is_echoed_when_sane_and_replaced_when_not() {
     let stack = Stack::from_env();
-    let sent = stack.http.get(stack.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    let sent = stack
+        .http
+        .get(stack.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sent.headers()["x-request-id"], "abc-123");
     let hostile = "x".repeat(500);
-    let replaced = stack.http.get(stack.url("/healthz")).header("x-request-id", &hostile).send().await.unwrap();
+    let replaced = stack
+        .http
+        .get(stack.url("/healthz"))
+        .header("x-request-id", &hostile)
+        .send()
+        .await
+        .unwrap();
     let id = replaced.headers()["x-request-id"].to_str().unwrap();
     assert!(!id.is_empty() && id != hostile);
 }
@@ -33,7 +45,12 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let stack = Stack::from_env();
     let (status, body, _) = stack.get("/nope", None).await;
     assert_eq!((status, e2e::error_code(&body)), (404, "not_found"));
-    let response = stack.http.delete(stack.url("/healthz")).send().await.unwrap();
+    let response = stack
+        .http
+        .delete(stack.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(e2e::error_code(&body), "method_not_allowed");

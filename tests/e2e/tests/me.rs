@@ -36,7 +36,9 @@ async fn rls_hides_other_profiles_even_with_a_valid_token() {
 #[tokio::test]
 async fn legacy_hs256_tokens_verify_with_the_jwt_secret() {
     let stack = Stack::from_env();
-    let token = stack.keys.user_access_token_hs256(&BOB, &stack.issuer(), 600);
+    let token = stack
+        .keys
+        .user_access_token_hs256(&BOB, &stack.issuer(), 600);
     let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["id"], BOB.id);
@@ -50,14 +52,35 @@ async fn bad_tokens_get_401_with_a_stable_code() {
     let (payload, signature) = rest.split_once('.').unwrap();
     // Flip a character in the middle: the last one may only carry padding bits.
     let middle = signature.len() / 2;
-    let flipped = if &signature[middle..=middle] == "A" { "B" } else { "A" };
-    let tampered_signature = format!("{}{flipped}{}", &signature[..middle], &signature[middle + 1..]);
+    let flipped = if &signature[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    let tampered_signature = format!(
+        "{}{flipped}{}",
+        &signature[..middle],
+        &signature[middle + 1..]
+    );
     let cases = [
         (None, "missing_token"),
         (Some("not-a-jwt".to_owned()), "malformed_token"),
-        (Some(format!("{head}.{payload}.{tampered_signature}")), "invalid_signature"),
-        (Some(stack.keys.user_access_token(&ALICE, &stack.issuer(), -120)), "token_expired"),
-        (Some(stack.keys.user_access_token(&ALICE, "https://evil.example/auth/v1", 600)), "invalid_issuer"),
+        (
+            Some(format!("{head}.{payload}.{tampered_signature}")),
+            "invalid_signature",
+        ),
+        (
+            Some(stack.keys.user_access_token(&ALICE, &stack.issuer(), -120)),
+            "token_expired",
+        ),
+        (
+            Some(
+                stack
+                    .keys
+                    .user_access_token(&ALICE, "https://evil.example/auth/v1", 600),
+            ),
+            "invalid_issuer",
+        ),
         // An API key is a JWT too, but not one Auth issued to a user.
         (Some(stack.keys.anon_key()), "invalid_issuer"),
     ];
@@ -84,9 +107,18 @@ async fn tokens_never_reach_the_log() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let line = log.lines().find(|l| l.contains(&request_id)).expect("a log line for the request");
-    assert!(line.contains(ALICE.id), "the log line names the user: {line}");
+    let line = log
+        .lines()
+        .find(|l| l.contains(&request_id))
+        .expect("a log line for the request");
+    assert!(
+        line.contains(ALICE.id),
+        "the log line names the user: {line}"
+    );
     let signature = token.rsplit('.').next().unwrap();
     assert!(!log.contains(signature), "a token signature was logged");
-    assert!(!log.contains(&stack.keys.service_role_key()), "the service role key was logged");
+    assert!(
+        !log.contains(&stack.keys.service_role_key()),
+        "the service role key was logged"
+    );
 }

@@ -4,20 +4,15 @@
 use std::time::Duration;
 
 use e2e::Stack;
-use tokio_postgres::NoTls;
-
-async fn database() -> tokio_postgres::Client {
-    let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL: run with `cargo xtask test`");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("database reachable");
-    tokio::spawn(connection);
-    client
-}
 
 /// Waits for the dispatcher to record the response of request `id`.
 async fn response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<String>) {
     for _ in 0..100 {
         if let Some(row) = db
-            .query_opt("select status_code, content from net._http_response where id = $1", &[&id])
+            .query_opt(
+                "select status_code, content from net._http_response where id = $1",
+                &[&id],
+            )
             .await
             .unwrap()
         {
@@ -31,7 +26,7 @@ async fn response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<
 #[tokio::test]
 async fn queued_requests_reach_the_worker_and_record_the_answer() {
     let stack = Stack::from_env();
-    let db = database().await;
+    let db = e2e::database().await;
     let get_id: i64 = db
         .query_one("select net.http_get(url := $1)", &[&stack.url("/healthz")])
         .await
@@ -57,11 +52,18 @@ async fn queued_requests_reach_the_worker_and_record_the_answer() {
 #[tokio::test]
 async fn delivery_happens_only_after_the_enqueuing_transaction_commits() {
     let stack = Stack::from_env();
-    let mut db = database().await;
+    let mut db = e2e::database().await;
     let tx = db.transaction().await.unwrap();
-    let id: i64 = tx.query_one("select net.http_get(url := $1)", &[&stack.url("/healthz")]).await.unwrap().get(0);
+    let id: i64 = tx
+        .query_one("select net.http_get(url := $1)", &[&stack.url("/healthz")])
+        .await
+        .unwrap()
+        .get(0);
     tx.rollback().await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let delivered = db.query_opt("select 1 from net._http_response where id = $1", &[&id]).await.unwrap();
+    let delivered = db
+        .query_opt("select 1 from net._http_response where id = $1", &[&id])
+        .await
+        .unwrap();
     assert!(delivered.is_none(), "a rolled-back request was sent");
 }
