@@ -43,6 +43,8 @@ pub struct Auth {
     config: AuthConfig,
     mailbox: Arc<Mailbox>,
     last_email: Mutex<HashMap<String, Instant>>,
+    /// Failed password sign-ins per address within the current window.
+    failed_sign_ins: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
 /// A GoTrue error in its unversioned shape, `{"code": status, "error_code": "...", "msg": "..."}`,
@@ -96,6 +98,9 @@ impl From<deadpool_postgres::PoolError> for AuthError {
     }
 }
 
+const MAX_SIGN_IN_FAILURES: usize = 10;
+const SIGN_IN_FAILURE_WINDOW: Duration = Duration::from_secs(300);
+
 const USER_COLUMNS: &str =
     "id, aud, role, email, email_confirmed_at, phone, confirmation_sent_at, \
     confirmed_at, recovery_sent_at, invited_at, last_sign_in_at, raw_app_meta_data, \
@@ -109,6 +114,7 @@ impl Auth {
             config,
             mailbox,
             last_email: Mutex::default(),
+            failed_sign_ins: Mutex::default(),
         }
     }
 
@@ -212,6 +218,31 @@ impl Auth {
             });
         }
         Ok(())
+    }
+
+    /// Refuses password sign-ins for an address that failed too often lately, as GoTrue's
+    /// sign-in rate limit does (there per IP; here per address, since every local client
+    /// shares 127.0.0.1).
+    fn sign_in_allowed(&self, address: &str) -> AuthResult<()> {
+        let mut failures = self.failed_sign_ins.lock().expect("rate lock");
+        let recent = failures.entry(address.to_lowercase()).or_default();
+        recent.retain(|at| at.elapsed() < SIGN_IN_FAILURE_WINDOW);
+        if recent.len() >= MAX_SIGN_IN_FAILURES {
+            return Err(fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_request_rate_limit",
+                "Request rate limit reached",
+            ));
+        }
+        Ok(())
+    }
+
+    fn record_failed_sign_in(&self, address: &str) {
+        let mut failures = self.failed_sign_ins.lock().expect("rate lock");
+        failures
+            .entry(address.to_lowercase())
+            .or_default()
+            .push(Instant::now());
     }
 
     /// GoTrue's per-address email rate limit.
@@ -684,11 +715,15 @@ async fn password_grant(auth: &Auth, body: TokenBody) -> AuthResult<Value> {
     let (Some(email), Some(password)) = (body.email, body.password) else {
         return Err(invalid());
     };
-    let user = auth.find_user_by_email(&email).await?.ok_or_else(invalid)?;
-    let hash: Option<String> = user.get("encrypted_password");
-    if !hash.is_some_and(|h| bcrypt::verify(&password, &h).unwrap_or(false)) {
+    auth.sign_in_allowed(&email)?;
+    let user = auth.find_user_by_email(&email).await?;
+    let hash: Option<String> = user.as_ref().and_then(|u| u.get("encrypted_password"));
+    let Some(user) =
+        user.filter(|_| hash.is_some_and(|h| bcrypt::verify(&password, &h).unwrap_or(false)))
+    else {
+        auth.record_failed_sign_in(&email);
         return Err(invalid());
-    }
+    };
     if user
         .get::<_, Option<DateTime<Utc>>>("email_confirmed_at")
         .is_none()

@@ -101,3 +101,15 @@ def test_admin_endpoints_need_the_service_role(admin):
     admin.auth.admin.delete_user(created.user.id)
     with pytest.raises(AuthApiError):
         new_client().auth.sign_in_with_password({"email": email, "password": "admin-made-1"})
+
+
+def test_repeated_wrong_passwords_hit_the_rate_limit(admin):
+    email = unique_email("guess")
+    admin.auth.admin.create_user({"email": email, "password": "the-real-one", "email_confirm": True})
+    for _ in range(10):
+        with pytest.raises(AuthApiError) as wrong:
+            new_client().auth.sign_in_with_password({"email": email, "password": "a-guess-123"})
+        assert wrong.value.code == "invalid_credentials"
+    with pytest.raises(AuthApiError) as limited:
+        new_client().auth.sign_in_with_password({"email": email, "password": "the-real-one"})
+    assert limited.value.code == "over_request_rate_limit" and limited.value.status == 429
