@@ -31,14 +31,27 @@ pub const REJECTED_KEY: &str = "rejected-key";
 /// What the fake reports per completion.
 pub const COMPLETION_TOKENS: u64 = 7;
 /// A 1×1 transparent PNG.
-const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
     let app = Router::new()
-        .route("/openai/v1/chat/completions", post(|headers, body| openai_chat("openai", headers, body)))
-        .route("/xai/v1/chat/completions", post(|headers, body| openai_chat("xai", headers, body)))
-        .route("/openai/v1/images/generations", post(|headers, body| openai_images("openai", headers, body)))
-        .route("/xai/v1/images/generations", post(|headers, body| openai_images("xai", headers, body)))
+        .route(
+            "/openai/v1/chat/completions",
+            post(|headers, body| openai_chat("openai", headers, body)),
+        )
+        .route(
+            "/xai/v1/chat/completions",
+            post(|headers, body| openai_chat("xai", headers, body)),
+        )
+        .route(
+            "/openai/v1/images/generations",
+            post(|headers, body| openai_images("openai", headers, body)),
+        )
+        .route(
+            "/xai/v1/images/generations",
+            post(|headers, body| openai_images("xai", headers, body)),
+        )
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini));
     axum::serve(listener, app).await?;
     Ok(())
@@ -57,7 +70,10 @@ fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
         Some(Fault::Unauthorized)
     } else if prompt.contains("[fault:429]") {
         Some(Fault::RateLimited)
-    } else if prompt.contains("[fault:500]") || prompt.contains(&format!("[down:{provider}]")) || flaky(prompt) {
+    } else if prompt.contains("[fault:500]")
+        || prompt.contains(&format!("[down:{provider}]"))
+        || flaky(prompt)
+    {
         Some(Fault::ServerError)
     } else if prompt.contains("[filtered]") {
         Some(Fault::Filtered)
@@ -69,8 +85,13 @@ fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
 /// `[flaky:N]`: the first N requests with this exact prompt fail (500), later ones succeed.
 fn flaky(prompt: &str) -> bool {
     static SEEN: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
-    let failures = prompt.split_once("[flaky:").and_then(|(_, rest)| rest.split_once(']')).and_then(|(n, _)| n.parse::<u32>().ok());
-    let Some(failures) = failures else { return false };
+    let failures = prompt
+        .split_once("[flaky:")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .and_then(|(n, _)| n.parse::<u32>().ok());
+    let Some(failures) = failures else {
+        return false;
+    };
     let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let attempts = seen.entry(prompt.to_owned()).or_insert(0);
     *attempts += 1;
@@ -78,14 +99,24 @@ fn flaky(prompt: &str) -> bool {
 }
 
 fn echo(prompt: &str, key: &str) -> String {
-    let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let last4: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("echo: {prompt} (key …{last4})")
 }
 
 /// JSON mode's answer: the scripted `<<reply:JSON>>`, plain text for `[invalid-json]`, else
 /// `{"echo": text}`.
 fn json_answer(prompt: &str, text: String) -> String {
-    let scripted = prompt.split_once("<<reply:").and_then(|(_, rest)| rest.split_once(">>")).map(|(reply, _)| reply.to_owned());
+    let scripted = prompt
+        .split_once("<<reply:")
+        .and_then(|(_, rest)| rest.split_once(">>"))
+        .map(|(reply, _)| reply.to_owned());
     match scripted {
         Some(reply) => reply,
         None if prompt.contains("[invalid-json]") => text,
@@ -98,22 +129,43 @@ fn words(text: &str) -> u64 {
 }
 
 fn bearer(headers: &HeaderMap) -> String {
-    let value = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let value = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     value.strip_prefix("Bearer ").unwrap_or_default().to_owned()
 }
 
 /// OpenAI's error body and status for a fault.
 fn openai_error(fault: Fault) -> Response {
     let (status, kind, code) = match fault {
-        Fault::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "requests", "rate_limit_exceeded"),
-        Fault::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
-        Fault::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_api_key"),
-        Fault::Filtered => (StatusCode::BAD_REQUEST, "invalid_request_error", "content_policy_violation"),
+        Fault::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "requests",
+            "rate_limit_exceeded",
+        ),
+        Fault::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+        ),
+        Fault::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_api_key",
+        ),
+        Fault::Filtered => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "content_policy_violation",
+        ),
     };
     let body = json!({"error": {"message": "fake provider fault (raw provider text)", "type": kind, "param": null, "code": code}});
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().expect("valid header"));
     }
     response
 }
@@ -121,22 +173,38 @@ fn openai_error(fault: Fault) -> Response {
 async fn openai_chat(provider: &str, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
-    let prompt = messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| m["content"].as_str()).unwrap_or_default();
+    let prompt = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
     let key = bearer(&headers);
     if let Some(fault) = fault(provider, prompt, &key) {
         return openai_error(fault);
     }
     let json_mode = request["response_format"]["type"] == "json_object";
     let text = echo(prompt, &key);
-    let content = if json_mode { json_answer(prompt, text) } else { text };
-    let prompt_tokens: u64 = messages.iter().map(|m| words(m["content"].as_str().unwrap_or_default())).sum();
+    let content = if json_mode {
+        json_answer(prompt, text)
+    } else {
+        text
+    };
+    let prompt_tokens: u64 = messages
+        .iter()
+        .map(|m| words(m["content"].as_str().unwrap_or_default()))
+        .sum();
     if request["stream"] == true {
         let chunk = |choices: Value| json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": request["model"], "choices": choices});
         let mut events: Vec<String> = pieces(&content)
             .iter()
             .enumerate()
             .map(|(i, piece)| {
-                let delta = if i == 0 { json!({"role": "assistant", "content": piece}) } else { json!({"content": piece}) };
+                let delta = if i == 0 {
+                    json!({"role": "assistant", "content": piece})
+                } else {
+                    json!({"content": piece})
+                };
                 chunk(json!([{"index": 0, "delta": delta, "finish_reason": null}])).to_string()
             })
             .collect();
@@ -169,7 +237,8 @@ async fn openai_images(provider: &str, headers: HeaderMap, body: Bytes) -> Respo
         return openai_error(fault);
     }
     let count = request["n"].as_u64().unwrap_or(1) as usize;
-    Json(json!({"created": 1_700_000_000, "data": vec![json!({"b64_json": PNG_BASE64}); count]})).into_response()
+    Json(json!({"created": 1_700_000_000, "data": vec![json!({"b64_json": PNG_BASE64}); count]}))
+        .into_response()
 }
 
 /// Google's error body: `{"error": {"code", "message", "status"}}`.
@@ -178,24 +247,34 @@ fn gemini_error(fault: Fault) -> Response {
         Fault::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED"),
         Fault::ServerError => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         Fault::Unauthorized => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
-        Fault::Filtered => return Json(json!({"promptFeedback": {"blockReason": "SAFETY"}})).into_response(),
+        Fault::Filtered => {
+            return Json(json!({"promptFeedback": {"blockReason": "SAFETY"}})).into_response()
+        }
     };
     let body = json!({"error": {"code": status.as_u16(), "message": "fake provider fault (raw provider text)", "status": name}});
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert("retry-after", "1".parse().expect("valid header"));
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().expect("valid header"));
     }
     response
 }
 
 async fn gemini(Path(model_and_method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let key = headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let key = headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     match model_and_method.split_once(':').map(|(_, method)| method) {
         Some("generateContent") => gemini_generate(&request, &key),
         Some("streamGenerateContent") => gemini_stream(&request, &key),
         Some("predict") => {
-            let prompt = request["instances"][0]["prompt"].as_str().unwrap_or_default();
+            let prompt = request["instances"][0]["prompt"]
+                .as_str()
+                .unwrap_or_default();
             if let Some(fault) = fault("gemini", prompt, &key) {
                 return gemini_error(fault);
             }
@@ -203,28 +282,48 @@ async fn gemini(Path(model_and_method): Path<String>, headers: HeaderMap, body: 
             Json(json!({"predictions": vec![json!({"bytesBase64Encoded": PNG_BASE64, "mimeType": "image/png"}); count]}))
                 .into_response()
         }
-        _ => (StatusCode::NOT_FOUND, Json(json!({"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}})))
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"error": {"code": 404, "message": "no such method", "status": "NOT_FOUND"}}),
+            ),
+        )
             .into_response(),
     }
 }
 
 fn gemini_generate(request: &Value, key: &str) -> Response {
     let contents = request["contents"].as_array().cloned().unwrap_or_default();
-    let prompt = contents.iter().rev().find(|c| c["role"] == "user").and_then(|c| c["parts"][0]["text"].as_str()).unwrap_or_default();
+    let prompt = contents
+        .iter()
+        .rev()
+        .find(|c| c["role"] == "user")
+        .and_then(|c| c["parts"][0]["text"].as_str())
+        .unwrap_or_default();
     if let Some(fault) = fault("gemini", prompt, key) {
         return gemini_error(fault);
     }
     let json_mode = request["generationConfig"]["responseMimeType"] == "application/json";
     let text = echo(prompt, key);
-    let text = if json_mode { json_answer(prompt, text) } else { text };
+    let text = if json_mode {
+        json_answer(prompt, text)
+    } else {
+        text
+    };
     let mut candidate = json!({"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0});
-    if request["tools"].as_array().is_some_and(|tools| tools.iter().any(|t| t.get("google_search").is_some())) {
+    if request["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|t| t.get("google_search").is_some()))
+    {
         candidate["groundingMetadata"] = json!({
             "webSearchQueries": [prompt],
             "groundingChunks": [{"web": {"uri": "https://example.com/source", "title": "example.com"}}]
         });
     }
-    let prompt_tokens: u64 = contents.iter().map(|c| words(c["parts"][0]["text"].as_str().unwrap_or_default())).sum();
+    let prompt_tokens: u64 = contents
+        .iter()
+        .map(|c| words(c["parts"][0]["text"].as_str().unwrap_or_default()))
+        .sum();
     Json(json!({
         "candidates": [candidate],
         "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": COMPLETION_TOKENS,
@@ -237,11 +336,19 @@ fn gemini_generate(request: &Value, key: &str) -> Response {
 /// Streamed `generateContent`: one `GenerateContentResponse` per word, the usage so far in each.
 fn gemini_stream(request: &Value, key: &str) -> Response {
     let contents = request["contents"].as_array().cloned().unwrap_or_default();
-    let prompt = contents.iter().rev().find(|c| c["role"] == "user").and_then(|c| c["parts"][0]["text"].as_str()).unwrap_or_default();
+    let prompt = contents
+        .iter()
+        .rev()
+        .find(|c| c["role"] == "user")
+        .and_then(|c| c["parts"][0]["text"].as_str())
+        .unwrap_or_default();
     if let Some(fault) = fault("gemini", prompt, key) {
         return gemini_error(fault);
     }
-    let prompt_tokens: u64 = contents.iter().map(|c| words(c["parts"][0]["text"].as_str().unwrap_or_default())).sum();
+    let prompt_tokens: u64 = contents
+        .iter()
+        .map(|c| words(c["parts"][0]["text"].as_str().unwrap_or_default()))
+        .sum();
     let pieces = pieces(&echo(prompt, key));
     let last = pieces.len() - 1;
     let events = pieces
@@ -274,5 +381,9 @@ fn event_stream(events: Vec<String>, slow: bool) -> Response {
         }
         Ok::<_, std::convert::Infallible>(format!("data: {data}\n\n"))
     });
-    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(frames)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(frames),
+    )
+        .into_response()
 }
