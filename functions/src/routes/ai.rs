@@ -48,30 +48,14 @@ pub async fn generate_text(
         TextFormat::Text => ("generate-text", false),
         TextFormat::Json => ("generate-json", true),
     };
-    let estimated_input_tokens = estimate_tokens(prompt) + system.map_or(0, estimate_tokens);
-    let call = begin_text(
-        config,
-        caller,
-        request,
+    let turn = SingleTurn {
         endpoint,
-        estimated_input_tokens,
-        MAX_OUTPUT_TOKENS,
-    )
-    .await?;
-    let model = call.model.clone();
-    let messages = [Message {
-        role: Role::User,
-        content: prompt.to_owned(),
-    }];
-    let text_prompt = TextPrompt {
-        model: &model,
         system,
-        messages: &messages,
+        prompt,
         json,
         google_search,
-        max_output_tokens: MAX_OUTPUT_TOKENS,
     };
-    let output = complete(config, call, &text_prompt, clock, prompt).await?;
+    let output = complete_single_turn(config, caller, request, clock, &turn).await?;
     Ok(match format {
         TextFormat::Text => {
             let mut answer = json!({ "text": output.text });
@@ -99,35 +83,96 @@ pub async fn stream_text(
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
     let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
     let google_search = body.optional_bool("useGoogleSearch")?.unwrap_or(false);
-    let estimated_input_tokens = estimate_tokens(prompt) + system.map_or(0, estimate_tokens);
-    let call = begin_text(
-        config,
-        caller,
-        request,
-        "stream-text",
-        estimated_input_tokens,
-        MAX_OUTPUT_TOKENS,
-    )
-    .await?;
-    let model = call.model.clone();
-    let messages = [Message {
-        role: Role::User,
-        content: prompt.to_owned(),
-    }];
-    let text_prompt = TextPrompt {
-        model: &model,
+    let turn = SingleTurn {
+        endpoint: "stream-text",
         system,
-        messages: &messages,
+        prompt,
         json: false,
         google_search,
-        max_output_tokens: MAX_OUTPUT_TOKENS,
     };
+    let call = turn.begin(config, caller, request).await?;
+    let model = call.model.clone();
+    let messages = turn.messages();
+    let text_prompt = turn.text_prompt(&model, &messages);
+    let estimated_input_tokens = turn.estimated_input_tokens();
     let stream = StreamRequest {
         framing: Framing::TextEvents,
         estimated_input_tokens,
         prompt,
     };
     open_stream(config, call, &text_prompt, clock, stream).await
+}
+
+/// A one-message text request, as generate-text, stream-text and the caption helpers send.
+pub(super) struct SingleTurn<'a> {
+    pub endpoint: &'a str,
+    pub system: Option<&'a str>,
+    pub prompt: &'a str,
+    pub json: bool,
+    pub google_search: bool,
+}
+
+impl SingleTurn<'_> {
+    fn estimated_input_tokens(&self) -> u32 {
+        estimate_tokens(self.prompt) + self.system.map_or(0, estimate_tokens)
+    }
+
+    async fn begin(
+        &self,
+        config: &Config,
+        caller: &Caller,
+        request: &Request,
+    ) -> Result<MeteredCall, ApiError> {
+        let estimate = self.estimated_input_tokens();
+        begin_text(
+            config,
+            caller,
+            request,
+            self.endpoint,
+            estimate,
+            MAX_OUTPUT_TOKENS,
+        )
+        .await
+    }
+
+    fn messages(&self) -> [Message; 1] {
+        [Message {
+            role: Role::User,
+            content: self.prompt.to_owned(),
+        }]
+    }
+
+    fn text_prompt<'a>(&'a self, model: &'a str, messages: &'a [Message]) -> TextPrompt<'a> {
+        TextPrompt {
+            model,
+            system: self.system,
+            messages,
+            json: self.json,
+            google_search: self.google_search,
+            max_output_tokens: MAX_OUTPUT_TOKENS,
+        }
+    }
+}
+
+/// Reserves, asks and settles a single-turn text request.
+pub(super) async fn complete_single_turn(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+    clock: &impl Clock,
+    turn: &SingleTurn<'_>,
+) -> Result<TextOutput, ApiError> {
+    let call = turn.begin(config, caller, request).await?;
+    let model = call.model.clone();
+    let messages = turn.messages();
+    complete(
+        config,
+        call,
+        &turn.text_prompt(&model, &messages),
+        clock,
+        turn.prompt,
+    )
+    .await
 }
 
 /// Reserves credits for a text call of the caller (or the team in `x-team-id`).

@@ -5,7 +5,6 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::ai::provider::{Message, Role, TextPrompt};
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -13,9 +12,7 @@ use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::supabase;
 
-use super::ai::{
-    begin_text, complete, estimate_tokens, invalid, JsonBody, MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
-};
+use super::ai::{complete_single_turn, invalid, JsonBody, SingleTurn, MAX_PROMPT_CHARS};
 
 const MAX_OPTION_CHARS: usize = 200;
 const MAX_PERSONA_CHARS: usize = 16_000;
@@ -31,30 +28,14 @@ async fn ask_for_object(
     instructions: &str,
     prompt: String,
 ) -> Result<Map<String, Value>, ApiError> {
-    let estimated_input_tokens = estimate_tokens(&prompt) + estimate_tokens(instructions);
-    let call = begin_text(
-        config,
-        caller,
-        request,
+    let turn = SingleTurn {
         endpoint,
-        estimated_input_tokens,
-        MAX_OUTPUT_TOKENS,
-    )
-    .await?;
-    let model = call.model.clone();
-    let messages = [Message {
-        role: Role::User,
-        content: prompt,
-    }];
-    let text_prompt = TextPrompt {
-        model: &model,
         system: Some(instructions),
-        messages: &messages,
+        prompt: &prompt,
         json: true,
         google_search: false,
-        max_output_tokens: MAX_OUTPUT_TOKENS,
     };
-    let output = complete(config, call, &text_prompt, clock, &messages[0].content).await?;
+    let output = complete_single_turn(config, caller, request, clock, &turn).await?;
     match serde_json::from_str(&output.text) {
         Ok(Value::Object(object)) => Ok(object),
         _ => Err(ApiError::InvalidModelOutput),
