@@ -5,6 +5,7 @@ pub mod ai;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod observability;
