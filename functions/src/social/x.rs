@@ -5,8 +5,8 @@
 //! Docs: https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code
 
 use super::{
-    profile_json, text, Account, ClientAuth, Credentials, HttpCall, Platform, PlatformApi, Reply,
-    SocialError,
+    parse_standard_token, profile_json, text, Account, ClientAuth, Credentials, HttpCall, Platform,
+    PlatformApi, Reply, SocialError, TokenSet,
 };
 
 pub struct X;
@@ -46,6 +46,20 @@ impl PlatformApi for X {
     }
     fn default_access_lifetime(&self) -> Option<i64> {
         Some(7200)
+    }
+
+    /// X answers a spent, revoked or unknown refresh token (or code) with 400
+    /// `{"error": "invalid_request", "error_description": "Value passed for the token was
+    /// invalid."}` rather than `invalid_grant`: for the token endpoint that is a refused grant.
+    fn parse_token(&self, reply: &Reply) -> Result<TokenSet, SocialError> {
+        match parse_standard_token(Platform::X, reply) {
+            Err(SocialError::Rejected(cause))
+                if reply.status == 400 && reply.json()["error"] == "invalid_request" =>
+            {
+                Err(SocialError::InvalidGrant(cause))
+            }
+            other => other,
+        }
     }
 
     fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
@@ -133,6 +147,14 @@ mod tests {
             call.headers,
             vec![("authorization", "Basic YXBwLWlkOmFwcC1zZWNyZXQ=".to_owned())]
         );
+        assert!(matches!(
+            X.parse_token(&reply(
+                400,
+                json!({"error": "invalid_request",
+                "error_description": "Value passed for the token was invalid."})
+            )),
+            Err(SocialError::InvalidGrant(_))
+        ));
         let refresh = X.token_call(&credentials(), &Grant::Refresh { refresh_token: "r" });
         assert_eq!(form_value(&refresh, "grant_type"), Some("refresh_token"));
         assert_eq!(form_value(&refresh, "refresh_token"), Some("r"));
