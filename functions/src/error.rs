@@ -154,7 +154,7 @@ impl ApiError {
         }
     }
 
-    fn retry_after(&self) -> Option<u64> {
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::RateLimited { retry_after } => Some(*retry_after),
             Self::Provider(ProviderError::RateLimited {

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod observability;
+pub mod publishing;
 pub mod router;
 pub mod routes;
 pub mod social;

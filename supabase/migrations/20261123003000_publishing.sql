@@ -405,7 +405,8 @@ create function app_private.claim_due_destinations(
 )
 returns table (
     destination_id uuid, post_id uuid, team_id uuid, connection_id uuid, platform public.social_platform,
-    options jsonb, body text, media jsonb, attempts integer, lease_id uuid, ambiguous boolean
+    options jsonb, body text, media jsonb, attempts integer, lease_id uuid, ambiguous boolean,
+    attempt_started_at timestamptz
 )
 language plpgsql
 security definer
@@ -429,10 +430,10 @@ begin
         from due
         where d.id = due.id
         returning d.id, d.post_id, d.team_id, d.connection_id, d.options, d.attempts, d.lease_id,
-                  d.attempt_started_at is not null as ambiguous
+                  d.attempt_started_at is not null as ambiguous, d.attempt_started_at
     )
     select c.id, c.post_id, c.team_id, c.connection_id, s.platform, c.options, p.body, p.media, c.attempts,
-           c.lease_id, c.ambiguous
+           c.lease_id, c.ambiguous, c.attempt_started_at
     from claimed as c
     join public.scheduled_posts as p on p.id = c.post_id
     join public.social_connections as s on s.id = c.connection_id;

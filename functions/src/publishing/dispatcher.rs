@@ -1,0 +1,422 @@
+//! The dispatcher: claims due destinations (several dispatchers may run at once; the database
+//! hands each destination to one, under a lease), publishes each, and records the outcome.
+
+use std::time::Duration;
+
+use futures::future::LocalBoxFuture;
+use futures::stream::{self, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::ai::credits::rpc;
+use crate::ai::retry::random_unit;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::social::tokens::{ensure_fresh, fresh_access_token, Access, Renew};
+use crate::social::Platform;
+use crate::supabase;
+
+use super::wire::Wire;
+use super::{Attempt, Content, Failure, MediaFile, Published};
+
+/// Destinations one claim takes.
+const BATCH: u32 = 25;
+/// Destinations published at the same time by one dispatcher.
+const CONCURRENCY: usize = 8;
+/// Longer than the slowest publish (uploads included): a dispatcher still working never
+/// loses its destination to another.
+const LEASE_SECONDS: u32 = 300;
+/// Per platform call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// After this many attempts that proved nothing was posted, the destination fails.
+const MAX_ATTEMPTS: u32 = 5;
+/// Retry backoff: full jitter over `BASE · 2^(attempt-1)`, at most `MAX`.
+const RETRY_BASE_MS: f64 = 15_000.0;
+const RETRY_MAX_MS: f64 = 30.0 * 60_000.0;
+
+/// A destination as `claim_due_destinations` hands it out.
+#[derive(Deserialize)]
+pub struct Claimed {
+    pub destination_id: String,
+    pub post_id: String,
+    pub team_id: String,
+    pub connection_id: String,
+    pub platform: Platform,
+    pub options: Value,
+    pub body: String,
+    pub media: Value,
+    pub attempts: u32,
+    pub lease_id: String,
+    /// An earlier attempt's irreversible call may have happened (its dispatcher died).
+    pub ambiguous: bool,
+    pub attempt_started_at: Option<String>,
+}
+
+/// What one dispatch run did, by outcome.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Tally {
+    pub claimed: u32,
+    pub published: u32,
+    pub scheduled: u32,
+    pub failed: u32,
+    pub unconfirmed: u32,
+    pub lost: u32,
+}
+
+/// Publishes what is due, claim after claim, until nothing is due or `budget` has passed.
+/// `only_post` limits it to one post's destinations (publish now).
+pub async fn dispatch(
+    config: &Config,
+    clock: &dyn Clock,
+    only_post: Option<&str>,
+    budget: Duration,
+) -> Result<Tally, ApiError> {
+    let started = clock.unix_millis();
+    let mut tally = Tally::default();
+    loop {
+        let claimed: Vec<Claimed> = rpc(
+            config,
+            "claim_due_destinations",
+            json!({ "batch_size": BATCH, "lease_seconds": LEASE_SECONDS, "only_post_id": only_post }),
+        )
+        .await?;
+        if claimed.is_empty() {
+            return Ok(tally);
+        }
+        tally.claimed += claimed.len() as u32;
+        let outcomes: Vec<Option<String>> = stream::iter(claimed)
+            .map(|job| async move { process(config, clock, &job).await })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome.as_deref() {
+                Some("published") => tally.published += 1,
+                Some("scheduled") => tally.scheduled += 1,
+                Some("failed") => tally.failed += 1,
+                Some("unconfirmed") => tally.unconfirmed += 1,
+                _ => tally.lost += 1,
+            }
+        }
+        if clock.unix_millis() - started > budget.as_millis() as f64 {
+            return Ok(tally);
+        }
+    }
+}
+
+/// The outcome recorded for a destination.
+struct Outcome {
+    kind: &'static str,
+    published: Option<Published>,
+    code: Option<&'static str>,
+    message: Option<String>,
+    platform_status: Option<u16>,
+    retry_in_ms: Option<u64>,
+}
+
+impl Outcome {
+    fn published(kind: &'static str, published: Published) -> Self {
+        Self {
+            kind,
+            published: Some(published),
+            code: None,
+            message: None,
+            platform_status: None,
+            retry_in_ms: None,
+        }
+    }
+
+    fn of(failure: Failure, attempts: u32) -> Self {
+        let bare = |kind, code, message, platform_status| Self {
+            kind,
+            published: None,
+            code: Some(code),
+            message: Some(message),
+            platform_status,
+            retry_in_ms: None,
+        };
+        match failure {
+            Failure::NotPosted {
+                code,
+                message,
+                platform_status,
+                retry_after,
+            } => Self {
+                retry_in_ms: Some(retry_delay_ms(attempts, retry_after)),
+                ..bare("retry", code, message, platform_status)
+            },
+            Failure::Unauthorized => bare(
+                "failed",
+                "platform_unauthorized",
+                "the platform refused the account's token after a refresh".into(),
+                Some(401),
+            ),
+            Failure::Refused {
+                code,
+                message,
+                platform_status,
+            } => bare("failed", code, message, platform_status),
+            Failure::Ambiguous {
+                message,
+                platform_status,
+            } => bare("unconfirmed", "outcome_unknown", message, platform_status),
+            Failure::LeaseLost => bare("lost", "lease_lost", String::new(), None),
+        }
+    }
+}
+
+/// Full jitter over an exponential bound, or the platform's `Retry-After` when longer.
+fn retry_delay_ms(attempts: u32, retry_after: Option<u64>) -> u64 {
+    let bound = (RETRY_BASE_MS * 2_f64.powi(attempts.saturating_sub(1).min(16) as i32))
+        .min(RETRY_MAX_MS);
+    let jittered = (bound * random_unit()) as u64;
+    jittered.max(retry_after.unwrap_or(0) * 1000)
+}
+
+/// Publishes one claimed destination and records its outcome; returns the destination's new
+/// status (`None` when the lease was lost meanwhile).
+async fn process(config: &Config, clock: &dyn Clock, job: &Claimed) -> Option<String> {
+    let started = clock.unix_millis();
+    let request_id = request_id();
+    let outcome = match attempt(config, clock, job, &request_id).await {
+        Ok(outcome) => outcome,
+        Err(failure) => Outcome::of(failure, job.attempts + 1),
+    };
+    if outcome.kind == "lost" {
+        return None;
+    }
+    let published = outcome.published.as_ref();
+    let params = json!({
+        "destination_id": job.destination_id,
+        "lease_id": job.lease_id,
+        "outcome": outcome.kind,
+        "request_id": request_id,
+        "platform_status": outcome.platform_status,
+        "external_id": published.map(|p| &p.external_id),
+        "permalink": published.and_then(|p| p.permalink.as_ref()),
+        "error_code": outcome.code,
+        "error_message": outcome.message,
+        "duration_ms": (clock.unix_millis() - started).max(0.0) as u64,
+        "retry_in_ms": outcome.retry_in_ms,
+        "max_attempts": MAX_ATTEMPTS,
+    });
+    rpc::<Option<String>>(config, "finish_publish_attempt", params)
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn attempt(
+    config: &Config,
+    clock: &dyn Clock,
+    job: &Claimed,
+    request_id: &str,
+) -> Result<Outcome, Failure> {
+    let fresh = fresh_access_token(config, clock, &job.connection_id, Access::Internal)
+        .await
+        .map_err(token_failure)?;
+    let media = load_media(config, job).await?;
+    let content = Content {
+        body: &job.body,
+        media: &media,
+        options: &job.options,
+    };
+    let wire = Wire::new(config.social.api_origin_override.as_deref(), CALL_TIMEOUT);
+    let intent = || -> LocalBoxFuture<'_, bool> {
+        Box::pin(async move {
+            let params = json!({
+                "destination_id": job.destination_id, "lease_id": job.lease_id, "request_id": request_id,
+            });
+            matches!(rpc::<Option<i64>>(config, "begin_publish_attempt", params).await, Ok(Some(_)))
+        })
+    };
+    let attempt = Attempt {
+        wire: &wire,
+        access_token: &fresh.access_token,
+        account_id: &fresh.connection.external_account_id,
+        intent: &intent,
+    };
+    if job.ambiguous {
+        // An earlier attempt may have posted: look, never post again on our own.
+        let since = job.attempt_started_at.as_deref().unwrap_or_default();
+        return Ok(
+            match super::find_existing(job.platform, &attempt, &content, since).await {
+                Ok(Some(found)) => Outcome::published("found_existing", found),
+                Ok(None) | Err(_) => Outcome::of(
+                    Failure::Ambiguous {
+                        message: "an earlier attempt was interrupted and the post was not found at the platform; \
+                                  check the account, then retry if it is missing"
+                            .into(),
+                        platform_status: None,
+                    },
+                    job.attempts,
+                ),
+            },
+        );
+    }
+    match super::publish(job.platform, &attempt, &content).await {
+        Ok(published) => Ok(Outcome::published("published", published)),
+        // A refused token posted nothing: refresh it once and try again.
+        Err(Failure::Unauthorized) => {
+            let renewed = ensure_fresh(
+                config,
+                clock,
+                &job.connection_id,
+                Access::Internal,
+                Renew::Refused(fresh.connection.token_generation),
+            )
+            .await
+            .map_err(token_failure)?;
+            let attempt = Attempt {
+                access_token: &renewed.access_token,
+                ..attempt
+            };
+            super::publish(job.platform, &attempt, &content)
+                .await
+                .map(|published| Outcome::published("published", published))
+        }
+        Err(failure) => Err(failure),
+    }
+}
+
+/// A token that cannot be had: a connection needing re-authorization (or gone) fails the
+/// destination; anything else is transient, and nothing was posted.
+fn token_failure(error: ApiError) -> Failure {
+    match error.code() {
+        code @ ("reauth_required" | "connection_not_found") => Failure::Refused {
+            code,
+            message: error.message(),
+            platform_status: None,
+        },
+        code => Failure::NotPosted {
+            code,
+            message: error.message(),
+            platform_status: None,
+            retry_after: error.retry_after(),
+        },
+    }
+}
+
+/// The post's media, read from Storage with the service role: each item names a library asset
+/// of the post's team.
+async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Failure> {
+    let ids: Vec<&str> = job
+        .media
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["libraryAssetId"].as_str())
+        .collect();
+    let mut files = Vec::with_capacity(ids.len());
+    for id in ids {
+        let asset = library_asset(config, &job.team_id, id).await?;
+        let url = format!(
+            "{}/storage/v1/object/library/{}",
+            config.supabase_url.base(),
+            asset.object_path
+        );
+        let unavailable = |cause: String| Failure::NotPosted {
+            code: "media_unavailable",
+            message: cause,
+            platform_status: None,
+            retry_after: None,
+        };
+        let response = reqwest::Client::new()
+            .get(url)
+            .header("apikey", config.service_role_key.expose())
+            .bearer_auth(config.service_role_key.expose())
+            .send()
+            .await
+            .map_err(|error| unavailable(format!("storage unreachable: {}", error.without_url())))?;
+        if !response.status().is_success() {
+            return Err(unavailable(format!("storage answered {}", response.status())));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| unavailable(format!("storage read failed: {}", error.without_url())))?;
+        files.push(MediaFile {
+            mime_type: asset.mime_type,
+            bytes: bytes.to_vec(),
+        });
+    }
+    Ok(files)
+}
+
+#[derive(Deserialize)]
+struct LibraryAsset {
+    object_path: String,
+    mime_type: String,
+}
+
+async fn library_asset(config: &Config, team_id: &str, id: &str) -> Result<LibraryAsset, Failure> {
+    let query = supabase::service_role_client(config)
+        .from("content_library_assets")
+        .select("object_path,mime_type")
+        .eq("id", id)
+        .eq("team_id", team_id);
+    let rows: Vec<LibraryAsset> = match supabase::send(query).await {
+        Ok(body) => serde_json::from_str(&body).unwrap_or_default(),
+        Err(error) => {
+            return Err(Failure::NotPosted {
+                code: "media_unavailable",
+                message: format!("library unreadable: {error:?}"),
+                platform_status: None,
+                retry_after: None,
+            })
+        }
+    };
+    rows.into_iter().next().ok_or(Failure::Refused {
+        code: "media_missing",
+        message: format!("library asset {id} no longer exists"),
+        platform_status: None,
+    })
+}
+
+fn request_id() -> String {
+    let mut bytes = [0_u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_with_jitter_and_honour_retry_after() {
+        for attempts in 1..10 {
+            let delay = retry_delay_ms(attempts, None);
+            let bound = (RETRY_BASE_MS * 2_f64.powi(attempts as i32 - 1)).min(RETRY_MAX_MS);
+            assert!((delay as f64) < bound);
+        }
+        assert!(retry_delay_ms(1, Some(120)) >= 120_000);
+    }
+
+    #[test]
+    fn failures_become_outcomes_that_never_repost_an_ambiguous_attempt() {
+        let ambiguous = Outcome::of(
+            Failure::Ambiguous {
+                message: "timeout".into(),
+                platform_status: None,
+            },
+            1,
+        );
+        assert_eq!(
+            (ambiguous.kind, ambiguous.code),
+            ("unconfirmed", Some("outcome_unknown"))
+        );
+        let throttled = Outcome::of(
+            Failure::NotPosted {
+                code: "platform_unavailable",
+                message: "429".into(),
+                platform_status: Some(429),
+                retry_after: Some(3),
+            },
+            1,
+        );
+        assert_eq!(throttled.kind, "retry");
+        assert!(throttled.retry_in_ms.unwrap() >= 3000);
+    }
+}

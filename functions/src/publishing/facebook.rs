@@ -1,0 +1,79 @@
+//! Facebook Pages: a text post is `POST /{page-id}/feed` (`message`); a photo post is
+//! `POST /{page-id}/photos` (`caption` and the image, multipart in Graph's docs, sent here as
+//! `source` bytes with the caption in the query). Both use the Page's token and are the one
+//! irreversible call. An ambiguous post is looked up in the Page's feed since the attempt began.
+//! Docs: https://developers.facebook.com/docs/pages-api/posts
+
+use serde_json::json;
+
+use super::wire::{Call, Method};
+use super::{Attempt, Content, Failure, Published};
+use crate::social::Platform;
+
+const GRAPH: &str = "https://graph.facebook.com/v21.0";
+
+pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Call {
+    match content.media.first() {
+        None => Call::new(Method::Post, format!("{GRAPH}/{page_id}/feed"), access_token)
+            .json(json!({ "message": content.body })),
+        Some(image) => {
+            let caption =
+                url::form_urlencoded::byte_serialize(content.body.as_bytes()).collect::<String>();
+            Call::new(
+                Method::Post,
+                format!("{GRAPH}/{page_id}/photos?caption={caption}"),
+                access_token,
+            )
+            .bytes(&image.mime_type, image.bytes.clone())
+        }
+    }
+}
+
+pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
+    let call = post_call(attempt.access_token, attempt.account_id, content);
+    let answer = attempt.post(Platform::Facebook, &call).await?;
+    let body = answer.json();
+    // A photo answers {id, post_id}; the post is post_id.
+    let id = body["post_id"]
+        .as_str()
+        .or_else(|| body["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::Ambiguous {
+            message: "facebook answered without an id".into(),
+            platform_status: Some(answer.status),
+        })?;
+    Ok(Published {
+        permalink: Some(format!("https://www.facebook.com/{id}")),
+        external_id: id,
+    })
+}
+
+pub async fn find_existing(
+    attempt: &Attempt<'_>,
+    content: &Content<'_>,
+    since: &str,
+) -> Result<Option<Published>, Failure> {
+    let url = format!(
+        "{GRAPH}/{}/feed?fields=id,message,permalink_url&limit=25&since={}",
+        attempt.account_id,
+        url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
+    );
+    let answer = attempt
+        .prepare(
+            Platform::Facebook,
+            &Call::new(Method::Get, url, attempt.access_token),
+        )
+        .await?;
+    let body = answer.json();
+    let found = body["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|post| post["message"].as_str().map(str::trim) == Some(content.body.trim()));
+    Ok(found.and_then(|post| {
+        Some(Published {
+            external_id: post["id"].as_str()?.to_owned(),
+            permalink: post["permalink_url"].as_str().map(str::to_owned),
+        })
+    }))
+}

@@ -1,0 +1,286 @@
+//! Publishing posts to the connected accounts, exactly once.
+//!
+//! The dispatcher (`dispatch`) claims due destinations under a lease, and for each: gets a
+//! fresh access token, reads the media from Storage, and hands the destination to its
+//! platform's publisher (one module per platform). A publisher uploads media (invisible to
+//! anyone), then calls [`Attempt::intend`], which durably records that the irreversible call is
+//! about to happen, then makes that one call. What the call's failure proves decides what
+//! follows (`Failure`): only a failure that proves nothing was posted is retried; an ambiguous
+//! one is looked up at the platform where its API allows (`find_existing`), otherwise the
+//! destination becomes `unconfirmed` and the user decides.
+
+pub mod dispatcher;
+pub mod facebook;
+pub mod rules;
+pub mod wire;
+pub mod x;
+
+use serde_json::Value;
+
+use crate::social::Platform;
+use wire::{Answer, Unanswered, Wire};
+
+/// A media file read from Storage.
+pub struct MediaFile {
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a publisher sends.
+pub struct Content<'a> {
+    pub body: &'a str,
+    pub media: &'a [MediaFile],
+    pub options: &'a Value,
+}
+
+/// A post that is live at the platform.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Published {
+    pub external_id: String,
+    pub permalink: Option<String>,
+}
+
+/// Why a publishing step failed, by what it proves about the post.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing was posted (429, 503, no connection, or a step before the irreversible call):
+    /// another attempt may follow, after `retry_after` seconds if the platform said.
+    NotPosted {
+        code: &'static str,
+        message: String,
+        platform_status: Option<u16>,
+        retry_after: Option<u64>,
+    },
+    /// The platform refused the access token (401) before posting: refresh once and retry.
+    Unauthorized,
+    /// The platform refused the post for good (validation, media, duplicate, permissions).
+    Refused {
+        code: &'static str,
+        message: String,
+        platform_status: Option<u16>,
+    },
+    /// The post may or may not be live (timeout, connection lost, 5xx after the request was
+    /// accepted): never posted again automatically.
+    Ambiguous {
+        message: String,
+        platform_status: Option<u16>,
+    },
+    /// The dispatcher lost its lease: another one owns the destination now.
+    LeaseLost,
+}
+
+impl Failure {
+    /// What a platform's answer to a call that posts nothing (uploads, containers) means.
+    pub fn before_posting(platform: Platform, answer: &Answer) -> Self {
+        match answer.status {
+            401 => Self::Unauthorized,
+            429 | 500..=599 => Self::NotPosted {
+                code: "platform_unavailable",
+                message: format!("{} answered {}", platform.as_str(), answer.status),
+                platform_status: Some(answer.status),
+                retry_after: answer.retry_after(),
+            },
+            status => Self::Refused {
+                code: "platform_refused",
+                message: refusal_message(platform, answer),
+                platform_status: Some(status),
+            },
+        }
+    }
+
+    /// What a platform's answer to the irreversible call means: 429 and 503 are refusals to
+    /// take the request at all; other 5xx may come after the post was created.
+    pub fn of_posting(platform: Platform, answer: &Answer) -> Self {
+        match answer.status {
+            500..=599 if answer.status != 503 => Self::Ambiguous {
+                message: format!("{} answered {}", platform.as_str(), answer.status),
+                platform_status: Some(answer.status),
+            },
+            _ => Self::before_posting(platform, answer),
+        }
+    }
+
+    /// A call that got no answer, before the irreversible call.
+    pub fn unanswered_before_posting(unanswered: Unanswered) -> Self {
+        let message = match unanswered {
+            Unanswered::NotSent(message) | Unanswered::Unknown(message) => message,
+        };
+        Self::NotPosted {
+            code: "platform_unreachable",
+            message,
+            platform_status: None,
+            retry_after: None,
+        }
+    }
+
+    /// The irreversible call got no answer: only a connection never opened proves nothing.
+    pub fn unanswered_posting(unanswered: Unanswered) -> Self {
+        match unanswered {
+            Unanswered::NotSent(message) => Self::NotPosted {
+                code: "platform_unreachable",
+                message,
+                platform_status: None,
+                retry_after: None,
+            },
+            Unanswered::Unknown(message) => Self::Ambiguous {
+                message,
+                platform_status: None,
+            },
+        }
+    }
+}
+
+/// The platform's error text, cut short: its own message helps users fix a refused post.
+fn refusal_message(platform: Platform, answer: &Answer) -> String {
+    let body = answer.json();
+    let detail = [
+        &body["detail"],
+        &body["message"],
+        &body["error"]["message"],
+        &body["errors"][0]["message"],
+        &body["error"]["error_user_msg"],
+    ]
+    .into_iter()
+    .find_map(Value::as_str)
+    .unwrap_or("no reason given");
+    format!(
+        "{} refused the post ({}): {}",
+        platform.as_str(),
+        answer.status,
+        detail.chars().take(300).collect::<String>()
+    )
+}
+
+/// One publishing attempt as a publisher sees it: the account, its token, how to send, and the
+/// intent to record before the irreversible call.
+pub struct Attempt<'a> {
+    pub wire: &'a Wire<'a>,
+    pub access_token: &'a str,
+    /// The platform's id of the connected account (user, page, Instagram account, channel).
+    pub account_id: &'a str,
+    pub(crate) intent: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,
+}
+
+impl Attempt<'_> {
+    /// Records that the irreversible call is next; `LeaseLost` when another dispatcher took
+    /// the destination over (then nothing may be sent).
+    pub async fn intend(&self) -> Result<(), Failure> {
+        if (self.intent)().await {
+            Ok(())
+        } else {
+            Err(Failure::LeaseLost)
+        }
+    }
+
+    /// Sends a call that posts nothing.
+    pub async fn prepare(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
+        let answer = self
+            .wire
+            .send(call)
+            .await
+            .map_err(Failure::unanswered_before_posting)?;
+        if answer.is_success() {
+            Ok(answer)
+        } else {
+            Err(Failure::before_posting(platform, &answer))
+        }
+    }
+
+    /// Records the intent, then sends the irreversible call.
+    pub async fn post(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
+        self.intend().await?;
+        let answer = self
+            .wire
+            .send(call)
+            .await
+            .map_err(Failure::unanswered_posting)?;
+        if answer.is_success() {
+            Ok(answer)
+        } else {
+            Err(Failure::of_posting(platform, &answer))
+        }
+    }
+}
+
+/// Publishes `content` to `platform` through `attempt`.
+pub async fn publish(
+    platform: Platform,
+    attempt: &Attempt<'_>,
+    content: &Content<'_>,
+) -> Result<Published, Failure> {
+    match platform {
+        Platform::X => x::publish(attempt, content).await,
+        Platform::Facebook => facebook::publish(attempt, content).await,
+        other => Err(Failure::Refused {
+            code: "platform_not_supported",
+            message: format!("publishing to {} is not available yet", other.as_str()),
+            platform_status: None,
+        }),
+    }
+}
+
+/// Looks for a post an ambiguous attempt may have created, made after `since` (RFC 3339) with
+/// this content. `Ok(None)`: not found, or the platform's API cannot tell.
+pub async fn find_existing(
+    platform: Platform,
+    attempt: &Attempt<'_>,
+    content: &Content<'_>,
+    since: &str,
+) -> Result<Option<Published>, Failure> {
+    match platform {
+        Platform::X => x::find_existing(attempt, content, since).await,
+        Platform::Facebook => facebook::find_existing(attempt, content, since).await,
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16) -> Answer {
+        Answer {
+            status,
+            headers: vec![("Retry-After".into(), "7".into())],
+            body: br#"{"detail": "Too Many Requests"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_answers_that_prove_nothing_was_posted_allow_a_retry() {
+        assert!(matches!(
+            Failure::of_posting(Platform::X, &answer(429)),
+            Failure::NotPosted { retry_after: Some(7), .. }
+        ));
+        assert!(matches!(
+            Failure::of_posting(Platform::X, &answer(503)),
+            Failure::NotPosted { .. }
+        ));
+        for status in [500, 502, 504] {
+            assert!(matches!(
+                Failure::of_posting(Platform::X, &answer(status)),
+                Failure::Ambiguous { .. }
+            ));
+            assert!(matches!(
+                Failure::before_posting(Platform::X, &answer(status)),
+                Failure::NotPosted { .. }
+            ));
+        }
+        assert_eq!(
+            Failure::of_posting(Platform::X, &answer(401)),
+            Failure::Unauthorized
+        );
+        assert!(matches!(
+            Failure::of_posting(Platform::X, &answer(403)),
+            Failure::Refused { code: "platform_refused", .. }
+        ));
+        assert!(matches!(
+            Failure::unanswered_posting(Unanswered::Unknown("timeout".into())),
+            Failure::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            Failure::unanswered_posting(Unanswered::NotSent("refused".into())),
+            Failure::NotPosted { .. }
+        ));
+    }
+}
