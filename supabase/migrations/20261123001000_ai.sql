@@ -194,6 +194,19 @@ as $$
     limit 1
 $$;
 
+-- Metering commits asynchronously (for the rest of the calling transaction): a provider call
+-- then waits for neither a reservation's nor a settlement's WAL flush, which on slow disks is
+-- most of an RPC's time. The trade-off, accepted for metering: a database crash can forget the
+-- last moments (3 × wal_writer_delay) of reservations and settlements, never half of one.
+create function app_private.ai_metering_commit()
+returns void
+language sql
+set search_path = ''
+as $$
+    select set_config('synchronous_commit', 'off', true);
+$$;
+
+
 -- One round trip before a provider call: the rate window, then the credit reservation, then
 -- the provider configuration to use. Returns a JSON object whose `status` is `reserved`,
 -- `rate_limited`, `credit_limit_reached` or `not_team_member`.
@@ -230,6 +243,7 @@ declare
     ledger public.ai_credit_ledger;
     request_id uuid;
 begin
+    perform app_private.ai_metering_commit();
     if capability not in ('text', 'image', 'chat') then
         raise exception 'unknown capability %', capability using errcode = '22023';
     end if;
@@ -334,6 +348,7 @@ declare
     request public.ai_requests;
     charged bigint;
 begin
+    perform app_private.ai_metering_commit();
     select r.* into request from public.ai_requests as r
     where r.id = request_id and r.status = 'reserved'
     for update;
@@ -366,6 +381,7 @@ as $$
 declare
     request public.ai_requests;
 begin
+    perform app_private.ai_metering_commit();
     update public.ai_requests as r
     set status = 'failed', error_code = release_ai_credits.error_code, latency_ms = release_ai_credits.latency_ms,
         credits = 0, settled_at = now()
@@ -600,7 +616,8 @@ revoke execute on function
     app_private.reset_ai_credits(interval),
     app_private.save_ai_provider_config(uuid, uuid, uuid, public.ai_provider, text, text, boolean, boolean, text,
         text, text, text, boolean),
-    app_private.ai_provider_config_id(uuid, uuid, public.ai_provider)
+    app_private.ai_provider_config_id(uuid, uuid, public.ai_provider),
+    app_private.ai_metering_commit()
 from public;
 
 -- Monthly, pg_cron asks the worker to run the reset (the worker checks the cron secret). The

@@ -1,7 +1,7 @@
 -- The AI proxy's tables and RPCs: keys never readable, credits reserved/settled/released
 -- correctly, the allowance and the rate window enforced, the monthly reset idempotent.
 begin;
-select plan(29);
+select plan(30);
 
 select tests.create_user('ai-alice@test.local') as alice \gset
 select tests.create_user('ai-bob@test.local') as bob \gset
@@ -49,6 +49,8 @@ select ok(not has_function_privilege('authenticated',
 -- Reserve, settle, release (Alice: free plan, 200 credits; her config prices 4 per request).
 select public.reserve_ai_credits(:'alice', 'generate-text', 'text', 'gemini', 10, 10, 0) as reservation \gset
 select is(:'reservation'::jsonb ->> 'status', 'reserved', 'a reservation within the allowance succeeds');
+select is(current_setting('synchronous_commit'), 'off',
+    'metering commits without waiting for the WAL flush (for the rest of its transaction)');
 select is(:'reservation'::jsonb - '{request_id,config_id,resets_at}'::text[],
     jsonb_build_object('status', 'reserved', 'provider', 'openai', 'model', 'flat-4', 'base_url', null,
         'encrypted_api_key', 'c2VhbGVkLWtleQ==', 'api_key_version', 'v1', 'log_prompts', false,

@@ -6,10 +6,10 @@
 use serde_json::{json, Map, Value};
 
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::scope::Scope;
 use crate::supabase;
 
 use super::ai::{complete_single_turn, invalid, JsonBody, SingleTurn, MAX_PROMPT_CHARS};
@@ -23,7 +23,7 @@ async fn ask_for_object(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     endpoint: &str,
     instructions: &str,
     prompt: String,
@@ -35,7 +35,7 @@ async fn ask_for_object(
         json: true,
         google_search: false,
     };
-    let output = complete_single_turn(config, caller, request, clock, &turn).await?;
+    let output = complete_single_turn(config, caller, request, scope, &turn).await?;
     match serde_json::from_str(&output.text) {
         Ok(Value::Object(object)) => Ok(object),
         _ => Err(ApiError::InvalidModelOutput),
@@ -87,7 +87,7 @@ pub async fn captions(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -101,7 +101,7 @@ pub async fn captions(
         config,
         caller,
         request,
-        clock,
+        scope,
         "captions",
         &instructions,
         content.to_owned(),
@@ -118,7 +118,7 @@ pub async fn hashtags(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -132,7 +132,7 @@ pub async fn hashtags(
         config,
         caller,
         request,
-        clock,
+        scope,
         "hashtags",
         &instructions,
         content.to_owned(),
@@ -155,7 +155,7 @@ pub async fn improve(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let caption = body.required_text("caption", MAX_PROMPT_CHARS)?;
@@ -172,7 +172,7 @@ pub async fn improve(
         config,
         caller,
         request,
-        clock,
+        scope,
         "improve",
         &instructions,
         caption.to_owned(),
@@ -194,7 +194,7 @@ pub async fn moderate(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
@@ -205,7 +205,7 @@ pub async fn moderate(
         config,
         caller,
         request,
-        clock,
+        scope,
         "moderate",
         instructions,
         text.to_owned(),
@@ -231,7 +231,7 @@ pub async fn audit_plan(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let objective = body.required_text("campaignObjective", 4_000)?;
@@ -242,7 +242,7 @@ pub async fn audit_plan(
         config,
         caller,
         request,
-        clock,
+        scope,
         "generate-audit-plan",
         instructions,
         objective.to_owned(),
@@ -265,7 +265,7 @@ pub async fn simulate_feedback(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -296,7 +296,7 @@ pub async fn simulate_feedback(
         config,
         caller,
         request,
-        clock,
+        scope,
         "simulate-feedback",
         &instructions,
         content.to_owned(),

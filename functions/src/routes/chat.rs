@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::scope::Scope;
 
 use super::ai::{
     begin_text, complete, estimate_tokens, invalid, open_stream, JsonBody, StreamRequest,
@@ -164,7 +165,7 @@ pub async fn completions(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let chat = ChatRequest::parse(&request.body)?;
     let estimated_input_tokens = chat
@@ -195,7 +196,7 @@ pub async fn completions(
         max_output_tokens: chat.max_output_tokens,
     };
     let id = format!("chatcmpl-{}", call.request_id);
-    let created = clock.unix_seconds();
+    let created = scope.unix_seconds();
     if chat.stream {
         let framing = Framing::ChatCompletionChunks {
             id,
@@ -208,12 +209,13 @@ pub async fn completions(
             estimated_input_tokens,
             prompt: chat.last_user_text(),
         };
-        return open_stream(config, call, &text_prompt, clock, stream).await;
+        return open_stream(config, call, &text_prompt, scope, stream).await;
     }
-    let output = complete(config, call, &text_prompt, clock, chat.last_user_text()).await?;
+    let (output, answered_by) =
+        complete(config, call, &text_prompt, scope, chat.last_user_text()).await?;
     Ok(Response::json(
         200,
-        &completion(&id, created, &model, &output.text, output.usage),
+        &completion(&id, created, &answered_by, &output.text, output.usage),
     ))
 }
 
