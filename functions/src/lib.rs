@@ -153,7 +153,7 @@ async fn dispatch(
         Endpoint::AiImprove => assist::improve(config, &caller, request, scope).await,
         Endpoint::AiModerate => assist::moderate(config, &caller, request, scope).await,
         Endpoint::ChatCompletions => chat::completions(config, &caller, request, scope).await,
-        Endpoint::Models => Ok(chat::models(config)),
+        Endpoint::Models => chat::models(config, &caller).await,
         Endpoint::Healthz | Endpoint::OpenApi | Endpoint::Readyz | Endpoint::CronResetCredits => {
             unreachable!("answered above")
         }

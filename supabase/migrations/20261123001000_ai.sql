@@ -206,7 +206,6 @@ as $$
     select set_config('synchronous_commit', 'off', true);
 $$;
 
-
 -- One round trip before a provider call: the rate window, then the credit reservation, then
 -- the provider configuration to use. Returns a JSON object whose `status` is `reserved`,
 -- `rate_limited`, `credit_limit_reached` or `not_team_member`.
@@ -619,6 +618,38 @@ revoke execute on function
     app_private.ai_provider_config_id(uuid, uuid, public.ai_provider),
     app_private.ai_metering_commit()
 from public;
+
+-- The opt-in to keep prompt text in ai_requests: a team's owner or admin decides for the team,
+-- a user for their own calls. Team changes are audited.
+create function public.set_ai_prompt_logging(enabled boolean, team_id uuid default null)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    subject uuid := coalesce(team_id, (select auth.uid()));
+begin
+    if subject is null then
+        raise exception 'sign in first' using errcode = '42501';
+    end if;
+    if team_id is not null and not (team_id = any (app_private.user_team_ids('{owner,admin}'))) then
+        raise exception 'only the team''s owner or an admin can change prompt logging' using errcode = '42501';
+    end if;
+    insert into public.ai_subjects as s (subject_id, log_prompts)
+    values (subject, enabled)
+    on conflict (subject_id) do update set log_prompts = excluded.log_prompts;
+    if team_id is not null then
+        perform app_private.log_team_event(team_id, 'ai.prompt_logging_changed', null,
+            jsonb_build_object('enabled', enabled));
+    end if;
+    return enabled;
+end
+$$;
+comment on function public.set_ai_prompt_logging(boolean, uuid) is
+    'Opt in or out of keeping prompt text in ai_requests (a team: owner/admin; else the caller).';
+revoke execute on function public.set_ai_prompt_logging(boolean, uuid) from public, anon;
+grant execute on function public.set_ai_prompt_logging(boolean, uuid) to authenticated;
 
 -- Monthly, pg_cron asks the worker to run the reset (the worker checks the cron secret). The
 -- worker's URL and the secret live in Vault as `worker_url` and `cron_secret`; without them

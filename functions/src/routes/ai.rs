@@ -118,7 +118,7 @@ impl SingleTurn<'_> {
         estimate_tokens(self.prompt) + self.system.map_or(0, estimate_tokens)
     }
 
-    async fn begin(
+    pub(super) async fn begin(
         &self,
         config: &Config,
         caller: &Caller,
@@ -136,14 +136,18 @@ impl SingleTurn<'_> {
         .await
     }
 
-    fn messages(&self) -> [Message; 1] {
+    pub(super) fn messages(&self) -> [Message; 1] {
         [Message {
             role: Role::User,
             content: self.prompt.to_owned(),
         }]
     }
 
-    fn text_prompt<'a>(&'a self, model: &'a str, messages: &'a [Message]) -> TextPrompt<'a> {
+    pub(super) fn text_prompt<'a>(
+        &'a self,
+        model: &'a str,
+        messages: &'a [Message],
+    ) -> TextPrompt<'a> {
         TextPrompt {
             model,
             system: self.system,
@@ -214,13 +218,13 @@ pub(super) async fn complete(
     scope: &Scope<'_>,
     prompt: &str,
 ) -> Result<(TextOutput, String), ApiError> {
-    let started_ms = scope.unix_millis();
     let client = &reqwest::Client::new();
-    let (call, outcome) = ai::call_with_fallback(
+    let (output, call) = metered(
         config,
         call,
         Capability::Text,
-        since(scope, started_ms),
+        scope,
+        prompt,
         |call| async move {
             let http_call = call.provider.text_call(
                 &call.endpoint,
@@ -232,18 +236,41 @@ pub(super) async fn complete(
             call.provider
                 .parse_text(&transport::send(client, &http_call).await?)
         },
-    )
-    .await;
-    let latency_ms = elapsed_ms(scope, started_ms);
-    let consumed = match &outcome {
-        Ok(output) => Ok(Consumed {
+        |output| Consumed {
             usage: output.usage,
             images: 0,
-        }),
+        },
+    )
+    .await?;
+    Ok((output, call.model))
+}
+
+/// A metered provider call: `attempt` with retries and the fallback provider, then settlement
+/// of what `consumed` reads from the output (or release on failure) after the response.
+/// Returns the output and the call that produced it.
+pub(super) async fn metered<T, Attempt, Outcome>(
+    config: &Config,
+    call: MeteredCall,
+    capability: Capability,
+    scope: &Scope<'_>,
+    prompt: &str,
+    attempt: Attempt,
+    consumed: impl Fn(&T) -> Consumed,
+) -> Result<(T, MeteredCall), ApiError>
+where
+    Attempt: Fn(MeteredCall) -> Outcome,
+    Outcome: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let started_ms = scope.unix_millis();
+    let (call, outcome) =
+        ai::call_with_fallback(config, call, capability, since(scope, started_ms), attempt).await;
+    let settlement = match &outcome {
+        Ok(output) => Ok(consumed(output)),
         Err(error) => Err(error.code()),
     };
-    ai::finish_later(scope, config, &call, consumed, latency_ms, prompt);
-    Ok((outcome?, call.model))
+    let latency_ms = elapsed_ms(scope, started_ms);
+    ai::finish_later(scope, config, &call, settlement, latency_ms, prompt);
+    Ok((outcome?, call))
 }
 
 /// How a metered stream is sent, and what its settlement needs.
@@ -353,13 +380,13 @@ pub async fn generate_image(
         },
     )
     .await?;
-    let started_ms = scope.unix_millis();
     let client = &reqwest::Client::new();
-    let (call, outcome) = ai::call_with_fallback(
+    let (output, _) = metered(
         config,
         call,
         Capability::Image,
-        since(scope, started_ms),
+        scope,
+        prompt,
         |call| async move {
             let http_call = call.provider.image_call(
                 &call.endpoint,
@@ -372,18 +399,13 @@ pub async fn generate_image(
             call.provider
                 .parse_images(&transport::send(client, &http_call).await?)
         },
-    )
-    .await;
-    let latency_ms = elapsed_ms(scope, started_ms);
-    let consumed = match &outcome {
-        Ok(output) => Ok(Consumed {
+        |output| Consumed {
             usage: output.usage,
             images: output.images.len() as u32,
-        }),
-        Err(error) => Err(error.code()),
-    };
-    ai::finish_later(scope, config, &call, consumed, latency_ms, prompt);
-    Ok(Response::json(200, &json!({ "images": outcome?.images })))
+        },
+    )
+    .await?;
+    Ok(Response::json(200, &json!({ "images": output.images })))
 }
 
 /// `PUT /v1/ai/configs`: creates or updates the caller's (or, with `teamId`, their team's)

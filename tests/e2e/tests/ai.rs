@@ -666,18 +666,6 @@ async fn content_assistants_return_checked_structures() {
     .await;
     assert_eq!((status, &body), (200, &json!({"caption": "Better"})));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/moderate",
-        &token,
-        json!({"text": scripted(json!({"flagged": true, "categories": ["spam"]}))}),
-    )
-    .await;
-    assert_eq!(
-        (status, &body),
-        (200, &json!({"flagged": true, "categories": ["spam"]}))
-    );
-
     let plan: serde_json::Map<String, Value> = (0..9)
         .map(|phase| (format!("D{phase}"), json!({"title": "t", "actions": []})))
         .collect();
@@ -761,6 +749,49 @@ async fn content_assistants_return_checked_structures() {
         (status, &body["error"]["field"]),
         (400, &json!("personaId"))
     );
+}
+
+#[tokio::test]
+async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgement() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    for (text, verdict) in [
+        (
+            "you will regret this [flag:harassment/threatening] [flag:violence]",
+            json!({"flagged": true, "categories": ["harassment/threatening", "violence"]}),
+        ),
+        (
+            "a sunny day at the beach",
+            json!({"flagged": false, "categories": []}),
+        ),
+    ] {
+        let (status, body) = post(&stack, "/v1/ai/moderate", &token, json!({ "text": text })).await;
+        assert_eq!((status, &body), (200, &verdict));
+    }
+    assert_eq!(
+        settled_providers(&db, &user).await,
+        vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 2]
+    );
+
+    let (status, body, _) = call(
+        &stack,
+        reqwest::Method::PUT,
+        "/v1/ai/configs",
+        &token,
+        json!({"provider": "xai", "active": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let judgement = json!({"flagged": true, "categories": ["spam"]});
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/moderate",
+        &token,
+        json!({"text": format!("buy now <<reply:{judgement}>>")}),
+    )
+    .await;
+    assert_eq!((status, &body), (200, &judgement));
 }
 
 #[tokio::test]
