@@ -651,12 +651,12 @@ comment on function public.set_ai_prompt_logging(boolean, uuid) is
 revoke execute on function public.set_ai_prompt_logging(boolean, uuid) from public, anon;
 grant execute on function public.set_ai_prompt_logging(boolean, uuid) to authenticated;
 
--- Monthly, pg_cron asks the worker to run the reset (the worker checks the cron secret). The
--- worker's URL and the secret live in Vault as `worker_url` and `cron_secret`; without them
--- the job does nothing.
+-- pg_cron's calls to the worker's `/v1/cron/*` endpoints, through pg_net. The worker's URL and
+-- the secret it checks live in Vault as `worker_url` and `cron_secret`; without them the call
+-- is skipped (null).
 create extension if not exists pg_cron;
 
-create function app_private.request_ai_credits_reset()
+create function app_private.request_worker(path text)
 returns bigint
 language plpgsql
 security definer
@@ -670,10 +670,11 @@ begin
         return null;
     end if;
     return net.http_post(
-        url := rtrim(worker_url, '/') || '/v1/cron/credits/reset',
+        url := rtrim(worker_url, '/') || path,
         headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret));
 end
 $$;
-revoke execute on function app_private.request_ai_credits_reset() from public;
+revoke execute on function app_private.request_worker(text) from public;
 
-select cron.schedule('ai-credits-reset', '5 0 1 * *', 'select app_private.request_ai_credits_reset()');
+-- Monthly: the credit reset.
+select cron.schedule('ai-credits-reset', '5 0 1 * *', $$select app_private.request_worker('/v1/cron/credits/reset')$$);
