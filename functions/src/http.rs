@@ -71,25 +71,19 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-/// Response body: whole, or streamed (Server-Sent Events from the AI proxy).
-#[derive(Debug)]
+/// Response body: whole, or streamed chunk by chunk (Server-Sent Events from the AI proxy,
+/// produced by work the request defers; see `Scope`).
 pub enum Body {
     Bytes(Vec<u8>),
-    Stream(StreamBody),
+    Stream(futures::stream::LocalBoxStream<'static, Vec<u8>>),
 }
 
-/// A body sent chunk by chunk, plus the work behind it: `after` may produce the chunks and must
-/// run to its end even if the client goes away (the platform keeps the request alive for it,
-/// e.g. to settle credits).
-pub struct StreamBody {
-    pub chunks: futures::stream::LocalBoxStream<'static, Vec<u8>>,
-    /// Resolves to a log line when that work failed.
-    pub after: futures::future::LocalBoxFuture<'static, Option<String>>,
-}
-
-impl std::fmt::Debug for StreamBody {
+impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StreamBody")
+        match self {
+            Self::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
     }
 }
 
@@ -116,7 +110,7 @@ impl Response {
     }
 
     /// A `text/event-stream` response (Server-Sent Events).
-    pub fn event_stream(body: StreamBody) -> Self {
+    pub fn event_stream(chunks: futures::stream::LocalBoxStream<'static, Vec<u8>>) -> Self {
         Self {
             status: 200,
             headers: vec![
@@ -126,7 +120,7 @@ impl Response {
                 ),
                 ("cache-control".into(), "no-cache".into()),
             ],
-            body: Body::Stream(body),
+            body: Body::Stream(chunks),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod observability;
 pub mod publishing;
 pub mod router;
 pub mod routes;
+pub mod scope;
 pub mod social;
 pub mod supabase;
 #[cfg(test)]
@@ -29,11 +30,14 @@ use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
 use routes::social as social_routes;
 use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi};
+use scope::{Background, Scope};
 
-/// A response plus the request's log line, which the platform glue writes out.
+/// A response plus the request's log line, which the platform glue writes out, and the work
+/// it must keep running after the response (`waitUntil`).
 pub struct Handled {
     pub response: Response,
     pub log_line: String,
+    pub deferred: Vec<Background>,
 }
 
 /// Serves one request. `config` is an error when the deployment lacks settings; only the
@@ -41,8 +45,9 @@ pub struct Handled {
 pub async fn handle(
     request: Request,
     config: &Result<Config, ConfigError>,
-    clock: &impl Clock,
+    clock: &dyn Clock,
 ) -> Handled {
+    let scope = Scope::new(clock);
     let started_ms = clock.unix_millis();
     let request_id = RequestId::from_headers(&request.headers);
     let resolution = router::resolve(&request.method, &request.path);
@@ -53,7 +58,7 @@ pub async fn handle(
     };
 
     let mut user_id = None;
-    let outcome = dispatch(resolution, &request, config, clock, &mut user_id).await;
+    let outcome = dispatch(resolution, &request, config, &scope, &mut user_id).await;
     let (response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
@@ -71,7 +76,11 @@ pub async fn handle(
         cause: error.as_ref().and_then(ApiError::cause),
     }
     .to_json_line();
-    Handled { response, log_line }
+    Handled {
+        response,
+        log_line,
+        deferred: scope.into_deferred(),
+    }
 }
 
 /// Runs the matched endpoint; records the caller's id in `user_id` once authenticated.
@@ -79,7 +88,7 @@ async fn dispatch(
     resolution: Resolution,
     request: &Request,
     config: &Result<Config, ConfigError>,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     user_id: &mut Option<UserId>,
 ) -> Result<Response, ApiError> {
     let route = match resolution {
@@ -102,7 +111,7 @@ async fn dispatch(
             return ai_routes::reset_credits(configured()?, request).await
         }
         Endpoint::CronRefreshTokens => {
-            return social_routes::cron_refresh(configured()?, request, clock).await
+            return social_routes::cron_refresh(configured()?, request, scope).await
         }
         Endpoint::CronReencryptTokens => {
             return social_routes::cron_reencrypt(configured()?, request).await
@@ -110,7 +119,7 @@ async fn dispatch(
         // The browser comes back from the platform without our token; the state proves who.
         Endpoint::OauthCallback => {
             let platform = path_param(route, request, "platform");
-            return social_routes::callback(configured()?, platform, request, clock).await;
+            return social_routes::callback(configured()?, platform, request, scope).await;
         }
         Endpoint::Me
         | Endpoint::CreateTeamInvitation
@@ -133,7 +142,7 @@ async fn dispatch(
     }
     // The rest act for a signed-in user.
     let config = configured()?;
-    let caller = auth::authenticate(&request.headers, config, clock.unix_seconds()).await?;
+    let caller = auth::authenticate(&request.headers, config, scope.unix_seconds()).await?;
     *user_id = Some(caller.user.id.clone());
     match route.endpoint {
         Endpoint::Me => me::me(config, &caller).await,
@@ -143,26 +152,26 @@ async fn dispatch(
             invitations::create(config, &caller, team_id, request).await
         }
         Endpoint::AiGenerateText => {
-            ai_routes::generate_text(config, &caller, request, clock, TextFormat::Text).await
+            ai_routes::generate_text(config, &caller, request, scope, TextFormat::Text).await
         }
         Endpoint::AiGenerateJson => {
-            ai_routes::generate_text(config, &caller, request, clock, TextFormat::Json).await
+            ai_routes::generate_text(config, &caller, request, scope, TextFormat::Json).await
         }
         Endpoint::AiGenerateImage => {
-            ai_routes::generate_image(config, &caller, request, clock).await
+            ai_routes::generate_image(config, &caller, request, scope).await
         }
         Endpoint::AiPutConfig => ai_routes::put_config(config, &caller, request).await,
-        Endpoint::AiStreamText => ai_routes::stream_text(config, &caller, request, clock).await,
+        Endpoint::AiStreamText => ai_routes::stream_text(config, &caller, request, scope).await,
         Endpoint::AiSimulateFeedback => {
-            assist::simulate_feedback(config, &caller, request, clock).await
+            assist::simulate_feedback(config, &caller, request, scope).await
         }
-        Endpoint::AiAuditPlan => assist::audit_plan(config, &caller, request, clock).await,
-        Endpoint::AiCaptions => assist::captions(config, &caller, request, clock).await,
-        Endpoint::AiHashtags => assist::hashtags(config, &caller, request, clock).await,
-        Endpoint::AiImprove => assist::improve(config, &caller, request, clock).await,
-        Endpoint::AiModerate => assist::moderate(config, &caller, request, clock).await,
-        Endpoint::ChatCompletions => chat::completions(config, &caller, request, clock).await,
-        Endpoint::Models => Ok(chat::models(config)),
+        Endpoint::AiAuditPlan => assist::audit_plan(config, &caller, request, scope).await,
+        Endpoint::AiCaptions => assist::captions(config, &caller, request, scope).await,
+        Endpoint::AiHashtags => assist::hashtags(config, &caller, request, scope).await,
+        Endpoint::AiImprove => assist::improve(config, &caller, request, scope).await,
+        Endpoint::AiModerate => assist::moderate(config, &caller, request, scope).await,
+        Endpoint::ChatCompletions => chat::completions(config, &caller, request, scope).await,
+        Endpoint::Models => chat::models(config, &caller).await,
         Endpoint::OauthStart => {
             social_routes::start(
                 config,
@@ -174,11 +183,11 @@ async fn dispatch(
         }
         Endpoint::VerifyConnection => {
             let id = path_param(route, request, "connection_id");
-            social_routes::verify(config, &caller, id, clock).await
+            social_routes::verify(config, &caller, id, scope).await
         }
         Endpoint::DeleteConnection => {
             let id = path_param(route, request, "connection_id");
-            social_routes::delete(config, &caller, id, clock).await
+            social_routes::delete(config, &caller, id, scope).await
         }
         Endpoint::Healthz
         | Endpoint::OpenApi

@@ -5,7 +5,7 @@ use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::http::{Body, Request, Response, StreamBody};
+use crate::http::{Body, Request, Response};
 
 /// `Date.now()`: in workerd it advances only across I/O, which is what request timing measures.
 struct JsClock;
@@ -31,7 +31,14 @@ async fn fetch(
     let config = Config::from_lookup(|name| setting(&env, name));
     let handled = crate::handle(request, &config, &JsClock).await;
     console_log!("{}", handled.log_line);
-    worker_response(handled.response, &ctx)
+    for work in handled.deferred {
+        ctx.wait_until(async move {
+            if let Some(line) = work.await {
+                console_log!("{line}");
+            }
+        });
+    }
+    worker_response(handled.response)
 }
 
 /// Secrets first, then plain vars: a value may be either, depending on the environment.
@@ -54,7 +61,7 @@ async fn neutral_request(request: &mut worker::Request) -> worker::Result<Reques
     })
 }
 
-fn worker_response(response: Response, ctx: &Context) -> worker::Result<worker::Response> {
+fn worker_response(response: Response) -> worker::Result<worker::Response> {
     let headers = Headers::new();
     for (name, value) in &response.headers {
         headers.append(name, value)?;
@@ -64,15 +71,6 @@ fn worker_response(response: Response, ctx: &Context) -> worker::Result<worker::
         .with_headers(headers);
     match response.body {
         Body::Bytes(bytes) => Ok(builder.fixed(bytes)),
-        Body::Stream(StreamBody { chunks, after }) => {
-            // Feeds `chunks` and then settles; kept alive beyond the response, so it finishes
-            // even when the client goes away mid-stream.
-            ctx.wait_until(async move {
-                if let Some(line) = after.await {
-                    console_log!("{line}");
-                }
-            });
-            builder.from_stream(chunks.map(Ok::<_, worker::Error>))
-        }
+        Body::Stream(chunks) => builder.from_stream(chunks.map(Ok::<_, worker::Error>)),
     }
 }

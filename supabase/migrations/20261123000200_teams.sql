@@ -42,7 +42,7 @@ create table public.audit_log (
     action text not null check (action in (
         'member.added', 'member.removed', 'member.left', 'member.role_changed',
         'invitation.created', 'invitation.accepted', 'invitation.declined', 'invitation.revoked',
-        'ownership.transferred')),
+        'ownership.transferred', 'ai.prompt_logging_changed')),
     target_user_id uuid references auth.users (id) on delete set null,
     details jsonb not null default '{}',
     created_at timestamptz not null default now()

@@ -194,6 +194,18 @@ as $$
     limit 1
 $$;
 
+-- Metering commits asynchronously (for the rest of the calling transaction): a provider call
+-- then waits for neither a reservation's nor a settlement's WAL flush, which on slow disks is
+-- most of an RPC's time. The trade-off, accepted for metering: a database crash can forget the
+-- last moments (3 × wal_writer_delay) of reservations and settlements, never half of one.
+create function app_private.ai_metering_commit()
+returns void
+language sql
+set search_path = ''
+as $$
+    select set_config('synchronous_commit', 'off', true);
+$$;
+
 -- One round trip before a provider call: the rate window, then the credit reservation, then
 -- the provider configuration to use. Returns a JSON object whose `status` is `reserved`,
 -- `rate_limited`, `credit_limit_reached` or `not_team_member`.
@@ -230,6 +242,7 @@ declare
     ledger public.ai_credit_ledger;
     request_id uuid;
 begin
+    perform app_private.ai_metering_commit();
     if capability not in ('text', 'image', 'chat') then
         raise exception 'unknown capability %', capability using errcode = '22023';
     end if;
@@ -334,6 +347,7 @@ declare
     request public.ai_requests;
     charged bigint;
 begin
+    perform app_private.ai_metering_commit();
     select r.* into request from public.ai_requests as r
     where r.id = request_id and r.status = 'reserved'
     for update;
@@ -366,6 +380,7 @@ as $$
 declare
     request public.ai_requests;
 begin
+    perform app_private.ai_metering_commit();
     update public.ai_requests as r
     set status = 'failed', error_code = release_ai_credits.error_code, latency_ms = release_ai_credits.latency_ms,
         credits = 0, settled_at = now()
@@ -600,15 +615,48 @@ revoke execute on function
     app_private.reset_ai_credits(interval),
     app_private.save_ai_provider_config(uuid, uuid, uuid, public.ai_provider, text, text, boolean, boolean, text,
         text, text, text, boolean),
-    app_private.ai_provider_config_id(uuid, uuid, public.ai_provider)
+    app_private.ai_provider_config_id(uuid, uuid, public.ai_provider),
+    app_private.ai_metering_commit()
 from public;
 
--- Monthly, pg_cron asks the worker to run the reset (the worker checks the cron secret). The
--- worker's URL and the secret live in Vault as `worker_url` and `cron_secret`; without them
--- the job does nothing.
+-- The opt-in to keep prompt text in ai_requests: a team's owner or admin decides for the team,
+-- a user for their own calls. Team changes are audited.
+create function public.set_ai_prompt_logging(enabled boolean, team_id uuid default null)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    subject uuid := coalesce(team_id, (select auth.uid()));
+begin
+    if subject is null then
+        raise exception 'sign in first' using errcode = '42501';
+    end if;
+    if team_id is not null and not (team_id = any (app_private.user_team_ids('{owner,admin}'))) then
+        raise exception 'only the team''s owner or an admin can change prompt logging' using errcode = '42501';
+    end if;
+    insert into public.ai_subjects as s (subject_id, log_prompts)
+    values (subject, enabled)
+    on conflict (subject_id) do update set log_prompts = excluded.log_prompts;
+    if team_id is not null then
+        perform app_private.log_team_event(team_id, 'ai.prompt_logging_changed', null,
+            jsonb_build_object('enabled', enabled));
+    end if;
+    return enabled;
+end
+$$;
+comment on function public.set_ai_prompt_logging(boolean, uuid) is
+    'Opt in or out of keeping prompt text in ai_requests (a team: owner/admin; else the caller).';
+revoke execute on function public.set_ai_prompt_logging(boolean, uuid) from public, anon;
+grant execute on function public.set_ai_prompt_logging(boolean, uuid) to authenticated;
+
+-- pg_cron's calls to the worker's `/v1/cron/*` endpoints, through pg_net. The worker's URL and
+-- the secret it checks live in Vault as `worker_url` and `cron_secret`; without them the call
+-- is skipped (null).
 create extension if not exists pg_cron;
 
-create function app_private.request_ai_credits_reset()
+create function app_private.request_worker(path text)
 returns bigint
 language plpgsql
 security definer
@@ -622,10 +670,11 @@ begin
         return null;
     end if;
     return net.http_post(
-        url := rtrim(worker_url, '/') || '/v1/cron/credits/reset',
+        url := rtrim(worker_url, '/') || path,
         headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret));
 end
 $$;
-revoke execute on function app_private.request_ai_credits_reset() from public;
+revoke execute on function app_private.request_worker(text) from public;
 
-select cron.schedule('ai-credits-reset', '5 0 1 * *', 'select app_private.request_ai_credits_reset()');
+-- Monthly: the credit reset.
+select cron.schedule('ai-credits-reset', '5 0 1 * *', $$select app_private.request_worker('/v1/cron/credits/reset')$$);

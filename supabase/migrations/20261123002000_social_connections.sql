@@ -586,28 +586,6 @@ revoke execute on function
 from public;
 
 -- Every ten minutes pg_cron asks the worker to refresh the tokens that expire soon (the worker
--- checks the cron secret). Vault holds the worker's URL and the secret as `worker_url` and
--- `cron_secret`; without them the job does nothing.
-create extension if not exists pg_cron;
-
-create function app_private.request_social_token_refresh()
-returns bigint
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-    worker_url text := (select s.decrypted_secret from vault.decrypted_secrets as s where s.name = 'worker_url');
-    cron_secret text := (select s.decrypted_secret from vault.decrypted_secrets as s where s.name = 'cron_secret');
-begin
-    if worker_url is null or cron_secret is null then
-        return null;
-    end if;
-    return net.http_post(
-        url := rtrim(worker_url, '/') || '/v1/cron/tokens/refresh',
-        headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret));
-end
-$$;
-revoke execute on function app_private.request_social_token_refresh() from public;
-
-select cron.schedule('social-token-refresh', '*/10 * * * *', 'select app_private.request_social_token_refresh()');
+-- checks the cron secret; see app_private.request_worker).
+select cron.schedule('social-token-refresh', '*/10 * * * *',
+    $$select app_private.request_worker('/v1/cron/tokens/refresh')$$);

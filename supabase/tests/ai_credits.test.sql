@@ -1,7 +1,7 @@
 -- The AI proxy's tables and RPCs: keys never readable, credits reserved/settled/released
 -- correctly, the allowance and the rate window enforced, the monthly reset idempotent.
 begin;
-select plan(29);
+select plan(36);
 
 select tests.create_user('ai-alice@test.local') as alice \gset
 select tests.create_user('ai-bob@test.local') as bob \gset
@@ -49,6 +49,8 @@ select ok(not has_function_privilege('authenticated',
 -- Reserve, settle, release (Alice: free plan, 200 credits; her config prices 4 per request).
 select public.reserve_ai_credits(:'alice', 'generate-text', 'text', 'gemini', 10, 10, 0) as reservation \gset
 select is(:'reservation'::jsonb ->> 'status', 'reserved', 'a reservation within the allowance succeeds');
+select is(current_setting('synchronous_commit'), 'off',
+    'metering commits without waiting for the WAL flush (for the rest of its transaction)');
 select is(:'reservation'::jsonb - '{request_id,config_id,resets_at}'::text[],
     jsonb_build_object('status', 'reserved', 'provider', 'openai', 'model', 'flat-4', 'base_url', null,
         'encrypted_api_key', 'c2VhbGVkLWtleQ==', 'api_key_version', 'v1', 'log_prompts', false,
@@ -101,6 +103,25 @@ select public.reserve_ai_credits(:'alice', 'generate-text', 'text', 'openai', 10
 select public.settle_ai_credits(:'fallback', 'gemini-2.5-flash', 5, 7, 0, 30, provider => 'gemini');
 select is((select (provider, model, credits)::text from public.ai_requests where id = :'fallback'),
     '(gemini,gemini-2.5-flash,1)', 'settle prices and logs the provider that answered');
+
+-- Prompt logging is opt-in: the team's owner or admin decides, a plain member or an outsider cannot.
+select tests.authenticate_as(:'member');
+select throws_ok($$select public.set_ai_prompt_logging(true, team_id => '$$ || :'team' || $$')$$, '42501', null,
+    'a plain member cannot opt the team in');
+select tests.authenticate_as(:'bob');
+select throws_ok($$select public.set_ai_prompt_logging(true, team_id => '$$ || :'team' || $$')$$, '42501', null,
+    'an outsider cannot opt the team in');
+select ok(public.set_ai_prompt_logging(true), 'a user opts in for their own calls');
+select tests.authenticate_as(:'alice');
+select ok(public.set_ai_prompt_logging(true, team_id => :'team'), 'the owner opts the team in');
+select tests.clear_authentication();
+select is((select count(*)::int from public.audit_log where team_id = :'team' and action = 'ai.prompt_logging_changed'), 1,
+    'the team''s opt-in is audited');
+select public.reserve_ai_credits(:'member', 'generate-text', 'text', 'openai', 1, 1, 0, team_id => :'team')
+    ->> 'request_id' as logged \gset
+select public.settle_ai_credits(:'logged', 'gpt-4o-mini', 1, 1, 0, 5, prompt => 'hello team');
+select is((select prompt from public.ai_requests where id = :'logged'), 'hello team',
+    'once opted in, the prompt is kept');
 
 -- The reset: stale reservations are released; a second run in the month changes nothing.
 update public.ai_requests set created_at = now() - interval '1 hour' where subject_id = :'team';

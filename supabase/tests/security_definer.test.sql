@@ -44,7 +44,9 @@ select is_empty(
           'decline_team_invitation(text) for authenticated',
           'revoke_team_invitation(uuid) for authenticated',
           'create_chat_channel(uuid,text,uuid[]) for authenticated',
-          'open_direct_channel(uuid,uuid) for authenticated'
+          'open_direct_channel(uuid,uuid) for authenticated',
+          -- Team owner/admin (checked inside), or the caller for their own calls.
+          'set_ai_prompt_logging(boolean,uuid) for authenticated'
       ])
     $$,
     'no function in public is executable by anon or authenticated unless allow-listed');

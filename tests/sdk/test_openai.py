@@ -1,6 +1,7 @@
 """The worker's OpenAI-compatible surface driven by the official `openai` package: base URL =
 the worker's `/v1`, API key = a Supabase access token. Answers come from the local provider fakes."""
 
+import httpx
 import openai
 import pytest
 
@@ -23,6 +24,14 @@ def client(admin) -> openai.OpenAI:
 def test_lists_models(client):
     models = {model.id: model.owned_by for model in client.models.list()}
     assert models.get("gpt-4o-mini") == "openai"
+    configured = httpx.put(
+        f"{WORKER_URL}/v1/ai/configs",
+        json={"provider": "xai", "models": {"chat": "grok-4-fast", "image": "grok-2-image"}},
+        headers={"Authorization": f"Bearer {client.api_key}"},
+    )
+    assert configured.status_code == 200, configured.text
+    models = {model.id: model.owned_by for model in client.models.list()}
+    assert (models.get("grok-4-fast"), models.get("grok-2-image")) == ("xai", "xai"), "the caller's own models are listed"
 
 
 def test_chat_completion(client):

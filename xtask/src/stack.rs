@@ -234,6 +234,13 @@ impl Stack {
             vars.push((id_name, (*id).to_owned()));
             vars.push((secret_name, (*secret).to_owned()));
         }
+        // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
+        postgres.psql_command(&format!(
+            "insert into vault.secrets (name, secret) values ('worker_url', 'http://127.0.0.1:{}'), \
+             ('cron_secret', '{LOCAL_CRON_SECRET}') \
+             on conflict (name) where name is not null do update set secret = excluded.secret",
+            ports.worker
+        ))?;
         let mut wrangler = wrangler_dev(&dir, ports, matches!(mode, Mode::Throwaway { .. }))?;
         let output = match mode {
             Mode::Dev { .. } => {

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::scope::Scope;
 
 use credits::{Reservation, ReserveRequest, Settlement};
 use keys::SealedKey;
@@ -115,11 +116,12 @@ fn resolve(
     })
 }
 
-/// Settles a successful call (charging what the provider reported) or releases a failed one.
+/// Settles a successful call (charging what the provider reported) or releases a failed one
+/// (`Err` holds the error code it failed with).
 pub async fn finish(
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &ProviderError>,
+    outcome: Result<Consumed, &str>,
     latency_ms: u32,
     prompt: &str,
 ) -> Result<(), ApiError> {
@@ -135,8 +137,45 @@ pub async fn finish(
             };
             credits::settle(config, &call.request_id, &settlement).await
         }
-        Err(error) => credits::release(config, &call.request_id, error.code(), latency_ms).await,
+        Err(error_code) => credits::release(config, &call.request_id, error_code, latency_ms).await,
     }
+}
+
+/// `finish` as work after the response, so the caller never waits for the ledger. A failure
+/// is logged; the reservation then stays open, uncharged, until the monthly reset expires it.
+pub fn finish_later(
+    scope: &Scope<'_>,
+    config: &Config,
+    call: &MeteredCall,
+    outcome: Result<Consumed, &'static str>,
+    latency_ms: u32,
+    prompt: &str,
+) {
+    let (config, call) = (config.clone(), call.clone());
+    let prompt = if call.log_prompts {
+        prompt.to_owned()
+    } else {
+        String::new()
+    };
+    scope.defer(async move { finish_logged(&config, &call, outcome, latency_ms, &prompt).await });
+}
+
+/// `finish`, with a failure turned into the log line that reports it.
+pub async fn finish_logged(
+    config: &Config,
+    call: &MeteredCall,
+    outcome: Result<Consumed, &str>,
+    latency_ms: u32,
+    prompt: &str,
+) -> Option<String> {
+    let finished = finish(config, call, outcome, latency_ms, prompt).await;
+    finished.err().map(|error| {
+        serde_json::json!({
+            "level": "error", "msg": "credit settlement failed", "request_id": call.request_id,
+            "error_code": error.code(), "cause": error.cause(),
+        })
+        .to_string()
+    })
 }
 
 /// Runs `attempt` for the call's provider, with retries; if it still fails transiently and the

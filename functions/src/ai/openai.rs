@@ -1,13 +1,16 @@
 //! OpenAI's wire format (`/chat/completions`, `/images/generations`), also spoken by xAI and
-//! every OpenAI-compatible server.
+//! every OpenAI-compatible server; and OpenAI's own `/moderations`.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::provider::{
     json_body, HttpCall, HttpReply, ImageOutput, ImagePrompt, Message, ProviderEndpoint,
-    ProviderError, Role, StreamDelta, TextOutput, TextPrompt, Usage,
+    ProviderError, Role, StreamDelta, TextOutput, TextPrompt, Usage, Verdict,
 };
+
+/// OpenAI's moderation model (free of charge at OpenAI).
+pub const MODERATION_MODEL: &str = "omni-moderation-latest";
 
 fn call(endpoint: &ProviderEndpoint, path: &str, body: &Value) -> HttpCall {
     HttpCall {
@@ -186,6 +189,43 @@ pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
 
 /// OpenAI's error body: `{"error": {"message", "type", "code"}}`; refused content is flagged by
 /// `content_policy_violation` / `content_filter` in `code` or `type`.
+pub fn moderation_call(endpoint: &ProviderEndpoint, text: &str) -> HttpCall {
+    call(
+        endpoint,
+        "/moderations",
+        &json!({ "model": MODERATION_MODEL, "input": text }),
+    )
+}
+
+/// The first result: `flagged`, and the categories marked true, in name order.
+pub fn parse_moderation(reply: &HttpReply) -> Result<Verdict, ProviderError> {
+    #[derive(Deserialize)]
+    struct Moderation {
+        results: Vec<ModerationResult>,
+    }
+    #[derive(Deserialize)]
+    struct ModerationResult {
+        flagged: bool,
+        categories: std::collections::BTreeMap<String, Option<bool>>,
+    }
+    check_status(reply)?;
+    let moderation: Moderation = json_body(reply)?;
+    let result = moderation
+        .results
+        .into_iter()
+        .next()
+        .ok_or_else(|| ProviderError::Malformed("a moderation without results".into()))?;
+    Ok(Verdict {
+        flagged: result.flagged,
+        categories: result
+            .categories
+            .into_iter()
+            .filter(|(_, applies)| *applies == Some(true))
+            .map(|(category, _)| category)
+            .collect(),
+    })
+}
+
 pub(super) fn check_status(reply: &HttpReply) -> Result<(), ProviderError> {
     if (200..300).contains(&reply.status) {
         return Ok(());

@@ -124,6 +124,17 @@ impl ProviderKind {
         }
     }
 
+    /// The model of the provider's moderation endpoint: OpenAI has one; the others are asked
+    /// for a judgement instead.
+    pub fn moderation_model(self) -> Option<&'static str> {
+        (self == Self::Openai).then_some(openai::MODERATION_MODEL)
+    }
+
+    pub fn moderation_call(self, endpoint: &ProviderEndpoint, text: &str) -> Option<HttpCall> {
+        self.moderation_model()
+            .map(|_| openai::moderation_call(endpoint, text))
+    }
+
     pub fn parse_images(self, reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
         match self {
             Self::Gemini => gemini::parse_images(reply),
@@ -188,6 +199,13 @@ pub struct TextOutput {
     pub usage: Usage,
     /// Gemini's `groundingMetadata.groundingChunks`, when grounding was used.
     pub grounding_chunks: Option<Value>,
+}
+
+/// A content check's outcome: whether to block, and which categories apply.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub flagged: bool,
+    pub categories: Vec<String>,
 }
 
 /// What one event of a provider's text stream carried.

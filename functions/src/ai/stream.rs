@@ -2,12 +2,13 @@
 //! arrive. Credits settle once the stream has ended, from the usage the provider reported, or,
 //! when the client went away first, from what had been produced by then.
 //!
-//! The provider is read by a pump that runs as the response body's `after` work (kept alive by
-//! the platform beyond the response) and feeds the body through a channel. So settling never
+//! The provider is read by a pump that runs as work after the response (kept alive by the
+//! platform beyond the response) and feeds the body through a channel. So settling never
 //! depends on the body stream being polled or dropped: a client that disconnects only closes
 //! the channel, which the pump sees at its next send.
 
 use std::collections::VecDeque;
+use std::future::Future;
 
 use futures::channel::mpsc;
 use futures::stream::{LocalBoxStream, StreamExt};
@@ -15,7 +16,6 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::StreamBody;
 
 use super::provider::{ProviderError, ProviderKind, StreamDelta, Usage};
 use super::sse::{self, SseDecoder};
@@ -197,8 +197,9 @@ impl Relay {
     }
 }
 
-/// The client's stream of `provider_bytes` and, as the body's `after` work, the pump and then
-/// the settlement. `latency_ms` is the time to the provider's first byte.
+/// The client's stream of `provider_bytes`, and the pump that feeds it and then settles: work
+/// for after the response (see `Scope`), so it finishes even when the client goes away
+/// mid-stream. `latency_ms` is the time to the provider's first byte.
 pub fn metered(
     config: Config,
     call: MeteredCall,
@@ -207,7 +208,10 @@ pub fn metered(
     estimated_input_tokens: u32,
     latency_ms: u32,
     prompt: String,
-) -> StreamBody {
+) -> (
+    LocalBoxStream<'static, Vec<u8>>,
+    impl Future<Output = Option<String>>,
+) {
     let (client, chunks) = mpsc::unbounded();
     let relay = Relay {
         provider_bytes,
@@ -219,29 +223,19 @@ pub fn metered(
         ready: VecDeque::new(),
         ended: false,
     };
-    let after = async move {
+    let pump = async move {
         let meter = relay.pump(client).await;
         let nothing_produced = meter.produced_chars == 0 && meter.reported.is_none();
         let outcome = match &meter.failure {
-            Some(error) if nothing_produced => Err(error),
+            Some(error) if nothing_produced => Err(error.code()),
             _ => Ok(Consumed {
                 usage: meter.usage(estimated_input_tokens),
                 images: 0,
             }),
         };
-        let settled = super::finish(&config, &call, outcome, latency_ms, &prompt).await;
-        settled.err().map(|error| {
-            json!({
-                "level": "error", "msg": "stream settlement failed", "request_id": call.request_id,
-                "error_code": error.code(), "cause": error.cause(),
-            })
-            .to_string()
-        })
+        super::finish_logged(&config, &call, outcome, latency_ms, &prompt).await
     };
-    StreamBody {
-        chunks: chunks.boxed_local(),
-        after: Box::pin(after),
-    }
+    (chunks.boxed_local(), pump)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use jwt_compact::jwk::JsonWebKey;
 use serde::Deserialize;
 
 use super::keys::VerificationKey;
+use super::verified::VerifiedTokens;
 
 const MIN_FETCH_INTERVAL: i64 = 30;
 const DEFAULT_TTL: i64 = 600;
@@ -81,6 +82,7 @@ struct CacheState {
 
 pub struct JwksCache {
     state: Mutex<CacheState>,
+    verified: VerifiedTokens,
 }
 
 impl JwksCache {
@@ -97,7 +99,13 @@ impl JwksCache {
                 fetches: 0,
                 last_fetch_error: None,
             }),
+            verified: VerifiedTokens::new(),
         }
+    }
+
+    /// The tokens already verified with these keys.
+    pub fn verified(&self) -> &VerifiedTokens {
+        &self.verified
     }
 
     /// The key named `kid`, fetching the JWKS at `jwks_url` when the cache is empty, stale, or

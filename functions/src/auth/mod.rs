@@ -3,6 +3,7 @@
 
 mod jwks;
 mod keys;
+mod verified;
 mod verifier;
 
 use std::fmt;

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::routes::is_uuid;
+use crate::scope::Scope;
 
 const MAX_BODY_BYTES: usize = 256 * 1024;
 pub(super) const MAX_PROMPT_CHARS: usize = 32_000;
@@ -37,7 +38,7 @@ pub async fn generate_text(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     format: TextFormat,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
@@ -55,7 +56,7 @@ pub async fn generate_text(
         json,
         google_search,
     };
-    let output = complete_single_turn(config, caller, request, clock, &turn).await?;
+    let output = complete_single_turn(config, caller, request, scope, &turn).await?;
     Ok(match format {
         TextFormat::Text => {
             let mut answer = json!({ "text": output.text });
@@ -77,7 +78,7 @@ pub async fn stream_text(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
@@ -100,7 +101,7 @@ pub async fn stream_text(
         estimated_input_tokens,
         prompt,
     };
-    open_stream(config, call, &text_prompt, clock, stream).await
+    open_stream(config, call, &text_prompt, scope, stream).await
 }
 
 /// A one-message text request, as generate-text, stream-text and the caption helpers send.
@@ -117,7 +118,7 @@ impl SingleTurn<'_> {
         estimate_tokens(self.prompt) + self.system.map_or(0, estimate_tokens)
     }
 
-    async fn begin(
+    pub(super) async fn begin(
         &self,
         config: &Config,
         caller: &Caller,
@@ -135,14 +136,18 @@ impl SingleTurn<'_> {
         .await
     }
 
-    fn messages(&self) -> [Message; 1] {
+    pub(super) fn messages(&self) -> [Message; 1] {
         [Message {
             role: Role::User,
             content: self.prompt.to_owned(),
         }]
     }
 
-    fn text_prompt<'a>(&'a self, model: &'a str, messages: &'a [Message]) -> TextPrompt<'a> {
+    pub(super) fn text_prompt<'a>(
+        &'a self,
+        model: &'a str,
+        messages: &'a [Message],
+    ) -> TextPrompt<'a> {
         TextPrompt {
             model,
             system: self.system,
@@ -159,20 +164,21 @@ pub(super) async fn complete_single_turn(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     turn: &SingleTurn<'_>,
 ) -> Result<TextOutput, ApiError> {
     let call = turn.begin(config, caller, request).await?;
     let model = call.model.clone();
     let messages = turn.messages();
-    complete(
+    let (output, _) = complete(
         config,
         call,
         &turn.text_prompt(&model, &messages),
-        clock,
+        scope,
         turn.prompt,
     )
-    .await
+    .await?;
+    Ok(output)
 }
 
 /// Reserves credits for a text call of the caller (or the team in `x-team-id`).
@@ -201,23 +207,24 @@ pub(super) async fn begin_text(
     .await
 }
 
-/// The provider call of a metered text request, settled or released by its outcome. The model
-/// sent is `call`'s (a fallback provider brings its own), whatever `text_prompt` names.
-/// `prompt` is what the request log keeps when the subject opted in.
+/// The provider call of a metered text request, settled or released by its outcome after the
+/// response. The model sent is `call`'s (a fallback provider brings its own), whatever
+/// `text_prompt` names; it is returned with the output. `prompt` is what the request log keeps
+/// when the subject opted in.
 pub(super) async fn complete(
     config: &Config,
     call: MeteredCall,
     text_prompt: &TextPrompt<'_>,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     prompt: &str,
-) -> Result<TextOutput, ApiError> {
-    let started_ms = clock.unix_millis();
+) -> Result<(TextOutput, String), ApiError> {
     let client = &reqwest::Client::new();
-    let (call, outcome) = ai::call_with_fallback(
+    let (output, call) = metered(
         config,
         call,
         Capability::Text,
-        since(clock, started_ms),
+        scope,
+        prompt,
         |call| async move {
             let http_call = call.provider.text_call(
                 &call.endpoint,
@@ -229,15 +236,41 @@ pub(super) async fn complete(
             call.provider
                 .parse_text(&transport::send(client, &http_call).await?)
         },
+        |output| Consumed {
+            usage: output.usage,
+            images: 0,
+        },
     )
-    .await;
-    let latency_ms = elapsed_ms(clock, started_ms);
-    let consumed = outcome.as_ref().map(|output| Consumed {
-        usage: output.usage,
-        images: 0,
-    });
-    ai::finish(config, &call, consumed, latency_ms, prompt).await?;
-    Ok(outcome?)
+    .await?;
+    Ok((output, call.model))
+}
+
+/// A metered provider call: `attempt` with retries and the fallback provider, then settlement
+/// of what `consumed` reads from the output (or release on failure) after the response.
+/// Returns the output and the call that produced it.
+pub(super) async fn metered<T, Attempt, Outcome>(
+    config: &Config,
+    call: MeteredCall,
+    capability: Capability,
+    scope: &Scope<'_>,
+    prompt: &str,
+    attempt: Attempt,
+    consumed: impl Fn(&T) -> Consumed,
+) -> Result<(T, MeteredCall), ApiError>
+where
+    Attempt: Fn(MeteredCall) -> Outcome,
+    Outcome: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let started_ms = scope.unix_millis();
+    let (call, outcome) =
+        ai::call_with_fallback(config, call, capability, since(scope, started_ms), attempt).await;
+    let settlement = match &outcome {
+        Ok(output) => Ok(consumed(output)),
+        Err(error) => Err(error.code()),
+    };
+    let latency_ms = elapsed_ms(scope, started_ms);
+    ai::finish_later(scope, config, &call, settlement, latency_ms, prompt);
+    Ok((outcome?, call))
 }
 
 /// How a metered stream is sent, and what its settlement needs.
@@ -254,17 +287,17 @@ pub(super) async fn open_stream(
     config: &Config,
     call: MeteredCall,
     text_prompt: &TextPrompt<'_>,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     stream: StreamRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let started_ms = clock.unix_millis();
+    let started_ms = scope.unix_millis();
     let client = &reqwest::Client::new();
     // Retried (and fallen back) only while opening: nothing has reached the client yet.
     let (call, opened) = ai::call_with_fallback(
         config,
         call,
         Capability::Text,
-        since(clock, started_ms),
+        since(scope, started_ms),
         |call| async move {
             let http_call = call.provider.stream_text_call(
                 &call.endpoint,
@@ -285,15 +318,18 @@ pub(super) async fn open_stream(
         },
     )
     .await;
-    let latency_ms = elapsed_ms(clock, started_ms);
+    let latency_ms = elapsed_ms(scope, started_ms);
     let refusal = match opened {
         Ok(provider_bytes) => {
             let StreamRequest {
-                framing,
+                mut framing,
                 estimated_input_tokens,
                 prompt,
             } = stream;
-            let body = stream::metered(
+            if let Framing::ChatCompletionChunks { model, .. } = &mut framing {
+                model.clone_from(&call.model);
+            }
+            let (chunks, pump) = stream::metered(
                 config.clone(),
                 call,
                 provider_bytes,
@@ -302,11 +338,19 @@ pub(super) async fn open_stream(
                 latency_ms,
                 prompt.to_owned(),
             );
-            return Ok(Response::event_stream(body));
+            scope.defer(pump);
+            return Ok(Response::event_stream(chunks));
         }
         Err(error) => error,
     };
-    ai::finish(config, &call, Err(&refusal), latency_ms, stream.prompt).await?;
+    ai::finish_later(
+        scope,
+        config,
+        &call,
+        Err(refusal.code()),
+        latency_ms,
+        stream.prompt,
+    );
     Err(refusal.into())
 }
 
@@ -314,7 +358,7 @@ pub async fn generate_image(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
@@ -336,13 +380,13 @@ pub async fn generate_image(
         },
     )
     .await?;
-    let started_ms = clock.unix_millis();
     let client = &reqwest::Client::new();
-    let (call, outcome) = ai::call_with_fallback(
+    let (output, _) = metered(
         config,
         call,
         Capability::Image,
-        since(clock, started_ms),
+        scope,
+        prompt,
         |call| async move {
             let http_call = call.provider.image_call(
                 &call.endpoint,
@@ -355,15 +399,13 @@ pub async fn generate_image(
             call.provider
                 .parse_images(&transport::send(client, &http_call).await?)
         },
+        |output| Consumed {
+            usage: output.usage,
+            images: output.images.len() as u32,
+        },
     )
-    .await;
-    let latency_ms = elapsed_ms(clock, started_ms);
-    let consumed = outcome.as_ref().map(|output| Consumed {
-        usage: output.usage,
-        images: output.images.len() as u32,
-    });
-    ai::finish(config, &call, consumed, latency_ms, prompt).await?;
-    Ok(Response::json(200, &json!({ "images": outcome?.images })))
+    .await?;
+    Ok(Response::json(200, &json!({ "images": output.images })))
 }
 
 /// `PUT /v1/ai/configs`: creates or updates the caller's (or, with `teamId`, their team's)

@@ -6,13 +6,17 @@
 use serde_json::{json, Map, Value};
 
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::scope::Scope;
 use crate::supabase;
 
-use super::ai::{complete_single_turn, invalid, JsonBody, SingleTurn, MAX_PROMPT_CHARS};
+use crate::ai::openai;
+use crate::ai::provider::{Capability, TextOutput, TextPrompt, Usage, Verdict};
+use crate::ai::{transport, Consumed};
+
+use super::ai::{complete_single_turn, invalid, metered, JsonBody, SingleTurn, MAX_PROMPT_CHARS};
 
 const MAX_OPTION_CHARS: usize = 200;
 const MAX_PERSONA_CHARS: usize = 16_000;
@@ -23,7 +27,7 @@ async fn ask_for_object(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
     endpoint: &str,
     instructions: &str,
     prompt: String,
@@ -35,7 +39,7 @@ async fn ask_for_object(
         json: true,
         google_search: false,
     };
-    let output = complete_single_turn(config, caller, request, clock, &turn).await?;
+    let output = complete_single_turn(config, caller, request, scope, &turn).await?;
     match serde_json::from_str(&output.text) {
         Ok(Value::Object(object)) => Ok(object),
         _ => Err(ApiError::InvalidModelOutput),
@@ -87,7 +91,7 @@ pub async fn captions(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -101,7 +105,7 @@ pub async fn captions(
         config,
         caller,
         request,
-        clock,
+        scope,
         "captions",
         &instructions,
         content.to_owned(),
@@ -118,7 +122,7 @@ pub async fn hashtags(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -132,7 +136,7 @@ pub async fn hashtags(
         config,
         caller,
         request,
-        clock,
+        scope,
         "hashtags",
         &instructions,
         content.to_owned(),
@@ -155,7 +159,7 @@ pub async fn improve(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let caption = body.required_text("caption", MAX_PROMPT_CHARS)?;
@@ -172,7 +176,7 @@ pub async fn improve(
         config,
         caller,
         request,
-        clock,
+        scope,
         "improve",
         &instructions,
         caption.to_owned(),
@@ -188,29 +192,88 @@ pub async fn improve(
     }
 }
 
-/// `POST /v1/ai/moderate` `{text}` → `{flagged, categories}`: a model's judgement, with the
-/// categories it names (e.g. `hate`, `harassment`, `self-harm`, `sexual`, `violence`, `spam`).
+/// `POST /v1/ai/moderate` `{text}` → `{flagged, categories}`. OpenAI answers with its
+/// moderation endpoint (category names as OpenAI gives them, e.g. `harassment/threatening`);
+/// providers without one (and a fallback standing in for OpenAI) are asked for a judgement in
+/// JSON mode, with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
 pub async fn moderate(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
-    let instructions = "You moderate user content for a social media app. Answer with a JSON object \
-        {\"flagged\": true|false, \"categories\": [...]} where categories lists which of hate, harassment, self-harm, \
-        sexual, violence, illegal, spam apply (empty when none).";
-    let object = ask_for_object(
+    let turn = SingleTurn {
+        endpoint: "moderate",
+        system: Some(
+            "You moderate user content for a social media app. Answer with a JSON object \
+             {\"flagged\": true|false, \"categories\": [...]} where categories lists which of hate, harassment, \
+             self-harm, sexual, violence, illegal, spam apply (empty when none).",
+        ),
+        prompt: text,
+        json: true,
+        google_search: false,
+    };
+    let mut call = turn.begin(config, caller, request).await?;
+    let model = call.model.clone();
+    if let Some(moderation_model) = call.provider.moderation_model() {
+        call.model = moderation_model.to_owned();
+    }
+    let messages = turn.messages();
+    let text_prompt = turn.text_prompt(&model, &messages);
+    let client = &reqwest::Client::new();
+    let (judged, _) = metered(
         config,
-        caller,
-        request,
-        clock,
-        "moderate",
-        instructions,
-        text.to_owned(),
+        call,
+        Capability::Text,
+        scope,
+        text,
+        |call| async move {
+            if let Some(http_call) = call.provider.moderation_call(&call.endpoint, text) {
+                let reply = transport::send(client, &http_call).await?;
+                return openai::parse_moderation(&reply).map(Judged::ByEndpoint);
+            }
+            let http_call = call.provider.text_call(
+                &call.endpoint,
+                &TextPrompt {
+                    model: &call.model,
+                    ..text_prompt
+                },
+            );
+            let reply = transport::send(client, &http_call).await?;
+            call.provider.parse_text(&reply).map(Judged::ByModel)
+        },
+        |judged| Consumed {
+            usage: match judged {
+                Judged::ByEndpoint(_) => Usage::default(),
+                Judged::ByModel(output) => output.usage,
+            },
+            images: 0,
+        },
     )
     .await?;
+    let verdict = match judged {
+        Judged::ByEndpoint(verdict) => verdict,
+        Judged::ByModel(output) => judged_verdict(&output.text)?,
+    };
+    Ok(Response::json(
+        200,
+        &json!({ "flagged": verdict.flagged, "categories": verdict.categories }),
+    ))
+}
+
+enum Judged {
+    ByEndpoint(Verdict),
+    ByModel(TextOutput),
+}
+
+/// A model's JSON judgement as a verdict.
+fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
+    let object = match serde_json::from_str(text) {
+        Ok(Value::Object(object)) => object,
+        _ => return Err(ApiError::InvalidModelOutput),
+    };
     let flagged = object
         .get("flagged")
         .and_then(Value::as_bool)
@@ -220,10 +283,10 @@ pub async fn moderate(
         Some(Value::Array(items)) if items.is_empty() => Vec::new(),
         Some(_) => string_list(&object, "categories", 20)?,
     };
-    Ok(Response::json(
-        200,
-        &json!({ "flagged": flagged, "categories": categories }),
-    ))
+    Ok(Verdict {
+        flagged,
+        categories,
+    })
 }
 
 /// `POST /v1/ai/generate-audit-plan` `{campaignObjective}` → an object with keys `D0` … `D8`.
@@ -231,7 +294,7 @@ pub async fn audit_plan(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let objective = body.required_text("campaignObjective", 4_000)?;
@@ -242,7 +305,7 @@ pub async fn audit_plan(
         config,
         caller,
         request,
-        clock,
+        scope,
         "generate-audit-plan",
         instructions,
         objective.to_owned(),
@@ -265,7 +328,7 @@ pub async fn simulate_feedback(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
@@ -296,7 +359,7 @@ pub async fn simulate_feedback(
         config,
         caller,
         request,
-        clock,
+        scope,
         "simulate-feedback",
         &instructions,
         content.to_owned(),

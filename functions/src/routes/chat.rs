@@ -3,6 +3,7 @@
 //! caller's Supabase access token. Calls are metered like every other AI call; errors keep the
 //! worker's envelope, whose `error.message` OpenAI's SDKs read.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ai::provider::{Capability, Message, ProviderKind, Role, TextPrompt, Usage};
@@ -12,6 +13,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::scope::Scope;
+use crate::supabase;
 
 use super::ai::{
     begin_text, complete, estimate_tokens, invalid, open_stream, JsonBody, StreamRequest,
@@ -164,7 +167,7 @@ pub async fn completions(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    clock: &impl Clock,
+    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let chat = ChatRequest::parse(&request.body)?;
     let estimated_input_tokens = chat
@@ -195,7 +198,7 @@ pub async fn completions(
         max_output_tokens: chat.max_output_tokens,
     };
     let id = format!("chatcmpl-{}", call.request_id);
-    let created = clock.unix_seconds();
+    let created = scope.unix_seconds();
     if chat.stream {
         let framing = Framing::ChatCompletionChunks {
             id,
@@ -208,12 +211,13 @@ pub async fn completions(
             estimated_input_tokens,
             prompt: chat.last_user_text(),
         };
-        return open_stream(config, call, &text_prompt, clock, stream).await;
+        return open_stream(config, call, &text_prompt, scope, stream).await;
     }
-    let output = complete(config, call, &text_prompt, clock, chat.last_user_text()).await?;
+    let (output, answered_by) =
+        complete(config, call, &text_prompt, scope, chat.last_user_text()).await?;
     Ok(Response::json(
         200,
-        &completion(&id, created, &model, &output.text, output.usage),
+        &completion(&id, created, &answered_by, &output.text, output.usage),
     ))
 }
 
@@ -232,14 +236,44 @@ fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> 
     })
 }
 
-/// `GET /v1/models`: the default chat model of every provider the platform holds a key for.
-pub fn models(config: &Config) -> Response {
-    let data: Vec<Value> = ProviderKind::ALL
+/// `GET /v1/models`: the default chat model of every provider the platform holds a key for,
+/// then the models of the caller's enabled configurations (their own and their teams', as RLS
+/// shows them), each once.
+pub async fn models(config: &Config, caller: &Caller) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    struct Configured {
+        provider: ProviderKind,
+        text_model: Option<String>,
+        image_model: Option<String>,
+        chat_model: Option<String>,
+    }
+    let query = supabase::user_client(config, &caller.token)
+        .from("ai_provider_configs")
+        .select("provider,text_model,image_model,chat_model")
+        .eq("enabled", "true")
+        .order("created_at");
+    let configured: Vec<Configured> = serde_json::from_str(&supabase::send(query).await?)
+        .map_err(|error| ApiError::Upstream(format!("ai_provider_configs unparsable: {error}")))?;
+    let platform = ProviderKind::ALL
         .into_iter()
         .filter(|kind| config.ai.platform_key(*kind).is_some())
-        .map(|kind| json!({ "id": kind.default_model(Capability::Chat), "object": "model", "created": 0, "owned_by": kind.as_str() }))
+        .map(|kind| (kind, kind.default_model(Capability::Chat).to_owned()));
+    let own = configured.into_iter().flat_map(|row| {
+        [row.chat_model, row.text_model, row.image_model]
+            .into_iter()
+            .flatten()
+            .map(move |model| (row.provider, model))
+    });
+    let mut seen = std::collections::HashSet::new();
+    let data: Vec<Value> = platform
+        .chain(own)
+        .filter(|(_, model)| seen.insert(model.clone()))
+        .map(|(kind, model)| json!({ "id": model, "object": "model", "created": 0, "owned_by": kind.as_str() }))
         .collect();
-    Response::json(200, &json!({ "object": "list", "data": data }))
+    Ok(Response::json(
+        200,
+        &json!({ "object": "list", "data": data }),
+    ))
 }
 
 #[cfg(test)]

@@ -36,7 +36,12 @@ impl Stack {
             supabase_url: var("E2E_SUPABASE_URL"),
             keys,
             worker_log: var("E2E_WORKER_LOG"),
-            http: reqwest::Client::new(),
+            // Idle connections are dropped well before wrangler dev's Node server closes them
+            // (its keep-alive timeout is 5 s): reusing one it is closing resets the request.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("an HTTP client"),
         }
     }
 

@@ -86,7 +86,30 @@ async fn post(stack: &Stack, path: &str, token: &str, body: Value) -> (u16, Valu
     (status, body)
 }
 
+/// Waits until no AI request of `subject` (a user or a team) is still reserved: the worker
+/// settles after its response.
+async fn settled(db: &tokio_postgres::Client, subject: &str) {
+    for _ in 0..200 {
+        let open: i64 = db
+            .query_one(
+                "select count(*) from public.ai_requests \
+                 where (user_id = $1::text::uuid or subject_id = $1::text::uuid) and status = 'reserved'",
+                &[&subject],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the AI requests of {subject} were never settled");
+}
+
+/// The subject's (used, reserved) credits once its requests have settled.
 async fn ledger(db: &tokio_postgres::Client, subject: &str) -> (i64, i64) {
+    settled(db, subject).await;
     let row = db
         .query_one(
             "select used, reserved from public.ai_credit_ledger where subject_id = $1::text::uuid",
@@ -154,6 +177,7 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["images"].as_array().unwrap().len(), 2);
 
+    settled(&db, &user).await;
     let logged = db
         .query("select endpoint, status::text, credits from public.ai_requests where user_id = $1::text::uuid order by created_at", &[&user])
         .await
@@ -484,23 +508,18 @@ fn events(body: &str) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-/// The request's row once the stream's settlement (after the response) has run.
+/// The user's one request once settled.
 async fn settled_request(db: &tokio_postgres::Client, user: &str) -> (String, i32, i64) {
-    for _ in 0..100 {
-        let row = db
-            .query_opt(
-                "select status::text, coalesce(output_tokens, 0), coalesce(credits, 0) from public.ai_requests \
-                 where user_id = $1::text::uuid and status <> 'reserved'",
-                &[&user],
-            )
-            .await
-            .unwrap();
-        if let Some(row) = row {
-            return (row.get(0), row.get(1), row.get(2));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the stream of {user} was never settled");
+    settled(db, user).await;
+    let row = db
+        .query_one(
+            "select status::text, coalesce(output_tokens, 0), coalesce(credits, 0) from public.ai_requests \
+             where user_id = $1::text::uuid",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
 }
 
 #[tokio::test]
@@ -647,18 +666,6 @@ async fn content_assistants_return_checked_structures() {
     .await;
     assert_eq!((status, &body), (200, &json!({"caption": "Better"})));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/moderate",
-        &token,
-        json!({"text": scripted(json!({"flagged": true, "categories": ["spam"]}))}),
-    )
-    .await;
-    assert_eq!(
-        (status, &body),
-        (200, &json!({"flagged": true, "categories": ["spam"]}))
-    );
-
     let plan: serde_json::Map<String, Value> = (0..9)
         .map(|phase| (format!("D{phase}"), json!({"title": "t", "actions": []})))
         .collect();
@@ -745,6 +752,49 @@ async fn content_assistants_return_checked_structures() {
 }
 
 #[tokio::test]
+async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgement() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    for (text, verdict) in [
+        (
+            "you will regret this [flag:harassment/threatening] [flag:violence]",
+            json!({"flagged": true, "categories": ["harassment/threatening", "violence"]}),
+        ),
+        (
+            "a sunny day at the beach",
+            json!({"flagged": false, "categories": []}),
+        ),
+    ] {
+        let (status, body) = post(&stack, "/v1/ai/moderate", &token, json!({ "text": text })).await;
+        assert_eq!((status, &body), (200, &verdict));
+    }
+    assert_eq!(
+        settled_providers(&db, &user).await,
+        vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 2]
+    );
+
+    let (status, body, _) = call(
+        &stack,
+        reqwest::Method::PUT,
+        "/v1/ai/configs",
+        &token,
+        json!({"provider": "xai", "active": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let judgement = json!({"flagged": true, "categories": ["spam"]});
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/moderate",
+        &token,
+        json!({"text": format!("buy now <<reply:{judgement}>>")}),
+    )
+    .await;
+    assert_eq!((status, &body), (200, &judgement));
+}
+
+#[tokio::test]
 async fn transient_provider_failures_are_retried_before_anything_is_sent() {
     let stack = Stack::from_env();
     let db = e2e::database().await;
@@ -780,6 +830,7 @@ async fn transient_provider_failures_are_retried_before_anything_is_sent() {
         (503, "provider_unavailable"),
         "three attempts, then the error"
     );
+    settled(&db, &user).await;
     let outcomes = db
         .query("select status::text from public.ai_requests where user_id = $1::text::uuid order by created_at", &[&user])
         .await
@@ -820,33 +871,36 @@ async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() 
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("event: usage"));
-    let served = settled_providers(&db, &user, 2).await;
+    let (status, body) = post(
+        &stack,
+        "/v1/chat/completions",
+        &token,
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "[down:openai] who?"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["model"]),
+        (200, &json!("gemini-2.5-flash")),
+        "a completion names the model that answered: {body}"
+    );
+    let served = settled_providers(&db, &user).await;
     assert_eq!(
         served,
-        vec![("gemini".to_owned(), "gemini-2.5-flash".to_owned()); 2],
+        vec![("gemini".to_owned(), "gemini-2.5-flash".to_owned()); 3],
         "billed as what answered"
     );
 }
 
-/// Provider and model of `user`'s succeeded requests, once there are `count` of them (a stream
-/// settles after its response).
-async fn settled_providers(
-    db: &tokio_postgres::Client,
-    user: &str,
-    count: usize,
-) -> Vec<(String, String)> {
-    for _ in 0..100 {
-        let rows = db
-            .query(
-                "select provider::text, model from public.ai_requests where user_id = $1::text::uuid and status = 'succeeded'",
-                &[&user],
-            )
-            .await
-            .unwrap();
-        if rows.len() == count {
-            return rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the requests of {user} were never settled");
+/// Provider and model of `user`'s succeeded requests, once settled.
+async fn settled_providers(db: &tokio_postgres::Client, user: &str) -> Vec<(String, String)> {
+    settled(db, user).await;
+    let rows = db
+        .query(
+            "select provider::text, model from public.ai_requests \
+             where user_id = $1::text::uuid and status = 'succeeded' order by created_at",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| (row.get(0), row.get(1))).collect()
 }

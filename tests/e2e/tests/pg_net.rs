@@ -67,3 +67,27 @@ async fn delivery_happens_only_after_the_enqueuing_transaction_commits() {
         .unwrap();
     assert!(delivered.is_none(), "a rolled-back request was sent");
 }
+
+#[tokio::test]
+async fn pg_cron_jobs_reach_the_worker_with_the_vault_secret() {
+    let db = e2e::database().await;
+    let scheduled: String = db
+        .query_one(
+            "select command from cron.job where jobname = 'ai-credits-reset'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let id: i64 = db
+        .query_one(
+            &format!("select {}", scheduled.trim_start_matches("select ")),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (status, content) = response(&db, id).await;
+    assert_eq!(status, Some(200), "{content:?}");
+    assert!(content.unwrap().contains("already_reset"));
+}

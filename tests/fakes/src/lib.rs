@@ -56,6 +56,7 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
             "/xai/v1/images/generations",
             post(|headers, body| openai_images("xai", headers, body)),
         )
+        .route("/openai/v1/moderations", post(openai_moderations))
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
         .route("/social/{*rest}", any(social::handle));
     axum::serve(listener, app).await?;
@@ -231,6 +232,48 @@ async fn openai_chat(provider: &str, headers: HeaderMap, body: Bytes) -> Respons
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": COMPLETION_TOKENS,
                   "total_tokens": prompt_tokens + COMPLETION_TOKENS}
+    }))
+    .into_response()
+}
+
+/// OpenAI's moderation categories, as its `/moderations` answer names them.
+const MODERATION_CATEGORIES: [&str; 13] = [
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+];
+
+/// `POST /moderations`: a category applies when the input carries `[flag:<category>]`.
+async fn openai_moderations(headers: HeaderMap, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let input = request["input"].as_str().unwrap_or_default();
+    if let Some(fault) = fault("openai", input, &bearer(&headers)) {
+        return openai_error(fault);
+    }
+    let applies = |category: &str| input.contains(&format!("[flag:{category}]"));
+    let categories: serde_json::Map<String, Value> = MODERATION_CATEGORIES
+        .iter()
+        .map(|c| (c.to_string(), json!(applies(c))))
+        .collect();
+    let scores: serde_json::Map<String, Value> = MODERATION_CATEGORIES
+        .iter()
+        .map(|c| (c.to_string(), json!(if applies(c) { 0.97 } else { 0.0001 })))
+        .collect();
+    let flagged = MODERATION_CATEGORIES.iter().any(|c| applies(c));
+    Json(json!({
+        "id": "modr-fake",
+        "model": request["model"],
+        "results": [{"flagged": flagged, "categories": categories, "category_scores": scores}],
     }))
     .into_response()
 }

@@ -1,0 +1,94 @@
+//! Tokens whose signature already checked out in this isolate. Clients send the same access
+//! token for up to an hour and an ES256 check costs milliseconds in wasm, so a repeat skips it.
+//! Claims (expiry, issuer, audience) are still checked on every request. An entry counts only
+//! for the very key object it was checked with: a JWKS refresh replaces the keys, and with
+//! them every entry.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::keys::VerificationKey;
+
+/// Enough for the distinct tokens one isolate sees between two JWKS refreshes.
+const CAPACITY: usize = 4096;
+
+pub struct VerifiedTokens {
+    entries: Mutex<BTreeMap<String, Entry>>,
+}
+
+struct Entry {
+    key: Arc<VerificationKey>,
+    expires_at: i64,
+}
+
+impl VerifiedTokens {
+    pub const fn new() -> Self {
+        Self {
+            entries: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Whether `token`'s signature was checked with `key`.
+    pub fn contains(&self, token: &str, key: &Arc<VerificationKey>) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(token)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.key, key))
+    }
+
+    /// Records a token that passed; `now` and `expires_at` are unix seconds. When full, expired
+    /// entries go first, and everything if that frees nothing.
+    pub fn remember(&self, token: &str, key: &Arc<VerificationKey>, expires_at: i64, now: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= CAPACITY {
+            entries.retain(|_, entry| entry.expires_at > now);
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+        }
+        let entry = Entry {
+            key: Arc::clone(key),
+            expires_at,
+        };
+        entries.insert(token.to_owned(), entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::es256_keypair;
+
+    fn key() -> Arc<VerificationKey> {
+        Arc::new(VerificationKey::Es256(es256_keypair().1))
+    }
+
+    #[test]
+    fn an_entry_counts_only_for_the_key_object_it_was_checked_with() {
+        let memo = VerifiedTokens::new();
+        let (checked_with, refetched) = (key(), key());
+        memo.remember("a.b.c", &checked_with, 2_000, 1_000);
+        assert!(memo.contains("a.b.c", &checked_with));
+        assert!(
+            !memo.contains("a.b.c", &refetched),
+            "a refreshed key set starts over"
+        );
+        assert!(
+            !memo.contains("a.b.d", &checked_with),
+            "another token is checked afresh"
+        );
+    }
+
+    #[test]
+    fn a_full_memo_drops_expired_entries_first() {
+        let memo = VerifiedTokens::new();
+        let key = key();
+        memo.remember("expired", &key, 1_000, 900);
+        for n in 1..CAPACITY {
+            memo.remember(&format!("live-{n}"), &key, 5_000, 900);
+        }
+        memo.remember("newest", &key, 5_000, 1_500);
+        assert!(!memo.contains("expired", &key));
+        assert!(memo.contains("live-1", &key) && memo.contains("newest", &key));
+    }
+}
