@@ -9,8 +9,23 @@ pub trait Clock {
     }
 }
 
+/// The platform's own clock, for work that outlives the request that started it.
+#[cfg(not(target_arch = "wasm32"))]
+pub use SystemClock as PlatformClock;
+
 #[cfg(not(target_arch = "wasm32"))]
 pub struct SystemClock;
+
+/// `Date.now()`: in workerd it advances only across I/O, which is what request timing measures.
+#[cfg(target_arch = "wasm32")]
+pub struct PlatformClock;
+
+#[cfg(target_arch = "wasm32")]
+impl Clock for PlatformClock {
+    fn unix_millis(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Clock for SystemClock {

@@ -29,7 +29,7 @@ use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
 use routes::social as social_routes;
-use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi};
+use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi, posts};
 use scope::{Background, Scope};
 
 /// A response plus the request's log line, which the platform glue writes out, and the work
@@ -116,6 +116,7 @@ async fn dispatch(
         Endpoint::CronReencryptTokens => {
             return social_routes::cron_reencrypt(configured()?, request).await
         }
+        Endpoint::CronPublish => return posts::cron_publish(configured()?, request, scope).await,
         // The browser comes back from the platform without our token; the state proves who.
         Endpoint::OauthCallback => {
             let platform = path_param(route, request, "platform");
@@ -138,7 +139,14 @@ async fn dispatch(
         | Endpoint::Models
         | Endpoint::OauthStart
         | Endpoint::VerifyConnection
-        | Endpoint::DeleteConnection => {}
+        | Endpoint::DeleteConnection
+        | Endpoint::SchedulePost
+        | Endpoint::PublishPost
+        | Endpoint::ApprovePost
+        | Endpoint::RejectPost
+        | Endpoint::CancelPost
+        | Endpoint::RetryPost
+        | Endpoint::PostStatus => {}
     }
     // The rest act for a signed-in user.
     let config = configured()?;
@@ -185,6 +193,29 @@ async fn dispatch(
             let id = path_param(route, request, "connection_id");
             social_routes::verify(config, &caller, id, scope).await
         }
+        Endpoint::SchedulePost => {
+            let id = path_param(route, request, "post_id");
+            posts::schedule(config, &caller, id, request, scope).await
+        }
+        Endpoint::PublishPost => {
+            let id = path_param(route, request, "post_id");
+            posts::publish_now(config, &caller, id, request, scope).await
+        }
+        Endpoint::ApprovePost | Endpoint::RejectPost => {
+            let id = path_param(route, request, "post_id");
+            let approve = route.endpoint == Endpoint::ApprovePost;
+            posts::review(config, &caller, id, request, approve).await
+        }
+        Endpoint::CancelPost => {
+            posts::cancel(config, &caller, path_param(route, request, "post_id")).await
+        }
+        Endpoint::RetryPost => {
+            let id = path_param(route, request, "post_id");
+            posts::retry(config, &caller, id, request).await
+        }
+        Endpoint::PostStatus => {
+            posts::status(config, &caller, path_param(route, request, "post_id")).await
+        }
         Endpoint::DeleteConnection => {
             let id = path_param(route, request, "connection_id");
             social_routes::delete(config, &caller, id, scope).await
@@ -195,6 +226,7 @@ async fn dispatch(
         | Endpoint::CronResetCredits
         | Endpoint::CronRefreshTokens
         | Endpoint::CronReencryptTokens
+        | Endpoint::CronPublish
         | Endpoint::OauthCallback => {
             unreachable!("answered above")
         }

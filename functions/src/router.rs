@@ -30,6 +30,14 @@ pub enum Endpoint {
     DeleteConnection,
     CronRefreshTokens,
     CronReencryptTokens,
+    SchedulePost,
+    PublishPost,
+    ApprovePost,
+    RejectPost,
+    CancelPost,
+    RetryPost,
+    PostStatus,
+    CronPublish,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -165,6 +173,46 @@ pub const ROUTES: &[Route] = &[
         method: Method::Post,
         template: "/v1/cron/tokens/reencrypt",
         endpoint: Endpoint::CronReencryptTokens,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/schedule",
+        endpoint: Endpoint::SchedulePost,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/publish",
+        endpoint: Endpoint::PublishPost,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/approve",
+        endpoint: Endpoint::ApprovePost,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/reject",
+        endpoint: Endpoint::RejectPost,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/cancel",
+        endpoint: Endpoint::CancelPost,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/posts/{post_id}/retry",
+        endpoint: Endpoint::RetryPost,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/posts/{post_id}/status",
+        endpoint: Endpoint::PostStatus,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/publish",
+        endpoint: Endpoint::CronPublish,
     },
 ];
 

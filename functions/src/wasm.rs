@@ -3,18 +3,9 @@
 use futures::StreamExt;
 use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
 
-use crate::clock::Clock;
+use crate::clock::PlatformClock;
 use crate::config::Config;
 use crate::http::{Body, Request, Response};
-
-/// `Date.now()`: in workerd it advances only across I/O, which is what request timing measures.
-struct JsClock;
-
-impl Clock for JsClock {
-    fn unix_millis(&self) -> f64 {
-        js_sys::Date::now()
-    }
-}
 
 #[event(start)]
 fn start() {
@@ -29,7 +20,7 @@ async fn fetch(
 ) -> worker::Result<worker::Response> {
     let request = neutral_request(&mut request).await?;
     let config = Config::from_lookup(|name| setting(&env, name));
-    let handled = crate::handle(request, &config, &JsClock).await;
+    let handled = crate::handle(request, &config, &PlatformClock).await;
     console_log!("{}", handled.log_line);
     for work in handled.deferred {
         ctx.wait_until(async move {

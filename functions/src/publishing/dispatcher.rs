@@ -168,8 +168,8 @@ impl Outcome {
 
 /// Full jitter over an exponential bound, or the platform's `Retry-After` when longer.
 fn retry_delay_ms(attempts: u32, retry_after: Option<u64>) -> u64 {
-    let bound = (RETRY_BASE_MS * 2_f64.powi(attempts.saturating_sub(1).min(16) as i32))
-        .min(RETRY_MAX_MS);
+    let bound =
+        (RETRY_BASE_MS * 2_f64.powi(attempts.saturating_sub(1).min(16) as i32)).min(RETRY_MAX_MS);
     let jittered = (bound * random_unit()) as u64;
     jittered.max(retry_after.unwrap_or(0) * 1000)
 }
@@ -228,7 +228,10 @@ async fn attempt(
             let params = json!({
                 "destination_id": job.destination_id, "lease_id": job.lease_id, "request_id": request_id,
             });
-            matches!(rpc::<Option<i64>>(config, "begin_publish_attempt", params).await, Ok(Some(_)))
+            matches!(
+                rpc::<Option<i64>>(config, "begin_publish_attempt", params).await,
+                Ok(Some(_))
+            )
         })
     };
     let attempt = Attempt {
@@ -328,14 +331,18 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             .bearer_auth(config.service_role_key.expose())
             .send()
             .await
-            .map_err(|error| unavailable(format!("storage unreachable: {}", error.without_url())))?;
+            .map_err(|error| {
+                unavailable(format!("storage unreachable: {}", error.without_url()))
+            })?;
         if !response.status().is_success() {
-            return Err(unavailable(format!("storage answered {}", response.status())));
+            return Err(unavailable(format!(
+                "storage answered {}",
+                response.status()
+            )));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| unavailable(format!("storage read failed: {}", error.without_url())))?;
+        let bytes = response.bytes().await.map_err(|error| {
+            unavailable(format!("storage read failed: {}", error.without_url()))
+        })?;
         files.push(MediaFile {
             mime_type: asset.mime_type,
             bytes: bytes.to_vec(),

@@ -14,8 +14,12 @@ const GRAPH: &str = "https://graph.facebook.com/v21.0";
 
 pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Call {
     match content.media.first() {
-        None => Call::new(Method::Post, format!("{GRAPH}/{page_id}/feed"), access_token)
-            .json(json!({ "message": content.body })),
+        None => Call::new(
+            Method::Post,
+            format!("{GRAPH}/{page_id}/feed"),
+            access_token,
+        )
+        .json(json!({ "message": content.body })),
         Some(image) => {
             let caption =
                 url::form_urlencoded::byte_serialize(content.body.as_bytes()).collect::<String>();

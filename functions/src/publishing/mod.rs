@@ -250,7 +250,10 @@ mod tests {
     fn only_answers_that_prove_nothing_was_posted_allow_a_retry() {
         assert!(matches!(
             Failure::of_posting(Platform::X, &answer(429)),
-            Failure::NotPosted { retry_after: Some(7), .. }
+            Failure::NotPosted {
+                retry_after: Some(7),
+                ..
+            }
         ));
         assert!(matches!(
             Failure::of_posting(Platform::X, &answer(503)),
@@ -272,7 +275,10 @@ mod tests {
         );
         assert!(matches!(
             Failure::of_posting(Platform::X, &answer(403)),
-            Failure::Refused { code: "platform_refused", .. }
+            Failure::Refused {
+                code: "platform_refused",
+                ..
+            }
         ));
         assert!(matches!(
             Failure::unanswered_posting(Unanswered::Unknown("timeout".into())),

@@ -144,7 +144,10 @@ pub fn check(
     if chars > limits.max_chars {
         refuse(
             "body".into(),
-            format!("{name} allows at most {} characters ({chars} given)", limits.max_chars),
+            format!(
+                "{name} allows at most {} characters ({chars} given)",
+                limits.max_chars
+            ),
         );
     }
     if body.trim().is_empty() && media.is_empty() {
@@ -188,7 +191,11 @@ pub fn check(
         } else if file.size_bytes > max_bytes {
             refuse(
                 field,
-                format!("{name} accepts {} files up to {} MB", file.mime_type, max_bytes / MB),
+                format!(
+                    "{name} accepts {} files up to {} MB",
+                    file.mime_type,
+                    max_bytes / MB
+                ),
             );
         }
     }
@@ -202,11 +209,12 @@ pub fn check(
 fn option_problems(platform: Platform, options: &Value) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
     let text = |field: &'static str| options.get(field).and_then(Value::as_str);
-    let mut one_of = |field: &'static str, allowed: &[&str], required: bool| match options.get(field) {
-        None | Some(Value::Null) if !required => {}
-        Some(Value::String(value)) if allowed.contains(&value.as_str()) => {}
-        _ => problems.push((field, format!("must be one of {}", allowed.join(", ")))),
-    };
+    let mut one_of =
+        |field: &'static str, allowed: &[&str], required: bool| match options.get(field) {
+            None | Some(Value::Null) if !required => {}
+            Some(Value::String(value)) if allowed.contains(&value.as_str()) => {}
+            _ => problems.push((field, format!("must be one of {}", allowed.join(", ")))),
+        };
     match platform {
         Platform::X => one_of(
             "replySettings",
@@ -258,7 +266,10 @@ fn option_problems(platform: Platform, options: &Value) -> Vec<(&'static str, St
                 )),
             }
             if text("categoryId").is_some_and(|id| !id.bytes().all(|b| b.is_ascii_digit())) {
-                problems.push(("categoryId", "must be a YouTube category id (digits)".into()));
+                problems.push((
+                    "categoryId",
+                    "must be a YouTube category id (digits)".into(),
+                ));
             }
             match options.get("tags") {
                 None | Some(Value::Null) => {}
@@ -298,9 +309,15 @@ mod tests {
     #[test]
     fn text_limits_are_per_platform() {
         let long = "a".repeat(281);
-        assert_eq!(fields(check(Platform::X, &long, &[], &json!({}), "d")), ["body"]);
+        assert_eq!(
+            fields(check(Platform::X, &long, &[], &json!({}), "d")),
+            ["body"]
+        );
         assert!(check(Platform::Linkedin, &long, &[], &json!({}), "d").is_empty());
-        assert_eq!(fields(check(Platform::X, "  ", &[], &json!({}), "d")), ["body"]);
+        assert_eq!(
+            fields(check(Platform::X, "  ", &[], &json!({}), "d")),
+            ["body"]
+        );
     }
 
     #[test]
@@ -312,25 +329,52 @@ mod tests {
         );
         assert!(check(Platform::Instagram, "hi", &[jpeg.clone()], &json!({}), "d").is_empty());
         assert_eq!(
-            fields(check(Platform::Instagram, "hi", &[image("image/png", MB)], &json!({}), "d")),
+            fields(check(
+                Platform::Instagram,
+                "hi",
+                &[image("image/png", MB)],
+                &json!({}),
+                "d"
+            )),
             ["media[0]"]
         );
         assert_eq!(
-            fields(check(Platform::X, "hi", &[image("image/png", 6 * MB)], &json!({}), "d")),
+            fields(check(
+                Platform::X,
+                "hi",
+                &[image("image/png", 6 * MB)],
+                &json!({}),
+                "d"
+            )),
             ["media[0]"]
         );
         let five = vec![jpeg.clone(); 5];
-        assert_eq!(fields(check(Platform::X, "hi", &five, &json!({}), "d")), ["media"]);
+        assert_eq!(
+            fields(check(Platform::X, "hi", &five, &json!({}), "d")),
+            ["media"]
+        );
         let mixed = [jpeg, image("video/mp4", MB)];
-        assert_eq!(fields(check(Platform::X, "hi", &mixed, &json!({}), "d")), ["media"]);
+        assert_eq!(
+            fields(check(Platform::X, "hi", &mixed, &json!({}), "d")),
+            ["media"]
+        );
     }
 
     #[test]
     fn platform_options_are_validated_with_their_paths() {
         let video = [image("video/mp4", 10 * MB)];
         assert_eq!(
-            fields(check(Platform::Youtube, "d", &video, &json!({"privacyStatus": "secret"}), "destinations[1]")),
-            ["destinations[1].options.privacyStatus", "destinations[1].options.title"]
+            fields(check(
+                Platform::Youtube,
+                "d",
+                &video,
+                &json!({"privacyStatus": "secret"}),
+                "destinations[1]"
+            )),
+            [
+                "destinations[1].options.privacyStatus",
+                "destinations[1].options.title"
+            ]
         );
         assert!(check(
             Platform::Youtube,
@@ -341,16 +385,34 @@ mod tests {
         )
         .is_empty());
         assert_eq!(
-            fields(check(Platform::Tiktok, "", &video, &json!({"disableDuet": "no"}), "d")),
+            fields(check(
+                Platform::Tiktok,
+                "",
+                &video,
+                &json!({"disableDuet": "no"}),
+                "d"
+            )),
             ["d.options.privacyLevel", "d.options.disableDuet"]
         );
         let pin = [image("image/png", MB)];
         assert_eq!(
-            fields(check(Platform::Pinterest, "", &pin, &json!({"link": "http://x"}), "d")),
+            fields(check(
+                Platform::Pinterest,
+                "",
+                &pin,
+                &json!({"link": "http://x"}),
+                "d"
+            )),
             ["d.options.boardId", "d.options.link"]
         );
         assert_eq!(
-            fields(check(Platform::X, "hi", &[], &json!({"replySettings": "anyone"}), "d")),
+            fields(check(
+                Platform::X,
+                "hi",
+                &[],
+                &json!({"replySettings": "anyone"}),
+                "d"
+            )),
             ["d.options.replySettings"]
         );
     }

@@ -23,7 +23,10 @@ pub enum Body {
     Empty,
     Json(Value),
     Form(Vec<(&'static str, String)>),
-    Bytes { content_type: String, bytes: Vec<u8> },
+    Bytes {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// One request to a platform, with the real public URL (`SOCIAL_API_ORIGIN_OVERRIDE` may

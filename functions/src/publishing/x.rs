@@ -71,7 +71,10 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         media_ids.push(id);
     }
     let answer = attempt
-        .post(Platform::X, &post_call(attempt.access_token, content, &media_ids))
+        .post(
+            Platform::X,
+            &post_call(attempt.access_token, content, &media_ids),
+        )
         .await?;
     let id = data_id(&answer)?;
     Ok(Published {
@@ -91,12 +94,17 @@ pub async fn find_existing(
         url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
     let answer = attempt
-        .prepare(Platform::X, &Call::new(Method::Get, url, attempt.access_token))
+        .prepare(
+            Platform::X,
+            &Call::new(Method::Get, url, attempt.access_token),
+        )
         .await?;
     let body = answer.json();
-    let found = body["data"].as_array().into_iter().flatten().find(|tweet| {
-        tweet["text"].as_str().map(str::trim) == Some(content.body.trim())
-    });
+    let found = body["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|tweet| tweet["text"].as_str().map(str::trim) == Some(content.body.trim()));
     Ok(found.and_then(|tweet| {
         let id = tweet["id"].as_str()?.to_owned();
         Some(Published {
@@ -135,7 +143,9 @@ mod tests {
         let upload = upload_call("token", "image/png", b"png");
         assert_eq!(
             upload.body,
-            Body::Json(json!({"media": "cG5n", "media_category": "tweet_image", "media_type": "image/png"}))
+            Body::Json(
+                json!({"media": "cG5n", "media_category": "tweet_image", "media_type": "image/png"})
+            )
         );
     }
 }

@@ -91,7 +91,7 @@ pub async fn stream_text(
         json: false,
         google_search,
     };
-    let call = turn.begin(config, caller, request).await?;
+    let call = turn.begin(config, caller, team_id(request)?).await?;
     let model = call.model.clone();
     let messages = turn.messages();
     let text_prompt = turn.text_prompt(&model, &messages);
@@ -122,13 +122,13 @@ impl SingleTurn<'_> {
         &self,
         config: &Config,
         caller: &Caller,
-        request: &Request,
+        team_id: Option<&str>,
     ) -> Result<MeteredCall, ApiError> {
         let estimate = self.estimated_input_tokens();
         begin_text(
             config,
             caller,
-            request,
+            team_id,
             self.endpoint,
             estimate,
             MAX_OUTPUT_TOKENS,
@@ -167,7 +167,7 @@ pub(super) async fn complete_single_turn(
     scope: &Scope<'_>,
     turn: &SingleTurn<'_>,
 ) -> Result<TextOutput, ApiError> {
-    let call = turn.begin(config, caller, request).await?;
+    let call = turn.begin(config, caller, team_id(request)?).await?;
     let model = call.model.clone();
     let messages = turn.messages();
     let (output, _) = complete(
@@ -181,11 +181,11 @@ pub(super) async fn complete_single_turn(
     Ok(output)
 }
 
-/// Reserves credits for a text call of the caller (or the team in `x-team-id`).
+/// Reserves credits for a text call of the caller, or of `team_id` (the caller's team).
 pub(super) async fn begin_text(
     config: &Config,
     caller: &Caller,
-    request: &Request,
+    team_id: Option<&str>,
     endpoint: &str,
     estimated_input_tokens: u32,
     max_output_tokens: u32,
@@ -194,7 +194,7 @@ pub(super) async fn begin_text(
         config,
         &credits::ReserveRequest {
             user_id: caller.user.id.as_str(),
-            team_id: team_id(request)?,
+            team_id,
             endpoint,
             capability: Capability::Text,
             estimated_usage: Usage {

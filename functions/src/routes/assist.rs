@@ -16,7 +16,9 @@ use crate::ai::openai;
 use crate::ai::provider::{Capability, TextOutput, TextPrompt, Usage, Verdict};
 use crate::ai::{transport, Consumed};
 
-use super::ai::{complete_single_turn, invalid, metered, JsonBody, SingleTurn, MAX_PROMPT_CHARS};
+use super::ai::{
+    complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn, MAX_PROMPT_CHARS,
+};
 
 const MAX_OPTION_CHARS: usize = 200;
 const MAX_PERSONA_CHARS: usize = 16_000;
@@ -204,6 +206,22 @@ pub async fn moderate(
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
+    let verdict = moderation_verdict(config, caller, team_id(request)?, text, scope).await?;
+    Ok(Response::json(
+        200,
+        &json!({ "flagged": verdict.flagged, "categories": verdict.categories }),
+    ))
+}
+
+/// The moderation check of `text`, metered to the caller or their team `team_id` (also what
+/// publishing runs before a post is scheduled).
+pub(crate) async fn moderation_verdict(
+    config: &Config,
+    caller: &Caller,
+    team_id: Option<&str>,
+    text: &str,
+    scope: &Scope<'_>,
+) -> Result<Verdict, ApiError> {
     let turn = SingleTurn {
         endpoint: "moderate",
         system: Some(
@@ -215,7 +233,7 @@ pub async fn moderate(
         json: true,
         google_search: false,
     };
-    let mut call = turn.begin(config, caller, request).await?;
+    let mut call = turn.begin(config, caller, team_id).await?;
     let model = call.model.clone();
     if let Some(moderation_model) = call.provider.moderation_model() {
         call.model = moderation_model.to_owned();
@@ -253,14 +271,10 @@ pub async fn moderate(
         },
     )
     .await?;
-    let verdict = match judged {
-        Judged::ByEndpoint(verdict) => verdict,
-        Judged::ByModel(output) => judged_verdict(&output.text)?,
-    };
-    Ok(Response::json(
-        200,
-        &json!({ "flagged": verdict.flagged, "categories": verdict.categories }),
-    ))
+    match judged {
+        Judged::ByEndpoint(verdict) => Ok(verdict),
+        Judged::ByModel(output) => judged_verdict(&output.text),
+    }
 }
 
 enum Judged {

@@ -17,7 +17,7 @@ use crate::scope::Scope;
 use crate::supabase;
 
 use super::ai::{
-    begin_text, complete, estimate_tokens, invalid, open_stream, JsonBody, StreamRequest,
+    begin_text, complete, estimate_tokens, invalid, open_stream, team_id, JsonBody, StreamRequest,
     MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
 };
 
@@ -179,7 +179,7 @@ pub async fn completions(
     let mut call = begin_text(
         config,
         caller,
-        request,
+        team_id(request)?,
         "chat-completions",
         estimated_input_tokens,
         chat.max_output_tokens,

@@ -1,0 +1,457 @@
+//! Publishing endpoints: `POST /v1/posts/{post_id}/schedule | publish | approve | reject |
+//! cancel | retry`, `GET /v1/posts/{post_id}/status`, and pg_cron's `POST /v1/cron/publish`.
+//!
+//! Drafts are written by clients through PostgREST; these endpoints move them on. Before a post
+//! is scheduled it is checked against every destination's platform rules and by the AI
+//! proxy's moderation (billed to the team), so nothing that would be refused or flagged waits
+//! in the queue.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::ai::credits::rpc;
+use crate::auth::Caller;
+use crate::clock::{Clock, PlatformClock};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+use crate::publishing::dispatcher;
+use crate::publishing::rules::{self, MediaInfo};
+use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
+use crate::routes::assist::moderation_verdict;
+use crate::routes::is_uuid;
+use crate::scope::Scope;
+use crate::social::Platform;
+use crate::supabase;
+
+/// How long one cron call publishes before answering (pg_cron calls every minute).
+const CRON_BUDGET: Duration = Duration::from_secs(25);
+/// Publish-now runs after the response, for this post only.
+const PUBLISH_NOW_BUDGET: Duration = Duration::from_secs(60);
+
+fn post_id(id: &str) -> Result<&str, ApiError> {
+    if is_uuid(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `POST /v1/posts/{post_id}/schedule` `{scheduledAt, timezone}`: checks and schedules (or, for
+/// a plain member of a team that requires approval, submits for review). A scheduled post may
+/// be moved to another time the same way until it starts publishing.
+pub async fn schedule(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    request: &Request,
+    scope: &Scope<'_>,
+) -> Result<Response, ApiError> {
+    let body = JsonBody::parse(&request.body)?;
+    let scheduled_at = body.required_text("scheduledAt", 40)?;
+    let scheduled_at = chrono::DateTime::parse_from_rfc3339(scheduled_at)
+        .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
+    let now_seconds = scope.unix_seconds();
+    if scheduled_at.timestamp() < now_seconds - 60 {
+        return Err(invalid(
+            "scheduledAt",
+            "is in the past; use publish to post now",
+        ));
+    }
+    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
+    let at = scheduled_at.with_timezone(&chrono::Utc).to_rfc3339();
+    let outcome = submit(config, caller, post_id(id)?, &at, timezone, scope).await?;
+    Ok(Response::json(200, &outcome))
+}
+
+/// `POST /v1/posts/{post_id}/publish`: as `schedule` for now, then publishes at once after the
+/// response (202); the status endpoint shows the outcome.
+pub async fn publish_now(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    request: &Request,
+    scope: &Scope<'_>,
+) -> Result<Response, ApiError> {
+    let body = if request.body.is_empty() {
+        JsonBody(Default::default())
+    } else {
+        JsonBody::parse(&request.body)?
+    };
+    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
+    let id = post_id(id)?;
+    let now = chrono::DateTime::from_timestamp(scope.unix_seconds(), 0)
+        .expect("the clock is in range")
+        .to_rfc3339();
+    let outcome = submit(config, caller, id, &now, timezone, scope).await?;
+    if outcome["status"] == "scheduled" {
+        let (config, post) = (config.clone(), id.to_owned());
+        scope.defer(async move {
+            dispatcher::dispatch(&config, &PlatformClock, Some(&post), PUBLISH_NOW_BUDGET)
+                .await
+                .err()
+                .map(|error| {
+                    json!({"level": "error", "msg": "publish now failed", "post_id": post,
+                           "error_code": error.code(), "cause": error.cause()})
+                    .to_string()
+                })
+        });
+    }
+    Ok(Response::json(202, &outcome))
+}
+
+/// The post as the caller sees it, checked against every destination's platform and by
+/// moderation, then handed to `submit_post`.
+async fn submit(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    scheduled_at: &str,
+    timezone: &str,
+    scope: &Scope<'_>,
+) -> Result<Value, ApiError> {
+    let draft = Draft::load(config, caller, id).await?;
+    draft.check()?;
+    if !draft.post.body.trim().is_empty() {
+        let verdict = moderation_verdict(
+            config,
+            caller,
+            Some(&draft.post.team_id),
+            &draft.post.body,
+            scope,
+        )
+        .await?;
+        if verdict.flagged {
+            return Err(ApiError::Rejected {
+                status: 422,
+                code: "content_flagged",
+                message: format!(
+                    "Moderation flagged this post ({}); edit it before publishing.",
+                    verdict.categories.join(", ")
+                ),
+            });
+        }
+    }
+    let outcome: Value = rpc(
+        config,
+        "submit_post",
+        json!({ "user_id": caller.user.id.as_str(), "post_id": id, "scheduled_at": scheduled_at, "timezone": timezone }),
+    )
+    .await?;
+    answer_of(outcome)
+}
+
+/// Maps a publishing RPC's `status` to the response or the error it means.
+fn answer_of(outcome: Value) -> Result<Value, ApiError> {
+    let conflict = |code, message: &str| ApiError::Rejected {
+        status: 409,
+        code,
+        message: message.to_owned(),
+    };
+    match outcome["status"].as_str().unwrap_or_default() {
+        "not_found" => Err(ApiError::NotFound),
+        "forbidden" => Err(ApiError::Forbidden),
+        "not_editable" => Err(conflict(
+            "post_not_editable",
+            "The post has started publishing (or was canceled); it can no longer be scheduled.",
+        )),
+        "no_destinations" => Err(invalid(
+            "destinations",
+            "a post needs at least one destination",
+        )),
+        "not_pending" => Err(conflict(
+            "post_not_pending",
+            "The post is not waiting for approval.",
+        )),
+        _ => Ok(outcome),
+    }
+}
+
+#[derive(Deserialize)]
+struct PostRow {
+    team_id: String,
+    body: String,
+    media: Value,
+}
+
+#[derive(Deserialize)]
+struct DestinationRow {
+    connection_id: String,
+    options: Value,
+}
+
+#[derive(Deserialize)]
+struct AccountRow {
+    id: String,
+    platform: Platform,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct AssetRow {
+    id: String,
+    mime_type: String,
+    size_bytes: Option<u64>,
+}
+
+/// A post with its destinations and media, read with the caller's token (RLS decides).
+struct Draft {
+    post: PostRow,
+    destinations: Vec<(DestinationRow, Option<AccountRow>)>,
+    media: Vec<Option<MediaInfo>>,
+}
+
+impl Draft {
+    async fn load(config: &Config, caller: &Caller, id: &str) -> Result<Self, ApiError> {
+        let client = supabase::user_client(config, &caller.token);
+        let post: PostRow = rows(
+            client
+                .from("scheduled_posts")
+                .select("team_id,body,media")
+                .eq("id", id),
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound)?;
+        let destinations: Vec<DestinationRow> = rows(
+            client
+                .from("post_destinations")
+                .select("connection_id,options")
+                .eq("post_id", id)
+                .order("created_at"),
+        )
+        .await?;
+        let connection_ids: Vec<&str> = destinations
+            .iter()
+            .map(|d| d.connection_id.as_str())
+            .collect();
+        let accounts: Vec<AccountRow> = if connection_ids.is_empty() {
+            Vec::new()
+        } else {
+            rows(
+                client
+                    .from("social_accounts")
+                    .select("id,platform,status")
+                    .in_("id", connection_ids),
+            )
+            .await?
+        };
+        let asset_ids: Vec<&str> = post
+            .media
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["libraryAssetId"].as_str())
+            .collect();
+        let assets: Vec<AssetRow> = if asset_ids.is_empty() {
+            Vec::new()
+        } else {
+            rows(
+                client
+                    .from("content_library_assets")
+                    .select("id,mime_type,size_bytes")
+                    .in_("id", asset_ids.clone()),
+            )
+            .await?
+        };
+        let media = post
+            .media
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| {
+                let id = item["libraryAssetId"].as_str()?;
+                assets.iter().find(|a| a.id == id).map(|a| MediaInfo {
+                    mime_type: a.mime_type.clone(),
+                    size_bytes: a.size_bytes.unwrap_or(0),
+                })
+            })
+            .collect();
+        let destinations = destinations
+            .into_iter()
+            .map(|d| {
+                let account = accounts.iter().position(|a| a.id == d.connection_id);
+                let account = account.map(|i| AccountRow {
+                    id: accounts[i].id.clone(),
+                    platform: accounts[i].platform,
+                    status: accounts[i].status.clone(),
+                });
+                (d, account)
+            })
+            .collect();
+        Ok(Self {
+            post,
+            destinations,
+            media,
+        })
+    }
+
+    /// Every platform rule and every account's state; all problems at once, the first named.
+    fn check(&self) -> Result<(), ApiError> {
+        let mut problems = Vec::new();
+        for (index, item) in self.media.iter().enumerate() {
+            if item.is_none() {
+                problems.push(rules::Problem {
+                    field: format!("media[{index}]"),
+                    reason: "must name a library asset of the team (libraryAssetId)".into(),
+                });
+            }
+        }
+        let media: Vec<MediaInfo> = self.media.iter().flatten().cloned().collect();
+        for (index, (destination, account)) in self.destinations.iter().enumerate() {
+            let prefix = format!("destinations[{index}]");
+            match account {
+                None => problems.push(rules::Problem {
+                    field: format!("{prefix}.connectionId"),
+                    reason: "is not a connected account of the team".into(),
+                }),
+                Some(account) if account.status == "reauth_required" => {
+                    return Err(ApiError::Rejected {
+                        status: 409,
+                        code: "reauth_required",
+                        message: format!(
+                            "The {} account must be connected again before posting to it.",
+                            account.platform.as_str()
+                        ),
+                    })
+                }
+                Some(account) => problems.extend(rules::check(
+                    account.platform,
+                    &self.post.body,
+                    &media,
+                    &destination.options,
+                    &prefix,
+                )),
+            }
+        }
+        match problems.into_iter().next() {
+            None => Ok(()),
+            Some(first) => Err(ApiError::InvalidRequest {
+                field: first.field,
+                reason: first.reason,
+            }),
+        }
+    }
+}
+
+async fn rows<T: serde::de::DeserializeOwned>(
+    query: postgrest::Builder,
+) -> Result<Vec<T>, ApiError> {
+    let body = supabase::send(query).await?;
+    serde_json::from_str(&body)
+        .map_err(|error| ApiError::Upstream(format!("rows unparsable: {error}")))
+}
+
+/// `POST /v1/posts/{post_id}/approve` `{comment?}` and `/reject` `{comment}` (owners, admins).
+pub async fn review(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    request: &Request,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    let body = if request.body.is_empty() {
+        JsonBody(Default::default())
+    } else {
+        JsonBody::parse(&request.body)?
+    };
+    let comment = if approve {
+        body.optional_text("comment", 2000)?
+    } else {
+        Some(body.required_text("comment", 2000)?)
+    };
+    let outcome = rpc(
+        config,
+        "review_post",
+        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)?, "approve": approve, "comment": comment }),
+    )
+    .await?;
+    Ok(Response::json(200, &answer_of(outcome)?))
+}
+
+/// `POST /v1/posts/{post_id}/cancel`: cancels every destination that has not started.
+pub async fn cancel(config: &Config, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    let outcome = rpc(
+        config,
+        "cancel_post",
+        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)? }),
+    )
+    .await?;
+    Ok(Response::json(200, &answer_of(outcome)?))
+}
+
+/// `POST /v1/posts/{post_id}/retry` `{includeUnconfirmed?}`: failed destinations go out again
+/// now (and unconfirmed ones, when the caller checked they are not live).
+pub async fn retry(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let body = if request.body.is_empty() {
+        JsonBody(Default::default())
+    } else {
+        JsonBody::parse(&request.body)?
+    };
+    let include_unconfirmed = body.optional_bool("includeUnconfirmed")?.unwrap_or(false);
+    let outcome = rpc(
+        config,
+        "retry_post",
+        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)?, "include_unconfirmed": include_unconfirmed }),
+    )
+    .await?;
+    Ok(Response::json(200, &answer_of(outcome)?))
+}
+
+/// `GET /v1/posts/{post_id}/status`: every destination's state, permalink and error, with
+/// the history of attempts (read with the caller's token).
+pub async fn status(config: &Config, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    let id = post_id(id)?;
+    let client = supabase::user_client(config, &caller.token);
+    let post: Value = rows::<Value>(
+        client
+            .from("scheduled_posts")
+            .select(
+                "id,team_id,client_post_id,scheduled_at,timezone,approval_status,review_comment",
+            )
+            .eq("id", id),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound)?;
+    let destinations: Vec<Value> = rows(
+        client
+            .from("post_destinations")
+            .select("id,connection_id,status,attempts,next_attempt_at,external_id,permalink,error_code,error_message,published_at")
+            .eq("post_id", id)
+            .order("created_at"),
+    )
+    .await?;
+    let events: Vec<Value> = rows(
+        client
+            .from("publish_events")
+            .select("destination_id,attempt,event,request_id,platform_status,external_id,permalink,error_code,error_message,duration_ms,created_at")
+            .eq("post_id", id)
+            .order("id"),
+    )
+    .await?;
+    Ok(Response::json(
+        200,
+        &json!({ "post": post, "destinations": destinations, "events": events }),
+    ))
+}
+
+/// `POST /v1/cron/publish`, called every minute by pg_cron with the cron secret.
+pub async fn cron_publish(
+    config: &Config,
+    request: &Request,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    check_cron_secret(config, request)?;
+    let tally = dispatcher::dispatch(config, clock, None, CRON_BUDGET).await?;
+    Ok(Response::json(200, &tally))
+}
