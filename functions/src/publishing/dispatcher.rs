@@ -234,32 +234,23 @@ async fn attempt(
             )
         })
     };
-    let attempt = Attempt {
+    let mut attempt = Attempt {
         wire: &wire,
-        access_token: &fresh.access_token,
+        access_token: fresh.access_token.clone(),
         account_id: &fresh.connection.external_account_id,
         intent: &intent,
     };
+    // Lookups search from a little before this attempt (clock skew between us and the platform).
+    let since = job.attempt_started_at.clone().unwrap_or_else(|| {
+        chrono::DateTime::from_timestamp(clock.unix_seconds() - 300, 0)
+            .expect("the clock is in range")
+            .to_rfc3339()
+    });
     if job.ambiguous {
-        // An earlier attempt may have posted: look, never post again on our own.
-        let since = job.attempt_started_at.as_deref().unwrap_or_default();
-        return Ok(
-            match super::find_existing(job.platform, &attempt, &content, since).await {
-                Ok(Some(found)) => Outcome::published("found_existing", found),
-                Ok(None) | Err(_) => Outcome::of(
-                    Failure::Ambiguous {
-                        message: "an earlier attempt was interrupted and the post was not found at the platform; \
-                                  check the account, then retry if it is missing"
-                            .into(),
-                        platform_status: None,
-                    },
-                    job.attempts,
-                ),
-            },
-        );
+        // An earlier attempt was interrupted and may have posted: look, never post again.
+        return Ok(look_up(job.platform, &attempt, &content, &since).await);
     }
-    match super::publish(job.platform, &attempt, &content).await {
-        Ok(published) => Ok(Outcome::published("published", published)),
+    let outcome = match super::publish(job.platform, &attempt, &content).await {
         // A refused token posted nothing: refresh it once and try again.
         Err(Failure::Unauthorized) => {
             let renewed = ensure_fresh(
@@ -271,15 +262,37 @@ async fn attempt(
             )
             .await
             .map_err(token_failure)?;
-            let attempt = Attempt {
-                access_token: &renewed.access_token,
-                ..attempt
-            };
-            super::publish(job.platform, &attempt, &content)
-                .await
-                .map(|published| Outcome::published("published", published))
+            attempt.access_token = renewed.access_token;
+            super::publish(job.platform, &attempt, &content).await
         }
+        other => other,
+    };
+    match outcome {
+        Ok(published) => Ok(Outcome::published("published", published)),
+        Err(Failure::Ambiguous { .. }) => Ok(look_up(job.platform, &attempt, &content, &since).await),
         Err(failure) => Err(failure),
+    }
+}
+
+/// After an ambiguous attempt: the post found at the platform, else `unconfirmed` (the user
+/// checks and decides; nothing is posted again automatically).
+async fn look_up(
+    platform: Platform,
+    attempt: &Attempt<'_>,
+    content: &Content<'_>,
+    since: &str,
+) -> Outcome {
+    match super::find_existing(platform, attempt, content, since).await {
+        Ok(Some(found)) => Outcome::published("found_existing", found),
+        Ok(None) | Err(_) => Outcome::of(
+            Failure::Ambiguous {
+                message: "the platform's answer was lost and the post was not found there; check the \
+                          account, then retry with includeUnconfirmed if it is missing"
+                    .into(),
+                platform_status: None,
+            },
+            0,
+        ),
     }
 }
 

@@ -10,7 +10,7 @@ use super::wire::{Call, Method};
 use super::{Attempt, Content, Failure, Published};
 use crate::social::Platform;
 
-const GRAPH: &str = "https://graph.facebook.com/v21.0";
+const GRAPH: &str = "https://graph.facebook.com/v23.0";
 
 pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Call {
     match content.media.first() {
@@ -34,7 +34,7 @@ pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Ca
 }
 
 pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
-    let call = post_call(attempt.access_token, attempt.account_id, content);
+    let call = post_call(&attempt.access_token, attempt.account_id, content);
     let answer = attempt.post(Platform::Facebook, &call).await?;
     let body = answer.json();
     // A photo answers {id, post_id}; the post is post_id.
@@ -65,7 +65,7 @@ pub async fn find_existing(
     let answer = attempt
         .prepare(
             Platform::Facebook,
-            &Call::new(Method::Get, url, attempt.access_token),
+            &Call::new(Method::Get, url, &attempt.access_token),
         )
         .await?;
     let body = answer.json();

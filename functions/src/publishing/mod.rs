@@ -155,7 +155,7 @@ fn refusal_message(platform: Platform, answer: &Answer) -> String {
 /// intent to record before the irreversible call.
 pub struct Attempt<'a> {
     pub wire: &'a Wire<'a>,
-    pub access_token: &'a str,
+    pub access_token: String,
     /// The platform's id of the connected account (user, page, Instagram account, channel).
     pub account_id: &'a str,
     pub(crate) intent: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,

@@ -57,7 +57,7 @@ fn data_id(answer: &super::wire::Answer) -> Result<String, Failure> {
 pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
     let mut media_ids = Vec::new();
     for file in content.media {
-        let call = upload_call(attempt.access_token, &file.mime_type, &file.bytes);
+        let call = upload_call(&attempt.access_token, &file.mime_type, &file.bytes);
         let answer = attempt.prepare(Platform::X, &call).await?;
         let id = answer.json()["data"]["id"]
             .as_str()
@@ -73,7 +73,7 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     let answer = attempt
         .post(
             Platform::X,
-            &post_call(attempt.access_token, content, &media_ids),
+            &post_call(&attempt.access_token, content, &media_ids),
         )
         .await?;
     let id = data_id(&answer)?;
@@ -96,7 +96,7 @@ pub async fn find_existing(
     let answer = attempt
         .prepare(
             Platform::X,
-            &Call::new(Method::Get, url, attempt.access_token),
+            &Call::new(Method::Get, url, &attempt.access_token),
         )
         .await?;
     let body = answer.json();

@@ -15,6 +15,7 @@
 //!
 //! The social platforms' fakes are under `/social/{host}/…` (see `social`).
 
+pub mod publishing;
 pub mod social;
 
 use std::collections::BTreeMap;

@@ -106,7 +106,7 @@ fn state() -> MutexGuard<'static, State> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn random(prefix: &str) -> String {
+pub(crate) fn random(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let nanos = std::time::SystemTime::now()
@@ -126,7 +126,7 @@ fn pairs(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn json_response(status: u16, body: Value) -> Response {
+pub(crate) fn json_response(status: u16, body: Value) -> Response {
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         Json(body),
@@ -142,8 +142,11 @@ fn redirect(location: &str) -> Response {
 pub async fn handle(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().strip_prefix("/social/").unwrap_or_default();
     let query = pairs(uri.query().unwrap_or_default());
-    if path == "_stats" {
-        return stats(query.get("account").map(String::as_str).unwrap_or_default());
+    let account = query.get("account").map(String::as_str).unwrap_or_default();
+    match path {
+        "_stats" => return stats(account),
+        "_posts" => return super::publishing::list(account),
+        _ => {}
     }
     let (host, rest) = path.split_once('/').unwrap_or((path, ""));
     let rest = format!("/{rest}");
@@ -157,6 +160,11 @@ pub async fn handle(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_owned();
+    if let Some(response) =
+        super::publishing::handle(app, method.as_str(), host, &rest, &query, &bearer, &body)
+    {
+        return response;
+    }
     match (method.as_str(), host, rest.as_str()) {
         ("GET", "x.com", "/i/oauth2/authorize")
         | ("GET", "www.linkedin.com", "/oauth/v2/authorization")
@@ -480,7 +488,7 @@ fn refresh_grant(app: &'static str, form: &HashMap<String, String>) -> Response 
 }
 
 /// The account a valid, unexpired access token belongs to; counts the use.
-fn use_token(app: &str, token: &str) -> Result<String, ()> {
+pub(crate) fn use_token(app: &str, token: &str) -> Result<String, ()> {
     let state = state();
     match state.access.get(token) {
         Some(found)
@@ -492,7 +500,7 @@ fn use_token(app: &str, token: &str) -> Result<String, ()> {
     }
 }
 
-fn unauthorized(app: &str) -> Response {
+pub(crate) fn unauthorized(app: &str) -> Response {
     match app {
         "x" => json_response(
             401,
