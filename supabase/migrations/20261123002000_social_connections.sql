@@ -590,7 +590,9 @@ from public;
 -- `cron_secret`; without them the job does nothing.
 create extension if not exists pg_cron;
 
-create function app_private.request_social_token_refresh()
+-- Asks the worker to run `/v1/cron/{path}` (pg_net, asynchronous); null when Vault lacks the
+-- worker's URL or the secret. For every schedule from here on.
+create function app_private.call_worker_cron(path text)
 returns bigint
 language plpgsql
 security definer
@@ -604,10 +606,10 @@ begin
         return null;
     end if;
     return net.http_post(
-        url := rtrim(worker_url, '/') || '/v1/cron/tokens/refresh',
+        url := rtrim(worker_url, '/') || '/v1/cron/' || path,
         headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret));
 end
 $$;
-revoke execute on function app_private.request_social_token_refresh() from public;
+revoke execute on function app_private.call_worker_cron(text) from public;
 
-select cron.schedule('social-token-refresh', '*/10 * * * *', 'select app_private.request_social_token_refresh()');
+select cron.schedule('social-token-refresh', '*/10 * * * *', $$select app_private.call_worker_cron('tokens/refresh')$$);

@@ -504,16 +504,7 @@ pub async fn reseal_batch(config: &Config) -> Result<Value, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-
-    fn ring(versions: &[(&str, u8)]) -> KeyRing {
-        let raw: Vec<String> = versions
-            .iter()
-            .map(|(v, fill)| format!("{v}:{}", STANDARD.encode([*fill; 32])))
-            .collect();
-        KeyRing::parse(&raw.join(",")).unwrap()
-    }
+    use crate::crypto::tests::ring;
 
     fn row(sealed: &SealedTokens, id: &str, platform: Platform) -> StoredConnection {
         serde_json::from_value(json!({
