@@ -538,6 +538,60 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn start_checks_the_return_address_then_the_platform_configuration() {
+        use crate::test_support::{hs256_token, user_claims, HS_SECRET};
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("SUPABASE_JWT_SECRET", HS_SECRET),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.pixa.example/"),
+            (
+                "SOCIAL_TOKEN_ENCRYPTION_KEYS",
+                "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ]);
+        let mut claims = user_claims();
+        claims["iss"] = "http://127.0.0.1:1/auth/v1".into();
+        claims["iat"] = SystemClock.unix_seconds().into();
+        claims["exp"] = (SystemClock.unix_seconds() + 600).into();
+        let authorization = format!("Bearer {}", hs256_token(HS_SECRET, None, &claims));
+        let start = |query: String| {
+            let request = Request {
+                method: "GET".into(),
+                path: "/v1/oauth/x/start".into(),
+                query: Some(query),
+                headers: [("authorization".to_owned(), authorization.clone())]
+                    .into_iter()
+                    .collect(),
+                body: Vec::new(),
+            };
+            let config = &config;
+            async move { crate::handle(request, config, &SystemClock).await }
+        };
+        let team = "team_id=11111111-1111-4111-8111-111111111111";
+        let handled = start(format!("{team}&redirect_to=https%3A%2F%2Fevil.example%2F")).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "redirect_not_allowed".into())
+        );
+        let handled = start(format!(
+            "{team}&redirect_to=https%3A%2F%2Fapp.pixa.example%2Fs"
+        ))
+        .await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (503, "platform_not_configured".into())
+        );
+        assert!(handled.log_line.contains("X_CLIENT_ID is not configured"));
+        let handled = start("redirect_to=https%3A%2F%2Fapp.pixa.example%2F".into()).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "invalid_request".into())
+        );
+    }
+
     #[test]
     fn the_callback_url_is_the_public_base_or_the_request_origin() {
         let request = |host: &str| Request {

@@ -174,7 +174,7 @@ pub enum Access<'a> {
 #[derive(Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum Lookup {
-    Ok { connection: StoredConnection },
+    Ok { connection: Box<StoredConnection> },
     NotFound,
     Forbidden,
 }
@@ -194,7 +194,7 @@ pub async fn load(
         Access::Internal => json!({"connection_id": connection_id}),
     };
     match rpc(config, "get_social_connection", params).await? {
-        Lookup::Ok { connection } => Ok(connection),
+        Lookup::Ok { connection } => Ok(*connection),
         Lookup::NotFound => Err(SocialFailure::ConnectionNotFound.into()),
         Lookup::Forbidden => Err(ApiError::Forbidden),
     }
