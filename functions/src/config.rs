@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::ai::settings::AiSettings;
+use crate::social::settings::SocialSettings;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -13,6 +14,7 @@ pub struct Config {
     pub jwt_secret: Option<JwtSecret>,
     pub jwt_audience: String,
     pub ai: AiSettings,
+    pub social: SocialSettings,
 }
 
 const DEFAULT_AUDIENCE: &str = "authenticated";
@@ -32,6 +34,7 @@ impl Config {
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
             ai: AiSettings::from_lookup(&read)?,
+            social: SocialSettings::from_lookup(&read)?,
         })
     }
 }

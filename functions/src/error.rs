@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::ai::provider::ProviderError;
 use crate::auth::AuthError;
 use crate::http::Response;
+use crate::social::failure::SocialFailure;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -43,6 +44,8 @@ pub enum ApiError {
     InvalidModelOutput,
     /// Supabase Auth did not do what we asked (e.g. send an invite email).
     AuthServiceUnavailable(String),
+    /// A social connection endpoint failed (its own codes), with an internal cause for the log.
+    Social(SocialFailure, Option<String>),
     /// The database refused by one of our rules; `message` was written for users.
     Rejected {
         status: u16,
@@ -71,6 +74,7 @@ impl ApiError {
             Self::Upstream(_) => 502,
             Self::Misconfigured(_) => 500,
             Self::Rejected { status, .. } => *status,
+            Self::Social(failure, _) => failure.status(),
         }
     }
 
@@ -92,6 +96,7 @@ impl ApiError {
             Self::Provider(error) => error.code(),
             Self::InvalidModelOutput => "invalid_model_output",
             Self::Rejected { code, .. } => code,
+            Self::Social(failure, _) => failure.code(),
         }
     }
 
@@ -131,6 +136,7 @@ impl ApiError {
             Self::Provider(_) => "The AI provider is unavailable. Try again later.",
             Self::InvalidModelOutput => "The model did not return valid JSON.",
             Self::Rejected { .. } => "The request was refused.",
+            Self::Social(failure, _) => failure.message(),
         }
     }
 
@@ -154,6 +160,7 @@ impl ApiError {
             Self::Provider(ProviderError::RateLimited {
                 retry_after_seconds,
             }) => *retry_after_seconds,
+            Self::Social(failure, _) => failure.retry_after(),
             _ => None,
         }
     }
@@ -171,7 +178,16 @@ impl ApiError {
                 | ProviderError::Unavailable(cause)
                 | ProviderError::Malformed(cause),
             ) => Some(cause),
+            Self::Social(failure, cause) => cause.as_deref().or_else(|| failure.cause()),
             _ => None,
+        }
+    }
+
+    /// Adds an internal cause for the log (social failures only).
+    pub fn with_cause(self, cause: String) -> Self {
+        match self {
+            Self::Social(failure, _) => Self::Social(failure, Some(cause)),
+            other => other,
         }
     }
 
@@ -203,6 +219,9 @@ impl ApiError {
         match self {
             Self::MethodNotAllowed { allowed } => response.with_header("allow", allowed.join(", ")),
             Self::Auth(_) => response.with_header("www-authenticate", "Bearer"),
+            Self::Social(SocialFailure::Redirected { location, .. }, _) => {
+                response.with_header("location", location.clone())
+            }
             _ => response,
         }
     }
@@ -211,6 +230,12 @@ impl ApiError {
 impl From<ProviderError> for ApiError {
     fn from(error: ProviderError) -> Self {
         Self::Provider(error)
+    }
+}
+
+impl From<SocialFailure> for ApiError {
+    fn from(failure: SocialFailure) -> Self {
+        Self::Social(failure, None)
     }
 }
 

@@ -5,12 +5,14 @@ pub mod ai;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod observability;
 pub mod router;
 pub mod routes;
 pub mod scope;
+pub mod social;
 pub mod supabase;
 #[cfg(test)]
 mod test_support;
@@ -25,6 +27,7 @@ use http::{Request, Response};
 use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
+use routes::social as social_routes;
 use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi};
 use scope::{Background, Scope};
 
@@ -106,6 +109,17 @@ async fn dispatch(
         Endpoint::CronResetCredits => {
             return ai_routes::reset_credits(configured()?, request).await
         }
+        Endpoint::CronRefreshTokens => {
+            return social_routes::cron_refresh(configured()?, request, scope).await
+        }
+        Endpoint::CronReencryptTokens => {
+            return social_routes::cron_reencrypt(configured()?, request).await
+        }
+        // The browser comes back from the platform without our token; the state proves who.
+        Endpoint::OauthCallback => {
+            let platform = path_param(route, request, "platform");
+            return social_routes::callback(configured()?, platform, request, scope).await;
+        }
         Endpoint::Me
         | Endpoint::CreateTeamInvitation
         | Endpoint::AiGenerateText
@@ -120,7 +134,10 @@ async fn dispatch(
         | Endpoint::AiImprove
         | Endpoint::AiModerate
         | Endpoint::ChatCompletions
-        | Endpoint::Models => {}
+        | Endpoint::Models
+        | Endpoint::OauthStart
+        | Endpoint::VerifyConnection
+        | Endpoint::DeleteConnection => {}
     }
     // The rest act for a signed-in user.
     let config = configured()?;
@@ -154,10 +171,38 @@ async fn dispatch(
         Endpoint::AiModerate => assist::moderate(config, &caller, request, scope).await,
         Endpoint::ChatCompletions => chat::completions(config, &caller, request, scope).await,
         Endpoint::Models => chat::models(config, &caller).await,
-        Endpoint::Healthz | Endpoint::OpenApi | Endpoint::Readyz | Endpoint::CronResetCredits => {
+        Endpoint::OauthStart => {
+            social_routes::start(
+                config,
+                &caller,
+                path_param(route, request, "platform"),
+                request,
+            )
+            .await
+        }
+        Endpoint::VerifyConnection => {
+            let id = path_param(route, request, "connection_id");
+            social_routes::verify(config, &caller, id, scope).await
+        }
+        Endpoint::DeleteConnection => {
+            let id = path_param(route, request, "connection_id");
+            social_routes::delete(config, &caller, id, scope).await
+        }
+        Endpoint::Healthz
+        | Endpoint::OpenApi
+        | Endpoint::Readyz
+        | Endpoint::CronResetCredits
+        | Endpoint::CronRefreshTokens
+        | Endpoint::CronReencryptTokens
+        | Endpoint::OauthCallback => {
             unreachable!("answered above")
         }
     }
+}
+
+/// The value of `{name}` in the request's path (empty if absent).
+fn path_param<'a>(route: &router::Route, request: &'a Request, name: &str) -> &'a str {
+    router::path_param(route.template, &request.path, name).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -24,6 +24,12 @@ pub enum Endpoint {
     ChatCompletions,
     Models,
     CronResetCredits,
+    OauthStart,
+    OauthCallback,
+    VerifyConnection,
+    DeleteConnection,
+    CronRefreshTokens,
+    CronReencryptTokens,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -129,6 +135,36 @@ pub const ROUTES: &[Route] = &[
         method: Method::Post,
         template: "/v1/cron/credits/reset",
         endpoint: Endpoint::CronResetCredits,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/oauth/{platform}/start",
+        endpoint: Endpoint::OauthStart,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/oauth/{platform}/callback",
+        endpoint: Endpoint::OauthCallback,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/connections/{connection_id}/verify",
+        endpoint: Endpoint::VerifyConnection,
+    },
+    Route {
+        method: Method::Delete,
+        template: "/v1/connections/{connection_id}",
+        endpoint: Endpoint::DeleteConnection,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/tokens/refresh",
+        endpoint: Endpoint::CronRefreshTokens,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/tokens/reencrypt",
+        endpoint: Endpoint::CronReencryptTokens,
     },
 ];
 

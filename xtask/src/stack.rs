@@ -208,7 +208,32 @@ impl Stack {
             ("AI_KEY_ENCRYPTION_KEYS", ai_key_ring(&dir)?),
             ("CRON_SECRET", LOCAL_CRON_SECRET.into()),
             ("AI_FALLBACK_PROVIDER", "gemini".into()),
+            // Social platforms: the fakes stand in for every platform host, with their apps.
+            ("SOCIAL_API_ORIGIN_OVERRIDE", format!("{fakes_url}/social")),
+            (
+                "PUBLIC_BASE_URL",
+                format!("http://127.0.0.1:{}", ports.worker),
+            ),
+            ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
+            ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(&dir)?),
         ];
+        let mut vars = vars.to_vec();
+        for platform in ["x", "linkedin", "facebook", "tiktok", "pinterest", "google"] {
+            let (_, id, secret) = fakes::social::APPS
+                .iter()
+                .find(|(app, _, _)| *app == platform)
+                .expect("a fake app per platform");
+            let (id_name, secret_name) = match platform {
+                "x" => ("X_CLIENT_ID", "X_CLIENT_SECRET"),
+                "linkedin" => ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+                "facebook" => ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+                "tiktok" => ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+                "pinterest" => ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
+                _ => ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+            };
+            vars.push((id_name, (*id).to_owned()));
+            vars.push((secret_name, (*secret).to_owned()));
+        }
         // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
         postgres.psql_command(&format!(
             "insert into vault.secrets (name, secret) values ('worker_url', 'http://127.0.0.1:{}'), \
@@ -287,21 +312,35 @@ impl Drop for Stack {
 /// The bearer pg_cron sends to the local worker's `/v1/cron/*` (Vault's `cron_secret` on Supabase).
 pub const LOCAL_CRON_SECRET: &str = "local-cron-secret";
 
+/// Where the local web app may be sent back after connecting a social account.
+pub const LOCAL_REDIRECT_ALLOWLIST: &str = "http://127.0.0.1:3000/,http://localhost:3000/";
+
 /// The local key ring sealing stored provider keys: made once per stack directory and kept, so
 /// keys saved in a dev database stay readable across restarts.
 fn ai_key_ring(dir: &Path) -> Result<String> {
+    key_ring(&dir.join("ai-key-ring.txt"), &["v1"])
+}
+
+/// The local key ring sealing social tokens: two versions, as after a rotation, so the tests
+/// can seal a row as a worker that knew only `v1` did and see it still open and re-seal.
+pub fn social_key_ring(dir: &Path) -> Result<String> {
+    key_ring(&dir.join("social-key-ring.txt"), &["v1", "v2"])
+}
+
+fn key_ring(path: &Path, versions: &[&str]) -> Result<String> {
     use base64::Engine;
-    let path = dir.join("ai-key-ring.txt");
-    if let Ok(ring) = std::fs::read_to_string(&path) {
+    if let Ok(ring) = std::fs::read_to_string(path) {
         return Ok(ring.trim().to_owned());
     }
-    let mut key = [0_u8; 32];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut key)?;
-    let ring = format!(
-        "v1:{}",
-        base64::engine::general_purpose::STANDARD.encode(key)
-    );
-    std::fs::write(&path, &ring)?;
+    let mut entries = Vec::new();
+    for version in versions {
+        let mut key = [0_u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut key)?;
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        entries.push(format!("{version}:{key}"));
+    }
+    let ring = entries.join(",");
+    std::fs::write(path, &ring)?;
     Ok(ring)
 }
 

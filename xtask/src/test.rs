@@ -141,6 +141,14 @@ fn e2e_env(stack: &Stack) -> Vec<(&'static str, String)> {
             "E2E_CRON_SECRET",
             crate::stack::LOCAL_CRON_SECRET.to_owned(),
         ),
+        (
+            "E2E_FAKES_URL",
+            format!("http://127.0.0.1:{}", stack.ports.ai_fakes),
+        ),
+        (
+            "E2E_SOCIAL_KEY_RING",
+            crate::stack::social_key_ring(&stack.dir).unwrap_or_default(),
+        ),
     ]
 }
 

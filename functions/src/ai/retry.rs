@@ -54,16 +54,41 @@ pub fn is_transient(error: &ProviderError) -> bool {
     )
 }
 
+/// An error `with_retries` can classify: the AI providers' and the social platforms'.
+pub trait Retryable: Sized {
+    /// `Some(retry_after_seconds)` when another attempt may succeed; `None` when it will not.
+    fn retry_hint(&self) -> Option<Option<u64>>;
+    /// What an attempt that got no answer within `limit` fails with.
+    fn timed_out(limit: Duration) -> Self;
+}
+
+impl Retryable for ProviderError {
+    fn retry_hint(&self) -> Option<Option<u64>> {
+        match self {
+            ProviderError::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            ProviderError::Unavailable(_) => Some(None),
+            _ => None,
+        }
+    }
+
+    fn timed_out(limit: Duration) -> Self {
+        ProviderError::Unavailable(format!("no answer within {} s", limit.as_secs_f64()))
+    }
+}
+
 /// Runs `attempt` until it succeeds, fails for good, or the policy gives up; returns the last
 /// outcome. `elapsed` reads the time since the first attempt (the platform's clock).
-pub async fn with_retries<T, Attempt, Outcome>(
+pub async fn with_retries<T, E, Attempt, Outcome>(
     policy: &RetryPolicy,
     elapsed: impl Fn() -> Duration,
     mut attempt: Attempt,
-) -> Result<T, ProviderError>
+) -> Result<T, E>
 where
+    E: Retryable,
     Attempt: FnMut() -> Outcome,
-    Outcome: Future<Output = Result<T, ProviderError>>,
+    Outcome: Future<Output = Result<T, E>>,
 {
     let mut retry = 0;
     loop {
@@ -72,15 +97,12 @@ where
             Err(error) => error,
         };
         retry += 1;
-        if !is_transient(&error) || retry >= policy.max_attempts {
+        let Some(retry_after) = error.retry_hint() else {
+            return Err(error);
+        };
+        if retry >= policy.max_attempts {
             return Err(error);
         }
-        let retry_after = match error {
-            ProviderError::RateLimited {
-                retry_after_seconds,
-            } => retry_after_seconds,
-            _ => None,
-        };
         let delay = policy.delay(retry, retry_after, random_unit());
         if elapsed() + delay > policy.deadline {
             return Err(error);
@@ -89,20 +111,17 @@ where
     }
 }
 
-async fn with_timeout<T>(
+async fn with_timeout<T, E: Retryable>(
     limit: Duration,
-    call: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     match select(Box::pin(call), Box::pin(sleep(limit))).await {
         Either::Left((outcome, _)) => outcome,
-        Either::Right(_) => Err(ProviderError::Unavailable(format!(
-            "no answer within {} s",
-            limit.as_secs_f64()
-        ))),
+        Either::Right(_) => Err(E::timed_out(limit)),
     }
 }
 
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let mut bytes = [0_u8; 8];
     getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1_u64 << 53) as f64

@@ -501,6 +501,12 @@ enum SaveOutcome {
 
 /// `POST /v1/cron/credits/reset`, called monthly by pg_cron with `Authorization: Bearer <CRON_SECRET>`.
 pub async fn reset_credits(config: &Config, request: &Request) -> Result<Response, ApiError> {
+    check_cron_secret(config, request)?;
+    Ok(Response::json(200, &credits::reset(config).await?))
+}
+
+/// The bearer of pg_cron's `/v1/cron/*` calls must be `CRON_SECRET` (compared in constant time).
+pub(crate) fn check_cron_secret(config: &Config, request: &Request) -> Result<(), ApiError> {
     let expected = config
         .ai
         .cron_secret
@@ -514,7 +520,7 @@ pub async fn reset_credits(config: &Config, request: &Request) -> Result<Respons
     if !constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
         return Err(ApiError::Forbidden);
     }
-    Ok(Response::json(200, &credits::reset(config).await?))
+    Ok(())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

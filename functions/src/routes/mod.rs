@@ -5,6 +5,7 @@ pub mod health;
 pub mod invitations;
 pub mod me;
 pub mod openapi;
+pub mod social;
 
 /// A UUID in its canonical text form (8-4-4-4-12 hex digits).
 pub fn is_uuid(text: &str) -> bool {

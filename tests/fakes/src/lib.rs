@@ -12,6 +12,10 @@
 //! content), `[invalid-json]` (JSON mode answers with plain text), `[slow]` (streams wait
 //! 200 ms between events); `<<reply:JSON>>` scripts JSON mode's answer. The key `rejected-key`
 //! is refused with 401.
+//!
+//! The social platforms' fakes are under `/social/{host}/…` (see `social`).
+
+pub mod social;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -21,7 +25,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -53,7 +57,8 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
             post(|headers, body| openai_images("xai", headers, body)),
         )
         .route("/openai/v1/moderations", post(openai_moderations))
-        .route("/gemini/v1beta/models/{model_and_method}", post(gemini));
+        .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
+        .route("/social/{*rest}", any(social::handle));
     axum::serve(listener, app).await?;
     Ok(())
 }

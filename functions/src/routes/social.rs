@@ -1,0 +1,638 @@
+//! The social connection endpoints:
+//! - `GET /v1/oauth/{platform}/start` (owner/admin of the team): stores a single-use state
+//!   (SHA-256 only), bound to the user, team, platform, return address and PKCE verifier, and
+//!   answers the platform's authorize URL (`?mode=redirect`: a 302 to it);
+//! - `GET /v1/oauth/{platform}/callback` (no token: the browser comes back from the platform):
+//!   consumes the state, exchanges the code, reads the account, seals the tokens, saves the
+//!   connection and sends the browser back with `connection_status=success|error`;
+//! - `POST /v1/connections/{id}/verify` (team member), `DELETE /v1/connections/{id}` (owner,
+//!   admin, or the member who connected it);
+//! - `POST /v1/cron/tokens/refresh` and `/v1/cron/tokens/reencrypt` (the cron secret).
+
+use serde_json::{json, Value};
+
+use crate::ai::credits::rpc;
+use crate::auth::Caller;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{Request, Response};
+use crate::routes::ai::{check_cron_secret, invalid};
+use crate::routes::is_uuid;
+use crate::social::failure::SocialFailure;
+use crate::social::pkce::{challenge, random_token, state_hash};
+use crate::social::tokens::{self, key_ring, seal_tokens, Access};
+use crate::social::transport::{rewrite, Transport};
+use crate::social::{Grant, Platform, SocialError};
+
+/// How long a started authorization stays valid (the database's default).
+const STATE_TTL_SECONDS: u32 = 600;
+
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(request: &Request) -> Self {
+        let query = request.query.as_deref().unwrap_or_default();
+        Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+fn platform(name: &str) -> Result<Platform, ApiError> {
+    Platform::parse(name).ok_or_else(|| SocialFailure::UnknownPlatform.into())
+}
+
+/// `{PUBLIC_BASE_URL or the request's origin}/v1/oauth/{platform}/callback`: registered with
+/// each platform as the redirect URI.
+fn callback_url(config: &Config, platform: Platform, request: &Request) -> String {
+    let base = config.social.public_base_url.clone().unwrap_or_else(|| {
+        let host = request.headers.get("host").unwrap_or("localhost");
+        let loopback = ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .any(|local| host == *local || host.starts_with(&format!("{local}:")));
+        format!("{}://{host}", if loopback { "http" } else { "https" })
+    });
+    format!("{base}/v1/oauth/{}/callback", platform.as_str())
+}
+
+fn credentials(
+    config: &Config,
+    platform: Platform,
+) -> Result<crate::social::Credentials, SocialFailure> {
+    config
+        .social
+        .credentials(platform)
+        .map_err(|missing| SocialFailure::NotConfigured(format!("{missing} is not configured")))
+}
+
+pub async fn start(
+    config: &Config,
+    caller: &Caller,
+    platform_name: &str,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let platform = platform(platform_name)?;
+    let query = Query::of(request);
+    let team_id = query
+        .get("team_id")
+        .filter(|id| is_uuid(id))
+        .ok_or_else(|| invalid("team_id", "must be a team id (UUID)"))?;
+    let redirect_to = query
+        .get("redirect_to")
+        .ok_or_else(|| invalid("redirect_to", "is required"))?;
+    let redirect_to = config
+        .social
+        .redirect_allowlist
+        .check(redirect_to)
+        .ok_or(SocialFailure::RedirectNotAllowed)?;
+    let redirect_mode = match query.get("mode") {
+        None | Some("json") => false,
+        Some("redirect") => true,
+        Some(_) => return Err(invalid("mode", "must be `json` or `redirect`")),
+    };
+    let credentials = credentials(config, platform)?;
+    key_ring(config)?;
+
+    let state = random_token();
+    let verifier = random_token();
+    let created: Value = rpc(
+        config,
+        "create_oauth_state",
+        json!({"user_id": caller.user.id.as_str(), "team_id": team_id, "platform": platform,
+               "state_hash": state_hash(&state), "redirect_to": redirect_to, "code_verifier": verifier}),
+    )
+    .await?;
+    match created["status"].as_str() {
+        Some("created") => {}
+        Some("forbidden") => return Err(ApiError::Forbidden),
+        Some("not_team_member") => return Err(ApiError::NotTeamMember),
+        _ => {
+            return Err(ApiError::Upstream(format!(
+                "create_oauth_state answered {created}"
+            )))
+        }
+    }
+    let authorize_url = platform.api().authorize_url(
+        &credentials,
+        &callback_url(config, platform, request),
+        &state,
+        &challenge(&verifier),
+    );
+    let authorize_url = rewrite(&authorize_url, config.social.api_origin_override.as_deref());
+    let body = json!({"authorizeUrl": authorize_url, "expiresIn": STATE_TTL_SECONDS});
+    let response = if redirect_mode {
+        Response::json(302, &body).with_header("location", authorize_url)
+    } else {
+        Response::json(200, &body)
+    };
+    Ok(response.with_header("cache-control", "no-store"))
+}
+
+/// `redirect_to` with the outcome appended to its query.
+fn outcome_url(redirect_to: &str, params: &[(&str, &str)]) -> String {
+    let Ok(mut url) = url::Url::parse(redirect_to) else {
+        return redirect_to.to_owned();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+    }
+    url.into()
+}
+
+fn redirect_error(
+    redirect_to: &str,
+    platform: Platform,
+    reason: &'static str,
+    cause: Option<String>,
+) -> ApiError {
+    let location = outcome_url(
+        redirect_to,
+        &[
+            ("connection_status", "error"),
+            ("platform", platform.as_str()),
+            ("reason", reason),
+        ],
+    );
+    ApiError::Social(SocialFailure::Redirected { location, reason }, cause)
+}
+
+pub async fn callback(
+    config: &Config,
+    platform_name: &str,
+    request: &Request,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    let platform = platform(platform_name)?;
+    let query = Query::of(request);
+    let state = query
+        .get("state")
+        .filter(|state| state.len() <= 200)
+        .ok_or(SocialFailure::StateInvalid)?;
+    let consumed: Value = rpc(
+        config,
+        "consume_oauth_state",
+        json!({"state_hash": state_hash(state), "platform": platform}),
+    )
+    .await?;
+    let redirect_to = consumed["redirect_to"].as_str().unwrap_or_default();
+    match consumed["status"].as_str() {
+        Some("valid") => {}
+        Some("forbidden") => return Err(redirect_error(redirect_to, platform, "forbidden", None)),
+        _ => return Err(SocialFailure::StateInvalid.into()),
+    }
+    if let Some(error) = query.get("error") {
+        let reason = if error == "access_denied" {
+            "access_denied"
+        } else {
+            "authorization_failed"
+        };
+        let cause = format!(
+            "{} authorization error {}",
+            platform.as_str(),
+            error.chars().take(60).collect::<String>()
+        );
+        return Err(redirect_error(redirect_to, platform, reason, Some(cause)));
+    }
+    let Some(code) = query.get("code") else {
+        return Err(redirect_error(
+            redirect_to,
+            platform,
+            "invalid_callback",
+            None,
+        ));
+    };
+    let text = |field: &str| consumed[field].as_str().unwrap_or_default().to_owned();
+    let pending = Pending {
+        user_id: text("user_id"),
+        team_id: text("team_id"),
+        code_verifier: text("code_verifier"),
+    };
+    match connect(config, clock, platform, request, code, &pending).await {
+        Ok(connection_id) => {
+            let location = outcome_url(
+                redirect_to,
+                &[
+                    ("connection_status", "success"),
+                    ("platform", platform.as_str()),
+                    ("connection_id", &connection_id),
+                ],
+            );
+            Ok(Response::json(302, &json!({"connectionId": connection_id}))
+                .with_header("location", location)
+                .with_header("cache-control", "no-store"))
+        }
+        Err((reason, cause)) => Err(redirect_error(redirect_to, platform, reason, Some(cause))),
+    }
+}
+
+struct Pending {
+    user_id: String,
+    team_id: String,
+    code_verifier: String,
+}
+
+/// Exchanges the code, finds the account and saves the connection: its id, or the reason
+/// (for the app) and cause (for the log) it failed.
+async fn connect(
+    config: &Config,
+    clock: &dyn Clock,
+    platform: Platform,
+    request: &Request,
+    code: &str,
+    pending: &Pending,
+) -> Result<String, (&'static str, String)> {
+    let not_configured = |failure: SocialFailure| {
+        let cause = failure.cause().unwrap_or_default().to_owned();
+        ("platform_not_configured", cause)
+    };
+    let credentials = credentials(config, platform).map_err(not_configured)?;
+    let ring = key_ring(config).map_err(not_configured)?;
+    let api = platform.api();
+    let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
+    let exchange_failed = |error: SocialError| ("token_exchange_failed", error.cause().to_owned());
+
+    let redirect_uri = callback_url(config, platform, request);
+    let call = api.token_call(
+        &credentials,
+        &Grant::Code {
+            code,
+            redirect_uri: &redirect_uri,
+            verifier: Some(&pending.code_verifier),
+        },
+    );
+    let reply = transport.send(&call).await.map_err(exchange_failed)?;
+    let mut tokens = api.parse_token(&reply).map_err(exchange_failed)?;
+    if let Some(followup) = api.token_followup(&credentials, &tokens) {
+        let reply = transport.send(&followup).await.map_err(exchange_failed)?;
+        let scopes = tokens.scopes.take();
+        tokens = api.parse_token(&reply).map_err(exchange_failed)?;
+        tokens.scopes = tokens.scopes.take().or(scopes);
+    }
+    let account_failed = |error: SocialError| match error {
+        SocialError::NoAccount(cause) => ("no_account", cause),
+        other => ("account_unavailable", other.cause().to_owned()),
+    };
+    let reply = transport
+        .send(&api.discovery_call(&tokens.access_token))
+        .await
+        .map_err(account_failed)?;
+    let account = api.parse_discovery(&reply).map_err(account_failed)?;
+
+    // A Page token acts for the account and does not expire; the user's token is kept for
+    // revocation only.
+    let (access, refresh, expires_in, refresh_expires_in) = match &account.account_token {
+        Some(page_token) => (
+            page_token.as_str(),
+            Some(tokens.access_token.as_str()),
+            None,
+            None,
+        ),
+        None => (
+            tokens.access_token.as_str(),
+            tokens.refresh_token.as_deref(),
+            tokens.expires_in.or(api.default_access_lifetime()),
+            tokens.refresh_expires_in,
+        ),
+    };
+    let server_error = |error: ApiError| {
+        let cause = error.cause().unwrap_or(error.code()).to_owned();
+        ("server_error", cause)
+    };
+    let connection_id: String = rpc(
+        config,
+        "social_connection_id",
+        json!({"team_id": pending.team_id, "platform": platform,
+               "external_account_id": account.external_id}),
+    )
+    .await
+    .map_err(server_error)?;
+    let sealed = seal_tokens(ring, &connection_id, platform, access, refresh);
+    let scopes = tokens
+        .scopes
+        .clone()
+        .unwrap_or_else(|| api.scopes().iter().map(|s| s.to_string()).collect());
+    rpc::<Value>(
+        config,
+        "save_social_connection",
+        json!({"connection_id": connection_id, "team_id": pending.team_id, "user_id": pending.user_id,
+               "platform": platform, "external_account_id": account.external_id,
+               "display_name": account.display_name, "handle": account.handle,
+               "avatar_url": account.avatar_url, "scopes": scopes,
+               "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
+               "token_key_version": sealed.version, "access_token_expires_in": expires_in,
+               "refresh_token_expires_in": refresh_expires_in}),
+    )
+    .await
+    .map_err(server_error)?;
+    Ok(connection_id)
+}
+
+fn connection_id(id: &str) -> Result<&str, ApiError> {
+    if is_uuid(id) {
+        Ok(id)
+    } else {
+        Err(SocialFailure::ConnectionNotFound.into())
+    }
+}
+
+pub async fn verify(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    let id = connection_id(id)?;
+    let (connection, account) =
+        tokens::verify(config, clock, id, Access::Use(caller.user.id.as_str())).await?;
+    let mut body = connection.public();
+    body["verified"] = json!(true);
+    body["profile"] = json!({"externalAccountId": account.external_id,
+        "displayName": account.display_name, "handle": account.handle, "avatarUrl": account.avatar_url});
+    Ok(Response::json(200, &body))
+}
+
+pub async fn delete(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    let id = connection_id(id)?;
+    let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
+    let revocation = revoke(config, clock, &connection).await;
+    rpc::<Value>(
+        config,
+        "delete_social_connection",
+        json!({"connection_id": id}),
+    )
+    .await?;
+    Ok(Response::json(
+        200,
+        &json!({"id": id, "deleted": true, "revocation": revocation}),
+    ))
+}
+
+/// Revokes the grant at the platform, best effort: `revoked`, `unsupported` (LinkedIn,
+/// Pinterest), or `failed` (the platform refused or could not be reached; the connection is
+/// deleted anyway, and the user can remove the app in the platform's settings).
+async fn revoke(
+    config: &Config,
+    clock: &dyn Clock,
+    connection: &tokens::StoredConnection,
+) -> &'static str {
+    let (Ok(credentials), Ok(ring)) = (credentials(config, connection.platform), key_ring(config))
+    else {
+        return "failed";
+    };
+    let Ok((access, refresh)) = tokens::open_tokens(ring, connection) else {
+        return "failed";
+    };
+    let Some(call) =
+        connection
+            .platform
+            .api()
+            .revoke_call(&credentials, &access, refresh.as_deref())
+    else {
+        return "unsupported";
+    };
+    let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
+    match transport.send(&call).await {
+        Ok(reply) if reply.is_success() => "revoked",
+        _ => "failed",
+    }
+}
+
+pub async fn cron_refresh(
+    config: &Config,
+    request: &Request,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    check_cron_secret(config, request)?;
+    Ok(Response::json(
+        200,
+        &tokens::refresh_due(config, clock).await?,
+    ))
+}
+
+pub async fn cron_reencrypt(config: &Config, request: &Request) -> Result<Response, ApiError> {
+    check_cron_secret(config, request)?;
+    Ok(Response::json(200, &tokens::reseal_batch(config).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_appended_to_the_return_address() {
+        assert_eq!(
+            outcome_url(
+                "https://app.example/settings?tab=social#x",
+                &[("connection_status", "error"), ("reason", "access_denied")]
+            ),
+            "https://app.example/settings?tab=social&connection_status=error&reason=access_denied#x"
+        );
+    }
+
+    use crate::clock::SystemClock;
+    use crate::config::tests::config_from;
+    use crate::http::Headers;
+
+    /// Through the whole pipeline, with a database that cannot be reached: what is decided
+    /// before any database call.
+    async fn send(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> crate::Handled {
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("CRON_SECRET", "cron-secret"),
+        ]);
+        let request = Request {
+            method: method.into(),
+            path: path.into(),
+            query: Some(query.into()),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<Headers>(),
+            body: Vec::new(),
+        };
+        crate::handle(request, &config, &SystemClock).await
+    }
+
+    fn code(handled: &crate::Handled) -> String {
+        let body: Value = serde_json::from_str(&handled.response.body_text()).unwrap();
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_callback_without_a_state_is_a_json_400_without_redirect() {
+        for query in [
+            "code=abc",
+            "state=&code=abc",
+            &format!("state={}", "a".repeat(201)),
+        ] {
+            let handled = send("GET", "/v1/oauth/x/callback", query, &[]).await;
+            assert_eq!(handled.response.status, 400, "{query}");
+            assert_eq!(code(&handled), "oauth_state_invalid");
+            assert_eq!(handled.response.header("location"), None);
+            assert!(
+                !handled.log_line.contains("abc"),
+                "the query is never logged"
+            );
+        }
+        let handled = send("GET", "/v1/oauth/myspace/callback", "state=s&code=c", &[]).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (404, "unknown_platform".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn start_verify_and_delete_need_a_token_and_cron_jobs_the_secret() {
+        for (method, path) in [
+            ("GET", "/v1/oauth/x/start"),
+            (
+                "POST",
+                "/v1/connections/11111111-1111-4111-8111-111111111111/verify",
+            ),
+            (
+                "DELETE",
+                "/v1/connections/11111111-1111-4111-8111-111111111111",
+            ),
+        ] {
+            let handled = send(method, path, "", &[]).await;
+            assert_eq!(
+                (handled.response.status, code(&handled)),
+                (401, "missing_token".into())
+            );
+        }
+        for path in ["/v1/cron/tokens/refresh", "/v1/cron/tokens/reencrypt"] {
+            let handled = send("POST", path, "", &[("authorization", "Bearer wrong")]).await;
+            assert_eq!(
+                (handled.response.status, code(&handled)),
+                (403, "forbidden".into())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn start_checks_the_return_address_then_the_platform_configuration() {
+        use crate::test_support::{hs256_token, user_claims, HS_SECRET};
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("SUPABASE_JWT_SECRET", HS_SECRET),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.pixa.example/"),
+            (
+                "SOCIAL_TOKEN_ENCRYPTION_KEYS",
+                "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ]);
+        let mut claims = user_claims();
+        claims["iss"] = "http://127.0.0.1:1/auth/v1".into();
+        claims["iat"] = SystemClock.unix_seconds().into();
+        claims["exp"] = (SystemClock.unix_seconds() + 600).into();
+        let authorization = format!("Bearer {}", hs256_token(HS_SECRET, None, &claims));
+        let start = |query: String| {
+            let request = Request {
+                method: "GET".into(),
+                path: "/v1/oauth/x/start".into(),
+                query: Some(query),
+                headers: [("authorization".to_owned(), authorization.clone())]
+                    .into_iter()
+                    .collect(),
+                body: Vec::new(),
+            };
+            let config = &config;
+            async move { crate::handle(request, config, &SystemClock).await }
+        };
+        let team = "team_id=11111111-1111-4111-8111-111111111111";
+        let handled = start(format!("{team}&redirect_to=https%3A%2F%2Fevil.example%2F")).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "redirect_not_allowed".into())
+        );
+        let handled = start(format!(
+            "{team}&redirect_to=https%3A%2F%2Fapp.pixa.example%2Fs"
+        ))
+        .await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (503, "platform_not_configured".into())
+        );
+        assert!(handled.log_line.contains("X_CLIENT_ID is not configured"));
+        let handled = start("redirect_to=https%3A%2F%2Fapp.pixa.example%2F".into()).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "invalid_request".into())
+        );
+    }
+
+    #[test]
+    fn the_callback_url_is_the_public_base_or_the_request_origin() {
+        let request = |host: &str| Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            headers: [("host".to_owned(), host.to_owned())].into_iter().collect(),
+            body: Vec::new(),
+        };
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "a"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "s"),
+        ];
+        let config = config_from(&base).unwrap();
+        assert_eq!(
+            callback_url(&config, Platform::X, &request("api.pixa.example")),
+            "https://api.pixa.example/v1/oauth/x/callback"
+        );
+        assert_eq!(
+            callback_url(&config, Platform::Tiktok, &request("127.0.0.1:8787")),
+            "http://127.0.0.1:8787/v1/oauth/tiktok/callback"
+        );
+        let mut with_base = base.to_vec();
+        with_base.push(("PUBLIC_BASE_URL", "https://edge.pixa.example/"));
+        let config = config_from(&with_base).unwrap();
+        assert_eq!(
+            callback_url(&config, Platform::Youtube, &request("evil.example")),
+            "https://edge.pixa.example/v1/oauth/youtube/callback"
+        );
+    }
+
+    #[test]
+    fn redirect_errors_are_302s_with_the_reason_as_code() {
+        let error = redirect_error("https://app.example/s", Platform::X, "access_denied", None);
+        let response = error.to_response();
+        assert_eq!(response.status, 302);
+        assert_eq!(error.code(), "access_denied");
+        assert_eq!(
+            response.header("location"),
+            Some("https://app.example/s?connection_status=error&platform=x&reason=access_denied")
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Pinterest API v5 OAuth: authorization code with HTTP Basic client authentication, scopes for
+//! boards and pins. Access tokens live 30 days, refresh tokens 365 days. Pinterest documents no
+//! token revocation endpoint for apps: disconnecting forgets the tokens, and users remove the
+//! app under their Pinterest security settings.
+//! Docs: https://developers.pinterest.com/docs/getting-started/authentication-and-scopes/
+
+use super::{
+    classify_error, parse_standard_token, profile_json, text, Account, ClientAuth, Credentials,
+    HttpCall, Platform, PlatformApi, Reply, SocialError, TokenSet,
+};
+
+pub struct Pinterest;
+
+pub const AUTHORIZE: &str = "https://www.pinterest.com/oauth/";
+pub const TOKEN: &str = "https://api.pinterest.com/v5/oauth/token";
+pub const USER_ACCOUNT: &str = "https://api.pinterest.com/v5/user_account";
+
+impl PlatformApi for Pinterest {
+    fn platform(&self) -> Platform {
+        Platform::Pinterest
+    }
+    fn authorize_endpoint(&self) -> &'static str {
+        AUTHORIZE
+    }
+    fn token_endpoint(&self) -> &'static str {
+        TOKEN
+    }
+    fn scopes(&self) -> &'static [&'static str] {
+        &[
+            "boards:read",
+            "boards:write",
+            "pins:read",
+            "pins:write",
+            "user_accounts:read",
+        ]
+    }
+    fn scope_separator(&self) -> &'static str {
+        ","
+    }
+    fn client_auth(&self) -> ClientAuth {
+        ClientAuth::Basic
+    }
+    fn supports_refresh(&self) -> bool {
+        true
+    }
+    fn default_access_lifetime(&self) -> Option<i64> {
+        Some(30 * 24 * 3600)
+    }
+
+    /// Pinterest's token errors are `{"code": <number>, "message"}`: a refused grant is a 400
+    /// (or 401) from the token endpoint.
+    fn parse_token(&self, reply: &Reply) -> Result<TokenSet, SocialError> {
+        match parse_standard_token(Platform::Pinterest, reply) {
+            Err(SocialError::Rejected(cause) | SocialError::Unauthorized(cause))
+                if matches!(reply.status, 400 | 401) =>
+            {
+                Err(SocialError::InvalidGrant(cause))
+            }
+            other => other,
+        }
+    }
+
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
+        HttpCall::get(USER_ACCOUNT, access_token)
+    }
+
+    /// `{"id", "username", "profile_image", "account_type", …}`
+    fn parse_profile(&self, reply: &Reply) -> Result<Account, SocialError> {
+        let body = profile_json(Platform::Pinterest, reply)?;
+        let username = text(&body["username"]);
+        Ok(Account {
+            external_id: text(&body["id"])
+                .or_else(|| username.clone())
+                .ok_or_else(|| classify_error(Platform::Pinterest, reply))?,
+            display_name: text(&body["business_name"]).or_else(|| username.clone()),
+            handle: username,
+            avatar_url: text(&body["profile_image"]),
+            account_token: None,
+        })
+    }
+
+    fn revoke_call(&self, _: &Credentials, _: &str, _: Option<&str>) -> Option<HttpCall> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::social::tests::{credentials, query_value, reply};
+    use serde_json::json;
+
+    #[test]
+    fn comma_separated_scopes_basic_auth_and_refused_grants() {
+        let url = Pinterest.authorize_url(&credentials(), "https://w/cb", "st", "ch");
+        assert!(url.starts_with("https://www.pinterest.com/oauth/?"));
+        assert!(query_value(&url, "scope")
+            .unwrap()
+            .starts_with("boards:read,boards:write"));
+        let call = Pinterest.token_call(
+            &credentials(),
+            &crate::social::Grant::Refresh { refresh_token: "r" },
+        );
+        assert!(call.headers[0].1.starts_with("Basic "));
+        assert!(matches!(
+            Pinterest.parse_token(&reply(
+                400,
+                json!({"code": 1, "message": "Invalid refresh token"})
+            )),
+            Err(SocialError::InvalidGrant(_))
+        ));
+        let account = Pinterest
+            .parse_profile(&reply(
+                200,
+                json!({"id": "549755885175", "username": "pixa"}),
+            ))
+            .unwrap();
+        assert_eq!(
+            (account.external_id.as_str(), account.handle.as_deref()),
+            ("549755885175", Some("pixa"))
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The social platforms' deployment settings: app credentials per platform (worker secrets),
+//! the token key ring, the redirect allow-list, the public base URL, and the test-only origin
+//! override.
+
+use crate::config::{ApiKey, ConfigError};
+use crate::crypto::KeyRing;
+
+use super::redirect::RedirectAllowlist;
+use super::{Credentials, Platform};
+
+#[derive(Clone, Debug)]
+pub struct SocialSettings {
+    apps: Vec<(Platform, Option<String>, Option<ApiKey>)>,
+    /// `SOCIAL_TOKEN_ENCRYPTION_KEYS`: seals stored tokens.
+    pub key_ring: Option<KeyRing>,
+    /// `OAUTH_REDIRECT_ALLOWLIST`.
+    pub redirect_allowlist: RedirectAllowlist,
+    /// `PUBLIC_BASE_URL`: the worker's public origin, for the OAuth callback URL.
+    pub public_base_url: Option<String>,
+    /// `SOCIAL_API_ORIGIN_OVERRIDE`: tests only; `https://host/path` is sent to
+    /// `{override}/host/path`.
+    pub api_origin_override: Option<String>,
+}
+
+/// The secrets naming each platform's app. Instagram uses the Facebook app.
+pub fn credential_names(platform: Platform) -> (&'static str, &'static str) {
+    match platform {
+        Platform::X => ("X_CLIENT_ID", "X_CLIENT_SECRET"),
+        Platform::Linkedin => ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+        Platform::Facebook | Platform::Instagram => ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+        Platform::Tiktok => ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+        Platform::Pinterest => ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
+        Platform::Youtube => ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+    }
+}
+
+fn http_url(name: &'static str, raw: String) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/').to_owned();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            reason: "must start with http:// or https://",
+        })
+    }
+}
+
+impl SocialSettings {
+    pub fn from_lookup(read: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let apps = Platform::ALL
+            .into_iter()
+            .map(|platform| {
+                let (id_name, secret_name) = credential_names(platform);
+                let secret = read(secret_name)
+                    .map(|secret| ApiKey::parse(secret_name, secret))
+                    .transpose()?;
+                Ok((
+                    platform,
+                    read(id_name).map(|id| id.trim().to_owned()),
+                    secret,
+                ))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        let key_ring = read("SOCIAL_TOKEN_ENCRYPTION_KEYS")
+            .map(|raw| KeyRing::parse(&raw))
+            .transpose()
+            .map_err(|_| ConfigError::Invalid {
+                name: "SOCIAL_TOKEN_ENCRYPTION_KEYS",
+                reason: "expected v1:<base64 of 32 bytes>[,v2:…]",
+            })?;
+        let redirect_allowlist = read("OAUTH_REDIRECT_ALLOWLIST")
+            .map(|raw| RedirectAllowlist::parse(&raw))
+            .transpose()
+            .map_err(|_| ConfigError::Invalid {
+                name: "OAUTH_REDIRECT_ALLOWLIST",
+                reason: "expected comma-separated absolute URLs (scheme://host[:port][/path])",
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            apps,
+            key_ring,
+            redirect_allowlist,
+            public_base_url: read("PUBLIC_BASE_URL")
+                .map(|url| http_url("PUBLIC_BASE_URL", url))
+                .transpose()?,
+            api_origin_override: read("SOCIAL_API_ORIGIN_OVERRIDE")
+                .map(|url| http_url("SOCIAL_API_ORIGIN_OVERRIDE", url))
+                .transpose()?,
+        })
+    }
+
+    /// The platform's app credentials, or the name of the missing secret.
+    pub fn credentials(&self, platform: Platform) -> Result<Credentials, &'static str> {
+        let (id_name, secret_name) = credential_names(platform);
+        let (_, id, secret) = self
+            .apps
+            .iter()
+            .find(|(candidate, _, _)| *candidate == platform)
+            .expect("every platform has settings");
+        match (id, secret) {
+            (Some(client_id), Some(client_secret)) => Ok(Credentials {
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            }),
+            (None, _) => Err(id_name),
+            (_, None) => Err(secret_name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_credentials_per_platform_and_instagram_uses_facebook() {
+        let settings = SocialSettings::from_lookup(|name| match name {
+            "FACEBOOK_APP_ID" => Some("fb-app".into()),
+            "FACEBOOK_APP_SECRET" => Some("fb-secret".into()),
+            "X_CLIENT_ID" => Some("x-id".into()),
+            "OAUTH_REDIRECT_ALLOWLIST" => Some("http://127.0.0.1:3000/".into()),
+            "SOCIAL_API_ORIGIN_OVERRIDE" => Some("http://127.0.0.1:9/social/".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            settings.credentials(Platform::Instagram).unwrap().client_id,
+            "fb-app"
+        );
+        assert_eq!(
+            settings.credentials(Platform::X).unwrap_err(),
+            "X_CLIENT_SECRET"
+        );
+        assert_eq!(
+            settings.credentials(Platform::Tiktok).unwrap_err(),
+            "TIKTOK_CLIENT_KEY"
+        );
+        assert_eq!(
+            settings.api_origin_override.as_deref(),
+            Some("http://127.0.0.1:9/social")
+        );
+        assert!(settings
+            .redirect_allowlist
+            .check("http://127.0.0.1:3000/x")
+            .is_some());
+        assert!(!format!("{settings:?}").contains("fb-secret"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for (name, value) in [
+            ("SOCIAL_TOKEN_ENCRYPTION_KEYS", "v1:short"),
+            ("OAUTH_REDIRECT_ALLOWLIST", "not a url"),
+            ("PUBLIC_BASE_URL", "worker.example"),
+        ] {
+            assert!(
+                SocialSettings::from_lookup(|asked| (asked == name).then(|| value.to_owned()))
+                    .is_err(),
+                "{name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! Stored tokens: sealed per connection, opened only here, and kept fresh.
+//!
+//! [`fresh_access_token`] is what every user of a connection calls (verification here,
+//! publishing later): it returns a usable access token, refreshing it first when it expires
+//! within two minutes. A refresh is single-flight across workers: the database hands out one
+//! lease per connection and token generation (`claim_social_token_refresh`); the holder spends
+//! the refresh token, and the same statement that stores the new tokens releases the lease.
+//! Everyone else waits briefly and re-reads, so a single-use (rotating) refresh token such as
+//! X's is never spent twice. A refused grant (`invalid_grant`) marks the connection
+//! `reauth_required` instead of being retried; transient platform failures are retried with
+//! backoff by the transport.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::ai::credits::rpc;
+use crate::clock::{sleep, Clock};
+use crate::config::Config;
+use crate::crypto::{KeyRing, SealedKey};
+use crate::error::ApiError;
+
+use super::failure::SocialFailure;
+use super::transport::Transport;
+use super::{Grant, Platform, SocialError};
+
+/// Refresh when the access token expires within this many seconds.
+pub const REFRESH_MARGIN_SECONDS: i64 = 120;
+/// How long a request waits for another one's refresh before giving up (503, retry).
+const WAIT_FOR_REFRESH: Duration = Duration::from_secs(20);
+const POLL_INTERVAL: Duration = Duration::from_millis(150);
+
+/// A connection row as the worker reads it (`get_social_connection`). Only this module opens
+/// the sealed columns; `public` is what callers may see.
+#[derive(Deserialize)]
+pub struct StoredConnection {
+    pub id: String,
+    pub team_id: String,
+    pub platform: Platform,
+    pub external_account_id: String,
+    pub display_name: Option<String>,
+    pub handle: Option<String>,
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub status: String,
+    pub connected_by: Option<String>,
+    encrypted_access_token: String,
+    encrypted_refresh_token: Option<String>,
+    token_key_version: String,
+    pub token_generation: i64,
+    pub access_token_expires_at: Option<String>,
+    /// Seconds left, by the database's clock.
+    access_token_expires_in: Option<f64>,
+    pub last_refreshed_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl StoredConnection {
+    /// The connection as clients see it (the `social_accounts` view's columns, camelCase).
+    pub fn public(&self) -> Value {
+        json!({
+            "id": self.id,
+            "teamId": self.team_id,
+            "platform": self.platform,
+            "externalAccountId": self.external_account_id,
+            "displayName": self.display_name,
+            "handle": self.handle,
+            "avatarUrl": self.avatar_url,
+            "scopes": self.scopes,
+            "status": self.status,
+            "connectedBy": self.connected_by,
+            "accessTokenExpiresAt": self.access_token_expires_at,
+            "lastRefreshedAt": self.last_refreshed_at,
+            "lastError": self.last_error,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+
+    fn expires_within(&self, seconds: i64) -> bool {
+        self.access_token_expires_in
+            .is_some_and(|left| left <= seconds as f64)
+    }
+
+    fn refreshable(&self) -> bool {
+        self.platform.api().supports_refresh() && self.encrypted_refresh_token.is_some()
+    }
+}
+
+/// Both tokens of a connection, sealed under one key version.
+pub struct SealedTokens {
+    pub access: String,
+    pub refresh: Option<String>,
+    pub version: String,
+}
+
+/// The associated data binding a token to its connection, platform, key version and kind, so
+/// a ciphertext moved to another row, platform or slot does not open.
+fn associated_data(connection_id: &str, platform: Platform, version: &str, kind: &str) -> String {
+    format!(
+        "social-token:{connection_id}:{}:{version}:{kind}",
+        platform.as_str()
+    )
+}
+
+pub fn seal_tokens(
+    ring: &KeyRing,
+    connection_id: &str,
+    platform: Platform,
+    access: &str,
+    refresh: Option<&str>,
+) -> SealedTokens {
+    let access = ring.seal_with(access, |version| {
+        associated_data(connection_id, platform, version, "access")
+    });
+    let refresh = refresh.map(|refresh| {
+        ring.seal_with(refresh, |version| {
+            associated_data(connection_id, platform, version, "refresh")
+        })
+        .ciphertext
+    });
+    SealedTokens {
+        access: access.ciphertext,
+        refresh,
+        version: access.version,
+    }
+}
+
+/// Opens a row's tokens: (access, refresh).
+pub fn open_tokens(
+    ring: &KeyRing,
+    row: &StoredConnection,
+) -> Result<(String, Option<String>), SocialFailure> {
+    let open = |ciphertext: &str, kind: &str| {
+        let sealed = SealedKey {
+            version: row.token_key_version.clone(),
+            ciphertext: ciphertext.to_owned(),
+        };
+        let aad = associated_data(&row.id, row.platform, &row.token_key_version, kind);
+        ring.open_with(&sealed, &aad).map_err(|error| {
+            SocialFailure::Undecryptable(format!("connection {}: {error}", row.id))
+        })
+    };
+    let access = open(&row.encrypted_access_token, "access")?;
+    let refresh = row
+        .encrypted_refresh_token
+        .as_deref()
+        .map(|ciphertext| open(ciphertext, "refresh"))
+        .transpose()?;
+    Ok((access, refresh))
+}
+
+pub fn key_ring(config: &Config) -> Result<&KeyRing, SocialFailure> {
+    config.social.key_ring.as_ref().ok_or_else(|| {
+        SocialFailure::NotConfigured("SOCIAL_TOKEN_ENCRYPTION_KEYS is not configured".into())
+    })
+}
+
+/// Who asks for a connection, and for what.
+#[derive(Clone, Copy)]
+pub enum Access<'a> {
+    /// A team member using it (verify, publish).
+    Use(&'a str),
+    /// An owner, admin or its connecting member removing it.
+    Remove(&'a str),
+    /// The worker itself (cron jobs, publishing on schedule).
+    Internal,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum Lookup {
+    Ok { connection: Box<StoredConnection> },
+    NotFound,
+    Forbidden,
+}
+
+pub async fn load(
+    config: &Config,
+    connection_id: &str,
+    access: Access<'_>,
+) -> Result<StoredConnection, ApiError> {
+    let params = match access {
+        Access::Use(user) => {
+            json!({"connection_id": connection_id, "user_id": user, "action": "use"})
+        }
+        Access::Remove(user) => {
+            json!({"connection_id": connection_id, "user_id": user, "action": "remove"})
+        }
+        Access::Internal => json!({"connection_id": connection_id}),
+    };
+    match rpc(config, "get_social_connection", params).await? {
+        Lookup::Ok { connection } => Ok(*connection),
+        Lookup::NotFound => Err(SocialFailure::ConnectionNotFound.into()),
+        Lookup::Forbidden => Err(ApiError::Forbidden),
+    }
+}
+
+/// A usable access token and the connection it belongs to.
+pub struct Fresh {
+    pub access_token: String,
+    pub connection: StoredConnection,
+}
+
+/// When a token must be renewed.
+#[derive(Clone, Copy)]
+pub enum Renew {
+    /// If it expires within this many seconds.
+    ExpiringWithin(i64),
+    /// If it is still the token of this generation, which the platform refused (401).
+    Refused(i64),
+}
+
+/// A usable access token of the connection, refreshed first if it expires soon. The function
+/// the publishing code calls (with `Access::Internal` on schedule).
+pub async fn fresh_access_token(
+    config: &Config,
+    clock: &dyn Clock,
+    connection_id: &str,
+    access: Access<'_>,
+) -> Result<Fresh, ApiError> {
+    ensure_fresh(
+        config,
+        clock,
+        connection_id,
+        access,
+        Renew::ExpiringWithin(REFRESH_MARGIN_SECONDS),
+    )
+    .await
+}
+
+pub async fn ensure_fresh(
+    config: &Config,
+    clock: &dyn Clock,
+    connection_id: &str,
+    access: Access<'_>,
+    renew: Renew,
+) -> Result<Fresh, ApiError> {
+    let ring = key_ring(config)?;
+    let started = clock.unix_millis();
+    loop {
+        let row = load(config, connection_id, access).await?;
+        if row.status == "reauth_required" {
+            return Err(SocialFailure::ReauthRequired.into());
+        }
+        let due = match renew {
+            Renew::ExpiringWithin(seconds) => row.expires_within(seconds),
+            Renew::Refused(generation) => row.token_generation == generation,
+        };
+        if !due {
+            let (access_token, _) = open_tokens(ring, &row)?;
+            return Ok(Fresh {
+                access_token,
+                connection: row,
+            });
+        }
+        if !row.refreshable() {
+            let refused = matches!(renew, Renew::Refused(_)) || row.expires_within(0);
+            if refused {
+                mark_reauth_required(config, &row, "token expired or refused").await?;
+                return Err(SocialFailure::ReauthRequired.into());
+            }
+            let (access_token, _) = open_tokens(ring, &row)?;
+            return Ok(Fresh {
+                access_token,
+                connection: row,
+            });
+        }
+        let claim: Value = rpc(
+            config,
+            "claim_social_token_refresh",
+            json!({"connection_id": row.id, "token_generation": row.token_generation}),
+        )
+        .await?;
+        match claim["status"].as_str().unwrap_or_default() {
+            "claimed" => {
+                let lease_id = claim["lease_id"].as_str().unwrap_or_default().to_owned();
+                refresh_with_lease(config, clock, ring, &row, &lease_id).await?;
+                // Read back what was stored (the new generation), for the caller.
+                let row = load(config, connection_id, access).await?;
+                let (access_token, _) = open_tokens(ring, &row)?;
+                return Ok(Fresh {
+                    access_token,
+                    connection: row,
+                });
+            }
+            // Someone stored new tokens meanwhile: read them.
+            "changed" => continue,
+            "reauth_required" => return Err(SocialFailure::ReauthRequired.into()),
+            "not_found" => return Err(SocialFailure::ConnectionNotFound.into()),
+            // Someone else is refreshing: wait for their tokens.
+            _ => {
+                if clock.unix_millis() - started > WAIT_FOR_REFRESH.as_millis() as f64 {
+                    return Err(SocialFailure::RefreshBusy.into());
+                }
+                sleep(POLL_INTERVAL).await;
+            }
+        }
+    }
+}
+
+async fn mark_reauth_required(
+    config: &Config,
+    row: &StoredConnection,
+    error: &str,
+) -> Result<(), ApiError> {
+    rpc::<Value>(
+        config,
+        "mark_social_reauth_required",
+        json!({"connection_id": row.id, "token_generation": row.token_generation, "error": error}),
+    )
+    .await
+    .map(drop)
+}
+
+/// Spends the refresh token (we hold the lease) and stores the outcome, releasing the lease.
+async fn refresh_with_lease(
+    config: &Config,
+    clock: &dyn Clock,
+    ring: &KeyRing,
+    row: &StoredConnection,
+    lease_id: &str,
+) -> Result<(), ApiError> {
+    let finish = |fields: Value| {
+        let mut params = json!({"connection_id": row.id, "lease_id": lease_id});
+        params
+            .as_object_mut()
+            .expect("an object")
+            .extend(fields.as_object().cloned().unwrap_or_default());
+        rpc::<Value>(config, "finish_social_token_refresh", params)
+    };
+    let api = row.platform.api();
+    let credentials = match config.social.credentials(row.platform) {
+        Ok(credentials) => credentials,
+        Err(missing) => {
+            finish(json!({"error": "platform_not_configured"})).await?;
+            return Err(
+                SocialFailure::NotConfigured(format!("{missing} is not configured")).into(),
+            );
+        }
+    };
+    let (_, refresh_token) = open_tokens(ring, row)?;
+    let refresh_token = refresh_token.unwrap_or_default();
+    let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
+    let call = api.token_call(
+        &credentials,
+        &Grant::Refresh {
+            refresh_token: &refresh_token,
+        },
+    );
+    let outcome = match transport.send(&call).await {
+        Ok(reply) => api.parse_token(&reply),
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(tokens) => {
+            // Platforms that do not rotate keep the refresh token we have.
+            let refresh = tokens.refresh_token.as_deref().unwrap_or(&refresh_token);
+            let sealed = seal_tokens(
+                ring,
+                &row.id,
+                row.platform,
+                &tokens.access_token,
+                Some(refresh),
+            );
+            finish(json!({
+                "encrypted_access_token": sealed.access,
+                "encrypted_refresh_token": sealed.refresh,
+                "token_key_version": sealed.version,
+                "access_token_expires_in": tokens.expires_in.or(api.default_access_lifetime()),
+                "refresh_token_expires_in": tokens.refresh_expires_in,
+            }))
+            .await?;
+            Ok(())
+        }
+        Err(SocialError::InvalidGrant(cause)) => {
+            finish(json!({"reauth": true, "error": "invalid_grant"})).await?;
+            Err(ApiError::from(SocialFailure::ReauthRequired).with_cause(cause))
+        }
+        Err(error) => {
+            let failure = SocialFailure::Platform(error);
+            finish(json!({"error": failure.code()})).await?;
+            Err(failure.into())
+        }
+    }
+}
+
+/// What the platform says about the connected account, with a token refreshed (once) if the
+/// platform refuses the stored one. Marks the connection `reauth_required` when even a fresh
+/// token is refused.
+pub async fn verify(
+    config: &Config,
+    clock: &dyn Clock,
+    connection_id: &str,
+    access: Access<'_>,
+) -> Result<(StoredConnection, super::Account), ApiError> {
+    let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
+    let mut fresh = fresh_access_token(config, clock, connection_id, access).await?;
+    let mut refreshed = false;
+    loop {
+        let api = fresh.connection.platform.api();
+        let call = api.profile_call(&fresh.access_token, &fresh.connection.external_account_id);
+        let outcome = match transport.send(&call).await {
+            Ok(reply) => api.parse_profile(&reply),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(account) => return Ok((fresh.connection, account)),
+            Err(SocialError::Unauthorized(cause) | SocialError::InvalidGrant(cause)) => {
+                if refreshed {
+                    mark_reauth_required(config, &fresh.connection, "access token refused").await?;
+                    return Err(ApiError::from(SocialFailure::ReauthRequired).with_cause(cause));
+                }
+                refreshed = true;
+                let generation = fresh.connection.token_generation;
+                fresh = ensure_fresh(
+                    config,
+                    clock,
+                    connection_id,
+                    access,
+                    Renew::Refused(generation),
+                )
+                .await?;
+            }
+            Err(error) => return Err(SocialFailure::Platform(error).into()),
+        }
+    }
+}
+
+/// `POST /v1/cron/tokens/refresh`: refreshes (a bounded batch of) tokens expiring within 15
+/// minutes, one connection at a time.
+pub async fn refresh_due(config: &Config, clock: &dyn Clock) -> Result<Value, ApiError> {
+    const WITHIN_SECONDS: i64 = 15 * 60;
+    let due: Vec<String> = rpc(
+        config,
+        "social_connections_due",
+        json!({"within_seconds": WITHIN_SECONDS, "batch_size": 25}),
+    )
+    .await?;
+    let (mut refreshed, mut reauth_required, mut failed) = (0, 0, 0);
+    for id in &due {
+        match ensure_fresh(
+            config,
+            clock,
+            id,
+            Access::Internal,
+            Renew::ExpiringWithin(WITHIN_SECONDS),
+        )
+        .await
+        {
+            Ok(_) => refreshed += 1,
+            Err(ApiError::Social(SocialFailure::ReauthRequired, _)) => reauth_required += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    Ok(
+        json!({"checked": due.len(), "refreshed": refreshed, "reauthRequired": reauth_required,
+              "failed": failed}),
+    )
+}
+
+/// `POST /v1/cron/tokens/reencrypt`: re-seals (a batch of) connections sealed with an older
+/// key under the newest one. Run after adding a key; remove the old key once `remaining` is 0.
+pub async fn reseal_batch(config: &Config) -> Result<Value, ApiError> {
+    let ring = key_ring(config)?;
+    let newest = ring.newest_version();
+    let stale: Vec<String> = rpc(
+        config,
+        "social_connections_to_reseal",
+        json!({"newest_version": newest, "batch_size": 100}),
+    )
+    .await?;
+    let mut resealed = 0;
+    for id in &stale {
+        let row = load(config, id, Access::Internal).await?;
+        let (access, refresh) = open_tokens(ring, &row)?;
+        let sealed = seal_tokens(ring, &row.id, row.platform, &access, refresh.as_deref());
+        let written: bool = rpc(
+            config,
+            "reseal_social_tokens",
+            json!({"connection_id": row.id, "token_generation": row.token_generation,
+                   "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
+                   "token_key_version": sealed.version}),
+        )
+        .await?;
+        resealed += u32::from(written);
+    }
+    let remaining: Vec<String> = rpc(
+        config,
+        "social_connections_to_reseal",
+        json!({"newest_version": newest, "batch_size": 1}),
+    )
+    .await?;
+    Ok(
+        json!({"keyVersion": newest, "checked": stale.len(), "resealed": resealed,
+              "done": remaining.is_empty()}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::tests::ring;
+
+    fn row(sealed: &SealedTokens, id: &str, platform: Platform) -> StoredConnection {
+        serde_json::from_value(json!({
+            "id": id, "team_id": "t", "platform": platform, "external_account_id": "e",
+            "status": "active", "encrypted_access_token": sealed.access,
+            "encrypted_refresh_token": sealed.refresh, "token_key_version": sealed.version,
+            "token_generation": 1, "access_token_expires_in": 30.0, "created_at": "c", "updated_at": "u",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_open_after_rotation_but_not_on_another_row_platform_or_slot() {
+        let old = ring(&[("v1", 1)]);
+        let sealed = seal_tokens(&old, "conn-1", Platform::X, "at-1", Some("rt-1"));
+        assert!(!sealed.access.contains("at-1"));
+        let rotated = ring(&[("v1", 1), ("v2", 2)]);
+        let stored = row(&sealed, "conn-1", Platform::X);
+        assert_eq!(
+            open_tokens(&rotated, &stored).unwrap(),
+            ("at-1".to_owned(), Some("rt-1".to_owned()))
+        );
+        assert!(open_tokens(&rotated, &row(&sealed, "conn-2", Platform::X)).is_err());
+        assert!(open_tokens(&rotated, &row(&sealed, "conn-1", Platform::Tiktok)).is_err());
+        let swapped = SealedTokens {
+            access: sealed.refresh.clone().unwrap(),
+            refresh: Some(sealed.access.clone()),
+            version: sealed.version.clone(),
+        };
+        assert!(open_tokens(&rotated, &row(&swapped, "conn-1", Platform::X)).is_err());
+        assert_eq!(
+            seal_tokens(&rotated, "c", Platform::X, "a", None).version,
+            "v2"
+        );
+        assert!(stored.expires_within(REFRESH_MARGIN_SECONDS) && !stored.expires_within(0));
+    }
+
+    #[test]
+    fn the_public_shape_has_no_token_material() {
+        let sealed = seal_tokens(
+            &ring(&[("v1", 1)]),
+            "conn-1",
+            Platform::X,
+            "at-1",
+            Some("rt-1"),
+        );
+        let public = row(&sealed, "conn-1", Platform::X).public().to_string();
+        assert!(!public.contains(&sealed.access) && !public.contains("encrypted"));
+        assert!(public.contains("\"platform\":\"x\""));
+    }
+}

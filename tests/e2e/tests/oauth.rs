@@ -1,0 +1,883 @@
+//! Social account connections through workerd, real Postgres and the platform fakes
+//! (`tests/fakes/src/social.rs`): the OAuth flow for all seven platforms, state and PKCE
+//! attacks, open-redirect attempts, denied consent, who may connect and disconnect, the
+//! single-flight refresh under 50 concurrent verifications, `invalid_grant` → reauth, cron
+//! refresh, key rotation, and tokens never reaching a response or the worker's log.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use devstack::DevUser;
+use e2e::{error_code, Stack};
+use reqwest::Url;
+use serde_json::{json, Value};
+
+const PLATFORMS: [&str; 7] = [
+    "x",
+    "linkedin",
+    "facebook",
+    "instagram",
+    "tiktok",
+    "pinterest",
+    "youtube",
+];
+const RETURN_TO: &str = "http://127.0.0.1:3000/settings/connections";
+
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The stack, a client that does not follow redirects, and the database.
+struct Env {
+    stack: Stack,
+    http: reqwest::Client,
+    db: tokio_postgres::Client,
+}
+
+struct User {
+    id: String,
+    token: String,
+}
+
+impl Env {
+    async fn new() -> Self {
+        Self {
+            stack: Stack::from_env(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            db: e2e::database().await,
+        }
+    }
+
+    async fn user(&self) -> User {
+        let email = format!("{}@example.com", unique("oauth"));
+        let row = self
+            .db
+            .query_one(
+                "insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, \
+                 raw_app_meta_data, raw_user_meta_data, created_at, updated_at) values \
+                 ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', \
+                 'authenticated', $1, now(), '{}', '{}', now(), now()) returning id::text",
+                &[&email],
+            )
+            .await
+            .unwrap();
+        let id: String = row.get(0);
+        let token = self.stack.keys.user_access_token(
+            &DevUser {
+                id: &id,
+                email: &email,
+            },
+            &self.stack.issuer(),
+            3600,
+        );
+        User { id, token }
+    }
+
+    /// A team owned by `owner`, with room for a few members.
+    async fn team(&self, owner: &User) -> String {
+        let row = self
+            .db
+            .query_one(
+                "insert into public.teams (name, member_cap, created_by) values ('OAuth team', 10, $1::text::uuid) \
+                 returning id::text",
+                &[&owner.id],
+            )
+            .await
+            .unwrap();
+        let team: String = row.get(0);
+        self.add_member(&team, owner, "owner").await;
+        team
+    }
+
+    async fn add_member(&self, team: &str, user: &User, role: &str) {
+        self.db
+            .execute(
+                "insert into public.team_members (team_id, user_id, role) values \
+                 ($1::text::uuid, $2::text::uuid, $3::text::public.team_role) \
+                 on conflict (team_id, user_id) do update set role = excluded.role",
+                &[&team, &user.id, &role],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value, Option<String>) {
+        let response = request.send().await.expect("reachable");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body, location)
+    }
+
+    async fn start(
+        &self,
+        user: &User,
+        team: &str,
+        platform: &str,
+        redirect_to: &str,
+    ) -> (u16, Value) {
+        let (status, body, _) = self
+            .send(
+                self.http
+                    .get(self.stack.url(&format!("/v1/oauth/{platform}/start")))
+                    .query(&[("team_id", team), ("redirect_to", redirect_to)])
+                    .bearer_auth(&user.token),
+            )
+            .await;
+        (status, body)
+    }
+
+    /// Starts and consents at the fake (with its test markers): the worker callback URL the
+    /// platform sends the browser to.
+    async fn authorize(&self, user: &User, team: &str, platform: &str, markers: &str) -> String {
+        let (status, body) = self.start(user, team, platform, RETURN_TO).await;
+        assert_eq!(status, 200, "{body}");
+        let authorize_url = body["authorizeUrl"].as_str().unwrap();
+        let (status, _, location) = self
+            .send(self.http.get(format!("{authorize_url}&{markers}")))
+            .await;
+        assert_eq!(status, 302, "the fake approves at once");
+        let callback = location.unwrap();
+        assert!(
+            callback.starts_with(&self.stack.url(&format!("/v1/oauth/{platform}/callback?"))),
+            "{callback}"
+        );
+        callback
+    }
+
+    /// The browser following the platform back to the worker.
+    async fn callback(&self, callback_url: &str) -> (u16, Value, Option<String>) {
+        self.send(self.http.get(callback_url)).await
+    }
+
+    /// The whole flow; the connection id.
+    async fn connect(&self, user: &User, team: &str, platform: &str, markers: &str) -> String {
+        let callback = self.authorize(user, team, platform, markers).await;
+        let (status, body, location) = self.callback(&callback).await;
+        assert_eq!(status, 302, "{body}");
+        let outcome = query(location.as_deref().unwrap());
+        assert_eq!(
+            outcome("connection_status").as_deref(),
+            Some("success"),
+            "{location:?}"
+        );
+        assert_eq!(outcome("platform").as_deref(), Some(platform));
+        outcome("connection_id").unwrap()
+    }
+
+    async fn verify(&self, user: &User, connection: &str) -> (u16, Value) {
+        let (status, body, _) = self
+            .send(
+                self.http
+                    .post(
+                        self.stack
+                            .url(&format!("/v1/connections/{connection}/verify")),
+                    )
+                    .bearer_auth(&user.token),
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn delete(&self, user: &User, connection: &str) -> (u16, Value) {
+        let (status, body, _) = self
+            .send(
+                self.http
+                    .delete(self.stack.url(&format!("/v1/connections/{connection}")))
+                    .bearer_auth(&user.token),
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn cron(&self, path: &str, secret: &str) -> (u16, Value) {
+        let (status, body, _) = self
+            .send(self.http.post(self.stack.url(path)).bearer_auth(secret))
+            .await;
+        (status, body)
+    }
+
+    async fn fake_stats(&self, account: &str) -> Value {
+        let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+        self.http
+            .get(format!("{fakes}/social/_stats"))
+            .query(&[("account", account)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A PostgREST read with the user's token.
+    async fn rest(&self, user: &User, path: &str) -> (u16, Value) {
+        self.send(
+            self.http
+                .get(format!("{}/rest/v1/{path}", self.stack.supabase_url))
+                .header("apikey", self.stack.keys.anon_key())
+                .bearer_auth(&user.token),
+        )
+        .await
+        .into_two()
+    }
+
+    async fn expire_access_token(&self, connection: &str) {
+        self.db
+            .execute(
+                "update public.social_connections set access_token_expires_at = now() - interval '1 minute' \
+                 where id = $1::text::uuid",
+                &[&connection],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+trait IntoTwo {
+    fn into_two(self) -> (u16, Value);
+}
+
+impl IntoTwo for (u16, Value, Option<String>) {
+    fn into_two(self) -> (u16, Value) {
+        (self.0, self.1)
+    }
+}
+
+/// A query parameter of a URL.
+fn query(url: &str) -> impl Fn(&str) -> Option<String> {
+    let url = Url::parse(url).unwrap();
+    move |name| {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// The account id each fake reports for a test account, as the connection stores it.
+fn external_id(platform: &str, account: &str) -> String {
+    match platform {
+        "facebook" => format!("page-{account}"),
+        "instagram" => format!("ig-{account}"),
+        "pinterest" => format!("p-{account}"),
+        "youtube" => format!("UC-{account}"),
+        _ => account.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let mut seen = Vec::new();
+    let mut accounts = Vec::new();
+    for platform in PLATFORMS {
+        let account = unique(platform);
+        let connection = env
+            .connect(&owner, &team, platform, &format!("fake_account={account}"))
+            .await;
+        let stats = env.fake_stats(&account).await;
+        assert_eq!(stats["tokenExchanges"], 1, "{platform}: {stats}");
+
+        let (status, body) = env.verify(&owner, &connection).await;
+        assert_eq!(status, 200, "{platform}: {body}");
+        assert_eq!(body["platform"], platform);
+        assert_eq!(body["verified"], true);
+        assert_eq!(body["externalAccountId"], external_id(platform, &account));
+        assert_eq!(
+            body["profile"]["externalAccountId"],
+            external_id(platform, &account)
+        );
+        assert_eq!(body["status"], "active");
+        seen.push(body.to_string());
+        accounts.push((platform, account, connection));
+    }
+
+    // Clients list the team's connections through the view, never a token.
+    let (status, rows) = env
+        .rest(
+            &owner,
+            &format!("social_accounts?team_id=eq.{team}&order=platform"),
+        )
+        .await;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(rows.as_array().unwrap().len(), 7, "{rows}");
+    let listed = rows.to_string();
+    assert!(
+        !listed.contains("encrypted")
+            && !listed.contains("fake-at-")
+            && !listed.contains("fake-rt-")
+    );
+    seen.push(listed);
+    let (status, refused) = env
+        .rest(&owner, "social_connections?select=encrypted_access_token")
+        .await;
+    assert_ne!(
+        status, 200,
+        "the sealed column is not selectable: {refused}"
+    );
+    let outsider = env.user().await;
+    let (_, none) = env
+        .rest(&outsider, &format!("social_accounts?team_id=eq.{team}"))
+        .await;
+    assert_eq!(none, json!([]), "another team sees nothing");
+
+    // Reconnecting the same account updates the one connection.
+    let (platform, account, connection) = &accounts[0];
+    let again = env
+        .connect(&owner, &team, platform, &format!("fake_account={account}"))
+        .await;
+    assert_eq!(&again, connection);
+
+    for (platform, account, connection) in &accounts {
+        let (status, body) = env.delete(&owner, connection).await;
+        assert_eq!(status, 200, "{platform}: {body}");
+        let expected = match *platform {
+            "linkedin" | "pinterest" => "unsupported",
+            _ => "revoked",
+        };
+        assert_eq!(body["revocation"], expected, "{platform}");
+        let revocations = env.fake_stats(account).await["revocations"].clone();
+        assert_eq!(revocations, u64::from(expected == "revoked"), "{platform}");
+        seen.push(body.to_string());
+    }
+    let (_, rows) = env
+        .rest(&owner, &format!("social_accounts?team_id=eq.{team}"))
+        .await;
+    assert_eq!(rows, json!([]));
+
+    // No token the fakes issued reached a response or the worker's log.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = env.stack.worker_log();
+    for (platform, account, _) in &accounts {
+        let stats = env.fake_stats(account).await;
+        let tokens = stats["tokens"].as_array().unwrap();
+        assert!(!tokens.is_empty(), "{platform}");
+        for token in tokens {
+            let token = token.as_str().unwrap();
+            assert!(!log.contains(token), "{platform} token in the worker log");
+            assert!(
+                seen.iter().all(|body| !body.contains(token)),
+                "{platform} token in a response"
+            );
+        }
+    }
+    assert!(
+        !log.contains("fake-x-secret") && !log.contains("code="),
+        "secrets or codes in the log"
+    );
+}
+
+#[tokio::test]
+async fn a_state_is_single_use_bound_to_its_platform_and_expires() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+
+    let callback = env.authorize(&owner, &team, "x", "").await;
+    let (status, _, location) = env.callback(&callback).await;
+    assert_eq!(status, 302);
+    assert!(location.unwrap().contains("connection_status=success"));
+    let (status, body, location) = env.callback(&callback).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "a replay"
+    );
+    assert!(location.is_none(), "no redirect for an untrusted state");
+
+    let tampered = callback.replace("state=", "state=x");
+    let (status, body, _) = env.callback(&tampered).await;
+    assert_eq!((status, error_code(&body)), (400, "oauth_state_invalid"));
+    let (status, body, _) = env
+        .callback(&env.stack.url("/v1/oauth/x/callback?code=abc"))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "no state"
+    );
+
+    // A state started for X, brought back to LinkedIn's callback, is spent and refused.
+    let callback = env.authorize(&owner, &team, "x", "").await;
+    let other_platform = callback.replace("/v1/oauth/x/", "/v1/oauth/linkedin/");
+    let (status, body, _) = env.callback(&other_platform).await;
+    assert_eq!((status, error_code(&body)), (400, "oauth_state_invalid"));
+    let (status, body, _) = env.callback(&callback).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "spent by the mismatch"
+    );
+
+    // Expired: ten minutes passed.
+    let callback = env.authorize(&owner, &team, "x", "").await;
+    env.db
+        .execute(
+            "update app_private.oauth_states set expires_at = now() - interval '1 second' \
+             where user_id = $1::text::uuid",
+            &[&owner.id],
+        )
+        .await
+        .unwrap();
+    let (status, body, _) = env.callback(&callback).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "expired"
+    );
+
+    let (status, body, _) = env
+        .callback(&env.stack.url("/v1/oauth/myspace/callback?state=a&code=b"))
+        .await;
+    assert_eq!((status, error_code(&body)), (404, "unknown_platform"));
+}
+
+#[tokio::test]
+async fn denied_consent_pkce_mismatch_and_lost_roles_come_back_as_error_redirects() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let admin = env.user().await;
+    let team = env.team(&owner).await;
+    env.add_member(&team, &admin, "admin").await;
+    let outcome = |location: Option<String>| {
+        let location = location.expect("a redirect");
+        assert!(location.starts_with(RETURN_TO), "{location}");
+        let q = query(&location);
+        (
+            q("connection_status").unwrap(),
+            q("reason").unwrap(),
+            q("platform").unwrap(),
+        )
+    };
+
+    let callback = env.authorize(&owner, &team, "youtube", "fake_deny=1").await;
+    assert!(callback.contains("error=access_denied"));
+    let (status, _, location) = env.callback(&callback).await;
+    assert_eq!(status, 302);
+    assert_eq!(
+        outcome(location),
+        ("error".into(), "access_denied".into(), "youtube".into())
+    );
+
+    // The verifier sent does not match the challenge the platform saw: the platform refuses.
+    for platform in ["x", "tiktok", "youtube"] {
+        let account = unique("pkce");
+        let callback = env
+            .authorize(&owner, &team, platform, &format!("fake_account={account}"))
+            .await;
+        env.db
+            .execute(
+                "update app_private.oauth_states set code_verifier = repeat('A', 43) where user_id = $1::text::uuid",
+                &[&owner.id],
+            )
+            .await
+            .unwrap();
+        let (status, _, location) = env.callback(&callback).await;
+        assert_eq!(status, 302);
+        assert_eq!(outcome(location).1, "token_exchange_failed", "{platform}");
+        assert_eq!(env.fake_stats(&account).await["tokenExchanges"], 0);
+    }
+
+    // An admin demoted before coming back may no longer connect.
+    let callback = env.authorize(&admin, &team, "linkedin", "").await;
+    env.add_member(&team, &admin, "member").await;
+    let (status, _, location) = env.callback(&callback).await;
+    assert_eq!(status, 302);
+    assert_eq!(outcome(location).1, "forbidden");
+
+    let count = env
+        .db
+        .query_one(
+            "select count(*) from public.social_connections where team_id = $1::text::uuid",
+            &[&team],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(count, 0, "nothing was connected");
+}
+
+#[tokio::test]
+async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let member = env.user().await;
+    let outsider = env.user().await;
+    let team = env.team(&owner).await;
+    env.add_member(&team, &member, "member").await;
+
+    for target in [
+        "https://evil.example/settings/connections",
+        "//evil.example/",
+        "http://127.0.0.1:3000@evil.example/",
+        "http://evil.example\\@127.0.0.1:3000/",
+        "javascript:alert(document.cookie)",
+        "http://127.0.0.1:3001/",
+        "https://127.0.0.1:3000/",
+        "/settings/connections",
+    ] {
+        let (status, body) = env.start(&owner, &team, "x", target).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "redirect_not_allowed"),
+            "{target}"
+        );
+    }
+    let (status, body, _) = env
+        .send(
+            env.http
+                .get(env.stack.url("/v1/oauth/x/start"))
+                .query(&[("team_id", team.as_str())])
+                .bearer_auth(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("redirect_to"))
+    );
+
+    let (status, body) = env.start(&member, &team, "x", RETURN_TO).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "forbidden"),
+        "members do not connect"
+    );
+    let (status, body) = env.start(&outsider, &team, "x", RETURN_TO).await;
+    assert_eq!((status, error_code(&body)), (403, "not_team_member"));
+    let (status, body) = env.start(&owner, &team, "myspace", RETURN_TO).await;
+    assert_eq!((status, error_code(&body)), (404, "unknown_platform"));
+    let (status, body, _) = env
+        .send(env.http.get(env.stack.url("/v1/oauth/x/start")))
+        .await;
+    assert_eq!((status, error_code(&body)), (401, "missing_token"));
+
+    // mode=redirect answers with the authorize URL as a 302.
+    let (status, body, location) = env
+        .send(
+            env.http
+                .get(env.stack.url("/v1/oauth/tiktok/start"))
+                .query(&[
+                    ("team_id", team.as_str()),
+                    ("redirect_to", RETURN_TO),
+                    ("mode", "redirect"),
+                ])
+                .bearer_auth(&owner.token),
+        )
+        .await;
+    assert_eq!(status, 302, "{body}");
+    let location = location.unwrap();
+    let q = query(&location);
+    assert!(location.contains("/social/www.tiktok.com/v2/auth/authorize/"));
+    assert_eq!(q("client_key").as_deref(), Some("fake-tiktok-key"));
+    assert_eq!(q("code_challenge_method").as_deref(), Some("S256"));
+    assert!(q("state").unwrap().len() >= 43, "≥ 256 bits of state");
+}
+
+#[tokio::test]
+async fn who_may_disconnect() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let admin = env.user().await;
+    let member = env.user().await;
+    let outsider = env.user().await;
+    let team = env.team(&owner).await;
+    env.add_member(&team, &admin, "admin").await;
+    env.add_member(&team, &member, "member").await;
+
+    let by_owner = env.connect(&owner, &team, "pinterest", "").await;
+    let by_admin = env.connect(&admin, &team, "linkedin", "").await;
+    // The admin steps down to member: still the one who connected it.
+    env.add_member(&team, &admin, "member").await;
+
+    let (status, body) = env.delete(&member, &by_owner).await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    let (status, body) = env.delete(&outsider, &by_owner).await;
+    assert_eq!((status, error_code(&body)), (404, "connection_not_found"));
+    let (status, body) = env.verify(&outsider, &by_owner).await;
+    assert_eq!((status, error_code(&body)), (404, "connection_not_found"));
+    let (status, _) = env.verify(&member, &by_owner).await;
+    assert_eq!(status, 200, "members verify");
+    let (status, body) = env.delete(&admin, &by_admin).await;
+    assert_eq!(status, 200, "the connecting user: {body}");
+    env.add_member(&team, &admin, "admin").await;
+    let (status, body) = env.delete(&admin, &by_owner).await;
+    assert_eq!(status, 200, "an admin: {body}");
+    let (status, body) = env.delete(&admin, &by_owner).await;
+    assert_eq!((status, error_code(&body)), (404, "connection_not_found"));
+    let (status, body) = env.delete(&owner, "not-a-uuid").await;
+    assert_eq!((status, error_code(&body)), (404, "connection_not_found"));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("race");
+    let connection = env
+        .connect(
+            &owner,
+            &team,
+            "x",
+            &format!("fake_account={account}&fake_access_ttl=1"),
+        )
+        .await;
+    // Expired at the platform and in the database.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    env.expire_access_token(&connection).await;
+
+    let verifications = (0..50).map(|_| env.verify(&owner, &connection));
+    let outcomes = futures::future::join_all(verifications).await;
+    for (status, body) in &outcomes {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let stats = env.fake_stats(&account).await;
+    assert_eq!(
+        stats["refreshCalls"], 1,
+        "one refresh for 50 callers: {stats}"
+    );
+    assert!(stats["profileReads"].as_u64().unwrap() >= 50);
+    let generation: i64 = env
+        .db
+        .query_one(
+            "select token_generation from public.social_connections where id = $1::text::uuid",
+            &[&connection],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        generation, 2,
+        "the tokens were written once after the connect"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_grant_requires_reauthorization_and_transient_failures_are_retried() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+
+    for platform in ["x", "tiktok", "pinterest", "youtube", "linkedin"] {
+        let account = unique("revoked");
+        let connection = env
+            .connect(
+                &owner,
+                &team,
+                platform,
+                &format!("fake_account={account}&fake_refresh=invalid"),
+            )
+            .await;
+        env.expire_access_token(&connection).await;
+        let (status, body) = env.verify(&owner, &connection).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (409, "reauth_required"),
+            "{platform}"
+        );
+        let (status, _) = env.verify(&owner, &connection).await;
+        assert_eq!(status, 409);
+        assert_eq!(
+            env.fake_stats(&account).await["refreshCalls"],
+            1,
+            "{platform}: no retry loop"
+        );
+        let (_, rows) = env
+            .rest(
+                &owner,
+                &format!("social_accounts?id=eq.{connection}&select=status,last_error"),
+            )
+            .await;
+        assert_eq!(
+            rows,
+            json!([{"status": "reauth_required", "last_error": "invalid_grant"}])
+        );
+    }
+
+    // Facebook Page tokens cannot be refreshed: once Facebook refuses one (the user removed
+    // the app), the team must connect again.
+    let account = unique("fbgone");
+    let connection = env
+        .connect(
+            &owner,
+            &team,
+            "facebook",
+            &format!("fake_account={account}"),
+        )
+        .await;
+    let user_token = env.fake_stats(&account).await["tokens"][1].clone();
+    let fakes = std::env::var("E2E_FAKES_URL").unwrap();
+    let removed = env
+        .http
+        .delete(format!(
+            "{fakes}/social/graph.facebook.com/v23.0/me/permissions"
+        ))
+        .bearer_auth(user_token.as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "reauth_required"),
+        "{body}"
+    );
+
+    let account = unique("flaky");
+    let connection = env
+        .connect(
+            &owner,
+            &team,
+            "pinterest",
+            &format!("fake_account={account}&fake_refresh=flaky"),
+        )
+        .await;
+    env.expire_access_token(&connection).await;
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(
+        status, 200,
+        "a 503 from the token endpoint is retried: {body}"
+    );
+    assert_eq!(env.fake_stats(&account).await["refreshCalls"], 2);
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_refreshed_once_then_retried() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("stale");
+    // The platform's token expires in a second, while the database still trusts it for
+    // longer (as when a platform revokes a token early).
+    let connection = env
+        .connect(
+            &owner,
+            &team,
+            "youtube",
+            &format!("fake_account={account}&fake_access_ttl=1"),
+        )
+        .await;
+    env.db
+        .execute(
+            "update public.social_connections set access_token_expires_at = now() + interval '1 hour' \
+             where id = $1::text::uuid",
+            &[&connection],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(status, 200, "{body}");
+    let stats = env.fake_stats(&account).await;
+    assert_eq!(stats["refreshCalls"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn the_cron_refreshes_tokens_about_to_expire() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let secret = std::env::var("E2E_CRON_SECRET").unwrap();
+    let (status, body) = env.cron("/v1/cron/tokens/refresh", "wrong").await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+
+    let account = unique("cron");
+    let connection = env
+        .connect(
+            &owner,
+            &team,
+            "tiktok",
+            &format!("fake_account={account}&fake_access_ttl=300"),
+        )
+        .await;
+    let (status, body) = env.cron("/v1/cron/tokens/refresh", &secret).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["checked"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(env.fake_stats(&account).await["refreshCalls"], 1);
+    let left: f64 = env
+        .db
+        .query_one(
+            "select extract(epoch from access_token_expires_at - now())::float8 from public.social_connections \
+             where id = $1::text::uuid",
+            &[&connection],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(left > 3000.0, "renewed for an hour: {left}");
+}
+
+#[tokio::test]
+async fn rows_sealed_with_an_older_key_still_open_and_are_resealed() {
+    use pixa_edge::crypto::KeyRing;
+    use pixa_edge::social::tokens::seal_tokens;
+    use pixa_edge::social::Platform;
+
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("rotate");
+    let connection = env
+        .connect(&owner, &team, "x", &format!("fake_account={account}"))
+        .await;
+    let tokens = env.fake_stats(&account).await["tokens"].clone();
+    let (access, refresh) = (tokens[0].as_str().unwrap(), tokens[1].as_str().unwrap());
+
+    // Seal the same tokens as a worker that knew only v1 did.
+    let ring = std::env::var("E2E_SOCIAL_KEY_RING").unwrap();
+    let v1 = KeyRing::parse(ring.split(',').next().unwrap()).unwrap();
+    let sealed = seal_tokens(&v1, &connection, Platform::X, access, Some(refresh));
+    assert_eq!(sealed.version, "v1");
+    assert!(!sealed.access.contains(access));
+    env.db
+        .execute(
+            "update public.social_connections set encrypted_access_token = $2, encrypted_refresh_token = $3, \
+             token_key_version = 'v1' where id = $1::text::uuid",
+            &[&connection, &sealed.access, &sealed.refresh],
+        )
+        .await
+        .unwrap();
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(status, 200, "a v1 row opens with the rotated ring: {body}");
+
+    let secret = std::env::var("E2E_CRON_SECRET").unwrap();
+    let (status, body) = env.cron("/v1/cron/tokens/reencrypt", &secret).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["keyVersion"], "v2");
+    assert!(body["resealed"].as_u64().unwrap() >= 1);
+    let version: String = env
+        .db
+        .query_one(
+            "select token_key_version from public.social_connections where id = $1::text::uuid",
+            &[&connection],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, "v2");
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        env.fake_stats(&account).await["refreshCalls"],
+        0,
+        "the same tokens, re-sealed"
+    );
+}
