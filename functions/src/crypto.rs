@@ -146,10 +146,11 @@ impl fmt::Display for KeyRingError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn ring(versions: &[(&str, u8)]) -> KeyRing {
+    /// A ring of `(version, byte every key byte is)`.
+    pub(crate) fn ring(versions: &[(&str, u8)]) -> KeyRing {
         let raw: Vec<String> = versions
             .iter()
             .map(|(v, fill)| format!("{v}:{}", STANDARD.encode([*fill; 32])))

@@ -255,7 +255,9 @@ begin
 end
 $$;
 
--- Claims the right to refresh a connection's tokens, for `lease_seconds`: only one worker holds
+-- Claims the right to refresh a connection's tokens, for `lease_seconds` (the worker's default,
+-- 60, outlasts its refresh call with retries, so a lease never expires under a live refresh):
+-- only one worker holds
 -- it at a time, and only while the tokens are still the generation it read. The conditional
 -- UPDATE takes the row lock, so concurrent claims queue and re-check against the committed row.
 -- Returns `{"status": "claimed", "lease_id"}`, `changed` (the tokens were written since: read
@@ -465,7 +467,7 @@ as $$
     select app_private.get_social_connection(connection_id, user_id, action)
 $$;
 
-create function public.claim_social_token_refresh(connection_id uuid, token_generation bigint, lease_seconds integer default 30)
+create function public.claim_social_token_refresh(connection_id uuid, token_generation bigint, lease_seconds integer default 60)
 returns jsonb
 language sql
 security definer

@@ -269,7 +269,9 @@ async fn attempt(
     };
     match outcome {
         Ok(published) => Ok(Outcome::published("published", published)),
-        Err(Failure::Ambiguous { .. }) => Ok(look_up(job.platform, &attempt, &content, &since).await),
+        Err(Failure::Ambiguous { .. }) => {
+            Ok(look_up(job.platform, &attempt, &content, &since).await)
+        }
         Err(failure) => Err(failure),
     }
 }
@@ -286,9 +288,10 @@ async fn look_up(
         Ok(Some(found)) => Outcome::published("found_existing", found),
         Ok(None) | Err(_) => Outcome::of(
             Failure::Ambiguous {
-                message: "the platform's answer was lost and the post was not found there; check the \
+                message:
+                    "the platform's answer was lost and the post was not found there; check the \
                           account, then retry with includeUnconfirmed if it is missing"
-                    .into(),
+                        .into(),
                 platform_status: None,
             },
             0,

@@ -448,6 +448,182 @@ mod tests {
         );
     }
 
+    use crate::clock::SystemClock;
+    use crate::config::tests::config_from;
+    use crate::http::Headers;
+
+    /// Through the whole pipeline, with a database that cannot be reached: what is decided
+    /// before any database call.
+    async fn send(
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> crate::Handled {
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("CRON_SECRET", "cron-secret"),
+        ]);
+        let request = Request {
+            method: method.into(),
+            path: path.into(),
+            query: Some(query.into()),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<Headers>(),
+            body: Vec::new(),
+        };
+        crate::handle(request, &config, &SystemClock).await
+    }
+
+    fn code(handled: &crate::Handled) -> String {
+        let body: Value = serde_json::from_str(&handled.response.body_text()).unwrap();
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_callback_without_a_state_is_a_json_400_without_redirect() {
+        for query in [
+            "code=abc",
+            "state=&code=abc",
+            &format!("state={}", "a".repeat(201)),
+        ] {
+            let handled = send("GET", "/v1/oauth/x/callback", query, &[]).await;
+            assert_eq!(handled.response.status, 400, "{query}");
+            assert_eq!(code(&handled), "oauth_state_invalid");
+            assert_eq!(handled.response.header("location"), None);
+            assert!(
+                !handled.log_line.contains("abc"),
+                "the query is never logged"
+            );
+        }
+        let handled = send("GET", "/v1/oauth/myspace/callback", "state=s&code=c", &[]).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (404, "unknown_platform".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn start_verify_and_delete_need_a_token_and_cron_jobs_the_secret() {
+        for (method, path) in [
+            ("GET", "/v1/oauth/x/start"),
+            (
+                "POST",
+                "/v1/connections/11111111-1111-4111-8111-111111111111/verify",
+            ),
+            (
+                "DELETE",
+                "/v1/connections/11111111-1111-4111-8111-111111111111",
+            ),
+        ] {
+            let handled = send(method, path, "", &[]).await;
+            assert_eq!(
+                (handled.response.status, code(&handled)),
+                (401, "missing_token".into())
+            );
+        }
+        for path in ["/v1/cron/tokens/refresh", "/v1/cron/tokens/reencrypt"] {
+            let handled = send("POST", path, "", &[("authorization", "Bearer wrong")]).await;
+            assert_eq!(
+                (handled.response.status, code(&handled)),
+                (403, "forbidden".into())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn start_checks_the_return_address_then_the_platform_configuration() {
+        use crate::test_support::{hs256_token, user_claims, HS_SECRET};
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("SUPABASE_JWT_SECRET", HS_SECRET),
+            ("OAUTH_REDIRECT_ALLOWLIST", "https://app.pixa.example/"),
+            (
+                "SOCIAL_TOKEN_ENCRYPTION_KEYS",
+                "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ]);
+        let mut claims = user_claims();
+        claims["iss"] = "http://127.0.0.1:1/auth/v1".into();
+        claims["iat"] = SystemClock.unix_seconds().into();
+        claims["exp"] = (SystemClock.unix_seconds() + 600).into();
+        let authorization = format!("Bearer {}", hs256_token(HS_SECRET, None, &claims));
+        let start = |query: String| {
+            let request = Request {
+                method: "GET".into(),
+                path: "/v1/oauth/x/start".into(),
+                query: Some(query),
+                headers: [("authorization".to_owned(), authorization.clone())]
+                    .into_iter()
+                    .collect(),
+                body: Vec::new(),
+            };
+            let config = &config;
+            async move { crate::handle(request, config, &SystemClock).await }
+        };
+        let team = "team_id=11111111-1111-4111-8111-111111111111";
+        let handled = start(format!("{team}&redirect_to=https%3A%2F%2Fevil.example%2F")).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "redirect_not_allowed".into())
+        );
+        let handled = start(format!(
+            "{team}&redirect_to=https%3A%2F%2Fapp.pixa.example%2Fs"
+        ))
+        .await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (503, "platform_not_configured".into())
+        );
+        assert!(handled.log_line.contains("X_CLIENT_ID is not configured"));
+        let handled = start("redirect_to=https%3A%2F%2Fapp.pixa.example%2F".into()).await;
+        assert_eq!(
+            (handled.response.status, code(&handled)),
+            (400, "invalid_request".into())
+        );
+    }
+
+    #[test]
+    fn the_callback_url_is_the_public_base_or_the_request_origin() {
+        let request = |host: &str| Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            headers: [("host".to_owned(), host.to_owned())].into_iter().collect(),
+            body: Vec::new(),
+        };
+        let base = [
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "a"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "s"),
+        ];
+        let config = config_from(&base).unwrap();
+        assert_eq!(
+            callback_url(&config, Platform::X, &request("api.pixa.example")),
+            "https://api.pixa.example/v1/oauth/x/callback"
+        );
+        assert_eq!(
+            callback_url(&config, Platform::Tiktok, &request("127.0.0.1:8787")),
+            "http://127.0.0.1:8787/v1/oauth/tiktok/callback"
+        );
+        let mut with_base = base.to_vec();
+        with_base.push(("PUBLIC_BASE_URL", "https://edge.pixa.example/"));
+        let config = config_from(&with_base).unwrap();
+        assert_eq!(
+            callback_url(&config, Platform::Youtube, &request("evil.example")),
+            "https://edge.pixa.example/v1/oauth/youtube/callback"
+        );
+    }
+
     #[test]
     fn redirect_errors_are_302s_with_the_reason_as_code() {
         let error = redirect_error("https://app.example/s", Platform::X, "access_denied", None);

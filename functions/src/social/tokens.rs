@@ -174,7 +174,7 @@ pub enum Access<'a> {
 #[derive(Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum Lookup {
-    Ok { connection: StoredConnection },
+    Ok { connection: Box<StoredConnection> },
     NotFound,
     Forbidden,
 }
@@ -194,7 +194,7 @@ pub async fn load(
         Access::Internal => json!({"connection_id": connection_id}),
     };
     match rpc(config, "get_social_connection", params).await? {
-        Lookup::Ok { connection } => Ok(connection),
+        Lookup::Ok { connection } => Ok(*connection),
         Lookup::NotFound => Err(SocialFailure::ConnectionNotFound.into()),
         Lookup::Forbidden => Err(ApiError::Forbidden),
     }
@@ -504,16 +504,7 @@ pub async fn reseal_batch(config: &Config) -> Result<Value, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-
-    fn ring(versions: &[(&str, u8)]) -> KeyRing {
-        let raw: Vec<String> = versions
-            .iter()
-            .map(|(v, fill)| format!("{v}:{}", STANDARD.encode([*fill; 32])))
-            .collect();
-        KeyRing::parse(&raw.join(",")).unwrap()
-    }
+    use crate::crypto::tests::ring;
 
     fn row(sealed: &SealedTokens, id: &str, platform: Platform) -> StoredConnection {
         serde_json::from_value(json!({

@@ -35,7 +35,9 @@ struct Posts {
 
 fn posts() -> MutexGuard<'static, Posts> {
     static POSTS: LazyLock<Mutex<Posts>> = LazyLock::new(Mutex::default);
-    POSTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    POSTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `GET /social/_posts?account=`: the posts created for an account.
@@ -78,7 +80,12 @@ fn fault(text: &str) -> Fault {
 
 /// Creates the post unless the fault refuses it; answers `created` unless the fault says
 /// otherwise.
-fn create(app: &'static str, account: &str, text: &str, created: impl FnOnce(&str) -> Value) -> Response {
+fn create(
+    app: &'static str,
+    account: &str,
+    text: &str,
+    created: impl FnOnce(&str) -> Value,
+) -> Response {
     let refusal = |status: u16| {
         let mut response = json_response(
             status,
@@ -138,30 +145,56 @@ pub fn handle(
         ("POST", "api.x.com", "/2/media/upload") => with_account(app, bearer, |_| {
             let text = json_body["media"].as_str().unwrap_or_default();
             if text.is_empty() {
-                return json_response(400, json!({"title": "Invalid Request", "detail": "media is required"}));
+                return json_response(
+                    400,
+                    json!({"title": "Invalid Request", "detail": "media is required"}),
+                );
             }
-            json_response(200, json!({"data": {"id": random("media").replace('-', ""), "media_key": "3_fake"}}))
+            json_response(
+                200,
+                json!({"data": {"id": random("media").replace('-', ""), "media_key": "3_fake"}}),
+            )
         }),
         ("POST", "api.x.com", "/2/tweets") => with_account(app, bearer, |account| {
             let text = json_body["text"].as_str().unwrap_or_default();
             if text.contains("[publish:reject-media]") && json_body["media"].is_object() {
-                return json_response(400, json!({"title": "Invalid Request", "detail": "media rejected"}));
+                return json_response(
+                    400,
+                    json!({"title": "Invalid Request", "detail": "media rejected"}),
+                );
             }
-            create("x", account, text, |id| json!({"data": {"id": id, "text": text}}))
+            create(
+                "x",
+                account,
+                text,
+                |id| json!({"data": {"id": id, "text": text}}),
+            )
         }),
-        ("GET", "api.x.com", timeline) if timeline.starts_with("/2/users/") && timeline.ends_with("/tweets") => {
+        ("GET", "api.x.com", timeline)
+            if timeline.starts_with("/2/users/") && timeline.ends_with("/tweets") =>
+        {
             with_account(app, bearer, |account| {
                 let tweets: Vec<Value> = found("x", account)
                     .into_iter()
                     .map(|post| json!({"id": post.id, "text": post.text}))
                     .collect();
-                json_response(200, json!({"data": tweets, "meta": {"result_count": tweets.len()}}))
+                json_response(
+                    200,
+                    json!({"data": tweets, "meta": {"result_count": tweets.len()}}),
+                )
             })
         }
-        ("POST", "graph.facebook.com", feed) if feed.ends_with("/feed") => with_account(app, bearer, |account| {
-            let text = json_body["message"].as_str().unwrap_or_default();
-            create("facebook", account, text, |id| json!({"id": format!("page-{account}_{id}")}))
-        }),
+        ("POST", "graph.facebook.com", feed) if feed.ends_with("/feed") => {
+            with_account(app, bearer, |account| {
+                let text = json_body["message"].as_str().unwrap_or_default();
+                create(
+                    "facebook",
+                    account,
+                    text,
+                    |id| json!({"id": format!("page-{account}_{id}")}),
+                )
+            })
+        }
         ("POST", "graph.facebook.com", photos) if photos.ends_with("/photos") => {
             with_account(app, bearer, |account| {
                 let caption = query.get("caption").cloned().unwrap_or_default();
@@ -171,21 +204,26 @@ pub fn handle(
                         json!({"error": {"message": "Invalid image", "type": "OAuthException", "code": 324}}),
                     );
                 }
-                create("facebook", account, &caption, |id| {
-                    json!({"id": format!("photo{id}"), "post_id": format!("page-{account}_{id}")})
-                })
+                create(
+                    "facebook",
+                    account,
+                    &caption,
+                    |id| json!({"id": format!("photo{id}"), "post_id": format!("page-{account}_{id}")}),
+                )
             })
         }
-        ("GET", "graph.facebook.com", feed) if feed.ends_with("/feed") => with_account(app, bearer, |account| {
-            let data: Vec<Value> = found("facebook", account)
+        ("GET", "graph.facebook.com", feed) if feed.ends_with("/feed") => {
+            with_account(app, bearer, |account| {
+                let data: Vec<Value> = found("facebook", account)
                 .into_iter()
                 .map(|post| {
                     let id = format!("page-{account}_{}", post.id);
                     json!({"id": id, "message": post.text, "permalink_url": format!("https://www.facebook.com/{id}")})
                 })
                 .collect();
-            json_response(200, json!({ "data": data }))
-        }),
+                json_response(200, json!({ "data": data }))
+            })
+        }
         _ => return None,
     };
     Some(response)

@@ -327,18 +327,29 @@ fn client_authenticated(app: &str, headers: &HeaderMap, form: &HashMap<String, S
     }
 }
 
-fn issue(app: &'static str, account: &str, ttl: Option<u64>, refresh: RefreshMode) -> String {
-    let token = random(&format!("fake-at-{app}"));
+/// A new access token (`fake-at-…`, with a lifetime) or refresh token (`fake-rt-…`), recorded for
+/// the account.
+fn mint(
+    kind: &str,
+    app: &'static str,
+    account: &str,
+    ttl: Option<u64>,
+    refresh: RefreshMode,
+) -> String {
+    let token = random(&format!("fake-{kind}-{app}"));
+    let entry = Token {
+        app,
+        account: account.to_owned(),
+        expires: ttl.map(|ttl| Instant::now() + Duration::from_secs(ttl)),
+        refresh,
+    };
     let mut state = state();
-    state.access.insert(
-        token.clone(),
-        Token {
-            app,
-            account: account.to_owned(),
-            expires: ttl.map(|ttl| Instant::now() + Duration::from_secs(ttl)),
-            refresh,
-        },
-    );
+    let store = if kind == "rt" {
+        &mut state.refresh
+    } else {
+        &mut state.access
+    };
+    store.insert(token.clone(), entry);
     state
         .stats
         .entry(account.to_owned())
@@ -348,25 +359,12 @@ fn issue(app: &'static str, account: &str, ttl: Option<u64>, refresh: RefreshMod
     token
 }
 
+fn issue(app: &'static str, account: &str, ttl: Option<u64>, refresh: RefreshMode) -> String {
+    mint("at", app, account, ttl, refresh)
+}
+
 fn issue_refresh(app: &'static str, account: &str, refresh: RefreshMode) -> String {
-    let token = random(&format!("fake-rt-{app}"));
-    let mut state = state();
-    state.refresh.insert(
-        token.clone(),
-        Token {
-            app,
-            account: account.to_owned(),
-            expires: None,
-            refresh,
-        },
-    );
-    state
-        .stats
-        .entry(account.to_owned())
-        .or_default()
-        .tokens
-        .push(token.clone());
-    token
+    mint("rt", app, account, None, refresh)
 }
 
 fn token(app: &'static str, headers: &HeaderMap, form: &HashMap<String, String>) -> Response {
