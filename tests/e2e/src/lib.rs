@@ -1,6 +1,8 @@
 //! Shared setup of the end-to-end tests: the stack `cargo xtask test` started, found through
 //! `E2E_*` environment variables, and tokens minted with its keys.
 
+pub mod social;
+
 use devstack::{DevKeys, DevUser};
 
 pub const ALICE: DevUser<'static> = DevUser {

@@ -1,0 +1,675 @@
+//! Publishing through workerd, Postgres and the platform fakes: publish now and on schedule
+//! (around a DST change), partial failure across destinations, the approval gate, moderation,
+//! retries that are safe, ambiguous answers looked up instead of reposted, a dispatcher that
+//! died mid-call, and dispatchers racing over many due posts without a duplicate.
+
+use std::time::Duration;
+
+use e2e::error_code;
+use e2e::social::{unique, Env, User};
+use serde_json::{json, Value};
+
+/// A team with its owner and one connected account per platform in `platforms`.
+struct Team {
+    id: String,
+    owner: User,
+    connections: Vec<String>,
+    /// The fake's account name (the connection's external id on X).
+    account: String,
+}
+
+async fn team_with(env: &Env, platforms: &[&str]) -> Team {
+    let owner = env.user().await;
+    let id = env.team(&owner).await;
+    let account = unique("pub");
+    let mut connections = Vec::new();
+    for platform in platforms {
+        connections.push(
+            env.connect(&owner, &id, platform, &format!("fake_account={account}"))
+                .await,
+        );
+    }
+    Team {
+        id,
+        owner,
+        connections,
+        account,
+    }
+}
+
+/// A draft with one destination per connection, written through PostgREST as clients do.
+async fn draft(env: &Env, author: &User, team: &Team, body: &str, options: &[Value]) -> String {
+    let (status, post) = env
+        .rest_insert(
+            author,
+            "scheduled_posts",
+            json!({"team_id": team.id, "body": body, "client_post_id": unique("client")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{post}");
+    let post_id = post["id"].as_str().unwrap().to_owned();
+    for (index, connection) in team.connections.iter().enumerate() {
+        let options = options.get(index).cloned().unwrap_or(json!({}));
+        let (status, row) = env
+            .rest_insert(
+                author,
+                "post_destinations",
+                json!({"post_id": post_id, "team_id": team.id, "connection_id": connection, "options": options}),
+            )
+            .await;
+        assert_eq!(status, 201, "{row}");
+    }
+    post_id
+}
+
+async fn post(env: &Env, user: &User, path: &str, body: Value) -> (u16, Value) {
+    let (status, body, _) = env
+        .send(
+            env.http
+                .post(env.stack.url(path))
+                .bearer_auth(&user.token)
+                .json(&body),
+        )
+        .await;
+    (status, body)
+}
+
+async fn status(env: &Env, user: &User, post_id: &str) -> Value {
+    let (status, body, _) = env
+        .send(
+            env.http
+                .get(env.stack.url(&format!("/v1/posts/{post_id}/status")))
+                .bearer_auth(&user.token),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The destinations' statuses once none is scheduled or publishing any more.
+async fn settled(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+    for _ in 0..150 {
+        let snapshot = status(env, user, post_id).await;
+        let states: Vec<String> = snapshot["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap().to_owned())
+            .collect();
+        if states.iter().all(|s| s != "scheduled" && s != "publishing") {
+            return states;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("post {post_id} never settled");
+}
+
+async fn cron_publish(env: &Env) -> Value {
+    let secret = std::env::var("E2E_CRON_SECRET").unwrap();
+    let (status, body) = env.cron("/v1/cron/publish", &secret).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Makes a post's scheduled destinations due now (time passing, without waiting for it).
+async fn make_due(env: &Env, post_id: &str) {
+    env.db
+        .execute(
+            "update public.post_destinations set next_attempt_at = now() where post_id = $1::text::uuid \
+             and status = 'scheduled'",
+            &[&post_id],
+        )
+        .await
+        .unwrap();
+}
+
+/// The posts the fake platforms created for an account.
+async fn created_posts(env: &Env, account: &str) -> Vec<Value> {
+    let fakes = std::env::var("E2E_FAKES_URL").unwrap();
+    let body: Value = env
+        .http
+        .get(format!("{fakes}/social/_posts"))
+        .query(&[("account", account)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["posts"].as_array().unwrap().clone()
+}
+
+fn count_with_text(posts: &[Value], text: &str) -> usize {
+    posts.iter().filter(|p| p["text"] == text).count()
+}
+
+#[tokio::test]
+async fn publish_now_reaches_every_destination_once_with_permalinks_and_history() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x", "facebook"]).await;
+    let text = format!("Launch day {}", unique("now"));
+    let post_id = draft(
+        &env,
+        &team.owner,
+        &team,
+        &text,
+        &[json!({"replySettings": "following"})],
+    )
+    .await;
+
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("scheduled")),
+        "{body}"
+    );
+    assert_eq!(
+        settled(&env, &team.owner, &post_id).await,
+        ["published", "published"]
+    );
+
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    for destination in snapshot["destinations"].as_array().unwrap() {
+        assert!(destination["permalink"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"));
+        assert!(destination["external_id"].is_string());
+    }
+    let events: Vec<&str> = snapshot["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| **e == "attempt_started").count(),
+        2
+    );
+    assert_eq!(events.iter().filter(|e| **e == "published").count(), 2);
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(count_with_text(&created, &text), 2, "one post per platform");
+
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2030-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!((code, error_code(&body)), (409, "post_not_editable"));
+}
+
+#[tokio::test]
+async fn a_post_scheduled_across_a_dst_change_is_stored_in_utc_and_published_when_due() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let text = format!("Spring forward {}", unique("dst"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    // Berlin moves its clocks from 02:00 to 03:00 on 2027-03-28: 03:30 local is CEST (+02:00).
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Europe/Berlin"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("scheduled")),
+        "{body}"
+    );
+    let row = env
+        .db
+        .query_one(
+            "select to_char(scheduled_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'), \
+             to_char(scheduled_at at time zone timezone, 'HH24:MI'), timezone from public.scheduled_posts \
+             where id = $1::text::uuid",
+            &[&post_id],
+        )
+        .await
+        .unwrap();
+    let stored: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        stored,
+        (
+            "2027-03-28 01:30".to_owned(),
+            "03:30".to_owned(),
+            "Europe/Berlin".to_owned()
+        )
+    );
+    cron_publish(&env).await;
+    assert_eq!(
+        settled_now(&env, &team.owner, &post_id).await,
+        ["scheduled"],
+        "not due yet"
+    );
+    make_due(&env, &post_id).await;
+    cron_publish(&env).await;
+    assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
+
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Mars/Olympus"}),
+    )
+    .await;
+    assert_eq!((code, error_code(&body)), (400, "rule_violation"), "{body}");
+}
+
+/// The destinations' statuses right now.
+async fn settled_now(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+    status(env, user, post_id).await["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_destination_failing_does_not_stop_the_others() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x", "facebook"]).await;
+    let text = format!("Partial {}", unique("partial"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    // The X account is revoked at the platform meanwhile.
+    env.db
+        .execute(
+            "update public.social_connections set status = 'reauth_required' where id = $1::text::uuid",
+            &[&team.connections[0]],
+        )
+        .await
+        .unwrap();
+    make_due(&env, &post_id).await;
+    cron_publish(&env).await;
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    let outcomes: Vec<(String, Value)> = snapshot["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["status"].as_str().unwrap().to_owned(),
+                d["error_code"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("failed".to_owned(), json!("reauth_required")),
+            ("published".to_owned(), Value::Null)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let member = env.user().await;
+    env.add_member(&team.id, &member, "member").await;
+    env.db
+        .execute(
+            "update public.teams set requires_post_approval = true where id = $1::text::uuid",
+            &[&team.id],
+        )
+        .await
+        .unwrap();
+
+    let flagged = draft(
+        &env,
+        &member,
+        &team,
+        "you will regret this [flag:harassment/threatening]",
+        &[],
+    )
+    .await;
+    let (code, body) = post(
+        &env,
+        &member,
+        &format!("/v1/posts/{flagged}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (422, "content_flagged"),
+        "{body}"
+    );
+
+    let text = format!("Needs a nod {}", unique("approval"));
+    let post_id = draft(&env, &member, &team, &text, &[]).await;
+    let (code, body) = post(
+        &env,
+        &member,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{body}"
+    );
+    let (code, body) = post(
+        &env,
+        &member,
+        &format!("/v1/posts/{post_id}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((code, error_code(&body)), (403, "forbidden"));
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/reject"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (400, "invalid_request"),
+        "a rejection needs a comment"
+    );
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/reject"),
+        json!({"comment": "Add a link"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("rejected")),
+        "{body}"
+    );
+    assert_eq!(settled_now(&env, &member, &post_id).await, ["draft"]);
+    assert!(
+        created_posts(&env, &team.account).await.is_empty(),
+        "nothing went out"
+    );
+
+    let (code, _) = post(
+        &env,
+        &member,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, 202);
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/approve"),
+        json!({"comment": "Go"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    cron_publish(&env).await;
+    assert_eq!(settled(&env, &member, &post_id).await, ["published"]);
+}
+
+#[tokio::test]
+async fn platform_rules_are_checked_before_anything_is_scheduled() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let post_id = draft(
+        &env,
+        &team.owner,
+        &team,
+        &"a".repeat(281),
+        &[json!({"replySettings": "anyone"})],
+    )
+    .await;
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((code, error_code(&body)), (400, "invalid_request"));
+    assert_eq!(body["error"]["field"], "body", "{body}");
+    assert_eq!(settled_now(&env, &team.owner, &post_id).await, ["draft"]);
+    let outsider = env.user().await;
+    let (code, _) = post(
+        &env,
+        &outsider,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, 404, "another team's post is not found");
+}
+
+#[tokio::test]
+async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_looked_up() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x", "facebook"]).await;
+    for marker in [
+        "[publish:429]",
+        "[publish:503]",
+        "[publish:500-after-accept]",
+        "[publish:drop-after-accept]",
+    ] {
+        let text = format!("{marker} {}", unique("fault"));
+        let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+        let (code, _) = post(
+            &env,
+            &team.owner,
+            &format!("/v1/posts/{post_id}/publish"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(code, 202);
+        for _ in 0..5 {
+            let states = settled(&env, &team.owner, &post_id).await;
+            if states.iter().all(|s| s == "published") {
+                break;
+            }
+            make_due(&env, &post_id).await;
+            cron_publish(&env).await;
+        }
+        assert_eq!(
+            settled_now(&env, &team.owner, &post_id).await,
+            ["published", "published"],
+            "{marker}"
+        );
+        let created = created_posts(&env, &team.account).await;
+        assert_eq!(
+            count_with_text(&created, &text),
+            2,
+            "{marker}: once per platform, never twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let text = format!("Interrupted {}", unique("crash"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    let (code, _) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    make_due(&env, &post_id).await;
+    // A dispatcher claims the destination, records its intent and dies before any outcome.
+    env.db
+        .batch_execute(&format!(
+            "select public.begin_publish_attempt((c ->> 'destination_id')::uuid, (c ->> 'lease_id')::uuid, 'dead') \
+             from public.claim_due_destinations(10, 60, '{post_id}') as c; \
+             update public.post_destinations set lease_expires_at = now() - interval '1 second' \
+             where post_id = '{post_id}'"
+        ))
+        .await
+        .unwrap();
+    cron_publish(&env).await;
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    assert_eq!(
+        snapshot["destinations"][0]["status"], "unconfirmed",
+        "{snapshot}"
+    );
+    assert_eq!(snapshot["destinations"][0]["error_code"], "outcome_unknown");
+    assert!(created_posts(&env, &team.account).await.is_empty());
+
+    let retry = format!("/v1/posts/{post_id}/retry");
+    let (code, body) = post(&env, &team.owner, &retry, json!({})).await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("nothing_to_retry"))
+    );
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &retry,
+        json!({"includeUnconfirmed": true}),
+    )
+    .await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("retrying")));
+    cron_publish(&env).await;
+    assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        1
+    );
+}
+
+#[tokio::test]
+async fn canceled_posts_never_go_out() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let text = format!("Canceled {}", unique("cancel"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    let (code, _) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/cancel"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((code, body["status"].as_str()), (200, Some("canceled")));
+    make_due(&env, &post_id).await;
+    cron_publish(&env).await;
+    assert_eq!(settled_now(&env, &team.owner, &post_id).await, ["canceled"]);
+    assert!(created_posts(&env, &team.account).await.is_empty());
+}
+
+#[tokio::test]
+async fn dispatchers_racing_over_a_thousand_due_posts_publish_each_exactly_once() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let prefix = unique("race");
+    // 1,000 due destinations, one in ten with an injected fault.
+    env.db
+        .batch_execute(&format!(
+            "with posts as ( \
+               insert into public.scheduled_posts (team_id, body, created_by) \
+               select '{team}', format('%s %s %s', '{prefix}', n, \
+                 case n % 40 when 1 then '[publish:429]' when 2 then '[publish:503]' \
+                             when 3 then '[publish:500-after-accept]' when 4 then '[publish:drop-after-accept]' else '' end), \
+                 '{owner}' \
+               from generate_series(1, 1000) as n returning id) \
+             insert into public.post_destinations (post_id, team_id, connection_id, status, next_attempt_at) \
+             select id, '{team}', '{connection}', 'scheduled', now() from posts",
+            team = team.id,
+            owner = team.owner.id,
+            connection = team.connections[0],
+        ))
+        .await
+        .unwrap();
+    let remaining = || async {
+        let row = env
+            .db
+            .query_one(
+                "select count(*) filter (where d.status in ('scheduled', 'publishing')) from public.post_destinations as d \
+                 join public.scheduled_posts as p on p.id = d.post_id where p.body like $1",
+                &[&format!("{prefix} %")],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    for _ in 0..20 {
+        // Two dispatchers at once, as overlapping pg_cron runs or instances would be.
+        futures::future::join(cron_publish(&env), cron_publish(&env)).await;
+        if remaining().await == 0 {
+            break;
+        }
+        env.db
+            .execute(
+                "update public.post_destinations set next_attempt_at = now() where status = 'scheduled' \
+                 and post_id in (select id from public.scheduled_posts where body like $1)",
+                &[&format!("{prefix} %")],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(remaining().await, 0, "nothing is lost or stuck");
+    let created = created_posts(&env, &team.account).await;
+    let mut texts: Vec<&str> = created
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    let total = texts.len();
+    texts.sort_unstable();
+    texts.dedup();
+    assert_eq!(texts.len(), total, "zero duplicates at the platform");
+    let rows = env
+        .db
+        .query(
+            "select d.status::text, count(*) from public.post_destinations as d \
+             join public.scheduled_posts as p on p.id = d.post_id where p.body like $1 group by 1",
+            &[&format!("{prefix} %")],
+        )
+        .await
+        .unwrap();
+    let by_status: std::collections::HashMap<String, i64> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        by_status.get("published").copied().unwrap_or(0)
+            + by_status.get("unconfirmed").copied().unwrap_or(0),
+        1000,
+        "{by_status:?}"
+    );
+    assert_eq!(
+        by_status.get("published").copied().unwrap_or(0) as usize,
+        total,
+        "every published post is at the platform once"
+    );
+}
