@@ -141,23 +141,21 @@ pub async fn finish(
     }
 }
 
-/// `finish` as work after the response, so the caller never waits for the ledger. A failure
-/// is logged; the reservation then stays open, uncharged, until the monthly reset expires it.
-pub fn finish_later(
+/// `finish` before the response. Not as work after it (`waitUntil`): that was measured to make
+/// wrangler's local dev server drop concurrent requests. The provider's answer is not lost to
+/// a failed settlement: the failure is logged after the response, and the reservation stays
+/// open, uncharged, until the monthly reset expires it.
+pub async fn finish_reporting(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &'static str>,
+    outcome: Result<Consumed, &str>,
     latency_ms: u32,
     prompt: &str,
 ) {
-    let (config, call) = (config.clone(), call.clone());
-    let prompt = if call.log_prompts {
-        prompt.to_owned()
-    } else {
-        String::new()
-    };
-    scope.defer(async move { finish_logged(&config, &call, outcome, latency_ms, &prompt).await });
+    if let Some(line) = finish_logged(config, call, outcome, latency_ms, prompt).await {
+        scope.defer(async move { Some(line) });
+    }
 }
 
 /// `finish`, with a failure turned into the log line that reports it.

@@ -207,8 +207,8 @@ pub(super) async fn begin_text(
     .await
 }
 
-/// The provider call of a metered text request, settled or released by its outcome after the
-/// response. The model sent is `call`'s (a fallback provider brings its own), whatever
+/// The provider call of a metered text request, settled or released by its outcome. The model
+/// sent is `call`'s (a fallback provider brings its own), whatever
 /// `text_prompt` names; it is returned with the output. `prompt` is what the request log keeps
 /// when the subject opted in.
 pub(super) async fn complete(
@@ -246,7 +246,7 @@ pub(super) async fn complete(
 }
 
 /// A metered provider call: `attempt` with retries and the fallback provider, then settlement
-/// of what `consumed` reads from the output (or release on failure) after the response.
+/// of what `consumed` reads from the output (or release on failure).
 /// Returns the output and the call that produced it.
 pub(super) async fn metered<T, Attempt, Outcome>(
     config: &Config,
@@ -269,7 +269,7 @@ where
         Err(error) => Err(error.code()),
     };
     let latency_ms = elapsed_ms(scope, started_ms);
-    ai::finish_later(scope, config, &call, settlement, latency_ms, prompt);
+    ai::finish_reporting(scope, config, &call, settlement, latency_ms, prompt).await;
     Ok((outcome?, call))
 }
 
@@ -343,14 +343,15 @@ pub(super) async fn open_stream(
         }
         Err(error) => error,
     };
-    ai::finish_later(
+    ai::finish_reporting(
         scope,
         config,
         &call,
         Err(refusal.code()),
         latency_ms,
         stream.prompt,
-    );
+    )
+    .await;
     Err(refusal.into())
 }
 

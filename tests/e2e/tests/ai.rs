@@ -371,17 +371,23 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
             (status, text)
         }
     });
-    // 200 in flight at a time: wrangler's local dev proxy drops a few of 1,000 simultaneous
-    // connections ("Your worker restarted mid-request"), an artifact of the dev server, not of
-    // the worker. 200 racing requests still contend for the 100 credits far past the limit.
+    // 200 in flight at a time. Under load, wrangler's local dev proxy (not the worker) answers
+    // a few POSTs with its own 503 "Your worker restarted mid-request", whether or not they
+    // reached the worker: those are counted apart, and the database says what was granted.
     let results: Vec<(u16, String)> = futures::stream::iter(calls)
         .buffer_unordered(200)
         .collect()
         .await;
+    let dropped_by_dev_proxy = results
+        .iter()
+        .filter(|(status, text)| *status == 503 && text.starts_with(DEV_PROXY_DROP))
+        .count();
     let unexpected: Vec<&(u16, String)> = results
         .iter()
         .filter(|(status, text)| {
-            *status != 200 && !(*status == 403 && text.contains("credit_limit_reached"))
+            *status != 200
+                && !(*status == 403 && text.contains("credit_limit_reached"))
+                && !(*status == 503 && text.starts_with(DEV_PROXY_DROP))
         })
         .collect();
     assert!(
@@ -390,18 +396,41 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
         unexpected.len(),
         unexpected.first()
     );
+    assert!(
+        dropped_by_dev_proxy <= 20,
+        "{dropped_by_dev_proxy} dropped by the dev proxy"
+    );
     let granted = results.iter().filter(|(status, _)| *status == 200).count();
-    assert_eq!(granted, 100);
+    assert!(
+        granted <= 100 && granted + dropped_by_dev_proxy >= 100,
+        "{granted} granted, {dropped_by_dev_proxy} dropped"
+    );
     let refused: Vec<Value> = results
         .iter()
-        .filter(|(status, _)| *status != 200)
+        .filter(|(status, _)| *status == 403)
         .map(|(_, text)| serde_json::from_str(text).unwrap())
         .collect();
     assert_eq!(refused[0]["error"]["limit"], 100);
     assert_eq!(refused[0]["error"]["remaining"], 0);
     assert!(refused[0]["error"]["resetsAt"].is_string());
-    assert_eq!(ledger(&db, &user).await, (100, 0));
+    assert_eq!(
+        ledger(&db, &user).await,
+        (100, 0),
+        "exactly the allowance was spent"
+    );
+    let succeeded: i64 = db
+        .query_one(
+            "select count(*) from public.ai_requests where user_id = $1::text::uuid and status = 'succeeded'",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(succeeded, 100, "exactly a hundred calls were granted");
 }
+
+/// The body wrangler's dev proxy answers with when it lost a request to the worker.
+const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
 
 #[tokio::test]
 async fn the_eleventh_call_in_a_minute_is_429_with_retry_after() {
