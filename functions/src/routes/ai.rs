@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::ai::provider::{
-    Capability, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput, TextPrompt,
-    Usage,
+    Capability, ImageOutput, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput,
+    TextPrompt, Usage,
 };
 use crate::ai::stream::{self, Framing};
 use crate::ai::transport::{self, Opened};
@@ -26,7 +26,7 @@ pub(super) const MAX_PROMPT_CHARS: usize = 32_000;
 const MAX_SYSTEM_CHARS: usize = 8_000;
 const MAX_IMAGES: u64 = 4;
 /// The output budget of every text call: also what the reservation estimates.
-pub(super) const MAX_OUTPUT_TOKENS: u32 = 2048;
+pub(crate) const MAX_OUTPUT_TOKENS: u32 = 2048;
 
 #[derive(Clone, Copy)]
 pub enum TextFormat {
@@ -214,13 +214,33 @@ pub(super) async fn complete(
     scope: &Scope<'_>,
     prompt: &str,
 ) -> Result<(TextOutput, String), ApiError> {
-    let started_ms = scope.unix_millis();
+    let (call, outcome, latency_ms) = ask_text(config, call, text_prompt, scope).await;
+    let consumed = match &outcome {
+        Ok(output) => Ok(Consumed {
+            usage: output.usage,
+            images: 0,
+        }),
+        Err(error) => Err(error.code()),
+    };
+    ai::finish_later(scope, config, &call, consumed, latency_ms, prompt);
+    Ok((outcome?, call.model))
+}
+
+/// The provider call of a text request, with retries and the fallback provider: the call that
+/// answered (settlement bills it), the outcome and the latency. Settling is the caller's.
+pub(crate) async fn ask_text(
+    config: &Config,
+    call: MeteredCall,
+    text_prompt: &TextPrompt<'_>,
+    clock: &impl Clock,
+) -> (MeteredCall, Result<TextOutput, ProviderError>, u32) {
+    let started_ms = clock.unix_millis();
     let client = &reqwest::Client::new();
     let (call, outcome) = ai::call_with_fallback(
         config,
         call,
         Capability::Text,
-        since(scope, started_ms),
+        since(clock, started_ms),
         |call| async move {
             let http_call = call.provider.text_call(
                 &call.endpoint,
@@ -234,16 +254,39 @@ pub(super) async fn complete(
         },
     )
     .await;
-    let latency_ms = elapsed_ms(scope, started_ms);
-    let consumed = match &outcome {
-        Ok(output) => Ok(Consumed {
-            usage: output.usage,
-            images: 0,
-        }),
-        Err(error) => Err(error.code()),
-    };
-    ai::finish_later(scope, config, &call, consumed, latency_ms, prompt);
-    Ok((outcome?, call.model))
+    (call, outcome, elapsed_ms(clock, started_ms))
+}
+
+/// As `ask_text`, for `count` images.
+pub(crate) async fn ask_images(
+    config: &Config,
+    call: MeteredCall,
+    prompt: &str,
+    count: u32,
+    clock: &impl Clock,
+) -> (MeteredCall, Result<ImageOutput, ProviderError>, u32) {
+    let started_ms = clock.unix_millis();
+    let client = &reqwest::Client::new();
+    let (call, outcome) = ai::call_with_fallback(
+        config,
+        call,
+        Capability::Image,
+        since(clock, started_ms),
+        |call| async move {
+            let http_call = call.provider.image_call(
+                &call.endpoint,
+                &ImagePrompt {
+                    model: &call.model,
+                    prompt,
+                    count,
+                },
+            );
+            call.provider
+                .parse_images(&transport::send(client, &http_call).await?)
+        },
+    )
+    .await;
+    (call, outcome, elapsed_ms(clock, started_ms))
 }
 
 /// How a metered stream is sent, and what its settlement needs.
@@ -353,28 +396,7 @@ pub async fn generate_image(
         },
     )
     .await?;
-    let started_ms = scope.unix_millis();
-    let client = &reqwest::Client::new();
-    let (call, outcome) = ai::call_with_fallback(
-        config,
-        call,
-        Capability::Image,
-        since(scope, started_ms),
-        |call| async move {
-            let http_call = call.provider.image_call(
-                &call.endpoint,
-                &ImagePrompt {
-                    model: &call.model,
-                    prompt,
-                    count,
-                },
-            );
-            call.provider
-                .parse_images(&transport::send(client, &http_call).await?)
-        },
-    )
-    .await;
-    let latency_ms = elapsed_ms(scope, started_ms);
+    let (call, outcome, latency_ms) = ask_images(config, call, prompt, count, scope).await;
     let consumed = match &outcome {
         Ok(output) => Ok(Consumed {
             usage: output.usage,
@@ -479,6 +501,12 @@ enum SaveOutcome {
 
 /// `POST /v1/cron/credits/reset`, called monthly by pg_cron with `Authorization: Bearer <CRON_SECRET>`.
 pub async fn reset_credits(config: &Config, request: &Request) -> Result<Response, ApiError> {
+    check_cron_secret(config, request)?;
+    Ok(Response::json(200, &credits::reset(config).await?))
+}
+
+/// pg_cron's calls carry `Authorization: Bearer <CRON_SECRET>`; anything else is forbidden.
+pub(crate) fn check_cron_secret(config: &Config, request: &Request) -> Result<(), ApiError> {
     let expected = config
         .ai
         .cron_secret
@@ -492,7 +520,7 @@ pub async fn reset_credits(config: &Config, request: &Request) -> Result<Respons
     if !constant_time_eq(presented.as_bytes(), expected.expose().as_bytes()) {
         return Err(ApiError::Forbidden);
     }
-    Ok(Response::json(200, &credits::reset(config).await?))
+    Ok(())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -509,7 +537,7 @@ pub(super) fn team_id(request: &Request) -> Result<Option<&str>, ApiError> {
 }
 
 /// Roughly four characters per token, as providers' tokenizers average on English text.
-pub(super) fn estimate_tokens(text: &str) -> u32 {
+pub(crate) fn estimate_tokens(text: &str) -> u32 {
     (text.len() / 4) as u32 + 1
 }
 
