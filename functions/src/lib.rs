@@ -7,10 +7,12 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod observability;
 pub mod router;
 pub mod routes;
 pub mod scope;
+pub mod storage;
 pub mod supabase;
 #[cfg(test)]
 mod test_support;
@@ -25,7 +27,7 @@ use http::{Request, Response};
 use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
-use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi};
+use routes::{ai as ai_routes, assist, chat, health, invitations, jobs as job_routes, me, openapi};
 use scope::{Background, Scope};
 
 /// A response plus the request's log line, which the platform glue writes out, and the work
@@ -106,6 +108,7 @@ async fn dispatch(
         Endpoint::CronResetCredits => {
             return ai_routes::reset_credits(configured()?, request).await
         }
+        Endpoint::CronSweepJobs => return job_routes::sweep(configured()?, request, scope).await,
         Endpoint::Me
         | Endpoint::CreateTeamInvitation
         | Endpoint::AiGenerateText
@@ -120,12 +123,22 @@ async fn dispatch(
         | Endpoint::AiImprove
         | Endpoint::AiModerate
         | Endpoint::ChatCompletions
-        | Endpoint::Models => {}
+        | Endpoint::Models
+        | Endpoint::CreateJob
+        | Endpoint::ListJobs
+        | Endpoint::GetJob
+        | Endpoint::CancelJob
+        | Endpoint::RetryJob
+        | Endpoint::JobDraft
+        | Endpoint::CreateBatch
+        | Endpoint::ListBatches
+        | Endpoint::GetBatch => {}
     }
     // The rest act for a signed-in user.
     let config = configured()?;
     let caller = auth::authenticate(&request.headers, config, scope.unix_seconds()).await?;
     *user_id = Some(caller.user.id.clone());
+    let param = |name| router::path_param(route.template, &request.path, name).unwrap_or_default();
     match route.endpoint {
         Endpoint::Me => me::me(config, &caller).await,
         Endpoint::CreateTeamInvitation => {
@@ -154,7 +167,28 @@ async fn dispatch(
         Endpoint::AiModerate => assist::moderate(config, &caller, request, scope).await,
         Endpoint::ChatCompletions => chat::completions(config, &caller, request, scope).await,
         Endpoint::Models => Ok(chat::models(config)),
-        Endpoint::Healthz | Endpoint::OpenApi | Endpoint::Readyz | Endpoint::CronResetCredits => {
+        Endpoint::CreateJob => job_routes::create(config, &caller, request, scope).await,
+        Endpoint::ListJobs => job_routes::list(config, &caller, request).await,
+        Endpoint::GetJob => job_routes::get(config, &caller, param("job_id")).await,
+        Endpoint::CancelJob => {
+            job_routes::transition(config, &caller, param("job_id"), false, scope).await
+        }
+        Endpoint::RetryJob => {
+            job_routes::transition(config, &caller, param("job_id"), true, scope).await
+        }
+        Endpoint::JobDraft => job_routes::draft(config, &caller, param("job_id"), request).await,
+        Endpoint::CreateBatch => {
+            job_routes::create_batch(config, &caller, param("campaign_id"), request, scope).await
+        }
+        Endpoint::ListBatches => {
+            job_routes::list_batches(config, &caller, param("campaign_id"), request).await
+        }
+        Endpoint::GetBatch => job_routes::get_batch(config, &caller, param("batch_id")).await,
+        Endpoint::Healthz
+        | Endpoint::OpenApi
+        | Endpoint::Readyz
+        | Endpoint::CronResetCredits
+        | Endpoint::CronSweepJobs => {
             unreachable!("answered above")
         }
     }

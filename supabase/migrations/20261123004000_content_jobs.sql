@@ -314,7 +314,7 @@ begin
     on conflict do nothing
     returning * into job;
     if job.id is not null then
-        return jsonb_build_object('status', 'created', 'job_id', job.id);
+        return jsonb_build_object('status', 'created', 'job_id', job.id, 'state', job.state);
     end if;
 
     select j.* into job from public.content_jobs as j
@@ -324,7 +324,7 @@ begin
     if job.request_hash is distinct from request_hash then
         return jsonb_build_object('status', 'idempotency_conflict', 'job_id', job.id);
     end if;
-    return jsonb_build_object('status', 'existing', 'job_id', job.id);
+    return jsonb_build_object('status', 'existing', 'job_id', job.id, 'state', job.state);
 end
 $$;
 
