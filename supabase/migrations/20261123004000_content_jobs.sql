@@ -171,10 +171,11 @@ alter table public.content_job_steps enable row level security;
 alter table public.assets enable row level security;
 revoke all on public.content_batches, public.content_jobs, public.content_job_steps, public.assets
     from anon, authenticated;
-grant select on public.content_batches, public.content_jobs, public.content_job_steps, public.assets
-    to authenticated;
--- The idempotency data and the lease stay between the worker and the database.
-revoke select (idempotency_key, request_hash, lease_owner) on public.content_jobs from authenticated;
+grant select on public.content_batches, public.content_job_steps, public.assets to authenticated;
+-- Every column but the idempotency data and the lease, which stay between the worker and the database.
+grant select (id, user_id, team_id, campaign_id, persona_id, batch_id, batch_index, brief, chain, steps_total, state,
+    current_step, attempts, lease_expires_at, error_code, error_message, failed_step, result, draft_id, created_at,
+    updated_at, started_at, finished_at) on public.content_jobs to authenticated;
 grant select, insert, update, delete on public.content_batches, public.content_jobs,
     public.content_job_steps, public.assets to service_role;
 
@@ -457,7 +458,7 @@ begin
     insert into public.content_job_steps as s (job_id, step_index, user_id, team_id, kind, provider, model, status,
         input)
     values (job_id, step_index, job.user_id, job.team_id, kind, provider, model, 'running', input)
-    on conflict (job_id, step_index) do update
+    on conflict on constraint content_job_steps_pkey do update
     set status = 'running', attempt = s.attempt + 1, input = excluded.input, provider = excluded.provider,
         model = excluded.model, output = null, ai_request_id = null, input_tokens = null, output_tokens = null,
         images = null, credits = null, latency_ms = null, error_code = null, error_message = null,
