@@ -551,9 +551,30 @@ begin
 end
 $$;
 
--- Cancels a queued or running job (its submitter, or an owner/admin of its team). A running
--- step finishes and is recorded; no further step starts. Returns {status: canceled | not_found
--- | forbidden | conflict (state)}.
+-- The job, locked, if `user_id` may change it (cancel, retry): its submitter, or an owner/admin
+-- of its team. `refusal` is `not_found` when the user cannot even read it, else `forbidden`.
+create function app_private.content_job_to_change(user_id uuid, job_id uuid, out job public.content_jobs,
+    out refusal text)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    select j.* into job from public.content_jobs as j where j.id = job_id for update;
+    if job.id is null or not app_private.can_read_content_job(job, user_id) then
+        refusal := 'not_found';
+    elsif job.user_id <> user_id and not exists (
+        select from public.team_members as m
+        where m.team_id = job.team_id and m.user_id = content_job_to_change.user_id and m.role in ('owner', 'admin')
+    ) then
+        refusal := 'forbidden';
+    end if;
+end
+$$;
+revoke execute on function app_private.content_job_to_change(uuid, uuid) from public;
+
+-- Cancels a queued or running job. A running step finishes and is recorded; no further step
+-- starts. Returns {status: canceled | not_found | forbidden | conflict (state)}.
 create function public.cancel_content_job(user_id uuid, job_id uuid)
 returns jsonb
 language plpgsql
@@ -561,20 +582,13 @@ security definer
 set search_path = ''
 as $$
 declare
-    job public.content_jobs;
+    found_job record := app_private.content_job_to_change(user_id, job_id);
 begin
-    select j.* into job from public.content_jobs as j where j.id = job_id for update;
-    if job.id is null or not app_private.can_read_content_job(job, user_id) then
-        return jsonb_build_object('status', 'not_found');
+    if found_job.refusal is not null then
+        return jsonb_build_object('status', found_job.refusal);
     end if;
-    if job.user_id <> user_id and not exists (
-        select from public.team_members as m
-        where m.team_id = job.team_id and m.user_id = cancel_content_job.user_id and m.role in ('owner', 'admin')
-    ) then
-        return jsonb_build_object('status', 'forbidden');
-    end if;
-    if job.state not in ('queued', 'running') then
-        return jsonb_build_object('status', 'conflict', 'state', job.state);
+    if (found_job.job).state not in ('queued', 'running') then
+        return jsonb_build_object('status', 'conflict', 'state', (found_job.job).state);
     end if;
     update public.content_jobs as j
     set state = 'canceled', lease_expires_at = null, finished_at = now()
@@ -592,20 +606,13 @@ security definer
 set search_path = ''
 as $$
 declare
-    job public.content_jobs;
+    found_job record := app_private.content_job_to_change(user_id, job_id);
 begin
-    select j.* into job from public.content_jobs as j where j.id = job_id for update;
-    if job.id is null or not app_private.can_read_content_job(job, user_id) then
-        return jsonb_build_object('status', 'not_found');
+    if found_job.refusal is not null then
+        return jsonb_build_object('status', found_job.refusal);
     end if;
-    if job.user_id <> user_id and not exists (
-        select from public.team_members as m
-        where m.team_id = job.team_id and m.user_id = retry_content_job.user_id and m.role in ('owner', 'admin')
-    ) then
-        return jsonb_build_object('status', 'forbidden');
-    end if;
-    if job.state <> 'failed' then
-        return jsonb_build_object('status', 'conflict', 'state', job.state);
+    if (found_job.job).state <> 'failed' then
+        return jsonb_build_object('status', 'conflict', 'state', (found_job.job).state);
     end if;
     update public.content_jobs as j
     set state = 'queued', error_code = null, error_message = null, lease_owner = null, lease_expires_at = null,
