@@ -171,11 +171,10 @@ alter table public.content_job_steps enable row level security;
 alter table public.assets enable row level security;
 revoke all on public.content_batches, public.content_jobs, public.content_job_steps, public.assets
     from anon, authenticated;
-grant select on public.content_batches, public.content_job_steps, public.assets to authenticated;
--- Every column but the idempotency data and the lease, which stay between the worker and the database.
-grant select (id, user_id, team_id, campaign_id, persona_id, batch_id, batch_index, brief, chain, steps_total, state,
-    current_step, attempts, lease_expires_at, error_code, error_message, failed_step, result, draft_id, created_at,
-    updated_at, started_at, finished_at) on public.content_jobs to authenticated;
+-- Whole rows, so SDK clients can `select *`; the lease and idempotency columns reveal nothing
+-- beyond the job itself.
+grant select on public.content_batches, public.content_jobs, public.content_job_steps, public.assets
+    to authenticated;
 grant select, insert, update, delete on public.content_batches, public.content_jobs,
     public.content_job_steps, public.assets to service_role;
 

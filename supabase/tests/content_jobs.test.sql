@@ -32,9 +32,10 @@ select ok(not has_table_privilege('authenticated', 'public.content_jobs', 'inser
     and not has_table_privilege('authenticated', 'public.assets', 'insert')
     and not has_table_privilege('authenticated', 'public.content_job_steps', 'update'),
     'clients cannot write jobs, steps or assets directly');
-select ok(not has_column_privilege('authenticated', 'public.content_jobs', 'lease_owner', 'select')
-    and not has_column_privilege('authenticated', 'public.content_jobs', 'idempotency_key', 'select'),
-    'the lease and idempotency columns stay private');
+select ok(has_table_privilege('authenticated', 'public.content_jobs', 'select')
+    and not has_table_privilege('anon', 'public.content_jobs', 'select')
+    and not has_table_privilege('anon', 'public.assets', 'select'),
+    'signed-in clients read whole rows (select *), anon nothing');
 
 -- Creating: membership, the team's records, idempotency.
 select is(public.create_content_job(:'outsider', '{"prompt": "x"}', '[{"kind": "draft"}]', team_id => :'team') ->> 'status',

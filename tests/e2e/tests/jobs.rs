@@ -114,7 +114,7 @@ async fn rest_rows(stack: &Stack, token: &str, path: &str) -> Vec<Value> {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
 }
 
