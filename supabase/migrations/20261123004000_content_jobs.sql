@@ -634,7 +634,7 @@ as $$
 declare
     job public.content_jobs;
     has_images boolean;
-    draft_id uuid;
+    new_draft_id uuid;
 begin
     select j.* into job from public.content_jobs as j where j.id = job_id for update;
     if job.id is null or not app_private.can_read_content_job(job, user_id) then
@@ -660,10 +660,10 @@ begin
             'image_source', case when has_images then 'ai_generated' end))), '{}')
          from jsonb_array_elements_text(job.brief -> 'platforms') as platform),
         user_id)
-    returning id into draft_id;
-    update public.content_jobs as j set draft_id = create_draft_from_content_job.draft_id where j.id = job.id;
-    update public.assets as a set draft_id = create_draft_from_content_job.draft_id where a.job_id = job.id;
-    return jsonb_build_object('status', 'created', 'draft_id', draft_id);
+    returning id into new_draft_id;
+    update public.content_jobs as j set draft_id = new_draft_id where j.id = job.id;
+    update public.assets as a set draft_id = new_draft_id where a.job_id = job.id;
+    return jsonb_build_object('status', 'created', 'draft_id', new_draft_id);
 end
 $$;
 

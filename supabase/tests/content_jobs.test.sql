@@ -2,7 +2,7 @@
 -- with leases; step snapshots settled in the credit ledger atomically; idempotency keys; batch
 -- counters; cancel/retry rights.
 begin;
-select plan(35);
+select plan(37);
 
 select tests.create_user('jobs-alice@test.local') as alice \gset
 select tests.create_user('jobs-member@test.local') as member \gset
@@ -117,6 +117,14 @@ select is(public.cancel_content_job(:'outsider', :'personal_job') ->> 'status', 
     'another user cannot cancel (or see) a personal job');
 select is(public.cancel_content_job(:'alice', :'personal_job') ->> 'status', 'canceled', 'the owner cancels it');
 select is(public.retry_content_job(:'alice', :'personal_job') ->> 'status', 'conflict', 'only failed jobs are retried');
+
+-- A done team job becomes a draft, once; a personal job cannot.
+select public.create_draft_from_content_job(:'member', :'team_job', 'From the job') ->> 'draft_id' as draft \gset
+select is((select (title, platform_contents #>> '{x,content}', created_by = :'member')::text
+           from public.content_drafts where id = :'draft'), '("From the job",final,t)',
+    'the draft holds the job''s text per platform, authored by the caller');
+select is(public.create_draft_from_content_job(:'alice', :'team_job') ->> 'draft_id', :'draft',
+    'a second call returns the same draft');
 
 -- Batches: one job per post; counters follow the jobs.
 select public.create_content_batch(:'alice', :'campaign', 2,
