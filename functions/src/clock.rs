@@ -22,6 +22,22 @@ impl Clock for SystemClock {
     }
 }
 
+/// The platform's clock, owned: for work that outlives the request (`Scope::defer`), which
+/// cannot borrow the request's clock.
+pub struct WallClock;
+
+impl Clock for WallClock {
+    #[cfg(target_arch = "wasm32")]
+    fn unix_millis(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn unix_millis(&self) -> f64 {
+        SystemClock.unix_millis()
+    }
+}
+
 /// Waits for `duration`. In workerd this is a timer the current request owns, so a request
 /// that waits this way is never taken for hung (as one awaiting another request's I/O is).
 #[cfg(target_arch = "wasm32")]
