@@ -304,12 +304,12 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
             (status, text)
         }
     });
-    // 200 in flight at a time. Under load, wrangler's local dev proxy (not the worker) answers
+    // 100 in flight at a time. Under load, wrangler's local dev proxy (not the worker) answers
     // a few POSTs with its own 503 "Your worker restarted mid-request", or resets the
     // connection, whether or not they reached the worker: those are counted apart, and the
     // database says what was granted.
     let results: Vec<(u16, String)> = futures::stream::iter(calls)
-        .buffer_unordered(200)
+        .buffer_unordered(100)
         .collect()
         .await;
     let dropped_by_dev_proxy = results
