@@ -61,6 +61,7 @@ pub async fn run() -> Result<()> {
     }
     rows.extend(rls_team_list(&stack, &client).await?);
     rows.extend(ai_proxy(&stack, &client).await?);
+    rows.push(content_batch(&stack, &client).await?);
     rows.push(credit_rpc_throughput(&stack)?);
     rows.extend(publishing(&stack, &client).await?);
     drop(stack);
@@ -194,6 +195,81 @@ async fn ai_proxy(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
             }
         })
         .collect())
+}
+
+/// A 100-post campaign batch (two text steps a post, each provider call held 100 ms by the
+/// fake, as a model's latency) run by the worker at its default concurrency of 5: the wall time
+/// from the request to the batch done, against the sum of its provider latencies. The ratio is
+/// the parallelism achieved; 5× is the ceiling.
+async fn content_batch(stack: &Stack, client: &reqwest::Client) -> Result<Row> {
+    const USER: &str = "00000000-0000-4000-a000-000000000002";
+    const TEAM: &str = "00000000-0000-4000-b000-000000000001";
+    const CAMPAIGN: &str = "00000000-0000-4000-b000-000000000002";
+    stack.postgres.psql_command(&format!(
+        "insert into public.teams (id, name, created_by) values ('{TEAM}', 'bench jobs', '{USER}');
+         insert into public.team_members (team_id, user_id, role) values ('{TEAM}', '{USER}', 'owner');
+         insert into public.ai_subjects (subject_id, plan) values ('{TEAM}', 'bench');
+         insert into public.campaigns (id, team_id, name) values ('{CAMPAIGN}', '{TEAM}', 'bench');"
+    ))?;
+    let token = stack.user_token(&DevUser {
+        id: USER,
+        email: "ai-bench-2@bench.local",
+    });
+    let posts: Vec<_> = (0..100)
+        .map(|i| serde_json::json!({"prompt": format!("bench post {i} [delay:100]")}))
+        .collect();
+    let started = Instant::now();
+    let response = client
+        .post(format!(
+            "{}/v1/campaigns/{CAMPAIGN}/batches",
+            stack.worker_url()
+        ))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"posts": posts, "chain": [{"kind": "draft"}, {"kind": "refine"}]}),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 202,
+        "batch answered {}",
+        response.status()
+    );
+    let batch: serde_json::Value = response.json().await?;
+    let id = batch["id"].as_str().unwrap_or_default().to_owned();
+    let wall = loop {
+        let progress: serde_json::Value = client
+            .get(format!("{}/v1/batches/{id}", stack.worker_url()))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if progress["state"] == "done" {
+            anyhow::ensure!(progress["completed"] == 100, "posts failed: {progress}");
+            break started.elapsed();
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "the batch did not finish: {progress}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let provider_ms: f64 = stack
+        .postgres
+        .psql_command(&format!(
+            "select sum(s.latency_ms) from public.content_job_steps as s \
+             join public.content_jobs as j on j.id = s.job_id where j.batch_id = '{id}'"
+        ))?
+        .trim()
+        .parse()?;
+    Ok(Row {
+        metric: "100-post batch (2 steps/post, 100 ms provider latency, concurrency 5)".into(),
+        value: format!("{:.2} s wall", wall.as_secs_f64()),
+        reference: format!("{:.2} s Σ provider latency", provider_ms / 1000.0),
+        ratio: format!("{:.2}× parallel", provider_ms / 1000.0 / wall.as_secs_f64()),
+        target: "→ 5× (the concurrency)",
+    })
 }
 
 async fn timed_posts(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Vec<Duration>> {
