@@ -537,6 +537,31 @@ begin
 end
 $$;
 
+-- A platform's posting cap per account (e.g. Instagram: 50 API posts in 24 hours): 0 when one
+-- more post may go to `connection_id` now, else the seconds until the oldest attempt within the
+-- window leaves it. Checked before the platform call, so a busy account waits instead of being
+-- refused.
+create function app_private.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
+returns integer
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(ceil(extract(epoch from
+               min(recent.created_at) + make_interval(secs => window_seconds) - now()))::integer, 0)
+    from (
+        select e.created_at
+        from public.publish_events as e
+        join public.post_destinations as d on d.id = e.destination_id
+        where d.connection_id = publishing_slot.connection_id and e.event = 'attempt_started'
+          and e.created_at > now() - make_interval(secs => window_seconds)
+        order by e.created_at desc
+        limit max_posts
+    ) as recent
+    having count(*) >= max_posts
+$$;
+
 -- Public wrappers for the worker (service role only).
 create function public.submit_post(user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text)
 returns jsonb language sql security definer set search_path = ''
@@ -557,6 +582,9 @@ as $$
     select coalesce(jsonb_agg(to_jsonb(c)), '[]')
     from app_private.claim_due_destinations(batch_size, lease_seconds, only_post_id) as c
 $$;
+create function public.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
+returns integer language sql security definer set search_path = ''
+as $$ select coalesce(app_private.publishing_slot(connection_id, max_posts, window_seconds), 0) $$;
 create function public.begin_publish_attempt(destination_id uuid, lease_id uuid, request_id text)
 returns integer language sql security definer set search_path = ''
 as $$ select app_private.begin_publish_attempt(destination_id, lease_id, request_id) $$;
@@ -577,6 +605,7 @@ revoke execute on function
     public.cancel_post(uuid, uuid),
     public.retry_post(uuid, uuid, boolean),
     public.claim_due_destinations(integer, integer, uuid),
+    public.publishing_slot(uuid, integer, integer),
     public.begin_publish_attempt(uuid, uuid, text),
     public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
 from public, anon, authenticated;
@@ -586,6 +615,7 @@ grant execute on function
     public.cancel_post(uuid, uuid),
     public.retry_post(uuid, uuid, boolean),
     public.claim_due_destinations(integer, integer, uuid),
+    public.publishing_slot(uuid, integer, integer),
     public.begin_publish_attempt(uuid, uuid, text),
     public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
 to service_role;
@@ -599,6 +629,7 @@ revoke execute on function
     app_private.cancel_post(uuid, uuid),
     app_private.retry_post(uuid, uuid, boolean),
     app_private.claim_due_destinations(integer, integer, uuid),
+    app_private.publishing_slot(uuid, integer, integer),
     app_private.begin_publish_attempt(uuid, uuid, text),
     app_private.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
 from public;

@@ -1,7 +1,7 @@
 -- Publishing: drafts written by members, the approval gate, scheduling, cancel and retry, the
 -- dispatcher's claim/lease/intent/outcome protocol, and who may do what.
 begin;
-select plan(43);
+select plan(45);
 
 select tests.create_user('pub-owner@test.local') as owner \gset
 select tests.create_user('pub-member@test.local') as member \gset
@@ -119,6 +119,9 @@ select is(public.finish_publish_attempt(:'li_destination', :'li_lease', 'unconfi
     'unconfirmed', 'and recorded as unconfirmed when the platform cannot be asked');
 select is((select array_agg(event order by id)::text from public.publish_events where destination_id = :'li_destination'),
     '{attempt_started,retry_scheduled,attempt_started,unconfirmed}', 'every step is in the history');
+select ok(public.publishing_slot(:'linkedin_account', 2, 3600) between 3590 and 3600,
+    'a full posting window says when its oldest attempt leaves it');
+select is(public.publishing_slot(:'linkedin_account', 3, 3600), 0, 'a window with room lets the post go now');
 
 -- Retry and cancel.
 select is(public.retry_post(:'member', :'post') ->> 'status', 'nothing_to_retry',

@@ -250,6 +250,7 @@ async fn attempt(
         // An earlier attempt was interrupted and may have posted: look, never post again.
         return Ok(look_up(job.platform, &attempt, &content, &since).await);
     }
+    wait_for_posting_slot(config, job).await?;
     let outcome = match super::publish(job.platform, &attempt, &content).await {
         // A refused token posted nothing: refresh it once and try again.
         Err(Failure::Unauthorized) => {
@@ -273,6 +274,36 @@ async fn attempt(
             Ok(look_up(job.platform, &attempt, &content, &since).await)
         }
         Err(failure) => Err(failure),
+    }
+}
+
+/// The platform's posting cap for the account, checked before calling: a full window delays the
+/// destination until a slot frees, without asking the platform (which would refuse).
+async fn wait_for_posting_slot(config: &Config, job: &Claimed) -> Result<(), Failure> {
+    let Some((max_posts, window_seconds)) = super::rules::posting_limit(job.platform) else {
+        return Ok(());
+    };
+    let params = json!({
+        "connection_id": job.connection_id, "max_posts": max_posts, "window_seconds": window_seconds,
+    });
+    match rpc::<u64>(config, "publishing_slot", params).await {
+        Ok(0) => Ok(()),
+        Ok(wait_seconds) => Err(Failure::NotPosted {
+            code: "platform_rate_limit",
+            message: format!(
+                "{} allows {max_posts} posts per account in {} minutes; the next slot frees in {wait_seconds} s",
+                job.platform.as_str(),
+                window_seconds / 60
+            ),
+            platform_status: None,
+            retry_after: Some(wait_seconds),
+        }),
+        Err(error) => Err(Failure::NotPosted {
+            code: "database_unavailable",
+            message: error.message(),
+            platform_status: None,
+            retry_after: None,
+        }),
     }
 }
 

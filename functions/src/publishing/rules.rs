@@ -126,6 +126,23 @@ fn limits(platform: Platform) -> Limits {
     }
 }
 
+/// A platform's documented posting cap per account: (posts, window in seconds). Facebook Pages
+/// and Pinterest publish no fixed cap (their limits follow app usage), and YouTube's upload
+/// quota is per app, not per channel: those answer 429 when busy, which is retried.
+pub fn posting_limit(platform: Platform) -> Option<(u32, u32)> {
+    match platform {
+        // POST /2/tweets: 100 requests per 15 minutes per user.
+        Platform::X => Some((100, 15 * 60)),
+        // Member posts: 150 a day.
+        Platform::Linkedin => Some((150, 24 * 3600)),
+        // content_publishing_limit: 50 API-published posts in a moving 24 hours.
+        Platform::Instagram => Some((50, 24 * 3600)),
+        // Direct posts: about 15 a day per creator.
+        Platform::Tiktok => Some((15, 24 * 3600)),
+        Platform::Facebook | Platform::Pinterest | Platform::Youtube => None,
+    }
+}
+
 /// Everything wrong with sending `body` and `media` to `platform` with `options`; `prefix` is
 /// the destination's field path (`destinations[0]`).
 pub fn check(

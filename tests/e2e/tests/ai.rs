@@ -2,7 +2,6 @@
 //! endpoint, metering (settle, release, the allowance under 1,000 concurrent calls, the rate
 //! limit), bring-your-own keys that are never readable, and the cron reset.
 
-use devstack::DevUser;
 use e2e::{error_code, new_user, settled, Stack};
 use futures::StreamExt;
 use serde_json::{json, Value};
