@@ -468,11 +468,12 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
     ])
 }
 
-/// Connects the fake X account `account` to `team` through the worker's OAuth flow.
-async fn connect_x_account(
+/// Connects the fake `platform` account `account` to `team` through the worker's OAuth flow.
+async fn connect_account(
     stack: &Stack,
     token: &str,
     team: &str,
+    platform: &str,
     account: &str,
 ) -> Result<String> {
     let browser = reqwest::Client::builder()
