@@ -152,6 +152,7 @@ async fn dispatch(
         | Endpoint::CancelPost
         | Endpoint::RetryPost
         | Endpoint::PostStatus
+        | Endpoint::PostFromJob
         | Endpoint::CreateJob
         | Endpoint::ListJobs
         | Endpoint::GetJob
@@ -227,6 +228,10 @@ async fn dispatch(
         Endpoint::RetryPost => {
             let id = path_param(route, request, "post_id");
             posts::retry(config, &caller, id, request).await
+        }
+        Endpoint::PostFromJob => {
+            let id = path_param(route, request, "job_id");
+            posts::from_job(config, &caller, id, request, scope).await
         }
         Endpoint::PostStatus => {
             posts::status(config, &caller, path_param(route, request, "post_id")).await

@@ -38,6 +38,7 @@ pub enum Endpoint {
     RetryPost,
     PostStatus,
     CronPublish,
+    PostFromJob,
     CreateJob,
     ListJobs,
     GetJob,
@@ -223,6 +224,11 @@ pub const ROUTES: &[Route] = &[
         method: Method::Post,
         template: "/v1/cron/publish",
         endpoint: Endpoint::CronPublish,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/jobs/{job_id}/post",
+        endpoint: Endpoint::PostFromJob,
     },
     Route {
         method: Method::Post,

@@ -75,13 +75,20 @@ pub async fn publish_now(
     request: &Request,
     scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
-    let body = if request.body.is_empty() {
-        JsonBody(Default::default())
-    } else {
-        JsonBody::parse(&request.body)?
-    };
+    let body = optional_body(request)?;
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let id = post_id(id)?;
+    let outcome = submit_now(config, caller, post_id(id)?, timezone, scope).await?;
+    Ok(Response::json(202, &outcome))
+}
+
+/// Submits the post for now and, once scheduled, publishes it after the response.
+async fn submit_now(
+    config: &Config,
+    caller: &Caller,
+    id: &str,
+    timezone: &str,
+    scope: &Scope<'_>,
+) -> Result<Value, ApiError> {
     let now = chrono::DateTime::from_timestamp(scope.unix_seconds(), 0)
         .expect("the clock is in range")
         .to_rfc3339();
@@ -99,6 +106,141 @@ pub async fn publish_now(
                 })
         });
     }
+    Ok(outcome)
+}
+
+/// An empty body reads as `{}`.
+fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
+    if request.body.is_empty() {
+        Ok(JsonBody(Default::default()))
+    } else {
+        JsonBody::parse(&request.body)
+    }
+}
+
+/// `POST /v1/jobs/{job_id}/post` `{destinations: [{connectionId, options?}], scheduledAt?,
+/// timezone?}`: a finished content job's text and images become a post of its team, scheduled
+/// (or, without `scheduledAt`, published now) in one call. Idempotent per job: the post's
+/// `client_post_id` is `job:<job id>`, so a repeated call submits the same post.
+pub async fn from_job(
+    config: &Config,
+    caller: &Caller,
+    job_id: &str,
+    request: &Request,
+    scope: &Scope<'_>,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    struct Job {
+        team_id: Option<String>,
+        state: String,
+        result: Option<Value>,
+    }
+    #[derive(Deserialize)]
+    struct Created {
+        id: String,
+    }
+    let body = JsonBody::parse(&request.body)?;
+    let destinations = match body.0.get("destinations") {
+        Some(Value::Array(items)) if (1..=10).contains(&items.len()) => items,
+        _ => {
+            return Err(invalid(
+                "destinations",
+                "must list 1 to 10 {connectionId, options?}",
+            ))
+        }
+    };
+    let scheduled_at = body.optional_text("scheduledAt", 40)?;
+    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
+    let client = supabase::user_client(config, &caller.token);
+    let job: Job = rows(
+        client
+            .from("content_jobs")
+            .select("team_id,state,result")
+            .eq("id", post_id(job_id)?),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound)?;
+    let (Some(team_id), "done") = (job.team_id, job.state.as_str()) else {
+        return Err(ApiError::Rejected {
+            status: 409,
+            code: "invalid_job_state",
+            message: "Only a finished team job can become a post.".into(),
+        });
+    };
+    let text = job
+        .result
+        .as_ref()
+        .and_then(|r| r["text"].as_str())
+        .unwrap_or_default();
+    let assets: Vec<Created> = rows(
+        client
+            .from("assets")
+            .select("id")
+            .eq("job_id", job_id)
+            .order("step_index"),
+    )
+    .await?;
+    let client_post_id = format!("job:{job_id}");
+    let existing: Vec<Created> = rows(
+        client
+            .from("scheduled_posts")
+            .select("id")
+            .eq("team_id", &team_id)
+            .eq("client_post_id", &client_post_id),
+    )
+    .await?;
+    let post = match existing.into_iter().next() {
+        Some(post) => post,
+        None => {
+            let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
+            let row = json!({ "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media });
+            let post: Created = rows(client.from("scheduled_posts").insert(row.to_string()))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::Upstream("the post insert returned no row".into()))?;
+            let mut rows_to_add = Vec::with_capacity(destinations.len());
+            for (index, destination) in destinations.iter().enumerate() {
+                let connection = destination["connectionId"]
+                    .as_str()
+                    .filter(|id| is_uuid(id))
+                    .ok_or_else(|| {
+                        invalid(
+                            &format!("destinations[{index}].connectionId"),
+                            "must be a connection id",
+                        )
+                    })?;
+                let options = destination.get("options").cloned().unwrap_or(json!({}));
+                if !options.is_object() {
+                    return Err(invalid(
+                        &format!("destinations[{index}].options"),
+                        "must be an object",
+                    ));
+                }
+                rows_to_add.push(json!({ "post_id": post.id, "team_id": team_id, "connection_id": connection, "options": options }));
+            }
+            rows::<Value>(
+                client
+                    .from("post_destinations")
+                    .insert(Value::Array(rows_to_add).to_string()),
+            )
+            .await?;
+            post
+        }
+    };
+    let mut outcome = match scheduled_at {
+        Some(at) => {
+            let at = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339();
+            submit(config, caller, &post.id, &at, timezone, scope).await?
+        }
+        None => submit_now(config, caller, &post.id, timezone, scope).await?,
+    };
+    outcome["postId"] = json!(post.id);
     Ok(Response::json(202, &outcome))
 }
 
@@ -353,11 +495,7 @@ pub async fn review(
     request: &Request,
     approve: bool,
 ) -> Result<Response, ApiError> {
-    let body = if request.body.is_empty() {
-        JsonBody(Default::default())
-    } else {
-        JsonBody::parse(&request.body)?
-    };
+    let body = optional_body(request)?;
     let comment = if approve {
         body.optional_text("comment", 2000)?
     } else {
@@ -391,11 +529,7 @@ pub async fn retry(
     id: &str,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let body = if request.body.is_empty() {
-        JsonBody(Default::default())
-    } else {
-        JsonBody::parse(&request.body)?
-    };
+    let body = optional_body(request)?;
     let include_unconfirmed = body.optional_bool("includeUnconfirmed")?.unwrap_or(false);
     let outcome = rpc(
         config,
