@@ -238,6 +238,7 @@ async fn attempt(
         wire: &wire,
         access_token: fresh.access_token.clone(),
         account_id: &fresh.connection.external_account_id,
+        account_handle: fresh.connection.handle.as_deref(),
         intent: &intent,
     };
     // Lookups search from a little before this attempt (clock skew between us and the platform).
@@ -317,6 +318,47 @@ fn token_failure(error: ApiError) -> Failure {
     }
 }
 
+/// How long a signed media URL handed to a platform stays valid.
+const SIGNED_URL_SECONDS: u32 = 3600;
+
+fn media_unavailable(cause: String) -> Failure {
+    Failure::NotPosted {
+        code: "media_unavailable",
+        message: cause,
+        platform_status: None,
+        retry_after: None,
+    }
+}
+
+/// A short-lived absolute URL of a library object, for platforms that fetch media themselves.
+async fn signed_url(config: &Config, object_path: &str) -> Result<String, Failure> {
+    let storage = format!("{}/storage/v1", config.supabase_url.base());
+    let response = reqwest::Client::new()
+        .post(format!("{storage}/object/sign/library/{object_path}"))
+        .header("apikey", config.service_role_key.expose())
+        .bearer_auth(config.service_role_key.expose())
+        .header("content-type", "application/json")
+        .body(json!({ "expiresIn": SIGNED_URL_SECONDS }).to_string())
+        .send()
+        .await
+        .map_err(|error| {
+            media_unavailable(format!("storage unreachable: {}", error.without_url()))
+        })?;
+    if !response.status().is_success() {
+        return Err(media_unavailable(format!(
+            "storage answered {} to signing",
+            response.status()
+        )));
+    }
+    let body: Value =
+        serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+    // Storage answers the URL relative to its API root.
+    body["signedURL"]
+        .as_str()
+        .map(|path| format!("{storage}{path}"))
+        .ok_or_else(|| media_unavailable("storage answered without signedURL".into()))
+}
+
 /// The post's media, read from Storage with the service role: each item names a library asset
 /// of the post's team.
 async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Failure> {
@@ -335,12 +377,6 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             config.supabase_url.base(),
             asset.object_path
         );
-        let unavailable = |cause: String| Failure::NotPosted {
-            code: "media_unavailable",
-            message: cause,
-            platform_status: None,
-            retry_after: None,
-        };
         let response = reqwest::Client::new()
             .get(url)
             .header("apikey", config.service_role_key.expose())
@@ -348,20 +384,25 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             .send()
             .await
             .map_err(|error| {
-                unavailable(format!("storage unreachable: {}", error.without_url()))
+                media_unavailable(format!("storage unreachable: {}", error.without_url()))
             })?;
         if !response.status().is_success() {
-            return Err(unavailable(format!(
+            return Err(media_unavailable(format!(
                 "storage answered {}",
                 response.status()
             )));
         }
         let bytes = response.bytes().await.map_err(|error| {
-            unavailable(format!("storage read failed: {}", error.without_url()))
+            media_unavailable(format!("storage read failed: {}", error.without_url()))
         })?;
+        let public_url = match job.platform {
+            Platform::Instagram => Some(signed_url(config, &asset.object_path).await?),
+            _ => None,
+        };
         files.push(MediaFile {
             mime_type: asset.mime_type,
             bytes: bytes.to_vec(),
+            public_url,
         });
     }
     Ok(files)
@@ -381,14 +422,7 @@ async fn library_asset(config: &Config, team_id: &str, id: &str) -> Result<Libra
         .eq("team_id", team_id);
     let rows: Vec<LibraryAsset> = match supabase::send(query).await {
         Ok(body) => serde_json::from_str(&body).unwrap_or_default(),
-        Err(error) => {
-            return Err(Failure::NotPosted {
-                code: "media_unavailable",
-                message: format!("library unreadable: {error:?}"),
-                platform_status: None,
-                retry_after: None,
-            })
-        }
+        Err(error) => return Err(media_unavailable(format!("library unreadable: {error:?}"))),
     };
     rows.into_iter().next().ok_or(Failure::Refused {
         code: "media_missing",

@@ -49,6 +49,16 @@ impl Call {
         }
     }
 
+    /// A call without the account's token (upload URLs that carry their own authorization).
+    pub fn unauthenticated(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.body = Body::Json(body);
         self
