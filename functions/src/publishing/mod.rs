@@ -279,9 +279,12 @@ fn same_text(text: &Value, body: &str) -> bool {
     text.as_str().map(str::trim) == Some(body.trim())
 }
 
+/// Platforms round creation times to the second and their clocks differ from ours a little.
+const CLOCK_SLACK_SECONDS: i64 = 120;
+
 /// Whether a platform's creation time (RFC 3339, Graph's `+0000` form, or epoch milliseconds)
-/// is at or after `since`. An unreadable time is not: a post of the same text from before the
-/// attempt must never pass for this one.
+/// is at or after `since` (less the clock slack). An unreadable time is not: a post of the same
+/// text from well before the attempt must never pass for this one.
 fn created_since(created: &Value, since: &str) -> bool {
     use chrono::{DateTime, FixedOffset};
     let parse = |text: &str| {
@@ -297,7 +300,8 @@ fn created_since(created: &Value, since: &str) -> bool {
         Value::String(text) => parse(text),
         _ => None,
     };
-    matches!((created, parse(since)), (Some(created), Some(since)) if created >= since)
+    matches!((created, parse(since)), (Some(created), Some(since))
+        if created >= since - chrono::Duration::seconds(CLOCK_SLACK_SECONDS))
 }
 
 #[cfg(test)]
@@ -312,7 +316,8 @@ mod tests {
         assert!(created_since(&json!("2026-11-23T10:00:01Z"), since));
         assert!(created_since(&json!("2026-11-23T10:00:01+0000"), since));
         assert!(created_since(&json!(1_795_428_001_000_i64), since));
-        assert!(!created_since(&json!("2026-11-23T09:59:59+00:00"), since));
+        assert!(created_since(&json!("2026-11-23T09:59:59+00:00"), since));
+        assert!(!created_since(&json!("2026-11-23T09:57:59+00:00"), since));
         assert!(!created_since(&json!(null), since));
         assert!(same_text(&json!(" Launch "), "Launch"));
         assert!(!same_text(&json!(null), "Launch"));

@@ -123,7 +123,7 @@ mod tests {
             }))
         );
         let page = json!({"items": [
-            {"id": "813744226420795884", "description": "Our launch", "created_at": "2026-11-23T09:59:03-00:00"},
+            {"id": "813744226420795884", "description": "Our launch", "created_at": "2026-11-23T09:50:03-00:00"},
             {"id": "813744226420795885", "description": "Our launch", "created_at": "2026-11-23T10:00:04-00:00"},
         ], "bookmark": null});
         assert_eq!(
