@@ -330,15 +330,15 @@ fn media_unavailable(cause: String) -> Failure {
     }
 }
 
-/// A short-lived absolute URL of a library object, for platforms that fetch media themselves.
-async fn signed_url(config: &Config, object_path: &str) -> Result<String, Failure> {
-    let storage = format!("{}/storage/v1", config.supabase_url.base());
-    let response = reqwest::Client::new()
-        .post(format!("{storage}/object/sign/library/{object_path}"))
+/// Sends a Storage request with the service role; only a success is an answer.
+async fn storage_call(
+    config: &Config,
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, Failure> {
+    let response = request
         .header("apikey", config.service_role_key.expose())
         .bearer_auth(config.service_role_key.expose())
-        .header("content-type", "application/json")
-        .body(json!({ "expiresIn": SIGNED_URL_SECONDS }).to_string())
         .send()
         .await
         .map_err(|error| {
@@ -346,10 +346,21 @@ async fn signed_url(config: &Config, object_path: &str) -> Result<String, Failur
         })?;
     if !response.status().is_success() {
         return Err(media_unavailable(format!(
-            "storage answered {} to signing",
+            "storage answered {} to {what}",
             response.status()
         )));
     }
+    Ok(response)
+}
+
+/// A short-lived absolute URL of a library object, for platforms that fetch media themselves.
+async fn signed_url(config: &Config, object_path: &str) -> Result<String, Failure> {
+    let storage = format!("{}/storage/v1", config.supabase_url.base());
+    let request = reqwest::Client::new()
+        .post(format!("{storage}/object/sign/library/{object_path}"))
+        .header("content-type", "application/json")
+        .body(json!({ "expiresIn": SIGNED_URL_SECONDS }).to_string());
+    let response = storage_call(config, request, "signing").await?;
     let body: Value =
         serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Value::Null);
     // Storage answers the URL relative to its API root.
@@ -377,21 +388,7 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             config.supabase_url.base(),
             asset.object_path
         );
-        let response = reqwest::Client::new()
-            .get(url)
-            .header("apikey", config.service_role_key.expose())
-            .bearer_auth(config.service_role_key.expose())
-            .send()
-            .await
-            .map_err(|error| {
-                media_unavailable(format!("storage unreachable: {}", error.without_url()))
-            })?;
-        if !response.status().is_success() {
-            return Err(media_unavailable(format!(
-                "storage answered {}",
-                response.status()
-            )));
-        }
+        let response = storage_call(config, reqwest::Client::new().get(url), "reading").await?;
         let bytes = response.bytes().await.map_err(|error| {
             media_unavailable(format!("storage read failed: {}", error.without_url()))
         })?;

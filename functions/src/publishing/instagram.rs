@@ -167,14 +167,6 @@ mod tests {
     use super::super::wire::Body;
     use super::*;
 
-    fn answer(body: Value) -> Answer {
-        Answer {
-            status: 200,
-            headers: vec![],
-            body: body.to_string().into_bytes(),
-        }
-    }
-
     #[test]
     fn builds_the_container_and_publish_calls() {
         let call = container_call(
@@ -205,15 +197,17 @@ mod tests {
     #[test]
     fn reads_container_states_and_finds_media_by_caption_and_time() {
         assert_eq!(
-            container_status(&answer(json!({"status_code": "FINISHED", "id": "c"}))),
+            container_status(&Answer::ok_json(
+                json!({"status_code": "FINISHED", "id": "c"})
+            )),
             Container::Ready
         );
         assert_eq!(
-            container_status(&answer(json!({"status_code": "IN_PROGRESS"}))),
+            container_status(&Answer::ok_json(json!({"status_code": "IN_PROGRESS"}))),
             Container::Processing
         );
         assert_eq!(
-            container_status(&answer(
+            container_status(&Answer::ok_json(
                 json!({"status_code": "ERROR", "status": "Error: media type not supported"})
             )),
             Container::Refused("Error: media type not supported".into())

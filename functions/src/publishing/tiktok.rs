@@ -259,14 +259,6 @@ mod tests {
         }
     }
 
-    fn answer(body: Value) -> Answer {
-        Answer {
-            status: 200,
-            headers: vec![],
-            body: body.to_string().into_bytes(),
-        }
-    }
-
     #[test]
     fn builds_the_direct_post_init_and_ranged_uploads() {
         let options = json!({"privacyLevel": "PUBLIC_TO_EVERYONE", "disableDuet": true});
@@ -311,7 +303,7 @@ mod tests {
 
     #[test]
     fn reads_job_states_and_errors_in_the_body() {
-        let done = answer(json!({"data": {"status": "PUBLISH_COMPLETE",
+        let done = Answer::ok_json(json!({"data": {"status": "PUBLISH_COMPLETE",
             "publicaly_available_post_id": [7_310_000_000_000_000_001_u64]}, "error": {"code": "ok"}}));
         assert_eq!(
             job_status(&done, "v_pub_1", Some("maker")),
@@ -320,7 +312,7 @@ mod tests {
                 permalink: Some("https://www.tiktok.com/@maker/video/7310000000000000001".into())
             })
         );
-        let failed = answer(
+        let failed = Answer::ok_json(
             json!({"data": {"status": "FAILED", "fail_reason": "file_format_check_failed"}}),
         );
         assert_eq!(
@@ -329,7 +321,7 @@ mod tests {
         );
         assert_eq!(
             job_status(
-                &answer(json!({"data": {"status": "PROCESSING_UPLOAD"}})),
+                &Answer::ok_json(json!({"data": {"status": "PROCESSING_UPLOAD"}})),
                 "p",
                 None
             ),
@@ -337,7 +329,7 @@ mod tests {
         );
         assert!(refused_in_body(&done).is_none());
         assert!(matches!(
-            refused_in_body(&answer(
+            refused_in_body(&Answer::ok_json(
                 json!({"error": {"code": "spam_risk_too_many_posts", "message": "slow down"}})
             )),
             Some(Failure::Refused {

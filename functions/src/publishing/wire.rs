@@ -106,6 +106,16 @@ impl Answer {
             .map(|(_, value)| value.as_str())
     }
 
+    /// A 200 with this JSON body.
+    #[cfg(test)]
+    pub fn ok_json(body: Value) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
     /// `Retry-After` in seconds, when given as seconds.
     pub fn retry_after(&self) -> Option<u64> {
         self.header("retry-after")?.trim().parse().ok()
