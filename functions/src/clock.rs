@@ -9,23 +9,8 @@ pub trait Clock {
     }
 }
 
-/// The platform's own clock, for work that outlives the request that started it.
-#[cfg(not(target_arch = "wasm32"))]
-pub use SystemClock as PlatformClock;
-
 #[cfg(not(target_arch = "wasm32"))]
 pub struct SystemClock;
-
-/// `Date.now()`: in workerd it advances only across I/O, which is what request timing measures.
-#[cfg(target_arch = "wasm32")]
-pub struct PlatformClock;
-
-#[cfg(target_arch = "wasm32")]
-impl Clock for PlatformClock {
-    fn unix_millis(&self) -> f64 {
-        js_sys::Date::now()
-    }
-}
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Clock for SystemClock {
@@ -34,6 +19,23 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("the system clock is after 1970");
         since_epoch.as_secs_f64() * 1000.0
+    }
+}
+
+/// The platform's clock: `Date.now()` in workerd (where it advances only across I/O, which is
+/// what request timing measures), the system clock on the host. Owned, so work that outlives
+/// the request (`Scope::defer`) can use it too.
+pub struct WallClock;
+
+impl Clock for WallClock {
+    #[cfg(target_arch = "wasm32")]
+    fn unix_millis(&self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn unix_millis(&self) -> f64 {
+        SystemClock.unix_millis()
     }
 }
 

@@ -8,12 +8,14 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod observability;
 pub mod publishing;
 pub mod router;
 pub mod routes;
 pub mod scope;
 pub mod social;
+pub mod storage;
 pub mod supabase;
 #[cfg(test)]
 mod test_support;
@@ -29,7 +31,9 @@ use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
 use routes::social as social_routes;
-use routes::{ai as ai_routes, assist, chat, health, invitations, me, openapi, posts};
+use routes::{
+    ai as ai_routes, assist, chat, health, invitations, jobs as job_routes, me, openapi, posts,
+};
 use scope::{Background, Scope};
 
 /// A response plus the request's log line, which the platform glue writes out, and the work
@@ -122,6 +126,7 @@ async fn dispatch(
             let platform = path_param(route, request, "platform");
             return social_routes::callback(configured()?, platform, request, scope).await;
         }
+        Endpoint::CronSweepJobs => return job_routes::sweep(configured()?, request, scope).await,
         Endpoint::Me
         | Endpoint::CreateTeamInvitation
         | Endpoint::AiGenerateText
@@ -146,12 +151,22 @@ async fn dispatch(
         | Endpoint::RejectPost
         | Endpoint::CancelPost
         | Endpoint::RetryPost
-        | Endpoint::PostStatus => {}
+        | Endpoint::PostStatus
+        | Endpoint::CreateJob
+        | Endpoint::ListJobs
+        | Endpoint::GetJob
+        | Endpoint::CancelJob
+        | Endpoint::RetryJob
+        | Endpoint::JobDraft
+        | Endpoint::CreateBatch
+        | Endpoint::ListBatches
+        | Endpoint::GetBatch => {}
     }
     // The rest act for a signed-in user.
     let config = configured()?;
     let caller = auth::authenticate(&request.headers, config, scope.unix_seconds()).await?;
     *user_id = Some(caller.user.id.clone());
+    let param = |name| router::path_param(route.template, &request.path, name).unwrap_or_default();
     match route.endpoint {
         Endpoint::Me => me::me(config, &caller).await,
         Endpoint::CreateTeamInvitation => {
@@ -220,6 +235,23 @@ async fn dispatch(
             let id = path_param(route, request, "connection_id");
             social_routes::delete(config, &caller, id, scope).await
         }
+        Endpoint::CreateJob => job_routes::create(config, &caller, request, scope).await,
+        Endpoint::ListJobs => job_routes::list(config, &caller, request).await,
+        Endpoint::GetJob => job_routes::get(config, &caller, param("job_id")).await,
+        Endpoint::CancelJob => {
+            job_routes::transition(config, &caller, param("job_id"), false, scope).await
+        }
+        Endpoint::RetryJob => {
+            job_routes::transition(config, &caller, param("job_id"), true, scope).await
+        }
+        Endpoint::JobDraft => job_routes::draft(config, &caller, param("job_id"), request).await,
+        Endpoint::CreateBatch => {
+            job_routes::create_batch(config, &caller, param("campaign_id"), request, scope).await
+        }
+        Endpoint::ListBatches => {
+            job_routes::list_batches(config, &caller, param("campaign_id"), request).await
+        }
+        Endpoint::GetBatch => job_routes::get_batch(config, &caller, param("batch_id")).await,
         Endpoint::Healthz
         | Endpoint::OpenApi
         | Endpoint::Readyz
@@ -227,7 +259,8 @@ async fn dispatch(
         | Endpoint::CronRefreshTokens
         | Endpoint::CronReencryptTokens
         | Endpoint::CronPublish
-        | Endpoint::OauthCallback => {
+        | Endpoint::OauthCallback
+        | Endpoint::CronSweepJobs => {
             unreachable!("answered above")
         }
     }

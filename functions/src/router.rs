@@ -38,6 +38,16 @@ pub enum Endpoint {
     RetryPost,
     PostStatus,
     CronPublish,
+    CreateJob,
+    ListJobs,
+    GetJob,
+    CancelJob,
+    RetryJob,
+    JobDraft,
+    CreateBatch,
+    ListBatches,
+    GetBatch,
+    CronSweepJobs,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -213,6 +223,56 @@ pub const ROUTES: &[Route] = &[
         method: Method::Post,
         template: "/v1/cron/publish",
         endpoint: Endpoint::CronPublish,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/jobs",
+        endpoint: Endpoint::CreateJob,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/jobs",
+        endpoint: Endpoint::ListJobs,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/jobs/{job_id}",
+        endpoint: Endpoint::GetJob,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/jobs/{job_id}/cancel",
+        endpoint: Endpoint::CancelJob,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/jobs/{job_id}/retry",
+        endpoint: Endpoint::RetryJob,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/jobs/{job_id}/draft",
+        endpoint: Endpoint::JobDraft,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/campaigns/{campaign_id}/batches",
+        endpoint: Endpoint::CreateBatch,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/campaigns/{campaign_id}/batches",
+        endpoint: Endpoint::ListBatches,
+    },
+    Route {
+        method: Method::Get,
+        template: "/v1/batches/{batch_id}",
+        endpoint: Endpoint::GetBatch,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/jobs/sweep",
+        endpoint: Endpoint::CronSweepJobs,
     },
 ];
 

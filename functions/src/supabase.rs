@@ -95,7 +95,30 @@ const LOGGED_BODY_CHARS: usize = 300;
 /// feature, so callers parse the text with serde_json.)
 pub async fn send(request: Builder) -> Result<String, UpstreamError> {
     let unreachable = |error: reqwest::Error| UpstreamError::Unreachable(error.to_string());
-    let response = request.execute().await.map_err(unreachable)?;
+    reply_text(request.execute().await.map_err(unreachable)?).await
+}
+
+/// `GET {rest}/{table}?{query}` with the caller's token, so RLS decides what it returns. For
+/// what postgrest-rs cannot say (`limit` and `offset` as query parameters).
+pub async fn select_as_user(
+    config: &Config,
+    caller: &AccessToken,
+    table: &str,
+    query: &[(&str, String)],
+) -> Result<String, UpstreamError> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/{table}", config.supabase_url.rest_url()))
+        .query(query)
+        .header("apikey", config.anon_key.expose())
+        .header("authorization", format!("Bearer {}", caller.expose()))
+        .send()
+        .await
+        .map_err(|error| UpstreamError::Unreachable(error.to_string()))?;
+    reply_text(response).await
+}
+
+async fn reply_text(response: reqwest::Response) -> Result<String, UpstreamError> {
+    let unreachable = |error: reqwest::Error| UpstreamError::Unreachable(error.to_string());
     let status = response.status();
     let body = response.text().await.map_err(unreachable)?;
     if !status.is_success() {

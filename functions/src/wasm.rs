@@ -3,7 +3,7 @@
 use futures::StreamExt;
 use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
 
-use crate::clock::PlatformClock;
+use crate::clock::WallClock;
 use crate::config::Config;
 use crate::http::{Body, Request, Response};
 
@@ -20,7 +20,7 @@ async fn fetch(
 ) -> worker::Result<worker::Response> {
     let request = neutral_request(&mut request).await?;
     let config = Config::from_lookup(|name| setting(&env, name));
-    let handled = crate::handle(request, &config, &PlatformClock).await;
+    let handled = crate::handle(request, &config, &WallClock).await;
     console_log!("{}", handled.log_line);
     for work in handled.deferred {
         ctx.wait_until(async move {

@@ -550,9 +550,13 @@ as $$ select app_private.cancel_post(user_id, post_id) $$;
 create function public.retry_post(user_id uuid, post_id uuid, include_unconfirmed boolean default false)
 returns jsonb language sql security definer set search_path = ''
 as $$ select app_private.retry_post(user_id, post_id, include_unconfirmed) $$;
+-- One JSON array (not a set of rows): PostgREST-compatible servers differ in how they send sets.
 create function public.claim_due_destinations(batch_size integer, lease_seconds integer, only_post_id uuid default null)
-returns setof jsonb language sql security definer set search_path = ''
-as $$ select to_jsonb(c) from app_private.claim_due_destinations(batch_size, lease_seconds, only_post_id) as c $$;
+returns jsonb language sql security definer set search_path = ''
+as $$
+    select coalesce(jsonb_agg(to_jsonb(c)), '[]')
+    from app_private.claim_due_destinations(batch_size, lease_seconds, only_post_id) as c
+$$;
 create function public.begin_publish_attempt(destination_id uuid, lease_id uuid, request_id text)
 returns integer language sql security definer set search_path = ''
 as $$ select app_private.begin_publish_attempt(destination_id, lease_id, request_id) $$;
@@ -601,5 +605,20 @@ from public;
 -- RLS policies call it as the signed-in user.
 grant execute on function app_private.post_is_editable(uuid) to authenticated;
 
--- Every minute pg_cron asks the worker to publish what is due (the worker checks the secret).
-select cron.schedule('publish-due-posts', '* * * * *', $$select app_private.request_worker('/v1/cron/publish')$$);
+-- Every minute pg_cron asks the worker to publish what is due, only when something is (the
+-- worker checks the secret; see app_private.request_worker).
+create function app_private.request_publishing()
+returns bigint
+language sql
+security definer
+set search_path = ''
+as $$
+    select app_private.request_worker('/v1/cron/publish')
+    where exists (
+        select from public.post_destinations as d
+        where d.status = 'scheduled' and d.next_attempt_at <= now()
+           or d.status = 'publishing' and d.lease_expires_at < now())
+$$;
+revoke execute on function app_private.request_publishing() from public;
+
+select cron.schedule('publish-due-posts', '* * * * *', 'select app_private.request_publishing()');

@@ -87,9 +87,9 @@ select tests.authenticate_as_service_role();
 create temporary table claimed on commit drop as
     select (c ->> 'destination_id')::uuid as id, (c ->> 'lease_id')::uuid as lease, c ->> 'platform' as platform,
            (c ->> 'ambiguous')::boolean as ambiguous
-    from public.claim_due_destinations(10, 60) as c;
+    from jsonb_array_elements(public.claim_due_destinations(10, 60)) as c;
 select is((select count(*)::int from claimed), 2, 'both due destinations are claimed');
-select is((select count(*)::int from public.claim_due_destinations(10, 60)), 0,
+select is(jsonb_array_length(public.claim_due_destinations(10, 60)), 0,
     'a second dispatcher finds nothing while the leases hold');
 select id as x_destination, lease as x_lease from claimed where platform = 'x' \gset
 select id as li_destination, lease as li_lease from claimed where platform = 'linkedin' \gset
@@ -108,11 +108,11 @@ select is(public.finish_publish_attempt(:'li_destination', :'li_lease', 'retry',
 
 -- A dispatcher that dies after recording its intent: its lease expires and the destination
 -- comes back as ambiguous (never silently reposted).
-select (c ->> 'lease_id')::uuid as li_lease from public.claim_due_destinations(10, 60) as c \gset
+select (c ->> 'lease_id')::uuid as li_lease from jsonb_array_elements(public.claim_due_destinations(10, 60)) as c \gset
 select is(public.begin_publish_attempt(:'li_destination', :'li_lease', 'req-3'), 2, 'the retry starts');
 update public.post_destinations set lease_expires_at = now() - interval '1 second' where id = :'li_destination';
 select c ->> 'ambiguous' as ambiguous, (c ->> 'lease_id')::uuid as li_lease
-from public.claim_due_destinations(10, 60) as c \gset
+from jsonb_array_elements(public.claim_due_destinations(10, 60)) as c \gset
 select is(:'ambiguous'::text, 'true', 'an expired lease after an intent is handed out as ambiguous');
 select is(public.finish_publish_attempt(:'li_destination', :'li_lease', 'unconfirmed', 'req-4',
         error_code => 'outcome_unknown')::text,

@@ -61,7 +61,9 @@ pub async fn run() -> Result<()> {
     }
     rows.extend(rls_team_list(&stack, &client).await?);
     rows.extend(ai_proxy(&stack, &client).await?);
+    rows.push(content_batch(&stack, &client).await?);
     rows.push(credit_rpc_throughput(&stack)?);
+    rows.extend(publishing(&stack, &client).await?);
     drop(stack);
     rows.push(warm_start().await?);
     print_table(&rows);
@@ -195,6 +197,81 @@ async fn ai_proxy(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
         .collect())
 }
 
+/// A 100-post campaign batch (two text steps a post, each provider call held 100 ms by the
+/// fake, as a model's latency) run by the worker at its default concurrency of 5: the wall time
+/// from the request to the batch done, against the sum of its provider latencies. The ratio is
+/// the parallelism achieved; 5× is the ceiling.
+async fn content_batch(stack: &Stack, client: &reqwest::Client) -> Result<Row> {
+    const USER: &str = "00000000-0000-4000-a000-000000000002";
+    const TEAM: &str = "00000000-0000-4000-b000-000000000001";
+    const CAMPAIGN: &str = "00000000-0000-4000-b000-000000000002";
+    stack.postgres.psql_command(&format!(
+        "insert into public.teams (id, name, created_by) values ('{TEAM}', 'bench jobs', '{USER}');
+         insert into public.team_members (team_id, user_id, role) values ('{TEAM}', '{USER}', 'owner');
+         insert into public.ai_subjects (subject_id, plan) values ('{TEAM}', 'bench');
+         insert into public.campaigns (id, team_id, name) values ('{CAMPAIGN}', '{TEAM}', 'bench');"
+    ))?;
+    let token = stack.user_token(&DevUser {
+        id: USER,
+        email: "ai-bench-2@bench.local",
+    });
+    let posts: Vec<_> = (0..100)
+        .map(|i| serde_json::json!({"prompt": format!("bench post {i} [delay:100]")}))
+        .collect();
+    let started = Instant::now();
+    let response = client
+        .post(format!(
+            "{}/v1/campaigns/{CAMPAIGN}/batches",
+            stack.worker_url()
+        ))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"posts": posts, "chain": [{"kind": "draft"}, {"kind": "refine"}]}),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 202,
+        "batch answered {}",
+        response.status()
+    );
+    let batch: serde_json::Value = response.json().await?;
+    let id = batch["id"].as_str().unwrap_or_default().to_owned();
+    let wall = loop {
+        let progress: serde_json::Value = client
+            .get(format!("{}/v1/batches/{id}", stack.worker_url()))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if progress["state"] == "done" {
+            anyhow::ensure!(progress["completed"] == 100, "posts failed: {progress}");
+            break started.elapsed();
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "the batch did not finish: {progress}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let provider_ms: f64 = stack
+        .postgres
+        .psql_command(&format!(
+            "select sum(s.latency_ms) from public.content_job_steps as s \
+             join public.content_jobs as j on j.id = s.job_id where j.batch_id = '{id}'"
+        ))?
+        .trim()
+        .parse()?;
+    Ok(Row {
+        metric: "100-post batch (2 steps/post, 100 ms provider latency, concurrency 5)".into(),
+        value: format!("{:.2} s wall", wall.as_secs_f64()),
+        reference: format!("{:.2} s Σ provider latency", provider_ms / 1000.0),
+        ratio: format!("{:.2}× parallel", provider_ms / 1000.0 / wall.as_secs_f64()),
+        target: "→ 5× (the concurrency)",
+    })
+}
+
 async fn timed_posts(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(1000);
     for round in 0..1100 {
@@ -216,36 +293,12 @@ async fn timed_posts(request: impl Fn() -> reqwest::RequestBuilder) -> Result<Ve
 
 /// Reserve + settle pairs per second straight on local Postgres: 16 clients for 5 s (pgbench).
 fn credit_rpc_throughput(stack: &Stack) -> Result<Row> {
-    let output = std::process::Command::new(format!("{}/pgbench", crate::postgres::BIN_DIR))
-        .args([
-            "--no-vacuum",
-            "--client=16",
-            "--jobs=4",
-            "--time=5",
-            "--host=127.0.0.1",
-            "--username=postgres",
-        ])
-        .arg(format!("--port={}", stack.ports.postgres))
-        .arg(format!(
-            "--file={}",
-            repo_root()
-                .join("xtask/bench/ai_credits_pgbench.sql")
-                .display()
-        ))
-        .arg("postgres")
-        .output()?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    anyhow::ensure!(
-        output.status.success(),
-        "pgbench failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let tps = report
-        .lines()
-        .find_map(|line| line.strip_prefix("tps = "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|value| value.parse::<f64>().ok())
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench's report: {report}"))?;
+    let report = pgbench(
+        stack,
+        "xtask/bench/ai_credits_pgbench.sql",
+        &["--client=16", "--jobs=4", "--time=5"],
+    )?;
+    let tps = pgbench_figure(&report, "tps = ")?;
     Ok(Row {
         metric: "reserve + settle RPC pairs per second (Postgres, 16 clients)".into(),
         value: format!("{tps:.0}/s"),
@@ -253,6 +306,183 @@ fn credit_rpc_throughput(stack: &Stack) -> Result<Row> {
         ratio: "-".into(),
         target: "≥ 2,000/s",
     })
+}
+
+/// Runs a pgbench script (relative to the repository) against the stack's database.
+fn pgbench(stack: &Stack, script: &str, options: &[&str]) -> Result<String> {
+    let output = std::process::Command::new(format!("{}/pgbench", crate::postgres::BIN_DIR))
+        .args(["--no-vacuum", "--host=127.0.0.1", "--username=postgres"])
+        .args(options)
+        .arg(format!("--port={}", stack.ports.postgres))
+        .arg(format!("--file={}", repo_root().join(script).display()))
+        .arg("postgres")
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The first number after `prefix` in a pgbench report (`tps = `, `latency average = `).
+fn pgbench_figure(report: &str, prefix: &str) -> Result<f64> {
+    report
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .ok_or_else(|| anyhow::anyhow!("no {prefix:?} in pgbench's report: {report}"))
+}
+
+/// Issue 7's targets: 10,000 due destinations drained by 4 concurrent dispatchers (cron calls
+/// to the worker) against the X fake; posts per second and duplicates at the platform; then the
+/// claim's time with 1,000,000 destinations in the table.
+async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
+    const OWNER: &str = "00000000-0000-4000-b000-000000000001";
+    const DUE: usize = 10_000;
+    let db = &stack.postgres;
+    db.psql_command(&format!(
+        "insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, raw_app_meta_data, \
+           raw_user_meta_data, created_at, updated_at) \
+         values ('00000000-0000-0000-0000-000000000000', '{OWNER}', 'authenticated', 'authenticated', \
+           'publish-bench@bench.local', now(), '{{}}', '{{}}', now(), now()) on conflict do nothing; \
+         insert into public.teams (id, name, member_cap, created_by) \
+         values ('{OWNER}', 'Publishing bench', 10, '{OWNER}') on conflict do nothing; \
+         insert into public.team_members (team_id, user_id, role) values ('{OWNER}', '{OWNER}', 'owner') \
+         on conflict do nothing"
+    ))?;
+    let token = stack.user_token(&DevUser {
+        id: OWNER,
+        email: "publish-bench@bench.local",
+    });
+    let connection = connect_x_account(stack, &token, OWNER, "publish-bench").await?;
+    db.psql_command(&format!(
+        "with posts as (insert into public.scheduled_posts (team_id, body, created_by) \
+           select '{OWNER}', 'bench post ' || n, '{OWNER}' from generate_series(1, {DUE}) as n returning id) \
+         insert into public.post_destinations (post_id, team_id, connection_id, status, next_attempt_at) \
+         select id, '{OWNER}', '{connection}', 'scheduled', now() from posts"
+    ))?;
+    let cron = format!("{}/v1/cron/publish", stack.worker_url());
+    let started = Instant::now();
+    loop {
+        let dispatchers = (0..4).map(|_| {
+            client
+                .post(&cron)
+                .bearer_auth(crate::stack::LOCAL_CRON_SECRET)
+                .send()
+        });
+        for answer in futures::future::join_all(dispatchers).await {
+            anyhow::ensure!(answer?.status().is_success(), "a dispatcher failed");
+        }
+        let left = db.psql_command(
+            "select count(*) from public.post_destinations where status in ('scheduled', 'publishing')",
+        )?;
+        if left.trim() == "0" {
+            break;
+        }
+    }
+    let drained = started.elapsed();
+    let posts: serde_json::Value = client
+        .get(format!(
+            "http://127.0.0.1:{}/social/_posts?account=publish-bench",
+            stack.ports.ai_fakes
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let texts: Vec<&str> = posts["posts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|post| post["text"].as_str())
+        .collect();
+    let distinct: std::collections::HashSet<&str> = texts.iter().copied().collect();
+    let per_second = DUE as f64 / drained.as_secs_f64();
+
+    // The claim with 1,000,000 destinations (all published but 1,000 due) in the table.
+    db.psql_command(&format!(
+        "with posts as (insert into public.scheduled_posts (team_id, body, created_by) \
+           select '{OWNER}', 'history ' || n, '{OWNER}' from generate_series(1, 990000) as n returning id) \
+         insert into public.post_destinations (post_id, team_id, connection_id, status, published_at) \
+         select id, '{OWNER}', '{connection}', 'published', now() from posts; \
+         with posts as (insert into public.scheduled_posts (team_id, body, created_by) \
+           select '{OWNER}', 'due ' || n, '{OWNER}' from generate_series(1, 1000) as n returning id) \
+         insert into public.post_destinations (post_id, team_id, connection_id, status, next_attempt_at) \
+         select id, '{OWNER}', '{connection}', 'scheduled', now() from posts; \
+         analyze public.post_destinations"
+    ))?;
+    let report = pgbench(
+        stack,
+        "xtask/bench/publishing_claim.sql",
+        &["--client=1", "--transactions=200"],
+    )?;
+    let claim_ms = pgbench_figure(&report, "latency average = ")?;
+    Ok(vec![
+        Row {
+            metric: "10,000 due posts drained by 4 dispatchers (X fake)".into(),
+            value: format!("{per_second:.0} posts/s"),
+            reference: format!("{:.1} s wall", drained.as_secs_f64()),
+            ratio: "-".into(),
+            target: "≥ 200 posts/s",
+        },
+        Row {
+            metric: "  duplicates at the platform".into(),
+            value: format!("{}", texts.len() - distinct.len()),
+            reference: format!("{} posts created", texts.len()),
+            ratio: "-".into(),
+            target: "0",
+        },
+        Row {
+            metric: "claim of 25 due destinations, 1,000,000 rows".into(),
+            value: format!("{claim_ms:.2} ms"),
+            reference: "-".into(),
+            ratio: "-".into(),
+            target: "-",
+        },
+    ])
+}
+
+/// Connects the fake X account `account` to `team` through the worker's OAuth flow.
+async fn connect_x_account(
+    stack: &Stack,
+    token: &str,
+    team: &str,
+    account: &str,
+) -> Result<String> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let start: serde_json::Value = browser
+        .get(format!("{}/v1/oauth/x/start", stack.worker_url()))
+        .query(&[
+            ("team_id", team),
+            ("redirect_to", "http://127.0.0.1:3000/settings/connections"),
+        ])
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let authorize = start["authorizeUrl"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no authorizeUrl: {start}"))?;
+    let mut location = format!("{authorize}&fake_account={account}");
+    for _ in 0..2 {
+        let answer = browser.get(&location).send().await?;
+        location = answer
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(|| anyhow::anyhow!("the OAuth flow stopped at {}", answer.status()))?
+            .to_owned();
+    }
+    let back = reqwest::Url::parse(&location)?;
+    back.query_pairs()
+        .find(|(name, _)| name == "connection_id")
+        .map(|(_, id)| id.into_owned())
+        .ok_or_else(|| anyhow::anyhow!("not connected: {location}"))
 }
 
 /// Start-to-ready of the whole local stack with everything installed and built: a fresh database

@@ -213,16 +213,47 @@ fn fallback(config: &Config, call: &MeteredCall, capability: Capability) -> Opti
         .ai
         .fallback_provider
         .filter(|kind| *kind != call.provider)?;
-    let endpoint = ProviderEndpoint {
-        base_url: config.ai.platform_base_url(kind)?.to_owned(),
-        api_key: config.ai.platform_key(kind)?.expose().to_owned(),
-    };
     Some(MeteredCall {
         provider: kind,
         model: kind.default_model(capability).to_owned(),
-        endpoint,
+        endpoint: platform_endpoint(config, kind)?,
         ..call.clone()
     })
+}
+
+fn platform_endpoint(config: &Config, kind: ProviderKind) -> Option<ProviderEndpoint> {
+    Some(ProviderEndpoint {
+        base_url: config.ai.platform_base_url(kind)?.to_owned(),
+        api_key: config.ai.platform_key(kind)?.expose().to_owned(),
+    })
+}
+
+/// The call sent to `provider` and `model` when a request names them (the content jobs' chain
+/// steps do): with the reservation's own key and base URL when it resolved that provider (the
+/// caller's configuration), else with the platform's. A model named alone applies to the
+/// reserved provider.
+pub fn directed(
+    config: &Config,
+    call: MeteredCall,
+    provider: Option<ProviderKind>,
+    model: Option<&str>,
+    capability: Capability,
+) -> Result<MeteredCall, ApiError> {
+    let mut call = match provider {
+        Some(kind) if kind != call.provider => MeteredCall {
+            provider: kind,
+            model: kind.default_model(capability).to_owned(),
+            endpoint: platform_endpoint(config, kind).ok_or_else(|| {
+                ApiError::Misconfigured(format!("no platform API key for {}", kind.as_str()))
+            })?,
+            ..call
+        },
+        _ => call,
+    };
+    if let Some(model) = model {
+        model.clone_into(&mut call.model);
+    }
+    Ok(call)
 }
 
 #[cfg(test)]

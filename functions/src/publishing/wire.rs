@@ -83,6 +83,18 @@ impl Call {
     }
 }
 
+/// Whether a failed send proves the request never left. In workerd, `fetch` does not tell a
+/// refused connection from a lost one, so there every unanswered call counts as maybe sent.
+#[cfg(not(target_arch = "wasm32"))]
+fn never_sent(error: &reqwest::Error) -> bool {
+    error.is_connect()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn never_sent(_: &reqwest::Error) -> bool {
+    false
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     pub status: u16,
@@ -189,7 +201,7 @@ impl<'a> Wire<'a> {
         // Causes name the host only: a URL's query could carry a token.
         let host = call.url.split('/').nth(2).unwrap_or("platform").to_owned();
         let response = request.send().await.map_err(|error| {
-            if error.is_connect() {
+            if never_sent(&error) {
                 Unanswered::NotSent(format!("{host} unreachable"))
             } else {
                 Unanswered::Unknown(format!("{host}: {}", error.without_url()))

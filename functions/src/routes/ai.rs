@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::ai::provider::{
-    Capability, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput, TextPrompt,
-    Usage,
+    Capability, ImageOutput, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput,
+    TextPrompt, Usage,
 };
 use crate::ai::stream::{self, Framing};
 use crate::ai::transport::{self, Opened};
@@ -26,7 +26,7 @@ pub(super) const MAX_PROMPT_CHARS: usize = 32_000;
 const MAX_SYSTEM_CHARS: usize = 8_000;
 const MAX_IMAGES: u64 = 4;
 /// The output budget of every text call: also what the reservation estimates.
-pub(super) const MAX_OUTPUT_TOKENS: u32 = 2048;
+pub(crate) const MAX_OUTPUT_TOKENS: u32 = 2048;
 
 #[derive(Clone, Copy)]
 pub enum TextFormat {
@@ -208,9 +208,8 @@ pub(super) async fn begin_text(
 }
 
 /// The provider call of a metered text request, settled or released by its outcome. The model
-/// sent is `call`'s (a fallback provider brings its own), whatever
-/// `text_prompt` names; it is returned with the output. `prompt` is what the request log keeps
-/// when the subject opted in.
+/// sent is `call`'s (a fallback provider brings its own), whatever `text_prompt` names; it is
+/// returned with the output. `prompt` is what the request log keeps when the subject opted in.
 pub(super) async fn complete(
     config: &Config,
     call: MeteredCall,
@@ -218,36 +217,18 @@ pub(super) async fn complete(
     scope: &Scope<'_>,
     prompt: &str,
 ) -> Result<(TextOutput, String), ApiError> {
-    let client = &reqwest::Client::new();
-    let (output, call) = metered(
-        config,
-        call,
-        Capability::Text,
-        scope,
-        prompt,
-        |call| async move {
-            let http_call = call.provider.text_call(
-                &call.endpoint,
-                &TextPrompt {
-                    model: &call.model,
-                    ..*text_prompt
-                },
-            );
-            call.provider
-                .parse_text(&transport::send(client, &http_call).await?)
-        },
-        |output| Consumed {
-            usage: output.usage,
-            images: 0,
-        },
-    )
-    .await?;
-    Ok((output, call.model))
+    let (call, outcome, latency_ms) = ask_text(config, call, text_prompt, scope).await;
+    let consumed = |output: &TextOutput| Consumed {
+        usage: output.usage,
+        images: 0,
+    };
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    Ok((outcome?, call.model))
 }
 
 /// A metered provider call: `attempt` with retries and the fallback provider, then settlement
-/// of what `consumed` reads from the output (or release on failure).
-/// Returns the output and the call that produced it.
+/// of what `consumed` reads from the output (or release on failure). Returns the output and
+/// the call that produced it.
 pub(super) async fn metered<T, Attempt, Outcome>(
     config: &Config,
     call: MeteredCall,
@@ -261,16 +242,91 @@ where
     Attempt: Fn(MeteredCall) -> Outcome,
     Outcome: std::future::Future<Output = Result<T, ProviderError>>,
 {
-    let started_ms = scope.unix_millis();
-    let (call, outcome) =
-        ai::call_with_fallback(config, call, capability, since(scope, started_ms), attempt).await;
-    let settlement = match &outcome {
+    let (call, outcome, latency_ms) = ask(config, call, capability, scope, attempt).await;
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    Ok((outcome?, call))
+}
+
+/// Settles what `outcome` consumed, or releases the reservation when it failed.
+async fn settle<T>(
+    scope: &Scope<'_>,
+    config: &Config,
+    call: &MeteredCall,
+    outcome: &Result<T, ProviderError>,
+    consumed: impl Fn(&T) -> Consumed,
+    latency_ms: u32,
+    prompt: &str,
+) {
+    let settlement = match outcome {
         Ok(output) => Ok(consumed(output)),
         Err(error) => Err(error.code()),
     };
-    let latency_ms = elapsed_ms(scope, started_ms);
-    ai::finish_reporting(scope, config, &call, settlement, latency_ms, prompt).await;
-    Ok((outcome?, call))
+    ai::finish_reporting(scope, config, call, settlement, latency_ms, prompt).await;
+}
+
+/// A provider call with retries and the fallback provider: the call that answered (settlement
+/// bills it), the outcome and the latency. Settling is the caller's.
+pub(crate) async fn ask<T, Attempt, Outcome>(
+    config: &Config,
+    call: MeteredCall,
+    capability: Capability,
+    clock: &impl Clock,
+    attempt: Attempt,
+) -> (MeteredCall, Result<T, ProviderError>, u32)
+where
+    Attempt: Fn(MeteredCall) -> Outcome,
+    Outcome: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let started_ms = clock.unix_millis();
+    let (call, outcome) =
+        ai::call_with_fallback(config, call, capability, since(clock, started_ms), attempt).await;
+    (call, outcome, elapsed_ms(clock, started_ms))
+}
+
+/// `ask` for a text completion.
+pub(crate) async fn ask_text(
+    config: &Config,
+    call: MeteredCall,
+    text_prompt: &TextPrompt<'_>,
+    clock: &impl Clock,
+) -> (MeteredCall, Result<TextOutput, ProviderError>, u32) {
+    let client = &reqwest::Client::new();
+    ask(config, call, Capability::Text, clock, |call| async move {
+        let http_call = call.provider.text_call(
+            &call.endpoint,
+            &TextPrompt {
+                model: &call.model,
+                ..*text_prompt
+            },
+        );
+        call.provider
+            .parse_text(&transport::send(client, &http_call).await?)
+    })
+    .await
+}
+
+/// `ask` for `count` images.
+pub(crate) async fn ask_images(
+    config: &Config,
+    call: MeteredCall,
+    prompt: &str,
+    count: u32,
+    clock: &impl Clock,
+) -> (MeteredCall, Result<ImageOutput, ProviderError>, u32) {
+    let client = &reqwest::Client::new();
+    ask(config, call, Capability::Image, clock, |call| async move {
+        let http_call = call.provider.image_call(
+            &call.endpoint,
+            &ImagePrompt {
+                model: &call.model,
+                prompt,
+                count,
+            },
+        );
+        call.provider
+            .parse_images(&transport::send(client, &http_call).await?)
+    })
+    .await
 }
 
 /// How a metered stream is sent, and what its settlement needs.
@@ -381,31 +437,13 @@ pub async fn generate_image(
         },
     )
     .await?;
-    let client = &reqwest::Client::new();
-    let (output, _) = metered(
-        config,
-        call,
-        Capability::Image,
-        scope,
-        prompt,
-        |call| async move {
-            let http_call = call.provider.image_call(
-                &call.endpoint,
-                &ImagePrompt {
-                    model: &call.model,
-                    prompt,
-                    count,
-                },
-            );
-            call.provider
-                .parse_images(&transport::send(client, &http_call).await?)
-        },
-        |output| Consumed {
-            usage: output.usage,
-            images: output.images.len() as u32,
-        },
-    )
-    .await?;
+    let (call, outcome, latency_ms) = ask_images(config, call, prompt, count, scope).await;
+    let consumed = |output: &ImageOutput| Consumed {
+        usage: output.usage,
+        images: output.images.len() as u32,
+    };
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    let output = outcome?;
     Ok(Response::json(200, &json!({ "images": output.images })))
 }
 
@@ -538,7 +576,7 @@ pub(super) fn team_id(request: &Request) -> Result<Option<&str>, ApiError> {
 }
 
 /// Roughly four characters per token, as providers' tokenizers average on English text.
-pub(super) fn estimate_tokens(text: &str) -> u32 {
+pub(crate) fn estimate_tokens(text: &str) -> u32 {
     (text.len() / 4) as u32 + 1
 }
 

@@ -3,6 +3,7 @@ pub mod assist;
 pub mod chat;
 pub mod health;
 pub mod invitations;
+pub mod jobs;
 pub mod me;
 pub mod openapi;
 pub mod posts;

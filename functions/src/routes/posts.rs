@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::ai::credits::rpc;
 use crate::auth::Caller;
-use crate::clock::{Clock, PlatformClock};
+use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
@@ -89,7 +89,7 @@ pub async fn publish_now(
     if outcome["status"] == "scheduled" {
         let (config, post) = (config.clone(), id.to_owned());
         scope.defer(async move {
-            dispatcher::dispatch(&config, &PlatformClock, Some(&post), PUBLISH_NOW_BUDGET)
+            dispatcher::dispatch(&config, &WallClock, Some(&post), PUBLISH_NOW_BUDGET)
                 .await
                 .err()
                 .map(|error| {

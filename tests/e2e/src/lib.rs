@@ -97,3 +97,74 @@ pub async fn database() -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// A fresh user (so tests do not share credits or rate windows) and their access token.
+pub async fn new_user(
+    stack: &Stack,
+    db: &tokio_postgres::Client,
+    plan: Option<&str>,
+) -> (String, String) {
+    let email = format!(
+        "ai-{}@example.com",
+        std::process::id() as u64 * 1_000_000 + rand_suffix()
+    );
+    let row = db
+        .query_one(
+            "insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, raw_app_meta_data, \
+             raw_user_meta_data, created_at, updated_at) values ('00000000-0000-0000-0000-000000000000', \
+             gen_random_uuid(), 'authenticated', 'authenticated', $1, now(), '{}', '{}', now(), now()) returning id::text",
+            &[&email],
+        )
+        .await
+        .unwrap();
+    let id: String = row.get(0);
+    if let Some(plan) = plan {
+        db.execute(
+            "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, $2)",
+            &[&id, &plan],
+        )
+        .await
+        .unwrap();
+    }
+    let token = stack.keys.user_access_token(
+        &DevUser {
+            id: &id,
+            email: &email,
+        },
+        &stack.issuer(),
+        3600,
+    );
+    (id, token)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            % 1_000_000_000
+}
+
+/// Waits until no AI request of `subject` (a user or a team) is still reserved: the worker
+/// settles after its response.
+pub async fn settled(db: &tokio_postgres::Client, subject: &str) {
+    for _ in 0..200 {
+        let open: i64 = db
+            .query_one(
+                "select count(*) from public.ai_requests \
+                 where (user_id = $1::text::uuid or subject_id = $1::text::uuid) and status = 'reserved'",
+                &[&subject],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the AI requests of {subject} were never settled");
+}

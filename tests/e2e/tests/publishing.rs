@@ -636,7 +636,7 @@ async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides(
     env.db
         .batch_execute(&format!(
             "select public.begin_publish_attempt((c ->> 'destination_id')::uuid, (c ->> 'lease_id')::uuid, 'dead') \
-             from public.claim_due_destinations(10, 60, '{post_id}') as c; \
+             from jsonb_array_elements(public.claim_due_destinations(10, 60, '{post_id}')) as c; \
              update public.post_destinations set lease_expires_at = now() - interval '1 second' \
              where post_id = '{post_id}'"
         ))

@@ -10,8 +10,10 @@
 //! `[fault:429]` (with `retry-after: 1`), `[fault:500]`, `[down:<openai|xai|gemini>]` (500 from
 //! that provider only), `[flaky:N]` (the first N requests with that prompt get 500), `[fault:401]`, `[filtered]` (refused
 //! content), `[invalid-json]` (JSON mode answers with plain text), `[slow]` (streams wait
-//! 200 ms between events); `<<reply:JSON>>` scripts JSON mode's answer. The key `rejected-key`
-//! is refused with 401.
+//! 200 ms between events), `[fail-once:NAME]` (the first request carrying that NAME, in any
+//! prompt, is refused with 401 — not retried — and later ones pass, so a failed step can be
+//! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency);
+//! `<<reply:JSON>>` scripts JSON mode's answer. The key `rejected-key` is refused with 401.
 //!
 //! The social platforms' fakes are under `/social/{host}/…` (see `social`).
 
@@ -73,7 +75,7 @@ enum Fault {
 
 /// The fault a prompt asks `provider` (`openai`, `xai`, `gemini`) for.
 fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
-    if key == REJECTED_KEY || prompt.contains("[fault:401]") {
+    if key == REJECTED_KEY || prompt.contains("[fault:401]") || fail_once(prompt) {
         Some(Fault::Unauthorized)
     } else if prompt.contains("[fault:429]") {
         Some(Fault::RateLimited)
@@ -89,13 +91,39 @@ fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
     }
 }
 
+/// `[fail-once:NAME]`: true the first time NAME is seen.
+fn fail_once(prompt: &str) -> bool {
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let Some(name) = marker(prompt, "[fail-once:") else {
+        return false;
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if seen.iter().any(|known| known == name) {
+        return false;
+    }
+    seen.push(name.to_owned());
+    true
+}
+
+/// The argument of the first `<open>ARG]` marker in the prompt.
+fn marker<'a>(prompt: &'a str, open: &str) -> Option<&'a str> {
+    prompt
+        .split_once(open)
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(argument, _)| argument)
+}
+
+/// `[delay:MS]`: waits as long before answering.
+async fn delay(prompt: &str) {
+    if let Some(ms) = marker(prompt, "[delay:").and_then(|ms| ms.parse::<u64>().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+    }
+}
+
 /// `[flaky:N]`: the first N requests with this exact prompt fail (500), later ones succeed.
 fn flaky(prompt: &str) -> bool {
     static SEEN: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
-    let failures = prompt
-        .split_once("[flaky:")
-        .and_then(|(_, rest)| rest.split_once(']'))
-        .and_then(|(n, _)| n.parse::<u32>().ok());
+    let failures = marker(prompt, "[flaky:").and_then(|n| n.parse::<u32>().ok());
     let Some(failures) = failures else {
         return false;
     };
@@ -187,6 +215,7 @@ async fn openai_chat(provider: &str, headers: HeaderMap, body: Bytes) -> Respons
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
     let key = bearer(&headers);
+    delay(prompt).await;
     if let Some(fault) = fault(provider, prompt, &key) {
         return openai_error(fault);
     }
@@ -282,6 +311,7 @@ async fn openai_moderations(headers: HeaderMap, body: Bytes) -> Response {
 async fn openai_images(provider: &str, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let prompt = request["prompt"].as_str().unwrap_or_default();
+    delay(prompt).await;
     if let Some(fault) = fault(provider, prompt, &bearer(&headers)) {
         return openai_error(fault);
     }
@@ -317,6 +347,7 @@ async fn gemini(Path(model_and_method): Path<String>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    delay(&request.to_string()).await;
     match model_and_method.split_once(':').map(|(_, method)| method) {
         Some("generateContent") => gemini_generate(&request, &key),
         Some("streamGenerateContent") => gemini_stream(&request, &key),

@@ -1,0 +1,538 @@
+//! A job's brief and model chain, and what each step asks: pure functions of the brief and the
+//! outputs of the steps before it, so a resumed job asks exactly what the first run would have.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::ai::provider::{Capability, ProviderKind};
+
+pub const MAX_STEPS: usize = 10;
+pub const MAX_INSTRUCTIONS_CHARS: usize = 2_000;
+pub const PLATFORMS: [&str; 9] = [
+    "facebook",
+    "instagram",
+    "x",
+    "linkedin",
+    "tiktok",
+    "youtube",
+    "threads",
+    "pinterest",
+    "bluesky",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Draft,
+    Refine,
+    /// Compares the two latest drafts and writes the better post from them.
+    Reconcile,
+    ImagePrompt,
+    Image,
+    Moderation,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 6] = [
+        Self::Draft,
+        Self::Refine,
+        Self::Reconcile,
+        Self::ImagePrompt,
+        Self::Image,
+        Self::Moderation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Refine => "refine",
+            Self::Reconcile => "reconcile",
+            Self::ImagePrompt => "image_prompt",
+            Self::Image => "image",
+            Self::Moderation => "moderation",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    pub fn capability(self) -> Capability {
+        match self {
+            Self::Image => Capability::Image,
+            _ => Capability::Text,
+        }
+    }
+
+    /// Whether the step's output is the post's text from then on.
+    fn writes_post(self) -> bool {
+        matches!(self, Self::Draft | Self::Refine | Self::Reconcile)
+    }
+}
+
+/// One step of a chain as the client named it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSpec {
+    pub kind: StepKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Added to the step's prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+impl StepSpec {
+    fn of(kind: StepKind) -> Self {
+        Self {
+            kind,
+            provider: None,
+            model: None,
+            instructions: None,
+        }
+    }
+}
+
+/// draft → refine → image prompt → image → moderation, each with the caller's provider.
+pub fn default_chain() -> Vec<StepSpec> {
+    [
+        StepKind::Draft,
+        StepKind::Refine,
+        StepKind::ImagePrompt,
+        StepKind::Image,
+        StepKind::Moderation,
+    ]
+    .map(StepSpec::of)
+    .to_vec()
+}
+
+/// Why a chain is refused: the JSON path of the field and the reason.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub reason: String,
+}
+
+fn invalid(field: String, reason: &str) -> Invalid {
+    Invalid {
+        field,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Reads and checks `chain` (the field's name is `field`): 1 to MAX_STEPS steps, the first a
+/// draft, a reconcile only after two drafts.
+pub fn parse_chain(value: &Value, field: &str) -> Result<Vec<StepSpec>, Invalid> {
+    let Value::Array(steps) = value else {
+        return Err(invalid(field.into(), "must be an array of steps"));
+    };
+    if steps.is_empty() || steps.len() > MAX_STEPS {
+        return Err(invalid(
+            field.into(),
+            &format!("must have 1 to {MAX_STEPS} steps"),
+        ));
+    }
+    let mut chain = Vec::with_capacity(steps.len());
+    for (index, step) in steps.iter().enumerate() {
+        let at = |name: &str| format!("{field}[{index}]{name}");
+        let Value::Object(fields) = step else {
+            return Err(invalid(at(""), "must be an object"));
+        };
+        if let Some(unknown) = fields
+            .keys()
+            .find(|key| !["kind", "provider", "model", "instructions"].contains(&key.as_str()))
+        {
+            return Err(invalid(at(&format!(".{unknown}")), "is not a known field"));
+        }
+        let kind = fields
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(StepKind::parse)
+            .ok_or_else(|| {
+                invalid(
+                    at(".kind"),
+                    "must be one of draft, refine, reconcile, image_prompt, image, moderation",
+                )
+            })?;
+        let provider = match fields.get("provider") {
+            None | Some(Value::Null) => None,
+            Some(name) => Some(name.as_str().and_then(ProviderKind::parse).ok_or_else(|| {
+                invalid(
+                    at(".provider"),
+                    "must be openai, xai, gemini or openai_compatible",
+                )
+            })?),
+        };
+        let model =
+            optional_text(fields, "model", 200).map_err(|reason| invalid(at(".model"), &reason))?;
+        let instructions = optional_text(fields, "instructions", MAX_INSTRUCTIONS_CHARS)
+            .map_err(|reason| invalid(at(".instructions"), &reason))?;
+        let drafts_before = chain
+            .iter()
+            .filter(|step: &&StepSpec| step.kind == StepKind::Draft)
+            .count();
+        if index == 0 && kind != StepKind::Draft {
+            return Err(invalid(
+                at(".kind"),
+                "must be draft: the chain starts with a draft",
+            ));
+        }
+        if kind == StepKind::Reconcile && drafts_before < 2 {
+            return Err(invalid(
+                at(".kind"),
+                "reconcile needs two draft steps before it",
+            ));
+        }
+        chain.push(StepSpec {
+            kind,
+            provider,
+            model,
+            instructions,
+        });
+    }
+    Ok(chain)
+}
+
+fn optional_text(
+    fields: &Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if !text.trim().is_empty() && text.chars().count() <= max => {
+            Ok(Some(text.clone()))
+        }
+        Some(_) => Err(format!(
+            "must be a non-empty string of at most {max} characters"
+        )),
+    }
+}
+
+/// The brief as stored: what the client sent, and the campaign and persona as they were when
+/// the job was created (`context`, added by the database).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Brief {
+    pub prompt: String,
+    #[serde(default)]
+    pub brand_voice: Option<String>,
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    #[serde(default)]
+    pub context: Value,
+}
+
+/// What a step asks its provider.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct StepInput {
+    pub system: Option<String>,
+    pub prompt: String,
+    /// JSON mode (the moderation step).
+    pub json: bool,
+}
+
+/// The post's text after the steps in `outputs`: the last draft, refinement or reconciliation.
+fn post_text<'a>(chain: &[StepSpec], outputs: &'a [Value]) -> &'a str {
+    chain
+        .iter()
+        .zip(outputs)
+        .rev()
+        .find(|(step, _)| step.kind.writes_post())
+        .and_then(|(_, output)| output["text"].as_str())
+        .unwrap_or_default()
+}
+
+fn last_of<'a>(chain: &[StepSpec], outputs: &'a [Value], kind: StepKind) -> Option<&'a str> {
+    chain
+        .iter()
+        .zip(outputs)
+        .rev()
+        .find(|(step, _)| step.kind == kind)
+        .and_then(|(_, output)| output["text"].as_str())
+}
+
+const COPYWRITER: &str =
+    "You are a social media copywriter. Answer with the post's text only, ready to publish.";
+
+/// The input of step `index`, given the outputs of the steps before it.
+pub fn step_input(brief: &Brief, chain: &[StepSpec], outputs: &[Value], index: usize) -> StepInput {
+    let step = &chain[index];
+    let done = &outputs[..index.min(outputs.len())];
+    let post = post_text(chain, done);
+    let mut prompt = match step.kind {
+        StepKind::Draft => draft_prompt(brief),
+        StepKind::Refine => format!(
+            "Improve this post: sharper hook, clearer call to action, the brand's voice{}. Keep it \
+             suitable for {}.\n\nPost:\n{post}",
+            voice(brief),
+            platforms(brief)
+        ),
+        StepKind::Reconcile => {
+            let drafts: Vec<&str> = chain[..index]
+                .iter()
+                .zip(done)
+                .filter(|(step, _)| step.kind == StepKind::Draft)
+                .filter_map(|(_, output)| output["text"].as_str())
+                .collect();
+            let (a, b) = match drafts.as_slice() {
+                [.., a, b] => (*a, *b),
+                _ => ("", ""),
+            };
+            format!(
+                "Two drafts of the same post follow. Compare them and write the one best post, \
+                 taking the strongest parts of each.\n\nDraft A:\n{a}\n\nDraft B:\n{b}"
+            )
+        }
+        StepKind::ImagePrompt => format!(
+            "Write one prompt for an image generator for a picture to go with this post: subject, \
+             style, composition, no text in the image. Answer with the prompt only.\n\nPost:\n{post}"
+        ),
+        StepKind::Image => last_of(chain, done, StepKind::ImagePrompt)
+            .unwrap_or(post)
+            .to_owned(),
+        StepKind::Moderation => format!(
+            "Review this social media post for hate, harassment, violence, sexual content, \
+             self-harm, misinformation and unlawful claims. Answer with JSON: {{\"flagged\": \
+             boolean, \"categories\": [strings]}}.\n\nPost:\n{post}"
+        ),
+    };
+    if let Some(instructions) = &step.instructions {
+        prompt.push_str("\n\n");
+        prompt.push_str(instructions);
+    }
+    StepInput {
+        system: matches!(
+            step.kind,
+            StepKind::Draft | StepKind::Refine | StepKind::Reconcile
+        )
+        .then(|| COPYWRITER.to_owned()),
+        prompt,
+        json: step.kind == StepKind::Moderation,
+    }
+}
+
+fn voice(brief: &Brief) -> String {
+    brief
+        .brand_voice
+        .as_ref()
+        .map(|voice| format!(" ({voice})"))
+        .unwrap_or_default()
+}
+
+fn platforms(brief: &Brief) -> String {
+    if brief.platforms.is_empty() {
+        "social media".to_owned()
+    } else {
+        brief.platforms.join(", ")
+    }
+}
+
+fn draft_prompt(brief: &Brief) -> String {
+    let mut prompt = format!(
+        "Write a post for {}.\n\nBrief: {}",
+        platforms(brief),
+        brief.prompt
+    );
+    if let Some(voice) = &brief.brand_voice {
+        prompt.push_str(&format!("\nBrand voice: {voice}"));
+    }
+    let campaign = &brief.context["campaign"];
+    for (label, key) in [
+        ("Campaign", "name"),
+        ("Campaign description", "description"),
+        ("Brand", "brandName"),
+        ("Target audience", "targetAudience"),
+        ("Tone", "tone"),
+    ] {
+        if let Some(value) = campaign[key].as_str() {
+            prompt.push_str(&format!("\n{label}: {value}"));
+        }
+    }
+    let persona = &brief.context["persona"];
+    if let Some(name) = persona["name"].as_str() {
+        prompt.push_str(&format!("\nWrite for this persona: {name}"));
+        for key in ["demographics", "psychographics"] {
+            if persona[key].as_object().is_some_and(|o| !o.is_empty()) {
+                prompt.push_str(&format!("\n{key}: {}", persona[key]));
+            }
+        }
+        if let Some(beliefs) = persona["initialBeliefs"].as_str() {
+            prompt.push_str(&format!("\nbeliefs: {beliefs}"));
+        }
+    }
+    prompt
+}
+
+/// A text step's output as stored.
+pub fn text_output(text: &str) -> Value {
+    json!({ "text": text })
+}
+
+/// The moderation step's output: the model's verdict, read leniently (anything but
+/// `"flagged": true` is not flagged).
+pub fn moderation_output(answer: &str) -> Value {
+    let verdict: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
+    json!({
+        "flagged": verdict["flagged"] == true,
+        "categories": verdict["categories"].as_array().cloned().unwrap_or_default(),
+    })
+}
+
+/// What the whole chain produced, once every step is done.
+pub fn result(chain: &[StepSpec], outputs: &[Value]) -> Value {
+    let moderation = chain
+        .iter()
+        .zip(outputs)
+        .rev()
+        .find(|(step, _)| step.kind == StepKind::Moderation)
+        .map(|(_, output)| output.clone());
+    let images: Vec<Value> = chain
+        .iter()
+        .zip(outputs)
+        .filter(|(step, _)| step.kind == StepKind::Image)
+        .flat_map(|(_, output)| output["assets"].as_array().cloned().unwrap_or_default())
+        .collect();
+    json!({
+        "text": post_text(chain, outputs),
+        "imagePrompt": last_of(chain, outputs, StepKind::ImagePrompt),
+        "moderation": moderation,
+        "assets": images,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brief() -> Brief {
+        Brief {
+            prompt: "Launch of the spring collection".into(),
+            brand_voice: Some("playful".into()),
+            platforms: vec!["instagram".into(), "x".into()],
+            context: json!({"campaign": {"name": "Spring", "tone": "warm"}, "persona": {"name": "Ana"}}),
+        }
+    }
+
+    #[test]
+    fn the_default_chain_is_valid_and_round_trips() {
+        let value = serde_json::to_value(default_chain()).unwrap();
+        assert_eq!(value[0], json!({"kind": "draft"}));
+        assert_eq!(parse_chain(&value, "chain").unwrap(), default_chain());
+    }
+
+    #[test]
+    fn chain_errors_name_the_field() {
+        let field = |value: Value| parse_chain(&value, "chain").unwrap_err().field;
+        assert_eq!(field(json!([])), "chain");
+        assert_eq!(field(json!({})), "chain");
+        assert_eq!(field(json!([{"kind": "refine"}])), "chain[0].kind");
+        assert_eq!(
+            field(json!([{"kind": "draft"}, {"kind": "painting"}])),
+            "chain[1].kind"
+        );
+        assert_eq!(
+            field(json!([{"kind": "draft", "provider": "acme"}])),
+            "chain[0].provider"
+        );
+        assert_eq!(
+            field(json!([{"kind": "draft", "model": ""}])),
+            "chain[0].model"
+        );
+        assert_eq!(
+            field(json!([{"kind": "draft", "temp": 1}])),
+            "chain[0].temp"
+        );
+        assert_eq!(
+            field(json!([{"kind": "draft"}, {"kind": "reconcile"}])),
+            "chain[1].kind"
+        );
+        assert_eq!(
+            field(json!(vec![json!({"kind": "draft"}); MAX_STEPS + 1])),
+            "chain"
+        );
+        let mixed = json!([{"kind": "draft", "provider": "openai"}, {"kind": "draft", "provider": "xai", "model": "grok-3"},
+                           {"kind": "reconcile"}]);
+        assert_eq!(
+            parse_chain(&mixed, "chain").unwrap()[1].provider,
+            Some(ProviderKind::Xai)
+        );
+    }
+
+    #[test]
+    fn each_step_builds_on_the_outputs_before_it() {
+        let chain = parse_chain(
+            &json!([{"kind": "draft"}, {"kind": "draft", "instructions": "shorter"}, {"kind": "reconcile"},
+                    {"kind": "refine"}, {"kind": "image_prompt"}, {"kind": "image"}, {"kind": "moderation"}]),
+            "chain",
+        )
+        .unwrap();
+        let outputs = vec![
+            text_output("first draft"),
+            text_output("second draft"),
+            text_output("reconciled"),
+            text_output("refined"),
+            text_output("a red tulip"),
+            json!({"assets": [{"storagePath": "t/j/5-0.png"}]}),
+            moderation_output(r#"{"flagged": false, "categories": []}"#),
+        ];
+        let draft = step_input(&brief(), &chain, &[], 0);
+        for part in [
+            "instagram, x",
+            "Launch of the spring",
+            "playful",
+            "Spring",
+            "warm",
+            "Ana",
+        ] {
+            assert!(
+                draft.prompt.contains(part),
+                "{part} missing from {}",
+                draft.prompt
+            );
+        }
+        assert!(step_input(&brief(), &chain, &outputs, 1)
+            .prompt
+            .ends_with("shorter"));
+        let reconcile = step_input(&brief(), &chain, &outputs, 2).prompt;
+        assert!(reconcile.contains("first draft") && reconcile.contains("second draft"));
+        assert!(step_input(&brief(), &chain, &outputs, 3)
+            .prompt
+            .contains("reconciled"));
+        assert!(step_input(&brief(), &chain, &outputs, 4)
+            .prompt
+            .contains("refined"));
+        assert_eq!(
+            step_input(&brief(), &chain, &outputs, 5).prompt,
+            "a red tulip"
+        );
+        let moderation = step_input(&brief(), &chain, &outputs, 6);
+        assert!(moderation.json && moderation.prompt.contains("refined"));
+        assert_eq!(
+            step_input(&brief(), &chain, &outputs, 3),
+            step_input(&brief(), &chain, &outputs[..3], 3),
+            "an input depends only on the steps before it"
+        );
+
+        let result = result(&chain, &outputs);
+        assert_eq!(result["text"], "refined");
+        assert_eq!(result["imagePrompt"], "a red tulip");
+        assert_eq!(result["moderation"]["flagged"], false);
+        assert_eq!(result["assets"][0]["storagePath"], "t/j/5-0.png");
+    }
+
+    #[test]
+    fn moderation_reads_the_verdict_leniently() {
+        assert_eq!(
+            moderation_output(r#"{"flagged": true, "categories": ["hate"]}"#)["flagged"],
+            true
+        );
+        assert_eq!(moderation_output("not json")["flagged"], false);
+        assert_eq!(
+            moderation_output(r#"{"echo": "x"}"#)["categories"],
+            json!([])
+        );
+    }
+}

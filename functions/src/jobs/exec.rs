@@ -1,0 +1,343 @@
+//! The executor: runs claimed jobs step by step after the response (`Scope::defer`). Each step
+//! is recorded as started (which checks the lease), reserved in the credit ledger, sent to its
+//! provider, and finished in one transaction that settles its credits, writes its snapshot and
+//! moves the job on. A job whose executor vanished is claimed again once its lease expires and
+//! resumes at its first unfinished step.
+
+use std::cell::RefCell;
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::ai::provider::{Message, Role, TextPrompt, Usage};
+use crate::ai::{self, credits, MeteredCall};
+use crate::clock::{sleep, Clock, WallClock};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::routes::ai::{ask_images, ask_text, estimate_tokens, MAX_OUTPUT_TOKENS};
+use crate::storage;
+
+use super::chain::{self, Brief, StepInput, StepKind, StepSpec};
+use super::image;
+use super::store::{self, ClaimedJob, Filter, StepStatus, LEASE_SECONDS};
+
+/// The private Storage bucket of generated files.
+pub const BUCKET: &str = "generated-assets";
+/// After this long, an executor claims no further job (running ones finish): the platform
+/// gives work after a response about 30 s. What is left waits for the next sweep.
+const DRAIN_BUDGET_MS: f64 = 25_000.0;
+/// A rate-limited reservation waits this long at most, once, before the step fails.
+const MAX_RATE_LIMIT_WAIT_SECONDS: u64 = 20;
+
+/// A fresh executor id (a UUID v4): what a lease names as its owner.
+pub fn new_worker_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Runs `first` (jobs `worker_id` already claimed), then keeps claiming jobs that `filter`
+/// admits, in `lanes` parallel lanes, until none is left or the time budget is spent. Resolves
+/// to a log line when something failed on our side (a job's own failure is its state).
+pub async fn drain(
+    config: Config,
+    worker_id: String,
+    filter: Filter,
+    lanes: usize,
+    first: Vec<ClaimedJob>,
+) -> Option<String> {
+    let started_ms = WallClock.unix_millis();
+    let first = RefCell::new(first);
+    let errors = RefCell::new(Vec::<Value>::new());
+    let failed = |job: Option<&str>, error: ApiError| {
+        errors.borrow_mut().push(json!({
+            "job_id": job, "error_code": error.code(), "cause": error.cause(),
+        }));
+    };
+    let lane = || async {
+        loop {
+            let claimed = first.borrow_mut().pop();
+            let job = match claimed {
+                Some(job) => job,
+                None if WallClock.unix_millis() - started_ms > DRAIN_BUDGET_MS => break,
+                None => match store::claim(&config, &worker_id, 1, &filter).await {
+                    Ok(mut jobs) if !jobs.is_empty() => jobs.remove(0),
+                    Ok(_) => break,
+                    Err(error) => {
+                        failed(None, error);
+                        break;
+                    }
+                },
+            };
+            let id = job.id.clone();
+            if let Err(error) = run_job(&config, &worker_id, job).await {
+                failed(Some(&id), error);
+            }
+        }
+    };
+    futures::future::join_all((0..lanes.max(1)).map(|_| lane())).await;
+    let errors = errors.into_inner();
+    (!errors.is_empty()).then(|| {
+        json!({"level": "error", "msg": "content job executor failed", "worker_id": worker_id, "errors": errors})
+            .to_string()
+    })
+}
+
+/// Runs a claimed job from its next step to its end, or until it fails, is canceled or its
+/// lease is lost. `Err` is a failure to talk to the database (the lease then expires and the
+/// sweep resumes the job).
+async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<(), ApiError> {
+    let unreadable = |what: &str, error: serde_json::Error| {
+        ApiError::Upstream(format!("job {}: stored {what} unreadable: {error}", job.id))
+    };
+    let chain: Vec<StepSpec> =
+        serde_json::from_value(job.chain.clone()).map_err(|e| unreadable("chain", e))?;
+    let brief: Brief =
+        serde_json::from_value(job.brief.clone()).map_err(|e| unreadable("brief", e))?;
+    let mut outputs = job.outputs.clone();
+    for index in job.current_step..chain.len() {
+        let step = &chain[index];
+        let input = chain::step_input(&brief, &chain, &outputs, index);
+        let started = store::start_step(
+            config,
+            json!({
+                "job_id": job.id, "worker_id": worker_id, "step_index": index, "kind": step.kind,
+                "input": input, "lease_seconds": LEASE_SECONDS, "provider": step.provider,
+                "model": step.model,
+            }),
+        )
+        .await?;
+        if started != StepStatus::Started {
+            return Ok(());
+        }
+        let ran = run_step(config, &job, index, step, &input).await;
+        let mut finish = json!({
+            "job_id": job.id, "worker_id": worker_id, "step_index": index,
+            "lease_seconds": LEASE_SECONDS, "succeeded": ran.outcome.is_ok(),
+            "latency_ms": ran.latency_ms,
+        });
+        if let Some(call) = &ran.call {
+            finish["ai_request_id"] = call.request_id.as_str().into();
+            finish["provider"] = json!(call.provider);
+            finish["model"] = call.model.as_str().into();
+        }
+        let output = match ran.outcome {
+            Ok(done) => {
+                finish["output"] = done.output.clone();
+                finish["input_tokens"] = done.usage.input_tokens.into();
+                finish["output_tokens"] = done.usage.output_tokens.into();
+                finish["images"] = done.images.into();
+                if !done.assets.is_empty() {
+                    finish["assets"] = done.assets.into();
+                }
+                if index + 1 == chain.len() {
+                    let mut all = outputs.clone();
+                    all.push(done.output.clone());
+                    finish["result"] = chain::result(&chain, &all);
+                }
+                Some(done.output)
+            }
+            Err(error) => {
+                finish["error_code"] = error.code().into();
+                finish["error_message"] = error.message().into();
+                None
+            }
+        };
+        match (store::finish_step(config, finish).await?, output) {
+            (StepStatus::Next, Some(output)) => outputs.push(output),
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// One step's provider call and what it cost; `call` is the reserved call (the one that
+/// answered, when a fallback stood in), absent when nothing was reserved.
+struct StepRun {
+    call: Option<MeteredCall>,
+    latency_ms: u32,
+    outcome: Result<StepDone, ApiError>,
+}
+
+struct StepDone {
+    output: Value,
+    usage: Usage,
+    images: u32,
+    /// Rows for `assets` (storage_path, mime_type, size_bytes, width, height).
+    assets: Vec<Value>,
+}
+
+async fn run_step(
+    config: &Config,
+    job: &ClaimedJob,
+    index: usize,
+    step: &StepSpec,
+    input: &StepInput,
+) -> StepRun {
+    let failed = |call, error| StepRun {
+        call,
+        latency_ms: 0,
+        outcome: Err(error),
+    };
+    let reserved = match reserve(config, job, step, input).await {
+        Ok(call) => call,
+        Err(error) => return failed(None, error),
+    };
+    let capability = step.kind.capability();
+    let call = match ai::directed(
+        config,
+        reserved.clone(),
+        step.provider,
+        step.model.as_deref(),
+        capability,
+    ) {
+        Ok(call) => call,
+        Err(error) => return failed(Some(reserved), error),
+    };
+    if step.kind == StepKind::Image {
+        let (call, outcome, latency_ms) =
+            ask_images(config, call, &input.prompt, 1, &WallClock).await;
+        let outcome = match outcome {
+            Ok(generated) => store_images(config, job, index, &generated.images)
+                .await
+                .map(|(output, assets)| StepDone {
+                    output,
+                    usage: generated.usage,
+                    images: generated.images.len() as u32,
+                    assets,
+                }),
+            Err(error) => Err(error.into()),
+        };
+        return StepRun {
+            call: Some(call),
+            latency_ms,
+            outcome,
+        };
+    }
+    let messages = [Message {
+        role: Role::User,
+        content: input.prompt.clone(),
+    }];
+    let model = call.model.clone();
+    let text_prompt = TextPrompt {
+        model: &model,
+        system: input.system.as_deref(),
+        messages: &messages,
+        json: input.json,
+        google_search: false,
+        max_output_tokens: MAX_OUTPUT_TOKENS,
+    };
+    let (call, outcome, latency_ms) = ask_text(config, call, &text_prompt, &WallClock).await;
+    let outcome = outcome
+        .map(|answer| StepDone {
+            output: match step.kind {
+                StepKind::Moderation => chain::moderation_output(&answer.text),
+                _ => chain::text_output(&answer.text),
+            },
+            usage: answer.usage,
+            images: 0,
+            assets: Vec::new(),
+        })
+        .map_err(ApiError::from);
+    StepRun {
+        call: Some(call),
+        latency_ms,
+        outcome,
+    }
+}
+
+/// Reserves the step's credits for the job's submitter (or team); a full rate window is waited
+/// out once when it frees up soon.
+async fn reserve(
+    config: &Config,
+    job: &ClaimedJob,
+    step: &StepSpec,
+    input: &StepInput,
+) -> Result<MeteredCall, ApiError> {
+    let image = step.kind == StepKind::Image;
+    let endpoint = format!("jobs/{}", step.kind.as_str());
+    let request = credits::ReserveRequest {
+        user_id: &job.user_id,
+        team_id: job.team_id.as_deref(),
+        endpoint: &endpoint,
+        capability: step.kind.capability(),
+        estimated_usage: Usage {
+            input_tokens: estimate_tokens(&input.prompt)
+                + input.system.as_deref().map_or(0, estimate_tokens),
+            output_tokens: if image { 0 } else { MAX_OUTPUT_TOKENS },
+        },
+        estimated_images: u32::from(image),
+    };
+    match ai::begin(config, &request).await {
+        Err(ApiError::RateLimited { retry_after })
+            if retry_after <= MAX_RATE_LIMIT_WAIT_SECONDS =>
+        {
+            sleep(std::time::Duration::from_secs(retry_after)).await;
+            ai::begin(config, &request).await
+        }
+        outcome => outcome,
+    }
+}
+
+/// Uploads generated images under `<team or user>/<job>/<step>-<n>.<ext>` (a rerun of the step
+/// replaces them) and returns the step's output and the asset rows.
+async fn store_images(
+    config: &Config,
+    job: &ClaimedJob,
+    index: usize,
+    images: &[String],
+) -> Result<(Value, Vec<Value>), ApiError> {
+    let owner = job.team_id.as_deref().unwrap_or(&job.user_id);
+    let mut assets = Vec::new();
+    let mut described = Vec::new();
+    for (n, encoded) in images.iter().enumerate() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|error| {
+                ApiError::Provider(crate::ai::provider::ProviderError::Malformed(format!(
+                    "image not base64: {error}"
+                )))
+            })?;
+        let info = image::inspect(&bytes).ok_or_else(|| {
+            ApiError::Provider(crate::ai::provider::ProviderError::Malformed(
+                "image of an unknown type".into(),
+            ))
+        })?;
+        let path = format!("{owner}/{}/{index}-{n}.{}", job.id, info.extension);
+        let size = bytes.len();
+        storage::upload(config, BUCKET, &path, info.mime_type, bytes).await?;
+        let (width, height) = info.dimensions.unzip();
+        assets.push(json!({
+            "storage_path": path, "mime_type": info.mime_type, "size_bytes": size,
+            "width": width, "height": height,
+        }));
+        described.push(json!({
+            "storagePath": path, "mimeType": info.mime_type, "sizeBytes": size,
+            "width": width, "height": height,
+        }));
+    }
+    Ok((json!({ "assets": described }), assets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_ids_are_v4_uuids() {
+        let id = new_worker_id();
+        assert!(crate::routes::is_uuid(&id));
+        assert_eq!(&id[14..15], "4");
+        assert_ne!(id, new_worker_id());
+    }
+}

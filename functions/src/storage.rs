@@ -1,0 +1,130 @@
+//! Supabase Storage as the service role: uploads of files the worker made, and short-lived
+//! signed URLs for clients to download private objects.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// `{SUPABASE_URL}/storage/v1/object/{bucket}/{name}`, each path segment percent-encoded.
+fn object_url(config: &Config, action: &str, bucket: &str, name: &str) -> String {
+    let name: Vec<String> = name.split('/').map(encode_segment).collect();
+    format!(
+        "{}/storage/v1/object/{action}{bucket}/{}",
+        config.supabase_url.base(),
+        name.join("/")
+    )
+}
+
+fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+fn service_role(config: &Config, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    let key = config.service_role_key.expose();
+    request
+        .header("apikey", key)
+        .header("authorization", format!("Bearer {key}"))
+}
+
+/// Uploads (or replaces: an upload repeated after a crash lands on the same name) an object.
+pub async fn upload(
+    config: &Config,
+    bucket: &str,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<(), ApiError> {
+    let client = reqwest::Client::new();
+    let request = client
+        .post(object_url(config, "", bucket, name))
+        .header("content-type", content_type)
+        .header("x-upsert", "true")
+        .body(bytes);
+    let response = service_role(config, request)
+        .send()
+        .await
+        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body: String = response
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        return Err(ApiError::Upstream(format!(
+            "storage upload answered {status}: {body}"
+        )));
+    }
+    Ok(())
+}
+
+/// A URL that downloads the object without a token for `expires_in` seconds.
+pub async fn signed_url(
+    config: &Config,
+    bucket: &str,
+    name: &str,
+    expires_in: u32,
+) -> Result<String, ApiError> {
+    #[derive(Deserialize)]
+    struct Signed {
+        #[serde(rename = "signedURL")]
+        signed_url: String,
+    }
+    let client = reqwest::Client::new();
+    let request = client
+        .post(object_url(config, "sign/", bucket, name))
+        .header("content-type", "application/json")
+        .body(json!({ "expiresIn": expires_in }).to_string());
+    let response = service_role(config, request)
+        .send()
+        .await
+        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(ApiError::Upstream(format!(
+            "storage sign answered {status}: {}",
+            body.chars().take(300).collect::<String>()
+        )));
+    }
+    let signed: Signed = serde_json::from_str(&body)
+        .map_err(|error| ApiError::Upstream(format!("storage sign answer unparsable: {error}")))?;
+    // Storage answers with a path under its own root (`/object/sign/…?token=…`).
+    Ok(format!(
+        "{}/storage/v1{}",
+        config.supabase_url.base(),
+        signed.signed_url
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::config_from;
+
+    #[test]
+    fn object_urls_encode_each_segment() {
+        let config = config_from(&[
+            ("SUPABASE_URL", "https://p.supabase.co/"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+        ])
+        .unwrap();
+        assert_eq!(
+            object_url(&config, "sign/", "generated-assets", "team/a b/1-0.png"),
+            "https://p.supabase.co/storage/v1/object/sign/generated-assets/team/a%20b/1-0.png"
+        );
+    }
+}

@@ -1,0 +1,763 @@
+//! Content jobs through workerd, real Postgres, the Storage stand-in and the provider fakes: a
+//! chain with snapshots and an image in Storage, a failed step resumed without repeating or
+//! re-charging the steps before it, a dead executor's job swept and finished, idempotency keys,
+//! cancellation, a 20-post batch with failures, and isolation between teams.
+
+use std::time::Duration;
+
+use e2e::{error_code, new_user, settled, Stack};
+use serde_json::{json, Value};
+
+async fn send(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = stack
+        .http
+        .request(method, stack.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.expect("worker reachable");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+async fn post(stack: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let (status, body, _) = send(stack, reqwest::Method::POST, path, token, Some(body), None).await;
+    (status, body)
+}
+
+async fn get(stack: &Stack, path: &str, token: &str) -> (u16, Value) {
+    let (status, body, _) = stack.get(path, Some(token)).await;
+    (status, body)
+}
+
+/// A team owned by `owner`, on the `team` plan (so a batch is not rate limited), with a campaign.
+async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String, String) {
+    let team: String = db
+        .query_one(
+            "with t as (insert into public.teams (name, created_by) values ('Jobs team', $1::text::uuid) returning id) \
+             insert into public.team_members (team_id, user_id, role) select id, $1::text::uuid, 'owner' from t \
+             returning team_id::text",
+            &[&owner],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    db.execute(
+        "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, 'team')",
+        &[&team],
+    )
+    .await
+    .unwrap();
+    let campaign: String = db
+        .query_one(
+            "insert into public.campaigns (team_id, name, tone) values ($1::text::uuid, 'Spring launch', 'warm') \
+             returning id::text",
+            &[&team],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    (team, campaign)
+}
+
+/// Polls the job until it is in one of `states`.
+async fn wait_for_job(stack: &Stack, token: &str, id: &str, states: &[&str]) -> Value {
+    for _ in 0..600 {
+        let (status, job) = get(stack, &format!("/v1/jobs/{id}"), token).await;
+        assert_eq!(status, 200, "{job}");
+        if states.contains(&job["state"].as_str().unwrap_or_default()) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} never reached {states:?}");
+}
+
+/// The AI requests of a user's jobs: (status, endpoint, credits), oldest first.
+async fn job_requests(db: &tokio_postgres::Client, user: &str) -> Vec<(String, String, i64)> {
+    settled(db, user).await;
+    db.query(
+        "select status::text, endpoint, coalesce(credits, 0) from public.ai_requests \
+         where user_id = $1::text::uuid and endpoint like 'jobs/%' order by created_at",
+        &[&user],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get(0), row.get(1), row.get(2)))
+    .collect()
+}
+
+/// What the caller's token reads through PostgREST (RLS).
+async fn rest_rows(stack: &Stack, token: &str, path: &str) -> Vec<Value> {
+    let response = stack
+        .http
+        .get(format!("{}/rest/v1/{path}", stack.supabase_url))
+        .header("apikey", stack.keys.anon_key())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and_a_draft() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (alice, alice_token) = new_user(&stack, &db, None).await;
+    let (_, bob_token) = new_user(&stack, &db, None).await;
+    let (team, campaign) = team_with_campaign(&db, &alice).await;
+
+    let chain = json!([
+        {"kind": "draft", "provider": "openai"},
+        {"kind": "refine", "provider": "xai", "model": "grok-3-mini"},
+        {"kind": "image_prompt"},
+        {"kind": "image", "provider": "openai"},
+        {"kind": "moderation", "instructions": "<<reply:{\"flagged\": false, \"categories\": []}>>"},
+    ]);
+    let (status, accepted) = post(
+        &stack,
+        "/v1/jobs",
+        &alice_token,
+        json!({"prompt": "Spring collection launch", "brandVoice": "playful", "platforms": ["instagram", "x"],
+               "teamId": team, "campaignId": campaign, "chain": chain}),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        accepted["state"], "queued",
+        "answered before the chain runs"
+    );
+
+    let job = wait_for_job(&stack, &alice_token, &id, &["done", "failed"]).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(
+        job["progress"],
+        json!({"completedSteps": 5, "totalSteps": 5, "percent": 100})
+    );
+    assert_eq!(
+        job["brief"]["context"]["campaign"]["name"], "Spring launch",
+        "the campaign is snapshotted"
+    );
+    let steps = job["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    for (index, step) in steps.iter().enumerate() {
+        assert_eq!(step["stepIndex"], index);
+        assert_eq!(step["status"], "succeeded", "{step}");
+        assert_eq!(step["attempt"], 1);
+        assert!(step["input"]["prompt"].as_str().unwrap().len() > 10);
+        assert!(step["aiRequestId"].is_string() && step["latencyMs"].is_number());
+        assert!(
+            step["credits"].as_i64().unwrap() >= 1,
+            "each step is charged: {step}"
+        );
+    }
+    assert_eq!(
+        (&steps[0]["provider"], &steps[1]["provider"]),
+        (&json!("openai"), &json!("xai"))
+    );
+    assert_eq!(steps[1]["model"], "grok-3-mini");
+    assert!(
+        steps[1]["input"]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains(steps[0]["output"]["text"].as_str().unwrap()),
+        "refine works on the draft"
+    );
+    assert_eq!(steps[4]["output"]["flagged"], false);
+    assert_eq!(job["result"]["text"], steps[1]["output"]["text"]);
+    assert_eq!(job["result"]["imagePrompt"], steps[2]["output"]["text"]);
+
+    // The image: in the team's folder of the private bucket, recorded, and served by its signed URL.
+    let assets = job["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 1, "{job}");
+    let asset = &assets[0];
+    assert_eq!(
+        (&asset["mimeType"], &asset["width"], &asset["height"]),
+        (&json!("image/png"), &json!(1), &json!(1))
+    );
+    assert_eq!(asset["stepIndex"], 3);
+    assert!(asset["storagePath"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{team}/{id}/")));
+    let download = stack
+        .http
+        .get(asset["signedUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    let bytes = download.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"));
+    assert_eq!(bytes.len() as i64, asset["sizeBytes"].as_i64().unwrap());
+
+    // Metered: five settled requests billed to the team.
+    let requests = job_requests(&db, &alice).await;
+    assert_eq!(requests.len(), 5, "{requests:?}");
+    assert!(requests.iter().all(|(status, _, _)| status == "succeeded"));
+    assert_eq!(requests[3].1, "jobs/image");
+    let billed: i64 = db
+        .query_one(
+            "select count(*) from public.ai_requests where subject_id = $1::text::uuid and endpoint like 'jobs/%'",
+            &[&team],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(billed, 5, "the team pays for a team job");
+
+    // Readable by the team through PostgREST; not by anyone else, through either door.
+    assert_eq!(
+        rest_rows(
+            &stack,
+            &alice_token,
+            &format!("content_job_steps?job_id=eq.{id}")
+        )
+        .await
+        .len(),
+        5
+    );
+    let (status, body) = get(&stack, &format!("/v1/jobs/{id}"), &bob_token).await;
+    assert_eq!((status, error_code(&body)), (404, "job_not_found"));
+    assert!(
+        rest_rows(&stack, &bob_token, &format!("content_jobs?id=eq.{id}"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        rest_rows(&stack, &bob_token, &format!("assets?job_id=eq.{id}"))
+            .await
+            .is_empty()
+    );
+    assert!(rest_rows(
+        &stack,
+        &bob_token,
+        &format!("content_job_steps?job_id=eq.{id}")
+    )
+    .await
+    .is_empty());
+    let (_, listed) = get(&stack, "/v1/jobs", &bob_token).await;
+    assert_eq!(listed["jobs"], json!([]));
+    let object = format!(
+        "{}/storage/v1/object/authenticated/generated-assets/{}",
+        stack.supabase_url,
+        asset["storagePath"].as_str().unwrap()
+    );
+    let as_bob = stack
+        .http
+        .get(&object)
+        .header("apikey", stack.keys.anon_key())
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        as_bob.status(),
+        200,
+        "another user cannot download the object"
+    );
+    let as_alice = stack
+        .http
+        .get(&object)
+        .header("apikey", stack.keys.anon_key())
+        .bearer_auth(&alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_alice.status(), 200, "a member can");
+
+    // Into a content draft, once.
+    let (status, draft) = post(
+        &stack,
+        &format!("/v1/jobs/{id}/draft"),
+        &bob_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404, "{draft}");
+    let (status, draft) = post(
+        &stack,
+        &format!("/v1/jobs/{id}/draft"),
+        &alice_token,
+        json!({"title": "Spring"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{draft}");
+    let draft_id = draft["draftId"].as_str().unwrap().to_owned();
+    let row = db
+        .query_one(
+            "select platform_contents, campaign_id::text, title from public.content_drafts where id = $1::text::uuid",
+            &[&draft_id],
+        )
+        .await
+        .unwrap();
+    let contents: Value = row.get(0);
+    assert_eq!(contents["instagram"]["content"], job["result"]["text"]);
+    assert_eq!(contents["x"]["media_type"], "image");
+    assert_eq!(contents["x"]["image_source"], "ai_generated");
+    assert_eq!(row.get::<_, String>(1), campaign);
+    let linked = rest_rows(
+        &stack,
+        &alice_token,
+        &format!("assets?draft_id=eq.{draft_id}"),
+    )
+    .await;
+    assert_eq!(linked.len(), 1, "the image is attached to the draft");
+    let (status, again) = post(
+        &stack,
+        &format!("/v1/jobs/{id}/draft"),
+        &alice_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, &again["draftId"]), (200, &json!(draft_id)));
+}
+
+#[tokio::test]
+async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_it() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    let marker = format!("[fail-once:resume-{user}]");
+    let (status, accepted) = post(
+        &stack,
+        "/v1/jobs",
+        &token,
+        json!({"prompt": "Autumn sale", "chain": [
+            {"kind": "draft"}, {"kind": "refine"}, {"kind": "image_prompt", "instructions": marker},
+            {"kind": "image"}, {"kind": "moderation"}]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let failed = wait_for_job(&stack, &token, &id, &["failed", "done"]).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(
+        (&failed["failedStep"], &failed["errorCode"]),
+        (&json!(2), &json!("provider_auth_failed"))
+    );
+    assert!(
+        !failed["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("raw provider text"),
+        "never the provider's body"
+    );
+    let before = failed["steps"].as_array().unwrap().clone();
+    assert_eq!(
+        before
+            .iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["succeeded", "succeeded", "failed"]
+    );
+    let charged_before = job_requests(&db, &user).await;
+    assert_eq!(
+        charged_before
+            .iter()
+            .map(|(s, _, _)| s.as_str())
+            .collect::<Vec<_>>(),
+        ["succeeded", "succeeded", "failed"],
+        "the failed step's reservation was released"
+    );
+
+    let (status, body) = post(&stack, &format!("/v1/jobs/{id}/retry"), &token, json!({})).await;
+    assert_eq!((status, &body["state"]), (202, &json!("queued")), "{body}");
+    let done = wait_for_job(&stack, &token, &id, &["done", "failed"]).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let after = done["steps"].as_array().unwrap();
+    for index in 0..2 {
+        assert_eq!(
+            after[index], before[index],
+            "step {index} was not run again"
+        );
+    }
+    assert_eq!(after[2]["attempt"], 2, "the failed step ran again");
+    assert_eq!(
+        after[2]["input"], before[2]["input"],
+        "with the same input: reproducible"
+    );
+    assert_eq!(done["attempts"], 2);
+
+    let requests = job_requests(&db, &user).await;
+    assert_eq!(
+        requests
+            .iter()
+            .map(|(s, e, _)| (s.as_str(), e.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("succeeded", "jobs/draft"),
+            ("succeeded", "jobs/refine"),
+            ("failed", "jobs/image_prompt"),
+            ("succeeded", "jobs/image_prompt"),
+            ("succeeded", "jobs/image"),
+            ("succeeded", "jobs/moderation"),
+        ],
+        "steps 1-2 were charged once"
+    );
+    let charged: i64 = requests.iter().map(|(_, _, credits)| credits).sum();
+    let steps_credits: i64 = after.iter().map(|s| s["credits"].as_i64().unwrap()).sum();
+    assert_eq!(
+        charged, steps_credits,
+        "the snapshots account for every credit charged"
+    );
+    let (used, reserved): (i64, i64) = {
+        let row = db
+            .query_one("select used, reserved from public.ai_credit_ledger where subject_id = $1::text::uuid", &[&user])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((used, reserved), (charged, 0));
+
+    let (status, body) = post(&stack, &format!("/v1/jobs/{id}/retry"), &token, json!({})).await;
+    assert_eq!((status, error_code(&body)), (409, "invalid_job_state"));
+}
+
+#[tokio::test]
+async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    let chain = json!([{"kind": "draft"}, {"kind": "refine"}, {"kind": "moderation"}]);
+    // Queued straight in the database (no executor dispatched), then a dead executor's work:
+    // step 0 done, step 1 started, the lease run out.
+    let id: String = db
+        .query_one(
+            "select (public.create_content_job(user_id => $1::text::uuid, brief => $2::text::jsonb, chain => $3::text::jsonb)) ->> 'job_id'",
+            &[&user, &json!({"prompt": "Winter drinks", "platforms": ["instagram"]}).to_string(), &chain.to_string()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let dead = "00000000-0000-4000-8000-00000000dead";
+    db.batch_execute(&format!(
+        "select public.claim_content_jobs(worker_id => '{dead}', max_jobs => 1, lease_seconds => 150, job_id => '{id}');
+         select public.start_content_job_step('{id}', '{dead}', 0, 'draft', '{{\"prompt\": \"p\"}}', 150);
+         select public.finish_content_job_step('{id}', '{dead}', 0, true, 7, 150, output => '{{\"text\": \"a draft from before the crash\"}}');
+         select public.start_content_job_step('{id}', '{dead}', 1, 'refine', '{{\"prompt\": \"p\"}}', 150);
+         update public.content_jobs set lease_expires_at = now() - interval '1 second' where id = '{id}';"
+    ))
+    .await
+    .unwrap();
+
+    let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
+    let (status, body) = post(&stack, "/v1/cron/jobs/sweep", "wrong-secret", json!({})).await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    let (status, swept) = post(&stack, "/v1/cron/jobs/sweep", &secret, json!({})).await;
+    assert_eq!(status, 200, "{swept}");
+    assert!(
+        swept["jobIds"].as_array().unwrap().contains(&json!(id)),
+        "{swept}"
+    );
+
+    let job = wait_for_job(&stack, &token, &id, &["done", "failed"]).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["attempts"], 2);
+    let steps = job["steps"].as_array().unwrap();
+    assert_eq!(
+        steps[0]["output"]["text"], "a draft from before the crash",
+        "step 0 kept, not rerun"
+    );
+    assert_eq!(steps[0]["attempt"], 1);
+    assert_eq!(steps[1]["attempt"], 2, "the interrupted step ran again");
+    assert!(steps[1]["input"]["prompt"]
+        .as_str()
+        .unwrap()
+        .contains("a draft from before the crash"));
+    let requests = job_requests(&db, &user).await;
+    assert_eq!(
+        requests.len(),
+        2,
+        "only the two unfinished steps called a provider: {requests:?}"
+    );
+
+    // Nothing left to sweep for this job: a second sweep does not take it.
+    let (_, again) = post(&stack, "/v1/cron/jobs/sweep", &secret, json!({})).await;
+    assert!(!again["jobIds"].as_array().unwrap().contains(&json!(id)));
+}
+
+#[tokio::test]
+async fn idempotency_keys_validation_and_cancellation() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (_, token) = new_user(&stack, &db, None).await;
+    let (_, other_token) = new_user(&stack, &db, None).await;
+    let body = json!({"prompt": "Idempotent brief", "chain": [{"kind": "draft"}]});
+    let key = format!("key-{}", std::process::id());
+    let create = |token: &str, body: Value| {
+        let (stack, key) = (&stack, key.clone());
+        let token = token.to_owned();
+        async move {
+            send(
+                stack,
+                reqwest::Method::POST,
+                "/v1/jobs",
+                &token,
+                Some(body),
+                Some(&key),
+            )
+            .await
+        }
+    };
+    let (status, first, headers) = create(&token, body.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(headers["idempotent-replayed"], "false");
+    let (status, replay, headers) = create(&token, body.clone()).await;
+    assert_eq!(
+        (status, &replay["id"]),
+        (202, &first["id"]),
+        "the same key returns the same job"
+    );
+    assert_eq!(headers["idempotent-replayed"], "true");
+    let (status, changed, _) = create(
+        &token,
+        json!({"prompt": "Something else", "chain": [{"kind": "draft"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&changed)),
+        (422, "idempotency_key_reused")
+    );
+    let (status, theirs, _) = create(&other_token, body.clone()).await;
+    assert_eq!(status, 202);
+    assert_ne!(theirs["id"], first["id"], "keys are per user");
+
+    for (request, field) in [
+        (json!({}), "prompt"),
+        (
+            json!({"prompt": "x", "chain": [{"kind": "draft"}, {"kind": "paint"}]}),
+            "chain[1].kind",
+        ),
+        (
+            json!({"prompt": "x", "chain": [{"kind": "draft", "provider": "acme"}]}),
+            "chain[0].provider",
+        ),
+        (
+            json!({"prompt": "x", "platforms": ["myspace"]}),
+            "platforms",
+        ),
+        (
+            json!({"prompt": "x", "campaignId": "11111111-1111-4111-8111-111111111111"}),
+            "campaignId",
+        ),
+        (json!({"prompt": "x", "teamId": "nope"}), "teamId"),
+    ] {
+        let (status, body) = post(&stack, "/v1/jobs", &token, request.clone()).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "invalid_request"),
+            "{request}"
+        );
+        assert_eq!(body["error"]["field"], field, "{request}");
+    }
+    let (status, body) = post(
+        &stack,
+        "/v1/jobs",
+        &token,
+        json!({"prompt": "x", "teamId": "11111111-1111-4111-8111-111111111111"}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "not_team_member"));
+
+    // Cancel: a job no executor has claimed yet.
+    let user: String = db
+        .query_one(
+            "select user_id::text from public.content_jobs where id = $1::text::uuid",
+            &[&first["id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let queued: String = db
+        .query_one(
+            "select (public.create_content_job(user_id => $1::text::uuid, brief => '{\"prompt\": \"later\"}', \
+             chain => '[{\"kind\": \"draft\"}]')) ->> 'job_id'",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (status, _) = post(
+        &stack,
+        &format!("/v1/jobs/{queued}/cancel"),
+        &other_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404, "others cannot see it, let alone cancel it");
+    let (status, body) = post(
+        &stack,
+        &format!("/v1/jobs/{queued}/cancel"),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["state"]),
+        (200, &json!("canceled")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &stack,
+        &format!("/v1/jobs/{queued}/cancel"),
+        &token,
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (409, "invalid_job_state"));
+    let (_, listed) = get(&stack, "/v1/jobs?state=canceled", &token).await;
+    assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, body) = get(&stack, "/v1/jobs?state=lost", &token).await;
+    assert_eq!((status, &body["error"]["field"]), (400, &json!("state")));
+    let (_, page) = get(&stack, "/v1/jobs?limit=1&since=2020-01-01", &token).await;
+    assert_eq!(
+        (page["jobs"].as_array().unwrap().len(), &page["nextOffset"]),
+        (1, &json!(1))
+    );
+    let (status, _) = get(&stack, "/v1/jobs/not-a-uuid", &token).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (owner, token) = new_user(&stack, &db, None).await;
+    let (_, outsider_token) = new_user(&stack, &db, None).await;
+    let (_, campaign) = team_with_campaign(&db, &owner).await;
+    let failing = [3, 9, 15];
+    let posts: Vec<Value> = (0..20)
+        .map(|i| {
+            let fault = if failing.contains(&i) {
+                " [fault:401]"
+            } else {
+                ""
+            };
+            json!({"prompt": format!("Post {i} of the spring batch{fault}")})
+        })
+        .collect();
+    let path = format!("/v1/campaigns/{campaign}/batches");
+
+    let (status, body) = post(
+        &stack,
+        &path,
+        &token,
+        json!({"posts": vec![json!({"prompt": "x"}); 101]}),
+    )
+    .await;
+    assert_eq!((status, &body["error"]["field"]), (400, &json!("posts")));
+    let (status, body) = post(
+        &stack,
+        &path,
+        &token,
+        json!({"posts": [{"prompt": "x"}, {"platforms": ["x"]}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("posts[1].prompt"))
+    );
+    let (status, body) = post(
+        &stack,
+        &path,
+        &outsider_token,
+        json!({"posts": [{"prompt": "x"}]}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "campaign_not_found"));
+
+    let (status, accepted) = post(
+        &stack,
+        &path,
+        &token,
+        json!({"posts": posts, "chain": [{"kind": "draft"}, {"kind": "refine"}], "concurrency": 5,
+               "platforms": ["linkedin"]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let batch_id = accepted["id"].as_str().unwrap().to_owned();
+
+    let (mut last_completed, mut last_finished, mut observations) = (0, 0, 0);
+    let batch = loop {
+        let (status, batch) = get(&stack, &format!("/v1/batches/{batch_id}"), &token).await;
+        assert_eq!(status, 200, "{batch}");
+        let completed = batch["completed"].as_i64().unwrap();
+        let finished = completed + batch["failed"].as_i64().unwrap();
+        assert!(
+            completed >= last_completed && finished >= last_finished,
+            "progress went back: {batch}"
+        );
+        assert_eq!(batch["total"], 20);
+        (last_completed, last_finished) = (completed, finished);
+        observations += 1;
+        if batch["state"] == "done" {
+            break batch;
+        }
+        assert!(observations < 1_500, "the batch never finished: {batch}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (&batch["completed"], &batch["failed"]),
+        (&json!(17), &json!(3)),
+        "{batch}"
+    );
+    let posts = batch["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 20);
+    for post in posts {
+        let index = post["index"].as_u64().unwrap();
+        if failing.contains(&index) {
+            assert_eq!(post["state"], "failed");
+            assert_eq!(post["error"]["code"], "provider_auth_failed", "{post}");
+        } else {
+            assert_eq!(post["state"], "done", "{post}");
+        }
+    }
+
+    // The cap held: never more than 5 of the batch's jobs ran at once.
+    let overlap: i64 = db
+        .query_one(
+            "select max(c) from (select (select count(*) from public.content_jobs as o \
+               where o.batch_id = j.batch_id and o.started_at <= j.started_at and o.finished_at > j.started_at) as c \
+             from public.content_jobs as j where j.batch_id = $1::text::uuid) as t",
+            &[&batch_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(overlap <= 5, "{overlap} jobs ran at once");
+
+    let (_, history) = get(&stack, &path, &token).await;
+    assert_eq!(history["batches"][0]["id"], json!(batch_id));
+    let (_, failed) = get(
+        &stack,
+        &format!("/v1/jobs?batchId={batch_id}&state=failed"),
+        &token,
+    )
+    .await;
+    assert_eq!(failed["jobs"].as_array().unwrap().len(), 3);
+    let (status, _) = get(&stack, &format!("/v1/batches/{batch_id}"), &outsider_token).await;
+    assert_eq!(status, 404);
+    let (_, none) = get(&stack, &path, &outsider_token).await;
+    assert_eq!(none["batches"], json!([]));
+}
