@@ -330,7 +330,7 @@ fn media_unavailable(cause: String) -> Failure {
     }
 }
 
-/// Sends a Storage request with the service role; only a success is an answer.
+/// Sends a Storage read with the service role; only a success is an answer.
 async fn storage_call(
     config: &Config,
     request: reqwest::RequestBuilder,
@@ -351,23 +351,6 @@ async fn storage_call(
         )));
     }
     Ok(response)
-}
-
-/// A short-lived absolute URL of a library object, for platforms that fetch media themselves.
-async fn signed_url(config: &Config, object_path: &str) -> Result<String, Failure> {
-    let storage = format!("{}/storage/v1", config.supabase_url.base());
-    let request = reqwest::Client::new()
-        .post(format!("{storage}/object/sign/library/{object_path}"))
-        .header("content-type", "application/json")
-        .body(json!({ "expiresIn": SIGNED_URL_SECONDS }).to_string());
-    let response = storage_call(config, request, "signing").await?;
-    let body: Value =
-        serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Value::Null);
-    // Storage answers the URL relative to its API root.
-    body["signedURL"]
-        .as_str()
-        .map(|path| format!("{storage}{path}"))
-        .ok_or_else(|| media_unavailable("storage answered without signedURL".into()))
 }
 
 /// The post's media, read from Storage with the service role: each item names a library asset
@@ -393,7 +376,18 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             media_unavailable(format!("storage read failed: {}", error.without_url()))
         })?;
         let public_url = match job.platform {
-            Platform::Instagram => Some(signed_url(config, &asset.object_path).await?),
+            Platform::Instagram => Some(
+                crate::storage::signed_url(
+                    config,
+                    "library",
+                    &asset.object_path,
+                    SIGNED_URL_SECONDS,
+                )
+                .await
+                .map_err(|error| {
+                    media_unavailable(format!("signing failed: {}", error.message()))
+                })?,
+            ),
             _ => None,
         };
         files.push(MediaFile {
