@@ -238,6 +238,7 @@ async fn attempt(
         wire: &wire,
         access_token: fresh.access_token.clone(),
         account_id: &fresh.connection.external_account_id,
+        account_handle: fresh.connection.handle.as_deref(),
         intent: &intent,
     };
     // Lookups search from a little before this attempt (clock skew between us and the platform).
@@ -348,6 +349,41 @@ fn token_failure(error: ApiError) -> Failure {
     }
 }
 
+/// How long a signed media URL handed to a platform stays valid.
+const SIGNED_URL_SECONDS: u32 = 3600;
+
+fn media_unavailable(cause: String) -> Failure {
+    Failure::NotPosted {
+        code: "media_unavailable",
+        message: cause,
+        platform_status: None,
+        retry_after: None,
+    }
+}
+
+/// Sends a Storage read with the service role; only a success is an answer.
+async fn storage_call(
+    config: &Config,
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, Failure> {
+    let response = request
+        .header("apikey", config.service_role_key.expose())
+        .bearer_auth(config.service_role_key.expose())
+        .send()
+        .await
+        .map_err(|error| {
+            media_unavailable(format!("storage unreachable: {}", error.without_url()))
+        })?;
+    if !response.status().is_success() {
+        return Err(media_unavailable(format!(
+            "storage answered {} to {what}",
+            response.status()
+        )));
+    }
+    Ok(response)
+}
+
 /// The post's media, read from Storage with the service role: each item names a library asset
 /// of the post's team.
 async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Failure> {
@@ -366,33 +402,29 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             config.supabase_url.base(),
             asset.object_path
         );
-        let unavailable = |cause: String| Failure::NotPosted {
-            code: "media_unavailable",
-            message: cause,
-            platform_status: None,
-            retry_after: None,
-        };
-        let response = reqwest::Client::new()
-            .get(url)
-            .header("apikey", config.service_role_key.expose())
-            .bearer_auth(config.service_role_key.expose())
-            .send()
-            .await
-            .map_err(|error| {
-                unavailable(format!("storage unreachable: {}", error.without_url()))
-            })?;
-        if !response.status().is_success() {
-            return Err(unavailable(format!(
-                "storage answered {}",
-                response.status()
-            )));
-        }
+        let response = storage_call(config, reqwest::Client::new().get(url), "reading").await?;
         let bytes = response.bytes().await.map_err(|error| {
-            unavailable(format!("storage read failed: {}", error.without_url()))
+            media_unavailable(format!("storage read failed: {}", error.without_url()))
         })?;
+        let public_url = match job.platform {
+            Platform::Instagram => Some(
+                crate::storage::signed_url(
+                    config,
+                    "library",
+                    &asset.object_path,
+                    SIGNED_URL_SECONDS,
+                )
+                .await
+                .map_err(|error| {
+                    media_unavailable(format!("signing failed: {}", error.message()))
+                })?,
+            ),
+            _ => None,
+        };
         files.push(MediaFile {
             mime_type: asset.mime_type,
             bytes: bytes.to_vec(),
+            public_url,
         });
     }
     Ok(files)
@@ -412,14 +444,7 @@ async fn library_asset(config: &Config, team_id: &str, id: &str) -> Result<Libra
         .eq("team_id", team_id);
     let rows: Vec<LibraryAsset> = match supabase::send(query).await {
         Ok(body) => serde_json::from_str(&body).unwrap_or_default(),
-        Err(error) => {
-            return Err(Failure::NotPosted {
-                code: "media_unavailable",
-                message: format!("library unreadable: {error:?}"),
-                platform_status: None,
-                retry_after: None,
-            })
-        }
+        Err(error) => return Err(media_unavailable(format!("library unreadable: {error:?}"))),
     };
     rows.into_iter().next().ok_or(Failure::Refused {
         code: "media_missing",

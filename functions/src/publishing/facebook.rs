@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::wire::{Call, Method};
-use super::{Attempt, Content, Failure, Published};
+use super::{same_text, Attempt, Content, Failure, Published};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -42,10 +42,7 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         .as_str()
         .or_else(|| body["id"].as_str())
         .map(str::to_owned)
-        .ok_or_else(|| Failure::Ambiguous {
-            message: "facebook answered without an id".into(),
-            platform_status: Some(answer.status),
-        })?;
+        .ok_or_else(|| Failure::incomplete_posting(Platform::Facebook, &answer, "an id"))?;
     Ok(Published {
         permalink: Some(format!("https://www.facebook.com/{id}")),
         external_id: id,
@@ -62,18 +59,12 @@ pub async fn find_existing(
         attempt.account_id,
         url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    let answer = attempt
-        .prepare(
-            Platform::Facebook,
-            &Call::new(Method::Get, url, &attempt.access_token),
-        )
-        .await?;
-    let body = answer.json();
+    let body = attempt.read(Platform::Facebook, url).await?;
     let found = body["data"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|post| post["message"].as_str().map(str::trim) == Some(content.body.trim()));
+        .find(|post| same_text(&post["message"], content.body));
     Ok(found.and_then(|post| {
         Some(Published {
             external_id: post["id"].as_str()?.to_owned(),

@@ -11,9 +11,14 @@
 
 pub mod dispatcher;
 pub mod facebook;
+pub mod instagram;
+pub mod linkedin;
+pub mod pinterest;
 pub mod rules;
+pub mod tiktok;
 pub mod wire;
 pub mod x;
+pub mod youtube;
 
 use serde_json::Value;
 
@@ -24,6 +29,9 @@ use wire::{Answer, Unanswered, Wire};
 pub struct MediaFile {
     pub mime_type: String,
     pub bytes: Vec<u8>,
+    /// A short-lived signed URL of the object, for platforms that fetch media themselves
+    /// (Instagram); `None` for the others.
+    pub public_url: Option<String>,
 }
 
 /// What a publisher sends.
@@ -100,6 +108,25 @@ impl Failure {
         }
     }
 
+    /// A success before the irreversible call whose answer lacks `missing`: nothing was posted.
+    pub fn incomplete_before_posting(platform: Platform, answer: &Answer, missing: &str) -> Self {
+        Self::NotPosted {
+            code: "platform_unavailable",
+            message: format!("{} answered without {missing}", platform.as_str()),
+            platform_status: Some(answer.status),
+            retry_after: None,
+        }
+    }
+
+    /// The irreversible call succeeded but its answer lacks `missing` (the post's id): the post
+    /// is looked up like any ambiguous one.
+    pub fn incomplete_posting(platform: Platform, answer: &Answer, missing: &str) -> Self {
+        Self::Ambiguous {
+            message: format!("{} answered without {missing}", platform.as_str()),
+            platform_status: Some(answer.status),
+        }
+    }
+
     /// A call that got no answer, before the irreversible call.
     pub fn unanswered_before_posting(unanswered: Unanswered) -> Self {
         let message = match unanswered {
@@ -158,6 +185,8 @@ pub struct Attempt<'a> {
     pub access_token: String,
     /// The platform's id of the connected account (user, page, Instagram account, channel).
     pub account_id: &'a str,
+    /// The account's handle, where permalinks need it (TikTok).
+    pub account_handle: Option<&'a str>,
     pub(crate) intent: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,
 }
 
@@ -186,6 +215,12 @@ impl Attempt<'_> {
         }
     }
 
+    /// Reads JSON with a GET that posts nothing (lookups, statuses).
+    pub async fn read(&self, platform: Platform, url: String) -> Result<Value, Failure> {
+        let call = wire::Call::new(wire::Method::Get, url, &self.access_token);
+        Ok(self.prepare(platform, &call).await?.json())
+    }
+
     /// Records the intent, then sends the irreversible call.
     pub async fn post(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
         self.intend().await?;
@@ -211,11 +246,11 @@ pub async fn publish(
     match platform {
         Platform::X => x::publish(attempt, content).await,
         Platform::Facebook => facebook::publish(attempt, content).await,
-        other => Err(Failure::Refused {
-            code: "platform_not_supported",
-            message: format!("publishing to {} is not available yet", other.as_str()),
-            platform_status: None,
-        }),
+        Platform::Linkedin => linkedin::publish(attempt, content).await,
+        Platform::Instagram => instagram::publish(attempt, content).await,
+        Platform::Tiktok => tiktok::publish(attempt, content).await,
+        Platform::Pinterest => pinterest::publish(attempt, content).await,
+        Platform::Youtube => youtube::publish(attempt, content).await,
     }
 }
 
@@ -230,13 +265,63 @@ pub async fn find_existing(
     match platform {
         Platform::X => x::find_existing(attempt, content, since).await,
         Platform::Facebook => facebook::find_existing(attempt, content, since).await,
-        _ => Ok(None),
+        Platform::Linkedin => linkedin::find_existing(attempt, content, since).await,
+        Platform::Instagram => instagram::find_existing(attempt, content, since).await,
+        Platform::Pinterest => pinterest::find_existing(attempt, content, since).await,
+        Platform::Youtube => youtube::find_existing(attempt, content, since).await,
+        // Without the publish id of the lost answer, TikTok's API cannot tell.
+        Platform::Tiktok => Ok(None),
     }
+}
+
+/// Whether a platform's text is the post's (platforms trim what they store).
+fn same_text(text: &Value, body: &str) -> bool {
+    text.as_str().map(str::trim) == Some(body.trim())
+}
+
+/// Platforms round creation times to the second and their clocks differ from ours a little.
+const CLOCK_SLACK_SECONDS: i64 = 120;
+
+/// Whether a platform's creation time (RFC 3339, Graph's `+0000` form, or epoch milliseconds)
+/// is at or after `since` (less the clock slack). An unreadable time is not: a post of the same
+/// text from well before the attempt must never pass for this one.
+fn created_since(created: &Value, since: &str) -> bool {
+    use chrono::{DateTime, FixedOffset};
+    let parse = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z"))
+            .ok()
+    };
+    let created = match created {
+        Value::Number(millis) => millis
+            .as_i64()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|time| time.fixed_offset()),
+        Value::String(text) => parse(text),
+        _ => None,
+    };
+    matches!((created, parse(since)), (Some(created), Some(since))
+        if created >= since - chrono::Duration::seconds(CLOCK_SLACK_SECONDS))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn lookups_match_text_and_creation_time_in_every_platform_format() {
+        let since = "2026-11-23T10:00:00+00:00";
+        assert!(created_since(&json!("2026-11-23T10:00:01Z"), since));
+        assert!(created_since(&json!("2026-11-23T10:00:01+0000"), since));
+        assert!(created_since(&json!(1_795_428_001_000_i64), since));
+        assert!(created_since(&json!("2026-11-23T09:59:59+00:00"), since));
+        assert!(!created_since(&json!("2026-11-23T09:57:59+00:00"), since));
+        assert!(!created_since(&json!(null), since));
+        assert!(same_text(&json!(" Launch "), "Launch"));
+        assert!(!same_text(&json!(null), "Launch"));
+    }
 
     fn answer(status: u16) -> Answer {
         Answer {

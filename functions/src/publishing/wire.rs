@@ -49,6 +49,16 @@ impl Call {
         }
     }
 
+    /// A call without the account's token (upload URLs that carry their own authorization).
+    pub fn unauthenticated(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.body = Body::Json(body);
         self
@@ -106,6 +116,16 @@ impl Answer {
             .iter()
             .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// A 200 with this JSON body.
+    #[cfg(test)]
+    pub fn ok_json(body: Value) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string().into_bytes(),
+        }
     }
 
     /// `Retry-After` in seconds, when given as seconds.

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::wire::{Call, Method};
-use super::{Attempt, Content, Failure, Published};
+use super::{same_text, Attempt, Content, Failure, Published};
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
@@ -44,16 +44,6 @@ pub fn post_call(access_token: &str, content: &Content<'_>, media_ids: &[String]
     Call::new(Method::Post, TWEETS, access_token).json(body)
 }
 
-fn data_id(answer: &super::wire::Answer) -> Result<String, Failure> {
-    answer.json()["data"]["id"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::Ambiguous {
-            message: "x answered without data.id".into(),
-            platform_status: Some(answer.status),
-        })
-}
-
 pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
     let mut media_ids = Vec::new();
     for file in content.media {
@@ -62,12 +52,7 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         let id = answer.json()["data"]["id"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| Failure::NotPosted {
-                code: "platform_unavailable",
-                message: "x media upload answered without data.id".into(),
-                platform_status: Some(answer.status),
-                retry_after: None,
-            })?;
+            .ok_or_else(|| Failure::incomplete_before_posting(Platform::X, &answer, "data.id"))?;
         media_ids.push(id);
     }
     let answer = attempt
@@ -76,7 +61,10 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
             &post_call(&attempt.access_token, content, &media_ids),
         )
         .await?;
-    let id = data_id(&answer)?;
+    let id = answer.json()["data"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::incomplete_posting(Platform::X, &answer, "data.id"))?;
     Ok(Published {
         permalink: Some(permalink(&id)),
         external_id: id,
@@ -93,18 +81,12 @@ pub async fn find_existing(
         attempt.account_id,
         url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    let answer = attempt
-        .prepare(
-            Platform::X,
-            &Call::new(Method::Get, url, &attempt.access_token),
-        )
-        .await?;
-    let body = answer.json();
+    let body = attempt.read(Platform::X, url).await?;
     let found = body["data"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|tweet| tweet["text"].as_str().map(str::trim) == Some(content.body.trim()));
+        .find(|tweet| same_text(&tweet["text"], content.body));
     Ok(found.and_then(|tweet| {
         let id = tweet["id"].as_str()?.to_owned();
         Some(Published {

@@ -39,11 +39,27 @@ async fn team_with(env: &Env, platforms: &[&str]) -> Team {
 
 /// A draft with one destination per connection, written through PostgREST as clients do.
 async fn draft(env: &Env, author: &User, team: &Team, body: &str, options: &[Value]) -> String {
+    draft_with_media(env, author, team, body, &[], options).await
+}
+
+/// A draft whose media are these library assets.
+async fn draft_with_media(
+    env: &Env,
+    author: &User,
+    team: &Team,
+    body: &str,
+    assets: &[String],
+    options: &[Value],
+) -> String {
+    let media: Vec<Value> = assets
+        .iter()
+        .map(|id| json!({ "libraryAssetId": id }))
+        .collect();
     let (status, post) = env
         .rest_insert(
             author,
             "scheduled_posts",
-            json!({"team_id": team.id, "body": body, "client_post_id": unique("client")}),
+            json!({"team_id": team.id, "body": body, "media": media, "client_post_id": unique("client")}),
         )
         .await;
     assert_eq!(status, 201, "{post}");
@@ -141,6 +157,102 @@ async fn created_posts(env: &Env, account: &str) -> Vec<Value> {
 
 fn count_with_text(posts: &[Value], text: &str) -> usize {
     posts.iter().filter(|p| p["text"] == text).count()
+}
+
+/// The platforms (fake apps) that created a post with `text`, sorted.
+fn apps_with_text(posts: &[Value], text: &str) -> Vec<String> {
+    let mut apps: Vec<String> = posts
+        .iter()
+        .filter(|p| p["text"] == text)
+        .map(|p| p["app"].as_str().unwrap().to_owned())
+        .collect();
+    apps.sort();
+    apps
+}
+
+/// A file in the team's library: uploaded to the `library` bucket through Storage with the
+/// user's token (RLS: the team's folder), and its asset row; the asset id.
+async fn library_asset(env: &Env, user: &User, team: &Team, mime: &str, bytes: Vec<u8>) -> String {
+    let extension = mime.rsplit('/').next().unwrap();
+    let path = format!("{}/{}.{extension}", team.id, unique("asset"));
+    let size = bytes.len() as i64;
+    let response = env
+        .http
+        .post(format!(
+            "{}/storage/v1/object/library/{path}",
+            env.stack.supabase_url
+        ))
+        .header("apikey", env.stack.keys.anon_key())
+        .header("content-type", mime)
+        .bearer_auth(&user.token)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+    let (status, row) = env
+        .rest_insert(
+            user,
+            "content_library_assets",
+            json!({"team_id": team.id, "object_path": path, "mime_type": mime, "size_bytes": size}),
+        )
+        .await;
+    assert_eq!(status, 201, "{row}");
+    row["id"].as_str().unwrap().to_owned()
+}
+
+/// A few KB that pass for a JPEG photo.
+fn jpeg() -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    bytes.resize(3000, 0x42);
+    bytes.extend([0xFF, 0xD9]);
+    bytes
+}
+
+/// A few KB that pass for an MP4 video.
+fn mp4() -> Vec<u8> {
+    let mut bytes = vec![0x00, 0x00, 0x00, 0x18];
+    bytes.extend(b"ftypmp42");
+    bytes.resize(4096, 0x17);
+    bytes
+}
+
+/// Each destination's `(status, error_code)`, in the order of the team's connections.
+async fn outcomes(env: &Env, user: &User, team: &Team, post_id: &str) -> Vec<(String, Value)> {
+    let snapshot = status(env, user, post_id).await;
+    let destinations = snapshot["destinations"].as_array().unwrap();
+    team.connections
+        .iter()
+        .map(|connection| {
+            let d = destinations
+                .iter()
+                .find(|d| d["connection_id"] == connection.as_str())
+                .unwrap();
+            (
+                d["status"].as_str().unwrap().to_owned(),
+                d["error_code"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Publishes now and waits until every destination settled.
+async fn publish_now(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+    let (code, body) = post(
+        env,
+        user,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    settled(env, user, post_id).await
 }
 
 #[tokio::test]
@@ -686,4 +798,211 @@ async fn dispatchers_racing_over_a_thousand_due_posts_publish_each_exactly_once(
         total,
         "every published post is at the platform once"
     );
+}
+
+#[tokio::test]
+async fn an_image_post_reaches_linkedin_instagram_and_pinterest_once_with_permalinks() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
+    let image = library_asset(&env, &team.owner, &team, "image/jpeg", jpeg()).await;
+    let text = format!("New collection (spring) #launch {}", unique("image"));
+    let options = [
+        json!({"visibility": "PUBLIC"}),
+        json!({}),
+        json!({"boardId": "board-spring", "title": "Spring", "link": "https://pixa.example/spring"}),
+    ];
+    let post_id = draft_with_media(&env, &team.owner, &team, &text, &[image], &options).await;
+    assert_eq!(
+        publish_now(&env, &team.owner, &post_id).await,
+        ["published", "published", "published"]
+    );
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    let permalinks: Vec<&str> = snapshot["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["permalink"].as_str().unwrap())
+        .collect();
+    for prefix in [
+        "https://www.linkedin.com/feed/update/urn:li:share:",
+        "https://www.instagram.com/p/",
+        "https://www.pinterest.com/pin/",
+    ] {
+        assert!(
+            permalinks.iter().any(|p| p.starts_with(prefix)),
+            "{prefix} in {permalinks:?}"
+        );
+    }
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(
+        apps_with_text(&created, &text),
+        ["instagram", "linkedin", "pinterest"],
+        "once per platform; Instagram fetched the image from its signed URL"
+    );
+}
+
+#[tokio::test]
+async fn a_video_post_reaches_tiktok_and_youtube_once_with_permalinks() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["tiktok", "youtube"]).await;
+    let video = library_asset(&env, &team.owner, &team, "video/mp4", mp4()).await;
+    let text = format!("Behind the scenes {}", unique("video"));
+    let options = [
+        json!({"privacyLevel": "PUBLIC_TO_EVERYONE", "disableDuet": true}),
+        json!({"title": format!("Behind the scenes {}", unique("t")), "privacyStatus": "unlisted"}),
+    ];
+    let post_id = draft_with_media(&env, &team.owner, &team, &text, &[video], &options).await;
+    assert_eq!(
+        publish_now(&env, &team.owner, &post_id).await,
+        ["published", "published"]
+    );
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    let permalinks: Vec<&str> = snapshot["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["permalink"].as_str().unwrap())
+        .collect();
+    assert!(
+        permalinks
+            .iter()
+            .any(|p| p.starts_with(&format!("https://www.tiktok.com/@{}/video/", team.account))),
+        "{permalinks:?}"
+    );
+    assert!(
+        permalinks
+            .iter()
+            .any(|p| p.starts_with("https://www.youtube.com/watch?v=")),
+        "{permalinks:?}"
+    );
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(apps_with_text(&created, &text), ["tiktok", "youtube"]);
+}
+
+#[tokio::test]
+async fn ambiguous_answers_are_looked_up_where_the_platform_allows_and_never_reposted() {
+    let env = Env::new().await;
+    let images = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
+    let videos = team_with(&env, &["youtube", "tiktok"]).await;
+    let image = library_asset(&env, &images.owner, &images, "image/jpeg", jpeg()).await;
+    let video = library_asset(&env, &videos.owner, &videos, "video/mp4", mp4()).await;
+    for marker in ["[publish:500-after-accept]", "[publish:drop-after-accept]"] {
+        let text = format!("{marker} {}", unique("lost"));
+        let post_id = draft_with_media(
+            &env,
+            &images.owner,
+            &images,
+            &text,
+            std::slice::from_ref(&image),
+            &[json!({}), json!({}), json!({"boardId": "board-lost"})],
+        )
+        .await;
+        assert_eq!(
+            publish_now(&env, &images.owner, &post_id).await,
+            ["published", "published", "published"],
+            "{marker}: found at the platform"
+        );
+        let events = status(&env, &images.owner, &post_id).await["events"].clone();
+        assert_eq!(
+            events
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["event"] == "found_existing")
+                .count(),
+            3,
+            "{marker}: {events}"
+        );
+        assert_eq!(
+            apps_with_text(&created_posts(&env, &images.account).await, &text),
+            ["instagram", "linkedin", "pinterest"],
+            "{marker}: never reposted"
+        );
+
+        let text = format!("{marker} {}", unique("lost-video"));
+        let post_id = draft_with_media(
+            &env,
+            &videos.owner,
+            &videos,
+            &text,
+            std::slice::from_ref(&video),
+            &[
+                json!({"title": unique("Lost"), "privacyStatus": "public"}),
+                json!({"privacyLevel": "SELF_ONLY"}),
+            ],
+        )
+        .await;
+        publish_now(&env, &videos.owner, &post_id).await;
+        assert_eq!(
+            outcomes(&env, &videos.owner, &videos, &post_id).await,
+            [
+                ("published".to_owned(), Value::Null),
+                ("unconfirmed".to_owned(), json!("outcome_unknown"))
+            ],
+            "{marker}: TikTok cannot be looked up without the lost publish id: the user decides"
+        );
+        assert_eq!(
+            apps_with_text(&created_posts(&env, &videos.account).await, &text),
+            ["youtube"],
+            "{marker}: the TikTok job never got its video"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refused_media_fail_the_destination_with_a_clear_error_and_post_nothing() {
+    let env = Env::new().await;
+    let images = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
+    let videos = team_with(&env, &["tiktok", "youtube"]).await;
+    let image = library_asset(&env, &images.owner, &images, "image/jpeg", jpeg()).await;
+    let video = library_asset(&env, &videos.owner, &videos, "video/mp4", mp4()).await;
+    let text = format!("[publish:reject-media] {}", unique("refused"));
+    let post_id = draft_with_media(
+        &env,
+        &images.owner,
+        &images,
+        &text,
+        &[image],
+        &[json!({}), json!({}), json!({"boardId": "board-refused"})],
+    )
+    .await;
+    publish_now(&env, &images.owner, &post_id).await;
+    assert_eq!(
+        outcomes(&env, &images.owner, &images, &post_id).await,
+        [
+            ("failed".to_owned(), json!("platform_refused")),
+            ("failed".to_owned(), json!("media_rejected")),
+            ("failed".to_owned(), json!("platform_refused")),
+        ]
+    );
+    let post_id = draft_with_media(
+        &env,
+        &videos.owner,
+        &videos,
+        &text,
+        &[video],
+        &[
+            json!({"privacyLevel": "PUBLIC_TO_EVERYONE"}),
+            json!({"title": "Refused", "privacyStatus": "private"}),
+        ],
+    )
+    .await;
+    publish_now(&env, &videos.owner, &post_id).await;
+    assert_eq!(
+        outcomes(&env, &videos.owner, &videos, &post_id).await,
+        [
+            ("failed".to_owned(), json!("media_rejected")),
+            ("failed".to_owned(), json!("platform_refused")),
+        ]
+    );
+    let snapshot = status(&env, &videos.owner, &post_id).await;
+    for destination in snapshot["destinations"].as_array().unwrap() {
+        let message = destination["error_message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && !message.contains("fake-at-"),
+            "{message}"
+        );
+    }
+    assert!(created_posts(&env, &images.account).await.is_empty());
+    assert!(created_posts(&env, &videos.account).await.is_empty());
 }

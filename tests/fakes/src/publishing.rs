@@ -1,19 +1,31 @@
 //! The platforms' publishing endpoints, as their docs describe them: X (media upload, post,
-//! the user's posts), Facebook Pages (feed, photos). Every created post is recorded, so tests
-//! count duplicates (`GET /social/_posts?account=`).
+//! the user's posts), Facebook Pages (feed, photos), LinkedIn (image upload, versioned posts,
+//! posts by author), Instagram (containers fetched from `image_url`, their status, publish,
+//! permalink, the account's media), TikTok (direct post init, ranged upload to `upload_url`,
+//! status), Pinterest (pins with base64 images, a board's pins) and YouTube (resumable session,
+//! upload, search of the channel's videos). Upload URLs handed out are the platforms' real hosts
+//! (`www.linkedin.com/dms-uploads/…`, `open-upload.tiktokapis.com`, `www.googleapis.com/upload/…`),
+//! so the worker's rewrite sends them back here. Every created post is recorded, so tests count
+//! duplicates (`GET /social/_posts?account=`).
 //!
-//! Markers in the post text choose a fault for the first attempt of that text (later attempts
-//! succeed, as a platform that recovered would):
+//! Markers in the post text choose a fault for the first attempt of that text on a platform
+//! (later attempts succeed, as a platform that recovered would):
 //! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
-//! `[publish:500-after-accept]` the post is created, then 500 is answered;
-//! `[publish:drop-after-accept]` the post is created, then the connection is cut mid-answer;
-//! `[publish:reject-media]` every media upload is refused (400).
+//! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered;
+//! `[publish:drop-after-accept]` the same, then the connection is cut mid-answer;
+//! `[publish:reject-media]` the media is refused: X, Facebook, LinkedIn, Pinterest and YouTube
+//! answer 400; an Instagram container ends in `ERROR`; a TikTok job ends `FAILED`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::social::{json_response, random, unauthorized, use_token};
@@ -24,13 +36,51 @@ struct Created {
     account: String,
     id: String,
     text: String,
+    /// Where the post lives besides the account: a Pinterest board, a YouTube title.
+    place: String,
+    at: SystemTime,
+}
+
+struct Container {
+    account: String,
+    caption: String,
+    /// `FINISHED` or `ERROR: why`, shown from the second status read on.
+    outcome: Result<(), String>,
+    reads: u32,
+    published: bool,
+}
+
+struct TiktokJob {
+    account: String,
+    title: String,
+    size: u64,
+    received: u64,
+    /// `None` while processing; the post id, or the fail reason.
+    outcome: Option<Result<u64, String>>,
+    reads: u32,
+}
+
+struct Session {
+    account: String,
+    title: String,
+    description: String,
+    privacy: String,
+    length: usize,
+    done: bool,
 }
 
 #[derive(Default)]
 struct Posts {
     created: Vec<Created>,
-    /// Attempts per post text, so a fault hits the first one only.
-    attempts: HashMap<String, u32>,
+    /// Attempts per platform and post text, so a fault hits the first one only.
+    attempts: HashMap<(String, String), u32>,
+    /// LinkedIn images: URN → (owner, uploaded).
+    images: HashMap<String, (String, bool)>,
+    containers: HashMap<String, Container>,
+    /// TikTok jobs by publish id; upload ids name them too.
+    jobs: HashMap<String, TiktokJob>,
+    uploads: HashMap<String, String>,
+    sessions: HashMap<String, Session>,
 }
 
 fn posts() -> MutexGuard<'static, Posts> {
@@ -58,180 +108,895 @@ enum Fault {
     DropAfterAccept,
 }
 
-/// The fault the first attempt of `text` meets.
-fn fault(text: &str) -> Fault {
+fn marked(text: &str, marker: &str) -> bool {
+    text.contains(&format!("[publish:{marker}]"))
+}
+
+/// The fault the first attempt of `text` on `app` meets.
+fn fault(app: &str, text: &str) -> Fault {
     let first = {
         let mut posts = posts();
-        let attempts = posts.attempts.entry(text.to_owned()).or_default();
+        let attempts = posts
+            .attempts
+            .entry((app.to_owned(), text.to_owned()))
+            .or_default();
         *attempts += 1;
         *attempts == 1
     };
-    let marked = |marker: &str| text.contains(&format!("[publish:{marker}]"));
     match () {
-        _ if marked("reject") => Fault::Refuse(403),
+        _ if marked(text, "reject") => Fault::Refuse(403),
         _ if !first => Fault::None,
-        _ if marked("429") => Fault::Refuse(429),
-        _ if marked("503") => Fault::Refuse(503),
-        _ if marked("500-after-accept") => Fault::AfterAccept(500),
-        _ if marked("drop-after-accept") => Fault::DropAfterAccept,
+        _ if marked(text, "429") => Fault::Refuse(429),
+        _ if marked(text, "503") => Fault::Refuse(503),
+        _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
+        _ if marked(text, "drop-after-accept") => Fault::DropAfterAccept,
         _ => Fault::None,
     }
 }
 
-/// Creates the post unless the fault refuses it; answers `created` unless the fault says
-/// otherwise.
-fn create(
-    app: &'static str,
-    account: &str,
-    text: &str,
-    created: impl FnOnce(&str) -> Value,
-) -> Response {
-    let refusal = |status: u16| {
-        let mut response = json_response(
+/// A refusal in the platform's error format (`app` names the platform, not the OAuth app).
+fn refusal(app: &str, status: u16) -> Response {
+    let message = format!("fake {app} fault {status}");
+    let mut response = match app {
+        "x" => json_response(
             status,
-            json!({"title": "fault", "detail": format!("fake {app} fault {status}"), "status": status}),
-        );
-        if status == 429 {
-            response
-                .headers_mut()
-                .insert("retry-after", "1".parse().expect("a header value"));
+            json!({"title": "fault", "detail": message, "status": status}),
+        ),
+        "facebook" | "instagram" => json_response(
+            status,
+            json!({"error": {"message": message, "type": "OAuthException", "code": 2, "is_transient": true}}),
+        ),
+        "linkedin" => json_response(
+            status,
+            json!({"message": message, "status": status, "serviceErrorCode": 0}),
+        ),
+        "tiktok" => {
+            let code = match status {
+                429 => "rate_limit_exceeded",
+                403 => "spam_risk_too_many_posts",
+                _ => "internal_error",
+            };
+            json_response(
+                status,
+                json!({"data": {}, "error": {"code": code, "message": message, "log_id": "fake"}}),
+            )
         }
-        response
+        "pinterest" => json_response(status, json!({"code": status, "message": message})),
+        _ => json_response(
+            status,
+            json!({"error": {"code": status, "message": message, "errors": [{"reason": "backendError", "domain": "youtube"}]}}),
+        ),
     };
-    let fault = fault(text);
-    if let Fault::Refuse(status) = fault {
-        return refusal(status);
+    if status == 429 {
+        response
+            .headers_mut()
+            .insert("retry-after", "1".parse().expect("a header value"));
     }
-    let id = random(&format!("{app}-post")).replace('-', "");
-    posts().created.push(Created {
-        app,
-        account: account.to_owned(),
-        id: id.clone(),
-        text: text.to_owned(),
-    });
+    response
+}
+
+/// Applies `text`'s fault around `act`, which creates the post (or job) and answers success.
+fn faulted(app: &str, text: &str, act: impl FnOnce() -> Response) -> Response {
+    let fault = fault(app, text);
+    if let Fault::Refuse(status) = fault {
+        return refusal(app, status);
+    }
+    let response = act();
     match fault {
-        Fault::AfterAccept(status) => refusal(status),
+        Fault::AfterAccept(status) => refusal(app, status),
         Fault::DropAfterAccept => {
             let cut = futures::stream::once(async {
                 Err::<Bytes, std::io::Error>(std::io::Error::other("connection cut by the fake"))
             });
             (axum::http::StatusCode::OK, Body::from_stream(cut)).into_response()
         }
-        _ => json_response(if app == "x" { 201 } else { 200 }, created(&id)),
+        _ => response,
     }
 }
 
+/// Records a live post; its id.
+fn record(app: &'static str, account: &str, text: &str, place: &str) -> String {
+    let id = random(&format!("{app}-post")).replace('-', "");
+    posts().created.push(Created {
+        app,
+        account: account.to_owned(),
+        id: id.clone(),
+        text: text.to_owned(),
+        place: place.to_owned(),
+        at: SystemTime::now(),
+    });
+    id
+}
+
+/// Creates the post unless the fault refuses it; answers `created` with `status`.
+fn create(
+    app: &'static str,
+    account: &str,
+    text: &str,
+    status: u16,
+    created: impl FnOnce(&str) -> Value,
+) -> Response {
+    faulted(app, text, || {
+        let id = record(app, account, text, "");
+        json_response(status, created(&id))
+    })
+}
+
+/// The posts `app` holds for `account`, newest first.
 fn found(app: &str, account: &str) -> Vec<Created> {
-    posts()
+    let mut posts: Vec<Created> = posts()
         .created
         .iter()
         .filter(|post| post.app == app && post.account == account)
         .cloned()
-        .collect()
+        .collect();
+    posts.reverse();
+    posts
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// One request to the platforms' publishing endpoints.
+pub struct Request<'a> {
+    pub app: &'static str,
+    pub method: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub query: &'a HashMap<String, String>,
+    pub headers: &'a HeaderMap,
+    pub bearer: &'a str,
+    pub body: &'a Bytes,
+}
+
+impl Request<'_> {
+    fn json(&self) -> Value {
+        serde_json::from_slice(self.body).unwrap_or(Value::Null)
+    }
+
+    fn form(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(self.body)
+            .into_owned()
+            .collect()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn param(&self, name: &str) -> &str {
+        self.query.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    /// The account the request's token belongs to, or the platform's 401.
+    fn account(&self) -> Result<String, Response> {
+        use_token(self.app, self.bearer).map_err(|()| unauthorized(self.app))
+    }
 }
 
 /// The publishing endpoints; `None` for any other path.
-pub fn handle(
-    app: &'static str,
-    method: &str,
-    host: &str,
-    path: &str,
-    query: &HashMap<String, String>,
-    bearer: &str,
-    body: &Bytes,
-) -> Option<Response> {
-    let json_body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let response = match (method, host, path) {
-        ("POST", "api.x.com", "/2/media/upload") => with_account(app, bearer, |_| {
-            let text = json_body["media"].as_str().unwrap_or_default();
-            if text.is_empty() {
-                return json_response(
-                    400,
-                    json!({"title": "Invalid Request", "detail": "media is required"}),
-                );
-            }
-            json_response(
-                200,
-                json!({"data": {"id": random("media").replace('-', ""), "media_key": "3_fake"}}),
-            )
-        }),
-        ("POST", "api.x.com", "/2/tweets") => with_account(app, bearer, |account| {
-            let text = json_body["text"].as_str().unwrap_or_default();
-            if text.contains("[publish:reject-media]") && json_body["media"].is_object() {
-                return json_response(
-                    400,
-                    json!({"title": "Invalid Request", "detail": "media rejected"}),
-                );
-            }
-            create(
-                "x",
-                account,
-                text,
-                |id| json!({"data": {"id": id, "text": text}}),
-            )
-        }),
+pub async fn handle(request: Request<'_>) -> Option<Response> {
+    let (method, host, path) = (request.method, request.host, request.path);
+    let answer = |handler: fn(&Request, &str) -> Response| {
+        Some(match request.account() {
+            Ok(account) => handler(&request, &account),
+            Err(response) => response,
+        })
+    };
+    match (method, host, path) {
+        ("POST", "api.x.com", "/2/media/upload") => answer(x_media),
+        ("POST", "api.x.com", "/2/tweets") => answer(x_post),
         ("GET", "api.x.com", timeline)
             if timeline.starts_with("/2/users/") && timeline.ends_with("/tweets") =>
         {
-            with_account(app, bearer, |account| {
-                let tweets: Vec<Value> = found("x", account)
-                    .into_iter()
-                    .map(|post| json!({"id": post.id, "text": post.text}))
-                    .collect();
-                json_response(
-                    200,
-                    json!({"data": tweets, "meta": {"result_count": tweets.len()}}),
-                )
-            })
+            answer(x_timeline)
         }
-        ("POST", "graph.facebook.com", feed) if feed.ends_with("/feed") => {
-            with_account(app, bearer, |account| {
-                let text = json_body["message"].as_str().unwrap_or_default();
-                create(
-                    "facebook",
-                    account,
-                    text,
-                    |id| json!({"id": format!("page-{account}_{id}")}),
-                )
-            })
-        }
+        ("POST", "graph.facebook.com", feed) if feed.ends_with("/feed") => answer(facebook_post),
         ("POST", "graph.facebook.com", photos) if photos.ends_with("/photos") => {
-            with_account(app, bearer, |account| {
-                let caption = query.get("caption").cloned().unwrap_or_default();
-                if caption.contains("[publish:reject-media]") || body.is_empty() {
-                    return json_response(
-                        400,
-                        json!({"error": {"message": "Invalid image", "type": "OAuthException", "code": 324}}),
-                    );
-                }
-                create(
-                    "facebook",
-                    account,
-                    &caption,
-                    |id| json!({"id": format!("photo{id}"), "post_id": format!("page-{account}_{id}")}),
-                )
-            })
+            answer(facebook_photo)
         }
-        ("GET", "graph.facebook.com", feed) if feed.ends_with("/feed") => {
-            with_account(app, bearer, |account| {
-                let data: Vec<Value> = found("facebook", account)
-                .into_iter()
-                .map(|post| {
-                    let id = format!("page-{account}_{}", post.id);
-                    json!({"id": id, "message": post.text, "permalink_url": format!("https://www.facebook.com/{id}")})
-                })
-                .collect();
-                json_response(200, json!({ "data": data }))
-            })
+        ("GET", "graph.facebook.com", feed) if feed.ends_with("/feed") => answer(facebook_feed),
+        ("POST", "graph.facebook.com", media) if media.ends_with("/media") => {
+            Some(instagram_container(&request).await)
         }
-        _ => return None,
-    };
-    Some(response)
+        ("POST", "graph.facebook.com", publish) if publish.ends_with("/media_publish") => {
+            answer(instagram_publish)
+        }
+        ("GET", "graph.facebook.com", media) if media.ends_with("/media") => {
+            answer(instagram_media)
+        }
+        ("GET", "graph.facebook.com", node) if is_instagram_node(node) => answer(instagram_node),
+        ("POST", "api.linkedin.com", "/rest/images") => answer(linkedin_image),
+        ("PUT", "www.linkedin.com", upload) if upload.starts_with("/dms-uploads/") => {
+            answer(linkedin_upload)
+        }
+        ("POST", "api.linkedin.com", "/rest/posts") => answer(linkedin_post),
+        ("GET", "api.linkedin.com", "/rest/posts") => answer(linkedin_posts),
+        ("POST", "open.tiktokapis.com", "/v2/post/publish/video/init/") => answer(tiktok_init),
+        ("PUT", "open-upload.tiktokapis.com", "/video/") => Some(tiktok_upload(&request)),
+        ("POST", "open.tiktokapis.com", "/v2/post/publish/status/fetch/") => answer(tiktok_status),
+        ("POST", "api.pinterest.com", "/v5/pins") => answer(pinterest_pin),
+        ("GET", "api.pinterest.com", pins)
+            if pins.starts_with("/v5/boards/") && pins.ends_with("/pins") =>
+        {
+            answer(pinterest_board)
+        }
+        ("POST", "www.googleapis.com", "/upload/youtube/v3/videos") => answer(youtube_session),
+        ("PUT", "www.googleapis.com", "/upload/youtube/v3/videos") => answer(youtube_upload),
+        ("GET", "www.googleapis.com", "/youtube/v3/search") => answer(youtube_search),
+        _ => None,
+    }
 }
 
-fn with_account(app: &str, bearer: &str, answer: impl FnOnce(&str) -> Response) -> Response {
-    match use_token(app, bearer) {
-        Ok(account) => answer(&account),
-        Err(()) => unauthorized(app),
+fn x_media(request: &Request, _: &str) -> Response {
+    if request.json()["media"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        return json_response(
+            400,
+            json!({"title": "Invalid Request", "detail": "media is required"}),
+        );
     }
+    json_response(
+        200,
+        json!({"data": {"id": random("media").replace('-', ""), "media_key": "3_fake"}}),
+    )
+}
+
+fn x_post(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let text = body["text"].as_str().unwrap_or_default();
+    if marked(text, "reject-media") && body["media"].is_object() {
+        return json_response(
+            400,
+            json!({"title": "Invalid Request", "detail": "media rejected"}),
+        );
+    }
+    create(
+        "x",
+        account,
+        text,
+        201,
+        |id| json!({"data": {"id": id, "text": text}}),
+    )
+}
+
+fn x_timeline(_: &Request, account: &str) -> Response {
+    let tweets: Vec<Value> = found("x", account)
+        .into_iter()
+        .map(|post| json!({"id": post.id, "text": post.text}))
+        .collect();
+    json_response(
+        200,
+        json!({"data": tweets, "meta": {"result_count": tweets.len()}}),
+    )
+}
+
+fn facebook_post(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let text = body["message"].as_str().unwrap_or_default();
+    create(
+        "facebook",
+        account,
+        text,
+        200,
+        |id| json!({"id": format!("page-{account}_{id}")}),
+    )
+}
+
+fn graph_error(message: &str, code: u32) -> Response {
+    json_response(
+        400,
+        json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "fake"}}),
+    )
+}
+
+fn facebook_photo(request: &Request, account: &str) -> Response {
+    let caption = request.param("caption");
+    if marked(caption, "reject-media") || request.body.is_empty() {
+        return graph_error("Invalid image", 324);
+    }
+    create(
+        "facebook",
+        account,
+        caption,
+        200,
+        |id| json!({"id": format!("photo{id}"), "post_id": format!("page-{account}_{id}")}),
+    )
+}
+
+fn facebook_feed(_: &Request, account: &str) -> Response {
+    let data: Vec<Value> = found("facebook", account)
+        .into_iter()
+        .map(|post| {
+            let id = format!("page-{account}_{}", post.id);
+            json!({"id": id, "message": post.text, "permalink_url": format!("https://www.facebook.com/{id}")})
+        })
+        .collect();
+    json_response(200, json!({ "data": data }))
+}
+
+/// `/v23.0/ig-{account}/…`: the account's Instagram id is the path's second segment.
+fn instagram_account_of(path: &str, account: &str) -> bool {
+    path.split('/').nth(2) == Some(&format!("ig-{account}"))
+}
+
+/// Fetches the image as Instagram does, then makes the container.
+async fn instagram_container(request: &Request<'_>) -> Response {
+    let account = match request.account() {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    if !instagram_account_of(request.path, &account) {
+        return graph_error("Unsupported post request", 100);
+    }
+    let form = request.form();
+    let caption = form.get("caption").cloned().unwrap_or_default();
+    let image_url = form.get("image_url").cloned().unwrap_or_default();
+    if image_url.is_empty() {
+        return graph_error("The parameter image_url is required", 100);
+    }
+    let fetched = match reqwest::get(&image_url).await {
+        Ok(response) if response.status().is_success() => response
+            .bytes()
+            .await
+            .map(|b| !b.is_empty())
+            .unwrap_or(false),
+        _ => false,
+    };
+    let outcome = if !fetched {
+        Err("ERROR: the image could not be downloaded from image_url".to_owned())
+    } else if marked(&caption, "reject-media") {
+        Err("ERROR: the image format is not supported (2207026)".to_owned())
+    } else {
+        Ok(())
+    };
+    let id = format!("1790{}", NEXT_NUMBER.fetch_add(1, Ordering::Relaxed));
+    posts().containers.insert(
+        id.clone(),
+        Container {
+            account,
+            caption,
+            outcome,
+            reads: 0,
+            published: false,
+        },
+    );
+    json_response(200, json!({ "id": id }))
+}
+
+static NEXT_NUMBER: AtomicU64 = AtomicU64::new(1);
+
+fn is_instagram_node(path: &str) -> bool {
+    let Some(id) = path.strip_prefix("/v23.0/") else {
+        return false;
+    };
+    let posts = posts();
+    posts.containers.contains_key(id)
+        || posts
+            .created
+            .iter()
+            .any(|post| post.app == "instagram" && post.id == id)
+}
+
+/// A container's status, or a published media's permalink.
+fn instagram_node(request: &Request, account: &str) -> Response {
+    let id = request.path.trim_start_matches("/v23.0/");
+    let mut posts = posts();
+    if let Some(container) = posts.containers.get_mut(id) {
+        if container.account != account {
+            return graph_error("Unsupported get request", 100);
+        }
+        container.reads += 1;
+        let (code, status) = match (&container.outcome, container.reads, container.published) {
+            (_, 1, _) => ("IN_PROGRESS", "In progress".to_owned()),
+            (Ok(()), _, true) => ("PUBLISHED", "Published".to_owned()),
+            (Ok(()), _, false) => ("FINISHED", "Finished".to_owned()),
+            (Err(reason), _, _) => ("ERROR", reason.clone()),
+        };
+        return json_response(
+            200,
+            json!({"id": id, "status_code": code, "status": status}),
+        );
+    }
+    json_response(
+        200,
+        json!({"id": id, "permalink": format!("https://www.instagram.com/p/{id}/")}),
+    )
+}
+
+fn instagram_publish(request: &Request, account: &str) -> Response {
+    if !instagram_account_of(request.path, account) {
+        return graph_error("Unsupported post request", 100);
+    }
+    let creation_id = request
+        .form()
+        .get("creation_id")
+        .cloned()
+        .unwrap_or_default();
+    let caption = {
+        let posts = posts();
+        match posts.containers.get(&creation_id) {
+            Some(c) if c.account == account && c.outcome.is_ok() && !c.published => {
+                c.caption.clone()
+            }
+            Some(c) if c.published => return graph_error("Media ID is not available", 9007),
+            _ => return graph_error("The media is not ready for publishing", 9007),
+        }
+    };
+    faulted("instagram", &caption, || {
+        if let Some(container) = posts().containers.get_mut(&creation_id) {
+            container.published = true;
+        }
+        let id = record("instagram", account, &caption, "");
+        json_response(200, json!({ "id": id }))
+    })
+}
+
+fn instagram_media(request: &Request, account: &str) -> Response {
+    if !instagram_account_of(request.path, account) {
+        return graph_error("Unsupported get request", 100);
+    }
+    let data: Vec<Value> = found("instagram", account)
+        .into_iter()
+        .map(|post| {
+            json!({"id": post.id, "caption": post.text,
+                   "permalink": format!("https://www.instagram.com/p/{}/", post.id),
+                   "timestamp": chrono::DateTime::<chrono::Utc>::from(post.at).format("%Y-%m-%dT%H:%M:%S%z").to_string()})
+        })
+        .collect();
+    json_response(200, json!({ "data": data }))
+}
+
+/// LinkedIn's versioned API refuses calls without its version headers.
+fn linkedin_unversioned(request: &Request) -> Option<Response> {
+    let version = request.header("linkedin-version").unwrap_or_default();
+    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(json_response(
+            426,
+            json!({"message": "A version must be present. Please specify a version by adding the LinkedIn-Version header.", "status": 426, "code": "VERSION_MISSING"}),
+        ));
+    }
+    (request.header("x-restli-protocol-version") != Some("2.0.0")).then(|| {
+        json_response(
+            400,
+            json!({"message": "X-Restli-Protocol-Version 2.0.0 is required", "status": 400}),
+        )
+    })
+}
+
+fn linkedin_image(request: &Request, account: &str) -> Response {
+    if let Some(refused) = linkedin_unversioned(request) {
+        return refused;
+    }
+    let owner = request.json()["initializeUploadRequest"]["owner"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if request.param("action") != "initializeUpload" || owner != format!("urn:li:person:{account}")
+    {
+        return json_response(
+            403,
+            json!({"message": "Not enough permissions to access: images.ACTION-initializeUpload", "status": 403}),
+        );
+    }
+    let key = random("D5610AQ").replace('-', "");
+    let image = format!("urn:li:image:{key}");
+    posts()
+        .images
+        .insert(image.clone(), (account.to_owned(), false));
+    json_response(
+        200,
+        json!({"value": {
+            "uploadUrlExpiresAt": millis(SystemTime::now()) + 86_400_000,
+            "uploadUrl": format!("https://www.linkedin.com/dms-uploads/sp/{key}/uploadedImage/0?ca=vector_feedshare&cn=uploads&v=beta"),
+            "image": image,
+        }}),
+    )
+}
+
+fn linkedin_upload(request: &Request, account: &str) -> Response {
+    let key = request.path.split('/').nth(3).unwrap_or_default();
+    let mut posts = posts();
+    match posts.images.get_mut(&format!("urn:li:image:{key}")) {
+        Some((owner, uploaded)) if owner == account && !request.body.is_empty() => {
+            *uploaded = true;
+            (axum::http::StatusCode::CREATED, "").into_response()
+        }
+        _ => json_response(400, json!({"message": "Invalid upload", "status": 400})),
+    }
+}
+
+/// LinkedIn's little text format, back to plain text.
+fn unescape(commentary: &str) -> String {
+    let mut text = String::with_capacity(commentary.len());
+    let mut chars = commentary.chars();
+    while let Some(c) = chars.next() {
+        text.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    text
+}
+
+fn linkedin_post(request: &Request, account: &str) -> Response {
+    if let Some(refused) = linkedin_unversioned(request) {
+        return refused;
+    }
+    let body = request.json();
+    if body["author"] != format!("urn:li:person:{account}") || body["lifecycleState"] != "PUBLISHED"
+    {
+        return json_response(
+            422,
+            json!({"message": "author and lifecycleState PUBLISHED are required", "status": 422}),
+        );
+    }
+    let text = unescape(body["commentary"].as_str().unwrap_or_default());
+    if let Some(image) = body["content"]["media"]["id"].as_str() {
+        let ready = posts()
+            .images
+            .get(image)
+            .is_some_and(|(owner, uploaded)| owner == account && *uploaded);
+        if !ready {
+            return json_response(
+                400,
+                json!({"message": format!("{image} has not been uploaded"), "status": 400}),
+            );
+        }
+        if marked(&text, "reject-media") {
+            return json_response(
+                400,
+                json!({"message": "Image processing failed: the image is not supported", "status": 400, "serviceErrorCode": 100}),
+            );
+        }
+    }
+    faulted("linkedin", &text, || {
+        let id = record("linkedin", account, &text, "");
+        (
+            axum::http::StatusCode::CREATED,
+            [("x-restli-id", format!("urn:li:share:{id}"))],
+        )
+            .into_response()
+    })
+}
+
+fn linkedin_posts(request: &Request, account: &str) -> Response {
+    if let Some(refused) = linkedin_unversioned(request) {
+        return refused;
+    }
+    if request.param("q") != "author"
+        || request.param("author") != format!("urn:li:person:{account}")
+    {
+        return json_response(
+            403,
+            json!({"message": "Not enough permissions to access: posts.FINDER-author", "status": 403}),
+        );
+    }
+    let elements: Vec<Value> = found("linkedin", account)
+        .into_iter()
+        .map(|post| {
+            let commentary: String = post
+                .text
+                .chars()
+                .flat_map(|c| {
+                    let escape = "\\|{}@[]()<>#*_~".contains(c);
+                    escape.then_some('\\').into_iter().chain([c])
+                })
+                .collect();
+            json!({"id": format!("urn:li:share:{}", post.id), "author": format!("urn:li:person:{account}"),
+                   "commentary": commentary, "createdAt": millis(post.at), "publishedAt": millis(post.at),
+                   "lifecycleState": "PUBLISHED", "visibility": "PUBLIC"})
+        })
+        .collect();
+    json_response(
+        200,
+        json!({"paging": {"start": 0, "count": 20, "links": []}, "elements": elements}),
+    )
+}
+
+fn tiktok_error(status: u16, code: &str, message: &str) -> Response {
+    json_response(
+        status,
+        json!({"data": {}, "error": {"code": code, "message": message, "log_id": "fake"}}),
+    )
+}
+
+fn tiktok_init(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let title = body["post_info"]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let privacy = body["post_info"]["privacy_level"].as_str();
+    let source = &body["source_info"];
+    let size = source["video_size"].as_u64().unwrap_or(0);
+    let chunk = source["chunk_size"].as_u64().unwrap_or(0);
+    let count = source["total_chunk_count"].as_u64().unwrap_or(0);
+    let valid_chunks = size > 0 && chunk > 0 && count == (size / chunk).max(1);
+    if source["source"] != "FILE_UPLOAD"
+        || !valid_chunks
+        || !matches!(
+            privacy,
+            Some(
+                "PUBLIC_TO_EVERYONE"
+                    | "MUTUAL_FOLLOW_FRIENDS"
+                    | "FOLLOWER_OF_CREATOR"
+                    | "SELF_ONLY"
+            )
+        )
+    {
+        return tiktok_error(400, "invalid_params", "post_info or source_info is invalid");
+    }
+    faulted("tiktok", &title, || {
+        let publish_id = format!(
+            "v_pub_file~v2-1.{}",
+            NEXT_NUMBER.fetch_add(1, Ordering::Relaxed)
+        );
+        let upload_id = random("upload").replace('-', "");
+        let mut posts = posts();
+        posts.uploads.insert(upload_id.clone(), publish_id.clone());
+        posts.jobs.insert(
+            publish_id.clone(),
+            TiktokJob {
+                account: account.to_owned(),
+                title: title.clone(),
+                size,
+                received: 0,
+                outcome: None,
+                reads: 0,
+            },
+        );
+        json_response(
+            200,
+            json!({"data": {"publish_id": publish_id,
+                            "upload_url": format!("https://open-upload.tiktokapis.com/video/?upload_id={upload_id}&upload_token=fake")},
+                   "error": {"code": "ok", "message": "", "log_id": "fake"}}),
+        )
+    })
+}
+
+/// A chunk PUT to the upload URL (its own authorization: no token).
+fn tiktok_upload(request: &Request) -> Response {
+    let range = request
+        .header("content-range")
+        .unwrap_or_default()
+        .to_owned();
+    let mut posts = posts();
+    let Some(publish_id) = posts.uploads.get(request.param("upload_id")).cloned() else {
+        return tiktok_error(404, "invalid_params", "unknown upload");
+    };
+    let job = posts.jobs.get_mut(&publish_id).expect("a job per upload");
+    let expected = format!(
+        "bytes {}-{}/{}",
+        job.received,
+        job.received + request.body.len() as u64 - 1,
+        job.size
+    );
+    if range != expected || job.outcome.is_some() {
+        return tiktok_error(
+            416,
+            "invalid_params",
+            "Content-Range does not match the upload",
+        );
+    }
+    job.received += request.body.len() as u64;
+    if job.received < job.size {
+        return (axum::http::StatusCode::PARTIAL_CONTENT, "").into_response();
+    }
+    let (account, title) = (job.account.clone(), job.title.clone());
+    if marked(&title, "reject-media") {
+        job.outcome = Some(Err("file_format_check_failed".into()));
+        return (axum::http::StatusCode::CREATED, "").into_response();
+    }
+    let number = 7_300_000_000_000_000_000 + NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+    job.outcome = Some(Ok(number));
+    posts.created.push(Created {
+        app: "tiktok",
+        account,
+        id: number.to_string(),
+        text: title,
+        place: String::new(),
+        at: SystemTime::now(),
+    });
+    (axum::http::StatusCode::CREATED, "").into_response()
+}
+
+fn tiktok_status(request: &Request, account: &str) -> Response {
+    let publish_id = request.json()["publish_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut posts = posts();
+    let Some(job) = posts
+        .jobs
+        .get_mut(&publish_id)
+        .filter(|job| job.account == account)
+    else {
+        return tiktok_error(400, "invalid_publish_id", "publish_id does not exist");
+    };
+    job.reads += 1;
+    let data = match (&job.outcome, job.reads) {
+        (None, _) | (_, 1) => {
+            json!({"status": "PROCESSING_UPLOAD", "uploaded_bytes": job.received})
+        }
+        (Some(Ok(id)), _) => {
+            json!({"status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [id],
+                                     "uploaded_bytes": job.received})
+        }
+        (Some(Err(reason)), _) => json!({"status": "FAILED", "fail_reason": reason}),
+    };
+    json_response(
+        200,
+        json!({"data": data, "error": {"code": "ok", "message": "", "log_id": "fake"}}),
+    )
+}
+
+fn pinterest_pin(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let board = body["board_id"].as_str().unwrap_or_default().to_owned();
+    let description = body["description"].as_str().unwrap_or_default().to_owned();
+    let media = &body["media_source"];
+    let image = STANDARD
+        .decode(media["data"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    if board.is_empty() || media["source_type"] != "image_base64" {
+        return json_response(
+            400,
+            json!({"code": 1, "message": "Invalid parameters: board_id and media_source are required"}),
+        );
+    }
+    if image.is_empty()
+        || !matches!(
+            media["content_type"].as_str(),
+            Some("image/jpeg" | "image/png")
+        )
+        || marked(&description, "reject-media")
+    {
+        return json_response(
+            400,
+            json!({"code": 1, "message": "Invalid image: media_source could not be processed"}),
+        );
+    }
+    faulted("pinterest", &description, || {
+        let id = record("pinterest", account, &description, &board);
+        json_response(
+            201,
+            json!({"id": id, "created_at": rfc3339(SystemTime::now()), "board_id": board,
+                   "title": body["title"], "description": description, "link": body["link"],
+                   "media": {"media_type": "image"}}),
+        )
+    })
+}
+
+fn pinterest_board(request: &Request, account: &str) -> Response {
+    let board = request
+        .path
+        .trim_start_matches("/v5/boards/")
+        .trim_end_matches("/pins");
+    let items: Vec<Value> = found("pinterest", account)
+        .into_iter()
+        .filter(|pin| pin.place == board)
+        .map(|pin| {
+            json!({"id": pin.id, "board_id": board, "description": pin.text,
+                   "created_at": rfc3339(pin.at)})
+        })
+        .collect();
+    json_response(200, json!({"items": items, "bookmark": null}))
+}
+
+fn youtube_error(status: u16, reason: &str, message: &str) -> Response {
+    json_response(
+        status,
+        json!({"error": {"code": status, "message": message,
+                         "errors": [{"message": message, "domain": "youtube.video", "reason": reason}]}}),
+    )
+}
+
+fn youtube_session(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let length = request
+        .header("x-upload-content-length")
+        .and_then(|length| length.parse().ok())
+        .unwrap_or(0);
+    let title = body["snippet"]["title"].as_str().unwrap_or_default();
+    if request.param("uploadType") != "resumable" || length == 0 {
+        return youtube_error(400, "badContent", "X-Upload-Content-Length is required");
+    }
+    if title.trim().is_empty() || title.chars().count() > 100 {
+        return youtube_error(
+            400,
+            "invalidTitle",
+            "The request metadata specifies an invalid video title.",
+        );
+    }
+    let upload_id = random("AEnB2U").replace('-', "");
+    posts().sessions.insert(
+        upload_id.clone(),
+        Session {
+            account: account.to_owned(),
+            title: title.to_owned(),
+            description: body["snippet"]["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            privacy: body["status"]["privacyStatus"]
+                .as_str()
+                .unwrap_or("public")
+                .to_owned(),
+            length,
+            done: false,
+        },
+    );
+    let location = format!(
+        "https://www.googleapis.com/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status&upload_id={upload_id}"
+    );
+    (axum::http::StatusCode::OK, [("location", location)]).into_response()
+}
+
+fn youtube_upload(request: &Request, account: &str) -> Response {
+    let upload_id = request.param("upload_id").to_owned();
+    let (title, description, privacy) = {
+        let posts = posts();
+        match posts.sessions.get(&upload_id) {
+            Some(s) if s.account == account && !s.done && s.length == request.body.len() => {
+                (s.title.clone(), s.description.clone(), s.privacy.clone())
+            }
+            _ => {
+                return youtube_error(
+                    400,
+                    "badContent",
+                    "The upload session or its length is invalid.",
+                )
+            }
+        }
+    };
+    if marked(&description, "reject-media") {
+        return youtube_error(
+            400,
+            "invalidVideo",
+            "The video file could not be processed.",
+        );
+    }
+    faulted("youtube", &description, || {
+        if let Some(session) = posts().sessions.get_mut(&upload_id) {
+            session.done = true;
+        }
+        let id = record("youtube", account, &description, &title);
+        json_response(
+            200,
+            json!({"kind": "youtube#video", "id": id,
+                   "snippet": {"title": title, "description": description, "publishedAt": rfc3339(SystemTime::now()),
+                               "channelId": format!("UC-{account}")},
+                   "status": {"uploadStatus": "uploaded", "privacyStatus": privacy}}),
+        )
+    })
+}
+
+fn youtube_search(request: &Request, account: &str) -> Response {
+    if request.param("forMine") != "true" || request.param("type") != "video" {
+        return youtube_error(400, "invalidSearchFilter", "forMine requires type=video");
+    }
+    let items: Vec<Value> = found("youtube", account)
+        .into_iter()
+        .map(|video| {
+            json!({"kind": "youtube#searchResult", "id": {"kind": "youtube#video", "videoId": video.id},
+                   "snippet": {"title": video.place, "description": video.text,
+                               "publishedAt": rfc3339(video.at), "channelId": format!("UC-{account}")}})
+        })
+        .collect();
+    json_response(
+        200,
+        json!({"kind": "youtube#searchListResponse", "items": items}),
+    )
 }

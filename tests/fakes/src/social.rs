@@ -44,7 +44,7 @@ fn app_of_host(host: &str) -> Option<&'static str> {
         "x.com" | "api.x.com" => "x",
         "www.linkedin.com" | "api.linkedin.com" => "linkedin",
         "www.facebook.com" | "graph.facebook.com" => "facebook",
-        "www.tiktok.com" | "open.tiktokapis.com" => "tiktok",
+        "www.tiktok.com" | "open.tiktokapis.com" | "open-upload.tiktokapis.com" => "tiktok",
         "www.pinterest.com" | "api.pinterest.com" => "pinterest",
         "accounts.google.com" | "oauth2.googleapis.com" | "www.googleapis.com" => "google",
         _ => return None,
@@ -160,9 +160,17 @@ pub async fn handle(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_owned();
-    if let Some(response) =
-        super::publishing::handle(app, method.as_str(), host, &rest, &query, &bearer, &body)
-    {
+    let request = super::publishing::Request {
+        app,
+        method: method.as_str(),
+        host,
+        path: &rest,
+        query: &query,
+        headers: &headers,
+        bearer: &bearer,
+        body: &body,
+    };
+    if let Some(response) = super::publishing::handle(request).await {
         return response;
     }
     match (method.as_str(), host, rest.as_str()) {

@@ -1,0 +1,341 @@
+//! TikTok (Content Posting API, direct post): `POST /v2/post/publish/video/init/` creates the
+//! post job (`publish_id`, `upload_url`), so it is the irreversible call; the video's bytes are
+//! `PUT` to `upload_url` with `Content-Range` (chunks of at most 64 MB), and TikTok publishes
+//! once they are all there. The job is then polled (`POST /v2/post/publish/status/fetch/`)
+//! until `PUBLISH_COMPLETE` (`FAILED`: refused). TikTok answers errors as
+//! `{"error": {"code", "message"}}` (`"ok"` on success). Nothing can be looked up without the
+//! `publish_id`, so an ambiguous init, or a job whose outcome never shows, is `unconfirmed`.
+//! Docs: https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+//! https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide,
+//! https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::wire::{Answer, Call, Method, Unanswered};
+use super::{Attempt, Content, Failure, MediaFile, Published};
+use crate::clock::sleep;
+use crate::social::Platform;
+
+const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
+const STATUS: &str = "https://open.tiktokapis.com/v2/post/publish/status/fetch/";
+const MB: u64 = 1024 * 1024;
+/// TikTok takes chunks of 5 to 64 MB (the last up to 128 MB); a smaller video is one chunk.
+const MAX_CHUNK: u64 = 64 * MB;
+/// Processing and moderation usually end within a minute (TikTok allows 30 reads a minute).
+const POLLS: u32 = 45;
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// `(chunk_size, total_chunk_count)` for a video of `size` bytes: full chunks, the remainder
+/// joining the last one.
+pub fn chunks(size: u64) -> (u64, u64) {
+    if size <= MAX_CHUNK {
+        (size, 1)
+    } else {
+        (MAX_CHUNK, size / MAX_CHUNK)
+    }
+}
+
+pub fn init_call(access_token: &str, content: &Content<'_>, video: &MediaFile) -> Call {
+    let flag = |name: &str| {
+        content
+            .options
+            .get(name)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let size = video.bytes.len() as u64;
+    let (chunk_size, total_chunk_count) = chunks(size);
+    Call::new(Method::Post, INIT, access_token).json(json!({
+        "post_info": {
+            "title": content.body,
+            "privacy_level": content.options.get("privacyLevel").and_then(Value::as_str).unwrap_or("SELF_ONLY"),
+            "disable_comment": flag("disableComment"),
+            "disable_duet": flag("disableDuet"),
+            "disable_stitch": flag("disableStitch"),
+        },
+        "source_info": {
+            "source": "FILE_UPLOAD",
+            "video_size": size,
+            "chunk_size": chunk_size,
+            "total_chunk_count": total_chunk_count,
+        },
+    }))
+}
+
+/// The upload calls: one `PUT` a chunk, each with its byte range.
+pub fn upload_calls(upload_url: &str, video: &MediaFile) -> Vec<Call> {
+    let size = video.bytes.len() as u64;
+    let (chunk_size, count) = chunks(size);
+    (0..count)
+        .map(|index| {
+            let start = index * chunk_size;
+            let end = if index + 1 == count {
+                size
+            } else {
+                start + chunk_size
+            };
+            Call::unauthenticated(Method::Put, upload_url)
+                .bytes(
+                    &video.mime_type,
+                    video.bytes[start as usize..end as usize].to_vec(),
+                )
+                .header(
+                    "Content-Range",
+                    format!("bytes {start}-{}/{size}", end.saturating_sub(1)),
+                )
+        })
+        .collect()
+}
+
+/// A 2xx answer whose `error.code` is not `ok` is a refusal too.
+fn refused_in_body(answer: &Answer) -> Option<Failure> {
+    let body = answer.json();
+    let code = body["error"]["code"].as_str()?;
+    if code == "ok" {
+        return None;
+    }
+    let message = format!(
+        "tiktok refused the post ({code}): {}",
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
+    Some(match code {
+        "access_token_invalid" => Failure::Unauthorized,
+        "rate_limit_exceeded" => Failure::NotPosted {
+            code: "platform_unavailable",
+            message,
+            platform_status: Some(answer.status),
+            retry_after: answer.retry_after(),
+        },
+        _ => Failure::Refused {
+            code: "platform_refused",
+            message,
+            platform_status: Some(answer.status),
+        },
+    })
+}
+
+/// What a status answer says of the job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Job {
+    Published(Published),
+    Processing,
+    Failed(String),
+}
+
+pub fn job_status(answer: &Answer, publish_id: &str, handle: Option<&str>) -> Job {
+    let body = answer.json();
+    let data = &body["data"];
+    match data["status"].as_str() {
+        Some("PUBLISH_COMPLETE") => {
+            // TikTok's field name; ids are numbers, one per public post.
+            let post_id = data["publicaly_available_post_id"]
+                .as_array()
+                .and_then(|ids| ids.first())
+                .and_then(|id| match id {
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                });
+            Job::Published(match post_id {
+                Some(id) => Published {
+                    permalink: handle
+                        .map(|handle| format!("https://www.tiktok.com/@{handle}/video/{id}")),
+                    external_id: id,
+                },
+                // Private posts have no public id: the job names the post.
+                None => Published {
+                    external_id: publish_id.to_owned(),
+                    permalink: None,
+                },
+            })
+        }
+        Some("FAILED") => Job::Failed(
+            data["fail_reason"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_owned(),
+        ),
+        _ => Job::Processing,
+    }
+}
+
+fn unconfirmed(publish_id: &str, why: &str) -> Failure {
+    Failure::Ambiguous {
+        message: format!("tiktok {why} (publish id {publish_id})"),
+        platform_status: None,
+    }
+}
+
+pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
+    let platform = Platform::Tiktok;
+    let video = content.media.first().ok_or_else(|| Failure::Refused {
+        code: "media_missing",
+        message: "tiktok posts need a video".into(),
+        platform_status: None,
+    })?;
+    let answer = attempt
+        .post(platform, &init_call(&attempt.access_token, content, video))
+        .await?;
+    if let Some(failure) = refused_in_body(&answer) {
+        return Err(failure);
+    }
+    let body = answer.json();
+    let (Some(publish_id), Some(upload_url)) = (
+        body["data"]["publish_id"].as_str(),
+        body["data"]["upload_url"].as_str(),
+    ) else {
+        return Err(Failure::incomplete_posting(
+            platform,
+            &answer,
+            "publish_id and upload_url",
+        ));
+    };
+    for call in upload_calls(upload_url, video) {
+        match attempt.wire.send(&call).await {
+            Ok(answer) if answer.is_success() => {}
+            // A refused chunk leaves the job without its video: it never goes live.
+            Ok(answer) => return Err(Failure::before_posting(platform, &answer)),
+            Err(Unanswered::NotSent(message)) => {
+                return Err(Failure::unanswered_before_posting(Unanswered::NotSent(
+                    message,
+                )))
+            }
+            // The chunk may have arrived: only the job's status can tell.
+            Err(Unanswered::Unknown(_)) => break,
+        }
+    }
+    wait_for_job(attempt, publish_id).await
+}
+
+/// After the upload every failure is ambiguous: the video may be live.
+async fn wait_for_job(attempt: &Attempt<'_>, publish_id: &str) -> Result<Published, Failure> {
+    let call = Call::new(Method::Post, STATUS, &attempt.access_token)
+        .json(json!({ "publish_id": publish_id }));
+    for _ in 0..POLLS {
+        sleep(POLL_INTERVAL).await;
+        let answer = match attempt.wire.send(&call).await {
+            Ok(answer) if answer.is_success() && refused_in_body(&answer).is_none() => answer,
+            _ => continue,
+        };
+        match job_status(&answer, publish_id, attempt.account_handle) {
+            Job::Published(published) => return Ok(published),
+            Job::Failed(reason) => {
+                return Err(Failure::Refused {
+                    code: if reason.contains("check_failed") {
+                        "media_rejected"
+                    } else {
+                        "platform_refused"
+                    },
+                    message: format!(
+                        "tiktok did not publish the video: {}",
+                        reason.chars().take(300).collect::<String>()
+                    ),
+                    platform_status: None,
+                })
+            }
+            Job::Processing => {}
+        }
+    }
+    Err(unconfirmed(publish_id, "has not confirmed the post yet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::wire::Body;
+    use super::*;
+
+    fn video(size: usize) -> MediaFile {
+        MediaFile {
+            mime_type: "video/mp4".into(),
+            bytes: vec![0; size],
+            public_url: None,
+        }
+    }
+
+    #[test]
+    fn builds_the_direct_post_init_and_ranged_uploads() {
+        let options = json!({"privacyLevel": "PUBLIC_TO_EVERYONE", "disableDuet": true});
+        let file = video(3000);
+        let content = Content {
+            body: "Dance",
+            media: &[],
+            options: &options,
+        };
+        let call = init_call("token", &content, &file);
+        assert_eq!(call.url, INIT);
+        assert_eq!(
+            call.body,
+            Body::Json(json!({
+                "post_info": {"title": "Dance", "privacy_level": "PUBLIC_TO_EVERYONE",
+                              "disable_comment": false, "disable_duet": true, "disable_stitch": false},
+                "source_info": {"source": "FILE_UPLOAD", "video_size": 3000, "chunk_size": 3000,
+                                "total_chunk_count": 1},
+            }))
+        );
+        let uploads = upload_calls(
+            "https://open-upload.tiktokapis.com/video/?upload_id=1",
+            &file,
+        );
+        assert_eq!(uploads.len(), 1);
+        assert!(uploads[0]
+            .headers
+            .contains(&("Content-Range", "bytes 0-2999/3000".to_owned())));
+        assert!(
+            !uploads[0]
+                .headers
+                .iter()
+                .any(|(name, _)| *name == "authorization"),
+            "the upload URL carries its own authorization"
+        );
+        assert_eq!(
+            chunks(200 * MB + 5),
+            (64 * MB, 3),
+            "the remainder joins the last chunk"
+        );
+    }
+
+    #[test]
+    fn reads_job_states_and_errors_in_the_body() {
+        let done = Answer::ok_json(json!({"data": {"status": "PUBLISH_COMPLETE",
+            "publicaly_available_post_id": [7_310_000_000_000_000_001_u64]}, "error": {"code": "ok"}}));
+        assert_eq!(
+            job_status(&done, "v_pub_1", Some("maker")),
+            Job::Published(Published {
+                external_id: "7310000000000000001".into(),
+                permalink: Some("https://www.tiktok.com/@maker/video/7310000000000000001".into())
+            })
+        );
+        let failed = Answer::ok_json(
+            json!({"data": {"status": "FAILED", "fail_reason": "file_format_check_failed"}}),
+        );
+        assert_eq!(
+            job_status(&failed, "v_pub_1", None),
+            Job::Failed("file_format_check_failed".into())
+        );
+        assert_eq!(
+            job_status(
+                &Answer::ok_json(json!({"data": {"status": "PROCESSING_UPLOAD"}})),
+                "p",
+                None
+            ),
+            Job::Processing
+        );
+        assert!(refused_in_body(&done).is_none());
+        assert!(matches!(
+            refused_in_body(&Answer::ok_json(
+                json!({"error": {"code": "spam_risk_too_many_posts", "message": "slow down"}})
+            )),
+            Some(Failure::Refused {
+                code: "platform_refused",
+                ..
+            })
+        ));
+    }
+}
