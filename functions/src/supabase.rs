@@ -58,7 +58,7 @@ impl fmt::Display for UpstreamError {
 impl From<UpstreamError> for ApiError {
     /// Errors our SQL raises on purpose become the caller's answer: 42501 (not allowed),
     /// P0001/22023 (a rule, with the message written for users), P0002 (no such row),
-    /// 23505 (already exists). Outages (no answer, or a 5xx) are 503; any other refusal is an
+    /// 23505 (already exists), 23503 (a reference to something that is not there). Outages (no answer, or a 5xx) are 503; any other refusal is an
     /// answer we did not expect, 502.
     fn from(error: UpstreamError) -> Self {
         let rejected = |status, code, message: &str| Self::Rejected {
@@ -75,6 +75,13 @@ impl From<UpstreamError> for ApiError {
                 "P0001" | "22023" => return rejected(400, "rule_violation", &database.message),
                 "P0002" => return rejected(404, "resource_not_found", &database.message),
                 "23505" => return rejected(409, "conflict", "That already exists."),
+                "23503" => {
+                    return rejected(
+                        400,
+                        "invalid_reference",
+                        "A referenced record does not exist or is not yours.",
+                    )
+                }
                 _ => {}
             },
             _ => {}
@@ -160,6 +167,11 @@ mod tests {
         assert_eq!(
             database_error("23505", "duplicate key value violates \"pk\"").status(),
             409
+        );
+        let dangling = database_error("23503", "the connection does not belong to this team");
+        assert_eq!(
+            (dangling.status(), dangling.code()),
+            (400, "invalid_reference")
         );
         assert!(!database_error("23505", "violates \"pk\"")
             .to_response()

@@ -387,20 +387,22 @@ async fn storage_call(
 /// The post's media, read from Storage with the service role: each item names a library asset
 /// of the post's team.
 async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Failure> {
-    let ids: Vec<&str> = job
-        .media
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["libraryAssetId"].as_str())
-        .collect();
-    let mut files = Vec::with_capacity(ids.len());
-    for id in ids {
-        let asset = library_asset(config, &job.team_id, id).await?;
+    let client = supabase::service_role_client(config);
+    let resolved = super::media::resolve(&client, &job.team_id, &job.media)
+        .await
+        .map_err(|error| media_unavailable(format!("media unreadable: {}", error.message())))?;
+    let mut files = Vec::with_capacity(resolved.len());
+    for (index, stored) in resolved.into_iter().enumerate() {
+        let stored = stored.ok_or(Failure::Refused {
+            code: "media_missing",
+            message: format!("media[{index}] no longer exists"),
+            platform_status: None,
+        })?;
         let url = format!(
-            "{}/storage/v1/object/library/{}",
+            "{}/storage/v1/object/{}/{}",
             config.supabase_url.base(),
-            asset.object_path
+            stored.bucket,
+            stored.path
         );
         let response = storage_call(config, reqwest::Client::new().get(url), "reading").await?;
         let bytes = response.bytes().await.map_err(|error| {
@@ -410,8 +412,8 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             Platform::Instagram => Some(
                 crate::storage::signed_url(
                     config,
-                    "library",
-                    &asset.object_path,
+                    &stored.bucket,
+                    &stored.path,
                     SIGNED_URL_SECONDS,
                 )
                 .await
@@ -422,35 +424,12 @@ async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Fa
             _ => None,
         };
         files.push(MediaFile {
-            mime_type: asset.mime_type,
+            mime_type: stored.mime_type,
             bytes: bytes.to_vec(),
             public_url,
         });
     }
     Ok(files)
-}
-
-#[derive(Deserialize)]
-struct LibraryAsset {
-    object_path: String,
-    mime_type: String,
-}
-
-async fn library_asset(config: &Config, team_id: &str, id: &str) -> Result<LibraryAsset, Failure> {
-    let query = supabase::service_role_client(config)
-        .from("content_library_assets")
-        .select("object_path,mime_type")
-        .eq("id", id)
-        .eq("team_id", team_id);
-    let rows: Vec<LibraryAsset> = match supabase::send(query).await {
-        Ok(body) => serde_json::from_str(&body).unwrap_or_default(),
-        Err(error) => return Err(media_unavailable(format!("library unreadable: {error:?}"))),
-    };
-    rows.into_iter().next().ok_or(Failure::Refused {
-        code: "media_missing",
-        message: format!("library asset {id} no longer exists"),
-        platform_status: None,
-    })
 }
 
 fn request_id() -> String {

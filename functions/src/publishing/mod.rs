@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;
+pub mod media;
 pub mod pinterest;
 pub mod rules;
 pub mod tiktok;

@@ -17,8 +17,8 @@ use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
-use crate::publishing::dispatcher;
 use crate::publishing::rules::{self, MediaInfo};
+use crate::publishing::{dispatcher, media};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
 use crate::routes::assist::moderation_verdict;
 use crate::routes::is_uuid;
@@ -121,7 +121,7 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 /// `POST /v1/jobs/{job_id}/post` `{destinations: [{connectionId, options?}], scheduledAt?,
 /// timezone?}`: a finished content job's text and images become a post of its team, scheduled
 /// (or, without `scheduledAt`, published now) in one call. Idempotent per job: the post's
-/// `client_post_id` is `job:<job id>`, so a repeated call submits the same post.
+/// `client_post_id` is `job:<job id>`, and a repeated call answers 200 `existing` with it.
 pub async fn from_job(
     config: &Config,
     caller: &Caller,
@@ -191,45 +191,57 @@ pub async fn from_job(
             .eq("client_post_id", &client_post_id),
     )
     .await?;
-    let post = match existing.into_iter().next() {
-        Some(post) => post,
-        None => {
-            let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
-            let row = json!({ "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media });
-            let post: Created = rows(client.from("scheduled_posts").insert(row.to_string()))
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| ApiError::Upstream("the post insert returned no row".into()))?;
-            let mut rows_to_add = Vec::with_capacity(destinations.len());
-            for (index, destination) in destinations.iter().enumerate() {
-                let connection = destination["connectionId"]
-                    .as_str()
-                    .filter(|id| is_uuid(id))
-                    .ok_or_else(|| {
-                        invalid(
-                            &format!("destinations[{index}].connectionId"),
-                            "must be a connection id",
-                        )
-                    })?;
-                let options = destination.get("options").cloned().unwrap_or(json!({}));
-                if !options.is_object() {
-                    return Err(invalid(
-                        &format!("destinations[{index}].options"),
-                        "must be an object",
-                    ));
-                }
-                rows_to_add.push(json!({ "post_id": post.id, "team_id": team_id, "connection_id": connection, "options": options }));
-            }
-            rows::<Value>(
-                client
-                    .from("post_destinations")
-                    .insert(Value::Array(rows_to_add).to_string()),
-            )
-            .await?;
-            post
+    if let Some(post) = existing.into_iter().next() {
+        // Asked before: the post exists and went its way.
+        return Ok(Response::json(
+            200,
+            &json!({ "status": "existing", "postId": post.id }),
+        ));
+    }
+    let mut chosen = Vec::with_capacity(destinations.len());
+    for (index, destination) in destinations.iter().enumerate() {
+        let connection = destination["connectionId"]
+            .as_str()
+            .filter(|id| is_uuid(id))
+            .ok_or_else(|| {
+                invalid(
+                    &format!("destinations[{index}].connectionId"),
+                    "must be a connection id",
+                )
+            })?;
+        let options = destination.get("options").cloned().unwrap_or(json!({}));
+        if !options.is_object() {
+            return Err(invalid(
+                &format!("destinations[{index}].options"),
+                "must be an object",
+            ));
         }
-    };
+        chosen.push((connection, options));
+    }
+    let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
+    let row = json!({ "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media });
+    let post: Created = rows(client.from("scheduled_posts").insert(row.to_string()))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Upstream("the post insert returned no row".into()))?;
+    let destination_rows: Vec<Value> = chosen
+        .into_iter()
+        .map(|(connection, options)| {
+            json!({ "post_id": post.id, "team_id": team_id, "connection_id": connection, "options": options })
+        })
+        .collect();
+    let added = rows::<Value>(
+        client
+            .from("post_destinations")
+            .insert(Value::Array(destination_rows).to_string()),
+    )
+    .await;
+    if let Err(error) = added {
+        // No post without its destinations: a retry of this call starts over.
+        let _ = supabase::send(client.from("scheduled_posts").eq("id", &post.id).delete()).await;
+        return Err(error);
+    }
     let mut outcome = match scheduled_at {
         Some(at) => {
             let at = chrono::DateTime::parse_from_rfc3339(at)
@@ -331,13 +343,6 @@ struct AccountRow {
     status: String,
 }
 
-#[derive(Deserialize)]
-struct AssetRow {
-    id: String,
-    mime_type: String,
-    size_bytes: Option<u64>,
-}
-
 /// A post with its destinations and media, read with the caller's token (RLS decides).
 struct Draft {
     post: PostRow,
@@ -381,34 +386,13 @@ impl Draft {
             )
             .await?
         };
-        let asset_ids: Vec<&str> = post
-            .media
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item["libraryAssetId"].as_str())
-            .collect();
-        let assets: Vec<AssetRow> = if asset_ids.is_empty() {
-            Vec::new()
-        } else {
-            rows(
-                client
-                    .from("content_library_assets")
-                    .select("id,mime_type,size_bytes")
-                    .in_("id", asset_ids.clone()),
-            )
+        let media = media::resolve(&client, &post.team_id, &post.media)
             .await?
-        };
-        let media = post
-            .media
-            .as_array()
             .into_iter()
-            .flatten()
-            .map(|item| {
-                let id = item["libraryAssetId"].as_str()?;
-                assets.iter().find(|a| a.id == id).map(|a| MediaInfo {
-                    mime_type: a.mime_type.clone(),
-                    size_bytes: a.size_bytes.unwrap_or(0),
+            .map(|stored| {
+                stored.map(|stored| MediaInfo {
+                    mime_type: stored.mime_type,
+                    size_bytes: stored.size_bytes,
                 })
             })
             .collect();
@@ -438,7 +422,7 @@ impl Draft {
             if item.is_none() {
                 problems.push(rules::Problem {
                     field: format!("media[{index}]"),
-                    reason: "must name a library asset of the team (libraryAssetId)".into(),
+                    reason: "must name a file of the team's library (libraryAssetId) or a generated image (assetId)".into(),
                 });
             }
         }

@@ -1006,3 +1006,67 @@ async fn refused_media_fail_the_destination_with_a_clear_error_and_post_nothing(
     assert!(created_posts(&env, &images.account).await.is_empty());
     assert!(created_posts(&env, &videos.account).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["facebook"]).await;
+    let chain = json!([
+        {"kind": "draft", "provider": "openai"},
+        {"kind": "image_prompt"},
+        {"kind": "image", "provider": "openai"},
+    ]);
+    let (code, accepted) = post(
+        &env,
+        &team.owner,
+        "/v1/jobs",
+        json!({"prompt": format!("Autumn sale {}", unique("job")), "teamId": team.id, "chain": chain}),
+    )
+    .await;
+    assert_eq!(code, 202, "{accepted}");
+    let job_id = accepted["id"].as_str().unwrap().to_owned();
+    let mut text = String::new();
+    for _ in 0..300 {
+        let (_, job, _) = env
+            .send(
+                env.http
+                    .get(env.stack.url(&format!("/v1/jobs/{job_id}")))
+                    .bearer_auth(&team.owner.token),
+            )
+            .await;
+        if job["state"] == "done" {
+            text = job["result"]["text"].as_str().unwrap().to_owned();
+            break;
+        }
+        assert_ne!(job["state"], "failed", "{job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!text.is_empty(), "the job finished");
+
+    let path = format!("/v1/jobs/{job_id}/post");
+    let destinations = json!({"destinations": [{"connectionId": team.connections[0]}]});
+    let (code, body) = post(&env, &team.owner, &path, destinations.clone()).await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("scheduled")),
+        "{body}"
+    );
+    let post_id = body["postId"].as_str().unwrap().to_owned();
+    assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(
+        count_with_text(&created, &text),
+        1,
+        "the job's text, with its image, went out once"
+    );
+
+    let (code, body) = post(&env, &team.owner, &path, destinations).await;
+    assert_eq!(
+        (code, body["status"].as_str(), body["postId"].as_str()),
+        (200, Some("existing"), Some(post_id.as_str()))
+    );
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        1
+    );
+}
