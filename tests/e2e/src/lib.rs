@@ -83,6 +83,34 @@ impl Stack {
 }
 
 /// The `error.code` of an error body.
+/// What wrangler dev's proxy answers when it lost a request on its way to the worker.
+pub const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
+
+/// Sends `request`, and once more if wrangler dev's proxy dropped it: under load its
+/// keep-alive connection to the worker can close just as a request goes out, and the worker
+/// never sees it (workers-sdk#14641; fixed in wrangler releases that need Node 22).
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    let again = request.try_clone();
+    let response = request.send().await.expect("worker reachable");
+    if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        return response;
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    match again {
+        Some(again) if body.starts_with(DEV_PROXY_DROP.as_bytes()) => {
+            again.send().await.expect("worker reachable")
+        }
+        _ => {
+            let mut rebuilt = http::Response::new(body);
+            *rebuilt.status_mut() = status;
+            *rebuilt.headers_mut() = headers;
+            reqwest::Response::from(rebuilt)
+        }
+    }
+}
+
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }

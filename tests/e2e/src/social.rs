@@ -103,7 +103,7 @@ impl Env {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value, Option<String>) {
-        let response = request.send().await.expect("reachable");
+        let response = crate::send(request).await;
         let status = response.status().as_u16();
         let location = response
             .headers()

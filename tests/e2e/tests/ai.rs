@@ -2,7 +2,7 @@
 //! endpoint, metering (settle, release, the allowance under 1,000 concurrent calls, the rate
 //! limit), bring-your-own keys that are never readable, and the cron reset.
 
-use e2e::{error_code, new_user, settled, Stack};
+use e2e::{error_code, new_user, settled, Stack, DEV_PROXY_DROP};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -13,14 +13,14 @@ async fn call(
     token: &str,
     body: Value,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
-    let response = stack
-        .http
-        .request(method, stack.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("worker reachable");
+    let response = e2e::send(
+        stack
+            .http
+            .request(method, stack.url(path))
+            .bearer_auth(token)
+            .json(&body),
+    )
+    .await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     (
@@ -361,9 +361,6 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
         .get(0);
     assert_eq!(succeeded, 100, "exactly a hundred calls were granted");
 }
-
-/// The body wrangler's dev proxy answers with when it lost a request to the worker.
-const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
 
 #[tokio::test]
 async fn the_eleventh_call_in_a_minute_is_429_with_retry_after() {

@@ -26,7 +26,7 @@ async fn send(
     if let Some(key) = idempotency_key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.send().await.expect("worker reachable");
+    let response = e2e::send(request).await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     (
