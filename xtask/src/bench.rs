@@ -362,7 +362,7 @@ fn pgbench_figure(report: &str, prefix: &str) -> Result<f64> {
 /// to the worker) against the Facebook Pages fake; posts per second and duplicates at the platform; then the
 /// claim's time with 1,000,000 destinations in the table.
 async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
-    const OWNER: &str = "00000000-0000-4000-b000-000000000001";
+    const OWNER: &str = "00000000-0000-4000-c000-000000000001";
     const DUE: usize = 10_000;
     let db = &stack.postgres;
     db.psql_command(&format!(
