@@ -388,8 +388,11 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
          select id, '{OWNER}', '{connection}', 'scheduled', now() from posts"
     ))?;
     let cron = format!("{}/v1/cron/publish", stack.worker_url());
+    // Drained for at most DRAIN_BUDGET: the rate is what counts, and the local dev server is slow.
+    const DRAIN_BUDGET: Duration = Duration::from_secs(120);
     let started = Instant::now();
-    loop {
+    let mut dropped_calls = 0;
+    while started.elapsed() < DRAIN_BUDGET {
         let dispatchers = (0..4).map(|_| {
             client
                 .post(&cron)
@@ -397,7 +400,11 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
                 .send()
         });
         for answer in futures::future::join_all(dispatchers).await {
-            anyhow::ensure!(answer?.status().is_success(), "a dispatcher failed");
+            // wrangler dev drops a request now and then (see tests/e2e `send`); the leases
+            // of whatever it was publishing expire and the work is claimed again.
+            if !answer.is_ok_and(|answer| answer.status().is_success()) {
+                dropped_calls += 1;
+            }
         }
         let left = db.psql_command(
             "select count(*) from public.post_destinations where status in ('scheduled', 'publishing')",
@@ -407,6 +414,10 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
         }
     }
     let drained = started.elapsed();
+    let published: usize = db
+        .psql_command("select count(*) from public.post_destinations where status = 'published'")?
+        .trim()
+        .parse()?;
     let posts: serde_json::Value = client
         .get(format!(
             "http://127.0.0.1:{}/social/_posts?account=publish-bench",
@@ -423,7 +434,7 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
         .filter_map(|post| post["text"].as_str())
         .collect();
     let distinct: std::collections::HashSet<&str> = texts.iter().copied().collect();
-    let per_second = DUE as f64 / drained.as_secs_f64();
+    let per_second = published as f64 / drained.as_secs_f64();
 
     // The claim with 1,000,000 destinations (all published but 1,000 due) in the table.
     db.psql_command(&format!(
@@ -447,7 +458,10 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
         Row {
             metric: "10,000 due posts drained by 4 dispatchers (Facebook Pages fake)".into(),
             value: format!("{per_second:.0} posts/s"),
-            reference: format!("{:.1} s wall", drained.as_secs_f64()),
+            reference: format!(
+                "{published} of {DUE} in {:.0} s ({dropped_calls} cron calls dropped by the dev server)",
+                drained.as_secs_f64()
+            ),
             ratio: "-".into(),
             target: "≥ 200 posts/s",
         },
