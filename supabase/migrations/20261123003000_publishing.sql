@@ -230,6 +230,23 @@ as $$
     where p.id = post_role.post_id
 $$;
 
+-- Why `user_id` may not act on the post: `not_found` (not in its team), `forbidden` (a plain
+-- member acting on another's post, or on any post when `owners_only`), else null.
+create function app_private.post_refusal(post_id uuid, user_id uuid, owners_only boolean default false)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+    select case
+        when role is null then 'not_found'
+        when role = 'member' and (owners_only or author is distinct from post_refusal.user_id) then 'forbidden'
+    end
+    from (select app_private.post_role(post_refusal.post_id, post_refusal.user_id) as role,
+                 (select p.created_by from public.scheduled_posts as p where p.id = post_refusal.post_id) as author)
+         as caller
+$$;
+
 -- Submits a draft for publishing at `scheduled_at` (now or later), or moves a scheduled post to
 -- another time. Plain members of a team that requires approval submit for review instead.
 -- Returns {status: scheduled | pending_approval | not_found | forbidden | not_editable |
@@ -297,14 +314,11 @@ security definer
 set search_path = ''
 as $$
 declare
-    role public.team_role := app_private.post_role(post_id, user_id);
+    refusal text := app_private.post_refusal(post_id, user_id, owners_only => true);
     post public.scheduled_posts;
 begin
-    if role is null then
-        return jsonb_build_object('status', 'not_found');
-    end if;
-    if role = 'member' then
-        return jsonb_build_object('status', 'forbidden');
+    if refusal is not null then
+        return jsonb_build_object('status', refusal);
     end if;
     select p.* into post from public.scheduled_posts as p where p.id = post_id for update;
     if post.approval_status <> 'pending' then
@@ -333,15 +347,11 @@ security definer
 set search_path = ''
 as $$
 declare
-    role public.team_role := app_private.post_role(post_id, user_id);
+    refusal text := app_private.post_refusal(post_id, user_id);
     canceled integer;
 begin
-    if role is null then
-        return jsonb_build_object('status', 'not_found');
-    end if;
-    if role = 'member' and (select p.created_by from public.scheduled_posts as p where p.id = post_id)
-            is distinct from user_id then
-        return jsonb_build_object('status', 'forbidden');
+    if refusal is not null then
+        return jsonb_build_object('status', refusal);
     end if;
     with gone as (
         update public.post_destinations as d
@@ -369,15 +379,11 @@ security definer
 set search_path = ''
 as $$
 declare
-    role public.team_role := app_private.post_role(post_id, user_id);
+    refusal text := app_private.post_refusal(post_id, user_id);
     retried integer;
 begin
-    if role is null then
-        return jsonb_build_object('status', 'not_found');
-    end if;
-    if role = 'member' and (select p.created_by from public.scheduled_posts as p where p.id = post_id)
-            is distinct from user_id then
-        return jsonb_build_object('status', 'forbidden');
+    if refusal is not null then
+        return jsonb_build_object('status', refusal);
     end if;
     with again as (
         update public.post_destinations as d
@@ -624,6 +630,7 @@ revoke execute on function
     app_private.check_destination_connection(),
     app_private.post_snapshot(uuid),
     app_private.post_role(uuid, uuid),
+    app_private.post_refusal(uuid, uuid, boolean),
     app_private.submit_post(uuid, uuid, timestamptz, text),
     app_private.review_post(uuid, uuid, boolean, text),
     app_private.cancel_post(uuid, uuid),

@@ -292,17 +292,26 @@ pub(crate) async fn ask_text(
 ) -> (MeteredCall, Result<TextOutput, ProviderError>, u32) {
     let client = &reqwest::Client::new();
     ask(config, call, Capability::Text, clock, |call| async move {
-        let http_call = call.provider.text_call(
-            &call.endpoint,
-            &TextPrompt {
-                model: &call.model,
-                ..*text_prompt
-            },
-        );
-        call.provider
-            .parse_text(&transport::send(client, &http_call).await?)
+        ask_text_once(client, &call, text_prompt).await
     })
     .await
+}
+
+/// One attempt of a text completion, with the call's provider and model.
+pub(super) async fn ask_text_once(
+    client: &reqwest::Client,
+    call: &MeteredCall,
+    text_prompt: &TextPrompt<'_>,
+) -> Result<TextOutput, ProviderError> {
+    let http_call = call.provider.text_call(
+        &call.endpoint,
+        &TextPrompt {
+            model: &call.model,
+            ..*text_prompt
+        },
+    );
+    call.provider
+        .parse_text(&transport::send(client, &http_call).await?)
 }
 
 /// `ask` for `count` images.

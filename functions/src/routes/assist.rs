@@ -13,11 +13,12 @@ use crate::scope::Scope;
 use crate::supabase;
 
 use crate::ai::openai;
-use crate::ai::provider::{Capability, TextOutput, TextPrompt, Usage, Verdict};
+use crate::ai::provider::{Capability, TextOutput, Usage, Verdict};
 use crate::ai::{transport, Consumed};
 
 use super::ai::{
-    complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn, MAX_PROMPT_CHARS,
+    ask_text_once, complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn,
+    MAX_PROMPT_CHARS,
 };
 
 const MAX_OPTION_CHARS: usize = 200;
@@ -239,7 +240,7 @@ pub(crate) async fn moderation_verdict(
         call.model = moderation_model.to_owned();
     }
     let messages = turn.messages();
-    let text_prompt = turn.text_prompt(&model, &messages);
+    let text_prompt = &turn.text_prompt(&model, &messages);
     let client = &reqwest::Client::new();
     let (judged, _) = metered(
         config,
@@ -252,15 +253,9 @@ pub(crate) async fn moderation_verdict(
                 let reply = transport::send(client, &http_call).await?;
                 return openai::parse_moderation(&reply).map(Judged::ByEndpoint);
             }
-            let http_call = call.provider.text_call(
-                &call.endpoint,
-                &TextPrompt {
-                    model: &call.model,
-                    ..text_prompt
-                },
-            );
-            let reply = transport::send(client, &http_call).await?;
-            call.provider.parse_text(&reply).map(Judged::ByModel)
+            ask_text_once(client, &call, text_prompt)
+                .await
+                .map(Judged::ByModel)
         },
         |judged| Consumed {
             usage: match judged {

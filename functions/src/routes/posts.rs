@@ -396,15 +396,12 @@ impl Draft {
                 })
             })
             .collect();
+        let mut accounts: std::collections::HashMap<String, AccountRow> =
+            accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
         let destinations = destinations
             .into_iter()
             .map(|d| {
-                let account = accounts.iter().position(|a| a.id == d.connection_id);
-                let account = account.map(|i| AccountRow {
-                    id: accounts[i].id.clone(),
-                    platform: accounts[i].platform,
-                    status: accounts[i].status.clone(),
-                });
+                let account = accounts.remove(&d.connection_id);
                 (d, account)
             })
             .collect();
