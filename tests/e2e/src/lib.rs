@@ -69,7 +69,7 @@ impl Stack {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("worker reachable");
+        let response = send(request).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
@@ -82,16 +82,26 @@ impl Stack {
     }
 }
 
-/// The `error.code` of an error body.
 /// What wrangler dev's proxy answers when it lost a request on its way to the worker.
 pub const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
 
-/// Sends `request`, and once more if wrangler dev's proxy dropped it: under load its
-/// keep-alive connection to the worker can close just as a request goes out, and the worker
-/// never sees it (workers-sdk#14641; fixed in wrangler releases that need Node 22).
+/// Sends `request`, and once more if wrangler dev's proxy dropped it. Under load the proxy's
+/// reused keep-alive connection to the worker can close just as a request goes out, and the
+/// worker never sees the request (workers-sdk#14641, #15252; fixed in wrangler releases that need
+/// Node 22). The proxy then either answers 503 with [`DEV_PROXY_DROP`] or resets the client's
+/// connection before any response byte; browsers resend a request on a reset reused connection
+/// for the same reason.
 pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
     let again = request.try_clone();
-    let response = request.send().await.expect("worker reachable");
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => match again {
+            Some(again) if reset_before_answer(&error) => {
+                return again.send().await.expect("worker reachable");
+            }
+            _ => panic!("worker reachable: {error:?}"),
+        },
+    };
     if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
         return response;
     }
@@ -111,6 +121,31 @@ pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
     }
 }
 
+/// Whether the connection was reset or closed before the request got any answer.
+fn reset_before_answer(error: &reqwest::Error) -> bool {
+    use std::error::Error;
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        if current
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// The `error.code` of an error body.
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
