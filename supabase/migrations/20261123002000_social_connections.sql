@@ -221,6 +221,19 @@ begin
 end
 $$;
 
+-- A connection row as the worker reads it: sealed tokens, without the refresh lease's id, with
+-- the seconds its access token has left by the database's clock.
+create function app_private.social_connection_for_worker(found_row public.social_connections)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select to_jsonb(found_row) - '{refresh_lease_id}'::text[]
+        || jsonb_build_object('lease_held', coalesce(found_row.refresh_lease_expires_at > now(), false),
+            'access_token_expires_in', floor(extract(epoch from found_row.access_token_expires_at - now())))
+$$;
+
 -- A connection with its sealed tokens, for the worker. With `user_id`, only if that user may
 -- `action` it: `use` (any member of the team) or `remove` (owner, admin, or whoever connected
 -- it). Returns `{"status": "ok", "connection": …}`, `not_found` (also for non-members, who must
@@ -249,9 +262,7 @@ begin
             return jsonb_build_object('status', 'forbidden');
         end if;
     end if;
-    return jsonb_build_object('status', 'ok', 'connection', to_jsonb(found_row) - '{refresh_lease_id}'::text[]
-        || jsonb_build_object('lease_held', coalesce(found_row.refresh_lease_expires_at > now(), false),
-            'access_token_expires_in', floor(extract(epoch from found_row.access_token_expires_at - now()))));
+    return jsonb_build_object('status', 'ok', 'connection', app_private.social_connection_for_worker(found_row));
 end
 $$;
 
@@ -572,6 +583,7 @@ grant execute on function
 to service_role;
 revoke execute on function
     app_private.team_role_of(uuid, uuid),
+    app_private.social_connection_for_worker(public.social_connections),
     app_private.create_oauth_state(uuid, uuid, public.social_platform, text, text, text),
     app_private.consume_oauth_state(text, public.social_platform),
     app_private.social_connection_id(uuid, public.social_platform, text),

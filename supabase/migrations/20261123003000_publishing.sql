@@ -582,11 +582,14 @@ create function public.retry_post(user_id uuid, post_id uuid, include_unconfirme
 returns jsonb language sql security definer set search_path = ''
 as $$ select app_private.retry_post(user_id, post_id, include_unconfirmed) $$;
 -- One JSON array (not a set of rows): PostgREST-compatible servers differ in how they send sets.
+-- Each destination carries its connection as the worker reads it, saving a read per destination.
 create function public.claim_due_destinations(batch_size integer, lease_seconds integer, only_post_id uuid default null)
 returns jsonb language sql security definer set search_path = ''
 as $$
-    select coalesce(jsonb_agg(to_jsonb(c)), '[]')
+    select coalesce(jsonb_agg(to_jsonb(c)
+               || jsonb_build_object('connection', app_private.social_connection_for_worker(s))), '[]')
     from app_private.claim_due_destinations(batch_size, lease_seconds, only_post_id) as c
+    join public.social_connections as s on s.id = c.connection_id
 $$;
 create function public.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
 returns integer language sql security definer set search_path = ''

@@ -1,7 +1,7 @@
 -- Publishing: drafts written by members, the approval gate, scheduling, cancel and retry, the
 -- dispatcher's claim/lease/intent/outcome protocol, and who may do what.
 begin;
-select plan(45);
+select plan(46);
 
 select tests.create_user('pub-owner@test.local') as owner \gset
 select tests.create_user('pub-member@test.local') as member \gset
@@ -86,9 +86,12 @@ select is(public.review_post(:'owner', :'post', true) ->> 'status', 'not_pending
 select tests.authenticate_as_service_role();
 create temporary table claimed on commit drop as
     select (c ->> 'destination_id')::uuid as id, (c ->> 'lease_id')::uuid as lease, c ->> 'platform' as platform,
-           (c ->> 'ambiguous')::boolean as ambiguous
+           (c ->> 'ambiguous')::boolean as ambiguous, c -> 'connection' as connection
     from jsonb_array_elements(public.claim_due_destinations(10, 60)) as c;
 select is((select count(*)::int from claimed), 2, 'both due destinations are claimed');
+select ok((select bool_and(connection ? 'encrypted_access_token' and connection ? 'access_token_expires_in'
+                           and not connection ? 'refresh_lease_id') from claimed),
+    'each claimed destination carries its connection with sealed tokens, never the refresh lease id');
 select is(jsonb_array_length(public.claim_due_destinations(10, 60)), 0,
     'a second dispatcher finds nothing while the leases hold');
 select id as x_destination, lease as x_lease from claimed where platform = 'x' \gset

@@ -23,32 +23,86 @@ struct Row {
     target: &'static str,
 }
 
-pub async fn run() -> Result<()> {
+/// Every section, in the order they run.
+const SECTIONS: [&str; 8] = [
+    "size",
+    "healthz",
+    "rls",
+    "ai",
+    "content",
+    "credits",
+    "publishing",
+    "warm-start",
+];
+
+/// Runs the named sections (all when none is named).
+pub async fn run(sections: &[&str]) -> Result<()> {
+    if let Some(unknown) = sections.iter().find(|name| !SECTIONS.contains(name)) {
+        anyhow::bail!(
+            "unknown bench section {unknown:?}; sections: {}",
+            SECTIONS.join(" ")
+        );
+    }
+    let wanted = |name: &str| sections.is_empty() || sections.contains(&name);
     install::ensure_all()?;
     let mut rows = Vec::new();
 
     worker::build(true)?;
+    if wanted("size") {
+        rows.push(wasm_size()?);
+    }
+    let stack = Stack::start(Mode::Throwaway { name: "benchstack" }, Ports::free()?).await?;
+    let client = reqwest::Client::new();
+    if wanted("healthz") {
+        rows.extend(healthz(&stack, &client).await?);
+    }
+    if wanted("rls") {
+        rows.extend(rls_team_list(&stack, &client).await?);
+    }
+    if wanted("ai") {
+        rows.extend(ai_proxy(&stack, &client).await?);
+    }
+    if wanted("content") {
+        rows.push(content_batch(&stack, &client).await?);
+    }
+    if wanted("credits") {
+        rows.push(credit_rpc_throughput(&stack)?);
+    }
+    if wanted("publishing") {
+        rows.extend(publishing(&stack, &client).await?);
+    }
+    drop(stack);
+    if wanted("warm-start") {
+        rows.push(warm_start().await?);
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+fn wasm_size() -> Result<Row> {
     let wasm = std::fs::read(worker::wasm_path())?;
     let mut gzip = GzEncoder::new(Vec::new(), Compression::best());
     gzip.write_all(&wasm)?;
     let gzipped = gzip.finish()?.len();
-    rows.push(Row {
+    Ok(Row {
         metric: "worker wasm size (wasm-opt -Oz)".into(),
         value: format!("{:.0} KiB raw", wasm.len() as f64 / 1024.0),
         reference: format!("{:.0} KiB gzip", gzipped as f64 / 1024.0),
         ratio: format!("{:.2}", gzipped as f64 / wasm.len() as f64),
         target: "gzip ≤ 1 MiB (free plan: 3 MiB)",
-    });
+    })
+}
 
-    let stack = Stack::start(Mode::Throwaway { name: "benchstack" }, Ports::free()?).await?;
-    let client = reqwest::Client::new();
+/// A trivial request through workerd against a native Rust server on the same machine.
+async fn healthz(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
     // Reference: a native Rust HTTP server on the same machine (the gateway's JWKS endpoint).
     let native = latencies(
-        &client,
+        client,
         &format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url()),
     )
     .await?;
-    let worker = latencies(&client, &format!("{}/healthz", stack.worker_url())).await?;
+    let worker = latencies(client, &format!("{}/healthz", stack.worker_url())).await?;
     for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
         let (w, n) = (percentile(&worker, pick), percentile(&native, pick));
         rows.push(Row {
@@ -59,15 +113,7 @@ pub async fn run() -> Result<()> {
             target: "p50 ≤ 2 ms, p99 ≤ 5 ms",
         });
     }
-    rows.extend(rls_team_list(&stack, &client).await?);
-    rows.extend(ai_proxy(&stack, &client).await?);
-    rows.push(content_batch(&stack, &client).await?);
-    rows.push(credit_rpc_throughput(&stack)?);
-    rows.extend(publishing(&stack, &client).await?);
-    drop(stack);
-    rows.push(warm_start().await?);
-    print_table(&rows);
-    Ok(())
+    Ok(rows)
 }
 
 /// Issue 3's target: a team-scoped list as a member under RLS versus service_role with the

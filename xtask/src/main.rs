@@ -23,7 +23,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                          --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
                          projects do, instead of the ES256 key in the JWKS)
   test                   install what is missing, then run every test suite on a throwaway stack
-  bench                  measure speed and size targets, printed as a table
+  bench [SECTION...]     measure speed and size targets, printed as a table
+                         (sections: size healthz rls ai content credits publishing warm-start;
+                         default: all)
   build-worker [--optimize]
                          build the worker to wasm (what wrangler.toml's build command runs)";
 
@@ -44,7 +46,7 @@ fn main() {
             with_runtime(dev(options.contains(&"--reset"), signing))
         }
         ["test"] => with_runtime(test::run_all()),
-        ["bench"] => with_runtime(bench::run()),
+        ["bench", sections @ ..] => with_runtime(bench::run(sections)),
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),
         _ => {

@@ -241,20 +241,17 @@ impl Stack {
              on conflict (name) where name is not null do update set secret = excluded.secret",
             ports.worker
         ))?;
-        let mut wrangler = wrangler_dev(&dir, ports, matches!(mode, Mode::Throwaway { .. }))?;
-        let output = match mode {
+        let (mut server, output) = match mode {
             Mode::Dev { .. } => {
                 write_dev_vars(&root.join(".dev.vars"), &vars)?;
-                Output::Inherit
+                (wrangler_dev(&dir, ports), Output::Inherit)
             }
-            Mode::Throwaway { .. } => {
-                for (name, value) in &vars {
-                    wrangler.arg("--var").arg(format!("{name}:{value}"));
-                }
-                Output::File(&dir.join("logs/worker.log"))
-            }
+            Mode::Throwaway { .. } => (
+                inspectorless_worker_server(&dir, ports, &vars)?,
+                Output::File(&dir.join("logs/worker.log")),
+            ),
         };
-        let mut worker = Service::spawn("wrangler dev", &mut wrangler, output)?;
+        let mut worker = Service::spawn("worker dev server", &mut server, output)?;
         wait_for_http(
             &mut worker,
             &format!("http://127.0.0.1:{}/healthz", ports.worker),
@@ -370,7 +367,9 @@ fn remove_abandoned_runs(parent: &Path) -> Result<()> {
     Ok(())
 }
 
-fn wrangler_dev(dir: &Path, ports: Ports, frozen: bool) -> Result<Command> {
+/// `wrangler dev` as a developer runs it: rebuilds on source changes, DevTools on the inspector
+/// port.
+fn wrangler_dev(dir: &Path, ports: Ports) -> Command {
     let root = repo_root();
     let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
     command
@@ -390,13 +389,36 @@ fn wrangler_dev(dir: &Path, ports: Ports, frozen: bool) -> Result<Command> {
         .arg("--persist-to")
         .arg(dir.join("wrangler"))
         .env("CI", "true")
-        .env("WRANGLER_SEND_METRICS", "false");
-    if frozen {
-        command.arg("--config").arg(frozen_wrangler_config(dir)?);
-    } else {
+        .env("WRANGLER_SEND_METRICS", "false")
         // wrangler.toml's build command runs `cargo xtask build-worker`; skip wasm-opt locally.
-        command.env(crate::worker::FAST_BUILD_ENV, "1");
-    }
+        .env(crate::worker::FAST_BUILD_ENV, "1");
+    command
+}
+
+/// wrangler's dev server without the DevTools inspector, for tests and benchmarks (see
+/// `xtask/serve-worker.mjs`): it serves the module built before the stack started.
+fn inspectorless_worker_server(
+    dir: &Path,
+    ports: Ports,
+    vars: &[(&str, String)],
+) -> Result<Command> {
+    let root = repo_root();
+    let vars_file = dir.join("worker-vars.json");
+    let vars: serde_json::Map<String, serde_json::Value> = vars
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone().into()))
+        .collect();
+    std::fs::write(&vars_file, serde_json::to_vec(&vars)?)?;
+    let mut command = Command::new("node");
+    command
+        .current_dir(&root)
+        .arg(root.join("xtask/serve-worker.mjs"))
+        .arg(frozen_wrangler_config(dir)?)
+        .arg(ports.worker.to_string())
+        .arg(dir.join("wrangler"))
+        .arg(vars_file)
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false");
     Ok(command)
 }
 

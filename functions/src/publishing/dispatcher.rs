@@ -13,7 +13,7 @@ use crate::ai::retry::random_unit;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::social::tokens::{ensure_fresh, fresh_access_token, Access, Renew};
+use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Access, Renew, StoredConnection};
 use crate::social::Platform;
 use crate::supabase;
 
@@ -51,6 +51,8 @@ pub struct Claimed {
     /// An earlier attempt's irreversible call may have happened (its dispatcher died).
     pub ambiguous: bool,
     pub attempt_started_at: Option<String>,
+    /// The connection as it was at the claim, sealed tokens included.
+    pub connection: StoredConnection,
 }
 
 /// What one dispatch run did, by outcome.
@@ -213,7 +215,7 @@ async fn attempt(
     job: &Claimed,
     request_id: &str,
 ) -> Result<Outcome, Failure> {
-    let fresh = fresh_access_token(config, clock, &job.connection_id, Access::Internal)
+    let fresh = fresh_access_token_of(config, clock, job.connection.clone())
         .await
         .map_err(token_failure)?;
     let media = load_media(config, job).await?;

@@ -31,9 +31,9 @@ pub const REFRESH_MARGIN_SECONDS: i64 = 120;
 const WAIT_FOR_REFRESH: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
-/// A connection row as the worker reads it (`get_social_connection`). Only this module opens
+/// A connection row as the worker reads it (`get_social_connection`, the dispatcher's claim). Only this module opens
 /// the sealed columns; `public` is what callers may see.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct StoredConnection {
     pub id: String,
     pub team_id: String,
@@ -233,6 +233,25 @@ pub async fn fresh_access_token(
     .await
 }
 
+/// [`fresh_access_token`] for a connection row just read with something else (the dispatcher's
+/// claim): it is checked first instead of being read again.
+pub async fn fresh_access_token_of(
+    config: &Config,
+    clock: &dyn Clock,
+    row: StoredConnection,
+) -> Result<Fresh, ApiError> {
+    let id = row.id.clone();
+    renew_if_due(
+        config,
+        clock,
+        &id,
+        Access::Internal,
+        Renew::ExpiringWithin(REFRESH_MARGIN_SECONDS),
+        Some(row),
+    )
+    .await
+}
+
 pub async fn ensure_fresh(
     config: &Config,
     clock: &dyn Clock,
@@ -240,10 +259,25 @@ pub async fn ensure_fresh(
     access: Access<'_>,
     renew: Renew,
 ) -> Result<Fresh, ApiError> {
+    renew_if_due(config, clock, connection_id, access, renew, None).await
+}
+
+/// The connection's tokens, refreshed first when `renew` says so. `known` is a row already read.
+async fn renew_if_due(
+    config: &Config,
+    clock: &dyn Clock,
+    connection_id: &str,
+    access: Access<'_>,
+    renew: Renew,
+    mut known: Option<StoredConnection>,
+) -> Result<Fresh, ApiError> {
     let ring = key_ring(config)?;
     let started = clock.unix_millis();
     loop {
-        let row = load(config, connection_id, access).await?;
+        let row = match known.take() {
+            Some(row) => row,
+            None => load(config, connection_id, access).await?,
+        };
         if row.status == "reauth_required" {
             return Err(SocialFailure::ReauthRequired.into());
         }
