@@ -382,6 +382,21 @@ async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() 
     // Expired at the platform and in the database.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     env.expire_access_token(&connection).await;
+    // The cron refresh another test runs may have renewed the short-lived first token meanwhile.
+    let refreshes_before = env.fake_stats(&account).await["refreshCalls"]
+        .as_u64()
+        .unwrap_or(0);
+    let generation = || async {
+        env.db
+            .query_one(
+                "select token_generation from public.social_connections where id = $1::text::uuid",
+                &[&connection],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let generation_before = generation().await;
 
     let verifications = (0..50).map(|_| env.verify(&owner, &connection));
     let outcomes = futures::future::join_all(verifications).await;
@@ -390,22 +405,15 @@ async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() 
     }
     let stats = env.fake_stats(&account).await;
     assert_eq!(
-        stats["refreshCalls"], 1,
+        stats["refreshCalls"].as_u64().unwrap_or(0) - refreshes_before,
+        1,
         "one refresh for 50 callers: {stats}"
     );
     assert!(stats["profileReads"].as_u64().unwrap() >= 50);
-    let generation: i64 = env
-        .db
-        .query_one(
-            "select token_generation from public.social_connections where id = $1::text::uuid",
-            &[&connection],
-        )
-        .await
-        .unwrap()
-        .get(0);
     assert_eq!(
-        generation, 2,
-        "the tokens were written once after the connect"
+        generation().await,
+        generation_before + 1,
+        "the tokens were written once"
     );
 }
 
