@@ -141,21 +141,24 @@ pub async fn finish(
     }
 }
 
-/// `finish` before the response. Not as work after it (`waitUntil`): that was measured to make
-/// wrangler's local dev server drop concurrent requests. The provider's answer is not lost to
-/// a failed settlement: the failure is logged after the response, and the reservation stays
-/// open, uncharged, until the monthly reset expires it.
-pub async fn finish_reporting(
+/// `finish` as work after the response (`waitUntil`), so the caller never waits for the
+/// ledger. A failure is logged; the reservation then stays open, uncharged, until the monthly
+/// reset expires it.
+pub fn finish_later(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &str>,
+    outcome: Result<Consumed, &'static str>,
     latency_ms: u32,
     prompt: &str,
 ) {
-    if let Some(line) = finish_logged(config, call, outcome, latency_ms, prompt).await {
-        scope.defer(async move { Some(line) });
-    }
+    let (config, call) = (config.clone(), call.clone());
+    let prompt = if call.log_prompts {
+        prompt.to_owned()
+    } else {
+        String::new()
+    };
+    scope.defer(async move { finish_logged(&config, &call, outcome, latency_ms, &prompt).await });
 }
 
 /// `finish`, with a failure turned into the log line that reports it.

@@ -207,9 +207,10 @@ pub(super) async fn begin_text(
     .await
 }
 
-/// The provider call of a metered text request, settled or released by its outcome. The model
-/// sent is `call`'s (a fallback provider brings its own), whatever `text_prompt` names; it is
-/// returned with the output. `prompt` is what the request log keeps when the subject opted in.
+/// The provider call of a metered text request, settled or released by its outcome after the
+/// response. The model sent is `call`'s (a fallback provider brings its own), whatever
+/// `text_prompt` names; it is returned with the output. `prompt` is what the request log keeps
+/// when the subject opted in.
 pub(super) async fn complete(
     config: &Config,
     call: MeteredCall,
@@ -222,13 +223,13 @@ pub(super) async fn complete(
         usage: output.usage,
         images: 0,
     };
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
     Ok((outcome?, call.model))
 }
 
 /// A metered provider call: `attempt` with retries and the fallback provider, then settlement
-/// of what `consumed` reads from the output (or release on failure). Returns the output and
-/// the call that produced it.
+/// of what `consumed` reads from the output (or release on failure) after the response.
+/// Returns the output and the call that produced it.
 pub(super) async fn metered<T, Attempt, Outcome>(
     config: &Config,
     call: MeteredCall,
@@ -243,12 +244,13 @@ where
     Outcome: std::future::Future<Output = Result<T, ProviderError>>,
 {
     let (call, outcome, latency_ms) = ask(config, call, capability, scope, attempt).await;
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
     Ok((outcome?, call))
 }
 
-/// Settles what `outcome` consumed, or releases the reservation when it failed.
-async fn settle<T>(
+/// Settles what `outcome` consumed, or releases the reservation when it failed, after the
+/// response.
+fn settle<T>(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
@@ -261,7 +263,7 @@ async fn settle<T>(
         Ok(output) => Ok(consumed(output)),
         Err(error) => Err(error.code()),
     };
-    ai::finish_reporting(scope, config, call, settlement, latency_ms, prompt).await;
+    ai::finish_later(scope, config, call, settlement, latency_ms, prompt);
 }
 
 /// A provider call with retries and the fallback provider: the call that answered (settlement
@@ -408,15 +410,14 @@ pub(super) async fn open_stream(
         }
         Err(error) => error,
     };
-    ai::finish_reporting(
+    ai::finish_later(
         scope,
         config,
         &call,
         Err(refusal.code()),
         latency_ms,
         stream.prompt,
-    )
-    .await;
+    );
     Err(refusal.into())
 }
 
@@ -451,7 +452,7 @@ pub async fn generate_image(
         usage: output.usage,
         images: output.images.len() as u32,
     };
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt).await;
+    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
     let output = outcome?;
     Ok(Response::json(200, &json!({ "images": output.images })))
 }
