@@ -1,11 +1,20 @@
 //! The thin Workers glue: worker types in and out, everything else in `handle`.
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use futures::StreamExt;
 use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
 
 use crate::clock::WallClock;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::http::{Body, Request, Response};
+
+thread_local! {
+    /// The settings, read once per isolate: a Worker's vars and secrets are fixed for an
+    /// isolate's life (changing them deploys a new version, which runs in new isolates).
+    static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+}
 
 #[event(start)]
 fn start() {
@@ -19,7 +28,11 @@ async fn fetch(
     ctx: Context,
 ) -> worker::Result<worker::Response> {
     let request = neutral_request(&mut request).await?;
-    let config = Config::from_lookup(|name| setting(&env, name));
+    let config = CONFIG.with(|config| {
+        config
+            .get_or_init(|| Rc::new(Config::from_lookup(|name| setting(&env, name))))
+            .clone()
+    });
     let handled = crate::handle(request, &config, &WallClock).await;
     console_log!("{}", handled.log_line);
     for work in handled.deferred {
