@@ -233,6 +233,7 @@ declare
     current_period date := app_private.ai_current_period();
     resets_at timestamptz := (current_period + interval '1 month') at time zone 'utc';
     this_minute timestamptz := date_trunc('minute', now());
+    subject_plan_name text;
     subject_plan public.ai_plans;
     subject_log_prompts boolean;
     config public.ai_provider_configs;
@@ -253,11 +254,10 @@ begin
         return jsonb_build_object('status', 'not_team_member');
     end if;
 
-    select p.* into subject_plan
-    from public.ai_plans as p
-    where p.plan = coalesce((select s.plan from public.ai_subjects as s where s.subject_id = subject), 'free');
-    subject_log_prompts := coalesce(
-        (select s.log_prompts from public.ai_subjects as s where s.subject_id = subject), false);
+    select s.plan, s.log_prompts into subject_plan_name, subject_log_prompts
+    from public.ai_subjects as s where s.subject_id = subject;
+    select p.* into subject_plan from public.ai_plans as p where p.plan = coalesce(subject_plan_name, 'free');
+    subject_log_prompts := coalesce(subject_log_prompts, false);
 
     insert into app_private.ai_rate_windows as w (user_id, window_start, requests)
     values (reserve_ai_credits.user_id, this_minute, 1)
@@ -282,16 +282,20 @@ begin
     estimate := app_private.ai_credits_for(
         chosen_provider, chosen_model, estimated_input_tokens, estimated_output_tokens, estimated_images);
 
-    insert into public.ai_credit_ledger (subject_id, period, allowance)
-    values (subject, current_period, subject_plan.monthly_credits)
-    on conflict do nothing;
-    update public.ai_credit_ledger as l
-    set reserved = l.reserved + estimate, updated_at = now()
-    where l.subject_id = subject and l.period = current_period
-      and l.used + l.reserved + estimate <= l.allowance
-    returning l.* into ledger;
+    -- The month's ledger row exists but for the subject's first call of the month.
+    for attempt in 1..2 loop
+        update public.ai_credit_ledger as l
+        set reserved = l.reserved + estimate, updated_at = now()
+        where l.subject_id = subject and l.period = current_period
+          and l.used + l.reserved + estimate <= l.allowance
+        returning l.* into ledger;
+        exit when found or attempt = 2;
+        insert into public.ai_credit_ledger (subject_id, period, allowance)
+        values (subject, current_period, subject_plan.monthly_credits)
+        on conflict do nothing;
+    end loop;
 
-    if not found then
+    if ledger is null then
         select l.* into ledger from public.ai_credit_ledger as l
         where l.subject_id = subject and l.period = current_period;
         insert into public.ai_requests (user_id, subject_id, period, endpoint, provider, model, status, error_code)
@@ -345,26 +349,26 @@ set search_path = ''
 as $$
 declare
     request public.ai_requests;
-    charged bigint;
 begin
     perform app_private.ai_metering_commit();
-    select r.* into request from public.ai_requests as r
+    -- One statement: only an open reservation is settled, and its row lock is held from here.
+    update public.ai_requests as r
+    set status = 'succeeded', provider = coalesce(settle_ai_credits.provider, r.provider),
+        model = settle_ai_credits.model, input_tokens = settle_ai_credits.input_tokens,
+        output_tokens = settle_ai_credits.output_tokens, images = settle_ai_credits.images,
+        credits = app_private.ai_credits_for(coalesce(settle_ai_credits.provider, r.provider),
+            settle_ai_credits.model, settle_ai_credits.input_tokens, settle_ai_credits.output_tokens,
+            settle_ai_credits.images),
+        latency_ms = settle_ai_credits.latency_ms, settled_at = now(),
+        prompt = case when (select s.log_prompts from public.ai_subjects as s where s.subject_id = r.subject_id)
+                      then settle_ai_credits.prompt end
     where r.id = request_id and r.status = 'reserved'
-    for update;
+    returning r.* into request;
     if request is null then
         return false;
     end if;
-    charged := app_private.ai_credits_for(
-        coalesce(settle_ai_credits.provider, request.provider), model, input_tokens, output_tokens, images);
-    update public.ai_requests as r
-    set status = 'succeeded', provider = coalesce(settle_ai_credits.provider, r.provider), model = settle_ai_credits.model, input_tokens = settle_ai_credits.input_tokens,
-        output_tokens = settle_ai_credits.output_tokens, images = settle_ai_credits.images, credits = charged,
-        latency_ms = settle_ai_credits.latency_ms, settled_at = now(),
-        prompt = case when (select s.log_prompts from public.ai_subjects as s where s.subject_id = request.subject_id)
-                      then settle_ai_credits.prompt end
-    where r.id = request.id;
     update public.ai_credit_ledger as l
-    set used = l.used + charged, reserved = l.reserved - request.reserved_credits, updated_at = now()
+    set used = l.used + request.credits, reserved = l.reserved - request.reserved_credits, updated_at = now()
     where l.subject_id = request.subject_id and l.period = request.period;
     return true;
 end
