@@ -31,6 +31,9 @@ pub struct Problem {
 }
 
 const MB: u64 = 1024 * 1024;
+/// What one post's media may weigh in all: the dispatcher holds a post's files in memory while
+/// it uploads them, and a Worker isolate has 128 MB. Larger videos need streamed uploads.
+pub const MAX_POST_MEDIA_BYTES: u64 = 48 * MB;
 
 /// The platform's limits, from its API documentation.
 struct Limits {
@@ -57,7 +60,8 @@ fn limits(platform: Platform) -> Limits {
             max_chars: 280,
             needs_media: false,
             max_images: 4,
-            max_videos: 1,
+            // Video goes through X's chunked upload (INIT/APPEND/FINALIZE), not built yet.
+            max_videos: 0,
             image_types: WEB_IMAGES,
             video_types: &["video/mp4"],
             max_image_bytes: 5 * MB,
@@ -216,6 +220,17 @@ pub fn check(
             );
         }
     }
+    let total: u64 = media.iter().map(|file| file.size_bytes).sum();
+    if total > MAX_POST_MEDIA_BYTES {
+        refuse(
+            "media".into(),
+            format!(
+                "a post's media may weigh at most {} MB in all ({} MB given): they are uploaded from the worker's memory",
+                MAX_POST_MEDIA_BYTES / MB,
+                total.div_ceil(MB)
+            ),
+        );
+    }
     for (field, reason) in option_problems(platform, options) {
         refuse(format!("{prefix}.options.{field}"), reason);
     }
@@ -373,8 +388,25 @@ mod tests {
         let mixed = [jpeg, image("video/mp4", MB)];
         assert_eq!(
             fields(check(Platform::X, "hi", &mixed, &json!({}), "d")),
-            ["media"]
+            ["media", "media"]
         );
+    }
+
+    #[test]
+    fn what_the_worker_cannot_upload_is_refused_before_scheduling() {
+        let video = image("video/mp4", MB);
+        assert_eq!(
+            fields(check(Platform::X, "hi", &[video], &json!({}), "d")),
+            ["media"],
+            "no X video without chunked upload"
+        );
+        let large = [image("video/mp4", MAX_POST_MEDIA_BYTES + 1)];
+        let options = json!({"title": "Launch", "privacyStatus": "public"});
+        let problems = check(Platform::Youtube, "d", &large, &options, "d");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].reason.contains("at most 48 MB in all"));
+        let fits = [image("video/mp4", MAX_POST_MEDIA_BYTES)];
+        assert!(check(Platform::Youtube, "d", &fits, &options, "d").is_empty());
     }
 
     #[test]
