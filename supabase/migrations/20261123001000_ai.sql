@@ -282,20 +282,16 @@ begin
     estimate := app_private.ai_credits_for(
         chosen_provider, chosen_model, estimated_input_tokens, estimated_output_tokens, estimated_images);
 
-    -- The month's ledger row exists but for the subject's first call of the month.
-    for attempt in 1..2 loop
-        update public.ai_credit_ledger as l
-        set reserved = l.reserved + estimate, updated_at = now()
-        where l.subject_id = subject and l.period = current_period
-          and l.used + l.reserved + estimate <= l.allowance
-        returning l.* into ledger;
-        exit when found or attempt = 2;
-        insert into public.ai_credit_ledger (subject_id, period, allowance)
-        values (subject, current_period, subject_plan.monthly_credits)
-        on conflict do nothing;
-    end loop;
+    insert into public.ai_credit_ledger (subject_id, period, allowance)
+    values (subject, current_period, subject_plan.monthly_credits)
+    on conflict do nothing;
+    update public.ai_credit_ledger as l
+    set reserved = l.reserved + estimate, updated_at = now()
+    where l.subject_id = subject and l.period = current_period
+      and l.used + l.reserved + estimate <= l.allowance
+    returning l.* into ledger;
 
-    if ledger is null then
+    if not found then
         select l.* into ledger from public.ai_credit_ledger as l
         where l.subject_id = subject and l.period = current_period;
         insert into public.ai_requests (user_id, subject_id, period, endpoint, provider, model, status, error_code)

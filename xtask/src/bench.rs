@@ -13,8 +13,6 @@ use devstack::DevUser;
 use crate::stack::{Mode, Ports, Stack};
 use crate::{install, repo_root, worker};
 
-const SEQUENTIAL_REQUESTS: usize = 2000;
-
 struct Row {
     metric: String,
     value: String,
@@ -97,12 +95,12 @@ fn wasm_size() -> Result<Row> {
 async fn healthz(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     // Reference: a native Rust HTTP server on the same machine (the gateway's JWKS endpoint).
-    let native = latencies(
-        client,
-        &format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url()),
-    )
-    .await?;
-    let worker = latencies(client, &format!("{}/healthz", stack.worker_url())).await?;
+    let native_url = format!("{}/auth/v1/.well-known/jwks.json", stack.supabase_url());
+    let worker_url = format!("{}/healthz", stack.worker_url());
+    let native = || client.get(&native_url);
+    let worker = || client.get(&worker_url);
+    let [native, worker] =
+        interleaved([&native as &dyn Fn() -> reqwest::RequestBuilder, &worker]).await?;
     for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
         let (w, n) = (percentile(&worker, pick), percentile(&native, pick));
         rows.push(Row {
@@ -634,26 +632,6 @@ async fn request_latencies(request: impl Fn() -> reqwest::RequestBuilder) -> Res
         if round >= 50 {
             samples.push(started.elapsed());
         }
-    }
-    samples.sort();
-    Ok(samples)
-}
-
-async fn latencies(client: &reqwest::Client, url: &str) -> Result<Vec<Duration>> {
-    for _ in 0..100 {
-        client.get(url).send().await?.bytes().await?; // warm-up
-    }
-    let mut samples = Vec::with_capacity(SEQUENTIAL_REQUESTS);
-    for _ in 0..SEQUENTIAL_REQUESTS {
-        let started = Instant::now();
-        let response = client.get(url).send().await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "{url} answered {}",
-            response.status()
-        );
-        response.bytes().await?;
-        samples.push(started.elapsed());
     }
     samples.sort();
     Ok(samples)

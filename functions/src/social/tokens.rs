@@ -31,8 +31,8 @@ pub const REFRESH_MARGIN_SECONDS: i64 = 120;
 const WAIT_FOR_REFRESH: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
-/// A connection row as the worker reads it (`get_social_connection`, the dispatcher's claim). Only this module opens
-/// the sealed columns; `public` is what callers may see.
+/// A connection row as the worker reads it (`get_social_connection`, the dispatcher's claim).
+/// Only this module opens the sealed columns; `public` is what callers may see.
 #[derive(Clone, Deserialize)]
 pub struct StoredConnection {
     pub id: String,

@@ -127,6 +127,18 @@ async fn cron_publish(env: &Env) -> Value {
     body
 }
 
+/// Schedules a post far in the future (tests then make it due with `make_due`).
+async fn schedule_later(env: &Env, author: &User, post_id: &str) {
+    let (code, body) = post(
+        env,
+        author,
+        &format!("/v1/posts/{post_id}/schedule"),
+        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+}
+
 /// Makes a post's scheduled destinations due now (time passing, without waiting for it).
 async fn make_due(env: &Env, post_id: &str) {
     env.db
@@ -404,14 +416,7 @@ async fn one_destination_failing_does_not_stop_the_others() {
     let team = team_with(&env, &["x", "facebook"]).await;
     let text = format!("Partial {}", unique("partial"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
-    )
-    .await;
-    assert_eq!(code, 200, "{body}");
+    schedule_later(&env, &team.owner, &post_id).await;
     // The X account is revoked at the platform meanwhile.
     env.db
         .execute(
@@ -636,14 +641,7 @@ async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides(
     let team = team_with(&env, &["x"]).await;
     let text = format!("Interrupted {}", unique("crash"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
-    let (code, _) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
-    )
-    .await;
-    assert_eq!(code, 200);
+    schedule_later(&env, &team.owner, &post_id).await;
     make_due(&env, &post_id).await;
     // A dispatcher claims the destination, records its intent and dies before any outcome.
     env.db
@@ -692,14 +690,7 @@ async fn canceled_posts_never_go_out() {
     let team = team_with(&env, &["x"]).await;
     let text = format!("Canceled {}", unique("cancel"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
-    let (code, _) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
-    )
-    .await;
-    assert_eq!(code, 200);
+    schedule_later(&env, &team.owner, &post_id).await;
     let (code, body) = post(
         &env,
         &team.owner,
