@@ -121,6 +121,9 @@ impl Storage {
                 get(download).post(upload).put(update),
             )
             .route("/storage/v1/object/{bucket}", axum::routing::delete(remove))
+            // Supabase's global upload limit (config.toml `file_size_limit`); buckets set
+            // their own below it.
+            .layer(axum::extract::DefaultBodyLimit::max(50 * 1024 * 1024))
             .with_state(self)
     }
 
@@ -333,7 +336,17 @@ async fn read_upload(request: Request) -> StorageResult<UploadedFile> {
     if !content_type.starts_with("multipart/form-data") {
         let bytes = Bytes::from_request(request, &())
             .await
-            .map_err(|_| fail("400", "InvalidRequest", "Unreadable body"))?;
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    fail(
+                        "413",
+                        "Payload too large",
+                        "The object exceeded the maximum allowed size",
+                    )
+                } else {
+                    fail("400", "InvalidRequest", "Unreadable body")
+                }
+            })?;
         return Ok(UploadedFile {
             bytes,
             content_type,

@@ -60,10 +60,9 @@ fn limits(platform: Platform) -> Limits {
             max_chars: 280,
             needs_media: false,
             max_images: 4,
-            // Video goes through X's chunked upload (INIT/APPEND/FINALIZE), not built yet.
-            max_videos: 0,
+            max_videos: 1,
             image_types: WEB_IMAGES,
-            video_types: &["video/mp4"],
+            video_types: MP4_MOV,
             max_image_bytes: 5 * MB,
             max_video_bytes: 512 * MB,
         },
@@ -388,18 +387,25 @@ mod tests {
         let mixed = [jpeg, image("video/mp4", MB)];
         assert_eq!(
             fields(check(Platform::X, "hi", &mixed, &json!({}), "d")),
-            ["media", "media"]
+            ["media"]
+        );
+        let video = image("video/quicktime", 40 * MB);
+        assert!(check(Platform::X, "hi", &[video.clone()], &json!({}), "d").is_empty());
+        assert_eq!(
+            fields(check(
+                Platform::X,
+                "hi",
+                &[video.clone(), video],
+                &json!({}),
+                "d"
+            )),
+            ["media", "media"],
+            "one video a post, and the two weigh more than the worker uploads"
         );
     }
 
     #[test]
     fn what_the_worker_cannot_upload_is_refused_before_scheduling() {
-        let video = image("video/mp4", MB);
-        assert_eq!(
-            fields(check(Platform::X, "hi", &[video], &json!({}), "d")),
-            ["media"],
-            "no X video without chunked upload"
-        );
         let large = [image("video/mp4", MAX_POST_MEDIA_BYTES + 1)];
         let options = json!({"title": "Launch", "privacyStatus": "public"});
         let problems = check(Platform::Youtube, "d", &large, &options, "d");

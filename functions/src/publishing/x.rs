@@ -1,36 +1,181 @@
-//! X: images go up first (`POST /2/media/upload`, invisible until a post uses them), then
-//! the post (`POST /2/tweets`) is the one irreversible call. An ambiguous post is looked up
-//! among the account's posts since the attempt began (`GET /2/users/{id}/tweets`).
-//! Docs: https://docs.x.com/x-api/posts/creation-of-a-post, https://docs.x.com/x-api/media/media-upload
+//! X: media go up first, invisible until a post uses them, then the post (`POST /2/tweets`)
+//! is the one irreversible call. Images go up in one call (`POST /2/media/upload`); a video
+//! goes up in segments (`initialize`, one `append` per segment, `finalize`), then X processes
+//! it and the post waits until the upload's status says `succeeded`. An ambiguous post is
+//! looked up among the account's posts since the attempt began (`GET /2/users/{id}/tweets`).
+//! Docs: https://docs.x.com/x-api/posts/creation-of-a-post, https://docs.x.com/x-api/media/media-upload,
+//! https://docs.x.com/x-api/media/quickstart/media-upload-chunked
+
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
 use super::wire::{Call, Method};
-use super::{same_text, Attempt, Content, Failure, Published};
+use super::{same_text, Attempt, Content, Failure, MediaFile, Published};
+use crate::clock::sleep;
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
 const TWEETS: &str = "https://api.x.com/2/tweets";
+/// X takes segments of at most 5 MB; 3 MB stays under that once base64 grows it by a third.
+const SEGMENT_BYTES: usize = 3 * 1024 * 1024;
+/// How long a video may stay in X's processing before the attempt gives up (nothing is posted
+/// then, so a later attempt may upload it again).
+const PROCESSING_WAIT: Duration = Duration::from_secs(90);
 
 fn permalink(id: &str) -> String {
     format!("https://x.com/i/web/status/{id}")
 }
 
-pub fn upload_call(access_token: &str, mime_type: &str, bytes: &[u8]) -> Call {
-    let category = if mime_type.starts_with("video/") {
+fn category(mime_type: &str) -> &'static str {
+    if mime_type.starts_with("video/") {
         "tweet_video"
     } else if mime_type == "image/gif" {
         "tweet_gif"
     } else {
         "tweet_image"
-    };
+    }
+}
+
+pub fn upload_call(access_token: &str, mime_type: &str, bytes: &[u8]) -> Call {
     Call::new(Method::Post, MEDIA_UPLOAD, access_token).json(json!({
         "media": STANDARD.encode(bytes),
-        "media_category": category,
+        "media_category": category(mime_type),
         "media_type": mime_type,
     }))
+}
+
+/// The calls of a segmented upload: `initialize`, then, once X named the upload, one `append`
+/// a segment and `finalize`.
+pub fn initialize_call(access_token: &str, video: &MediaFile) -> Call {
+    Call::new(
+        Method::Post,
+        format!("{MEDIA_UPLOAD}/initialize"),
+        access_token,
+    )
+    .json(json!({
+        "media_type": video.mime_type,
+        "total_bytes": video.bytes.len(),
+        "media_category": category(&video.mime_type),
+    }))
+}
+
+pub fn append_calls<'a>(
+    access_token: &'a str,
+    media_id: &'a str,
+    video: &'a MediaFile,
+) -> impl Iterator<Item = Call> + 'a {
+    video
+        .bytes
+        .chunks(SEGMENT_BYTES)
+        .enumerate()
+        .map(move |(index, segment)| {
+            Call::new(
+                Method::Post,
+                format!("{MEDIA_UPLOAD}/{media_id}/append"),
+                access_token,
+            )
+            .json(json!({"media": STANDARD.encode(segment), "segment_index": index}))
+        })
+}
+
+pub fn finalize_call(access_token: &str, media_id: &str) -> Call {
+    Call::new(
+        Method::Post,
+        format!("{MEDIA_UPLOAD}/{media_id}/finalize"),
+        access_token,
+    )
+}
+
+/// Where X's processing of an upload stands, from a `finalize` or status answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Processing {
+    Done,
+    /// Still working: ask again after this long.
+    Pending(Duration),
+    Failed(String),
+}
+
+pub fn processing(body: &Value) -> Processing {
+    let info = &body["data"]["processing_info"];
+    match info["state"].as_str() {
+        // No processing_info: the media is ready as it is.
+        None | Some("succeeded") => Processing::Done,
+        Some("failed") => Processing::Failed(
+            info["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .chars()
+                .take(300)
+                .collect(),
+        ),
+        Some(_) => Processing::Pending(Duration::from_secs(
+            info["check_after_secs"].as_u64().unwrap_or(1).clamp(1, 10),
+        )),
+    }
+}
+
+/// Uploads a video in segments and waits for X to process it; the media id.
+async fn upload_video(attempt: &Attempt<'_>, video: &MediaFile) -> Result<String, Failure> {
+    let platform = Platform::X;
+    let token = attempt.access_token.as_str();
+    let answer = attempt
+        .prepare(platform, &initialize_call(token, video))
+        .await?;
+    let media_id = answer.json()["data"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::incomplete_before_posting(platform, &answer, "data.id"))?;
+    for call in append_calls(token, &media_id, video) {
+        attempt.prepare(platform, &call).await?;
+    }
+    let mut state = processing(
+        &attempt
+            .prepare(platform, &finalize_call(token, &media_id))
+            .await?
+            .json(),
+    );
+    let mut waited = Duration::ZERO;
+    loop {
+        match state {
+            Processing::Done => return Ok(media_id),
+            Processing::Failed(reason) => {
+                return Err(Failure::Refused {
+                    code: "media_rejected",
+                    message: format!("x could not process the video: {reason}"),
+                    platform_status: None,
+                })
+            }
+            Processing::Pending(_) if waited >= PROCESSING_WAIT => {
+                return Err(Failure::NotPosted {
+                    code: "platform_unavailable",
+                    message: format!(
+                        "x was still processing the video after {} s",
+                        waited.as_secs()
+                    ),
+                    platform_status: None,
+                    retry_after: None,
+                })
+            }
+            Processing::Pending(after) => {
+                sleep(after).await;
+                waited += after;
+                let status = format!("{MEDIA_UPLOAD}?command=STATUS&media_id={media_id}");
+                state = processing(&attempt.read(platform, status).await?);
+            }
+        }
+    }
+}
+
+async fn upload_image(attempt: &Attempt<'_>, image: &MediaFile) -> Result<String, Failure> {
+    let call = upload_call(&attempt.access_token, &image.mime_type, &image.bytes);
+    let answer = attempt.prepare(Platform::X, &call).await?;
+    answer.json()["data"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::incomplete_before_posting(Platform::X, &answer, "data.id"))
 }
 
 pub fn post_call(access_token: &str, content: &Content<'_>, media_ids: &[String]) -> Call {
@@ -47,13 +192,11 @@ pub fn post_call(access_token: &str, content: &Content<'_>, media_ids: &[String]
 pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
     let mut media_ids = Vec::new();
     for file in content.media {
-        let call = upload_call(&attempt.access_token, &file.mime_type, &file.bytes);
-        let answer = attempt.prepare(Platform::X, &call).await?;
-        let id = answer.json()["data"]["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| Failure::incomplete_before_posting(Platform::X, &answer, "data.id"))?;
-        media_ids.push(id);
+        media_ids.push(if file.mime_type.starts_with("video/") {
+            upload_video(attempt, file).await?
+        } else {
+            upload_image(attempt, file).await?
+        });
     }
     let answer = attempt
         .post(
@@ -128,6 +271,69 @@ mod tests {
             Body::Json(
                 json!({"media": "cG5n", "media_category": "tweet_image", "media_type": "image/png"})
             )
+        );
+    }
+
+    #[test]
+    fn uploads_a_video_in_numbered_segments_under_five_megabytes() {
+        let video = MediaFile {
+            mime_type: "video/mp4".into(),
+            bytes: vec![7; 2 * SEGMENT_BYTES + 10],
+            public_url: None,
+        };
+        assert_eq!(
+            initialize_call("token", &video).body,
+            Body::Json(
+                json!({"media_type": "video/mp4", "total_bytes": 2 * SEGMENT_BYTES + 10,
+                              "media_category": "tweet_video"})
+            )
+        );
+        let appends: Vec<Call> = append_calls("token", "1880028106020515840", &video).collect();
+        assert_eq!(appends.len(), 3);
+        let mut uploaded = Vec::new();
+        for (index, call) in appends.iter().enumerate() {
+            assert_eq!(
+                call.url,
+                "https://api.x.com/2/media/upload/1880028106020515840/append"
+            );
+            let Body::Json(body) = &call.body else {
+                panic!("a JSON body")
+            };
+            assert_eq!(body["segment_index"], index);
+            let segment = STANDARD.decode(body["media"].as_str().unwrap()).unwrap();
+            assert!(body["media"].as_str().unwrap().len() < 5 * 1024 * 1024);
+            uploaded.extend(segment);
+        }
+        assert_eq!(
+            uploaded, video.bytes,
+            "the segments are the video, in order"
+        );
+    }
+
+    #[test]
+    fn reads_the_processing_state_of_an_upload() {
+        assert_eq!(processing(&json!({"data": {"id": "1"}})), Processing::Done);
+        assert_eq!(
+            processing(
+                &json!({"data": {"processing_info": {"state": "pending", "check_after_secs": 5}}})
+            ),
+            Processing::Pending(Duration::from_secs(5))
+        );
+        assert_eq!(
+            processing(
+                &json!({"data": {"processing_info": {"state": "in_progress", "check_after_secs": 3600}}})
+            ),
+            Processing::Pending(Duration::from_secs(10)),
+            "a long wait is checked on sooner"
+        );
+        assert_eq!(
+            processing(&json!({"data": {"processing_info": {"state": "succeeded"}}})),
+            Processing::Done
+        );
+        assert_eq!(
+            processing(&json!({"data": {"processing_info": {"state": "failed",
+                "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}}}})),
+            Processing::Failed("Unsupported video format".into())
         );
     }
 }

@@ -871,6 +871,47 @@ async fn a_video_post_reaches_tiktok_and_youtube_once_with_permalinks() {
 }
 
 #[tokio::test]
+async fn a_video_reaches_x_in_segments_and_is_posted_once_processed() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    // Three of the worker's 3 MB segments, the first opening with an MP4 `ftyp` box.
+    let mut long = mp4();
+    long.resize(7 * 1024 * 1024, 0x17);
+    let video = library_asset(&env, &team.owner, &team, "video/mp4", long).await;
+    let text = format!("Launch film {}", unique("x-video"));
+    let post_id = draft_with_media(&env, &team.owner, &team, &text, &[video], &[json!({})]).await;
+    assert_eq!(
+        publish_now(&env, &team.owner, &post_id).await,
+        ["published"]
+    );
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(apps_with_text(&created, &text), ["x"]);
+
+    // Bytes X cannot read as video: its processing fails and nothing is posted.
+    let not_video = library_asset(&env, &team.owner, &team, "video/mp4", jpeg()).await;
+    let text = format!("Broken film {}", unique("x-video"));
+    let post_id =
+        draft_with_media(&env, &team.owner, &team, &text, &[not_video], &[json!({})]).await;
+    publish_now(&env, &team.owner, &post_id).await;
+    assert_eq!(
+        outcomes(&env, &team.owner, &team, &post_id).await,
+        [("failed".to_owned(), json!("media_rejected"))]
+    );
+    let snapshot = status(&env, &team.owner, &post_id).await;
+    assert!(
+        snapshot["destinations"][0]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("Unsupported video format"),
+        "{snapshot}"
+    );
+    assert_eq!(
+        apps_with_text(&created_posts(&env, &team.account).await, &text),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
 async fn ambiguous_answers_are_looked_up_where_the_platform_allows_and_never_reposted() {
     let env = Env::new().await;
     let images = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;

@@ -61,7 +61,9 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
         )
         .route("/openai/v1/moderations", post(openai_moderations))
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
-        .route("/social/{*rest}", any(social::handle));
+        .route("/social/{*rest}", any(social::handle))
+        // Platforms take uploads far above axum's 2 MB default (an X segment is up to 5 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
     axum::serve(listener, app).await?;
     Ok(())
 }

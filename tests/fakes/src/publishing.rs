@@ -8,6 +8,10 @@
 //! so the worker's rewrite sends them back here. Every created post is recorded, so tests count
 //! duplicates (`GET /social/_posts?account=`).
 //!
+//! X videos go up in segments (`initialize`, `append`, `finalize`) and are processed: the
+//! first status read says `in_progress`, the next `succeeded`, or `failed` when the bytes are
+//! not an MP4/MOV (no `ftyp` box); a post may only use media that are ready.
+//!
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
 //! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
@@ -69,6 +73,23 @@ struct Session {
     done: bool,
 }
 
+/// An X upload: an image (ready at once) or a video, in segments until finalized.
+struct XMedia {
+    account: String,
+    total_bytes: usize,
+    segments: std::collections::BTreeMap<u64, Vec<u8>>,
+    state: XMediaState,
+}
+
+#[derive(Clone, PartialEq)]
+enum XMediaState {
+    Uploading,
+    /// Finalized; status reads so far.
+    Processing(u32),
+    Ready,
+    Failed,
+}
+
 #[derive(Default)]
 struct Posts {
     created: Vec<Created>,
@@ -81,6 +102,7 @@ struct Posts {
     jobs: HashMap<String, TiktokJob>,
     uploads: HashMap<String, String>,
     sessions: HashMap<String, Session>,
+    x_media: HashMap<String, XMedia>,
 }
 
 fn posts() -> MutexGuard<'static, Posts> {
@@ -292,6 +314,14 @@ pub async fn handle(request: Request<'_>) -> Option<Response> {
     };
     match (method, host, path) {
         ("POST", "api.x.com", "/2/media/upload") => answer(x_media),
+        ("POST", "api.x.com", "/2/media/upload/initialize") => answer(x_initialize),
+        ("POST", "api.x.com", append) if x_upload_step(append, "append").is_some() => {
+            answer(x_append)
+        }
+        ("POST", "api.x.com", finalize) if x_upload_step(finalize, "finalize").is_some() => {
+            answer(x_finalize)
+        }
+        ("GET", "api.x.com", "/2/media/upload") => answer(x_upload_status),
         ("POST", "api.x.com", "/2/tweets") => answer(x_post),
         ("GET", "api.x.com", timeline)
             if timeline.starts_with("/2/users/") && timeline.ends_with("/tweets") =>
@@ -335,20 +365,170 @@ pub async fn handle(request: Request<'_>) -> Option<Response> {
     }
 }
 
-fn x_media(request: &Request, _: &str) -> Response {
+fn x_invalid(detail: &str) -> Response {
+    json_response(
+        400,
+        json!({"title": "Invalid Request", "detail": detail, "type": "https://api.twitter.com/2/problems/invalid-request"}),
+    )
+}
+
+/// X's media ids are numbers.
+fn x_media_id() -> String {
+    format!("18800{}", NEXT_NUMBER.fetch_add(1, Ordering::Relaxed))
+}
+
+fn x_media(request: &Request, account: &str) -> Response {
     if request.json()["media"]
         .as_str()
         .unwrap_or_default()
         .is_empty()
     {
-        return json_response(
-            400,
-            json!({"title": "Invalid Request", "detail": "media is required"}),
-        );
+        return x_invalid("media is required");
     }
+    let id = x_media_id();
+    posts().x_media.insert(
+        id.clone(),
+        XMedia {
+            account: account.to_owned(),
+            total_bytes: 0,
+            segments: Default::default(),
+            state: XMediaState::Ready,
+        },
+    );
     json_response(
         200,
-        json!({"data": {"id": random("media").replace('-', ""), "media_key": "3_fake"}}),
+        json!({"data": {"id": id, "media_key": format!("3_{id}")}}),
+    )
+}
+
+/// The media id of `/2/media/upload/{id}/{step}`.
+fn x_upload_step<'a>(path: &'a str, step: &str) -> Option<&'a str> {
+    path.strip_prefix("/2/media/upload/")?
+        .strip_suffix(step)?
+        .strip_suffix('/')
+}
+
+fn x_initialize(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let (Some(media_type), Some(total_bytes)) =
+        (body["media_type"].as_str(), body["total_bytes"].as_u64())
+    else {
+        return x_invalid("media_type and total_bytes are required");
+    };
+    if !media_type.starts_with("video/") || body["media_category"] != "tweet_video" {
+        return x_invalid("this fake takes segmented uploads of tweet_video only");
+    }
+    let id = x_media_id();
+    posts().x_media.insert(
+        id.clone(),
+        XMedia {
+            account: account.to_owned(),
+            total_bytes: total_bytes as usize,
+            segments: Default::default(),
+            state: XMediaState::Uploading,
+        },
+    );
+    json_response(
+        200,
+        json!({"data": {"id": id, "media_key": format!("7_{id}"), "expires_after_secs": 86399}}),
+    )
+}
+
+/// Runs `step` on the account's upload named by the path, or answers X's 400.
+fn with_upload(
+    request: &Request,
+    account: &str,
+    step: &str,
+    act: impl FnOnce(&str, &mut XMedia) -> Response,
+) -> Response {
+    let id = x_upload_step(request.path, step)
+        .unwrap_or_default()
+        .to_owned();
+    let mut posts = posts();
+    match posts.x_media.get_mut(&id) {
+        Some(media) if media.account == account => act(&id, media),
+        _ => x_invalid("media_id not found"),
+    }
+}
+
+fn x_append(request: &Request, account: &str) -> Response {
+    let body = request.json();
+    let segment = STANDARD.decode(body["media"].as_str().unwrap_or_default());
+    let index = body["segment_index"].as_u64().filter(|index| *index <= 999);
+    with_upload(request, account, "append", |_, media| {
+        match (segment, index) {
+            _ if media.state != XMediaState::Uploading => x_invalid("the upload is finalized"),
+            (Ok(segment), Some(index))
+                if !segment.is_empty() && segment.len() <= 5 * 1024 * 1024 =>
+            {
+                media.segments.insert(index, segment);
+                json_response(200, json!({"data": {"expires_at": 1_795_500_000}}))
+            }
+            _ => x_invalid("media must be base64 of at most 5 MB; segment_index 0 to 999"),
+        }
+    })
+}
+
+fn x_finalize(request: &Request, account: &str) -> Response {
+    with_upload(request, account, "finalize", |id, media| {
+        let received: usize = media.segments.values().map(Vec::len).sum();
+        if media.state != XMediaState::Uploading {
+            return x_invalid("the upload is finalized");
+        }
+        if received != media.total_bytes {
+            return x_invalid(&format!(
+                "received {received} of {} bytes",
+                media.total_bytes
+            ));
+        }
+        media.state = XMediaState::Processing(0);
+        json_response(
+            200,
+            json!({"data": {"id": id, "media_key": format!("7_{id}"), "size": received,
+                            "expires_after_secs": 86400,
+                            "processing_info": {"state": "pending", "check_after_secs": 1}}}),
+        )
+    })
+}
+
+fn x_upload_status(request: &Request, account: &str) -> Response {
+    if request.param("command") != "STATUS" {
+        return x_invalid("command must be STATUS");
+    }
+    let id = request.param("media_id").to_owned();
+    let mut posts = posts();
+    let Some(media) = posts.x_media.get_mut(&id).filter(|m| m.account == account) else {
+        return x_invalid("media_id not found");
+    };
+    if let XMediaState::Processing(reads) = media.state {
+        media.state = match reads {
+            0 => XMediaState::Processing(1),
+            // MP4 and MOV files open with an `ftyp` box.
+            _ if media
+                .segments
+                .values()
+                .flatten()
+                .skip(4)
+                .take(4)
+                .eq(b"ftyp") =>
+            {
+                XMediaState::Ready
+            }
+            _ => XMediaState::Failed,
+        };
+    }
+    let info = match media.state {
+        XMediaState::Uploading => return x_invalid("the upload is not finalized"),
+        XMediaState::Processing(_) => {
+            json!({"state": "in_progress", "check_after_secs": 1, "progress_percent": 40})
+        }
+        XMediaState::Ready => json!({"state": "succeeded", "progress_percent": 100}),
+        XMediaState::Failed => json!({"state": "failed", "progress_percent": 12,
+            "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}}),
+    };
+    json_response(
+        200,
+        json!({"data": {"id": id, "media_key": format!("7_{id}"), "processing_info": info}}),
     )
 }
 
@@ -356,10 +536,20 @@ fn x_post(request: &Request, account: &str) -> Response {
     let body = request.json();
     let text = body["text"].as_str().unwrap_or_default();
     if marked(text, "reject-media") && body["media"].is_object() {
-        return json_response(
-            400,
-            json!({"title": "Invalid Request", "detail": "media rejected"}),
-        );
+        return x_invalid("media rejected");
+    }
+    let media_ids = body["media"]["media_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ready = |id: &Value| {
+        posts()
+            .x_media
+            .get(id.as_str().unwrap_or_default())
+            .is_some_and(|media| media.account == account && media.state == XMediaState::Ready)
+    };
+    if !media_ids.iter().all(ready) {
+        return x_invalid("Your media IDs are invalid.");
     }
     create(
         "x",
