@@ -67,14 +67,17 @@ pub async fn handle(
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
     };
-    let response = response.with_header(RequestId::HEADER, request_id.as_str());
+    let duration_ms = clock.unix_millis() - started_ms;
+    let response = response
+        .with_header(RequestId::HEADER, request_id.as_str())
+        .with_header("Server-Timing", scope.server_timing(duration_ms));
 
     let log_line = RequestLog {
         request_id: &request_id,
         method: &request.method,
         route,
         status: response.status,
-        duration_ms: clock.unix_millis() - started_ms,
+        duration_ms,
         user_id: user_id.as_ref().map(UserId::as_str),
         error_code: error.as_ref().map(ApiError::code),
         cause: error.as_ref().and_then(ApiError::cause),
@@ -165,7 +168,12 @@ async fn dispatch(
     }
     // The rest act for a signed-in user.
     let config = configured()?;
-    let caller = auth::authenticate(&request.headers, config, scope.unix_seconds()).await?;
+    let caller = scope
+        .timed(
+            "auth",
+            auth::authenticate(&request.headers, config, scope.unix_seconds()),
+        )
+        .await?;
     *user_id = Some(caller.user.id.clone());
     let param = |name| router::path_param(route.template, &request.path, name).unwrap_or_default();
     match route.endpoint {

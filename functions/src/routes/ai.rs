@@ -91,7 +91,7 @@ pub async fn stream_text(
         json: false,
         google_search,
     };
-    let call = turn.begin(config, caller, team_id(request)?).await?;
+    let call = turn.begin(config, caller, team_id(request)?, scope).await?;
     let model = call.model.clone();
     let messages = turn.messages();
     let text_prompt = turn.text_prompt(&model, &messages);
@@ -123,6 +123,7 @@ impl SingleTurn<'_> {
         config: &Config,
         caller: &Caller,
         team_id: Option<&str>,
+        scope: &Scope<'_>,
     ) -> Result<MeteredCall, ApiError> {
         let estimate = self.estimated_input_tokens();
         begin_text(
@@ -132,6 +133,7 @@ impl SingleTurn<'_> {
             self.endpoint,
             estimate,
             MAX_OUTPUT_TOKENS,
+            scope,
         )
         .await
     }
@@ -167,7 +169,7 @@ pub(super) async fn complete_single_turn(
     scope: &Scope<'_>,
     turn: &SingleTurn<'_>,
 ) -> Result<TextOutput, ApiError> {
-    let call = turn.begin(config, caller, team_id(request)?).await?;
+    let call = turn.begin(config, caller, team_id(request)?, scope).await?;
     let model = call.model.clone();
     let messages = turn.messages();
     let (output, _) = complete(
@@ -189,9 +191,11 @@ pub(super) async fn begin_text(
     endpoint: &str,
     estimated_input_tokens: u32,
     max_output_tokens: u32,
+    scope: &Scope<'_>,
 ) -> Result<MeteredCall, ApiError> {
-    ai::begin(
+    begin(
         config,
+        scope,
         &credits::ReserveRequest {
             user_id: caller.user.id.as_str(),
             team_id,
@@ -205,6 +209,15 @@ pub(super) async fn begin_text(
         },
     )
     .await
+}
+
+/// `ai::begin`, timed as the request's `reserve` step.
+async fn begin(
+    config: &Config,
+    scope: &Scope<'_>,
+    request: &credits::ReserveRequest<'_>,
+) -> Result<MeteredCall, ApiError> {
+    scope.timed("reserve", ai::begin(config, request)).await
 }
 
 /// The provider call of a metered text request, settled or released by its outcome after the
@@ -259,6 +272,7 @@ fn settle<T>(
     latency_ms: u32,
     prompt: &str,
 ) {
+    scope.record("provider", f64::from(latency_ms));
     let settlement = match outcome {
         Ok(output) => Ok(consumed(output)),
         Err(error) => Err(error.code()),
@@ -432,8 +446,9 @@ pub async fn generate_image(
     let count = body
         .optional_count("numberOfImages", 1, MAX_IMAGES)?
         .unwrap_or(1) as u32;
-    let call = ai::begin(
+    let call = begin(
         config,
+        scope,
         &credits::ReserveRequest {
             user_id: caller.user.id.as_str(),
             team_id: team_id(request)?,

@@ -234,7 +234,7 @@ pub(crate) async fn moderation_verdict(
         json: true,
         google_search: false,
     };
-    let mut call = turn.begin(config, caller, team_id).await?;
+    let mut call = turn.begin(config, caller, team_id, scope).await?;
     let model = call.model.clone();
     if let Some(moderation_model) = call.provider.moderation_model() {
         call.model = moderation_model.to_owned();

@@ -183,6 +183,7 @@ pub async fn completions(
         "chat-completions",
         estimated_input_tokens,
         chat.max_output_tokens,
+        scope,
     )
     .await?;
     if let Some(model) = &chat.model {

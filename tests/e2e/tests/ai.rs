@@ -54,8 +54,9 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
     let db = e2e::database().await;
     let (user, token) = new_user(&stack, &db, None).await;
 
-    let (status, body) = post(
+    let (status, body, headers) = call(
         &stack,
+        reqwest::Method::POST,
         "/v1/ai/generate-text",
         &token,
         json!({"prompt": "hello there"}),
@@ -66,6 +67,12 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
         body["text"], "echo: hello there (key …-key)",
         "the platform key was used"
     );
+    let timing = headers["server-timing"].to_str().unwrap();
+    let steps: Vec<&str> = timing
+        .split(", ")
+        .map(|step| step.split(';').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["auth", "reserve", "provider", "total"], "{timing}");
     // The fake reports 2 input and 7 output tokens: ceil(0.001 + 0.0105) = 1 credit.
     assert_eq!(ledger(&db, &user).await, (1, 0));
 
