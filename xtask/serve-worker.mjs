@@ -4,15 +4,19 @@
 // forwards every inspector event to its Node process as one HTTP request; under load those
 // connections pile up in workerd until it runs out of file descriptors.
 //
-// Usage: node xtask/serve-worker.mjs <wrangler.toml> <port> <persist dir> <vars.json>
-// vars.json: {"NAME": "value", ...}, the worker's vars and secrets.
+// Usage: node xtask/serve-worker.mjs <wrangler.toml> <port> <persist dir> <vars.json> <url file>
+// vars.json: {"NAME": "value", ...}, the worker's vars and secrets. Into <url file> goes the
+// address of workerd's own socket, behind wrangler's proxy: the bench measures the worker there,
+// without the proxy's hop (which production does not have).
 
-import { readFileSync } from "node:fs";
-import { unstable_startWorker } from "wrangler";
+import { readFileSync, writeFileSync } from "node:fs";
+import { unstable_DevEnv } from "wrangler";
 
-const [config, port, persist, varsFile] = process.argv.slice(2);
-if (!varsFile) {
-  console.error("usage: serve-worker.mjs <wrangler.toml> <port> <persist dir> <vars.json>");
+const [config, port, persist, varsFile, urlFile] = process.argv.slice(2);
+if (!urlFile) {
+  console.error(
+    "usage: serve-worker.mjs <wrangler.toml> <port> <persist dir> <vars.json> <url file>",
+  );
   process.exit(2);
 }
 const vars = JSON.parse(readFileSync(varsFile, "utf8"));
@@ -21,7 +25,15 @@ const bindings = Object.fromEntries(
   Object.entries(vars).map(([name, value]) => [name, { type: "secret_text", value }]),
 );
 
-const worker = await unstable_startWorker({
+const devEnv = new unstable_DevEnv();
+// The runtime announces workerd's socket to the proxy when the worker is loaded.
+const announce = devEnv.proxy.onReloadComplete.bind(devEnv.proxy);
+devEnv.proxy.onReloadComplete = (event) => {
+  const { protocol, hostname, port } = event.proxyData.userWorkerUrl;
+  writeFileSync(urlFile, `${protocol}//${hostname}:${port}`);
+  return announce(event);
+};
+const worker = await devEnv.startWorker({
   config,
   bindings,
   dev: {

@@ -280,6 +280,12 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports.worker)
     }
 
+    /// workerd's own socket behind wrangler's proxy (throwaway stacks only): the worker without
+    /// the dev server's extra hop, as the bench measures it.
+    pub fn workerd_url(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(self.dir.join(WORKERD_URL_FILE))?)
+    }
+
     /// A ready access token for a seeded user, signed as the stack's Auth signs them.
     pub fn user_token(&self, user: &DevUser<'_>) -> String {
         let issuer = format!("{}/auth/v1", self.supabase_url());
@@ -395,6 +401,9 @@ fn wrangler_dev(dir: &Path, ports: Ports) -> Command {
     command
 }
 
+/// Where `xtask/serve-worker.mjs` writes the address of workerd's own socket.
+const WORKERD_URL_FILE: &str = "workerd-url";
+
 /// wrangler's dev server without the DevTools inspector, for tests and benchmarks (see
 /// `xtask/serve-worker.mjs`): it serves the module built before the stack started.
 fn inspectorless_worker_server(
@@ -417,6 +426,7 @@ fn inspectorless_worker_server(
         .arg(ports.worker.to_string())
         .arg(dir.join("wrangler"))
         .arg(vars_file)
+        .arg(dir.join(WORKERD_URL_FILE))
         .env("CI", "true")
         .env("WRANGLER_SEND_METRICS", "false");
     Ok(command)
