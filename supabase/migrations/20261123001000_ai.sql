@@ -168,30 +168,40 @@ create policy "Users can read their own AI requests"
     on public.ai_requests for select to authenticated
     using (user_id = (select auth.uid()));
 
+-- The metering functions below are PL/pgSQL even where one SQL statement would do: a SQL
+-- function with a `set` clause is never inlined and plans its statement on every call, while
+-- PL/pgSQL keeps its plans for the session. On the reserve/settle path that is a third of the
+-- database time.
+
 -- The current credit period: the calendar month in UTC.
 create function app_private.ai_current_period()
 returns date
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select date_trunc('month', now() at time zone 'utc')::date
+begin
+    return date_trunc('month', now() at time zone 'utc')::date;
+end
 $$;
 
 create function app_private.ai_credits_for(
     provider public.ai_provider, model text, input_tokens bigint, output_tokens bigint, images bigint
 )
 returns bigint
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select ceil(p.credits_per_request + input_tokens / 1000.0 * p.input_credits_per_1k
-                + output_tokens / 1000.0 * p.output_credits_per_1k + images * p.credits_per_image)::bigint
-    from public.ai_model_prices as p
-    where p.provider = ai_credits_for.provider and p.model in (ai_credits_for.model, '*')
-    order by p.model = '*'
-    limit 1
+begin
+    return (
+        select ceil(p.credits_per_request + input_tokens / 1000.0 * p.input_credits_per_1k
+                    + output_tokens / 1000.0 * p.output_credits_per_1k + images * p.credits_per_image)::bigint
+        from public.ai_model_prices as p
+        where p.provider = ai_credits_for.provider and p.model in (ai_credits_for.model, '*')
+        order by p.model = '*'
+        limit 1);
+end
 $$;
 
 -- Metering commits asynchronously (for the rest of the calling transaction): a provider call
@@ -200,10 +210,12 @@ $$;
 -- last moments (3 × wal_writer_delay) of reservations and settlements, never half of one.
 create function app_private.ai_metering_commit()
 returns void
-language sql
+language plpgsql
 set search_path = ''
 as $$
-    select set_config('synchronous_commit', 'off', true);
+begin
+    perform set_config('synchronous_commit', 'off', true);
+end
 $$;
 
 -- One round trip before a provider call: the rate window, then the credit reservation, then
@@ -527,12 +539,14 @@ create function public.reserve_ai_credits(
     team_id uuid default null
 )
 returns jsonb
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-    select app_private.reserve_ai_credits(user_id, team_id, endpoint, capability, default_provider,
-        estimated_input_tokens, estimated_output_tokens, estimated_images)
+begin
+    return app_private.reserve_ai_credits(user_id, team_id, endpoint, capability, default_provider,
+        estimated_input_tokens, estimated_output_tokens, estimated_images);
+end
 $$;
 
 create function public.settle_ai_credits(
@@ -540,21 +554,25 @@ create function public.settle_ai_credits(
     latency_ms integer, prompt text default null, provider public.ai_provider default null
 )
 returns boolean
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-    select app_private.settle_ai_credits(request_id, model, input_tokens, output_tokens, images, latency_ms, prompt,
-        provider)
+begin
+    return app_private.settle_ai_credits(request_id, model, input_tokens, output_tokens, images, latency_ms, prompt,
+        provider);
+end
 $$;
 
 create function public.release_ai_credits(request_id uuid, error_code text, latency_ms integer)
 returns boolean
-language sql
+language plpgsql
 security definer
 set search_path = ''
 as $$
-    select app_private.release_ai_credits(request_id, error_code, latency_ms)
+begin
+    return app_private.release_ai_credits(request_id, error_code, latency_ms);
+end
 $$;
 
 create function public.reset_ai_credits()
