@@ -158,17 +158,18 @@ fn without_null_arguments(params: Value) -> Value {
 
 /// The value a function returned. PostgREST sends it as is; postrust sends a one-element array
 /// of `{"<function>": value}` for a scalar (jsonb included) and of the row for a composite.
+/// A one-element array is taken as it is first: it may be a jsonb array PostgREST sent.
 fn returned_value<T: DeserializeOwned>(function: &str, body: &str) -> Result<T, serde_json::Error> {
-    let value = match serde_json::from_str(body)? {
+    match serde_json::from_str(body)? {
         Value::Array(mut rows) if rows.len() == 1 => match rows.remove(0) {
             Value::Object(mut row) if row.len() == 1 && row.contains_key(function) => {
-                row.remove(function).unwrap_or_default()
+                serde_json::from_value(row.remove(function).unwrap_or_default())
             }
-            row => row,
+            row => serde_json::from_value(Value::Array(vec![row.clone()]))
+                .or_else(|_| serde_json::from_value(row)),
         },
-        value => value,
-    };
-    serde_json::from_value(value)
+        value => serde_json::from_value(value),
+    }
 }
 
 #[cfg(test)]
@@ -206,15 +207,27 @@ mod tests {
             returned_value::<String>("config_id", "\"id\"").unwrap(),
             "id"
         );
-        let row: Value = returned_value("save", r#"[{"id": 1, "name": "x"}]"#).unwrap();
-        assert_eq!(
-            row,
-            json!({"id": 1, "name": "x"}),
-            "a composite row is unwrapped from its array"
-        );
         assert!(
             returned_value::<Value>("f", "[1, 2]").unwrap().is_array(),
             "a longer array is a value of its own"
+        );
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Claimed {
+            id: u32,
+        }
+        assert_eq!(
+            returned_value::<Vec<Claimed>>("claim", r#"[{"id": 7}]"#).unwrap(),
+            [Claimed { id: 7 }],
+            "PostgREST's jsonb array of one element stays an array"
+        );
+        assert_eq!(
+            returned_value::<Vec<Claimed>>("claim", r#"[{"claim": [{"id": 7}]}]"#).unwrap(),
+            [Claimed { id: 7 }]
+        );
+        assert_eq!(
+            returned_value::<Claimed>("save", r#"[{"id": 1}]"#).unwrap(),
+            Claimed { id: 1 },
+            "postrust's composite row is unwrapped from its array"
         );
     }
 }
