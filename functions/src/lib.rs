@@ -33,6 +33,7 @@ use routes::ai::TextFormat;
 use routes::social as social_routes;
 use routes::{
     ai as ai_routes, assist, chat, health, invitations, jobs as job_routes, me, openapi, posts,
+    storage as storage_routes,
 };
 use scope::{Background, Scope};
 
@@ -130,6 +131,9 @@ async fn dispatch(
             return social_routes::callback(configured()?, platform, request, scope).await;
         }
         Endpoint::CronSweepJobs => return job_routes::sweep(configured()?, request, scope).await,
+        Endpoint::CronStorageCleanup => {
+            return storage_routes::cleanup(configured()?, request, scope).await
+        }
         Endpoint::Me
         | Endpoint::CreateTeamInvitation
         | Endpoint::AiGenerateText
@@ -273,7 +277,8 @@ async fn dispatch(
         | Endpoint::CronReencryptTokens
         | Endpoint::CronPublish
         | Endpoint::OauthCallback
-        | Endpoint::CronSweepJobs => {
+        | Endpoint::CronSweepJobs
+        | Endpoint::CronStorageCleanup => {
             unreachable!("answered above")
         }
     }

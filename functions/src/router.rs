@@ -49,6 +49,7 @@ pub enum Endpoint {
     ListBatches,
     GetBatch,
     CronSweepJobs,
+    CronStorageCleanup,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -279,6 +280,11 @@ pub const ROUTES: &[Route] = &[
         method: Method::Post,
         template: "/v1/cron/jobs/sweep",
         endpoint: Endpoint::CronSweepJobs,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/cron/storage/cleanup",
+        endpoint: Endpoint::CronStorageCleanup,
     },
 ];
 

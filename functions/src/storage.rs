@@ -1,5 +1,5 @@
-//! Supabase Storage as the service role: uploads of files the worker made, and short-lived
-//! signed URLs for clients to download private objects.
+//! Supabase Storage as the service role: uploads of files the worker made, short-lived signed
+//! URLs for clients to download private objects, and removal of objects whose rows are gone.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -65,6 +65,38 @@ pub async fn upload(
             .collect();
         return Err(ApiError::Upstream(format!(
             "storage upload answered {status}: {body}"
+        )));
+    }
+    Ok(())
+}
+
+/// Removes objects of `bucket` by name (`DELETE /object/{bucket}`, at most 1,000 a call). A
+/// name that is already gone is not an error: Storage just leaves it out of its answer.
+pub async fn remove(config: &Config, bucket: &str, names: &[&str]) -> Result<(), ApiError> {
+    let client = reqwest::Client::new();
+    let request = client
+        .delete(format!(
+            "{}/storage/v1/object/{}",
+            config.supabase_url.base(),
+            encode_segment(bucket)
+        ))
+        .header("content-type", "application/json")
+        .body(json!({ "prefixes": names }).to_string());
+    let response = service_role(config, request)
+        .send()
+        .await
+        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
+    let status = response.status();
+    if !status.is_success() {
+        let body: String = response
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        return Err(ApiError::Upstream(format!(
+            "storage removal answered {status}: {body}"
         )));
     }
     Ok(())

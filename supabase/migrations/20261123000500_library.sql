@@ -3,10 +3,10 @@
 -- members read and write its objects; deleting an asset row queues its object for removal.
 --
 -- Object removal is queued, not done here: Supabase forbids deleting from storage.objects in
--- SQL (the file would stay in the object store). A server-side job (the worker, or the dev
--- stack locally) calls claim_storage_cleanup() with the service role key and removes each
--- returned object through the Storage API. Claiming deletes the queue rows, so an object
--- whose removal then fails stays orphaned in a private bucket, unreachable through any row.
+-- SQL (the file would stay in the object store). The worker's cron endpoint
+-- (`/v1/cron/storage/cleanup`, every five minutes) claims queued objects under a lease, removes
+-- them through the Storage API and then finishes their entries; an entry whose removal failed
+-- comes back when its lease runs out.
 --
 -- Runs unchanged on hosted Supabase (as `postgres`) and on the local stack.
 
@@ -41,7 +41,11 @@ create table app_private.storage_cleanup_queue (
     id bigint generated always as identity primary key,
     bucket_id text not null,
     object_name text not null,
-    queued_at timestamptz not null default now()
+    queued_at timestamptz not null default now(),
+    -- While a worker removes the object; the entry is claimable again once this has passed.
+    claimed_until timestamptz,
+    -- Claims so far: after 20 the entry is no longer handed out and waits for an operator.
+    attempts integer not null default 0
 );
 
 -- After delete: queue the object named by column TG_ARGV[1] of the deleted row, in bucket
@@ -66,24 +70,50 @@ create trigger queue_object_removal
     after delete on public.content_library_assets
     for each row execute function app_private.queue_object_removal('library', 'object_path');
 
--- Service role: take up to batch_size queued objects to remove (removed from the queue).
-create function public.claim_storage_cleanup(batch_size integer default 100)
-returns table (bucket_id text, object_name text)
+-- Service role: lease up to batch_size queued objects to remove, oldest first, as a JSON array
+-- of {id, bucket, name}. Concurrent callers get different entries (SKIP LOCKED); an entry
+-- claimed 20 times without being finished is no longer handed out.
+create function public.claim_storage_cleanup(batch_size integer default 100, lease_seconds integer default 300)
+returns jsonb
 language sql
 security definer
 set search_path = ''
 as $$
-    delete from app_private.storage_cleanup_queue as q
-    where q.id in (
-        select c.id from app_private.storage_cleanup_queue as c order by c.id limit batch_size
-        for update skip locked
+    with claimed as (
+        update app_private.storage_cleanup_queue as q
+        set claimed_until = now() + make_interval(secs => lease_seconds), attempts = q.attempts + 1
+        where q.id in (
+            select c.id from app_private.storage_cleanup_queue as c
+            where (c.claimed_until is null or c.claimed_until < now()) and c.attempts < 20
+            order by c.id
+            limit batch_size
+            for update skip locked
+        )
+        returning q.id, q.bucket_id, q.object_name
     )
-    returning q.bucket_id, q.object_name
+    select coalesce(jsonb_agg(jsonb_build_object('id', id, 'bucket', bucket_id, 'name', object_name)
+                              order by id), '[]')
+    from claimed
 $$;
-comment on function public.claim_storage_cleanup(integer) is
-    'Service role: dequeue Storage objects whose rows were deleted, for removal through the Storage API.';
-revoke execute on function public.claim_storage_cleanup(integer) from public, anon, authenticated;
-grant execute on function public.claim_storage_cleanup(integer) to service_role;
+comment on function public.claim_storage_cleanup(integer, integer) is
+    'Service role: lease Storage objects whose rows were deleted, for removal through the Storage API.';
+revoke execute on function public.claim_storage_cleanup(integer, integer) from public, anon, authenticated;
+grant execute on function public.claim_storage_cleanup(integer, integer) to service_role;
+
+-- Service role: the entries whose objects are gone from Storage; how many were still queued.
+create function public.finish_storage_cleanup(ids bigint[])
+returns integer
+language sql
+security definer
+set search_path = ''
+as $$
+    with finished as (
+        delete from app_private.storage_cleanup_queue as q where q.id = any (ids) returning 1
+    )
+    select count(*)::integer from finished
+$$;
+revoke execute on function public.finish_storage_cleanup(bigint[]) from public, anon, authenticated;
+grant execute on function public.finish_storage_cleanup(bigint[]) to service_role;
 
 -- Storage runs these as the requesting user. The first folder of the object name is the team.
 create policy "Team members can read their library objects"

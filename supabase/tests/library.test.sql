@@ -1,7 +1,7 @@
 -- The content library: asset rows, the `library` Storage bucket and its object policies,
 -- and the cleanup queue for objects of deleted assets.
 begin;
-select plan(30);
+select plan(35);
 
 select tests.create_user('owner@test.local') as owner \gset
 select tests.create_user('admin@test.local') as admin \gset
@@ -94,11 +94,27 @@ select is(
 
 select tests.authenticate_as(:'member');
 select throws_ok('select public.claim_storage_cleanup()', '42501', null, 'clients cannot claim the cleanup queue');
+select throws_ok('select public.finish_storage_cleanup(array[1::bigint])', '42501', null,
+    'clients cannot finish cleanup entries');
 select tests.authenticate_as_service_role();
+select public.claim_storage_cleanup(10) as claimed \gset
 select is(
-    (select array_agg(format('%s:%s', bucket_id, object_name)) from public.claim_storage_cleanup(10)),
+    (select array_agg(format('%s:%s', e ->> 'bucket', e ->> 'name')) from jsonb_array_elements(:'claimed') as e),
     array['library:' || :'team' || '/logo.png'], 'the service role claims queued objects');
-select is((select count(*)::int from public.claim_storage_cleanup(10)), 0, 'a claimed object is not handed out again');
+select is(public.claim_storage_cleanup(10), '[]'::jsonb, 'a claimed object is not handed out again');
+select tests.clear_authentication();
+update app_private.storage_cleanup_queue set claimed_until = now() - interval '1 second';
+select tests.authenticate_as_service_role();
+select is(jsonb_array_length(public.claim_storage_cleanup(10)), 1,
+    'an entry whose removal never finished comes back once its lease ran out');
+select is(public.finish_storage_cleanup(array[((:'claimed')::jsonb -> 0 ->> 'id')::bigint]), 1,
+    'finishing removes the entry');
+select is(public.finish_storage_cleanup(array[((:'claimed')::jsonb -> 0 ->> 'id')::bigint]), 0,
+    'finishing again changes nothing');
+select tests.clear_authentication();
+insert into app_private.storage_cleanup_queue (bucket_id, object_name, attempts) values ('library', 'stuck', 20);
+select tests.authenticate_as_service_role();
+select is(public.claim_storage_cleanup(10), '[]'::jsonb, 'an entry claimed 20 times waits for an operator');
 
 select * from finish();
 rollback;

@@ -8,6 +8,7 @@ pub mod me;
 pub mod openapi;
 pub mod posts;
 pub mod social;
+pub mod storage;
 
 /// A UUID in its canonical text form (8-4-4-4-12 hex digits).
 pub fn is_uuid(text: &str) -> bool {

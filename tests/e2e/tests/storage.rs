@@ -1,0 +1,147 @@
+//! Storage cleanup: deleting a row that owns a Storage object queues the object, and the
+//! worker's cron endpoint, as pg_cron calls it, removes it through the Storage API.
+
+use std::time::Duration;
+
+use e2e::{error_code, Stack};
+use serde_json::Value;
+
+/// Uploads `name` to the `library` bucket as the service role.
+async fn upload(stack: &Stack, name: &str) {
+    let service = stack.keys.service_role_key();
+    let response = stack
+        .http
+        .post(format!(
+            "{}/storage/v1/object/library/{name}",
+            stack.supabase_url
+        ))
+        .header("apikey", &service)
+        .bearer_auth(&service)
+        .header("content-type", "image/png")
+        .body(vec![0x89, b'P', b'N', b'G'])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
+async fn object_exists(stack: &Stack, name: &str) -> bool {
+    let service = stack.keys.service_role_key();
+    stack
+        .http
+        .get(format!(
+            "{}/storage/v1/object/library/{name}",
+            stack.supabase_url
+        ))
+        .header("apikey", &service)
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
+}
+
+/// Runs the `storage-cleanup` pg_cron job's command and waits for the worker's answer.
+async fn run_scheduled_cleanup(db: &tokio_postgres::Client) -> Value {
+    let command: String = db
+        .query_one(
+            "select command from cron.job where jobname = 'storage-cleanup'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let id: i64 = db.query_one(&command, &[]).await.unwrap().get(0);
+    for _ in 0..100 {
+        if let Some(row) = db
+            .query_opt(
+                "select status_code, content from net._http_response where id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+        {
+            assert_eq!(row.get::<_, Option<i32>>(0), Some(200));
+            return serde_json::from_str(&row.get::<_, String>(1)).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the cleanup request was never answered");
+}
+
+#[tokio::test]
+async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cleanup() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let team: String = db
+        .query_one(
+            "with owner as (insert into auth.users (instance_id, id, aud, role, email, created_at, updated_at) \
+               values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', \
+                       'authenticated', 'cleanup-' || gen_random_uuid() || '@example.com', now(), now()) \
+               returning id) \
+             insert into public.teams (name, created_by) select 'Cleanup', id from owner returning id::text",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let (kept, deleted) = (format!("{team}/kept.png"), format!("{team}/deleted.png"));
+    for name in [&kept, &deleted] {
+        upload(&stack, name).await;
+        db.execute(
+            "insert into public.content_library_assets (team_id, object_path, mime_type) \
+             values ($1::text::uuid, $2, 'image/png')",
+            &[&team, name],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "delete from public.content_library_assets where object_path = $1",
+        &[&deleted],
+    )
+    .await
+    .unwrap();
+    assert!(
+        object_exists(&stack, &deleted).await,
+        "SQL cannot remove it"
+    );
+
+    let answer = run_scheduled_cleanup(&db).await;
+    assert!(answer["removed"].as_u64().unwrap() >= 1, "{answer}");
+    assert_eq!(answer["failed"], 0, "{answer}");
+    assert!(!object_exists(&stack, &deleted).await);
+    assert!(
+        object_exists(&stack, &kept).await,
+        "objects still in use stay"
+    );
+    let queued: i64 = db
+        .query_one(
+            "select count(*) from app_private.storage_cleanup_queue where object_name = $1",
+            &[&deleted],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0, "the entry is finished");
+}
+
+#[tokio::test]
+async fn only_the_cron_secret_runs_the_cleanup() {
+    let stack = Stack::from_env();
+    let response = e2e::send(
+        stack
+            .http
+            .post(stack.url("/v1/cron/storage/cleanup"))
+            .bearer_auth(stack.keys.service_role_key()),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "forbidden");
+}
