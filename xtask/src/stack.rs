@@ -216,6 +216,8 @@ impl Stack {
             ),
             ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
             ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(&dir)?),
+            // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
+            ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),
         ];
         let mut vars = vars.to_vec();
         for platform in ["x", "linkedin", "facebook", "tiktok", "pinterest", "google"] {

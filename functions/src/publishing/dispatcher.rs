@@ -27,8 +27,6 @@ const CONCURRENCY: usize = 8;
 /// Longer than the slowest publish (uploads included): a dispatcher still working never
 /// loses its destination to another.
 const LEASE_SECONDS: u32 = 300;
-/// Per platform call.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// After this many attempts that proved nothing was posted, the destination fails.
 const MAX_ATTEMPTS: u32 = 5;
 /// Retry backoff: full jitter over `BASE · 2^(attempt-1)`, at most `MAX`.
@@ -224,7 +222,10 @@ async fn attempt(
         media: &media,
         options: &job.options,
     };
-    let wire = Wire::new(config.social.api_origin_override.as_deref(), CALL_TIMEOUT);
+    let wire = Wire::new(
+        config.social.api_origin_override.as_deref(),
+        config.social.publish_call_timeout,
+    );
     let intent = || -> LocalBoxFuture<'_, bool> {
         Box::pin(async move {
             let params = json!({

@@ -1,6 +1,8 @@
 //! The social platforms' deployment settings: app credentials per platform (worker secrets),
-//! the token key ring, the redirect allow-list, the public base URL, and the test-only origin
-//! override.
+//! the token key ring, the redirect allow-list, the public base URL, how long a publishing call
+//! may go unanswered, and the test-only origin override.
+
+use std::time::Duration;
 
 use crate::config::{ApiKey, ConfigError};
 use crate::crypto::KeyRing;
@@ -20,7 +22,12 @@ pub struct SocialSettings {
     /// `SOCIAL_API_ORIGIN_OVERRIDE`: tests only; `https://host/path` is sent to
     /// `{override}/host/path`.
     pub api_origin_override: Option<String>,
+    /// `PUBLISH_CALL_TIMEOUT_SECONDS` (1–300, default 30): a publishing call unanswered for this
+    /// long counts as lost, and an irreversible one as ambiguous.
+    pub publish_call_timeout: Duration,
 }
+
+const DEFAULT_PUBLISH_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The secrets naming each platform's app. Instagram uses the Facebook app.
 pub fn credential_names(platform: Platform) -> (&'static str, &'static str) {
@@ -87,6 +94,16 @@ impl SocialSettings {
             api_origin_override: read("SOCIAL_API_ORIGIN_OVERRIDE")
                 .map(|url| http_url("SOCIAL_API_ORIGIN_OVERRIDE", url))
                 .transpose()?,
+            publish_call_timeout: read("PUBLISH_CALL_TIMEOUT_SECONDS")
+                .map(|raw| match raw.trim().parse::<u64>() {
+                    Ok(seconds @ 1..=300) => Ok(Duration::from_secs(seconds)),
+                    _ => Err(ConfigError::Invalid {
+                        name: "PUBLISH_CALL_TIMEOUT_SECONDS",
+                        reason: "expected whole seconds from 1 to 300",
+                    }),
+                })
+                .transpose()?
+                .unwrap_or(DEFAULT_PUBLISH_CALL_TIMEOUT),
         })
     }
 
@@ -145,6 +162,12 @@ mod tests {
             .check("http://127.0.0.1:3000/x")
             .is_some());
         assert!(!format!("{settings:?}").contains("fb-secret"));
+        assert_eq!(settings.publish_call_timeout, Duration::from_secs(30));
+        let quick = SocialSettings::from_lookup(|name| {
+            (name == "PUBLISH_CALL_TIMEOUT_SECONDS").then(|| " 8 ".to_owned())
+        })
+        .unwrap();
+        assert_eq!(quick.publish_call_timeout, Duration::from_secs(8));
     }
 
     #[test]
@@ -153,6 +176,8 @@ mod tests {
             ("SOCIAL_TOKEN_ENCRYPTION_KEYS", "v1:short"),
             ("OAUTH_REDIRECT_ALLOWLIST", "not a url"),
             ("PUBLIC_BASE_URL", "worker.example"),
+            ("PUBLISH_CALL_TIMEOUT_SECONDS", "0"),
+            ("PUBLISH_CALL_TIMEOUT_SECONDS", "soon"),
         ] {
             assert!(
                 SocialSettings::from_lookup(|asked| (asked == name).then(|| value.to_owned()))

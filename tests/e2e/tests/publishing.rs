@@ -918,7 +918,11 @@ async fn ambiguous_answers_are_looked_up_where_the_platform_allows_and_never_rep
     let videos = team_with(&env, &["youtube", "tiktok"]).await;
     let image = library_asset(&env, &images.owner, &images, "image/jpeg", jpeg()).await;
     let video = library_asset(&env, &videos.owner, &videos, "video/mp4", mp4()).await;
-    for marker in ["[publish:500-after-accept]", "[publish:drop-after-accept]"] {
+    for marker in [
+        "[publish:500-after-accept]",
+        "[publish:drop-after-accept]",
+        "[publish:timeout-after-accept]",
+    ] {
         let text = format!("{marker} {}", unique("lost"));
         let post_id = draft_with_media(
             &env,

@@ -17,6 +17,8 @@
 //! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
 //! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered;
 //! `[publish:drop-after-accept]` the same, then the connection is cut mid-answer;
+//! `[publish:timeout-after-accept]` the same, then the answer's body takes 20 s (longer than the
+//! local stack's `PUBLISH_CALL_TIMEOUT_SECONDS`);
 //! `[publish:reject-media]` the media is refused: X, Facebook, LinkedIn, Pinterest and YouTube
 //! answer 400; an Instagram container ends in `ERROR`; a TikTok job ends `FAILED`.
 
@@ -128,6 +130,7 @@ enum Fault {
     Refuse(u16),
     AfterAccept(u16),
     DropAfterAccept,
+    TimeoutAfterAccept,
 }
 
 fn marked(text: &str, marker: &str) -> bool {
@@ -152,6 +155,7 @@ fn fault(app: &str, text: &str) -> Fault {
         _ if marked(text, "503") => Fault::Refuse(503),
         _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
         _ if marked(text, "drop-after-accept") => Fault::DropAfterAccept,
+        _ if marked(text, "timeout-after-accept") => Fault::TimeoutAfterAccept,
         _ => Fault::None,
     }
 }
@@ -211,6 +215,14 @@ fn faulted(app: &str, text: &str, act: impl FnOnce() -> Response) -> Response {
                 Err::<Bytes, std::io::Error>(std::io::Error::other("connection cut by the fake"))
             });
             (axum::http::StatusCode::OK, Body::from_stream(cut)).into_response()
+        }
+        Fault::TimeoutAfterAccept => {
+            let (parts, body) = response.into_parts();
+            let late = futures::stream::once(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+                axum::body::to_bytes(body, usize::MAX).await
+            });
+            Response::from_parts(parts, Body::from_stream(late))
         }
         _ => response,
     }
