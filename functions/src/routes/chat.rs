@@ -92,6 +92,18 @@ impl ChatRequest {
         if !messages.iter().any(|message| message.role == Role::User) {
             return Err(invalid("messages", "must contain a user message"));
         }
+        // Refused rather than ignored: a client that offers tools expects the model may call them.
+        for field in ["tools", "functions"] {
+            if body.0.get(field).is_some_and(|tools| match tools {
+                Value::Array(tools) => !tools.is_empty(),
+                other => !other.is_null(),
+            }) {
+                return Err(invalid(
+                    field,
+                    "tool calling is not supported by this endpoint",
+                ));
+            }
+        }
         let stream = body.optional_bool("stream")?.unwrap_or(false);
         let include_usage = match body.optional_object("stream_options")? {
             Some(options) => JsonBody(options.clone())
@@ -304,6 +316,7 @@ mod tests {
             ],
             "stream": true,
             "stream_options": {"include_usage": true},
+            "tools": [],
             "max_tokens": 50,
             "temperature": 0.2,
         }))
@@ -340,6 +353,14 @@ mod tests {
                 "messages[1].content",
             ),
             (json!({"messages": [user], "stream": "yes"}), "stream"),
+            (
+                json!({"messages": [user], "tools": [{"type": "function", "function": {"name": "f"}}]}),
+                "tools",
+            ),
+            (
+                json!({"messages": [user], "functions": [{"name": "f"}]}),
+                "functions",
+            ),
             (json!({"messages": [user], "max_tokens": 0}), "max_tokens"),
             (
                 json!({"messages": [user], "response_format": {"type": "xml"}}),
