@@ -20,10 +20,10 @@ pub fn pool(database_url: &str, size: usize) -> anyhow::Result<Pool> {
 /// Makes the rest of `tx` run as PostgREST runs a request: in the role the token names, with its
 /// claims visible to `auth.uid()` and `auth.jwt()`.
 pub async fn act_as(tx: &Transaction<'_>, claims: &Value) -> Result<(), tokio_postgres::Error> {
-    let role = match claims["role"].as_str() {
-        Some(role @ ("anon" | "authenticated" | "service_role")) => role,
-        _ => "anon",
-    };
+    let role = claims["role"]
+        .as_str()
+        .filter(|role| ["anon", "authenticated", "service_role"].contains(role))
+        .unwrap_or("anon");
     tx.execute(
         "select set_config('request.jwt.claims', $1, true)",
         &[&claims.to_string()],

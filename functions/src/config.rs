@@ -33,8 +33,8 @@ impl Config {
             )?,
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
-            ai: AiSettings::from_lookup(&read)?,
-            social: SocialSettings::from_lookup(&read)?,
+            ai: AiSettings::from_lookup(read)?,
+            social: SocialSettings::from_lookup(read)?,
         })
     }
 }

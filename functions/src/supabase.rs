@@ -66,11 +66,12 @@ impl From<UpstreamError> for ApiError {
             code,
             message: message.to_owned(),
         };
-        match &error {
-            UpstreamError::Status {
-                database: Some(database),
-                ..
-            } => match database.code.as_str() {
+        if let UpstreamError::Status {
+            database: Some(database),
+            ..
+        } = &error
+        {
+            match database.code.as_str() {
                 "42501" => return Self::Forbidden,
                 "P0001" | "22023" => return rejected(400, "rule_violation", &database.message),
                 "P0002" => return rejected(404, "resource_not_found", &database.message),
@@ -83,8 +84,7 @@ impl From<UpstreamError> for ApiError {
                     )
                 }
                 _ => {}
-            },
-            _ => {}
+            }
         }
         match error {
             UpstreamError::Status { status, .. } if status < 500 => {

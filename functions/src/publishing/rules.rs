@@ -358,7 +358,14 @@ mod tests {
             fields(check(Platform::Instagram, "hi", &[], &json!({}), "d")),
             ["media"]
         );
-        assert!(check(Platform::Instagram, "hi", &[jpeg.clone()], &json!({}), "d").is_empty());
+        assert!(check(
+            Platform::Instagram,
+            "hi",
+            std::slice::from_ref(&jpeg),
+            &json!({}),
+            "d"
+        )
+        .is_empty());
         assert_eq!(
             fields(check(
                 Platform::Instagram,
@@ -390,7 +397,14 @@ mod tests {
             ["media"]
         );
         let video = image("video/quicktime", 40 * MB);
-        assert!(check(Platform::X, "hi", &[video.clone()], &json!({}), "d").is_empty());
+        assert!(check(
+            Platform::X,
+            "hi",
+            std::slice::from_ref(&video),
+            &json!({}),
+            "d"
+        )
+        .is_empty());
         assert_eq!(
             fields(check(
                 Platform::X,
