@@ -113,6 +113,20 @@ impl Stack {
         }
         std::fs::create_dir_all(dir.join("logs"))?;
         let keys = DevKeys::load_or_create(&dir.join("keys.json"))?;
+        // The worker starts first: it needs nothing of the database to come up, and starting it
+        // (wrangler, workerd, the wasm module) takes as long as preparing Postgres.
+        let vars = worker_vars(&dir, ports, &keys)?;
+        let (mut server, output) = match mode {
+            Mode::Dev { .. } => {
+                write_dev_vars(&root.join(".dev.vars"), &vars)?;
+                (wrangler_dev(&dir, ports), Output::Inherit)
+            }
+            Mode::Throwaway { .. } => (
+                inspectorless_worker_server(&dir, ports, &vars)?,
+                Output::File(&dir.join("logs/worker.log")),
+            ),
+        };
+        let mut worker = Service::spawn("worker dev server", &mut server, output)?;
 
         let postgres = Cluster::new(&dir.join("postgres"), ports.postgres);
         postgres.stop().ok(); // a previous run that was killed may have left it running
@@ -192,50 +206,6 @@ impl Stack {
                 eprintln!("AI provider fakes stopped: {error:#}");
             }
         });
-        let fakes_url = format!("http://127.0.0.1:{}", ports.ai_fakes);
-
-        let vars = [
-            ("SUPABASE_URL", supabase_url),
-            ("SUPABASE_ANON_KEY", keys.anon_key()),
-            ("SUPABASE_SERVICE_ROLE_KEY", keys.service_role_key()),
-            ("SUPABASE_JWT_SECRET", keys.jwt_secret.clone()),
-            ("OPENAI_BASE_URL", format!("{fakes_url}/openai/v1")),
-            ("XAI_BASE_URL", format!("{fakes_url}/xai/v1")),
-            ("GEMINI_BASE_URL", format!("{fakes_url}/gemini/v1beta")),
-            ("OPENAI_API_KEY", "platform-openai-key".into()),
-            ("XAI_API_KEY", "platform-xai-key".into()),
-            ("GEMINI_API_KEY", "platform-gemini-key".into()),
-            ("AI_KEY_ENCRYPTION_KEYS", ai_key_ring(&dir)?),
-            ("CRON_SECRET", LOCAL_CRON_SECRET.into()),
-            ("AI_FALLBACK_PROVIDER", "gemini".into()),
-            // Social platforms: the fakes stand in for every platform host, with their apps.
-            ("SOCIAL_API_ORIGIN_OVERRIDE", format!("{fakes_url}/social")),
-            (
-                "PUBLIC_BASE_URL",
-                format!("http://127.0.0.1:{}", ports.worker),
-            ),
-            ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
-            ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(&dir)?),
-            // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
-            ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),
-        ];
-        let mut vars = vars.to_vec();
-        for platform in ["x", "linkedin", "facebook", "tiktok", "pinterest", "google"] {
-            let (_, id, secret) = fakes::social::APPS
-                .iter()
-                .find(|(app, _, _)| *app == platform)
-                .expect("a fake app per platform");
-            let (id_name, secret_name) = match platform {
-                "x" => ("X_CLIENT_ID", "X_CLIENT_SECRET"),
-                "linkedin" => ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-                "facebook" => ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
-                "tiktok" => ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-                "pinterest" => ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
-                _ => ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
-            };
-            vars.push((id_name, (*id).to_owned()));
-            vars.push((secret_name, (*secret).to_owned()));
-        }
         // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
         postgres.psql_command(&format!(
             "insert into vault.secrets (name, secret) values ('worker_url', 'http://127.0.0.1:{}'), \
@@ -243,17 +213,6 @@ impl Stack {
              on conflict (name) where name is not null do update set secret = excluded.secret",
             ports.worker
         ))?;
-        let (mut server, output) = match mode {
-            Mode::Dev { .. } => {
-                write_dev_vars(&root.join(".dev.vars"), &vars)?;
-                (wrangler_dev(&dir, ports), Output::Inherit)
-            }
-            Mode::Throwaway { .. } => (
-                inspectorless_worker_server(&dir, ports, &vars)?,
-                Output::File(&dir.join("logs/worker.log")),
-            ),
-        };
-        let mut worker = Service::spawn("worker dev server", &mut server, output)?;
         wait_for_http(
             &mut worker,
             &format!("http://127.0.0.1:{}/healthz", ports.worker),
@@ -401,6 +360,58 @@ fn wrangler_dev(dir: &Path, ports: Ports) -> Command {
         // wrangler.toml's build command runs `cargo xtask build-worker`; skip wasm-opt locally.
         .env(crate::worker::FAST_BUILD_ENV, "1");
     command
+}
+
+/// The worker's vars and secrets on the local stack: the local Supabase, the fakes in place of
+/// every AI provider and social platform, and local keys.
+fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static str, String)>> {
+    let fakes_url = format!("http://127.0.0.1:{}", ports.ai_fakes);
+    let vars = [
+        (
+            "SUPABASE_URL",
+            format!("http://127.0.0.1:{}", ports.gateway),
+        ),
+        ("SUPABASE_ANON_KEY", keys.anon_key()),
+        ("SUPABASE_SERVICE_ROLE_KEY", keys.service_role_key()),
+        ("SUPABASE_JWT_SECRET", keys.jwt_secret.clone()),
+        ("OPENAI_BASE_URL", format!("{fakes_url}/openai/v1")),
+        ("XAI_BASE_URL", format!("{fakes_url}/xai/v1")),
+        ("GEMINI_BASE_URL", format!("{fakes_url}/gemini/v1beta")),
+        ("OPENAI_API_KEY", "platform-openai-key".into()),
+        ("XAI_API_KEY", "platform-xai-key".into()),
+        ("GEMINI_API_KEY", "platform-gemini-key".into()),
+        ("AI_KEY_ENCRYPTION_KEYS", ai_key_ring(dir)?),
+        ("CRON_SECRET", LOCAL_CRON_SECRET.into()),
+        ("AI_FALLBACK_PROVIDER", "gemini".into()),
+        // Social platforms: the fakes stand in for every platform host, with their apps.
+        ("SOCIAL_API_ORIGIN_OVERRIDE", format!("{fakes_url}/social")),
+        (
+            "PUBLIC_BASE_URL",
+            format!("http://127.0.0.1:{}", ports.worker),
+        ),
+        ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
+        ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(dir)?),
+        // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
+        ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),
+    ];
+    let mut vars = vars.to_vec();
+    for platform in ["x", "linkedin", "facebook", "tiktok", "pinterest", "google"] {
+        let (_, id, secret) = fakes::social::APPS
+            .iter()
+            .find(|(app, _, _)| *app == platform)
+            .expect("a fake app per platform");
+        let (id_name, secret_name) = match platform {
+            "x" => ("X_CLIENT_ID", "X_CLIENT_SECRET"),
+            "linkedin" => ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+            "facebook" => ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+            "tiktok" => ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+            "pinterest" => ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
+            _ => ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+        };
+        vars.push((id_name, (*id).to_owned()));
+        vars.push((secret_name, (*secret).to_owned()));
+    }
+    Ok(vars)
 }
 
 /// Where `xtask/serve-worker.mjs` writes the address of workerd's own socket.
