@@ -671,7 +671,9 @@ grant execute on function public.set_ai_prompt_logging(boolean, uuid) to authent
 
 -- pg_cron's calls to the worker's `/v1/cron/*` endpoints, through pg_net. The worker's URL and
 -- the secret it checks live in Vault as `worker_url` and `cron_secret`; without them the call
--- is skipped (null).
+-- is skipped (null). pg_net waits up to five minutes (its default is 5 s): a cron endpoint works
+-- while the request is open (publishing claims batches for ~25 s, and a batch's video uploads
+-- can take longer), and Cloudflare cancels a request's work when its client hangs up.
 create extension if not exists pg_cron;
 
 create function app_private.request_worker(path text)
@@ -689,7 +691,8 @@ begin
     end if;
     return net.http_post(
         url := rtrim(worker_url, '/') || path,
-        headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret));
+        headers := jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || cron_secret),
+        timeout_milliseconds := 300000);
 end
 $$;
 revoke execute on function app_private.request_worker(text) from public;

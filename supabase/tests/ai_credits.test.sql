@@ -1,7 +1,7 @@
 -- The AI proxy's tables and RPCs: keys never readable, credits reserved/settled/released
 -- correctly, the allowance and the rate window enforced, the monthly reset idempotent.
 begin;
-select plan(36);
+select plan(37);
 
 select tests.create_user('ai-alice@test.local') as alice \gset
 select tests.create_user('ai-bob@test.local') as bob \gset
@@ -130,6 +130,18 @@ select is(public.reset_ai_credits() - 'period' - 'already_reset', '{"expired_res
 select is((select reserved from public.ai_credit_ledger where subject_id = :'team'), 0::bigint,
     'their credits return to the team');
 select is(public.reset_ai_credits() -> 'already_reset', 'true', 'a second reset in the same month is a no-op');
+
+-- pg_cron's calls: to the worker's URL from Vault, with the cron secret, and pg_net keeps the
+-- connection open while the worker works (Cloudflare cancels a request whose client hung up).
+delete from vault.secrets where name in ('worker_url', 'cron_secret');
+select vault.create_secret('http://worker.test/', 'worker_url');
+select vault.create_secret('cron-secret-test', 'cron_secret');
+select app_private.request_worker('/v1/cron/credits/reset') as queued \gset
+select is(
+    (select (url, headers ->> 'Authorization', timeout_milliseconds)::text
+     from net.http_request_queue where id = :queued),
+    '(http://worker.test/v1/cron/credits/reset,"Bearer cron-secret-test",300000)',
+    'cron calls reach the worker with the secret and wait up to five minutes');
 
 select * from finish();
 rollback;
