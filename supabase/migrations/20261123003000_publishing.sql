@@ -298,6 +298,7 @@ begin
         next_attempt_at = case when needs_approval then null else submit_post.scheduled_at end,
         error_code = null, error_message = null
     where d.post_id = submit_post.post_id;
+    perform app_private.request_post_publishing(post_id);
     return jsonb_build_object(
         'status', case when needs_approval then 'pending_approval' else 'scheduled' end,
         'post', app_private.post_snapshot(post_id));
@@ -332,6 +333,7 @@ begin
     set status = case when approve then 'scheduled' else 'draft' end::public.post_destination_status,
         next_attempt_at = case when approve then greatest(post.scheduled_at, now()) end
     where d.post_id = review_post.post_id and d.status = 'pending_approval';
+    perform app_private.request_post_publishing(post_id);
     return jsonb_build_object(
         'status', case when approve then 'approved' else 'rejected' end,
         'post', app_private.post_snapshot(post_id));
@@ -396,6 +398,7 @@ begin
         select a.id, retry_post.post_id, a.team_id, 0, 'retry_requested' from again as a
     )
     select count(*) into retried from again;
+    perform app_private.request_post_publishing(post_id);
     return jsonb_build_object(
         'status', case when retried > 0 then 'retrying' else 'nothing_to_retry' end,
         'post', app_private.post_snapshot(post_id));
@@ -405,7 +408,8 @@ $$;
 -- Hands out up to `batch_size` due destinations under a lease of `lease_seconds`: scheduled
 -- ones whose time has come, and publishing ones whose dispatcher's lease expired. Rows another
 -- dispatcher holds are skipped, never waited for. `ambiguous` is true when the expired attempt
--- had started its platform call. `only_post_id` limits the claim to one post (publish now).
+-- had started its platform call. `only_post_id` limits the claim to one post (published now,
+-- approved or retried).
 create function app_private.claim_due_destinations(
     batch_size integer, lease_seconds integer, only_post_id uuid default null
 )
@@ -661,5 +665,22 @@ as $$
            or d.status = 'publishing' and d.lease_expires_at < now())
 $$;
 revoke execute on function app_private.request_publishing() from public;
+
+-- A post that is due now (published now, approved, retried) is published at once: pg_net calls
+-- the worker for that post alone when the transaction commits. Through pg_net rather than after
+-- the worker's response, because the request stays open as long as the work takes, while
+-- Cloudflare stops work after a response within 30 s, too soon for a video's processing.
+create function app_private.request_post_publishing(post_id uuid)
+returns bigint
+language sql
+security definer
+set search_path = ''
+as $$
+    select app_private.request_worker('/v1/cron/publish?post_id=' || post_id)
+    where exists (
+        select from public.post_destinations as d
+        where d.post_id = request_post_publishing.post_id and d.status = 'scheduled' and d.next_attempt_at <= now())
+$$;
+revoke execute on function app_private.request_post_publishing(uuid) from public;
 
 select cron.schedule('publish-due-posts', '* * * * *', 'select app_private.request_publishing()');

@@ -1,7 +1,7 @@
 -- Publishing: drafts written by members, the approval gate, scheduling, cancel and retry, the
 -- dispatcher's claim/lease/intent/outcome protocol, and who may do what.
 begin;
-select plan(46);
+select plan(48);
 
 select tests.create_user('pub-owner@test.local') as owner \gset
 select tests.create_user('pub-member@test.local') as member \gset
@@ -55,6 +55,13 @@ select ok(not has_function_privilege('authenticated', 'public.submit_post(uuid,u
     and has_function_privilege('service_role', 'public.review_post(uuid,uuid,boolean,text)', 'execute'),
     'only the service role calls the publishing RPCs');
 
+-- The worker is called for a post as soon as it is due (see request_post_publishing).
+delete from vault.secrets where name in ('worker_url', 'cron_secret');
+select vault.create_secret('http://worker.test', 'worker_url');
+select vault.create_secret('cron-secret-test', 'cron_secret');
+create temporary view publishing_calls as
+    select url from net.http_request_queue where url like 'http://worker.test/v1/cron/publish%';
+
 -- Approval: a team that requires it holds plain members' posts for review.
 update public.teams set requires_post_approval = true where id = :'team';
 select is(public.submit_post(:'outsider', :'post', now() + interval '1 hour', 'Europe/Berlin') ->> 'status',
@@ -77,9 +84,12 @@ select is((select array_agg(distinct status)::text from public.post_destinations
     '{draft}', 'a rejected post is a draft again');
 select is(public.submit_post(:'member', :'post', now() - interval '1 minute', 'Europe/Berlin') ->> 'status',
     'pending_approval', 'resubmitted');
+select is((select count(*)::int from publishing_calls), 0, 'nothing due: the worker is not called');
 select is(public.review_post(:'owner', :'post', true) ->> 'status', 'approved', 'the owner approves');
 select is((select array_agg(distinct status)::text from public.post_destinations where post_id = :'post'),
     '{scheduled}', 'approved destinations are scheduled');
+select is((select array_agg(url) from publishing_calls), array['http://worker.test/v1/cron/publish?post_id=' || :'post'],
+    'an approved post whose time has passed is published at once, in a call for that post');
 select is(public.review_post(:'owner', :'post', true) ->> 'status', 'not_pending', 'approving twice does nothing');
 
 -- The dispatcher: claim under a lease, intent, outcome.

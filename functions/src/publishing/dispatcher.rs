@@ -65,7 +65,7 @@ pub struct Tally {
 }
 
 /// Publishes what is due, claim after claim, until nothing is due or `budget` has passed.
-/// `only_post` limits it to one post's destinations (publish now).
+/// `only_post` limits it to one post's destinations (published now, approved or retried).
 pub async fn dispatch(
     config: &Config,
     clock: &dyn Clock,

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::ai::credits::rpc;
 use crate::auth::Caller;
-use crate::clock::{Clock, WallClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
@@ -21,15 +21,14 @@ use crate::publishing::rules::{self, MediaInfo};
 use crate::publishing::{dispatcher, media};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
 use crate::routes::assist::moderation_verdict;
-use crate::routes::is_uuid;
+use crate::routes::{is_uuid, Query};
 use crate::scope::Scope;
 use crate::social::Platform;
 use crate::supabase;
 
-/// How long one cron call publishes before answering (pg_cron calls every minute).
+/// How long one cron call claims batch after batch before answering (pg_cron calls every
+/// minute; publish-now, approval and retry call at once for their post).
 const CRON_BUDGET: Duration = Duration::from_secs(25);
-/// Publish-now runs after the response, for this post only.
-const PUBLISH_NOW_BUDGET: Duration = Duration::from_secs(60);
 
 fn post_id(id: &str) -> Result<&str, ApiError> {
     if is_uuid(id) {
@@ -66,8 +65,10 @@ pub async fn schedule(
     Ok(Response::json(200, &outcome))
 }
 
-/// `POST /v1/posts/{post_id}/publish`: as `schedule` for now, then publishes at once after the
-/// response (202); the status endpoint shows the outcome.
+/// `POST /v1/posts/{post_id}/publish`: as `schedule` for now (202). The submission itself asks
+/// pg_net to call `/v1/cron/publish?post_id=…` at once, so publishing runs in a request that
+/// stays open up to five minutes (work after a response is stopped by Cloudflare after 30 s,
+/// too soon for a video's processing); the status endpoint shows the outcome.
 pub async fn publish_now(
     config: &Config,
     caller: &Caller,
@@ -81,7 +82,7 @@ pub async fn publish_now(
     Ok(Response::json(202, &outcome))
 }
 
-/// Submits the post for now and, once scheduled, publishes it after the response.
+/// Submits the post for now.
 async fn submit_now(
     config: &Config,
     caller: &Caller,
@@ -92,21 +93,7 @@ async fn submit_now(
     let now = chrono::DateTime::from_timestamp(scope.unix_seconds(), 0)
         .expect("the clock is in range")
         .to_rfc3339();
-    let outcome = submit(config, caller, id, &now, timezone, scope).await?;
-    if outcome["status"] == "scheduled" {
-        let (config, post) = (config.clone(), id.to_owned());
-        scope.defer(async move {
-            dispatcher::dispatch(&config, &WallClock, Some(&post), PUBLISH_NOW_BUDGET)
-                .await
-                .err()
-                .map(|error| {
-                    json!({"level": "error", "msg": "publish now failed", "post_id": post,
-                           "error_code": error.code(), "cause": error.cause()})
-                    .to_string()
-                })
-        });
-    }
-    Ok(outcome)
+    submit(config, caller, id, &now, timezone, scope).await
 }
 
 /// An empty body reads as `{}`.
@@ -560,13 +547,18 @@ pub async fn status(config: &Config, caller: &Caller, id: &str) -> Result<Respon
     ))
 }
 
-/// `POST /v1/cron/publish`, called every minute by pg_cron with the cron secret.
+/// `POST /v1/cron/publish[?post_id=…]`, called with the cron secret every minute by pg_cron, and
+/// through pg_net for one post when it is published now, approved or retried.
 pub async fn cron_publish(
     config: &Config,
     request: &Request,
     clock: &dyn Clock,
 ) -> Result<Response, ApiError> {
     check_cron_secret(config, request)?;
-    let tally = dispatcher::dispatch(config, clock, None, CRON_BUDGET).await?;
+    let post = Query::of(request).get("post_id").map(str::to_owned);
+    if post.as_deref().is_some_and(|id| !is_uuid(id)) {
+        return Err(invalid("post_id", "must be a post id"));
+    }
+    let tally = dispatcher::dispatch(config, clock, post.as_deref(), CRON_BUDGET).await?;
     Ok(Response::json(200, &tally))
 }

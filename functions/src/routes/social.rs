@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::http::{Request, Response};
 use crate::routes::ai::{check_cron_secret, invalid};
 use crate::routes::is_uuid;
+use crate::routes::Query;
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
 use crate::social::tokens::{self, key_ring, seal_tokens, Access};
@@ -27,27 +28,6 @@ use crate::social::{Grant, Platform, SocialError};
 
 /// How long a started authorization stays valid (the database's default).
 const STATE_TTL_SECONDS: u32 = 600;
-
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn of(request: &Request) -> Self {
-        let query = request.query.as_deref().unwrap_or_default();
-        Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
-    }
-}
 
 fn platform(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or_else(|| SocialFailure::UnknownPlatform.into())
