@@ -15,7 +15,7 @@ use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
-use crate::routes::is_uuid;
+use crate::routes::{is_uuid, Query};
 use crate::scope::Scope;
 use crate::supabase;
 
@@ -264,13 +264,18 @@ pub async fn get(config: &Config, caller: &Caller, job_id: &str) -> Result<Respo
         let text = supabase::select_as_user(config, &caller.token, table, &query).await?;
         rows(&text)
     };
-    let (jobs, steps, assets) = futures::future::join3(
-        select("content_jobs", JOB_COLUMNS, by_job("id"), "id"),
+    // The job first, its steps and assets after: a step's outcome commits with (or before) the
+    // job state it leads to, so a job read as failed or done never shows a step still running.
+    let mut job = select("content_jobs", JOB_COLUMNS, by_job("id"), "id")
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(job_not_found)?;
+    let (steps, assets) = futures::future::join(
         select("content_job_steps", "*", by_job("job_id"), "step_index"),
         select("assets", "*", by_job("job_id"), "step_index,created_at"),
     )
     .await;
-    let mut job = jobs?.into_iter().next().ok_or_else(job_not_found)?;
     let assets = signed_assets(config, assets?).await?;
     let (steps_total, current_step) = (job["steps_total"].as_u64(), job["current_step"].as_u64());
     job["progress"] = json!({
@@ -343,42 +348,6 @@ fn camel_case(row: Value) -> Value {
             .map(|(key, value)| (camel(&key), value))
             .collect::<Map<_, _>>(),
     )
-}
-
-/// The decoded `name=value` pairs of a query string.
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    let decode = |text: &str| {
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                    match u8::from_str_radix(hex, 16) {
-                        Ok(byte) => {
-                            out.push(byte);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                byte => out.push(byte),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(name), decode(value))
-        })
-        .collect()
 }
 
 /// A date (`2026-11-23`) or an RFC 3339 timestamp (`2026-11-23T10:00:00Z`, with offset or
@@ -460,9 +429,10 @@ pub async fn list(
     caller: &Caller,
     request: &Request,
 ) -> Result<Response, ApiError> {
-    let pairs = query_pairs(request.query.as_deref());
+    let query = Query::of(request);
+    let pairs = query.pairs();
     let mut filters = Vec::new();
-    for (name, value) in &pairs {
+    for (name, value) in pairs {
         match name.as_str() {
             "state" => {
                 if !["queued", "running", "done", "failed", "canceled"].contains(&value.as_str()) {
@@ -495,7 +465,7 @@ pub async fn list(
             other => return Err(invalid(other, "is not a known query parameter")),
         }
     }
-    let page = page(&pairs)?;
+    let page = page(pairs)?;
     let (jobs, next_offset) = list_page(
         config,
         caller,
@@ -701,14 +671,15 @@ pub async fn list_batches(
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
     }
-    let pairs = query_pairs(request.query.as_deref());
+    let query = Query::of(request);
+    let pairs = query.pairs();
     if let Some((name, _)) = pairs
         .iter()
         .find(|(name, _)| name != "limit" && name != "offset")
     {
         return Err(invalid(name, "is not a known query parameter"));
     }
-    let page = page(&pairs)?;
+    let page = page(pairs)?;
     let filters = vec![("campaign_id", format!("eq.{campaign_id}"))];
     let (batches, next_offset) = list_page(
         config,
@@ -803,23 +774,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_strings_decode() {
-        assert_eq!(
-            query_pairs(Some("state=done&since=2026-11-23T10%3A00%3A00%2B01%3A00&x")),
-            vec![
-                ("state".to_owned(), "done".to_owned()),
-                ("since".to_owned(), "2026-11-23T10:00:00+01:00".to_owned()),
-                ("x".to_owned(), String::new()),
-            ]
-        );
-        assert_eq!(
-            query_pairs(Some("a=%zz%4")),
-            vec![("a".to_owned(), "%zz%4".to_owned())]
-        );
-        assert!(query_pairs(None).is_empty());
-    }
-
-    #[test]
     fn timestamps_and_pages_are_checked() {
         for good in [
             "2026-11-23",
@@ -836,10 +790,10 @@ mod tests {
         ] {
             assert!(!is_timestamp(bad), "{bad}");
         }
-        let pairs = |q: &str| query_pairs(Some(q));
-        assert_eq!(page(&pairs("")).unwrap(), (20, 0));
-        assert_eq!(page(&pairs("limit=5&offset=10")).unwrap(), (5, 10));
-        assert!(page(&pairs("limit=0")).is_err() && page(&pairs("limit=101")).is_err());
+        let page_of = |q: &str| page(crate::routes::Query::parse(q).pairs());
+        assert_eq!(page_of("").unwrap(), (20, 0));
+        assert_eq!(page_of("limit=5&offset=10").unwrap(), (5, 10));
+        assert!(page_of("limit=0").is_err() && page_of("limit=101").is_err());
     }
 
     #[test]

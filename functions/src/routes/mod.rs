@@ -17,12 +17,20 @@ pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
     pub(crate) fn of(request: &Request) -> Self {
-        let query = request.query.as_deref().unwrap_or_default();
+        Self::parse(request.query.as_deref().unwrap_or_default())
+    }
+
+    pub(crate) fn parse(query: &str) -> Self {
         Self(
             url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .collect(),
         )
+    }
+
+    /// Every `name=value` pair, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// The first non-empty value of `name`.
@@ -45,4 +53,27 @@ pub fn is_uuid(text: &str) -> bool {
                 c.is_ascii_hexdigit()
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        let query = Query::parse("state=done&since=2026-11-23T10%3A00%3A00%2B01%3A00&x&y=");
+        assert_eq!(
+            query.pairs(),
+            [
+                ("state".to_owned(), "done".to_owned()),
+                ("since".to_owned(), "2026-11-23T10:00:00+01:00".to_owned()),
+                ("x".to_owned(), String::new()),
+                ("y".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(query.get("since"), Some("2026-11-23T10:00:00+01:00"));
+        assert_eq!(query.get("y"), None, "an empty value counts as absent");
+        assert_eq!(Query::parse("a=%zz%4").get("a"), Some("%zz%4"));
+        assert!(Query::parse("").pairs().is_empty());
+    }
 }
