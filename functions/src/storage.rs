@@ -29,11 +29,33 @@ fn encode_segment(segment: &str) -> String {
         .collect()
 }
 
-fn service_role(config: &Config, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+/// Sends `request` as the service role; Storage's answer when it accepted the request.
+async fn send(
+    config: &Config,
+    request: reqwest::RequestBuilder,
+    action: &str,
+) -> Result<reqwest::Response, ApiError> {
     let key = config.service_role_key.expose();
-    request
+    let response = request
         .header("apikey", key)
         .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    Err(ApiError::Upstream(format!(
+        "storage {action} answered {status}: {body}"
+    )))
 }
 
 /// Uploads (or replaces: an upload repeated after a crash lands on the same name) an object.
@@ -44,37 +66,18 @@ pub async fn upload(
     content_type: &str,
     bytes: Vec<u8>,
 ) -> Result<(), ApiError> {
-    let client = reqwest::Client::new();
-    let request = client
+    let request = reqwest::Client::new()
         .post(object_url(config, "", bucket, name))
         .header("content-type", content_type)
         .header("x-upsert", "true")
         .body(bytes);
-    let response = service_role(config, request)
-        .send()
-        .await
-        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
-    let status = response.status();
-    if !status.is_success() {
-        let body: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        return Err(ApiError::Upstream(format!(
-            "storage upload answered {status}: {body}"
-        )));
-    }
-    Ok(())
+    send(config, request, "upload").await.map(drop)
 }
 
 /// Removes objects of `bucket` by name (`DELETE /object/{bucket}`, at most 1,000 a call). A
 /// name that is already gone is not an error: Storage just leaves it out of its answer.
 pub async fn remove(config: &Config, bucket: &str, names: &[&str]) -> Result<(), ApiError> {
-    let client = reqwest::Client::new();
-    let request = client
+    let request = reqwest::Client::new()
         .delete(format!(
             "{}/storage/v1/object/{}",
             config.supabase_url.base(),
@@ -82,24 +85,7 @@ pub async fn remove(config: &Config, bucket: &str, names: &[&str]) -> Result<(),
         ))
         .header("content-type", "application/json")
         .body(json!({ "prefixes": names }).to_string());
-    let response = service_role(config, request)
-        .send()
-        .await
-        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
-    let status = response.status();
-    if !status.is_success() {
-        let body: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        return Err(ApiError::Upstream(format!(
-            "storage removal answered {status}: {body}"
-        )));
-    }
-    Ok(())
+    send(config, request, "removal").await.map(drop)
 }
 
 /// A URL that downloads the object without a token for `expires_in` seconds.
@@ -114,23 +100,15 @@ pub async fn signed_url(
         #[serde(rename = "signedURL")]
         signed_url: String,
     }
-    let client = reqwest::Client::new();
-    let request = client
+    let request = reqwest::Client::new()
         .post(object_url(config, "sign/", bucket, name))
         .header("content-type", "application/json")
         .body(json!({ "expiresIn": expires_in }).to_string());
-    let response = service_role(config, request)
-        .send()
+    let body = send(config, request, "sign")
+        .await?
+        .text()
         .await
-        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(ApiError::Upstream(format!(
-            "storage sign answered {status}: {}",
-            body.chars().take(300).collect::<String>()
-        )));
-    }
+        .map_err(|error| ApiError::Upstream(format!("storage sign answer unreadable: {error}")))?;
     let signed: Signed = serde_json::from_str(&body)
         .map_err(|error| ApiError::Upstream(format!("storage sign answer unparsable: {error}")))?;
     // Storage answers with a path under its own root (`/object/sign/…?token=…`).

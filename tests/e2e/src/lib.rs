@@ -231,3 +231,21 @@ pub async fn settled(db: &tokio_postgres::Client, subject: &str) {
     }
     panic!("the AI requests of {subject} were never settled");
 }
+
+/// The status and body pg_net recorded for its request `id`, once delivered (within 10 s).
+pub async fn net_response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<String>) {
+    for _ in 0..100 {
+        if let Some(row) = db
+            .query_opt(
+                "select status_code, content from net._http_response where id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+        {
+            return (row.get(0), row.get(1));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("request {id} was never delivered");
+}

@@ -5,24 +5,6 @@ use std::time::Duration;
 
 use e2e::Stack;
 
-/// Waits for the dispatcher to record the response of request `id`.
-async fn response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<String>) {
-    for _ in 0..100 {
-        if let Some(row) = db
-            .query_opt(
-                "select status_code, content from net._http_response where id = $1",
-                &[&id],
-            )
-            .await
-            .unwrap()
-        {
-            return (row.get(0), row.get(1));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("request {id} was never delivered");
-}
-
 #[tokio::test]
 async fn queued_requests_reach_the_worker_and_record_the_answer() {
     let stack = Stack::from_env();
@@ -32,7 +14,7 @@ async fn queued_requests_reach_the_worker_and_record_the_answer() {
         .await
         .unwrap()
         .get(0);
-    let (status, content) = response(&db, get_id).await;
+    let (status, content) = e2e::net_response(&db, get_id).await;
     assert_eq!(status, Some(200));
     assert!(content.unwrap().contains("ok"));
 
@@ -44,7 +26,7 @@ async fn queued_requests_reach_the_worker_and_record_the_answer() {
         .await
         .unwrap()
         .get(0);
-    let (status, content) = response(&db, post_id).await;
+    let (status, content) = e2e::net_response(&db, post_id).await;
     assert_eq!(status, Some(405), "the worker answered the POST itself");
     assert!(content.unwrap().contains("method_not_allowed"));
 }
@@ -87,7 +69,7 @@ async fn pg_cron_jobs_reach_the_worker_with_the_vault_secret() {
         .await
         .unwrap()
         .get(0);
-    let (status, content) = response(&db, id).await;
+    let (status, content) = e2e::net_response(&db, id).await;
     assert_eq!(status, Some(200), "{content:?}");
     assert!(content.unwrap().contains("already_reset"));
 }

@@ -1,8 +1,6 @@
 //! Storage cleanup: deleting a row that owns a Storage object queues the object, and the
 //! worker's cron endpoint, as pg_cron calls it, removes it through the Storage API.
 
-use std::time::Duration;
-
 use e2e::{error_code, Stack};
 use serde_json::Value;
 
@@ -57,21 +55,9 @@ async fn run_scheduled_cleanup(db: &tokio_postgres::Client) -> Value {
         .unwrap()
         .get(0);
     let id: i64 = db.query_one(&command, &[]).await.unwrap().get(0);
-    for _ in 0..100 {
-        if let Some(row) = db
-            .query_opt(
-                "select status_code, content from net._http_response where id = $1",
-                &[&id],
-            )
-            .await
-            .unwrap()
-        {
-            assert_eq!(row.get::<_, Option<i32>>(0), Some(200));
-            return serde_json::from_str(&row.get::<_, String>(1)).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the cleanup request was never answered");
+    let (status, content) = e2e::net_response(db, id).await;
+    assert_eq!(status, Some(200), "{content:?}");
+    serde_json::from_str(&content.unwrap()).unwrap()
 }
 
 #[tokio::test]
