@@ -206,19 +206,24 @@ impl Stack {
                 eprintln!("AI provider fakes stopped: {error:#}");
             }
         });
-        // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
-        postgres.psql_command(&format!(
-            "insert into vault.secrets (name, secret) values ('worker_url', 'http://127.0.0.1:{}'), \
-             ('cron_secret', '{LOCAL_CRON_SECRET}') \
-             on conflict (name) where name is not null do update set secret = excluded.secret",
-            ports.worker
-        ))?;
         wait_for_http(
             &mut worker,
             &format!("http://127.0.0.1:{}/healthz", ports.worker),
             Duration::from_secs(180),
         )
         .await?;
+        // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
+        // Throwaway stacks give it workerd's own socket: nothing stands between pg_net and a
+        // deployed worker, and wrangler's proxy loses a request now and then under load.
+        let worker_url = match mode {
+            Mode::Dev { .. } => format!("http://127.0.0.1:{}", ports.worker),
+            Mode::Throwaway { .. } => std::fs::read_to_string(dir.join(WORKERD_URL_FILE))?,
+        };
+        postgres.psql_command(&format!(
+            "insert into vault.secrets (name, secret) values ('worker_url', '{worker_url}'), \
+             ('cron_secret', '{LOCAL_CRON_SECRET}') \
+             on conflict (name) where name is not null do update set secret = excluded.secret"
+        ))?;
 
         Ok(Stack {
             keys,
