@@ -685,6 +685,24 @@ async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides(
 }
 
 #[tokio::test]
+async fn the_publishing_call_for_one_post_needs_a_post_id_and_the_cron_secret() {
+    let env = Env::new().await;
+    let secret = std::env::var("E2E_CRON_SECRET").unwrap();
+    let (status, body) = env.cron("/v1/cron/publish?post_id=nope", &secret).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_request"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["field"], "post_id");
+    let unknown = "/v1/cron/publish?post_id=00000000-0000-4000-8000-000000000000";
+    let (status, body) = env.cron(unknown, &secret).await;
+    assert_eq!((status, &body["claimed"]), (200, &json!(0)), "{body}");
+    let (status, _) = env.cron(unknown, "not-the-secret").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn canceled_posts_never_go_out() {
     let env = Env::new().await;
     let team = team_with(&env, &["x"]).await;
