@@ -268,33 +268,25 @@ async fn ai_proxy(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>> {
         proxied.reserve.len() == proxied.elapsed.len(),
         "the worker's answers lack a reserve step in Server-Timing"
     );
-    let added = |worker: Duration, direct: Duration| {
-        format!(
-            "{:.2} ms (+{:.2} ms)",
-            ms(worker),
-            ms(worker.saturating_sub(direct))
-        )
-    };
     let mut rows = Vec::new();
-    for (label, pick, target) in [("p50", 0.50, "+ ≤ 5 ms"), ("p99", 0.99, "-")] {
-        let (w, d) = (proxied.elapsed(pick), direct.elapsed(pick));
-        rows.push(Row {
-            metric: format!("AI call through the worker with reserve + settle, {label}"),
-            value: added(w, d),
-            reference: format!("{:.2} ms direct", ms(d)),
-            ratio: format!("{:.1}×", ms(w) / ms(d).max(0.001)),
-            target,
-        });
-    }
-    for (label, pick, target) in [("p50", 0.50, "+ ≤ 1 ms"), ("p99", 0.99, "+ ≤ 3 ms")] {
-        let (w, d) = (proxied.without_reserve(pick), direct.elapsed(pick));
-        rows.push(Row {
-            metric: format!("AI call through the worker without the credit round trip, {label}"),
-            value: added(w, d),
-            reference: format!("{:.2} ms direct", ms(d)),
-            ratio: format!("{:.1}×", ms(w) / ms(d).max(0.001)),
-            target,
-        });
+    for (what, worker, targets) in [
+        ("with reserve + settle", &proxied.elapsed, ["+ ≤ 5 ms", "-"]),
+        (
+            "without the credit round trip",
+            &proxied.without_reserve,
+            ["+ ≤ 1 ms", "+ ≤ 3 ms"],
+        ),
+    ] {
+        for ((label, pick), target) in [("p50", 0.50), ("p99", 0.99)].into_iter().zip(targets) {
+            let (w, d) = (percentile(worker, pick), direct.elapsed(pick));
+            rows.push(Row {
+                metric: format!("AI call through the worker {what}, {label}"),
+                value: format!("{:.2} ms (+{:.2} ms)", ms(w), ms(w.saturating_sub(d))),
+                reference: format!("{:.2} ms direct", ms(d)),
+                ratio: format!("{:.1}×", ms(w) / ms(d).max(0.001)),
+                target,
+            });
+        }
     }
     rows.push(Row {
         metric: "  for scale: workerd's floor (GET /healthz), p50".into(),
@@ -423,10 +415,6 @@ struct Samples {
 impl Samples {
     fn elapsed(&self, p: f64) -> Duration {
         percentile(&self.elapsed, p)
-    }
-
-    fn without_reserve(&self, p: f64) -> Duration {
-        percentile(&self.without_reserve, p)
     }
 
     fn reserve_ms(&self, p: f64) -> f64 {

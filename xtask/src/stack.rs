@@ -217,7 +217,7 @@ impl Stack {
         // deployed worker, and wrangler's proxy loses a request now and then under load.
         let worker_url = match mode {
             Mode::Dev { .. } => format!("http://127.0.0.1:{}", ports.worker),
-            Mode::Throwaway { .. } => std::fs::read_to_string(dir.join(WORKERD_URL_FILE))?,
+            Mode::Throwaway { .. } => workerd_url(&dir)?,
         };
         postgres.psql_command(&format!(
             "insert into vault.secrets (name, secret) values ('worker_url', '{worker_url}'), \
@@ -249,7 +249,7 @@ impl Stack {
     /// workerd's own socket behind wrangler's proxy (throwaway stacks only): the worker without
     /// the dev server's extra hop, as the bench measures it.
     pub fn workerd_url(&self) -> Result<String> {
-        Ok(std::fs::read_to_string(self.dir.join(WORKERD_URL_FILE))?)
+        workerd_url(&self.dir)
     }
 
     /// A ready access token for a seeded user, signed as the stack's Auth signs them.
@@ -421,6 +421,11 @@ fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static
 
 /// Where `xtask/serve-worker.mjs` writes the address of workerd's own socket.
 const WORKERD_URL_FILE: &str = "workerd-url";
+
+/// The address serve-worker.mjs wrote for the stack in `dir`, once the worker is ready.
+fn workerd_url(dir: &Path) -> Result<String> {
+    Ok(std::fs::read_to_string(dir.join(WORKERD_URL_FILE))?)
+}
 
 /// wrangler's dev server without the DevTools inspector, for tests and benchmarks (see
 /// `xtask/serve-worker.mjs`): it serves the module built before the stack started.

@@ -165,8 +165,10 @@ fn returned_value<T: DeserializeOwned>(function: &str, body: &str) -> Result<T, 
             Value::Object(mut row) if row.len() == 1 && row.contains_key(function) => {
                 serde_json::from_value(row.remove(function).unwrap_or_default())
             }
-            row => serde_json::from_value(Value::Array(vec![row.clone()]))
-                .or_else(|_| serde_json::from_value(row)),
+            row => {
+                let rows = Value::Array(vec![row]);
+                T::deserialize(&rows).or_else(|_| T::deserialize(&rows[0]))
+            }
         },
         value => serde_json::from_value(value),
     }

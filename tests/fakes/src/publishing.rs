@@ -384,9 +384,19 @@ fn x_invalid(detail: &str) -> Response {
     )
 }
 
-/// X's media ids are numbers.
-fn x_media_id() -> String {
-    format!("18800{}", NEXT_NUMBER.fetch_add(1, Ordering::Relaxed))
+/// Registers an upload of `account`; its id (X's media ids are numbers).
+fn new_x_media(account: &str, total_bytes: usize, state: XMediaState) -> String {
+    let id = format!("18800{}", NEXT_NUMBER.fetch_add(1, Ordering::Relaxed));
+    posts().x_media.insert(
+        id.clone(),
+        XMedia {
+            account: account.to_owned(),
+            total_bytes,
+            segments: Default::default(),
+            state,
+        },
+    );
+    id
 }
 
 fn x_media(request: &Request, account: &str) -> Response {
@@ -397,16 +407,7 @@ fn x_media(request: &Request, account: &str) -> Response {
     {
         return x_invalid("media is required");
     }
-    let id = x_media_id();
-    posts().x_media.insert(
-        id.clone(),
-        XMedia {
-            account: account.to_owned(),
-            total_bytes: 0,
-            segments: Default::default(),
-            state: XMediaState::Ready,
-        },
-    );
+    let id = new_x_media(account, 0, XMediaState::Ready);
     json_response(
         200,
         json!({"data": {"id": id, "media_key": format!("3_{id}")}}),
@@ -430,16 +431,7 @@ fn x_initialize(request: &Request, account: &str) -> Response {
     if !media_type.starts_with("video/") || body["media_category"] != "tweet_video" {
         return x_invalid("this fake takes segmented uploads of tweet_video only");
     }
-    let id = x_media_id();
-    posts().x_media.insert(
-        id.clone(),
-        XMedia {
-            account: account.to_owned(),
-            total_bytes: total_bytes as usize,
-            segments: Default::default(),
-            state: XMediaState::Uploading,
-        },
-    );
+    let id = new_x_media(account, total_bytes as usize, XMediaState::Uploading);
     json_response(
         200,
         json!({"data": {"id": id, "media_key": format!("7_{id}"), "expires_after_secs": 86399}}),
