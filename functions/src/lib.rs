@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod observability;
+pub mod outbound;
 pub mod publishing;
 pub mod router;
 pub mod routes;

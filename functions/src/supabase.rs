@@ -7,6 +7,7 @@ use postgrest::{Builder, Postgrest};
 use crate::auth::AccessToken;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::outbound;
 
 /// Bypasses RLS: only for server-side work that no user triggers with their own rights.
 pub fn service_role_client(config: &Config) -> Postgrest {
@@ -101,8 +102,7 @@ const LOGGED_BODY_CHARS: usize = 300;
 /// Sends the request and returns the 2xx body text. (postgrest's reqwest 0.11 has no `json`
 /// feature, so callers parse the text with serde_json.)
 pub async fn send(request: Builder) -> Result<String, UpstreamError> {
-    let unreachable = |error: reqwest::Error| UpstreamError::Unreachable(error.to_string());
-    reply_text(request.execute().await.map_err(unreachable)?).await
+    reply_text(request.build()).await
 }
 
 /// `GET {rest}/{table}?{query}` with the caller's token, so RLS decides what it returns. For
@@ -113,26 +113,24 @@ pub async fn select_as_user(
     table: &str,
     query: &[(&str, String)],
 ) -> Result<String, UpstreamError> {
-    let response = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .get(format!("{}/{table}", config.supabase_url.rest_url()))
         .query(query)
         .header("apikey", config.anon_key.expose())
-        .header("authorization", format!("Bearer {}", caller.expose()))
-        .send()
-        .await
-        .map_err(|error| UpstreamError::Unreachable(error.to_string()))?;
-    reply_text(response).await
+        .header("authorization", format!("Bearer {}", caller.expose()));
+    reply_text(request).await
 }
 
-async fn reply_text(response: reqwest::Response) -> Result<String, UpstreamError> {
-    let unreachable = |error: reqwest::Error| UpstreamError::Unreachable(error.to_string());
-    let status = response.status();
-    let body = response.text().await.map_err(unreachable)?;
-    if !status.is_success() {
+async fn reply_text(request: reqwest::RequestBuilder) -> Result<String, UpstreamError> {
+    let reply = outbound::send(request)
+        .await
+        .map_err(UpstreamError::Unreachable)?;
+    let body = String::from_utf8_lossy(&reply.body).into_owned();
+    if !(200..300).contains(&reply.status) {
         let database = serde_json::from_str(&body).ok();
         let body = body.chars().take(LOGGED_BODY_CHARS).collect();
         return Err(UpstreamError::Status {
-            status: status.as_u16(),
+            status: reply.status,
             body,
             database,
         });

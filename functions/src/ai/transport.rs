@@ -1,20 +1,18 @@
-//! Sends provider calls over HTTP (reqwest: fetch in workerd, hyper on the host).
+//! Sends provider calls over HTTP: whole answers through `outbound`, streams with reqwest
+//! (fetch in workerd, hyper on the host), whose abort when a stream is dropped stops the
+//! provider generating for a client that left.
 
 use super::provider::{HttpCall, HttpReply, ProviderError};
+use crate::outbound;
 
 pub async fn send(client: &reqwest::Client, call: &HttpCall) -> Result<HttpReply, ProviderError> {
-    let response = request(client, call).send().await.map_err(unreachable)?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let body = response.bytes().await.map_err(unreachable)?.to_vec();
+    let reply = outbound::send(request(client, call))
+        .await
+        .map_err(unreachable)?;
     Ok(HttpReply {
-        status,
-        retry_after,
-        body,
+        status: reply.status,
+        retry_after: reply.header("retry-after"),
+        body: reply.body,
     })
 }
 
@@ -61,6 +59,6 @@ fn request(client: &reqwest::Client, call: &HttpCall) -> reqwest::RequestBuilder
     request
 }
 
-fn unreachable(error: reqwest::Error) -> ProviderError {
-    ProviderError::Unavailable(format!("provider unreachable: {error}"))
+fn unreachable(cause: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Unavailable(format!("provider unreachable: {cause}"))
 }
