@@ -7,6 +7,7 @@ mod service;
 mod stack;
 mod test;
 mod worker;
+mod workerd;
 
 use std::path::PathBuf;
 use std::process::Command;

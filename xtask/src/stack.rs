@@ -14,6 +14,7 @@ use crate::install::cargo_bin;
 use crate::postgres::{Cluster, Durability};
 use crate::repo_root;
 use crate::service::{wait_for_http, Output, Service};
+use crate::workerd::BareWorkerd;
 
 /// The users `supabase/seed.sql` creates.
 pub const SEED_USERS: [DevUser<'static>; 2] = [
@@ -250,6 +251,12 @@ impl Stack {
     /// the dev server's extra hop, as the bench measures it.
     pub fn workerd_url(&self) -> Result<String> {
         workerd_url(&self.dir)
+    }
+
+    /// The built worker on workerd alone, with this stack's settings (see `workerd`).
+    pub async fn bare_workerd(&self) -> Result<BareWorkerd> {
+        let vars = worker_vars(&self.dir, self.ports, &self.keys)?;
+        crate::workerd::serve(&self.dir, &vars).await
     }
 
     /// A ready access token for a seeded user, signed as the stack's Auth signs them.
