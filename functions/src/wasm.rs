@@ -2,6 +2,7 @@
 
 use std::cell::OnceCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
@@ -37,6 +38,8 @@ async fn fetch(
     console_log!("{}", handled.log_line);
     for work in handled.deferred {
         ctx.wait_until(async move {
+            // A timer turn first, so the response leaves before this work builds its requests.
+            worker::Delay::from(Duration::ZERO).await;
             if let Some(line) = work.await {
                 console_log!("{line}");
             }
