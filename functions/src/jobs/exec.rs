@@ -5,6 +5,7 @@
 //! resumes at its first unfinished step.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -23,9 +24,12 @@ use super::store::{self, ClaimedJob, Filter, StepStatus, LEASE_SECONDS};
 
 /// The private Storage bucket of generated files.
 pub const BUCKET: &str = "generated-assets";
-/// After this long, an executor claims no further job (running ones finish): the platform
-/// gives work after a response about 30 s. What is left waits for the next sweep.
-const DRAIN_BUDGET_MS: f64 = 25_000.0;
+/// How long an executor started after a response keeps claiming jobs (running ones finish):
+/// the platform gives work after a response about 30 s. What is left waits for the next sweep.
+pub const AFTER_RESPONSE: Duration = Duration::from_secs(25);
+/// The same for an executor the sweep runs before it answers: pg_net waits 5 minutes for the
+/// answer (`app_private.request_worker`), and the worker's work lasts as long as the request.
+pub const IN_REQUEST: Duration = Duration::from_secs(240);
 /// A rate-limited reservation waits this long at most, once, before the step fails.
 const MAX_RATE_LIMIT_WAIT_SECONDS: u64 = 20;
 
@@ -47,14 +51,15 @@ pub fn new_worker_id() -> String {
 }
 
 /// Runs `first` (jobs `worker_id` already claimed), then keeps claiming jobs that `filter`
-/// admits, in `lanes` parallel lanes, until none is left or the time budget is spent. Resolves
-/// to a log line when something failed on our side (a job's own failure is its state).
+/// admits, in `lanes` parallel lanes, until none is left or `budget` is spent. Resolves to a
+/// log line when something failed on our side (a job's own failure is its state).
 pub async fn drain(
     config: Config,
     worker_id: String,
     filter: Filter,
     lanes: usize,
     first: Vec<ClaimedJob>,
+    budget: Duration,
 ) -> Option<String> {
     let started_ms = WallClock.unix_millis();
     let first = RefCell::new(first);
@@ -69,7 +74,9 @@ pub async fn drain(
             let claimed = first.borrow_mut().pop();
             let job = match claimed {
                 Some(job) => job,
-                None if WallClock.unix_millis() - started_ms > DRAIN_BUDGET_MS => break,
+                None if WallClock.unix_millis() - started_ms > budget.as_secs_f64() * 1000.0 => {
+                    break
+                }
                 None => match store::claim(&config, &worker_id, 1, &filter).await {
                     Ok(mut jobs) if !jobs.is_empty() => jobs.remove(0),
                     Ok(_) => break,

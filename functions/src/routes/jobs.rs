@@ -216,6 +216,7 @@ pub async fn create(
             Filter::Job(job_id.clone()),
             1,
             Vec::new(),
+            exec::AFTER_RESPONSE,
         ));
     }
     Ok(Response::json(
@@ -511,6 +512,7 @@ pub async fn transition(
                 Filter::Job(job_id.to_owned()),
                 1,
                 Vec::new(),
+                exec::AFTER_RESPONSE,
             ));
             Ok(Response::json(
                 202,
@@ -645,6 +647,7 @@ pub async fn create_batch(
                 Filter::Batch(batch_id.clone()),
                 concurrency as usize,
                 Vec::new(),
+                exec::AFTER_RESPONSE,
             ));
             Ok(Response::json(
                 202,
@@ -745,8 +748,10 @@ pub async fn get_batch(
     Ok(Response::json(200, &batch))
 }
 
-/// `POST /v1/cron/jobs/sweep` (pg_cron, every minute): claims queued jobs and jobs whose lease
-/// expired, answers how many, and runs them (and whatever else is claimable) after the response.
+/// `POST /v1/cron/jobs/sweep` (pg_cron through pg_net, every minute): claims queued jobs and
+/// jobs whose lease expired, runs them (and whatever else is claimable) and then answers which
+/// it claimed. It runs them before answering: work after a response is cut after about 30 s,
+/// and a step longer than that, cut again at every sweep, would never finish.
 pub async fn sweep(
     config: &Config,
     request: &Request,
@@ -756,13 +761,17 @@ pub async fn sweep(
     let worker_id = exec::new_worker_id();
     let claimed = store::claim(config, &worker_id, SWEEP_LANES, &Filter::Any).await?;
     let ids: Vec<String> = claimed.iter().map(|job| job.id.clone()).collect();
-    scope.defer(exec::drain(
+    let failure = exec::drain(
         config.clone(),
         worker_id,
         Filter::Any,
         SWEEP_LANES,
         claimed,
-    ));
+        exec::IN_REQUEST,
+    )
+    .await;
+    // What failed on our side gets its own log line, beside the request's.
+    scope.defer(std::future::ready(failure));
     Ok(Response::json(
         200,
         &json!({ "claimed": ids.len(), "jobIds": ids }),
