@@ -67,7 +67,8 @@ mod platform {
         }
     }
 
-    /// Aborts the fetch if dropped before `finished`.
+    /// Aborts the fetch when dropped while still holding the controller: before the whole answer
+    /// was read (a timeout dropped the call).
     struct AbortUnlessFinished(Option<web_sys::AbortController>);
 
     impl Drop for AbortUnlessFinished {
