@@ -1,6 +1,7 @@
 //! Worker configuration, parsed once per request from wrangler vars / secrets.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::ai::settings::AiSettings;
 use crate::social::settings::SocialSettings;
@@ -115,6 +116,22 @@ impl ApiKey {
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// A timeout setting: whole seconds up to `max` (`reason` says so when the value is not), or
+/// `default` when unset.
+pub fn seconds_setting(
+    raw: Option<String>,
+    name: &'static str,
+    max: u64,
+    reason: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match raw.map(|raw| raw.trim().parse::<u64>()) {
+        None => Ok(default),
+        Some(Ok(seconds)) if (1..=max).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+        Some(_) => Err(ConfigError::Invalid { name, reason }),
     }
 }
 

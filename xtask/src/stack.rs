@@ -405,6 +405,7 @@ fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static
         ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(dir)?),
         // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
         ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),
+        ("AI_CALL_TIMEOUT_SECONDS", "2".into()),
     ];
     let mut vars = vars.to_vec();
     for platform in ["x", "linkedin", "facebook", "tiktok", "pinterest", "google"] {

@@ -194,7 +194,10 @@ where
     Attempt: Fn(MeteredCall) -> Outcome,
     Outcome: Future<Output = Result<T, ProviderError>>,
 {
-    let policy = RetryPolicy::PROVIDER_CALLS;
+    let policy = RetryPolicy {
+        attempt_timeout: config.ai.call_timeout,
+        ..RetryPolicy::PROVIDER_CALLS
+    };
     let outcome = with_retries(&policy, &elapsed, || attempt(call.clone())).await;
     let standby = match &outcome {
         Err(error) if is_transient(error) => fallback(config, &call, capability),

@@ -1,7 +1,9 @@
 //! The AI proxy's deployment settings: platform keys and base URLs per provider (used when the
 //! caller has no key of their own), the key ring for stored keys, and the cron secret.
 
-use crate::config::{ApiKey, ConfigError};
+use std::time::Duration;
+
+use crate::config::{seconds_setting, ApiKey, ConfigError};
 
 use super::keys::KeyRing;
 use super::provider::ProviderKind;
@@ -18,7 +20,12 @@ pub struct AiSettings {
     pub key_ring: Option<KeyRing>,
     /// `CRON_SECRET`: the bearer pg_cron sends to `/v1/cron/*`.
     pub cron_secret: Option<ApiKey>,
+    /// `AI_CALL_TIMEOUT_SECONDS` (1–90, default 60): an attempt at a provider call unanswered
+    /// for this long is abandoned (its request aborted) and counts as a transient failure.
+    pub call_timeout: Duration,
 }
+
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `{PROVIDER}_API_KEY` and `{PROVIDER}_BASE_URL`, e.g. `XAI_API_KEY`, `OPENAI_COMPATIBLE_BASE_URL`.
 #[derive(Clone, Debug)]
@@ -78,12 +85,20 @@ impl AiSettings {
         let cron_secret = read("CRON_SECRET")
             .map(|secret| ApiKey::parse("CRON_SECRET", secret))
             .transpose()?;
+        let call_timeout = seconds_setting(
+            read("AI_CALL_TIMEOUT_SECONDS"),
+            "AI_CALL_TIMEOUT_SECONDS",
+            90,
+            "expected whole seconds from 1 to 90",
+            DEFAULT_CALL_TIMEOUT,
+        )?;
         Ok(Self {
             default_provider,
             fallback_provider,
             platform,
             key_ring,
             cron_secret,
+            call_timeout,
         })
     }
 
@@ -129,6 +144,7 @@ mod tests {
             "AI_FALLBACK_PROVIDER" => Some(" xai ".into()),
             "GEMINI_API_KEY" => Some("g-key".into()),
             "XAI_BASE_URL" => Some("http://127.0.0.1:9/xai/v1/".into()),
+            "AI_CALL_TIMEOUT_SECONDS" => Some(" 5 ".into()),
             _ => None,
         })
         .unwrap();
@@ -155,6 +171,9 @@ mod tests {
             None
         );
         assert!(settings.key_ring.is_none());
+        assert_eq!(settings.call_timeout, Duration::from_secs(5));
+        let unset = AiSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(unset.call_timeout, Duration::from_secs(60));
     }
 
     #[test]
@@ -185,5 +204,14 @@ mod tests {
             bad("OPENAI_BASE_URL", "api.openai.com"),
             ConfigError::Invalid { .. }
         ));
+        for timeout in ["0", "91", "soon"] {
+            assert!(matches!(
+                bad("AI_CALL_TIMEOUT_SECONDS", timeout),
+                ConfigError::Invalid {
+                    name: "AI_CALL_TIMEOUT_SECONDS",
+                    ..
+                }
+            ));
+        }
     }
 }

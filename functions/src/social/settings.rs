@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ApiKey, ConfigError};
+use crate::config::{seconds_setting, ApiKey, ConfigError};
 use crate::crypto::KeyRing;
 
 use super::redirect::RedirectAllowlist;
@@ -94,16 +94,13 @@ impl SocialSettings {
             api_origin_override: read("SOCIAL_API_ORIGIN_OVERRIDE")
                 .map(|url| http_url("SOCIAL_API_ORIGIN_OVERRIDE", url))
                 .transpose()?,
-            publish_call_timeout: read("PUBLISH_CALL_TIMEOUT_SECONDS")
-                .map(|raw| match raw.trim().parse::<u64>() {
-                    Ok(seconds @ 1..=300) => Ok(Duration::from_secs(seconds)),
-                    _ => Err(ConfigError::Invalid {
-                        name: "PUBLISH_CALL_TIMEOUT_SECONDS",
-                        reason: "expected whole seconds from 1 to 300",
-                    }),
-                })
-                .transpose()?
-                .unwrap_or(DEFAULT_PUBLISH_CALL_TIMEOUT),
+            publish_call_timeout: seconds_setting(
+                read("PUBLISH_CALL_TIMEOUT_SECONDS"),
+                "PUBLISH_CALL_TIMEOUT_SECONDS",
+                300,
+                "expected whole seconds from 1 to 300",
+                DEFAULT_PUBLISH_CALL_TIMEOUT,
+            )?,
         })
     }
 
