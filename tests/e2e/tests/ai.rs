@@ -857,6 +857,80 @@ async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() 
     );
 }
 
+#[tokio::test]
+async fn an_unanswered_attempt_is_abandoned_at_the_call_timeout_and_the_fallback_answers() {
+    use std::time::{Duration, Instant};
+
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    // The test stack's AI_CALL_TIMEOUT_SECONDS is 2; `[hang:openai]` makes OpenAI never answer.
+    let prompt = format!("[hang:openai] still there? {}", std::process::id());
+    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+    let abandoned = || async {
+        let counts: Value = stack
+            .http
+            .get(format!("{fakes}/_fakes/abandoned"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counts[&prompt].as_u64().unwrap_or(0)
+    };
+    let started = Instant::now();
+    let call = async {
+        let answer = post(
+            &stack,
+            "/v1/ai/generate-text",
+            &token,
+            json!({ "prompt": prompt }),
+        )
+        .await;
+        (answer, started.elapsed())
+    };
+    // When the fake saw the first attempt's connection closed.
+    let first_abandoned = async {
+        while abandoned().await == 0 {
+            if started.elapsed() > Duration::from_secs(30) {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(started.elapsed())
+    };
+    let (((status, body), answered), first_abandoned) = tokio::join!(call, first_abandoned);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["text"], json!(format!("echo: {prompt} (key …-key)")));
+    // Three attempts of 2 s each, with backoff between them, then the fallback.
+    assert!(
+        answered >= Duration::from_secs(6) && answered < Duration::from_secs(20),
+        "answered after {answered:?}"
+    );
+    // A timed-out attempt's request is aborted then, not when the whole call ends: the
+    // provider stops generating for nobody.
+    let first_abandoned = first_abandoned.expect("the fake saw no abandoned call");
+    assert!(
+        first_abandoned < answered - Duration::from_secs(2),
+        "first attempt abandoned at {first_abandoned:?}, the call answered at {answered:?}"
+    );
+    assert_eq!(
+        settled_providers(&db, &user).await,
+        vec![("gemini".to_owned(), "gemini-2.5-flash".to_owned())],
+        "billed as what answered"
+    );
+    let mut count = abandoned().await;
+    for _ in 0..20 {
+        if count == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        count = abandoned().await;
+    }
+    assert_eq!(count, 3, "each of the three attempts closed its connection");
+}
+
 /// Provider and model of `user`'s succeeded requests, once settled.
 async fn settled_providers(db: &tokio_postgres::Client, user: &str) -> Vec<(String, String)> {
     settled(db, user).await;

@@ -12,7 +12,9 @@
 //! content), `[invalid-json]` (JSON mode answers with plain text), `[slow]` (streams wait
 //! 200 ms between events), `[fail-once:NAME]` (the first request carrying that NAME, in any
 //! prompt, is refused with 401 — not retried — and later ones pass, so a failed step can be
-//! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency);
+//! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency), `[hang:<provider>]`
+//! (that provider's whole answers never come; calls the client abandoned are counted, per
+//! prompt, at `GET /_fakes/abandoned`);
 //! `<<reply:JSON>>` scripts JSON mode's answer. The key `rejected-key` is refused with 401.
 //!
 //! The social platforms' fakes are under `/social/{host}/…` (see `social`).
@@ -28,7 +30,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -62,6 +64,15 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
         .route("/openai/v1/moderations", post(openai_moderations))
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
         .route("/social/{*rest}", any(social::handle))
+        .route(
+            "/_fakes/abandoned",
+            get(|| async {
+                let abandoned = ABANDONED
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                axum::Json(abandoned.clone())
+            }),
+        )
         // Platforms take uploads far above axum's 2 MB default (an X segment is up to 5 MB).
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024));
     axum::serve(listener, app).await?;
@@ -115,10 +126,30 @@ fn marker<'a>(prompt: &'a str, open: &str) -> Option<&'a str> {
         .map(|(argument, _)| argument)
 }
 
-/// `[delay:MS]`: waits as long before answering.
-async fn delay(prompt: &str) {
+/// `[delay:MS]`: waits as long before answering. `[hang:<provider>]`: that provider never
+/// answers; a call whose client gives up (closes the connection) is counted in `ABANDONED`.
+async fn delay(provider: &str, prompt: &str) {
+    if prompt.contains(&format!("[hang:{provider}]")) {
+        let _counted = AbandonedCall(prompt.to_owned());
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    }
     if let Some(ms) = marker(prompt, "[delay:").and_then(|ms| ms.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
+    }
+}
+
+/// Calls the client abandoned, per prompt: `GET /_fakes/abandoned` answers them.
+static ABANDONED: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+
+/// Counts its prompt when dropped: axum drops a handler when its client hangs up.
+struct AbandonedCall(String);
+
+impl Drop for AbandonedCall {
+    fn drop(&mut self) {
+        let mut abandoned = ABANDONED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *abandoned.entry(std::mem::take(&mut self.0)).or_insert(0) += 1;
     }
 }
 
@@ -217,7 +248,7 @@ async fn openai_chat(provider: &str, headers: HeaderMap, body: Bytes) -> Respons
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
     let key = bearer(&headers);
-    delay(prompt).await;
+    delay(provider, prompt).await;
     if let Some(fault) = fault(provider, prompt, &key) {
         return openai_error(fault);
     }
@@ -313,7 +344,7 @@ async fn openai_moderations(headers: HeaderMap, body: Bytes) -> Response {
 async fn openai_images(provider: &str, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     let prompt = request["prompt"].as_str().unwrap_or_default();
-    delay(prompt).await;
+    delay(provider, prompt).await;
     if let Some(fault) = fault(provider, prompt, &bearer(&headers)) {
         return openai_error(fault);
     }
@@ -349,7 +380,7 @@ async fn gemini(Path(model_and_method): Path<String>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    delay(&request.to_string()).await;
+    delay("gemini", &request.to_string()).await;
     match model_and_method.split_once(':').map(|(_, method)| method) {
         Some("generateContent") => gemini_generate(&request, &key),
         Some("streamGenerateContent") => gemini_stream(&request, &key),
