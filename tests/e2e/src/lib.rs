@@ -146,6 +146,23 @@ fn reset_before_answer(error: &reqwest::Error) -> bool {
 }
 
 /// The `error.code` of an error body.
+/// What a fake's test endpoint (`/_fakes/abandoned`, `/social/_posts`) answers.
+pub async fn fakes_json(
+    http: &reqwest::Client,
+    path: &str,
+    query: &[(&str, &str)],
+) -> serde_json::Value {
+    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+    http.get(format!("{fakes}{path}"))
+        .query(query)
+        .send()
+        .await
+        .expect("fakes reachable")
+        .json()
+        .await
+        .expect("a JSON answer from the fakes")
+}
+
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }

@@ -208,16 +208,7 @@ impl Env {
     }
 
     pub async fn fake_stats(&self, account: &str) -> Value {
-        let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
-        self.http
-            .get(format!("{fakes}/social/_stats"))
-            .query(&[("account", account)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        crate::fakes_json(&self.http, "/social/_stats", &[("account", account)]).await
     }
 
     /// A PostgREST read with the user's token.

@@ -866,17 +866,8 @@ async fn an_unanswered_attempt_is_abandoned_at_the_call_timeout_and_the_fallback
     let (user, token) = new_user(&stack, &db, None).await;
     // The test stack's AI_CALL_TIMEOUT_SECONDS is 2; `[hang:openai]` makes OpenAI never answer.
     let prompt = format!("[hang:openai] still there? {}", std::process::id());
-    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
     let abandoned = || async {
-        let counts: Value = stack
-            .http
-            .get(format!("{fakes}/_fakes/abandoned"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let counts = e2e::fakes_json(&stack.http, "/_fakes/abandoned", &[]).await;
         counts[&prompt].as_u64().unwrap_or(0)
     };
     let started = Instant::now();

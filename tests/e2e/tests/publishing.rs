@@ -153,17 +153,7 @@ async fn make_due(env: &Env, post_id: &str) {
 
 /// The posts the fake platforms created for an account.
 async fn created_posts(env: &Env, account: &str) -> Vec<Value> {
-    let fakes = std::env::var("E2E_FAKES_URL").unwrap();
-    let body: Value = env
-        .http
-        .get(format!("{fakes}/social/_posts"))
-        .query(&[("account", account)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = e2e::fakes_json(&env.http, "/social/_posts", &[("account", account)]).await;
     body["posts"].as_array().unwrap().clone()
 }
 
