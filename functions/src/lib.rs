@@ -253,18 +253,16 @@ async fn dispatch(
             let id = path_param(route, request, "connection_id");
             social_routes::delete(config, &caller, id, scope).await
         }
-        Endpoint::CreateJob => job_routes::create(config, &caller, request, scope).await,
+        Endpoint::CreateJob => job_routes::create(config, &caller, request).await,
         Endpoint::ListJobs => job_routes::list(config, &caller, request).await,
         Endpoint::GetJob => job_routes::get(config, &caller, param("job_id")).await,
         Endpoint::CancelJob => {
-            job_routes::transition(config, &caller, param("job_id"), false, scope).await
+            job_routes::transition(config, &caller, param("job_id"), false).await
         }
-        Endpoint::RetryJob => {
-            job_routes::transition(config, &caller, param("job_id"), true, scope).await
-        }
+        Endpoint::RetryJob => job_routes::transition(config, &caller, param("job_id"), true).await,
         Endpoint::JobDraft => job_routes::draft(config, &caller, param("job_id"), request).await,
         Endpoint::CreateBatch => {
-            job_routes::create_batch(config, &caller, param("campaign_id"), request, scope).await
+            job_routes::create_batch(config, &caller, param("campaign_id"), request).await
         }
         Endpoint::ListBatches => {
             job_routes::list_batches(config, &caller, param("campaign_id"), request).await

@@ -24,12 +24,10 @@ use super::store::{self, ClaimedJob, Filter, StepStatus, LEASE_SECONDS};
 
 /// The private Storage bucket of generated files.
 pub const BUCKET: &str = "generated-assets";
-/// How long an executor started after a response keeps claiming jobs (running ones finish):
-/// the platform gives work after a response about 30 s. What is left waits for the next sweep.
-pub const AFTER_RESPONSE: Duration = Duration::from_secs(25);
-/// The same for an executor the sweep runs before it answers: pg_net waits 5 minutes for the
-/// answer (`app_private.request_worker`), and the worker's work lasts as long as the request.
-pub const IN_REQUEST: Duration = Duration::from_secs(240);
+/// How long an executor keeps claiming jobs (running ones finish; what is left waits for the
+/// next sweep). It runs inside the sweep's request, which pg_net waits 5 minutes for
+/// (`app_private.request_worker`).
+const DRAIN_BUDGET: Duration = Duration::from_secs(240);
 /// A rate-limited reservation waits this long at most, once, before the step fails.
 const MAX_RATE_LIMIT_WAIT_SECONDS: u64 = 20;
 
@@ -51,15 +49,14 @@ pub fn new_worker_id() -> String {
 }
 
 /// Runs `first` (jobs `worker_id` already claimed), then keeps claiming jobs that `filter`
-/// admits, in `lanes` parallel lanes, until none is left or `budget` is spent. Resolves to a
-/// log line when something failed on our side (a job's own failure is its state).
+/// admits, in `lanes` parallel lanes, until none is left or the time budget is spent. Resolves
+/// to a log line when something failed on our side (a job's own failure is its state).
 pub async fn drain(
     config: Config,
     worker_id: String,
     filter: Filter,
     lanes: usize,
     first: Vec<ClaimedJob>,
-    budget: Duration,
 ) -> Option<String> {
     let started_ms = WallClock.unix_millis();
     let first = RefCell::new(first);
@@ -74,7 +71,9 @@ pub async fn drain(
             let claimed = first.borrow_mut().pop();
             let job = match claimed {
                 Some(job) => job,
-                None if WallClock.unix_millis() - started_ms > budget.as_secs_f64() * 1000.0 => {
+                None if WallClock.unix_millis() - started_ms
+                    > DRAIN_BUDGET.as_secs_f64() * 1000.0 =>
+                {
                     break
                 }
                 None => match store::claim(&config, &worker_id, 1, &filter).await {

@@ -1,4 +1,4 @@
-//! Content jobs: `POST /v1/jobs` (202, then the chain runs after the response), `GET /v1/jobs`,
+//! Content jobs: `POST /v1/jobs` (202; pg_net then has the sweep run the chain), `GET /v1/jobs`,
 //! `GET /v1/jobs/{job_id}`, `POST /v1/jobs/{job_id}/cancel | retry | draft`, campaign batches
 //! (`POST|GET /v1/campaigns/{campaign_id}/batches`, `GET /v1/batches/{batch_id}`) and pg_cron's
 //! `POST /v1/cron/jobs/sweep`. Reads go through PostgREST with the caller's token (RLS decides,
@@ -154,12 +154,11 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// `POST /v1/jobs`: stores the job `queued`, answers 202 and runs it after the response.
+/// `POST /v1/jobs`: stores the job `queued` and answers 202; its queuing has pg_net start it.
 pub async fn create(
     config: &Config,
     caller: &Caller,
     request: &Request,
-    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let fields = brief_fields(&body, "", None)?;
@@ -208,17 +207,6 @@ pub async fn create(
         }
         other => return Err(refused(other, &outcome)),
     };
-    if outcome.status == "created" {
-        let worker_id = exec::new_worker_id();
-        scope.defer(exec::drain(
-            config.clone(),
-            worker_id,
-            Filter::Job(job_id.clone()),
-            1,
-            Vec::new(),
-            exec::AFTER_RESPONSE,
-        ));
-    }
     Ok(Response::json(
         202,
         &json!({ "id": job_id, "state": outcome.state, "location": format!("/v1/jobs/{job_id}") }),
@@ -488,7 +476,6 @@ pub async fn transition(
     caller: &Caller,
     job_id: &str,
     retry: bool,
-    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     if !is_uuid(job_id) {
         return Err(job_not_found());
@@ -505,20 +492,10 @@ pub async fn transition(
     )
     .await?;
     match outcome.status.as_str() {
-        "queued" => {
-            scope.defer(exec::drain(
-                config.clone(),
-                exec::new_worker_id(),
-                Filter::Job(job_id.to_owned()),
-                1,
-                Vec::new(),
-                exec::AFTER_RESPONSE,
-            ));
-            Ok(Response::json(
-                202,
-                &json!({ "id": job_id, "state": "queued" }),
-            ))
-        }
+        "queued" => Ok(Response::json(
+            202,
+            &json!({ "id": job_id, "state": "queued" }),
+        )),
         "canceled" => Ok(Response::json(
             200,
             &json!({ "id": job_id, "state": "canceled" }),
@@ -589,7 +566,6 @@ pub async fn create_batch(
     caller: &Caller,
     campaign_id: &str,
     request: &Request,
-    scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
@@ -641,14 +617,6 @@ pub async fn create_batch(
     match outcome.status.as_str() {
         "created" => {
             let batch_id = outcome.batch_id.unwrap_or_default();
-            scope.defer(exec::drain(
-                config.clone(),
-                exec::new_worker_id(),
-                Filter::Batch(batch_id.clone()),
-                concurrency as usize,
-                Vec::new(),
-                exec::AFTER_RESPONSE,
-            ));
             Ok(Response::json(
                 202,
                 &json!({ "id": batch_id, "state": "running", "total": posts.len(), "concurrency": concurrency,
@@ -748,34 +716,53 @@ pub async fn get_batch(
     Ok(Response::json(200, &batch))
 }
 
-/// `POST /v1/cron/jobs/sweep` (pg_cron through pg_net, every minute): claims queued jobs and
-/// jobs whose lease expired, runs them (and whatever else is claimable) and then answers which
-/// it claimed. It runs them before answering: work after a response is cut after about 30 s,
-/// and a step longer than that, cut again at every sweep, would never finish.
+/// `POST /v1/cron/jobs/sweep` (pg_net): claims jobs and runs them (and whatever else the same
+/// filter admits) before it answers which it claimed. pg_cron calls it every minute for queued
+/// jobs and expired leases; a job's queuing calls it with `job_id`, or `batch_id` and `lanes`
+/// (the batch's concurrency), when its transaction commits. The work is done before the answer:
+/// pg_net waits 5 minutes, while work after a response is cut after about 30 s.
 pub async fn sweep(
     config: &Config,
     request: &Request,
     scope: &Scope<'_>,
 ) -> Result<Response, ApiError> {
     check_cron_secret(config, request)?;
+    let (filter, lanes) = sweep_scope(&Query::of(request))?;
     let worker_id = exec::new_worker_id();
-    let claimed = store::claim(config, &worker_id, SWEEP_LANES, &Filter::Any).await?;
+    let claimed = store::claim(config, &worker_id, lanes, &filter).await?;
     let ids: Vec<String> = claimed.iter().map(|job| job.id.clone()).collect();
-    let failure = exec::drain(
-        config.clone(),
-        worker_id,
-        Filter::Any,
-        SWEEP_LANES,
-        claimed,
-        exec::IN_REQUEST,
-    )
-    .await;
+    let failure = exec::drain(config.clone(), worker_id, filter, lanes, claimed).await;
     // What failed on our side gets its own log line, beside the request's.
     scope.defer(std::future::ready(failure));
     Ok(Response::json(
         200,
         &json!({ "claimed": ids.len(), "jobIds": ids }),
     ))
+}
+
+/// Which jobs a sweep takes, and in how many lanes.
+fn sweep_scope(query: &Query) -> Result<(Filter, usize), ApiError> {
+    let id = |name: &'static str| match query.get(name) {
+        Some(id) if !is_uuid(id) => Err(invalid(name, "must be an id")),
+        id => Ok(id.map(str::to_owned)),
+    };
+    match (id("job_id")?, id("batch_id")?) {
+        (Some(_), Some(_)) => Err(invalid("batch_id", "give job_id or batch_id, not both")),
+        (Some(job), None) => Ok((Filter::Job(job), 1)),
+        (None, Some(batch)) => {
+            let lanes = match query.get("lanes").map(str::parse::<u64>) {
+                Some(Ok(lanes @ 1..=MAX_CONCURRENCY)) => lanes as usize,
+                _ => {
+                    return Err(invalid(
+                        "lanes",
+                        &format!("must be a number from 1 to {MAX_CONCURRENCY}"),
+                    ))
+                }
+            };
+            Ok((Filter::Batch(batch), lanes))
+        }
+        (None, None) => Ok((Filter::Any, SWEEP_LANES)),
+    }
 }
 
 #[cfg(test)]

@@ -464,6 +464,18 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
     let (status, body) = post(&stack, "/v1/cron/jobs/sweep", "wrong-secret", json!({})).await;
     assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    for (query, field) in [
+        ("job_id=nope", "job_id"),
+        ("batch_id=00000000-0000-4000-8000-000000000000", "lanes"),
+        ("batch_id=00000000-0000-4000-8000-000000000000&lanes=21", "lanes"),
+        (
+            "job_id=00000000-0000-4000-8000-000000000000&batch_id=00000000-0000-4000-8000-000000000000",
+            "batch_id",
+        ),
+    ] {
+        let (status, body) = post(&stack, &format!("/v1/cron/jobs/sweep?{query}"), &secret, json!({})).await;
+        assert_eq!((status, error_code(&body), &body["error"]["field"]), (400, "invalid_request", &json!(field)), "{query}: {body}");
+    }
     // Other tests' jobs can fill a sweep's lanes: sweep until this one has left the dead
     // executor (named in a sweep's answer, or taken by the drain a sweep started).
     let mut swept_ids = Vec::new();
