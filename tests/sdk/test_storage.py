@@ -62,11 +62,13 @@ def test_signed_urls_serve_until_they_expire(alice_team):
     alice, team_id = alice_team
     path = f"{team_id}/shared.png"
     alice.storage.from_("library").upload(path, PNG, {"content-type": "image/png"})
-    url = alice.storage.from_("library").create_signed_url(path, 1)["signedURL"]
+    # Expiry is in whole seconds from the signing second (as Storage's token): 3 s leaves at
+    # least 2 s to serve it on a loaded machine.
+    url = alice.storage.from_("library").create_signed_url(path, 3)["signedURL"]
     served = httpx.get(url)
     assert served.status_code == 200 and served.content == PNG
     assert served.headers["content-type"] == "image/png"
-    time.sleep(2.1)
+    time.sleep(4.1)
     expired = httpx.get(url)
     assert expired.status_code == 400 and expired.json()["error"] == "InvalidJWT"
     tampered = httpx.get(url.replace("shared.png", "other.png"))
