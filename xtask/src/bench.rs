@@ -369,6 +369,10 @@ async fn content_batch(stack: &Stack, client: &reqwest::Client) -> Result<Row> {
     const USER: &str = "00000000-0000-4000-a000-000000000002";
     const TEAM: &str = "00000000-0000-4000-b000-000000000001";
     const CAMPAIGN: &str = "00000000-0000-4000-b000-000000000002";
+    // The bench users and plan (idempotent), so this section also runs alone.
+    stack
+        .postgres
+        .psql_script(&repo_root().join("xtask/bench/ai_credits_setup.sql"))?;
     stack.postgres.psql_command(&format!(
         "insert into public.teams (id, name, created_by) values ('{TEAM}', 'bench jobs', '{USER}');
          insert into public.team_members (team_id, user_id, role) values ('{TEAM}', '{USER}', 'owner');
