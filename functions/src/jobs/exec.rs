@@ -1,4 +1,5 @@
-//! The executor: runs claimed jobs step by step after the response (`Scope::defer`). Each step
+//! The executor: runs claimed jobs step by step inside the sweep's request (pg_net's call when
+//! jobs are queued, or pg_cron's every minute). Each step
 //! is recorded as started (which checks the lease), reserved in the credit ledger, sent to its
 //! provider, and finished in one transaction that settles its credits, writes its snapshot and
 //! moves the job on. A job whose executor vanished is claimed again once its lease expires and
