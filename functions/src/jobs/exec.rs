@@ -1,8 +1,7 @@
 //! The executor: runs claimed jobs step by step inside the sweep's request (pg_net's call when
-//! jobs are queued, or pg_cron's every minute). Each step
-//! is recorded as started (which checks the lease), reserved in the credit ledger, sent to its
-//! provider, and finished in one transaction that settles its credits, writes its snapshot and
-//! moves the job on. A job whose executor vanished is claimed again once its lease expires and
+//! jobs are queued, or pg_cron's every minute). Each step is recorded as started (which checks
+//! the lease), reserved in the credit ledger, sent to its provider, and finished in one
+//! transaction that settles its credits, writes its snapshot and moves the job on. A job whose executor vanished is claimed again once its lease expires and
 //! resumes at its first unfinished step.
 
 use std::cell::RefCell;
