@@ -18,6 +18,18 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers.get(name)
     }
+
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The start of the body, for a log line: enough to diagnose, bounded in size.
+    pub fn body_excerpt(&self) -> String {
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect()
+    }
 }
 
 /// `Err` says why no answer came (for logs).

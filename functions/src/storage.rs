@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::outbound;
 
 /// `{SUPABASE_URL}/storage/v1/object/{bucket}/{name}`, each path segment percent-encoded.
 fn object_url(config: &Config, action: &str, bucket: &str, name: &str) -> String {
@@ -34,27 +35,21 @@ async fn send(
     config: &Config,
     request: reqwest::RequestBuilder,
     action: &str,
-) -> Result<reqwest::Response, ApiError> {
+) -> Result<outbound::Reply, ApiError> {
     let key = config.service_role_key.expose();
-    let response = request
+    let request = request
         .header("apikey", key)
-        .header("authorization", format!("Bearer {key}"))
-        .send()
+        .header("authorization", format!("Bearer {key}"));
+    let reply = outbound::send(request)
         .await
-        .map_err(|error| ApiError::DatabaseUnavailable(format!("storage unreachable: {error}")))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
+        .map_err(|cause| ApiError::DatabaseUnavailable(format!("storage unreachable: {cause}")))?;
+    if reply.succeeded() {
+        return Ok(reply);
     }
-    let body: String = response
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
     Err(ApiError::Upstream(format!(
-        "storage {action} answered {status}: {body}"
+        "storage {action} answered {}: {}",
+        reply.status,
+        reply.body_excerpt()
     )))
 }
 
@@ -104,12 +99,8 @@ pub async fn signed_url(
         .post(object_url(config, "sign/", bucket, name))
         .header("content-type", "application/json")
         .body(json!({ "expiresIn": expires_in }).to_string());
-    let body = send(config, request, "sign")
-        .await?
-        .text()
-        .await
-        .map_err(|error| ApiError::Upstream(format!("storage sign answer unreadable: {error}")))?;
-    let signed: Signed = serde_json::from_str(&body)
+    let reply = send(config, request, "sign").await?;
+    let signed: Signed = serde_json::from_slice(&reply.body)
         .map_err(|error| ApiError::Upstream(format!("storage sign answer unparsable: {error}")))?;
     // Storage answers with a path under its own root (`/object/sign/…?token=…`).
     Ok(format!(

@@ -96,9 +96,6 @@ impl From<UpstreamError> for ApiError {
     }
 }
 
-/// How much of an error body goes into the log: enough to diagnose, bounded in size.
-const LOGGED_BODY_CHARS: usize = 300;
-
 /// Sends the request and returns the 2xx body text. (postgrest's reqwest 0.11 has no `json`
 /// feature, so callers parse the text with serde_json.)
 pub async fn send(request: Builder) -> Result<String, UpstreamError> {
@@ -125,17 +122,14 @@ async fn reply_text(request: reqwest::RequestBuilder) -> Result<String, Upstream
     let reply = outbound::send(request)
         .await
         .map_err(UpstreamError::Unreachable)?;
-    let body = String::from_utf8_lossy(&reply.body).into_owned();
-    if !(200..300).contains(&reply.status) {
-        let database = serde_json::from_str(&body).ok();
-        let body = body.chars().take(LOGGED_BODY_CHARS).collect();
+    if !reply.succeeded() {
         return Err(UpstreamError::Status {
             status: reply.status,
-            body,
-            database,
+            body: reply.body_excerpt(),
+            database: serde_json::from_slice(&reply.body).ok(),
         });
     }
-    Ok(body)
+    Ok(String::from_utf8_lossy(&reply.body).into_owned())
 }
 
 #[cfg(test)]

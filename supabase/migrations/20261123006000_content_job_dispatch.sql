@@ -3,8 +3,9 @@
 -- runs them in that request, which lasts as long as pg_net waits (5 minutes). Work after a
 -- client's response, where they ran before, is cut after about 30 s.
 --
--- One call per job, or per batch (the batch's concurrency is the number of lanes that drain it),
--- once per statement: a batch of 100 posts makes one call.
+-- One call per job, or per batch (the batch's concurrency is the number of lanes that drain it):
+-- a batch of 100 posts, inserted in one statement, makes one call.
+
 -- The sweep's address for one job, or for its batch with the batch's lanes.
 create function app_private.content_job_run_path(job_id uuid, batch_id uuid)
 returns text
@@ -21,40 +22,46 @@ as $$
 $$;
 revoke execute on function app_private.content_job_run_path(uuid, uuid) from public;
 
-create function app_private.request_queued_content_jobs()
+-- New jobs: once per inserting statement, so a batch's jobs make one call.
+create function app_private.request_new_content_jobs()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-    if tg_op = 'INSERT' then
-        perform app_private.request_worker(call.path)
-        from (
-            select distinct app_private.content_job_run_path(j.id, j.batch_id) as path
-            from queued as j
-            where j.state = 'queued'
-        ) as call;
-    else
-        perform app_private.request_worker(call.path)
-        from (
-            select distinct app_private.content_job_run_path(j.id, j.batch_id) as path
-            from queued as j
-            join previous as p on p.id = j.id
-            where j.state = 'queued' and p.state <> 'queued'
-        ) as call;
-    end if;
+    perform app_private.request_worker(call.path)
+    from (
+        select distinct app_private.content_job_run_path(j.id, j.batch_id) as path
+        from inserted as j
+        where j.state = 'queued'
+    ) as call;
     return null;
 end
 $$;
-revoke execute on function app_private.request_queued_content_jobs() from public;
+revoke execute on function app_private.request_new_content_jobs() from public;
 
-create trigger content_jobs_queued_on_insert
+create trigger content_jobs_request_new
 after insert on public.content_jobs
-referencing new table as queued
-for each statement execute function app_private.request_queued_content_jobs();
+referencing new table as inserted
+for each statement execute function app_private.request_new_content_jobs();
 
-create trigger content_jobs_queued_on_update
-after update on public.content_jobs
-referencing old table as previous new table as queued
-for each statement execute function app_private.request_queued_content_jobs();
+-- A job queued again (a retry). Per row, and only for that change: the executor's own updates
+-- (claims, steps) never reach the function.
+create function app_private.request_requeued_content_job()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    perform app_private.request_worker(app_private.content_job_run_path(new.id, new.batch_id));
+    return null;
+end
+$$;
+revoke execute on function app_private.request_requeued_content_job() from public;
+
+create trigger content_jobs_request_requeued
+after update of state on public.content_jobs
+for each row when (new.state = 'queued' and old.state <> 'queued')
+execute function app_private.request_requeued_content_job();

@@ -13,7 +13,8 @@ select vault.create_secret('cron-secret-test', 'cron_secret');
 create temporary view sweep_calls as
     select url, headers from net.http_request_queue where url like 'http://worker.test/v1/cron/jobs/sweep%';
 
-select ok(not has_function_privilege('authenticated', 'app_private.request_queued_content_jobs()', 'execute')
+select ok(not has_function_privilege('authenticated', 'app_private.request_new_content_jobs()', 'execute')
+    and not has_function_privilege('authenticated', 'app_private.request_requeued_content_job()', 'execute')
     and not has_function_privilege('authenticated', 'app_private.content_job_run_path(uuid,uuid)', 'execute'),
     'clients cannot call the dispatch helpers');
 

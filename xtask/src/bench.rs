@@ -21,6 +21,19 @@ struct Row {
     target: &'static str,
 }
 
+impl Row {
+    /// A figure shown for scale beside the targets: no ratio, no target.
+    fn for_scale(metric: impl Into<String>, value: String, reference: impl Into<String>) -> Row {
+        Row {
+            metric: metric.into(),
+            value,
+            reference: reference.into(),
+            ratio: "-".into(),
+            target: "-",
+        }
+    }
+}
+
 /// Every section, in the order they run.
 const SECTIONS: [&str; 8] = [
     "size",
@@ -135,13 +148,11 @@ async fn healthz(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Res
         ),
         ("through wrangler's dev proxy", &proxied),
     ] {
-        rows.push(Row {
-            metric: format!("  the same {what}, not in production, p50"),
-            value: format!("{:.2} ms", ms(samples.elapsed(0.5))),
-            reference: "-".into(),
-            ratio: "-".into(),
-            target: "-",
-        });
+        rows.push(Row::for_scale(
+            format!("  the same {what}, not in production, p50"),
+            format!("{:.2} ms", ms(samples.elapsed(0.5))),
+            "-",
+        ));
     }
     Ok(rows)
 }
@@ -312,52 +323,40 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
             });
         }
     }
-    rows.push(Row {
-        metric: "  for scale: the same call in wrangler's dev runtime (not in production), p50"
-            .into(),
-        value: format!("{:.2} ms", ms(dev_runtime.elapsed(0.50))),
-        reference: "-".into(),
-        ratio: "-".into(),
-        target: "-",
-    });
-    rows.push(Row {
-        metric: "  for scale: workerd's floor (GET /healthz), p50".into(),
-        value: format!("{:.2} ms", ms(floor.elapsed(0.50))),
-        reference: "-".into(),
-        ratio: "-".into(),
-        target: "-",
-    });
+    rows.push(Row::for_scale(
+        "  for scale: the same call in wrangler's dev runtime (not in production), p50",
+        format!("{:.2} ms", ms(dev_runtime.elapsed(0.50))),
+        "-",
+    ));
+    rows.push(Row::for_scale(
+        "  for scale: workerd's floor (GET /healthz), p50",
+        format!("{:.2} ms", ms(floor.elapsed(0.50))),
+        "-",
+    ));
     // What is left once workerd's floor and the waits on I/O are taken out, on average.
     let own =
         mean_ms(&proxied.without_reserve) - mean_ms(&floor.elapsed) - mean_ms(&proxied.provider);
-    rows.push(Row {
-        metric: "  for scale: the worker's provider step (Server-Timing), mean".into(),
-        value: format!("{:.2} ms", mean_ms(&proxied.provider)),
-        reference: format!(
+    rows.push(Row::for_scale(
+        "  for scale: the worker's provider step (Server-Timing), mean",
+        format!("{:.2} ms", mean_ms(&proxied.provider)),
+        format!(
             "{:.2} ms the provider called directly",
             mean_ms(&direct.elapsed)
         ),
-        ratio: "-".into(),
-        target: "-",
-    });
-    rows.push(Row {
-        metric: "  for scale: the worker's own work (mean without reserve − floor − provider step)"
-            .into(),
-        value: format!("{own:.2} ms"),
-        reference: "token check, parsing, building, the response".into(),
-        ratio: "-".into(),
-        target: "-",
-    });
-    rows.push(Row {
-        metric: "  for scale: the worker's reserve step (Server-Timing), p50".into(),
-        value: format!("{:.2} ms", proxied.reserve_ms(0.50)),
-        reference: format!(
+    ));
+    rows.push(Row::for_scale(
+        "  for scale: the worker's own work (mean without reserve − floor − provider step)",
+        format!("{own:.2} ms"),
+        "token check, parsing, building, the response",
+    ));
+    rows.push(Row::for_scale(
+        "  for scale: the worker's reserve step (Server-Timing), p50",
+        format!("{:.2} ms", proxied.reserve_ms(0.50)),
+        format!(
             "{:.2} ms one reserve RPC from here (gateway → PostgREST → Postgres)",
             ms(reserve.elapsed(0.50))
         ),
-        ratio: "-".into(),
-        target: "-",
-    });
+    ));
     Ok(rows)
 }
 
@@ -691,13 +690,11 @@ async fn publishing(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Row>>
             ratio: "-".into(),
             target: "0",
         },
-        Row {
-            metric: "claim of 25 due destinations, 1,000,000 rows".into(),
-            value: format!("{claim_ms:.2} ms"),
-            reference: "-".into(),
-            ratio: "-".into(),
-            target: "-",
-        },
+        Row::for_scale(
+            "claim of 25 due destinations, 1,000,000 rows",
+            format!("{claim_ms:.2} ms"),
+            "-",
+        ),
     ])
 }
 

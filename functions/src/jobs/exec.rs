@@ -1,11 +1,11 @@
 //! The executor: runs claimed jobs step by step inside the sweep's request (pg_net's call when
 //! jobs are queued, or pg_cron's every minute). Each step is recorded as started (which checks
 //! the lease), reserved in the credit ledger, sent to its provider, and finished in one
-//! transaction that settles its credits, writes its snapshot and moves the job on. A job whose executor vanished is claimed again once its lease expires and
-//! resumes at its first unfinished step.
+//! transaction that settles its credits, writes its snapshot and moves the job on. A job whose
+//! executor vanished is claimed again once its lease expires and resumes at its first
+//! unfinished step.
 
 use std::cell::RefCell;
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -27,7 +27,7 @@ pub const BUCKET: &str = "generated-assets";
 /// How long an executor keeps claiming jobs (running ones finish; what is left waits for the
 /// next sweep). It runs inside the sweep's request, which pg_net waits 5 minutes for
 /// (`app_private.request_worker`).
-const DRAIN_BUDGET: Duration = Duration::from_secs(240);
+const DRAIN_BUDGET_MS: f64 = 240_000.0;
 /// A rate-limited reservation waits this long at most, once, before the step fails.
 const MAX_RATE_LIMIT_WAIT_SECONDS: u64 = 20;
 
@@ -71,11 +71,7 @@ pub async fn drain(
             let claimed = first.borrow_mut().pop();
             let job = match claimed {
                 Some(job) => job,
-                None if WallClock.unix_millis() - started_ms
-                    > DRAIN_BUDGET.as_secs_f64() * 1000.0 =>
-                {
-                    break
-                }
+                None if WallClock.unix_millis() - started_ms > DRAIN_BUDGET_MS => break,
                 None => match store::claim(&config, &worker_id, 1, &filter).await {
                     Ok(mut jobs) if !jobs.is_empty() => jobs.remove(0),
                     Ok(_) => break,

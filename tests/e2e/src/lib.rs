@@ -145,7 +145,6 @@ fn reset_before_answer(error: &reqwest::Error) -> bool {
     false
 }
 
-/// The `error.code` of an error body.
 /// What a fake's test endpoint (`/_fakes/abandoned`, `/social/_posts`) answers.
 pub async fn fakes_json(
     http: &reqwest::Client,
@@ -163,6 +162,7 @@ pub async fn fakes_json(
         .expect("a JSON answer from the fakes")
 }
 
+/// The `error.code` of an error body.
 pub fn error_code(body: &serde_json::Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }

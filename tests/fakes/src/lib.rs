@@ -12,10 +12,10 @@
 //! content), `[invalid-json]` (JSON mode answers with plain text), `[slow]` (streams wait
 //! 200 ms between events), `[fail-once:NAME]` (the first request carrying that NAME, in any
 //! prompt, is refused with 401 — not retried — and later ones pass, so a failed step can be
-//! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency), `[hang:<provider>]`
-//! (that provider's whole answers never come; calls the client abandoned are counted, per
-//! prompt, at `GET /_fakes/abandoned`);
-//! `<<reply:JSON>>` scripts JSON mode's answer. The key `rejected-key` is refused with 401.
+//! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency),
+//! `[hang:<provider>]` (that provider's whole answers never come; calls the client abandoned
+//! are counted, per prompt, at `GET /_fakes/abandoned`); `<<reply:JSON>>` scripts JSON mode's
+//! answer. The key `rejected-key` is refused with 401.
 //!
 //! The social platforms' fakes are under `/social/{host}/…` (see `social`).
 
