@@ -53,6 +53,34 @@ impl Headers {
             .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+
+    /// The headers of `header_lines`' form.
+    pub fn from_lines(lines: &str) -> Self {
+        let mut parts = lines.split('\n');
+        let mut pairs = Vec::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            pairs.push((name.to_owned(), value.to_owned()));
+        }
+        Self(pairs)
+    }
+}
+
+/// Headers as one string of `name\nvalue` lines: how they cross the wasm boundary in one piece
+/// (see `glue.js`). `None` when a name or value holds a line break, which no valid header does.
+pub fn header_lines<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let mut lines = String::new();
+    for (name, value) in pairs {
+        if name.contains('\n') || value.contains('\n') {
+            return None;
+        }
+        if !lines.is_empty() {
+            lines.push('\n');
+        }
+        lines.push_str(name);
+        lines.push('\n');
+        lines.push_str(value);
+    }
+    Some(lines)
 }
 
 impl FromIterator<(String, String)> for Headers {
@@ -143,5 +171,38 @@ impl Response {
             Body::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
             Body::Stream(_) => panic!("a streamed body has no text until it is read"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_survive_the_line_form_with_empty_values_and_repeated_names() {
+        let pairs = [
+            ("Authorization", "Bearer a.b.c"),
+            ("x-empty", ""),
+            ("accept", "text/plain"),
+            ("Accept", "application/json"),
+        ];
+        let lines = header_lines(pairs).expect("no line breaks");
+        assert_eq!(
+            lines,
+            "Authorization\nBearer a.b.c\nx-empty\n\naccept\ntext/plain\nAccept\napplication/json"
+        );
+        let headers = Headers::from_lines(&lines);
+        assert_eq!(headers.get("authorization"), Some("Bearer a.b.c"));
+        assert_eq!(headers.get("X-Empty"), Some(""));
+        assert_eq!(headers.get("accept"), Some("text/plain"));
+        assert_eq!(headers.0.len(), 4);
+    }
+
+    #[test]
+    fn no_headers_is_the_empty_string_and_a_line_break_cannot_be_sent() {
+        assert_eq!(header_lines([]).as_deref(), Some(""));
+        assert_eq!(Headers::from_lines("").0.len(), 0);
+        assert_eq!(header_lines([("x-a", "one\ntwo")]), None);
+        assert_eq!(header_lines([("x-a\nx-b", "one")]), None);
     }
 }

@@ -7,6 +7,8 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+#[cfg(target_arch = "wasm32")]
+mod glue;
 pub mod http;
 pub mod jobs;
 pub mod observability;

@@ -1,12 +1,13 @@
 //! Sends a request made with reqwest's builder (as postgrest-rs and the provider modules make
 //! them) and reads the whole answer.
 //!
-//! In workerd the request goes straight to the runtime's `fetch`. reqwest's fetch backend aborts
-//! each request's `AbortController` when its response is dropped, finished or not, and reads every
-//! response header and the response URL into Rust types; in a CPU profile of an AI call the abort
-//! alone was the largest single cost (~15% of the isolate's time). Here the controller is aborted
-//! only when the exchange is dropped before it finished (a timeout), so an abandoned call still
-//! stops. On the host (unit tests) reqwest sends it.
+//! In workerd the request goes straight to the runtime's `fetch`, in one call into `glue.js` that
+//! settles when the whole body is read. reqwest's fetch backend aborts each request's
+//! `AbortController` when its response is dropped, finished or not, and moves every header and
+//! step across the wasm boundary on its own; in a CPU profile of an AI call the abort alone was
+//! the largest single cost (~15% of the isolate's time). Here the controller is aborted only when
+//! the exchange is dropped before it finished (a timeout), so an abandoned call still stops. On
+//! the host (unit tests) reqwest sends it.
 
 pub struct Reply {
     pub status: u16,
@@ -64,12 +65,13 @@ mod platform {
 
 #[cfg(target_arch = "wasm32")]
 mod platform {
-    use worker::js_sys::{self, Uint8Array};
-    use worker::wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen::JsValue;
     use worker::wasm_bindgen_futures::JsFuture;
     use worker::web_sys;
 
     use super::Reply;
+    use crate::glue::{exchange, Exchanged};
+    use crate::http::header_lines;
 
     pub struct ReplyHeaders(web_sys::Headers);
 
@@ -95,37 +97,35 @@ mod platform {
         let request = request.build().map_err(|error| error.to_string())?;
         let described =
             |error: JsValue| format!("{} {}: {error:?}", request.method(), request.url());
-        let headers = web_sys::Headers::new().map_err(described)?;
-        for (name, value) in request.headers() {
-            let value = value.to_str().map_err(|error| error.to_string())?;
-            headers.append(name.as_str(), value).map_err(described)?;
-        }
-        let init = web_sys::RequestInit::new();
-        init.set_method(request.method().as_str());
-        init.set_headers(&headers);
-        if let Some(body) = request.body().and_then(|body| body.as_bytes()) {
-            if !body.is_empty() {
-                init.set_body(&Uint8Array::from(body));
-            }
-        }
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| Ok((name.as_str(), value.to_str()?)))
+            .collect::<Result<Vec<_>, reqwest::header::ToStrError>>()
+            .map_err(|error| error.to_string())?;
+        let header_lines = header_lines(headers).ok_or("a header holds a line break")?;
+        let body = request
+            .body()
+            .and_then(|body| body.as_bytes())
+            .filter(|body| !body.is_empty());
         let controller = web_sys::AbortController::new().map_err(described)?;
-        init.set_signal(Some(&controller.signal()));
+        let signal = controller.signal();
         let mut guard = AbortUnlessFinished(Some(controller));
-
-        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response =
-            JsFuture::from(global.fetch_with_str_and_init(request.url().as_str(), &init))
-                .await
-                .map_err(described)?;
-        let response: web_sys::Response = response.unchecked_into();
-        let body = JsFuture::from(response.array_buffer().map_err(described)?)
-            .await
-            .map_err(described)?;
+        let exchanged = JsFuture::from(exchange(
+            request.url().as_str(),
+            request.method().as_str(),
+            &header_lines,
+            body,
+            &signal,
+        ))
+        .await
+        .map_err(described)?;
         guard.0 = None;
+        let exchanged = Exchanged::from(exchanged);
         Ok(Reply {
-            status: response.status(),
-            body: Uint8Array::new(&body).to_vec(),
-            headers: ReplyHeaders(response.headers()),
+            status: exchanged.status(),
+            body: exchanged.body(),
+            headers: ReplyHeaders(exchanged.headers()),
         })
     }
 }

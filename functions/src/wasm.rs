@@ -9,7 +9,8 @@ use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
 
 use crate::clock::WallClock;
 use crate::config::{Config, ConfigError};
-use crate::http::{Body, Request, Response};
+use crate::glue;
+use crate::http::{header_lines, Body, Request, Response};
 
 thread_local! {
     /// The settings, read once per isolate: a Worker's vars and secrets are fixed for an
@@ -63,19 +64,22 @@ async fn neutral_request(request: &mut worker::Request) -> worker::Result<Reques
         method: request.inner().method(),
         path: url.path().to_owned(),
         query: url.query().map(str::to_owned),
-        headers: request.headers().entries().collect(),
+        headers: crate::http::Headers::from_lines(&glue::header_lines(&request.headers().0)),
         body: request.bytes().await?,
     })
 }
 
 fn worker_response(response: Response) -> worker::Result<worker::Response> {
-    let headers = Headers::new();
-    for (name, value) in &response.headers {
-        headers.append(name, value)?;
-    }
+    let lines = header_lines(
+        response
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
+    .ok_or_else(|| worker::Error::RustError("a response header holds a line break".into()))?;
     let builder = ResponseBuilder::new()
         .with_status(response.status)
-        .with_headers(headers);
+        .with_headers(Headers(glue::headers_of(&lines)));
     match response.body {
         Body::Bytes(bytes) => Ok(builder.fixed(bytes)),
         Body::Stream(chunks) => builder.from_stream(chunks.map(Ok::<_, worker::Error>)),

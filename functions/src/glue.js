@@ -1,0 +1,27 @@
+// The worker's calls into the platform that would otherwise cross the wasm boundary once per
+// value: every crossing costs a string decoded or closures registered for collection, and
+// header by header and step by step they made up most of an AI call's CPU time. Headers cross as
+// one string of `name\nvalue` lines (no header name or value holds a line break).
+
+function headersOf(lines) {
+  const headers = new Headers();
+  const parts = lines.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.append(parts[i], parts[i + 1]);
+  return headers;
+}
+
+export { headersOf };
+
+export function headerLines(headers) {
+  const parts = [];
+  for (const [name, value] of headers) parts.push(name, value);
+  return parts.join("\n");
+}
+
+// One outbound exchange: settles once the whole body is read. `body` is a view of wasm memory,
+// copied before this returns.
+export async function exchange(url, method, lines, body, signal) {
+  const response = await fetch(url, { method, headers: headersOf(lines), body: body?.slice(), signal });
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  return { status: response.status, headers: response.headers, body: bytes };
+}
