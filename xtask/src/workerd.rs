@@ -19,11 +19,10 @@ pub struct BareWorkerd {
 }
 
 /// Serves the module in `functions/build` with wrangler.toml's compatibility date and vars,
-/// and `vars` (the stack's settings and secrets) over them. Files go to `dir`.
-pub async fn serve(dir: &Path, vars: &[(&str, String)]) -> Result<BareWorkerd> {
+/// and `vars` (the stack's settings and secrets) over them. Files go to `dir`/`name`.
+pub async fn serve(dir: &Path, name: &str, vars: &[(&str, String)]) -> Result<BareWorkerd> {
     let root = repo_root();
-    let wrangler = std::fs::read_to_string(root.join("wrangler.toml"))?;
-    let config_dir = dir.join("bare-workerd");
+    let config_dir = dir.join(name);
     std::fs::create_dir_all(&config_dir)?;
     // workerd embeds files relative to its config: a copy of the build serves as it was now.
     for module in ["index.js", "index_bg.wasm"] {
@@ -34,19 +33,53 @@ pub async fn serve(dir: &Path, vars: &[(&str, String)]) -> Result<BareWorkerd> {
         .with_context(|| format!("copying the built worker's {module}"))?;
     }
     let port = free_port()?;
-    let config = config_dir.join("config.capnp");
-    std::fs::write(&config, capnp_config(&wrangler, vars, port)?)?;
+    let config = capnp_config(&read_wrangler()?, vars, port)?;
+    start(dir, name, &config, port, "/healthz").await
+}
+
+/// Serves one JavaScript module with `bindings`, as a stand-in that a bench puts in front of a
+/// service. Files go to `dir`/`name`.
+pub async fn serve_script(
+    dir: &Path,
+    name: &str,
+    module: &Path,
+    bindings: &[(&str, String)],
+) -> Result<BareWorkerd> {
+    let config_dir = dir.join(name);
+    std::fs::create_dir_all(&config_dir)?;
+    std::fs::copy(module, config_dir.join("script.js"))
+        .with_context(|| format!("copying {}", module.display()))?;
+    let port = free_port()?;
+    let config = script_config(&read_wrangler()?, bindings, port)?;
+    start(dir, name, &config, port, "/").await
+}
+
+fn read_wrangler() -> Result<String> {
+    Ok(std::fs::read_to_string(repo_root().join("wrangler.toml"))?)
+}
+
+/// Runs workerd on `config` (written to `dir`/`name`), listening on `port`, until `ready_path`
+/// answers.
+async fn start(
+    dir: &Path,
+    name: &str,
+    config: &str,
+    port: u16,
+    ready_path: &str,
+) -> Result<BareWorkerd> {
+    let path = dir.join(name).join("config.capnp");
+    std::fs::write(&path, config)?;
     let mut service = Service::spawn(
         "workerd",
-        Command::new(root.join("node_modules/.bin/workerd"))
+        Command::new(repo_root().join("node_modules/.bin/workerd"))
             .arg("serve")
-            .arg(&config),
-        Output::File(&dir.join("logs/bare-workerd.log")),
+            .arg(&path),
+        Output::File(&dir.join(format!("logs/{name}.log"))),
     )?;
     let url = format!("http://127.0.0.1:{port}");
     wait_for_http(
         &mut service,
-        &format!("{url}/healthz"),
+        &format!("{url}{ready_path}"),
         Duration::from_secs(30),
     )
     .await?;
@@ -56,12 +89,11 @@ pub async fn serve(dir: &Path, vars: &[(&str, String)]) -> Result<BareWorkerd> {
     })
 }
 
+/// The built worker's config.
 fn capnp_config(wrangler: &str, vars: &[(&str, String)], port: u16) -> Result<String> {
     if wrangler.contains("compatibility_flags") {
         bail!("wrangler.toml sets compatibility_flags: give them to the bare workerd config too");
     }
-    let compatibility_date = toml_string(wrangler, "compatibility_date")
-        .context("wrangler.toml has no compatibility_date")?;
     let mut bindings: Vec<(String, String)> = section(wrangler, "vars")
         .filter(|(name, _)| !vars.iter().any(|(own, _)| own == name))
         .collect();
@@ -69,6 +101,30 @@ fn capnp_config(wrangler: &str, vars: &[(&str, String)], port: u16) -> Result<St
         vars.iter()
             .map(|(name, value)| ((*name).to_owned(), value.clone())),
     );
+    let modules = r#"(name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),"#;
+    config_text(wrangler, port, modules, &bindings)
+}
+
+/// A config serving `script.js` alone.
+fn script_config(wrangler: &str, bindings: &[(&str, String)], port: u16) -> Result<String> {
+    let bindings: Vec<(String, String)> = bindings
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
+    let modules = r#"(name = "script.js", esModule = embed "script.js"),"#;
+    config_text(wrangler, port, modules, &bindings)
+}
+
+/// One worker with `modules` and text `bindings` on `port`, at wrangler.toml's compatibility date.
+fn config_text(
+    wrangler: &str,
+    port: u16,
+    modules: &str,
+    bindings: &[(String, String)],
+) -> Result<String> {
+    let compatibility_date = toml_string(wrangler, "compatibility_date")
+        .context("wrangler.toml has no compatibility_date")?;
     let bindings = bindings
         .iter()
         .map(|(name, value)| format!("(name = {}, text = {})", quoted(name), quoted(value)))
@@ -86,8 +142,7 @@ const config :Workerd.Config = (
 );
 const worker :Workerd.Worker = (
   modules = [
-    (name = "index.js", esModule = embed "index.js"),
-    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),
+    {modules}
   ],
   compatibilityDate = {compatibility_date},
   bindings = [
@@ -151,6 +206,16 @@ mod tests {
         assert!(!config.contains("https://example"));
         assert!(config.contains("(name = \"KEY\", text = \"a\\\"b\")"));
         assert!(config.contains("address = \"127.0.0.1:4321\""));
+        assert!(config.contains("embed \"index_bg.wasm\""));
+    }
+
+    #[test]
+    fn a_script_is_served_alone_with_its_bindings_and_the_workers_date() {
+        let config = script_config(WRANGLER, &[("ANSWER", "[1]".to_owned())], 4321).unwrap();
+        assert!(config.contains("(name = \"script.js\", esModule = embed \"script.js\")"));
+        assert!(config.contains("(name = \"ANSWER\", text = \"[1]\")"));
+        assert!(config.contains("compatibilityDate = \"2025-11-01\""));
+        assert!(!config.contains("SUPABASE_URL") && !config.contains("index_bg.wasm"));
     }
 
     #[test]
