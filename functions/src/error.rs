@@ -227,6 +227,12 @@ impl ApiError {
     }
 }
 
+/// The start of a third party's text (an error body, a platform's stated reason), bounded for a
+/// log line or a stored message: enough to diagnose, never a whole page.
+pub fn excerpt(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
 impl From<ProviderError> for ApiError {
     fn from(error: ProviderError) -> Self {
         Self::Provider(error)
@@ -280,5 +286,12 @@ mod tests {
         assert_eq!(response.status, 405);
         assert_eq!(response.header("allow"), Some("GET"));
         assert_eq!(body_json(&response)["error"]["code"], "method_not_allowed");
+    }
+
+    #[test]
+    fn an_excerpt_keeps_the_first_300_characters_whole() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(400);
+        assert_eq!(excerpt(&long), "é".repeat(300));
     }
 }

@@ -26,10 +26,7 @@ impl Reply {
 
     /// The start of the body, for a log line: enough to diagnose, bounded in size.
     pub fn body_excerpt(&self) -> String {
-        String::from_utf8_lossy(&self.body)
-            .chars()
-            .take(300)
-            .collect()
+        crate::error::excerpt(&String::from_utf8_lossy(&self.body))
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::wire::{Answer, Call, Method};
 use super::{created_since, same_text, Attempt, Content, Failure, Published};
 use crate::clock::sleep;
+use crate::error::excerpt;
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -77,10 +78,7 @@ async fn wait_until_ready(attempt: &Attempt<'_>, container: &str) -> Result<(), 
             Container::Refused(reason) => {
                 return Err(Failure::Refused {
                     code: "media_rejected",
-                    message: format!(
-                        "instagram could not use the image: {}",
-                        reason.chars().take(300).collect::<String>()
-                    ),
+                    message: format!("instagram could not use the image: {}", excerpt(&reason)),
                     platform_status: None,
                 })
             }

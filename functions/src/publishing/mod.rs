@@ -23,6 +23,7 @@ pub mod youtube;
 
 use serde_json::Value;
 
+use crate::error::excerpt;
 use crate::social::Platform;
 use wire::{Answer, Unanswered, Wire};
 
@@ -175,7 +176,7 @@ fn refusal_message(platform: Platform, answer: &Answer) -> String {
         "{} refused the post ({}): {}",
         platform.as_str(),
         answer.status,
-        detail.chars().take(300).collect::<String>()
+        excerpt(detail)
     )
 }
 

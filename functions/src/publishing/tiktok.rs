@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::wire::{Answer, Call, Method, Unanswered};
 use super::{Attempt, Content, Failure, MediaFile, Published};
 use crate::clock::sleep;
+use crate::error::excerpt;
 use crate::social::Platform;
 
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
@@ -98,12 +99,7 @@ fn refused_in_body(answer: &Answer) -> Option<Failure> {
     }
     let message = format!(
         "tiktok refused the post ({code}): {}",
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect::<String>()
+        excerpt(body["error"]["message"].as_str().unwrap_or_default())
     );
     Some(match code {
         "access_token_invalid" => Failure::Unauthorized,
@@ -233,10 +229,7 @@ async fn wait_for_job(attempt: &Attempt<'_>, publish_id: &str) -> Result<Publish
                     } else {
                         "platform_refused"
                     },
-                    message: format!(
-                        "tiktok did not publish the video: {}",
-                        reason.chars().take(300).collect::<String>()
-                    ),
+                    message: format!("tiktok did not publish the video: {}", excerpt(&reason)),
                     platform_status: None,
                 })
             }

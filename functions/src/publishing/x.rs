@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::wire::{Call, Method};
 use super::{same_text, Attempt, Content, Failure, MediaFile, Published};
 use crate::clock::sleep;
+use crate::error::excerpt;
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
@@ -103,14 +104,11 @@ pub fn processing(body: &Value) -> Processing {
     match info["state"].as_str() {
         // No processing_info: the media is ready as it is.
         None | Some("succeeded") => Processing::Done,
-        Some("failed") => Processing::Failed(
+        Some("failed") => Processing::Failed(excerpt(
             info["error"]["message"]
                 .as_str()
-                .unwrap_or("no reason given")
-                .chars()
-                .take(300)
-                .collect(),
-        ),
+                .unwrap_or("no reason given"),
+        )),
         Some(_) => Processing::Pending(Duration::from_secs(
             info["check_after_secs"].as_u64().unwrap_or(1).clamp(1, 10),
         )),
