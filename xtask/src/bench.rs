@@ -254,8 +254,8 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
         email: "ai-bench-1@bench.local",
     };
     let token = stack.user_token(&user);
-    // Where the added time goes: one reserve RPC as the worker sends it (REST through the
-    // gateway to PostgREST and Postgres), and workerd's floor (a request that does nothing).
+    // A reserve RPC as the worker sends it (REST through the gateway to PostgREST and Postgres):
+    // made once for the worker's user, as the stand-in's answer, and measured for scale.
     let rpc_url = format!("{}/rest/v1/rpc/reserve_ai_credits", stack.supabase_url());
     let service_key = stack.keys.service_role_key();
     let reserve_for = |user_id| {
@@ -301,6 +301,7 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
     let direct_body = serde_json::json!({
         "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "bench"}], "max_completion_tokens": 2048,
     });
+    // workerd's floor: a request that does nothing.
     let healthz_url = format!("{deployed}/healthz");
     let generate = |url, token| {
         client

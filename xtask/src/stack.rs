@@ -253,7 +253,6 @@ impl Stack {
         workerd_url(&self.dir)
     }
 
-    /// The built worker on workerd alone, with this stack's settings (see `workerd`).
     /// The built worker in workerd alone (see `workerd`), named `name` in the stack's files,
     /// with the stack's settings and `overrides` over them.
     pub async fn bare_workerd(
