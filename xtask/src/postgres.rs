@@ -127,6 +127,7 @@ impl Cluster {
 
     /// Applies migrations not yet recorded, each in one transaction with its record, in the table
     /// the Supabase CLI keeps, so `supabase migration up --db-url …` agrees about what is applied.
+    /// Warns about an applied migration whose file changed since (its new text is not applied).
     pub fn apply_pending_migrations(&self) -> Result<()> {
         self.psql_command(
             "create schema if not exists supabase_migrations; \
@@ -136,13 +137,26 @@ impl Cluster {
         let applied =
             self.psql_command("select version from supabase_migrations.schema_migrations")?;
         let applied: Vec<&str> = applied.lines().collect();
+        let fingerprints_path = self.data_dir.with_file_name("applied-migrations.txt");
+        let mut fingerprints = AppliedFingerprints::parse(
+            &std::fs::read_to_string(&fingerprints_path).unwrap_or_default(),
+        );
         for file in Self::migration_files()? {
             let stem = file
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default();
             let (version, name) = stem.split_once('_').unwrap_or((stem, ""));
+            let fingerprint = fingerprint(&std::fs::read(&file)?);
             if applied.contains(&version) {
+                if !fingerprints.still_matches(version, fingerprint) {
+                    eprintln!(
+                        "warning: migration {stem} changed after it was applied to this database \
+                         and is not applied again; `cargo xtask dev --reset` rebuilds the database \
+                         from the migrations (applied migrations are better left as they are: \
+                         add a new one)"
+                    );
+                }
                 continue;
             }
             let record = format!(
@@ -150,7 +164,9 @@ impl Cluster {
             );
             self.psql_file(&file, &["--single-transaction", "--command", &record])
                 .with_context(|| format!("migration {}", file.display()))?;
+            fingerprints.still_matches(version, fingerprint);
         }
+        std::fs::write(&fingerprints_path, fingerprints.to_text())?;
         Ok(())
     }
 
@@ -249,4 +265,76 @@ fn sorted_sql_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// What each migration's file was when it was applied to a database (kept next to the cluster,
+/// so a reset forgets it), to tell when an applied migration's file was edited afterwards.
+#[derive(Default)]
+struct AppliedFingerprints(Vec<(String, u64)>);
+
+impl AppliedFingerprints {
+    fn parse(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter_map(|line| {
+                    let (version, fingerprint) = line.split_once(' ')?;
+                    Some((
+                        version.to_owned(),
+                        u64::from_str_radix(fingerprint, 16).ok()?,
+                    ))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `version`'s file is as it was applied; a version not seen before is recorded as
+    /// it is now. An edited one keeps its first fingerprint, so the difference is told each time.
+    fn still_matches(&mut self, version: &str, fingerprint: u64) -> bool {
+        match self.0.iter().find(|(known, _)| known == version) {
+            Some((_, recorded)) => *recorded == fingerprint,
+            None => {
+                self.0.push((version.to_owned(), fingerprint));
+                true
+            }
+        }
+    }
+
+    fn to_text(&self) -> String {
+        self.0
+            .iter()
+            .map(|(version, fingerprint)| format!("{version} {fingerprint:016x}\n"))
+            .collect()
+    }
+}
+
+/// FNV-1a: stable across builds and toolchains, which std's hasher is not promised to be.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edited_applied_migration_is_told_every_time_until_the_record_is_reset() {
+        let mut fingerprints = AppliedFingerprints::default();
+        assert!(fingerprints.still_matches("001", fingerprint(b"create table a ();")));
+        let mut reread = AppliedFingerprints::parse(&fingerprints.to_text());
+        assert!(reread.still_matches("001", fingerprint(b"create table a ();")));
+        assert!(!reread.still_matches("001", fingerprint(b"create table a (id int);")));
+        let mut again = AppliedFingerprints::parse(&reread.to_text());
+        assert!(!again.still_matches("001", fingerprint(b"create table a (id int);")));
+        // A migration first seen on an existing database is taken as applied as it is now.
+        assert!(again.still_matches("002", fingerprint(b"select 1;")));
+        assert_eq!(again.to_text().lines().count(), 2);
+    }
+
+    #[test]
+    fn the_fingerprint_is_fnv_1a() {
+        assert_eq!(fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }
