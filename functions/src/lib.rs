@@ -40,11 +40,12 @@ use routes::{
 };
 use scope::{Background, Scope};
 
-/// A response plus the request's log line, which the platform glue writes out, and the work
-/// it must keep running after the response (`waitUntil`).
+/// A response plus the request's log line and those its work added, which the platform glue
+/// writes out, and the work it must keep running after the response (`waitUntil`).
 pub struct Handled {
     pub response: Response,
     pub log_line: String,
+    pub more_log_lines: Vec<String>,
     pub deferred: Vec<Background>,
 }
 
@@ -87,10 +88,12 @@ pub async fn handle(
         cause: error.as_ref().and_then(ApiError::cause),
     }
     .to_json_line();
+    let (more_log_lines, deferred) = scope.into_after();
     Handled {
         response,
         log_line,
-        deferred: scope.into_deferred(),
+        more_log_lines,
+        deferred,
     }
 }
 

@@ -1,6 +1,7 @@
 //! What one request runs with besides its input: the clock, the time its steps took (answered
-//! as `Server-Timing`), and the work it leaves to finish after the response has gone out (the
-//! platform keeps the request alive for it: `waitUntil`).
+//! as `Server-Timing`), log lines of its own beside the request's, and the work it leaves to
+//! finish after the response has gone out (the platform keeps the request alive for it:
+//! `waitUntil`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,6 +18,7 @@ pub struct Scope<'a> {
     clock: &'a dyn Clock,
     deferred: RefCell<Vec<Background>>,
     timings: RefCell<Vec<(&'static str, f64)>>,
+    log_lines: RefCell<Vec<String>>,
 }
 
 impl<'a> Scope<'a> {
@@ -25,6 +27,7 @@ impl<'a> Scope<'a> {
             clock,
             deferred: RefCell::default(),
             timings: RefCell::default(),
+            log_lines: RefCell::default(),
         }
     }
 
@@ -58,8 +61,15 @@ impl<'a> Scope<'a> {
         self.deferred.borrow_mut().push(Box::pin(work));
     }
 
-    pub fn into_deferred(self) -> Vec<Background> {
-        self.deferred.into_inner()
+    /// Adds a log line (a failure of the request's own work) to be written beside the
+    /// request's.
+    pub fn log(&self, line: String) {
+        self.log_lines.borrow_mut().push(line);
+    }
+
+    /// The lines from `log`, and the work from `defer`.
+    pub fn into_after(self) -> (Vec<String>, Vec<Background>) {
+        (self.log_lines.into_inner(), self.deferred.into_inner())
     }
 }
 

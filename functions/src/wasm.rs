@@ -36,7 +36,9 @@ async fn fetch(
             .clone()
     });
     let handled = crate::handle(request, &config, &WallClock).await;
-    console_log!("{}", handled.log_line);
+    for line in std::iter::once(&handled.log_line).chain(&handled.more_log_lines) {
+        console_log!("{line}");
+    }
     for work in handled.deferred {
         ctx.wait_until(async move {
             // A timer turn first, so the response leaves before this work builds its requests.

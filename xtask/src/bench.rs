@@ -65,9 +65,10 @@ pub async fn run(sections: &[&str]) -> Result<()> {
     let stack = Stack::start(Mode::Throwaway { name: "benchstack" }, Ports::free()?).await?;
     let client = reqwest::Client::new();
     // The worker as Cloudflare runs it, for the latency rows (see `workerd`).
-    let deployed = match wanted("healthz") || wanted("ai") {
-        true => Some(stack.bare_workerd("bare-workerd", &[]).await?),
-        false => None,
+    let deployed = if wanted("healthz") || wanted("ai") {
+        Some(stack.bare_workerd("bare-workerd", &[]).await?)
+    } else {
+        None
     };
     let deployed_url = deployed.as_ref().map_or("", |workerd| workerd.url.as_str());
     if wanted("healthz") {

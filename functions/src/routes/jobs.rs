@@ -731,9 +731,9 @@ pub async fn sweep(
     let worker_id = exec::new_worker_id();
     let claimed = store::claim(config, &worker_id, lanes, &filter).await?;
     let ids: Vec<String> = claimed.iter().map(|job| job.id.clone()).collect();
-    let failure = exec::drain(config.clone(), worker_id, filter, lanes, claimed).await;
-    // What failed on our side gets its own log line, beside the request's.
-    scope.defer(std::future::ready(failure));
+    if let Some(failure) = exec::drain(config.clone(), worker_id, filter, lanes, claimed).await {
+        scope.log(failure);
+    }
     Ok(Response::json(
         200,
         &json!({ "claimed": ids.len(), "jobIds": ids }),
