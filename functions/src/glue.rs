@@ -3,32 +3,41 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::js_sys::Promise;
-use worker::web_sys::{AbortSignal, Headers};
+use worker::web_sys::{ReadableStream, Request, Response};
 
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
-    /// Headers from `http::header_lines`' form.
-    #[wasm_bindgen(js_name = headersOf)]
-    pub fn headers_of(lines: &str) -> Headers;
+    /// The method, path, query and header lines of `request`, one per line (see
+    /// `http::Request::from_head`).
+    #[wasm_bindgen(js_name = requestHead)]
+    pub fn request_head(request: &Request) -> String;
 
-    /// Headers in `http::header_lines`' form.
-    #[wasm_bindgen(js_name = headerLines)]
-    pub fn header_lines(headers: &Headers) -> String;
+    /// Resolves to the body's bytes (a `Uint8Array`); `None` when the request has no body.
+    #[wasm_bindgen(js_name = requestBody)]
+    pub fn request_body(request: &Request) -> Option<Promise>;
 
-    /// Sends a request and reads the whole answer; resolves to an [`Exchanged`].
-    pub fn exchange(
-        url: &str,
-        method: &str,
-        header_lines: &str,
-        body: Option<&[u8]>,
-        signal: &AbortSignal,
-    ) -> Promise;
+    /// A whole response, headers in `http::header_lines`' form.
+    pub fn respond(status: u16, header_lines: &str, body: &[u8]) -> Response;
+
+    #[wasm_bindgen(js_name = respondStreamed)]
+    pub fn respond_streamed(status: u16, header_lines: &str, stream: &ReadableStream) -> Response;
+
+    /// Sends a request; its `answer` resolves to an [`Exchanged`] once the whole answer is read.
+    pub fn exchange(url: &str, method: &str, header_lines: &str, body: Option<&[u8]>) -> Exchange;
+
+    pub type Exchange;
+    #[wasm_bindgen(method, getter)]
+    pub fn answer(this: &Exchange) -> Promise;
+
+    /// Stops an unfinished exchange.
+    #[wasm_bindgen(js_name = abortExchange)]
+    pub fn abort_exchange(exchange: &Exchange);
 
     pub type Exchanged;
     #[wasm_bindgen(method, getter)]
     pub fn status(this: &Exchanged) -> u16;
     #[wasm_bindgen(method, getter)]
-    pub fn headers(this: &Exchanged) -> Headers;
+    pub fn headers(this: &Exchanged) -> worker::web_sys::Headers;
     #[wasm_bindgen(method, getter)]
     pub fn body(this: &Exchanged) -> Vec<u8>;
 }

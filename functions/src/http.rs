@@ -99,6 +99,23 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+impl Request {
+    /// A request from its head as the platform glue gives it: the method, path and query
+    /// (empty when there is none) on a line each, then the headers in `header_lines`' form.
+    /// `None` when a line is missing.
+    pub fn from_head(head: &str, body: Vec<u8>) -> Option<Self> {
+        let mut lines = head.splitn(4, '\n');
+        let (method, path, query) = (lines.next()?, lines.next()?, lines.next()?);
+        Some(Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: (!query.is_empty()).then(|| query.to_owned()),
+            headers: Headers::from_lines(lines.next()?),
+            body,
+        })
+    }
+}
+
 /// Response body: whole, or streamed chunk by chunk (Server-Sent Events from the AI proxy,
 /// produced by work the request defers; see `Scope`).
 pub enum Body {
@@ -196,6 +213,25 @@ mod tests {
         assert_eq!(headers.get("X-Empty"), Some(""));
         assert_eq!(headers.get("accept"), Some("text/plain"));
         assert_eq!(headers.0.len(), 4);
+    }
+
+    #[test]
+    fn a_request_head_gives_method_path_query_and_headers() {
+        let request = Request::from_head(
+            "POST\n/v1/ai/generate-text\nteam=a&b=%0A\nauthorization\nBearer t\nx-empty\n",
+            b"{}".to_vec(),
+        )
+        .expect("a whole head");
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.path, "/v1/ai/generate-text");
+        assert_eq!(request.query.as_deref(), Some("team=a&b=%0A"));
+        assert_eq!(request.headers.get("Authorization"), Some("Bearer t"));
+        assert_eq!(request.headers.get("x-empty"), Some(""));
+        assert_eq!(request.body, b"{}");
+
+        let bare = Request::from_head("GET\n/healthz\n\n", Vec::new()).expect("a whole head");
+        assert_eq!((bare.query, bare.headers.get("accept")), (None, None));
+        assert!(Request::from_head("GET\n/healthz", Vec::new()).is_none());
     }
 
     #[test]

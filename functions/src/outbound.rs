@@ -5,9 +5,9 @@
 //! settles when the whole body is read. reqwest's fetch backend aborts each request's
 //! `AbortController` when its response is dropped, finished or not, and moves every header and
 //! step across the wasm boundary on its own; in a CPU profile of an AI call the abort alone was
-//! the largest single cost (~15% of the isolate's time). Here the controller is aborted only when
-//! the exchange is dropped before it finished (a timeout), so an abandoned call still stops. On
-//! the host (unit tests) reqwest sends it.
+//! the largest single cost (~15% of the isolate's time). Here the exchange is aborted only when it
+//! is dropped before it finished (a timeout), so an abandoned call still stops. On the host (unit
+//! tests) reqwest sends it.
 
 pub struct Reply {
     pub status: u16,
@@ -64,36 +64,35 @@ mod platform {
 mod platform {
     use wasm_bindgen::JsValue;
     use worker::wasm_bindgen_futures::JsFuture;
-    use worker::web_sys;
 
     use super::Reply;
-    use crate::glue::{exchange, Exchanged};
+    use crate::glue::{abort_exchange, exchange, Exchange, Exchanged};
     use crate::http::header_lines;
 
-    pub struct ReplyHeaders(web_sys::Headers);
+    /// The answer's headers, read from the platform's only when asked for (rarely: a
+    /// `retry-after`).
+    pub struct ReplyHeaders(Exchanged);
 
     impl ReplyHeaders {
         pub fn get(&self, name: &str) -> Option<String> {
-            self.0.get(name).ok().flatten()
+            self.0.headers().get(name).ok().flatten()
         }
     }
 
-    /// Aborts the fetch when dropped while still holding the controller: before the whole answer
-    /// was read (a timeout dropped the call).
-    struct AbortUnlessFinished(Option<web_sys::AbortController>);
+    /// Aborts the exchange when dropped while still holding it: before the whole answer was
+    /// read (a timeout dropped the call).
+    struct AbortUnlessFinished(Option<Exchange>);
 
     impl Drop for AbortUnlessFinished {
         fn drop(&mut self) {
-            if let Some(controller) = self.0.take() {
-                controller.abort();
+            if let Some(exchange) = self.0.take() {
+                abort_exchange(&exchange);
             }
         }
     }
 
     pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, String> {
         let request = request.build().map_err(|error| error.to_string())?;
-        let described =
-            |error: JsValue| format!("{} {}: {error:?}", request.method(), request.url());
         let headers = request
             .headers()
             .iter()
@@ -105,24 +104,23 @@ mod platform {
             .body()
             .and_then(|body| body.as_bytes())
             .filter(|body| !body.is_empty());
-        let controller = web_sys::AbortController::new().map_err(described)?;
-        let signal = controller.signal();
-        let mut guard = AbortUnlessFinished(Some(controller));
-        let exchanged = JsFuture::from(exchange(
+        let running = exchange(
             request.url().as_str(),
             request.method().as_str(),
             &header_lines,
             body,
-            &signal,
-        ))
-        .await
-        .map_err(described)?;
+        );
+        let answer = JsFuture::from(running.answer());
+        let mut guard = AbortUnlessFinished(Some(running));
+        let exchanged = answer.await.map_err(|error: JsValue| {
+            format!("{} {}: {error:?}", request.method(), request.url())
+        })?;
         guard.0 = None;
         let exchanged = Exchanged::from(exchanged);
         Ok(Reply {
             status: exchanged.status(),
             body: exchanged.body(),
-            headers: ReplyHeaders(exchanged.headers()),
+            headers: ReplyHeaders(exchanged),
         })
     }
 }

@@ -5,7 +5,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use worker::{console_log, event, Context, Env, Headers, ResponseBuilder};
+use wasm_bindgen::JsCast;
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{console_log, event, web_sys, Context, Env, ResponseBody, ResponseBuilder};
 
 use crate::clock::WallClock;
 use crate::config::{Config, ConfigError};
@@ -25,11 +28,11 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(
-    mut request: worker::Request,
+    request: web_sys::Request,
     env: Env,
     ctx: Context,
-) -> worker::Result<worker::Response> {
-    let request = neutral_request(&mut request).await?;
+) -> worker::Result<web_sys::Response> {
+    let request = neutral_request(&request).await?;
     let config = CONFIG.with(|config| {
         config
             .get_or_init(|| Rc::new(Config::from_lookup(|name| setting(&env, name))))
@@ -48,7 +51,7 @@ async fn fetch(
             }
         });
     }
-    worker_response(handled.response)
+    platform_response(handled.response)
 }
 
 /// Secrets first, then plain vars: a value may be either, depending on the environment.
@@ -59,19 +62,19 @@ fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-async fn neutral_request(request: &mut worker::Request) -> worker::Result<Request> {
-    let url = request.url()?;
-    Ok(Request {
-        // The raw method: worker::Method maps unknown methods to GET.
-        method: request.inner().method(),
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
-        headers: crate::http::Headers::from_lines(&glue::header_lines(&request.headers().0)),
-        body: request.bytes().await?,
-    })
+async fn neutral_request(request: &web_sys::Request) -> worker::Result<Request> {
+    let body = match glue::request_body(request) {
+        Some(bytes) => JsFuture::from(bytes)
+            .await?
+            .unchecked_into::<Uint8Array>()
+            .to_vec(),
+        None => Vec::new(),
+    };
+    Request::from_head(&glue::request_head(request), body)
+        .ok_or_else(|| worker::Error::RustError("the platform gave a request without a URL".into()))
 }
 
-fn worker_response(response: Response) -> worker::Result<worker::Response> {
+fn platform_response(response: Response) -> worker::Result<web_sys::Response> {
     let lines = header_lines(
         response
             .headers
@@ -79,11 +82,19 @@ fn worker_response(response: Response) -> worker::Result<worker::Response> {
             .map(|(name, value)| (name.as_str(), value.as_str())),
     )
     .ok_or_else(|| worker::Error::RustError("a response header holds a line break".into()))?;
-    let builder = ResponseBuilder::new()
-        .with_status(response.status)
-        .with_headers(Headers(glue::headers_of(&lines)));
     match response.body {
-        Body::Bytes(bytes) => Ok(builder.fixed(bytes)),
-        Body::Stream(chunks) => builder.from_stream(chunks.map(Ok::<_, worker::Error>)),
+        Body::Bytes(bytes) => Ok(glue::respond(response.status, &lines, &bytes)),
+        Body::Stream(chunks) => {
+            let streamed =
+                ResponseBuilder::new().from_stream(chunks.map(Ok::<_, worker::Error>))?;
+            match streamed.body() {
+                ResponseBody::Stream(stream) => {
+                    Ok(glue::respond_streamed(response.status, &lines, stream))
+                }
+                _ => Err(worker::Error::RustError(
+                    "a stream became a whole body".into(),
+                )),
+            }
+        }
     }
 }
