@@ -11,6 +11,7 @@ use flate2::Compression;
 use devstack::DevUser;
 
 use crate::stack::{Mode, Ports, Stack};
+use crate::workerd::{Code, Outbound};
 use crate::{install, repo_root, worker};
 
 struct Row {
@@ -66,7 +67,11 @@ pub async fn run(sections: &[&str]) -> Result<()> {
     let client = reqwest::Client::new();
     // The worker as Cloudflare runs it, for the latency rows (see `workerd`).
     let deployed = if wanted("healthz") || wanted("ai") {
-        Some(stack.bare_workerd("bare-workerd", &[]).await?)
+        Some(
+            stack
+                .bare_workerd("bare-workerd", Code::Built, None)
+                .await?,
+        )
     } else {
         None
     };
@@ -125,12 +130,15 @@ async fn healthz(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Res
     let worker = || client.get(&worker_url);
     let dev_runtime = || client.get(&dev_runtime_url);
     let proxied = || client.get(&proxy_url);
-    let [native, worker, dev_runtime, proxied] = interleaved([
-        &native as &dyn Fn() -> reqwest::RequestBuilder,
-        &worker,
-        &dev_runtime,
-        &proxied,
-    ])
+    let [native, worker, dev_runtime, proxied] = measure(
+        Pace::Quiet,
+        [
+            &native as &dyn Fn() -> reqwest::RequestBuilder,
+            &worker,
+            &dev_runtime,
+            &proxied,
+        ],
+    )
     .await?;
     for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
         let (w, n) = (worker.elapsed(pick), native.elapsed(pick));
@@ -239,10 +247,14 @@ async fn rls_team_list(stack: &Stack, client: &reqwest::Client) -> Result<Vec<Ro
 /// Issue 4's targets: the latency the worker adds to a provider call, against the same fake
 /// provider called directly, in the same run: with the credit round trips (reserve before the
 /// call; settle goes after the response), and without them: a second instance of the same build
-/// whose Supabase is `instant_credits.js`, which answers the credit RPCs at once (what is left
-/// of the round trip is a local hop into workerd and back). Both are measured as
-/// deployed, in workerd alone (`deployed`); the same call in wrangler's dev runtime is shown for
-/// scale. Only differences of percentiles are meaningful.
+/// whose subrequests pass `instant_credits.js`, which answers the credit RPCs at once inside the
+/// same workerd process (what is left of them is workerd's cost of a subrequest). Both are
+/// measured as deployed, in workerd alone (`deployed`). For scale: the same work in plain
+/// JavaScript behind the same stand-in, and a JavaScript worker that only relays the call (the
+/// runtime's own cost of a proxied call); the call in wrangler's dev runtime. Measured twice:
+/// each request after a pause (an idle machine: every hop wakes a core) and back to back (a busy
+/// isolate: the settlement a call leaves running delays the next). Only differences of
+/// percentiles are meaningful.
 async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Result<Vec<Row>> {
     const USER: &str = "00000000-0000-4000-a000-000000000001";
     // The bench's own reservations go to another user's ledger than the worker's calls.
@@ -250,11 +262,10 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
     stack
         .postgres
         .psql_script(&repo_root().join("xtask/bench/ai_credits_setup.sql"))?;
-    let user = DevUser {
+    let token = stack.user_token(&DevUser {
         id: USER,
         email: "ai-bench-1@bench.local",
-    };
-    let token = stack.user_token(&user);
+    });
     // A reserve RPC as the worker sends it (REST through the gateway to PostgREST and Postgres):
     // made once for the worker's user, as the stand-in's answer, and measured for scale.
     let rpc_url = format!("{}/rest/v1/rpc/reserve_ai_credits", stack.supabase_url());
@@ -275,26 +286,24 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
         .error_for_status()?
         .text()
         .await?;
-    let credit_stand_in = crate::workerd::serve_script(
-        &stack.dir,
-        "instant-credits",
-        &repo_root().join("xtask/bench/instant_credits.js"),
-        &[
-            ("RESERVATION", reservation),
-            ("UPSTREAM", stack.supabase_url()),
-        ],
-    )
-    .await?;
-    let instant_credits = stack
+    let instant_credits = Outbound {
+        module: &repo_root().join("xtask/bench/instant_credits.js"),
+        bindings: &[("RESERVATION", reservation)],
+    };
+    let reference_script = repo_root().join("xtask/bench/reference_worker.js");
+    let instant = stack
+        .bare_workerd("instant-credits", Code::Built, Some(&instant_credits))
+        .await?;
+    let reference = stack
         .bare_workerd(
-            "bare-workerd-instant-credits",
-            &[("SUPABASE_URL", credit_stand_in.url.clone())],
+            "reference-instant-credits",
+            Code::Script(&reference_script),
+            Some(&instant_credits),
         )
         .await?;
-    let instant_token = stack.user_token_via(&user, &credit_stand_in.url);
-    let worker_url = format!("{deployed}/v1/ai/generate-text");
-    let instant_url = format!("{}/v1/ai/generate-text", instant_credits.url);
-    let dev_runtime_url = format!("{}/v1/ai/generate-text", stack.workerd_url()?);
+    let relay = stack
+        .bare_workerd("reference-relay", Code::Script(&reference_script), None)
+        .await?;
     let direct_url = format!(
         "http://127.0.0.1:{}/openai/v1/chat/completions",
         stack.ports.ai_fakes
@@ -302,17 +311,20 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
     let direct_body = serde_json::json!({
         "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "bench"}], "max_completion_tokens": 2048,
     });
-    // workerd's floor: a request that does nothing.
-    let healthz_url = format!("{deployed}/healthz");
-    let generate = |url, token| {
-        client
-            .post(url)
-            .bearer_auth(token)
-            .json(&serde_json::json!({"prompt": "bench"}))
+    let generate = |url: String| {
+        let token = token.clone();
+        move || {
+            client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"prompt": "bench"}))
+        }
     };
-    let proxied = || generate(&worker_url, &token);
-    let instant = || generate(&instant_url, &instant_token);
-    let dev_runtime = || generate(&dev_runtime_url, &token);
+    let proxied = generate(format!("{deployed}/v1/ai/generate-text"));
+    let instant = generate(format!("{}/v1/ai/generate-text", instant.url));
+    let reference = generate(format!("{}/v1/ai/generate-text", reference.url));
+    let relay = generate(format!("{}/forward", relay.url));
+    let dev_runtime = generate(format!("{}/v1/ai/generate-text", stack.workerd_url()?));
     let direct = || {
         client
             .post(&direct_url)
@@ -320,41 +332,102 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
             .json(&direct_body)
     };
     let reserve = || reserve_for(RPC_USER);
+    // workerd's floor: a request that does nothing.
+    let healthz_url = format!("{deployed}/healthz");
     let floor = || client.get(&healthz_url);
-    let [proxied, instant, direct, reserve, floor] = interleaved([
-        &proxied as &dyn Fn() -> reqwest::RequestBuilder,
-        &instant,
-        &direct,
-        &reserve,
-        &floor,
-    ])
+    let [proxied, quiet_instant, quiet_reference, quiet_relay, quiet_direct, reserve, floor] =
+        measure(
+            Pace::Quiet,
+            [
+                &proxied as &dyn Fn() -> reqwest::RequestBuilder,
+                &instant,
+                &reference,
+                &relay,
+                &direct,
+                &reserve,
+                &floor,
+            ],
+        )
+        .await?;
+    let [busy_instant, busy_reference, busy_relay, busy_direct] = measure(
+        Pace::BackToBack,
+        [
+            &instant as &dyn Fn() -> reqwest::RequestBuilder,
+            &reference,
+            &relay,
+            &direct,
+        ],
+    )
     .await?;
     // Apart: wrangler's dev runtime logs each request in its own processes after answering,
     // work that would compete with the next measured request for this machine's two cores.
-    let [dev_runtime] = interleaved([&dev_runtime as &dyn Fn() -> reqwest::RequestBuilder]).await?;
+    let [dev_runtime] = measure(
+        Pace::Quiet,
+        [&dev_runtime as &dyn Fn() -> reqwest::RequestBuilder],
+    )
+    .await?;
     anyhow::ensure!(
         proxied.reserve.len() == proxied.elapsed.len(),
         "the worker's answers lack a reserve step in Server-Timing"
     );
     let mut rows = Vec::new();
-    for (what, worker, targets) in [
-        ("with reserve + settle", &proxied, ["+ ≤ 5 ms", "-"]),
+    let over = |worker: &Samples, direct: &Samples, pick| {
+        let (w, d) = (worker.elapsed(pick), direct.elapsed(pick));
+        (w, d, w.saturating_sub(d))
+    };
+    for (what, worker, direct, targets) in [
         (
-            "without the credit round trip",
-            &instant,
+            "with reserve + settle, after a pause",
+            &proxied,
+            &quiet_direct,
+            ["+ ≤ 5 ms", "-"],
+        ),
+        (
+            "without the credit round trip, after a pause",
+            &quiet_instant,
+            &quiet_direct,
+            ["+ ≤ 1 ms", "+ ≤ 3 ms"],
+        ),
+        (
+            "without the credit round trip, back to back",
+            &busy_instant,
+            &busy_direct,
             ["+ ≤ 1 ms", "+ ≤ 3 ms"],
         ),
     ] {
         for ((label, pick), target) in [("p50", 0.50), ("p99", 0.99)].into_iter().zip(targets) {
-            let (w, d) = (worker.elapsed(pick), direct.elapsed(pick));
+            let (w, d, added) = over(worker, direct, pick);
             rows.push(Row {
                 metric: format!("AI call through the worker {what}, {label}"),
-                value: format!("{:.2} ms (+{:.2} ms)", ms(w), ms(w.saturating_sub(d))),
+                value: format!("{:.2} ms (+{:.2} ms)", ms(w), ms(added)),
                 reference: format!("{:.2} ms direct", ms(d)),
                 ratio: format!("{:.1}×", ms(w) / ms(d).max(0.001)),
                 target,
             });
         }
+    }
+    for (what, quiet, busy) in [
+        (
+            "the same work in plain JavaScript (same stand-in)",
+            &quiet_reference,
+            &busy_reference,
+        ),
+        (
+            "a JavaScript worker that only relays the call",
+            &quiet_relay,
+            &busy_relay,
+        ),
+    ] {
+        let added = |samples, direct| {
+            let (_, _, p50) = over(samples, direct, 0.50);
+            let (_, _, p99) = over(samples, direct, 0.99);
+            format!("p50 +{:.2} ms, p99 +{:.2} ms", ms(p50), ms(p99))
+        };
+        rows.push(Row::for_scale(
+            format!("  for scale: {what}"),
+            format!("{} after a pause", added(quiet, &quiet_direct)),
+            format!("{} back to back", added(busy, &busy_direct)),
+        ));
     }
     rows.push(Row::for_scale(
         "  for scale: the same call in wrangler's dev runtime (not in production), p50",
@@ -368,18 +441,20 @@ async fn ai_proxy(stack: &Stack, deployed: &str, client: &reqwest::Client) -> Re
     ));
     rows.push(Row::for_scale(
         "  for scale: the worker's provider step (Server-Timing), mean",
-        format!("{:.2} ms", mean_ms(&proxied.provider)),
+        format!("{:.2} ms", mean_ms(&quiet_instant.provider)),
         format!(
             "{:.2} ms the provider called directly",
-            mean_ms(&direct.elapsed)
+            mean_ms(&quiet_direct.elapsed)
         ),
     ));
     // What is left once workerd's floor and the wait on the provider are taken out, on average.
-    let own = mean_ms(&instant.elapsed) - mean_ms(&floor.elapsed) - mean_ms(&instant.provider);
+    let own = mean_ms(&quiet_instant.elapsed)
+        - mean_ms(&floor.elapsed)
+        - mean_ms(&quiet_instant.provider);
     rows.push(Row::for_scale(
         "  for scale: the worker's own work, credits answered at once (mean − floor − provider step)",
         format!("{own:.2} ms"),
-        "token check, parsing, building, the local credit hop, the response",
+        "token check, parsing, building, the credit subrequests, the response",
     ));
     rows.push(Row::for_scale(
         "  for scale: the worker's reserve step (Server-Timing), p50",
@@ -506,37 +581,61 @@ fn timed_step(headers: &reqwest::header::HeaderMap, name: &str) -> Option<Durati
     Some(Duration::from_secs_f64(millis / 1000.0))
 }
 
-/// Latencies of each request kind, sent in turn (one of each per round) so that every kind sees
-/// the same machine load; after 100 warm-up rounds. A short pause follows each request: on two
-/// cores, the work a request leaves running after its answer (the worker's credit settlement,
-/// about one RPC) would otherwise slow whichever kind comes next.
-async fn interleaved<const N: usize>(
+/// How requests follow each other while measured.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// One request of each kind per round, each after a short pause: on two cores, the work a
+    /// request leaves running after its answer (the worker's credit settlement, about one RPC)
+    /// would otherwise slow whichever kind comes next.
+    Quiet,
+    /// Blocks of one kind's requests sent back to back, the kinds in turn, so that all see the
+    /// same machine; a block's first requests are not counted (the previous kind's tail).
+    BackToBack,
+}
+
+/// Latencies of each request kind, after 100 warm-up requests of each: 1,000 a kind.
+async fn measure<const N: usize>(
+    pace: Pace,
     requests: [&dyn Fn() -> reqwest::RequestBuilder; N],
 ) -> Result<[Samples; N]> {
+    const QUIET: Duration = Duration::from_millis(5);
+    const BLOCK: usize = 100;
+    const BLOCK_TAIL: usize = 10;
     let mut samples: [Samples; N] = std::array::from_fn(|_| Samples {
         elapsed: Vec::with_capacity(1000),
         reserve: Vec::new(),
         provider: Vec::new(),
     });
-    const QUIET: Duration = Duration::from_millis(5);
-    for round in 0..1100 {
+    let (rounds, per_turn, pause) = match pace {
+        Pace::Quiet => (1100, 1, Some(QUIET)),
+        Pace::BackToBack => (11, BLOCK + BLOCK_TAIL, None),
+    };
+    for round in 0..rounds {
         for (request, samples) in requests.iter().zip(samples.iter_mut()) {
-            tokio::time::sleep(QUIET).await;
-            let started = Instant::now();
-            let response = request().send().await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "answered {}",
-                response.status()
-            );
-            let reserve = timed_step(response.headers(), "reserve");
-            let provider = timed_step(response.headers(), "provider");
-            response.bytes().await?;
-            let elapsed = started.elapsed();
-            if round >= 100 {
-                samples.elapsed.push(elapsed);
-                samples.provider.extend(provider);
-                samples.reserve.extend(reserve);
+            for turn in 0..per_turn {
+                if let Some(pause) = pause {
+                    tokio::time::sleep(pause).await;
+                }
+                let started = Instant::now();
+                let response = request().send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "answered {}",
+                    response.status()
+                );
+                let reserve = timed_step(response.headers(), "reserve");
+                let provider = timed_step(response.headers(), "provider");
+                response.bytes().await?;
+                let elapsed = started.elapsed();
+                let warm = match pace {
+                    Pace::Quiet => round >= 100,
+                    Pace::BackToBack => round >= 1 && turn >= BLOCK_TAIL,
+                };
+                if warm {
+                    samples.elapsed.push(elapsed);
+                    samples.provider.extend(provider);
+                    samples.reserve.extend(reserve);
+                }
             }
         }
     }

@@ -253,27 +253,21 @@ impl Stack {
         workerd_url(&self.dir)
     }
 
-    /// The built worker in workerd alone (see `workerd`), named `name` in the stack's files,
-    /// with the stack's settings and `overrides` over them.
+    /// `code` in workerd alone (see `workerd`), named `name` in the stack's files, with the
+    /// stack's settings, its subrequests through `outbound` when given.
     pub async fn bare_workerd(
         &self,
         name: &str,
-        overrides: &[(&str, String)],
+        code: crate::workerd::Code<'_>,
+        outbound: Option<&crate::workerd::Outbound<'_>>,
     ) -> Result<BareWorkerd> {
-        let mut vars: Vec<(&str, String)> = worker_vars(&self.dir, self.ports, &self.keys)?;
-        vars.retain(|(var, _)| !overrides.iter().any(|(name, _)| name == var));
-        vars.extend_from_slice(overrides);
-        crate::workerd::serve(&self.dir, name, &vars).await
+        let vars = worker_vars(&self.dir, self.ports, &self.keys)?;
+        crate::workerd::serve(&self.dir, name, code, &vars, outbound).await
     }
 
     /// A ready access token for a seeded user, signed as the stack's Auth signs them.
     pub fn user_token(&self, user: &DevUser<'_>) -> String {
-        self.user_token_via(user, &self.supabase_url())
-    }
-
-    /// `user_token` for a worker that reaches Supabase at `supabase_url` (the issuer it expects).
-    pub fn user_token_via(&self, user: &DevUser<'_>, supabase_url: &str) -> String {
-        let issuer = format!("{supabase_url}/auth/v1");
+        let issuer = format!("{}/auth/v1", self.supabase_url());
         match self.signing {
             Signing::Es256 => self.keys.user_access_token(user, &issuer, 3600),
             Signing::Hs256 => self.keys.user_access_token_hs256(user, &issuer, 3600),

@@ -18,55 +18,68 @@ pub struct BareWorkerd {
     pub url: String,
 }
 
-/// Serves the module in `functions/build` with wrangler.toml's compatibility date and vars,
-/// and `vars` (the stack's settings and secrets) over them. Files go to `dir`/`name`.
-pub async fn serve(dir: &Path, name: &str, vars: &[(&str, String)]) -> Result<BareWorkerd> {
-    let root = repo_root();
-    let config_dir = dir.join(name);
-    std::fs::create_dir_all(&config_dir)?;
-    // workerd embeds files relative to its config: a copy of the build serves as it was now.
-    for module in ["index.js", "index_bg.wasm"] {
-        std::fs::copy(
-            root.join("functions/build").join(module),
-            config_dir.join(module),
-        )
-        .with_context(|| format!("copying the built worker's {module}"))?;
-    }
-    let port = free_port()?;
-    let config = capnp_config(&read_wrangler()?, vars, port)?;
-    start(dir, name, &config, port, "/healthz").await
+/// What a bare workerd serves.
+pub enum Code<'a> {
+    /// The module in `functions/build`.
+    Built,
+    /// One JavaScript module (the bench's reference workers).
+    Script(&'a Path),
 }
 
-/// Serves one JavaScript module with `bindings`, as a stand-in that a bench puts in front of a
-/// service. Files go to `dir`/`name`.
-pub async fn serve_script(
+/// A JavaScript module that sees every subrequest of the worker, in the same process
+/// (workerd's `globalOutbound`): it answers some itself and passes the rest on with `fetch`.
+pub struct Outbound<'a> {
+    pub module: &'a Path,
+    pub bindings: &'a [(&'a str, String)],
+}
+
+/// Serves `code` with wrangler.toml's compatibility date and vars, and `vars` (the stack's
+/// settings and secrets) over them, its subrequests through `outbound` when given. Files go to
+/// `dir`/`name`.
+pub async fn serve(
     dir: &Path,
     name: &str,
-    module: &Path,
-    bindings: &[(&str, String)],
+    code: Code<'_>,
+    vars: &[(&str, String)],
+    outbound: Option<&Outbound<'_>>,
 ) -> Result<BareWorkerd> {
     let config_dir = dir.join(name);
     std::fs::create_dir_all(&config_dir)?;
-    std::fs::copy(module, config_dir.join("script.js"))
-        .with_context(|| format!("copying {}", module.display()))?;
+    // workerd embeds files relative to its config: a copy serves as the code was now.
+    let build = repo_root().join("functions/build");
+    let (copies, modules) = match code {
+        Code::Built => (
+            vec![
+                (build.join("index.js"), "index.js"),
+                (build.join("index_bg.wasm"), "index_bg.wasm"),
+            ],
+            BUILT_MODULES,
+        ),
+        Code::Script(module) => (vec![(module.to_owned(), SCRIPT_MODULE)], SCRIPT_MODULES),
+    };
+    let outbound_copy = outbound.map(|outbound| (outbound.module.to_owned(), OUTBOUND_MODULE));
+    for (from, to) in copies.iter().chain(&outbound_copy) {
+        std::fs::copy(from, config_dir.join(to))
+            .with_context(|| format!("copying {}", from.display()))?;
+    }
     let port = free_port()?;
-    let config = script_config(&read_wrangler()?, bindings, port)?;
-    start(dir, name, &config, port, "/").await
+    let config = capnp_config(
+        &read_wrangler()?,
+        modules,
+        vars,
+        outbound.map(|o| o.bindings),
+        port,
+    )?;
+    start(dir, name, &config, port).await
 }
 
 fn read_wrangler() -> Result<String> {
     Ok(std::fs::read_to_string(repo_root().join("wrangler.toml"))?)
 }
 
-/// Runs workerd on `config` (written to `dir`/`name`), listening on `port`, until `ready_path`
+/// Runs workerd on `config` (written to `dir`/`name`), listening on `port`, until the worker
 /// answers.
-async fn start(
-    dir: &Path,
-    name: &str,
-    config: &str,
-    port: u16,
-    ready_path: &str,
-) -> Result<BareWorkerd> {
+async fn start(dir: &Path, name: &str, config: &str, port: u16) -> Result<BareWorkerd> {
     let path = dir.join(name).join("config.capnp");
     std::fs::write(&path, config)?;
     let mut service = Service::spawn(
@@ -79,7 +92,7 @@ async fn start(
     let url = format!("http://127.0.0.1:{port}");
     wait_for_http(
         &mut service,
-        &format!("{url}{ready_path}"),
+        &format!("{url}/healthz"),
         Duration::from_secs(30),
     )
     .await?;
@@ -89,52 +102,58 @@ async fn start(
     })
 }
 
-/// The built worker's config.
-fn capnp_config(wrangler: &str, vars: &[(&str, String)], port: u16) -> Result<String> {
+const OUTBOUND_MODULE: &str = "outbound.js";
+const SCRIPT_MODULE: &str = "worker.js";
+const BUILT_MODULES: &str = r#"(name = "index.js", esModule = embed "index.js"),
+    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),"#;
+const SCRIPT_MODULES: &str = r#"(name = "worker.js", esModule = embed "worker.js"),"#;
+
+/// A worker of `modules` with wrangler.toml's date and vars, `vars` over them, and an outbound
+/// worker with its `outbound_bindings` when given.
+fn capnp_config(
+    wrangler: &str,
+    modules: &str,
+    vars: &[(&str, String)],
+    outbound_bindings: Option<&[(&str, String)]>,
+    port: u16,
+) -> Result<String> {
     if wrangler.contains("compatibility_flags") {
         bail!("wrangler.toml sets compatibility_flags: give them to the bare workerd config too");
     }
-    let mut bindings: Vec<(String, String)> = section(wrangler, "vars")
-        .filter(|(name, _)| !vars.iter().any(|(own, _)| own == name))
-        .collect();
-    bindings.extend(
-        vars.iter()
-            .map(|(name, value)| ((*name).to_owned(), value.clone())),
+    let compatibility_date = quoted(
+        &toml_string(wrangler, "compatibility_date")
+            .context("wrangler.toml has no compatibility_date")?,
     );
-    let modules = r#"(name = "index.js", esModule = embed "index.js"),
-    (name = "index_bg.wasm", wasm = embed "index_bg.wasm"),"#;
-    config_text(wrangler, port, modules, &bindings)
-}
-
-/// A config serving `script.js` alone.
-fn script_config(wrangler: &str, bindings: &[(&str, String)], port: u16) -> Result<String> {
-    let bindings: Vec<(String, String)> = bindings
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-        .collect();
-    let modules = r#"(name = "script.js", esModule = embed "script.js"),"#;
-    config_text(wrangler, port, modules, &bindings)
-}
-
-/// One worker with `modules` and text `bindings` on `port`, at wrangler.toml's compatibility date.
-fn config_text(
-    wrangler: &str,
-    port: u16,
-    modules: &str,
-    bindings: &[(String, String)],
-) -> Result<String> {
-    let compatibility_date = toml_string(wrangler, "compatibility_date")
-        .context("wrangler.toml has no compatibility_date")?;
-    let bindings = bindings
-        .iter()
-        .map(|(name, value)| format!("(name = {}, text = {})", quoted(name), quoted(value)))
-        .collect::<Vec<_>>()
-        .join(",\n    ");
+    let inherited =
+        section(wrangler, "vars").filter(|(name, _)| !vars.iter().any(|(own, _)| own == name));
+    let bindings = binding_list(
+        inherited
+            .map(|(name, value)| binding(&name, &value))
+            .chain(vars.iter().map(|(name, value)| binding(name, value))),
+    );
+    let (outbound_service, global_outbound, outbound_worker) = match outbound_bindings {
+        None => Default::default(),
+        Some(own) => (
+            "\n    (name = \"outbound\", worker = .outbound),".to_owned(),
+            "\n  globalOutbound = \"outbound\",".to_owned(),
+            format!(
+                r#"const outbound :Workerd.Worker = (
+  modules = [(name = "{OUTBOUND_MODULE}", esModule = embed "{OUTBOUND_MODULE}")],
+  compatibilityDate = {compatibility_date},
+  bindings = [
+    {}
+  ],
+);
+"#,
+                binding_list(own.iter().map(|(name, value)| binding(name, value)))
+            ),
+        ),
+    };
     Ok(format!(
         r#"using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
-    (name = "worker", worker = .worker),
+    (name = "worker", worker = .worker),{outbound_service}
     # Cloudflare reaches public addresses; every service here is on 127.0.0.1.
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
@@ -144,14 +163,22 @@ const worker :Workerd.Worker = (
   modules = [
     {modules}
   ],
-  compatibilityDate = {compatibility_date},
+  compatibilityDate = {compatibility_date},{global_outbound}
   bindings = [
     {bindings}
   ],
 );
-"#,
-        compatibility_date = quoted(&compatibility_date),
+{outbound_worker}"#
     ))
+}
+
+/// A text binding.
+fn binding(name: &str, value: &str) -> String {
+    format!("(name = {}, text = {})", quoted(name), quoted(value))
+}
+
+fn binding_list(each: impl Iterator<Item = String>) -> String {
+    each.collect::<Vec<_>>().join(",\n    ")
 }
 
 /// `key = "value"` at the top of wrangler.toml (before its first table).
@@ -193,10 +220,12 @@ mod tests {
     fn the_config_carries_the_date_and_the_vars_with_the_stacks_values_winning() {
         let config = capnp_config(
             WRANGLER,
+            BUILT_MODULES,
             &[
                 ("SUPABASE_URL", "http://127.0.0.1:1".into()),
                 ("KEY", "a\"b".into()),
             ],
+            None,
             4321,
         )
         .unwrap();
@@ -210,12 +239,25 @@ mod tests {
     }
 
     #[test]
-    fn a_script_is_served_alone_with_its_bindings_and_the_workers_date() {
-        let config = script_config(WRANGLER, &[("ANSWER", "[1]".to_owned())], 4321).unwrap();
-        assert!(config.contains("(name = \"script.js\", esModule = embed \"script.js\")"));
-        assert!(config.contains("(name = \"ANSWER\", text = \"[1]\")"));
-        assert!(config.contains("compatibilityDate = \"2025-11-01\""));
-        assert!(!config.contains("SUPABASE_URL") && !config.contains("index_bg.wasm"));
+    fn an_outbound_worker_sees_the_workers_subrequests_with_its_own_bindings() {
+        let config = capnp_config(
+            WRANGLER,
+            SCRIPT_MODULES,
+            &[],
+            Some(&[("ANSWER", "[1]".to_owned())]),
+            4321,
+        )
+        .unwrap();
+        assert!(config.contains("(name = \"outbound\", worker = .outbound)"));
+        assert!(config.contains("globalOutbound = \"outbound\""));
+        let outbound = &config[config.find("const outbound").unwrap()..];
+        assert!(outbound.contains("esModule = embed \"outbound.js\""));
+        assert!(outbound.contains("(name = \"ANSWER\", text = \"[1]\")"));
+        assert!(outbound.contains("compatibilityDate = \"2025-11-01\""));
+        assert!(!outbound.contains("SUPABASE_URL") && !outbound.contains("worker.js"));
+        assert!(config.contains("embed \"worker.js\"") && !config.contains("index_bg.wasm"));
+        let alone = capnp_config(WRANGLER, BUILT_MODULES, &[], None, 4321).unwrap();
+        assert!(!alone.contains("outbound"));
     }
 
     #[test]
@@ -224,6 +266,6 @@ mod tests {
             "[build]",
             "compatibility_flags = [\"nodejs_compat\"]\n[build]",
         );
-        assert!(capnp_config(&wrangler, &[], 1).is_err());
+        assert!(capnp_config(&wrangler, BUILT_MODULES, &[], None, 1).is_err());
     }
 }
