@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use tokio::signal::unix::{signal, SignalKind};
 
 use devstack::Signing;
 use stack::{Mode, Ports, Stack, SEED_USERS};
@@ -101,9 +102,15 @@ async fn dev(reset: bool, signing: Signing) -> Result<()> {
         bob_token = stack.user_token(bob),
     );
     let mut health = tokio::time::interval(std::time::Duration::from_secs(2));
+    // Stopped by Ctrl-C, by `kill` or a process manager (SIGTERM), or with its terminal
+    // (SIGHUP): each way the stack's processes stop with it, none is left running.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
             _ = health.tick() => stack.check_running()?,
         }
     }
