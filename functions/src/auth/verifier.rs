@@ -67,7 +67,8 @@ impl<'a> Verifier<'a> {
             return Err(AuthError::AlgorithmMismatch);
         }
         let verified = self.keys.verified();
-        let claims = if verified.contains(token, &key) {
+        let remembered = verified.contains(token, &key);
+        let claims = if remembered {
             untrusted
                 .deserialize_claims_unchecked::<SupabaseClaims>()
                 .map_err(|_| AuthError::MalformedToken)?
@@ -77,7 +78,7 @@ impl<'a> Verifier<'a> {
         };
         let expires_at = claims.expiration.map(|moment| moment.timestamp());
         let user = self.check_claims(claims, now)?;
-        if let Some(expires_at) = expires_at {
+        if let (false, Some(expires_at)) = (remembered, expires_at) {
             verified.remember(token, &key, expires_at, now);
         }
         Ok(Caller {
