@@ -600,7 +600,7 @@ async fn measure<const N: usize>(
 ) -> Result<[Samples; N]> {
     const QUIET: Duration = Duration::from_millis(5);
     const BLOCK: usize = 100;
-    const BLOCK_TAIL: usize = 10;
+    const BLOCK_WARM_UP: usize = 10;
     let mut samples: [Samples; N] = std::array::from_fn(|_| Samples {
         elapsed: Vec::with_capacity(1000),
         reserve: Vec::new(),
@@ -608,7 +608,7 @@ async fn measure<const N: usize>(
     });
     let (rounds, per_turn, pause) = match pace {
         Pace::Quiet => (1100, 1, Some(QUIET)),
-        Pace::BackToBack => (11, BLOCK + BLOCK_TAIL, None),
+        Pace::BackToBack => (11, BLOCK + BLOCK_WARM_UP, None),
     };
     for round in 0..rounds {
         for (request, samples) in requests.iter().zip(samples.iter_mut()) {
@@ -629,7 +629,7 @@ async fn measure<const N: usize>(
                 let elapsed = started.elapsed();
                 let warm = match pace {
                     Pace::Quiet => round >= 100,
-                    Pace::BackToBack => round >= 1 && turn >= BLOCK_TAIL,
+                    Pace::BackToBack => round >= 1 && turn >= BLOCK_WARM_UP,
                 };
                 if warm {
                     samples.elapsed.push(elapsed);
