@@ -70,8 +70,9 @@ async fn neutral_request(request: &web_sys::Request) -> worker::Result<Request> 
             .to_vec(),
         None => Vec::new(),
     };
-    Request::from_head(&glue::request_head(request), body)
-        .ok_or_else(|| worker::Error::RustError("the platform gave a request without a URL".into()))
+    Request::from_head(&glue::request_head(request), body).ok_or_else(|| {
+        worker::Error::RustError("the request head from glue.js lacks a line".into())
+    })
 }
 
 fn platform_response(response: Response) -> worker::Result<web_sys::Response> {

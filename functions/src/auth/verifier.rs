@@ -78,7 +78,7 @@ impl<'a> Verifier<'a> {
         };
         let expires_at = claims.expiration.map(|moment| moment.timestamp());
         let user = self.check_claims(claims, now)?;
-        if let (false, Some(expires_at)) = (remembered, expires_at) {
+        if let Some(expires_at) = expires_at.filter(|_| !remembered) {
             verified.remember(token, &key, expires_at, now);
         }
         Ok(Caller {
