@@ -24,7 +24,10 @@ const USAGE: &str = "usage: cargo xtask <command>
                          (--reset: drop the local database and start from the migrations again;
                          --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
                          projects do, instead of the ES256 key in the JWKS)
-  test                   install what is missing, then run every test suite on a throwaway stack
+  test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
+                         (or only the named ones: unit wasm-build pgtap e2e sdk supabase-cli
+                         e2e-outage; e2e:FILE runs tests/e2e/tests/FILE.rs, pgtap:TEXT the
+                         pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)
@@ -47,7 +50,8 @@ fn main() {
             };
             with_runtime(dev(options.contains(&"--reset"), signing))
         }
-        ["test"] => with_runtime(test::run_all()),
+        ["test", suites @ ..] => test::Selection::parse(suites)
+            .and_then(|selection| with_runtime(test::run_all(selection))),
         ["bench", sections @ ..] => with_runtime(bench::run(sections)),
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),

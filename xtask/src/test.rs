@@ -26,58 +26,77 @@ struct SuiteResult {
     seconds: f64,
 }
 
-pub async fn run_all() -> Result<()> {
+/// Which suites to run: all of them, or those named on the command line. `e2e:NAME` runs one
+/// e2e test file (`tests/e2e/tests/NAME.rs`), `pgtap:TEXT` the pgTAP files whose name holds
+/// TEXT, so a change can be checked by its own suites before the whole run.
+pub struct Selection(Vec<String>);
+
+impl Selection {
+    pub const SUITES: &'static [&'static str] = &[
+        "unit",
+        "wasm-build",
+        "pgtap",
+        "e2e",
+        "sdk",
+        "supabase-cli",
+        "e2e-outage",
+    ];
+
+    pub fn parse(args: &[&str]) -> Result<Self> {
+        for arg in args {
+            let suite = arg.split_once(':').map_or(*arg, |(suite, _)| suite);
+            if !Self::SUITES.contains(&suite) {
+                anyhow::bail!("unknown suite {arg:?} (suites: {})", Self::SUITES.join(" "));
+            }
+        }
+        Ok(Self(args.iter().map(|arg| arg.to_string()).collect()))
+    }
+
+    fn wants(&self, suite: &str) -> bool {
+        self.0.is_empty() || self.filters(suite).next().is_some()
+    }
+
+    /// What follows `suite:` in each selected argument (`""` for the bare suite name).
+    fn filters<'a>(&'a self, suite: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter_map(move |arg| match arg.split_once(':') {
+                Some((name, filter)) if name == suite => Some(filter),
+                None if arg == suite => Some(""),
+                _ => None,
+            })
+    }
+
+    fn needs_stack(&self) -> bool {
+        ["pgtap", "e2e", "sdk", "supabase-cli", "e2e-outage"]
+            .iter()
+            .any(|suite| self.wants(suite))
+    }
+}
+
+pub async fn run_all(selection: Selection) -> Result<()> {
     let started = Instant::now();
     install::ensure_all()?;
     let mut results = Vec::new();
 
-    results.push(timed("unit", || {
-        cargo_test(
-            &["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"],
-            &[],
-        )
-    }));
-    results.push(timed("wasm build", || {
-        worker::build(false).map(|()| Tally {
-            passed: 1,
-            failed: 0,
-        })
-    }));
-
-    match Stack::start(Mode::Throwaway { name: "teststack" }, Ports::free()?).await {
-        Ok(stack) => {
-            results.push(timed("pgtap", || pg_prove(&stack)));
-            results.push(timed("e2e", || {
-                cargo_test(
-                    &["test", "--no-fail-fast", "--package", "e2e"],
-                    &e2e_env(&stack),
-                )
-            }));
-            results.push(timed("sdk", || pytest(&stack)));
-            results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
-            // Last, because it stops the database under the running worker.
-            results.push(timed("e2e outage", || {
-                stack.postgres.stop()?;
-                cargo_test(
-                    &[
-                        "test",
-                        "--package",
-                        "e2e",
-                        "--test",
-                        "database_outage",
-                        "--",
-                        "--ignored",
-                    ],
-                    &e2e_env(&stack),
-                )
-            }));
-        }
-        Err(error) => results.push(SuiteResult {
-            name: "stack",
-            tally: Tally::default(),
-            error: Some(format!("{error:#}")),
-            seconds: 0.0,
-        }),
+    if selection.wants("unit") {
+        results.push(timed("unit", || {
+            cargo_test(
+                &["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"],
+                &[],
+            )
+        }));
+    }
+    if selection.wants("wasm-build") {
+        results.push(timed("wasm build", || {
+            worker::build(false).map(|()| Tally {
+                passed: 1,
+                failed: 0,
+            })
+        }));
+    }
+    if selection.needs_stack() {
+        run_stack_suites(&selection, &mut results).await;
     }
 
     println!("\n== summary ({:.0} s) ==", started.elapsed().as_secs_f64());
@@ -108,6 +127,59 @@ pub async fn run_all() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>) {
+    let started = match Ports::free() {
+        Ok(ports) => Stack::start(Mode::Throwaway { name: "teststack" }, ports).await,
+        Err(error) => Err(error),
+    };
+    let stack = match started {
+        Ok(stack) => stack,
+        Err(error) => {
+            return results.push(SuiteResult {
+                name: "stack",
+                tally: Tally::default(),
+                error: Some(format!("{error:#}")),
+                seconds: 0.0,
+            })
+        }
+    };
+    if selection.wants("pgtap") {
+        let filters: Vec<&str> = selection.filters("pgtap").collect();
+        results.push(timed("pgtap", || pg_prove(&stack, &filters)));
+    }
+    if selection.wants("e2e") {
+        let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
+        for filter in selection.filters("e2e").filter(|f| !f.is_empty()) {
+            args.extend(["--test", filter]);
+        }
+        results.push(timed("e2e", || cargo_test(&args, &e2e_env(&stack))));
+    }
+    if selection.wants("sdk") {
+        results.push(timed("sdk", || pytest(&stack)));
+    }
+    if selection.wants("supabase-cli") {
+        results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
+    }
+    // Last, because it stops the database under the running worker.
+    if selection.wants("e2e-outage") {
+        results.push(timed("e2e outage", || {
+            stack.postgres.stop()?;
+            cargo_test(
+                &[
+                    "test",
+                    "--package",
+                    "e2e",
+                    "--test",
+                    "database_outage",
+                    "--",
+                    "--ignored",
+                ],
+                &e2e_env(&stack),
+            )
+        }));
+    }
 }
 
 fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResult {
@@ -232,11 +304,19 @@ fn cargo_test(args: &[&str], env: &[(&str, String)]) -> Result<Tally> {
 }
 
 /// pgTAP through pg_prove, as `supabase test db` runs it: every file in supabase/tests, in order.
-fn pg_prove(stack: &Stack) -> Result<Tally> {
+/// Only the files whose name holds one of `filters` (all of them when none is given); the shared
+/// helpers file always runs first.
+fn pg_prove(stack: &Stack, filters: &[&str]) -> Result<Tally> {
     let tests_dir = repo_root().join("supabase/tests");
+    let selected = |name: &str| {
+        name.starts_with("00000-")
+            || filters.is_empty()
+            || filters.iter().any(|filter| name.contains(filter))
+    };
     let mut files: Vec<_> = std::fs::read_dir(&tests_dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .filter(|p| selected(&p.file_name().unwrap_or_default().to_string_lossy()))
         .collect();
     files.sort();
     // As `supabase test db` does before running the files.
