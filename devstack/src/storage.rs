@@ -244,10 +244,13 @@ impl Storage {
             .as_str()
             .unwrap_or("max-age=3600")
             .to_owned();
+        // As the real service answers: the ETag it recorded for the object.
+        let etag = metadata["eTag"].as_str().unwrap_or_default().to_owned();
         Ok((
             [
                 (header::CONTENT_TYPE, content_type),
                 (header::CACHE_CONTROL, cache_control),
+                (header::ETAG, etag),
             ],
             bytes,
         )

@@ -8,14 +8,42 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::outbound;
 
-/// `{SUPABASE_URL}/storage/v1/object/{bucket}/{name}`, each path segment percent-encoded.
-fn object_url(config: &Config, action: &str, bucket: &str, name: &str) -> String {
+/// Whether `name` is a plain relative object name, by the rule the database holds every stored
+/// path to (`app_private.is_safe_object_path`): at most 1024 bytes of `/`-separated segments,
+/// none empty, `.` or `..`, without `\`, `%`, `?`, `#` or control characters. URL parsers
+/// resolve dot segments even percent-encoded (`%2e%2e`), so encoding alone cannot keep such a
+/// name inside its folder: it is refused before any URL is built.
+pub fn is_safe_object_name(name: &str) -> bool {
+    (1..=1024).contains(&name.len())
+        && !name
+            .chars()
+            .any(|c| matches!(c, '\\' | '%' | '?' | '#') || c.is_control())
+        && name
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+}
+
+/// `{SUPABASE_URL}/storage/v1/object/{action}{bucket}/{name}`, each path segment
+/// percent-encoded; an unsafe bucket or object name is refused.
+pub fn object_url(
+    config: &Config,
+    action: &str,
+    bucket: &str,
+    name: &str,
+) -> Result<String, ApiError> {
+    if !is_safe_object_name(name) || !is_safe_object_name(bucket) || bucket.contains('/') {
+        return Err(ApiError::Upstream(format!(
+            "refused a storage object name that could leave its folder in bucket {}",
+            encode_segment(bucket)
+        )));
+    }
     let name: Vec<String> = name.split('/').map(encode_segment).collect();
-    format!(
-        "{}/storage/v1/object/{action}{bucket}/{}",
+    Ok(format!(
+        "{}/storage/v1/object/{action}{}/{}",
         config.supabase_url.base(),
+        encode_segment(bucket),
         name.join("/")
-    )
+    ))
 }
 
 fn encode_segment(segment: &str) -> String {
@@ -62,7 +90,7 @@ pub async fn upload(
     bytes: Vec<u8>,
 ) -> Result<(), ApiError> {
     let request = reqwest::Client::new()
-        .post(object_url(config, "", bucket, name))
+        .post(object_url(config, "", bucket, name)?)
         .header("content-type", content_type)
         .header("x-upsert", "true")
         .body(bytes);
@@ -96,7 +124,7 @@ pub async fn signed_url(
         signed_url: String,
     }
     let request = reqwest::Client::new()
-        .post(object_url(config, "sign/", bucket, name))
+        .post(object_url(config, "sign/", bucket, name)?)
         .header("content-type", "application/json")
         .body(json!({ "expiresIn": expires_in }).to_string());
     let reply = send(config, request, "sign").await?;
@@ -124,8 +152,47 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            object_url(&config, "sign/", "generated-assets", "team/a b/1-0.png"),
+            object_url(&config, "sign/", "generated-assets", "team/a b/1-0.png").unwrap(),
             "https://p.supabase.co/storage/v1/object/sign/generated-assets/team/a%20b/1-0.png"
         );
+        assert_eq!(
+            object_url(&config, "", "library", "t/é&+=:@;,$!'()*[]/x.png").unwrap(),
+            "https://p.supabase.co/storage/v1/object/library/t/%C3%A9%26%2B%3D%3A%40%3B%2C%24%21%27%28%29%2A%5B%5D/x.png"
+        );
+    }
+
+    #[test]
+    fn names_that_could_leave_their_folder_never_become_urls() {
+        let config = config_from(&[
+            ("SUPABASE_URL", "https://p.supabase.co/"),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+        ])
+        .unwrap();
+        let too_long = "a/".repeat(600) + "x";
+        for name in [
+            "A/../B/x.png",
+            "A/./x",
+            "A//x",
+            "A/%2e%2e/x",
+            "A\\..\\x",
+            "A/x?y",
+            "A/x#y",
+            "A/x\ny",
+            "A/x\u{7f}",
+            "/A/x",
+            "A/x/",
+            "..",
+            "",
+            too_long.as_str(),
+        ] {
+            assert!(!is_safe_object_name(name), "{name:?}");
+            assert!(
+                object_url(&config, "", "library", name).is_err(),
+                "{name:?}"
+            );
+        }
+        assert!(object_url(&config, "", "../chat", "A/x.png").is_err());
+        assert!(is_safe_object_name("A/brand assets/logo.v2.png"));
     }
 }

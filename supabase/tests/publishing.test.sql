@@ -49,7 +49,7 @@ select is(tests.rows_affected($$update public.scheduled_posts set body = 'hijack
 select tests.clear_authentication();
 
 -- The RPCs are the worker's (service role) alone.
-select ok(not has_function_privilege('authenticated', 'public.submit_post(uuid,uuid,timestamptz,text)', 'execute')
+select ok(not has_function_privilege('authenticated', 'public.submit_post(uuid,uuid,timestamptz,text,text)', 'execute')
     and not has_function_privilege('authenticated', 'public.claim_due_destinations(integer,integer,uuid)', 'execute')
     and not has_function_privilege('anon', 'public.finish_publish_attempt(uuid,uuid,text,text,integer,text,text,text,text,integer,integer,integer)', 'execute')
     and has_function_privilege('service_role', 'public.review_post(uuid,uuid,boolean,text)', 'execute'),
@@ -64,11 +64,11 @@ create temporary view publishing_calls as
 
 -- Approval: a team that requires it holds plain members' posts for review.
 update public.teams set requires_post_approval = true where id = :'team';
-select is(public.submit_post(:'outsider', :'post', now() + interval '1 hour', 'Europe/Berlin') ->> 'status',
+select is(public.submit_post(:'outsider', :'post', now() + interval '1 hour', 'Europe/Berlin', app_private.post_fingerprint(:'post')) ->> 'status',
     'not_found', 'an outsider cannot submit the post');
-select throws_ok($$select public.submit_post('$$ || :'member' || $$', '$$ || :'post' || $$', now(), 'Mars/Olympus')$$,
+select throws_ok($$select public.submit_post('$$ || :'member' || $$', '$$ || :'post' || $$', now(), 'Mars/Olympus', null)$$,
     '22023', null, 'an unknown time zone is refused');
-select is(public.submit_post(:'member', :'post', now() + interval '1 hour', 'Europe/Berlin') ->> 'status',
+select is(public.submit_post(:'member', :'post', now() + interval '1 hour', 'Europe/Berlin', app_private.post_fingerprint(:'post')) ->> 'status',
     'pending_approval', 'a member''s post waits for approval');
 select is((select array_agg(distinct status)::text from public.post_destinations where post_id = :'post'),
     '{pending_approval}', 'every destination waits');
@@ -82,7 +82,7 @@ select is((select (approval_status, review_comment)::text from public.scheduled_
     '(rejected,"Tone it down")', 'with a comment');
 select is((select array_agg(distinct status)::text from public.post_destinations where post_id = :'post'),
     '{draft}', 'a rejected post is a draft again');
-select is(public.submit_post(:'member', :'post', now() - interval '1 minute', 'Europe/Berlin') ->> 'status',
+select is(public.submit_post(:'member', :'post', now() - interval '1 minute', 'Europe/Berlin', app_private.post_fingerprint(:'post')) ->> 'status',
     'pending_approval', 'resubmitted');
 select is((select count(*)::int from publishing_calls), 0, 'nothing due: the worker is not called');
 select is(public.review_post(:'owner', :'post', true) ->> 'status', 'approved', 'the owner approves');
@@ -147,7 +147,7 @@ select is(public.cancel_post(:'outsider', :'post') ->> 'status', 'not_found', 'o
 select is(public.cancel_post(:'member', :'post') ->> 'status', 'canceled', 'the author cancels what is scheduled');
 select is((select array_agg(status order by status)::text from public.post_destinations where post_id = :'post'),
     '{published,canceled}', 'the published destination stays published');
-select is(public.submit_post(:'owner', :'post', now(), 'UTC') ->> 'status', 'not_editable',
+select is(public.submit_post(:'owner', :'post', now(), 'UTC', null) ->> 'status', 'not_editable',
     'a post that went out cannot be rescheduled');
 select tests.clear_authentication();
 

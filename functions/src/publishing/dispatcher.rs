@@ -1,6 +1,8 @@
 //! The dispatcher: claims due destinations (several dispatchers may run at once; the database
 //! hands each destination to one, under a lease), publishes each, and records the outcome.
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
@@ -15,23 +17,33 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Access, Renew, StoredConnection};
 use crate::social::Platform;
-use crate::supabase;
 
+use super::media::{self, ReadFailure, StoredMedia};
+use super::rules::{max_file_bytes, MAX_POST_MEDIA_BYTES};
 use super::wire::Wire;
 use super::{Attempt, Content, Failure, MediaFile, Published};
 
 /// Destinations one claim takes.
 const BATCH: u32 = 25;
-/// Destinations published at the same time by one dispatcher.
+/// Memory: an isolate has 128 MB. A post's media are read once into memory and shared by its
+/// destinations, which publish one after another, so an upload adds at most one more copy of a
+/// file (the request body handed to the runtime): media take at most twice what is read at once.
+/// Posts whose media weigh at most `LIGHT_POST_BYTES` publish `CONCURRENCY` at a time
+/// (8 × 6 MB), heavier ones alone (up to `MAX_POST_MEDIA_BYTES`, 48 MB): never more than 48 MB
+/// read at once, 96 MB with the upload copies, leaving ~32 MB for the runtime and other requests.
 const CONCURRENCY: usize = 8;
-/// Longer than the slowest publish (uploads included): a dispatcher still working never
-/// loses its destination to another.
+const LIGHT_POST_BYTES: u64 = MAX_POST_MEDIA_BYTES / CONCURRENCY as u64;
+/// A dispatcher still working renews its lease (long uploads) once a third of it has passed, so
+/// it never loses its destination to another.
 const LEASE_SECONDS: u32 = 300;
+const RENEW_AFTER_MS: f64 = LEASE_SECONDS as f64 * 1000.0 / 3.0;
 /// After this many attempts that proved nothing was posted, the destination fails.
 const MAX_ATTEMPTS: u32 = 5;
 /// Retry backoff: full jitter over `BASE · 2^(attempt-1)`, at most `MAX`.
 const RETRY_BASE_MS: f64 = 15_000.0;
 const RETRY_MAX_MS: f64 = 30.0 * 60_000.0;
+/// The longest wait a platform's `Retry-After` (or a posting window) may impose: a day.
+const MAX_RETRY_DELAY_MS: u64 = 24 * 3600 * 1000;
 
 /// A destination as `claim_due_destinations` hands it out.
 #[derive(Deserialize)]
@@ -43,7 +55,10 @@ pub struct Claimed {
     pub platform: Platform,
     pub options: Value,
     pub body: String,
-    pub media: Value,
+    /// The media objects as submitted (`None`: an item naming nothing, or a file not uploaded).
+    pub media: Vec<Option<StoredMedia>>,
+    /// Whether those objects changed in Storage since the post was submitted.
+    pub media_changed: bool,
     pub attempts: u32,
     pub lease_id: String,
     /// An earlier attempt's irreversible call may have happened (its dispatcher died).
@@ -85,11 +100,19 @@ pub async fn dispatch(
             return Ok(tally);
         }
         tally.claimed += claimed.len() as u32;
-        let outcomes: Vec<Option<String>> = stream::iter(claimed)
-            .map(|job| async move { process(config, clock, &job).await })
+        let claimed_at = clock.unix_millis();
+        let (light, heavy): (Vec<_>, Vec<_>) = by_post(claimed)
+            .into_iter()
+            .partition(|post| media_weight(post) <= LIGHT_POST_BYTES);
+        let mut outcomes: Vec<Option<String>> = stream::iter(light)
+            .map(|post| async move { publish_post(config, clock, claimed_at, &post).await })
             .buffer_unordered(CONCURRENCY)
+            .flat_map(stream::iter)
             .collect()
             .await;
+        for post in heavy {
+            outcomes.extend(publish_post(config, clock, claimed_at, &post).await);
+        }
         for outcome in outcomes {
             match outcome.as_deref() {
                 Some("published") => tally.published += 1,
@@ -103,6 +126,48 @@ pub async fn dispatch(
             return Ok(tally);
         }
     }
+}
+
+/// Claimed destinations grouped by post, in claim order: a post's media are read once.
+fn by_post(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+    let mut order: Vec<String> = Vec::new();
+    let mut posts: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
+    for job in claimed {
+        if !posts.contains_key(&job.post_id) {
+            order.push(job.post_id.clone());
+        }
+        posts.entry(job.post_id.clone()).or_default().push(job);
+    }
+    order
+        .into_iter()
+        .filter_map(|post| posts.remove(&post))
+        .collect()
+}
+
+/// What a post's media weigh as submitted (a file of unknown size counts as the most allowed).
+fn media_weight(post: &[Claimed]) -> u64 {
+    post[0]
+        .media
+        .iter()
+        .flatten()
+        .map(|file| file.size_bytes.unwrap_or(MAX_POST_MEDIA_BYTES))
+        .fold(0, u64::saturating_add)
+}
+
+/// Publishes one post's claimed destinations one after another, sharing its media; each
+/// destination's new status.
+async fn publish_post(
+    config: &Config,
+    clock: &dyn Clock,
+    claimed_at: f64,
+    post: &[Claimed],
+) -> Vec<Option<String>> {
+    let media = load_media(config, post).await;
+    let mut outcomes = Vec::with_capacity(post.len());
+    for job in post {
+        outcomes.push(process(config, clock, claimed_at, job, &media).await);
+    }
+    outcomes
 }
 
 /// The outcome recorded for a destination.
@@ -166,20 +231,29 @@ impl Outcome {
     }
 }
 
-/// Full jitter over an exponential bound, or the platform's `Retry-After` when longer.
+/// Full jitter over an exponential bound, or the platform's `Retry-After` when longer; never
+/// more than a day, whatever the platform says.
 fn retry_delay_ms(attempts: u32, retry_after: Option<u64>) -> u64 {
     let bound =
         (RETRY_BASE_MS * 2_f64.powi(attempts.saturating_sub(1).min(16) as i32)).min(RETRY_MAX_MS);
     let jittered = (bound * random_unit()) as u64;
-    jittered.max(retry_after.unwrap_or(0) * 1000)
+    jittered
+        .max(retry_after.unwrap_or(0).saturating_mul(1000))
+        .min(MAX_RETRY_DELAY_MS)
 }
 
-/// Publishes one claimed destination and records its outcome; returns the destination's new
-/// status (`None` when the lease was lost meanwhile).
-async fn process(config: &Config, clock: &dyn Clock, job: &Claimed) -> Option<String> {
+/// Publishes one claimed destination with its post's media and records its outcome; returns
+/// the destination's new status (`None` when the lease was lost meanwhile).
+async fn process(
+    config: &Config,
+    clock: &dyn Clock,
+    claimed_at: f64,
+    job: &Claimed,
+    media: &Result<Vec<MediaFile>, Failure>,
+) -> Option<String> {
     let started = clock.unix_millis();
     let request_id = request_id();
-    let outcome = match attempt(config, clock, job, &request_id).await {
+    let outcome = match attempt(config, clock, claimed_at, job, media, &request_id).await {
         Ok(outcome) => outcome,
         Err(failure) => Outcome::of(failure, job.attempts + 1),
     };
@@ -210,24 +284,40 @@ async fn process(config: &Config, clock: &dyn Clock, job: &Claimed) -> Option<St
 async fn attempt(
     config: &Config,
     clock: &dyn Clock,
+    claimed_at: f64,
     job: &Claimed,
+    media: &Result<Vec<MediaFile>, Failure>,
     request_id: &str,
 ) -> Result<Outcome, Failure> {
     let fresh = fresh_access_token_of(config, clock, job.connection.clone())
         .await
         .map_err(token_failure)?;
-    let media = load_media(config, job).await?;
+    // An ambiguous attempt is only looked up (by its text): it needs no media.
+    let media: &[MediaFile] = if job.ambiguous {
+        &[]
+    } else {
+        let media = media.as_ref().map_err(Clone::clone)?;
+        fits_platform(job.platform, media)?;
+        media
+    };
     let content = Content {
         body: &job.body,
-        media: &media,
+        media,
         options: &job.options,
     };
     let wire = Wire::new(
         config.social.api_origin_override.as_deref(),
         config.social.publish_call_timeout,
     );
+    let renewed_at = Cell::new(claimed_at);
+    let keep_lease = || -> LocalBoxFuture<'_, bool> {
+        Box::pin(renew_lease_when_due(config, clock, job, &renewed_at))
+    };
     let intent = || -> LocalBoxFuture<'_, bool> {
         Box::pin(async move {
+            if !keep_lease().await {
+                return false;
+            }
             let params = json!({
                 "destination_id": job.destination_id, "lease_id": job.lease_id, "request_id": request_id,
             });
@@ -243,6 +333,7 @@ async fn attempt(
         account_id: &fresh.connection.external_account_id,
         account_handle: fresh.connection.handle.as_deref(),
         intent: &intent,
+        keep_lease: &keep_lease,
     };
     // Lookups search from a little before this attempt (clock skew between us and the platform).
     let since = job.attempt_started_at.clone().unwrap_or_else(|| {
@@ -278,6 +369,56 @@ async fn attempt(
             Ok(look_up(job.platform, &attempt, &content, &since).await)
         }
         Err(failure) => Err(failure),
+    }
+}
+
+/// Extends the destination's lease once a third of it has passed since the claim or the last
+/// renewal; false when the lease was lost (a database that cannot be reached leaves the lease to
+/// `begin_publish_attempt`, which checks it anyway).
+async fn renew_lease_when_due(
+    config: &Config,
+    clock: &dyn Clock,
+    job: &Claimed,
+    renewed_at: &Cell<f64>,
+) -> bool {
+    let now = clock.unix_millis();
+    if now - renewed_at.get() < RENEW_AFTER_MS {
+        return true;
+    }
+    let params = json!({
+        "destination_id": job.destination_id, "lease_id": job.lease_id, "lease_seconds": LEASE_SECONDS,
+    });
+    match rpc::<bool>(config, "renew_publish_lease", params).await {
+        Ok(renewed) => {
+            if renewed {
+                renewed_at.set(now);
+            }
+            renewed
+        }
+        Err(_) => true,
+    }
+}
+
+/// Every file within what `platform` takes (the post's other destinations may take more).
+fn fits_platform(platform: Platform, media: &[MediaFile]) -> Result<(), Failure> {
+    for (index, file) in media.iter().enumerate() {
+        let max = max_file_bytes(platform, &file.mime_type);
+        if file.bytes.len() as u64 > max {
+            return Err(media_too_large(index, file.bytes.len() as u64, max));
+        }
+    }
+    Ok(())
+}
+
+fn media_too_large(index: usize, size: u64, max: u64) -> Failure {
+    Failure::Refused {
+        code: "media_too_large",
+        message: format!(
+            "media[{index}] has {} MB or more; at most {} MB can be published here",
+            size / (1024 * 1024),
+            max / (1024 * 1024)
+        ),
+        platform_status: None,
     }
 }
 
@@ -352,9 +493,6 @@ fn token_failure(error: ApiError) -> Failure {
     }
 }
 
-/// How long a signed media URL handed to a platform stays valid.
-const SIGNED_URL_SECONDS: u32 = 3600;
-
 fn media_unavailable(cause: String) -> Failure {
     Failure::NotPosted {
         code: "media_unavailable",
@@ -364,75 +502,84 @@ fn media_unavailable(cause: String) -> Failure {
     }
 }
 
-/// Sends a Storage read with the service role; only a success is an answer.
-async fn storage_call(
-    config: &Config,
-    request: reqwest::RequestBuilder,
-    what: &str,
-) -> Result<reqwest::Response, Failure> {
-    let response = request
-        .header("apikey", config.service_role_key.expose())
-        .bearer_auth(config.service_role_key.expose())
-        .send()
-        .await
-        .map_err(|error| {
-            media_unavailable(format!("storage unreachable: {}", error.without_url()))
-        })?;
-    if !response.status().is_success() {
-        return Err(media_unavailable(format!(
-            "storage answered {} to {what}",
-            response.status()
-        )));
+fn media_refused(code: &'static str, message: String) -> Failure {
+    Failure::Refused {
+        code,
+        message,
+        platform_status: None,
     }
-    Ok(response)
 }
 
-/// The post's media, read from Storage with the service role: each item names a library asset
-/// of the post's team.
-async fn load_media(config: &Config, job: &Claimed) -> Result<Vec<MediaFile>, Failure> {
-    let client = supabase::service_role_client(config);
-    let resolved = super::media::resolve(&client, &job.team_id, &job.media)
-        .await
-        .map_err(|error| media_unavailable(format!("media unreadable: {}", error.message())))?;
-    let mut files = Vec::with_capacity(resolved.len());
-    for (index, stored) in resolved.into_iter().enumerate() {
-        let stored = stored.ok_or(Failure::Refused {
-            code: "media_missing",
-            message: format!("media[{index}] no longer exists"),
-            platform_status: None,
+/// A post's media as submitted, read once from Storage for all its claimed destinations, each
+/// file at most as large as the most any of them takes. Only the submitted bytes go out: media
+/// changed since the submission fail every destination with `media_changed`.
+async fn load_media(config: &Config, post: &[Claimed]) -> Result<Vec<MediaFile>, Failure> {
+    let publishing: Vec<&Claimed> = post.iter().filter(|job| !job.ambiguous).collect();
+    let Some(first) = publishing.first() else {
+        return Ok(Vec::new());
+    };
+    if first.media_changed {
+        return Err(media_refused(
+            "media_changed",
+            "a media file was replaced or removed after the post was submitted; submit it again"
+                .into(),
+        ));
+    }
+    let mut files = Vec::with_capacity(first.media.len());
+    let mut total: u64 = 0;
+    for (index, stored) in first.media.iter().enumerate() {
+        let stored = stored.as_ref().ok_or_else(|| {
+            media_refused("media_missing", format!("media[{index}] no longer exists"))
         })?;
-        let url = format!(
-            "{}/storage/v1/object/{}/{}",
-            config.supabase_url.base(),
-            stored.bucket,
-            stored.path
-        );
-        let response = storage_call(config, reqwest::Client::new().get(url), "reading").await?;
-        let bytes = response.bytes().await.map_err(|error| {
-            media_unavailable(format!("storage read failed: {}", error.without_url()))
-        })?;
-        let public_url = match job.platform {
-            Platform::Instagram => Some(
-                crate::storage::signed_url(
-                    config,
-                    &stored.bucket,
-                    &stored.path,
-                    SIGNED_URL_SECONDS,
-                )
-                .await
-                .map_err(|error| {
-                    media_unavailable(format!("signing failed: {}", error.message()))
-                })?,
-            ),
-            _ => None,
+        let cap = publishing
+            .iter()
+            .map(|job| max_file_bytes(job.platform, &stored.mime_type))
+            .max()
+            .unwrap_or(0)
+            .min(MAX_POST_MEDIA_BYTES.saturating_sub(total));
+        let bytes = media::read(config, stored, cap)
+            .await
+            .map_err(|failure| read_failure(index, failure))?;
+        total += bytes.len() as u64;
+        let public_url = if publishing
+            .iter()
+            .any(|job| job.platform == Platform::Instagram)
+        {
+            Some(signed_url(config, stored).await?)
+        } else {
+            None
         };
         files.push(MediaFile {
-            mime_type: stored.mime_type,
-            bytes: bytes.to_vec(),
+            mime_type: stored.mime_type.clone(),
+            bytes,
             public_url,
         });
     }
     Ok(files)
+}
+
+fn read_failure(index: usize, failure: ReadFailure) -> Failure {
+    match failure {
+        ReadFailure::TooLarge { size, cap } => media_too_large(index, size, cap),
+        ReadFailure::Changed(why) => {
+            media_refused("media_changed", format!("media[{index}]: {why}"))
+        }
+        ReadFailure::Unavailable(why) => media_unavailable(format!("media[{index}]: {why}")),
+        ReadFailure::Unsafe => media_refused(
+            "media_missing",
+            format!("media[{index}] names no readable file"),
+        ),
+    }
+}
+
+/// How long a signed media URL handed to a platform stays valid.
+const SIGNED_URL_SECONDS: u32 = 3600;
+
+/// A URL the platform fetches the file from itself (Instagram).
+async fn signed_url(config: &Config, stored: &StoredMedia) -> Result<String, Failure> {
+    crate::storage::signed_url(config, &stored.bucket, &stored.path, SIGNED_URL_SECONDS)
+        .await
+        .map_err(|error| media_unavailable(format!("signing failed: {}", error.message())))
 }
 
 fn request_id() -> String {
@@ -453,6 +600,34 @@ mod tests {
             assert!((delay as f64) < bound);
         }
         assert!(retry_delay_ms(1, Some(120)) >= 120_000);
+    }
+
+    #[test]
+    fn a_retry_after_of_any_size_waits_a_day_at_most_and_never_overflows() {
+        assert_eq!(retry_delay_ms(1, Some(u64::MAX)), MAX_RETRY_DELAY_MS);
+        assert_eq!(
+            retry_delay_ms(u32::MAX, Some(u64::MAX / 999)),
+            MAX_RETRY_DELAY_MS
+        );
+        assert!(
+            MAX_RETRY_DELAY_MS <= i32::MAX as u64,
+            "finish_publish_attempt takes an integer"
+        );
+    }
+
+    #[test]
+    fn each_destination_takes_only_files_its_platform_accepts() {
+        let image = |size: usize| MediaFile {
+            mime_type: "image/jpeg".into(),
+            bytes: vec![0; size].into(),
+            public_url: None,
+        };
+        let six_megabytes = [image(1024), image(6 * 1024 * 1024)];
+        assert!(matches!(
+            fits_platform(Platform::X, &six_megabytes),
+            Err(Failure::Refused { code: "media_too_large", message, .. }) if message.starts_with("media[1]")
+        ));
+        assert_eq!(fits_platform(Platform::Linkedin, &six_megabytes), Ok(()));
     }
 
     #[test]

@@ -1,83 +1,163 @@
-//! A post's media items: `{"libraryAssetId"}` (a file of the team's library) or `{"assetId"}`
-//! (an image a content job generated), resolved to the Storage object they name. Resolved with
-//! the caller's token when scheduling (RLS decides what is visible) and with the service role,
-//! limited to the post's team, when publishing.
+//! A post's media as publishing sees it: the Storage objects its items named when it was
+//! submitted (`app_private.post_media_objects`: bucket, path, type, and Storage's own size and
+//! ETag, never a client's claim), and reading their bytes within a size cap.
 
-use postgrest::Postgrest;
-use serde_json::Value;
+use futures::StreamExt;
+use serde::Deserialize;
 
-use crate::error::ApiError;
-use crate::supabase;
+use crate::config::Config;
+use crate::storage;
 
 /// The Storage object a media item names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct StoredMedia {
     pub bucket: String,
     pub path: String,
     pub mime_type: String,
-    pub size_bytes: u64,
+    /// What Storage recorded as the object's size; `None` when it recorded none.
+    pub size_bytes: Option<u64>,
+    /// Storage's ETag of the object's bytes, when it recorded one.
+    #[serde(rename = "eTag")]
+    pub e_tag: Option<String>,
 }
 
-/// Each item of `media` (a JSON array), in order: its object, or `None` when the item is
-/// malformed or names nothing visible in `team_id`.
-pub async fn resolve(
-    client: &Postgrest,
-    team_id: &str,
-    media: &Value,
-) -> Result<Vec<Option<StoredMedia>>, ApiError> {
-    let items: Vec<&Value> = media.as_array().into_iter().flatten().collect();
-    let ids =
-        |field: &str| -> Vec<&str> { items.iter().filter_map(|i| i[field].as_str()).collect() };
-    let mut found: Vec<(String, StoredMedia)> = Vec::new();
-    // (table, the item's field, the path column, the bucket: its column, or a fixed name)
-    for (table, field, path_column, bucket) in [
-        (
-            "content_library_assets",
-            "libraryAssetId",
-            "object_path",
-            Err("library"),
-        ),
-        ("assets", "assetId", "storage_path", Ok("bucket_id")),
-    ] {
-        let wanted = ids(field);
-        if wanted.is_empty() {
-            continue;
-        }
-        let columns = match bucket {
-            Ok(column) => format!("id,{path_column},mime_type,size_bytes,{column}"),
-            Err(_) => format!("id,{path_column},mime_type,size_bytes"),
-        };
-        let query = client
-            .from(table)
-            .select(columns)
-            .eq("team_id", team_id)
-            .in_("id", wanted);
-        let rows: Vec<Value> = serde_json::from_str(&supabase::send(query).await?)
-            .map_err(|error| ApiError::Upstream(format!("{table} unparsable: {error}")))?;
-        let text = |row: &Value, column: &str| row[column].as_str().unwrap_or_default().to_owned();
-        found.extend(rows.iter().map(|row| {
-            let stored = StoredMedia {
-                bucket: match bucket {
-                    Ok(column) => text(row, column),
-                    Err(name) => name.to_owned(),
-                },
-                path: text(row, path_column),
-                mime_type: text(row, "mime_type"),
-                size_bytes: row["size_bytes"].as_u64().unwrap_or(0),
-            };
-            (text(row, "id"), stored)
-        }));
+/// Why an object's bytes were not read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// Larger than `cap` (what any destination of the post takes): `size` is what Storage
+    /// announced or what was read before stopping.
+    TooLarge { size: u64, cap: u64 },
+    /// Not the bytes that were submitted (another size or ETag).
+    Changed(String),
+    /// Storage could not be asked, or refused (may work later).
+    Unavailable(String),
+    /// A name no URL may be built from (cannot happen for rows the database accepted).
+    Unsafe,
+}
+
+/// Reads the object's bytes with the service role, never holding more than `cap` bytes (or the
+/// submitted size, when smaller): the announced `Content-Length` is checked before reading and
+/// the running total while reading.
+pub async fn read(
+    config: &Config,
+    stored: &StoredMedia,
+    cap: u64,
+) -> Result<bytes::Bytes, ReadFailure> {
+    let url = storage::object_url(config, "", &stored.bucket, &stored.path)
+        .map_err(|_| ReadFailure::Unsafe)?;
+    let key = config.service_role_key.expose();
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("apikey", key)
+        .bearer_auth(key)
+        .send()
+        .await
+        .map_err(|error| {
+            ReadFailure::Unavailable(format!("storage unreachable: {}", error.without_url()))
+        })?;
+    if !response.status().is_success() {
+        return Err(ReadFailure::Unavailable(format!(
+            "storage answered {} to reading",
+            response.status()
+        )));
     }
-    Ok(items
-        .iter()
-        .map(|item| {
-            let id = item["libraryAssetId"]
-                .as_str()
-                .or_else(|| item["assetId"].as_str())?;
-            found
-                .iter()
-                .find(|(found_id, _)| found_id == id)
-                .map(|(_, stored)| stored.clone())
-        })
-        .collect())
+    let announced = header(&response, "content-length").and_then(|value| value.parse().ok());
+    check_size(stored, announced.unwrap_or(0), cap)?;
+    let served_etag = header(&response, "etag").filter(|tag| !tag.is_empty());
+    if let (Some(submitted), Some(served)) = (&stored.e_tag, served_etag) {
+        if bare_etag(submitted) != bare_etag(&served) {
+            return Err(ReadFailure::Changed(
+                "the file was replaced after the post was submitted".into(),
+            ));
+        }
+    }
+    let expected = stored.size_bytes.unwrap_or(cap).min(cap);
+    let mut bytes = Vec::with_capacity(announced.unwrap_or(expected).min(expected) as usize);
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| {
+            ReadFailure::Unavailable(format!("storage read failed: {}", error.without_url()))
+        })?;
+        check_size(stored, (bytes.len() + chunk.len()) as u64, cap)?;
+        bytes.extend_from_slice(&chunk);
+    }
+    match stored.size_bytes {
+        Some(submitted) if submitted != bytes.len() as u64 => Err(ReadFailure::Changed(format!(
+            "the file has {} bytes; {submitted} were submitted",
+            bytes.len()
+        ))),
+        _ => Ok(bytes.into()),
+    }
+}
+
+/// Whether `size` bytes (announced or read so far) stay within the cap and the submitted size.
+fn check_size(stored: &StoredMedia, size: u64, cap: u64) -> Result<(), ReadFailure> {
+    if size > cap {
+        return Err(ReadFailure::TooLarge { size, cap });
+    }
+    match stored.size_bytes {
+        Some(submitted) if size > submitted => Err(ReadFailure::Changed(format!(
+            "the file has more than the {submitted} bytes submitted"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    Some(response.headers().get(name)?.to_str().ok()?.to_owned())
+}
+
+/// An ETag without its weak marker and quotes (Storage's metadata and its answers differ).
+fn bare_etag(tag: &str) -> &str {
+    tag.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(size_bytes: Option<u64>) -> StoredMedia {
+        StoredMedia {
+            bucket: "library".into(),
+            path: "t/x.png".into(),
+            mime_type: "image/png".into(),
+            size_bytes,
+            e_tag: Some("\"abc\"".into()),
+        }
+    }
+
+    #[test]
+    fn sizes_are_held_to_the_cap_and_to_what_was_submitted() {
+        assert_eq!(check_size(&stored(Some(10)), 10, 100), Ok(()));
+        assert_eq!(
+            check_size(&stored(Some(1)), 31_457_280, 5_242_880),
+            Err(ReadFailure::TooLarge {
+                size: 31_457_280,
+                cap: 5_242_880
+            })
+        );
+        assert!(matches!(
+            check_size(&stored(Some(10)), 11, 100),
+            Err(ReadFailure::Changed(_))
+        ));
+        assert_eq!(check_size(&stored(None), 100, 100), Ok(()));
+    }
+
+    #[test]
+    fn etags_compare_without_quotes_or_weak_markers() {
+        assert_eq!(bare_etag("W/\"abc\""), bare_etag("\"abc\""));
+        assert_ne!(bare_etag("\"abd\""), bare_etag("\"abc\""));
+    }
+
+    #[test]
+    fn objects_read_as_the_database_describes_them() {
+        let parsed: Vec<Option<StoredMedia>> = serde_json::from_value(serde_json::json!([
+            {"bucket": "library", "path": "t/x.png", "mimeType": "image/png", "sizeBytes": 42,
+             "objectId": "00000000-0000-0000-0000-000000000000", "version": null, "eTag": "\"abc\""},
+            null
+        ]))
+        .unwrap();
+        assert_eq!(parsed, [Some(stored(Some(42))), None]);
+    }
 }

@@ -30,7 +30,8 @@ use wire::{Answer, Unanswered, Wire};
 /// A media file read from Storage.
 pub struct MediaFile {
     pub mime_type: String,
-    pub bytes: Vec<u8>,
+    /// Shared by the destinations and the upload calls of one post without copies.
+    pub bytes: bytes::Bytes,
     /// A short-lived signed URL of the object, for platforms that fetch media themselves
     /// (Instagram); `None` for the others.
     pub public_url: Option<String>,
@@ -51,9 +52,9 @@ pub struct Published {
 }
 
 /// Why a publishing step failed, by what it proves about the post.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// Nothing was posted (429, 503, no connection, or a step before the irreversible call):
+    /// Nothing was posted (429, no connection, or a step before the irreversible call):
     /// another attempt may follow, after `retry_after` seconds if the platform said.
     NotPosted {
         code: &'static str,
@@ -98,11 +99,12 @@ impl Failure {
         }
     }
 
-    /// What a platform's answer to the irreversible call means: 429 and 503 are refusals to
-    /// take the request at all; other 5xx may come after the post was created.
+    /// What a platform's answer to the irreversible call means: 429 refuses the request; any
+    /// 5xx, 503 included (X sometimes answers it after creating the post), may come after the
+    /// post was created and is looked up, never taken for "not posted".
     pub fn of_posting(platform: Platform, answer: &Answer) -> Self {
         match answer.status {
-            500..=599 if answer.status != 503 => Self::Ambiguous {
+            500..=599 => Self::Ambiguous {
                 message: format!("{} answered {}", platform.as_str(), answer.status),
                 platform_status: Some(answer.status),
             },
@@ -190,6 +192,8 @@ pub struct Attempt<'a> {
     /// The account's handle, where permalinks need it (TikTok).
     pub account_handle: Option<&'a str>,
     pub(crate) intent: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,
+    /// Keeps the destination's lease through long uploads; false when it was lost.
+    pub(crate) keep_lease: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,
 }
 
 impl Attempt<'_> {
@@ -203,8 +207,11 @@ impl Attempt<'_> {
         }
     }
 
-    /// Sends a call that posts nothing.
+    /// Sends a call that posts nothing (renewing the lease first when it is due).
     pub async fn prepare(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
+        if !(self.keep_lease)().await {
+            return Err(Failure::LeaseLost);
+        }
         let answer = self
             .wire
             .send(call)
@@ -342,11 +349,7 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(
-            Failure::of_posting(Platform::X, &answer(503)),
-            Failure::NotPosted { .. }
-        ));
-        for status in [500, 502, 504] {
+        for status in [500, 502, 503, 504] {
             assert!(matches!(
                 Failure::of_posting(Platform::X, &answer(status)),
                 Failure::Ambiguous { .. }

@@ -102,7 +102,7 @@ mod tests {
             json!({"boardId": "549755885175", "title": "Launch", "link": "https://pixa.example"});
         let media = [MediaFile {
             mime_type: "image/png".into(),
-            bytes: b"png".to_vec(),
+            bytes: b"png".to_vec().into(),
             public_url: None,
         }];
         let content = Content {

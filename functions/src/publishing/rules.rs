@@ -236,6 +236,18 @@ pub fn check(
     problems
 }
 
+/// The largest file of this type `platform` takes from the worker (at most a post's whole media
+/// budget); 0 for a kind it does not take.
+pub fn max_file_bytes(platform: Platform, mime_type: &str) -> u64 {
+    let limits = limits(platform);
+    let max = if mime_type.starts_with("image/") {
+        limits.max_image_bytes
+    } else {
+        limits.max_video_bytes
+    };
+    max.min(MAX_POST_MEDIA_BYTES)
+}
+
 /// The options each platform takes: which are required, and their allowed values.
 fn option_problems(platform: Platform, options: &Value) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();

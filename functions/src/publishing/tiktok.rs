@@ -80,7 +80,7 @@ pub fn upload_calls(upload_url: &str, video: &MediaFile) -> Vec<Call> {
             Call::unauthenticated(Method::Put, upload_url)
                 .bytes(
                     &video.mime_type,
-                    video.bytes[start as usize..end as usize].to_vec(),
+                    video.bytes.slice(start as usize..end as usize),
                 )
                 .header(
                     "Content-Range",
@@ -247,7 +247,7 @@ mod tests {
     fn video(size: usize) -> MediaFile {
         MediaFile {
             mime_type: "video/mp4".into(),
-            bytes: vec![0; size],
+            bytes: vec![0; size].into(),
             public_url: None,
         }
     }

@@ -25,7 +25,7 @@ pub enum Body {
     Form(Vec<(&'static str, String)>),
     Bytes {
         content_type: String,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     },
 }
 
@@ -69,10 +69,10 @@ impl Call {
         self
     }
 
-    pub fn bytes(mut self, content_type: &str, bytes: Vec<u8>) -> Self {
+    pub fn bytes(mut self, content_type: &str, bytes: impl Into<bytes::Bytes>) -> Self {
         self.body = Body::Bytes {
             content_type: content_type.to_owned(),
-            bytes,
+            bytes: bytes.into(),
         };
         self
     }

@@ -276,7 +276,7 @@ mod tests {
     fn uploads_a_video_in_numbered_segments_under_five_megabytes() {
         let video = MediaFile {
             mime_type: "video/mp4".into(),
-            bytes: vec![7; 2 * SEGMENT_BYTES + 10],
+            bytes: vec![7; 2 * SEGMENT_BYTES + 10].into(),
             public_url: None,
         };
         assert_eq!(

@@ -110,7 +110,7 @@ mod tests {
         let options = json!({"title": "Launch", "privacyStatus": "unlisted", "tags": ["a"]});
         let video = MediaFile {
             mime_type: "video/mp4".into(),
-            bytes: vec![1; 2048],
+            bytes: vec![1; 2048].into(),
             public_url: None,
         };
         let content = Content {

@@ -17,8 +17,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::publishing::dispatcher;
+use crate::publishing::media::StoredMedia;
 use crate::publishing::rules::{self, MediaInfo};
-use crate::publishing::{dispatcher, media};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
 use crate::routes::assist::moderation_verdict;
 use crate::routes::{is_uuid, Query};
@@ -108,7 +109,9 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 /// `POST /v1/jobs/{job_id}/post` `{destinations: [{connectionId, options?}], scheduledAt?,
 /// timezone?}`: a finished content job's text and images become a post of its team, scheduled
 /// (or, without `scheduledAt`, published now) in one call. Idempotent per job: the post's
-/// `client_post_id` is `job:<job id>`, and a repeated call answers 200 `existing` with it.
+/// `client_post_id` is `job:<job id>` (a key only the worker writes), and a repeated call
+/// answers 200 `existing` with it, unless the first call's submission was refused (moderation,
+/// rules, credits): then the post, still a draft, is submitted again.
 pub async fn from_job(
     config: &Config,
     caller: &Caller,
@@ -121,10 +124,6 @@ pub async fn from_job(
         team_id: Option<String>,
         state: String,
         result: Option<Value>,
-    }
-    #[derive(Deserialize)]
-    struct Created {
-        id: String,
     }
     let body = JsonBody::parse(&request.body)?;
     let destinations = match body.0.get("destinations") {
@@ -178,13 +177,55 @@ pub async fn from_job(
             .eq("client_post_id", &client_post_id),
     )
     .await?;
-    if let Some(post) = existing.into_iter().next() {
-        // Asked before: the post exists and went its way.
-        return Ok(Response::json(
-            200,
-            &json!({ "status": "existing", "postId": post.id }),
-        ));
-    }
+    let post = match existing.into_iter().next() {
+        Some(post) if was_submitted(&client, &post.id).await? => {
+            // Asked before: the post exists and went its way.
+            return Ok(Response::json(
+                200,
+                &json!({ "status": "existing", "postId": post.id }),
+            ));
+        }
+        Some(draft) => draft,
+        None => {
+            let chosen = chosen_destinations(destinations)?;
+            let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
+            let row = json!({
+                "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media,
+                "created_by": caller.user.id.as_str(),
+            });
+            create_post(config, &team_id, row, chosen).await?
+        }
+    };
+    let mut outcome = match scheduled_at {
+        Some(at) => {
+            let at = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339();
+            submit(config, caller, &post.id, &at, timezone, scope).await?
+        }
+        None => submit_now(config, caller, &post.id, timezone, scope).await?,
+    };
+    outcome["postId"] = json!(post.id);
+    Ok(Response::json(202, &outcome))
+}
+
+/// Whether any destination of the post left the draft state (its submission was accepted).
+async fn was_submitted(client: &postgrest::Postgrest, post_id: &str) -> Result<bool, ApiError> {
+    let submitted: Vec<Value> = rows(
+        client
+            .from("post_destinations")
+            .select("id")
+            .eq("post_id", post_id)
+            .neq("status", "draft")
+            .limit(1),
+    )
+    .await?;
+    Ok(!submitted.is_empty())
+}
+
+/// The request's `destinations` as (connection id, options).
+fn chosen_destinations(destinations: &[Value]) -> Result<Vec<(&str, Value)>, ApiError> {
     let mut chosen = Vec::with_capacity(destinations.len());
     for (index, destination) in destinations.iter().enumerate() {
         let connection = destination["connectionId"]
@@ -205,8 +246,19 @@ pub async fn from_job(
         }
         chosen.push((connection, options));
     }
-    let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
-    let row = json!({ "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media });
+    Ok(chosen)
+}
+
+/// Writes a job's post and its destinations as the service role: the `job:` key is the
+/// worker's, and the caller's membership was shown by reading the team's job. The connections'
+/// team is checked by the database.
+async fn create_post(
+    config: &Config,
+    team_id: &str,
+    row: Value,
+    chosen: Vec<(&str, Value)>,
+) -> Result<Created, ApiError> {
+    let client = supabase::service_role_client(config);
     let post: Created = rows(client.from("scheduled_posts").insert(row.to_string()))
         .await?
         .into_iter()
@@ -229,22 +281,18 @@ pub async fn from_job(
         let _ = supabase::send(client.from("scheduled_posts").eq("id", &post.id).delete()).await;
         return Err(error);
     }
-    let mut outcome = match scheduled_at {
-        Some(at) => {
-            let at = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
-                .with_timezone(&chrono::Utc)
-                .to_rfc3339();
-            submit(config, caller, &post.id, &at, timezone, scope).await?
-        }
-        None => submit_now(config, caller, &post.id, timezone, scope).await?,
-    };
-    outcome["postId"] = json!(post.id);
-    Ok(Response::json(202, &outcome))
+    Ok(post)
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
 }
 
 /// The post as the caller sees it, checked against every destination's platform and by
-/// moderation, then handed to `submit_post`.
+/// moderation, then handed to `submit_post` with the fingerprint of what was checked: a post
+/// edited meanwhile (text, media, destinations, or a file replaced in Storage) is refused with
+/// 409 `post_changed` instead of being submitted unchecked.
 async fn submit(
     config: &Config,
     caller: &Caller,
@@ -255,15 +303,9 @@ async fn submit(
 ) -> Result<Value, ApiError> {
     let draft = Draft::load(config, caller, id).await?;
     draft.check()?;
-    if !draft.post.body.trim().is_empty() {
-        let verdict = moderation_verdict(
-            config,
-            caller,
-            Some(&draft.post.team_id),
-            &draft.post.body,
-            scope,
-        )
-        .await?;
+    if !draft.body.trim().is_empty() {
+        let verdict =
+            moderation_verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
         if verdict.flagged {
             return Err(ApiError::Rejected {
                 status: 422,
@@ -278,7 +320,10 @@ async fn submit(
     let outcome: Value = rpc(
         config,
         "submit_post",
-        json!({ "user_id": caller.user.id.as_str(), "post_id": id, "scheduled_at": scheduled_at, "timezone": timezone }),
+        json!({
+            "user_id": caller.user.id.as_str(), "post_id": id, "scheduled_at": scheduled_at,
+            "timezone": timezone, "fingerprint": draft.fingerprint,
+        }),
     )
     .await?;
     answer_of(outcome)
@@ -306,136 +351,87 @@ fn answer_of(outcome: Value) -> Result<Value, ApiError> {
             "post_not_pending",
             "The post is not waiting for approval.",
         )),
+        "changed" => Err(conflict(
+            "post_changed",
+            "The post, its destinations or its media changed while it was being checked; submit it again.",
+        )),
         _ => Ok(outcome),
     }
 }
 
 #[derive(Deserialize)]
-struct PostRow {
-    team_id: String,
-    body: String,
-    media: Value,
-}
-
-#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DestinationRow {
-    connection_id: String,
+    platform: Platform,
+    account_status: String,
     options: Value,
 }
 
+/// A post with its destinations and media as `post_for_submission` reads them in one snapshot,
+/// with the fingerprint `submit_post` compares.
 #[derive(Deserialize)]
-struct AccountRow {
-    id: String,
-    platform: Platform,
-    status: String,
-}
-
-/// A post with its destinations and media, read with the caller's token (RLS decides).
+#[serde(rename_all = "camelCase")]
 struct Draft {
-    post: PostRow,
-    destinations: Vec<(DestinationRow, Option<AccountRow>)>,
-    media: Vec<Option<MediaInfo>>,
+    team_id: String,
+    body: String,
+    media: Vec<Option<StoredMedia>>,
+    destinations: Vec<DestinationRow>,
+    fingerprint: String,
 }
 
 impl Draft {
     async fn load(config: &Config, caller: &Caller, id: &str) -> Result<Self, ApiError> {
-        let client = supabase::user_client(config, &caller.token);
-        let post: PostRow = rows(
-            client
-                .from("scheduled_posts")
-                .select("team_id,body,media")
-                .eq("id", id),
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound)?;
-        let destinations: Vec<DestinationRow> = rows(
-            client
-                .from("post_destinations")
-                .select("connection_id,options")
-                .eq("post_id", id)
-                .order("created_at"),
+        let read: Value = rpc(
+            config,
+            "post_for_submission",
+            json!({ "user_id": caller.user.id.as_str(), "post_id": id }),
         )
         .await?;
-        let connection_ids: Vec<&str> = destinations
-            .iter()
-            .map(|d| d.connection_id.as_str())
-            .collect();
-        let accounts: Vec<AccountRow> = if connection_ids.is_empty() {
-            Vec::new()
-        } else {
-            rows(
-                client
-                    .from("social_accounts")
-                    .select("id,platform,status")
-                    .in_("id", connection_ids),
-            )
-            .await?
-        };
-        let media = media::resolve(&client, &post.team_id, &post.media)
-            .await?
-            .into_iter()
-            .map(|stored| {
-                stored.map(|stored| MediaInfo {
-                    mime_type: stored.mime_type,
-                    size_bytes: stored.size_bytes,
-                })
-            })
-            .collect();
-        let mut accounts: std::collections::HashMap<String, AccountRow> =
-            accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
-        let destinations = destinations
-            .into_iter()
-            .map(|d| {
-                let account = accounts.remove(&d.connection_id);
-                (d, account)
-            })
-            .collect();
-        Ok(Self {
-            post,
-            destinations,
-            media,
-        })
+        if read["status"] != "ok" {
+            return Err(ApiError::NotFound);
+        }
+        serde_json::from_value(read)
+            .map_err(|error| ApiError::Upstream(format!("post_for_submission unparsable: {error}")))
     }
 
     /// Every platform rule and every account's state; all problems at once, the first named.
     fn check(&self) -> Result<(), ApiError> {
         let mut problems = Vec::new();
+        let mut media = Vec::with_capacity(self.media.len());
         for (index, item) in self.media.iter().enumerate() {
-            if item.is_none() {
-                problems.push(rules::Problem {
+            match item {
+                Some(StoredMedia {
+                    mime_type,
+                    size_bytes: Some(size_bytes),
+                    ..
+                }) => media.push(MediaInfo {
+                    mime_type: mime_type.clone(),
+                    size_bytes: *size_bytes,
+                }),
+                _ => problems.push(rules::Problem {
                     field: format!("media[{index}]"),
-                    reason: "must name a file of the team's library (libraryAssetId) or a generated image (assetId)".into(),
-                });
+                    reason: "must name an uploaded file of the team's library (libraryAssetId) or a generated image (assetId)".into(),
+                }),
             }
         }
-        let media: Vec<MediaInfo> = self.media.iter().flatten().cloned().collect();
-        for (index, (destination, account)) in self.destinations.iter().enumerate() {
-            let prefix = format!("destinations[{index}]");
-            match account {
-                None => problems.push(rules::Problem {
-                    field: format!("{prefix}.connectionId"),
-                    reason: "is not a connected account of the team".into(),
-                }),
-                Some(account) if account.status == "reauth_required" => {
-                    return Err(ApiError::Rejected {
-                        status: 409,
-                        code: "reauth_required",
-                        message: format!(
-                            "The {} account must be connected again before posting to it.",
-                            account.platform.as_str()
-                        ),
-                    })
-                }
-                Some(account) => problems.extend(rules::check(
-                    account.platform,
-                    &self.post.body,
-                    &media,
-                    &destination.options,
-                    &prefix,
-                )),
+        for (index, destination) in self.destinations.iter().enumerate() {
+            if destination.account_status == "reauth_required" {
+                return Err(ApiError::Rejected {
+                    status: 409,
+                    code: "reauth_required",
+                    message: format!(
+                        "The {} account must be connected again before posting to it.",
+                        destination.platform.as_str()
+                    ),
+                });
             }
+            problems.extend(rules::check(
+                destination.platform,
+                &self.body,
+                &media,
+                &destination.options,
+                &format!("destinations[{index}]"),
+            ));
         }
         match problems.into_iter().next() {
             None => Ok(()),

@@ -1114,3 +1114,170 @@ async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
         1
     );
 }
+
+/// Replaces a library file's bytes through Storage, as any member may.
+async fn replace_library_file(env: &Env, user: &User, asset: &str, mime: &str, bytes: Vec<u8>) {
+    let rows = env
+        .db
+        .query(
+            "select object_path from public.content_library_assets where id = $1::text::uuid",
+            &[&asset],
+        )
+        .await
+        .unwrap();
+    let path: String = rows[0].get(0);
+    let response = env
+        .http
+        .put(format!(
+            "{}/storage/v1/object/library/{path}",
+            env.stack.supabase_url
+        ))
+        .header("apikey", env.stack.keys.anon_key())
+        .header("content-type", mime)
+        .header("x-upsert", "true")
+        .bearer_auth(&user.token)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
+#[tokio::test]
+async fn a_file_far_larger_than_storage_recorded_fails_its_destination_and_the_run_goes_on() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let mut huge = jpeg();
+    huge.resize(30 * 1024 * 1024, 0x42);
+    let image = library_asset(&env, &team.owner, &team, "image/jpeg", huge).await;
+    // Storage's record of the object says it is tiny (the size a client could once claim).
+    env.db
+        .execute(
+            "update storage.objects set metadata = metadata || '{\"size\": 1}' \
+             where bucket_id = 'library' and name = \
+             (select object_path from public.content_library_assets where id = $1::text::uuid)",
+            &[&image],
+        )
+        .await
+        .unwrap();
+    let heavy_text = format!("Heavy {}", unique("heavy"));
+    let heavy = draft_with_media(&env, &team.owner, &team, &heavy_text, &[image], &[]).await;
+    let light_text = format!("Light {}", unique("light"));
+    let light = draft(&env, &team.owner, &team, &light_text, &[]).await;
+    for post_id in [&heavy, &light] {
+        schedule_later(&env, &team.owner, post_id).await;
+        make_due(&env, post_id).await;
+    }
+    cron_publish(&env).await;
+    idle(&env, &team.owner, &heavy).await;
+    idle(&env, &team.owner, &light).await;
+    assert_eq!(
+        outcomes(&env, &team.owner, &team, &heavy).await,
+        [("failed".to_owned(), json!("media_too_large"))]
+    );
+    assert_eq!(
+        outcomes(&env, &team.owner, &team, &light).await,
+        [("published".to_owned(), Value::Null)]
+    );
+    let created = created_posts(&env, &team.account).await;
+    assert_eq!(count_with_text(&created, &heavy_text), 0);
+    assert_eq!(count_with_text(&created, &light_text), 1);
+}
+
+#[tokio::test]
+async fn a_file_replaced_after_the_post_was_submitted_is_never_published() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let image = library_asset(&env, &team.owner, &team, "image/jpeg", jpeg()).await;
+    let text = format!("Approved {}", unique("approved"));
+    let post_id = draft_with_media(&env, &team.owner, &team, &text, &[image.clone()], &[]).await;
+    schedule_later(&env, &team.owner, &post_id).await;
+    let mut other = jpeg();
+    other.resize(5000, 0x66);
+    replace_library_file(&env, &team.owner, &image, "image/jpeg", other).await;
+    make_due(&env, &post_id).await;
+    cron_publish(&env).await;
+    idle(&env, &team.owner, &post_id).await;
+    assert_eq!(
+        outcomes(&env, &team.owner, &team, &post_id).await,
+        [("failed".to_owned(), json!("media_changed"))]
+    );
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_again() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let (code, accepted) = post(
+        &env,
+        &team.owner,
+        "/v1/jobs",
+        json!({"prompt": format!("Winter sale {}", unique("job")), "teamId": team.id,
+               "chain": [{"kind": "draft", "provider": "openai"}]}),
+    )
+    .await;
+    assert_eq!(code, 202, "{accepted}");
+    let job_id = accepted["id"].as_str().unwrap().to_owned();
+    for _ in 0..300 {
+        let (_, job, _) = env
+            .send(
+                env.http
+                    .get(env.stack.url(&format!("/v1/jobs/{job_id}")))
+                    .bearer_auth(&team.owner.token),
+            )
+            .await;
+        if job["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A member cannot take the job's post key first.
+    let (status, refused) = env
+        .rest_insert(
+            &team.owner,
+            "scheduled_posts",
+            json!({"team_id": team.id, "client_post_id": format!("job:{job_id}"), "body": "squatted"}),
+        )
+        .await;
+    assert_ne!(status, 201, "{refused}");
+
+    let path = format!("/v1/jobs/{job_id}/post");
+    let refused_options = json!({"destinations": [{"connectionId": team.connections[0],
+                                                   "options": {"replySettings": "everyone"}}]});
+    let (code, body) = post(&env, &team.owner, &path, refused_options).await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (400, "invalid_request"),
+        "{body}"
+    );
+    env.db
+        .execute(
+            "update public.post_destinations set options = '{}' where post_id = \
+             (select id from public.scheduled_posts where client_post_id = $1)",
+            &[&format!("job:{job_id}")],
+        )
+        .await
+        .unwrap();
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &path,
+        json!({"destinations": [{"connectionId": team.connections[0]}]}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("scheduled")),
+        "the refused first submission is not taken for a done one: {body}"
+    );
+    let post_id = body["postId"].as_str().unwrap().to_owned();
+    assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
+}
