@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::ai::settings::AiSettings;
+use crate::outbound::policy::OutboundPolicy;
 use crate::social::settings::SocialSettings;
 
 #[derive(Clone, Debug)]
@@ -14,6 +15,9 @@ pub struct Config {
     /// Legacy HS256 secret; without it HS256 tokens are refused.
     pub jwt_secret: Option<JwtSecret>,
     pub jwt_audience: String,
+    pub environment: Environment,
+    /// Where requests to URLs users chose may go (`ALLOW_LOCAL_OUTBOUND`).
+    pub outbound: OutboundPolicy,
     pub ai: AiSettings,
     pub social: SocialSettings,
 }
@@ -25,6 +29,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let read = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
         let require = |name: &'static str| read(name).ok_or(ConfigError::Missing(name));
+        let environment = Environment::parse(read("ENVIRONMENT"))?;
+        let outbound = outbound_policy(read("ALLOW_LOCAL_OUTBOUND"), environment)?;
         Ok(Self {
             supabase_url: SupabaseUrl::parse(&require("SUPABASE_URL")?)?,
             anon_key: ApiKey::parse("SUPABASE_ANON_KEY", require("SUPABASE_ANON_KEY")?)?,
@@ -34,9 +40,53 @@ impl Config {
             )?,
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+            environment,
+            outbound,
             ai: AiSettings::from_lookup(read)?,
-            social: SocialSettings::from_lookup(read)?,
+            social: SocialSettings::from_lookup(&read, environment, outbound)?,
         })
+    }
+}
+
+/// `ENVIRONMENT`: `production` unless it says `development`, so a deployment that forgets it
+/// gets production's rules. Only development may relax them (`ALLOW_LOCAL_OUTBOUND`, the OAuth
+/// callback taken from `Host`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Development,
+}
+
+impl Environment {
+    fn parse(raw: Option<String>) -> Result<Self, ConfigError> {
+        match raw.as_deref().map(str::trim) {
+            None | Some("production") => Ok(Self::Production),
+            Some("development") => Ok(Self::Development),
+            Some(_) => Err(ConfigError::Invalid {
+                name: "ENVIRONMENT",
+                reason: "must be production or development",
+            }),
+        }
+    }
+}
+
+/// `ALLOW_LOCAL_OUTBOUND=true` lets user-chosen URLs (and `SOCIAL_API_ORIGIN_OVERRIDE`) reach
+/// loopback, where a local stack's fakes listen; refused outside development.
+fn outbound_policy(
+    raw: Option<String>,
+    environment: Environment,
+) -> Result<OutboundPolicy, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        name: "ALLOW_LOCAL_OUTBOUND",
+        reason,
+    };
+    match (raw.as_deref().map(str::trim), environment) {
+        (None | Some("false"), _) => Ok(OutboundPolicy::PUBLIC_ONLY),
+        (Some("true"), Environment::Development) => Ok(OutboundPolicy::LOCAL_ALLOWED),
+        (Some("true"), Environment::Production) => {
+            Err(invalid("only allowed with ENVIRONMENT=development"))
+        }
+        (Some(_), _) => Err(invalid("must be true or false")),
     }
 }
 
@@ -213,6 +263,52 @@ pub(crate) mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn local_outbound_only_in_development() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = REQUIRED.to_vec();
+            pairs.extend_from_slice(extra);
+            config_from(&pairs)
+        };
+        let production = with(&[]).unwrap();
+        assert_eq!(production.environment, Environment::Production);
+        assert!(!production.outbound.allows_local());
+        for refused in [
+            &[("ALLOW_LOCAL_OUTBOUND", "true")][..],
+            &[
+                ("ENVIRONMENT", "production"),
+                ("ALLOW_LOCAL_OUTBOUND", "true"),
+            ],
+            &[
+                ("ENVIRONMENT", "development"),
+                ("ALLOW_LOCAL_OUTBOUND", "yes"),
+            ],
+        ] {
+            assert!(matches!(
+                with(refused).unwrap_err(),
+                ConfigError::Invalid {
+                    name: "ALLOW_LOCAL_OUTBOUND",
+                    ..
+                }
+            ));
+        }
+        assert!(matches!(
+            with(&[("ENVIRONMENT", "staging")]).unwrap_err(),
+            ConfigError::Invalid {
+                name: "ENVIRONMENT",
+                ..
+            }
+        ));
+        let development = with(&[("ENVIRONMENT", "development")]).unwrap();
+        assert!(!development.outbound.allows_local(), "only when asked for");
+        let local = with(&[
+            ("ENVIRONMENT", "development"),
+            ("ALLOW_LOCAL_OUTBOUND", "true"),
+        ])
+        .unwrap();
+        assert!(local.outbound.allows_local());
     }
 
     #[test]

@@ -37,18 +37,68 @@ export function respondStreamed(status, lines, stream) {
   return new Response(stream, { status, headers: headersOf(lines) });
 }
 
-// One outbound exchange: `answer` settles once the whole answer is read, to
-// `{status, headers, body}`; `abortExchange` stops it while it runs. `body` is a view of wasm
+// One outbound exchange. Redirects are not followed: a 3xx is the answer. `answer` settles once
+// the whole answer is read, to `{status, headers, body}`; the body is counted as it arrives and,
+// past `limit` bytes (or announced as longer), the exchange is aborted and `answer` rejects with
+// a RangeError. `abortExchange` stops it while it runs. `body` (the request's) is a view of wasm
 // memory, copied before this returns.
-export function exchange(url, method, lines, body) {
+export function exchange(url, method, lines, body, limit) {
   const controller = new AbortController();
-  const init = { method, headers: headersOf(lines), body: body?.slice(), signal: controller.signal };
-  return { answer: read(fetch(url, init)), controller };
+  const answer = start(url, method, lines, body, controller).then((response) => readWhole(response, limit, controller));
+  return { answer, controller };
 }
 
-async function read(pending) {
-  const response = await pending;
-  return { status: response.status, headers: response.headers, body: new Uint8Array(await response.arrayBuffer()) };
+// The same, settling as soon as the headers arrived, to `{status, headers, chunks}`:
+// `chunks.next()` resolves to the body's next Uint8Array, undefined at its end (the caller
+// counts and times them).
+export function exchangeStreamed(url, method, lines, body) {
+  const controller = new AbortController();
+  const answer = start(url, method, lines, body, controller).then((response) => ({
+    status: response.status,
+    headers: response.headers,
+    chunks: new Chunks(response.body),
+  }));
+  return { answer, controller };
+}
+
+function start(url, method, lines, body, controller) {
+  const init = { method, headers: headersOf(lines), body: body?.slice(), signal: controller.signal, redirect: "manual" };
+  return fetch(url, init);
+}
+
+class Chunks {
+  constructor(stream) {
+    this.reader = stream?.getReader();
+  }
+
+  async next() {
+    if (this.reader === undefined) return undefined;
+    const { done, value } = await this.reader.read();
+    return done ? undefined : value;
+  }
+}
+
+async function readWhole(response, limit, controller) {
+  const tooLarge = () => {
+    controller.abort();
+    return new RangeError(`answer larger than ${limit} bytes`);
+  };
+  if (Number(response.headers.get("content-length")) > limit) throw tooLarge();
+  const chunks = new Chunks(response.body);
+  const parts = [];
+  let length = 0;
+  for (let chunk; (chunk = await chunks.next()) !== undefined; ) {
+    length += chunk.byteLength;
+    if (length > limit) throw tooLarge();
+    parts.push(chunk);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return { status: response.status, headers: response.headers, body: bytes };
 }
 
 export function abortExchange(exchange) {

@@ -22,8 +22,25 @@ extern "C" {
     #[wasm_bindgen(js_name = respondStreamed)]
     pub fn respond_streamed(status: u16, header_lines: &str, stream: &ReadableStream) -> Response;
 
-    /// Sends a request; its `answer` resolves to an [`Exchanged`] once the whole answer is read.
-    pub fn exchange(url: &str, method: &str, header_lines: &str, body: Option<&[u8]>) -> Exchange;
+    /// Sends a request, following no redirect; its `answer` resolves to an [`Exchanged`] once
+    /// the whole answer is read, or rejects with a `RangeError` past `limit` bytes.
+    pub fn exchange(
+        url: &str,
+        method: &str,
+        header_lines: &str,
+        body: Option<&[u8]>,
+        limit: usize,
+    ) -> Exchange;
+
+    /// As `exchange`, but `answer` resolves once the headers arrived; the body follows through
+    /// [`Exchanged::chunks`].
+    #[wasm_bindgen(js_name = exchangeStreamed)]
+    pub fn exchange_streamed(
+        url: &str,
+        method: &str,
+        header_lines: &str,
+        body: Option<&[u8]>,
+    ) -> Exchange;
 
     pub type Exchange;
     #[wasm_bindgen(method, getter)]
@@ -40,4 +57,12 @@ extern "C" {
     pub fn headers(this: &Exchanged) -> worker::web_sys::Headers;
     #[wasm_bindgen(method, getter)]
     pub fn body(this: &Exchanged) -> Vec<u8>;
+    /// A streamed answer's body.
+    #[wasm_bindgen(method, getter)]
+    pub fn chunks(this: &Exchanged) -> BodyChunks;
+
+    pub type BodyChunks;
+    /// Resolves to the next `Uint8Array`, `undefined` at the end.
+    #[wasm_bindgen(method)]
+    pub fn next(this: &BodyChunks) -> Promise;
 }

@@ -121,7 +121,7 @@ pub async fn select_as_user(
 async fn reply_text(request: reqwest::RequestBuilder) -> Result<String, UpstreamError> {
     let reply = outbound::send(request)
         .await
-        .map_err(UpstreamError::Unreachable)?;
+        .map_err(|failure| UpstreamError::Unreachable(failure.to_string()))?;
     if !reply.succeeded() {
         return Err(UpstreamError::Status {
             status: reply.status,

@@ -392,6 +392,10 @@ fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static
         ("SUPABASE_ANON_KEY", keys.anon_key()),
         ("SUPABASE_SERVICE_ROLE_KEY", keys.service_role_key()),
         ("SUPABASE_JWT_SECRET", keys.jwt_secret.clone()),
+        // The fakes listen on loopback over http: only a development configuration may call
+        // there (and use SOCIAL_API_ORIGIN_OVERRIDE).
+        ("ENVIRONMENT", "development".into()),
+        ("ALLOW_LOCAL_OUTBOUND", "true".into()),
         ("OPENAI_BASE_URL", format!("{fakes_url}/openai/v1")),
         ("XAI_BASE_URL", format!("{fakes_url}/xai/v1")),
         ("GEMINI_BASE_URL", format!("{fakes_url}/gemini/v1beta")),

@@ -142,7 +142,8 @@ struct Relay {
 impl Relay {
     fn absorb(&mut self, bytes: &[u8]) {
         for data in self.decoder.push(bytes) {
-            match self.provider.parse_stream_event(&data) {
+            let event = data.map_err(ProviderError::from);
+            match event.and_then(|data| self.provider.parse_stream_event(&data)) {
                 Ok(StreamDelta { text, usage, done }) => {
                     if !text.is_empty() {
                         self.ready

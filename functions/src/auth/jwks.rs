@@ -228,24 +228,23 @@ impl Default for JwksCache {
     }
 }
 
+/// Within `outbound`'s limits: a JWKS endpoint that never answers must not hold every
+/// request waiting on this fetch.
 async fn fetch(jwks_url: &str, now: i64) -> Result<CachedKeys, String> {
-    let response = reqwest::get(jwks_url)
+    let reply = crate::outbound::send(reqwest::Client::new().get(jwks_url))
         .await
-        .map_err(|error| format!("JWKS request failed: {error}"))?;
-    if !response.status().is_success() {
-        return Err(format!("JWKS request answered {}", response.status()));
+        .map_err(|failure| format!("JWKS request failed: {failure}"))?;
+    if !reply.succeeded() {
+        return Err(format!("JWKS request answered {}", reply.status));
     }
-    let ttl = response
-        .headers()
-        .get(reqwest::header::CACHE_CONTROL)
-        .and_then(|value| value.to_str().ok())
+    let ttl = reply
+        .header("cache-control")
+        .as_deref()
         .and_then(max_age)
         .unwrap_or(DEFAULT_TTL)
         .clamp(MIN_FETCH_INTERVAL, MAX_TTL);
-    let body = response
-        .text()
-        .await
-        .map_err(|error| format!("JWKS body unreadable: {error}"))?;
+    let body =
+        String::from_utf8(reply.body).map_err(|error| format!("JWKS body unreadable: {error}"))?;
     let keys =
         KeySet::from_jwks_json(&body).map_err(|error| format!("JWKS unparsable: {error}"))?;
     Ok(CachedKeys {

@@ -306,7 +306,7 @@ pub(crate) async fn ask_text(
     text_prompt: &TextPrompt<'_>,
     clock: &impl Clock,
 ) -> (MeteredCall, Result<TextOutput, ProviderError>, u32) {
-    let client = &reqwest::Client::new();
+    let client = &transport::Client::new(config);
     ask(config, call, Capability::Text, clock, |call| async move {
         ask_text_once(client, &call, text_prompt).await
     })
@@ -315,7 +315,7 @@ pub(crate) async fn ask_text(
 
 /// One attempt of a text completion, with the call's provider and model.
 pub(super) async fn ask_text_once(
-    client: &reqwest::Client,
+    client: &transport::Client,
     call: &MeteredCall,
     text_prompt: &TextPrompt<'_>,
 ) -> Result<TextOutput, ProviderError> {
@@ -338,7 +338,7 @@ pub(crate) async fn ask_images(
     count: u32,
     clock: &impl Clock,
 ) -> (MeteredCall, Result<ImageOutput, ProviderError>, u32) {
-    let client = &reqwest::Client::new();
+    let client = &transport::Client::new(config).answering_up_to(transport::IMAGE_ANSWER_BYTES);
     ask(config, call, Capability::Image, clock, |call| async move {
         let http_call = call.provider.image_call(
             &call.endpoint,
@@ -372,7 +372,7 @@ pub(super) async fn open_stream(
     stream: StreamRequest<'_>,
 ) -> Result<Response, ApiError> {
     let started_ms = scope.unix_millis();
-    let client = &reqwest::Client::new();
+    let client = &transport::Client::new(config);
     // Retried (and fallen back) only while opening: nothing has reached the client yet.
     let (call, opened) = ai::call_with_fallback(
         config,
@@ -509,9 +509,10 @@ pub async fn put_config(
     };
     let base_url = body.optional_text("baseUrl", 500)?;
     if let Some(url) = base_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(invalid("baseUrl", "must be an http(s) URL"));
-        }
+        config
+            .outbound
+            .check(url)
+            .map_err(|refusal| invalid("baseUrl", refusal.reason()))?;
     }
     if provider == ProviderKind::OpenaiCompatible && base_url.is_none() {
         return Err(invalid("baseUrl", "is required for openai_compatible"));

@@ -241,7 +241,7 @@ pub(crate) async fn moderation_verdict(
     }
     let messages = turn.messages();
     let text_prompt = &turn.text_prompt(&model, &messages);
-    let client = &reqwest::Client::new();
+    let client = &transport::Client::new(config);
     let (judged, _) = metered(
         config,
         call,

@@ -32,17 +32,18 @@ fn platform(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or_else(|| SocialFailure::UnknownPlatform.into())
 }
 
-/// `{PUBLIC_BASE_URL or the request's origin}/v1/oauth/{platform}/callback`: registered with
-/// each platform as the redirect URI.
-fn callback_url(config: &Config, platform: Platform, request: &Request) -> String {
-    let base = config.social.public_base_url.clone().unwrap_or_else(|| {
-        let host = request.headers.get("host").unwrap_or("localhost");
-        let loopback = ["127.0.0.1", "localhost", "[::1]"]
-            .iter()
-            .any(|local| host == *local || host.starts_with(&format!("{local}:")));
-        format!("{}://{host}", if loopback { "http" } else { "https" })
-    });
-    format!("{base}/v1/oauth/{}/callback", platform.as_str())
+/// `{PUBLIC_BASE_URL}/v1/oauth/{platform}/callback` (in development, the request's origin when
+/// unset): registered with each platform as the redirect URI.
+fn callback_url(
+    config: &Config,
+    platform: Platform,
+    request: &Request,
+) -> Result<String, SocialFailure> {
+    let base = config
+        .social
+        .callback_base(request.headers.get("host"))
+        .ok_or_else(|| SocialFailure::NotConfigured("PUBLIC_BASE_URL is not configured".into()))?;
+    Ok(format!("{base}/v1/oauth/{}/callback", platform.as_str()))
 }
 
 fn credentials(
@@ -104,7 +105,7 @@ pub async fn start(
     }
     let authorize_url = platform.api().authorize_url(
         &credentials,
-        &callback_url(config, platform, request),
+        &callback_url(config, platform, request)?,
         &state,
         &challenge(&verifier),
     );
@@ -244,7 +245,7 @@ async fn connect(
     let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
     let exchange_failed = |error: SocialError| ("token_exchange_failed", error.cause().to_owned());
 
-    let redirect_uri = callback_url(config, platform, request);
+    let redirect_uri = callback_url(config, platform, request).map_err(not_configured)?;
     let call = api.token_call(
         &credentials,
         &Grant::Code {
@@ -572,7 +573,7 @@ mod tests {
     }
 
     #[test]
-    fn the_callback_url_is_the_public_base_or_the_request_origin() {
+    fn the_callback_url_is_the_public_base_or_in_development_the_request_origin() {
         let request = |host: &str| Request {
             method: "GET".into(),
             path: "/".into(),
@@ -585,20 +586,23 @@ mod tests {
             ("SUPABASE_ANON_KEY", "a"),
             ("SUPABASE_SERVICE_ROLE_KEY", "s"),
         ];
-        let config = config_from(&base).unwrap();
+        let production = config_from(&base).unwrap();
+        assert!(matches!(
+            callback_url(&production, Platform::X, &request("evil.example")),
+            Err(SocialFailure::NotConfigured(_))
+        ));
+        let mut development = base.to_vec();
+        development.push(("ENVIRONMENT", "development"));
+        let config = config_from(&development).unwrap();
         assert_eq!(
-            callback_url(&config, Platform::X, &request("api.pixa.example")),
-            "https://api.pixa.example/v1/oauth/x/callback"
-        );
-        assert_eq!(
-            callback_url(&config, Platform::Tiktok, &request("127.0.0.1:8787")),
+            callback_url(&config, Platform::Tiktok, &request("127.0.0.1:8787")).unwrap(),
             "http://127.0.0.1:8787/v1/oauth/tiktok/callback"
         );
         let mut with_base = base.to_vec();
         with_base.push(("PUBLIC_BASE_URL", "https://edge.pixa.example/"));
         let config = config_from(&with_base).unwrap();
         assert_eq!(
-            callback_url(&config, Platform::Youtube, &request("evil.example")),
+            callback_url(&config, Platform::Youtube, &request("evil.example")).unwrap(),
             "https://edge.pixa.example/v1/oauth/youtube/callback"
         );
     }

@@ -1,11 +1,12 @@
 //! The social platforms' deployment settings: app credentials per platform (worker secrets),
 //! the token key ring, the redirect allow-list, the public base URL, how long a publishing call
-//! may go unanswered, and the test-only origin override.
+//! may go unanswered, and the development-only origin override.
 
 use std::time::Duration;
 
-use crate::config::{seconds_setting, ApiKey, ConfigError};
+use crate::config::{seconds_setting, ApiKey, ConfigError, Environment};
 use crate::crypto::KeyRing;
+use crate::outbound::policy::OutboundPolicy;
 
 use super::redirect::RedirectAllowlist;
 use super::{Credentials, Platform};
@@ -19,8 +20,10 @@ pub struct SocialSettings {
     pub redirect_allowlist: RedirectAllowlist,
     /// `PUBLIC_BASE_URL`: the worker's public origin, for the OAuth callback URL.
     pub public_base_url: Option<String>,
-    /// `SOCIAL_API_ORIGIN_OVERRIDE`: tests only; `https://host/path` is sent to
-    /// `{override}/host/path`.
+    environment: Environment,
+    /// `SOCIAL_API_ORIGIN_OVERRIDE`: local stacks only (it needs `ALLOW_LOCAL_OUTBOUND`, as it
+    /// sends every platform call, tokens and app secrets included, elsewhere): `https://host/path`
+    /// is sent to `{override}/host/path`.
     pub api_origin_override: Option<String>,
     /// `PUBLISH_CALL_TIMEOUT_SECONDS` (1–300, default 30): a publishing call unanswered for this
     /// long counts as lost, and an irreversible one as ambiguous.
@@ -54,7 +57,20 @@ fn http_url(name: &'static str, raw: String) -> Result<String, ConfigError> {
 }
 
 impl SocialSettings {
-    pub fn from_lookup(read: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        read: impl Fn(&'static str) -> Option<String>,
+        environment: Environment,
+        outbound: OutboundPolicy,
+    ) -> Result<Self, ConfigError> {
+        let api_origin_override = read("SOCIAL_API_ORIGIN_OVERRIDE")
+            .map(|url| http_url("SOCIAL_API_ORIGIN_OVERRIDE", url))
+            .transpose()?;
+        if api_origin_override.is_some() && !outbound.allows_local() {
+            return Err(ConfigError::Invalid {
+                name: "SOCIAL_API_ORIGIN_OVERRIDE",
+                reason: "only allowed with ALLOW_LOCAL_OUTBOUND=true (development stacks)",
+            });
+        }
         let apps = Platform::ALL
             .into_iter()
             .map(|platform| {
@@ -91,9 +107,8 @@ impl SocialSettings {
             public_base_url: read("PUBLIC_BASE_URL")
                 .map(|url| http_url("PUBLIC_BASE_URL", url))
                 .transpose()?,
-            api_origin_override: read("SOCIAL_API_ORIGIN_OVERRIDE")
-                .map(|url| http_url("SOCIAL_API_ORIGIN_OVERRIDE", url))
-                .transpose()?,
+            environment,
+            api_origin_override,
             publish_call_timeout: seconds_setting(
                 read("PUBLISH_CALL_TIMEOUT_SECONDS"),
                 "PUBLISH_CALL_TIMEOUT_SECONDS",
@@ -102,6 +117,26 @@ impl SocialSettings {
                 DEFAULT_PUBLISH_CALL_TIMEOUT,
             )?,
         })
+    }
+
+    /// The worker's origin for the OAuth callback URL: `PUBLIC_BASE_URL`, or in development the
+    /// request's `Host` (http for loopback). `None` in production without `PUBLIC_BASE_URL`: a
+    /// `Host` header is the caller's to choose.
+    pub fn callback_base(&self, host: Option<&str>) -> Option<String> {
+        if let Some(base) = &self.public_base_url {
+            return Some(base.clone());
+        }
+        if self.environment != Environment::Development {
+            return None;
+        }
+        let host = host.unwrap_or("localhost");
+        let loopback = ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .any(|local| host == *local || host.starts_with(&format!("{local}:")));
+        Some(format!(
+            "{}://{host}",
+            if loopback { "http" } else { "https" }
+        ))
     }
 
     /// The platform's app credentials, or the name of the missing secret.
@@ -127,16 +162,26 @@ impl SocialSettings {
 mod tests {
     use super::*;
 
+    fn production(
+        read: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<SocialSettings, ConfigError> {
+        SocialSettings::from_lookup(read, Environment::Production, OutboundPolicy::PUBLIC_ONLY)
+    }
+
     #[test]
     fn reads_credentials_per_platform_and_instagram_uses_facebook() {
-        let settings = SocialSettings::from_lookup(|name| match name {
-            "FACEBOOK_APP_ID" => Some("fb-app".into()),
-            "FACEBOOK_APP_SECRET" => Some("fb-secret".into()),
-            "X_CLIENT_ID" => Some("x-id".into()),
-            "OAUTH_REDIRECT_ALLOWLIST" => Some("http://127.0.0.1:3000/".into()),
-            "SOCIAL_API_ORIGIN_OVERRIDE" => Some("http://127.0.0.1:9/social/".into()),
-            _ => None,
-        })
+        let settings = SocialSettings::from_lookup(
+            |name| match name {
+                "FACEBOOK_APP_ID" => Some("fb-app".into()),
+                "FACEBOOK_APP_SECRET" => Some("fb-secret".into()),
+                "X_CLIENT_ID" => Some("x-id".into()),
+                "OAUTH_REDIRECT_ALLOWLIST" => Some("http://127.0.0.1:3000/".into()),
+                "SOCIAL_API_ORIGIN_OVERRIDE" => Some("http://127.0.0.1:9/social/".into()),
+                _ => None,
+            },
+            Environment::Development,
+            OutboundPolicy::LOCAL_ALLOWED,
+        )
         .unwrap();
         assert_eq!(
             settings.credentials(Platform::Instagram).unwrap().client_id,
@@ -160,10 +205,9 @@ mod tests {
             .is_some());
         assert!(!format!("{settings:?}").contains("fb-secret"));
         assert_eq!(settings.publish_call_timeout, Duration::from_secs(30));
-        let quick = SocialSettings::from_lookup(|name| {
-            (name == "PUBLISH_CALL_TIMEOUT_SECONDS").then(|| " 8 ".to_owned())
-        })
-        .unwrap();
+        let quick =
+            production(|name| (name == "PUBLISH_CALL_TIMEOUT_SECONDS").then(|| " 8 ".to_owned()))
+                .unwrap();
         assert_eq!(quick.publish_call_timeout, Duration::from_secs(8));
     }
 
@@ -177,10 +221,65 @@ mod tests {
             ("PUBLISH_CALL_TIMEOUT_SECONDS", "soon"),
         ] {
             assert!(
-                SocialSettings::from_lookup(|asked| (asked == name).then(|| value.to_owned()))
-                    .is_err(),
+                production(|asked| (asked == name).then(|| value.to_owned())).is_err(),
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn the_origin_override_needs_the_local_outbound_setting() {
+        let read = |name: &'static str| {
+            (name == "SOCIAL_API_ORIGIN_OVERRIDE").then(|| "https://fakes.example/social".into())
+        };
+        for environment in [Environment::Production, Environment::Development] {
+            assert!(matches!(
+                SocialSettings::from_lookup(read, environment, OutboundPolicy::PUBLIC_ONLY)
+                    .unwrap_err(),
+                ConfigError::Invalid {
+                    name: "SOCIAL_API_ORIGIN_OVERRIDE",
+                    ..
+                }
+            ));
+        }
+        let local = SocialSettings::from_lookup(
+            read,
+            Environment::Development,
+            OutboundPolicy::LOCAL_ALLOWED,
+        )
+        .unwrap();
+        assert_eq!(
+            local.api_origin_override.as_deref(),
+            Some("https://fakes.example/social")
+        );
+    }
+
+    #[test]
+    fn the_callback_origin_comes_from_host_only_in_development() {
+        let unset = |_: &'static str| None;
+        let unconfigured = production(unset).unwrap();
+        assert_eq!(unconfigured.callback_base(Some("evil.example")), None);
+        let development = SocialSettings::from_lookup(
+            unset,
+            Environment::Development,
+            OutboundPolicy::PUBLIC_ONLY,
+        )
+        .unwrap();
+        assert_eq!(
+            development.callback_base(Some("127.0.0.1:8787")).as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(
+            development.callback_base(Some("edge.example")).as_deref(),
+            Some("https://edge.example")
+        );
+        let configured = production(|name| {
+            (name == "PUBLIC_BASE_URL").then(|| "https://edge.pixa.example/".into())
+        })
+        .unwrap();
+        assert_eq!(
+            configured.callback_base(Some("evil.example")).as_deref(),
+            Some("https://edge.pixa.example")
+        );
     }
 }

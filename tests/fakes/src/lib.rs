@@ -17,8 +17,10 @@
 //! are counted, per prompt, at `GET /_fakes/abandoned`); `<<reply:JSON>>` scripts JSON mode's
 //! answer. The key `rejected-key` is refused with 401.
 //!
-//! The social platforms' fakes are under `/social/{host}/…` (see `social`).
+//! The social platforms' fakes are under `/social/{host}/…` (see `social`); a hostile server,
+//! for the worker's outbound limits, under `/hostile/…` (see `hostile`).
 
+pub mod hostile;
 pub mod publishing;
 pub mod social;
 
@@ -64,6 +66,10 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
         .route("/openai/v1/moderations", post(openai_moderations))
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
         .route("/social/{*rest}", any(social::handle))
+        .route(
+            "/hostile/{behaviour}/v1/chat/completions",
+            post(hostile::handle),
+        )
         .route(
             "/_fakes/abandoned",
             get(|| async {
