@@ -41,7 +41,8 @@ select is_empty('select from public.ai_provider_configs', 'others'' configuratio
 select tests.clear_authentication();
 
 select ok(not has_function_privilege('authenticated',
-        'public.reserve_ai_credits(uuid,text,text,public.ai_provider,integer,integer,integer,uuid)', 'execute')
+        'public.reserve_ai_credits(uuid,text,text,public.ai_provider,integer,integer,integer,uuid,public.ai_provider,text,boolean)',
+            'execute')
     and not has_function_privilege('anon', 'public.settle_ai_credits(uuid,text,integer,integer,integer,integer,text,public.ai_provider)', 'execute')
     and has_function_privilege('service_role', 'public.release_ai_credits(uuid,text,integer)', 'execute'),
     'only the service role calls the credit RPCs');

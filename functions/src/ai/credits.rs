@@ -20,6 +20,38 @@ pub struct ReserveRequest<'a> {
     pub capability: Capability,
     pub estimated_usage: Usage,
     pub estimated_images: u32,
+    /// The provider and model the request names (a job step's, a chat completion's model); else
+    /// the caller's active configuration's, else the platform's default. The caller's key (and
+    /// base URL) is used only when their configuration is for that provider.
+    pub provider: Option<ProviderKind>,
+    pub model: Option<&'a str>,
+    /// Only the platform's own provider and key may answer (moderation): the caller's
+    /// configuration is ignored.
+    pub platform_only: bool,
+}
+
+impl<'a> ReserveRequest<'a> {
+    /// A request for the caller's configured (or the default) provider and model.
+    pub fn new(
+        user_id: &'a str,
+        team_id: Option<&'a str>,
+        endpoint: &'a str,
+        capability: Capability,
+        estimated_usage: Usage,
+        estimated_images: u32,
+    ) -> Self {
+        Self {
+            user_id,
+            team_id,
+            endpoint,
+            capability,
+            estimated_usage,
+            estimated_images,
+            provider: None,
+            model: None,
+            platform_only: false,
+        }
+    }
 }
 
 /// A granted reservation and the provider configuration it resolved.
@@ -48,6 +80,11 @@ enum ReserveOutcome {
         resets_at: String,
     },
     NotTeamMember,
+    /// The platform's key would run a model that has no price of its own.
+    ModelNotAllowed {
+        provider: ProviderKind,
+        model: String,
+    },
 }
 
 pub async fn reserve(
@@ -63,6 +100,9 @@ pub async fn reserve(
         "estimated_input_tokens": request.estimated_usage.input_tokens,
         "estimated_output_tokens": request.estimated_usage.output_tokens,
         "estimated_images": request.estimated_images,
+        "requested_provider": request.provider,
+        "requested_model": request.model,
+        "platform_only": request.platform_only,
     });
     match rpc(config, "reserve_ai_credits", params).await? {
         ReserveOutcome::Reserved(reservation) => Ok(reservation),
@@ -77,6 +117,15 @@ pub async fn reserve(
             resets_at,
         }),
         ReserveOutcome::NotTeamMember => Err(ApiError::NotTeamMember),
+        ReserveOutcome::ModelNotAllowed { provider, model } => Err(ApiError::Rejected {
+            status: 400,
+            code: "model_not_allowed",
+            message: format!(
+                "The model {model} of {} is not available with the platform's key; use a priced model \
+                 or configure your own API key.",
+                provider.as_str()
+            ),
+        }),
     }
 }
 
@@ -120,6 +169,21 @@ pub async fn release(
     let params =
         json!({ "request_id": request_id, "error_code": error_code, "latency_ms": latency_ms });
     rpc::<bool>(config, "release_ai_credits", params)
+        .await
+        .map(drop)
+}
+
+/// After a 2xx answer of a shape the provider does not document: the provider was paid, so the
+/// reservation is charged (capped at the allowance) and the request logged as failed.
+pub async fn charge_reservation(
+    config: &Config,
+    request_id: &str,
+    error_code: &str,
+    latency_ms: u32,
+) -> Result<(), ApiError> {
+    let params =
+        json!({ "request_id": request_id, "error_code": error_code, "latency_ms": latency_ms });
+    rpc::<bool>(config, "charge_ai_reservation", params)
         .await
         .map(drop)
 }

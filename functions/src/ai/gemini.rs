@@ -6,15 +6,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::provider::{
-    json_body, HttpCall, HttpReply, ImageOutput, ImagePrompt, ProviderEndpoint, ProviderError,
-    Role, StreamDelta, TextOutput, TextPrompt, Usage,
+    json_body, path_segment, HttpCall, HttpReply, ImageOutput, ImagePrompt, ProviderEndpoint,
+    ProviderError, Role, StreamDelta, TextOutput, TextPrompt, Usage,
 };
 
+/// `{base}/models/{model}:{method}`, the model percent-encoded: whatever its name, it stays
+/// one path segment and the method is ours.
 fn call(endpoint: &ProviderEndpoint, model: &str, method: &str, body: &Value) -> HttpCall {
     HttpCall {
         url: format!(
-            "{}/models/{model}:{method}",
-            endpoint.base_url.trim_end_matches('/')
+            "{}/models/{}:{method}",
+            endpoint.base_url.trim_end_matches('/'),
+            path_segment(model)
         ),
         headers: vec![
             ("x-goog-api-key", endpoint.api_key.clone()),
@@ -25,6 +28,15 @@ fn call(endpoint: &ProviderEndpoint, model: &str, method: &str, body: &Value) ->
 }
 
 pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
+    call(
+        endpoint,
+        prompt.model,
+        "generateContent",
+        &text_body(prompt),
+    )
+}
+
+fn text_body(prompt: &TextPrompt<'_>) -> Value {
     let contents: Vec<Value> = prompt
         .messages
         .iter()
@@ -48,19 +60,18 @@ pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCa
     if prompt.google_search {
         body["tools"] = json!([{ "google_search": {} }]);
     }
-    call(endpoint, prompt.model, "generateContent", &body)
+    body
 }
 
 /// The same request as Server-Sent Events: each event is a `GenerateContentResponse` with the
 /// next text and the usage so far.
 pub fn stream_text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
-    let whole = text_call(endpoint, prompt);
-    HttpCall {
-        url: whole
-            .url
-            .replace(":generateContent", ":streamGenerateContent?alt=sse"),
-        ..whole
-    }
+    call(
+        endpoint,
+        prompt.model,
+        "streamGenerateContent?alt=sse",
+        &text_body(prompt),
+    )
 }
 
 #[derive(Deserialize)]
@@ -177,8 +188,13 @@ fn content_of(
     Ok((text, response.usage_metadata.map(Usage::from), candidate))
 }
 
+/// Imagen's `predict`, asking for the reason of each image its safety filter drops, so a
+/// refusal is told apart from an answer of another shape.
 pub fn image_call(endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> HttpCall {
-    let body = json!({ "instances": [{ "prompt": prompt.prompt }], "parameters": { "sampleCount": prompt.count } });
+    let body = json!({
+        "instances": [{ "prompt": prompt.prompt }],
+        "parameters": { "sampleCount": prompt.count, "includeRaiReason": true },
+    });
     call(endpoint, prompt.model, "predict", &body)
 }
 
@@ -192,17 +208,28 @@ pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
     #[serde(rename_all = "camelCase")]
     struct Prediction {
         bytes_base64_encoded: Option<String>,
+        rai_filtered_reason: Option<String>,
     }
     check_status(reply)?;
     let response: Predictions = json_body(reply)?;
-    // Imagen drops images its safety filter refused; none left means the prompt was refused.
+    // Imagen answers each image its safety filter refused with the reason instead (asked for by
+    // `includeRaiReason`). No image and no such reason is not a refusal: the answer is not an
+    // Imagen prediction (another method, a long-running operation), and is charged as such.
+    let refused = response
+        .predictions
+        .iter()
+        .any(|p| p.rai_filtered_reason.is_some());
     let images: Vec<String> = response
         .predictions
         .into_iter()
         .filter_map(|p| p.bytes_base64_encoded)
         .collect();
     if images.is_empty() {
-        return Err(ProviderError::ContentFiltered);
+        return Err(if refused {
+            ProviderError::ContentFiltered
+        } else {
+            ProviderError::Malformed("no predictions".into())
+        });
     }
     Ok(ImageOutput {
         images,
@@ -389,8 +416,52 @@ mod tests {
         .unwrap();
         assert_eq!(output.images, ["QQ=="]);
         assert_eq!(
-            parse_images(&ok(json!({}))),
+            parse_images(&ok(
+                json!({"predictions": [{"raiFilteredReason": "unsafe"}]})
+            )),
             Err(ProviderError::ContentFiltered)
+        );
+        assert!(
+            matches!(
+                parse_images(&ok(json!({"name": "operations/123"}))),
+                Err(ProviderError::Malformed(_))
+            ),
+            "a long-running operation is no refusal"
+        );
+    }
+
+    #[test]
+    fn a_hostile_model_name_stays_one_path_segment() {
+        let call = image_call(
+            &endpoint(),
+            &ImagePrompt {
+                model: "veo-3.0-generate-001:predictLongRunning#",
+                prompt: "p",
+                count: 1,
+            },
+        );
+        assert_eq!(
+            call.url,
+            "https://gemini.example/v1beta/models/veo-3.0-generate-001%3ApredictLongRunning%23:predict"
+        );
+        let messages = [Message {
+            role: Role::User,
+            content: "q".into(),
+        }];
+        let call = stream_text_call(
+            &endpoint(),
+            &TextPrompt {
+                model: "../../files/x?key=",
+                system: None,
+                messages: &messages,
+                json: false,
+                google_search: false,
+                max_output_tokens: 8,
+            },
+        );
+        assert_eq!(
+            call.url,
+            "https://gemini.example/v1beta/models/..%2F..%2Ffiles%2Fx%3Fkey%3D:streamGenerateContent?alt=sse"
         );
     }
 }

@@ -53,8 +53,9 @@ pub async fn begin(config: &Config, request: &ReserveRequest<'_>) -> Result<Mete
     }
 }
 
-/// The caller's own key and base URL when their active configuration has them, else the
-/// platform's.
+/// The caller's own key, with their base URL (else the platform's for the provider), when the
+/// reservation resolved their configuration; else the platform's key with the platform's base
+/// URL. A base URL of the caller never goes with the platform's key.
 fn resolve(
     config: &Config,
     reservation: Reservation,
@@ -62,7 +63,7 @@ fn resolve(
 ) -> Result<MeteredCall, (String, ApiError)> {
     let fail = |error| (reservation.request_id.clone(), error);
     let kind = reservation.provider;
-    let api_key = match (
+    let endpoint = match (
         &reservation.encrypted_api_key,
         &reservation.api_key_version,
         &reservation.config_id,
@@ -77,51 +78,59 @@ fn resolve(
                 version: version.clone(),
                 ciphertext: ciphertext.clone(),
             };
-            key_ring.open(&sealed, config_id).map_err(|error| {
-                fail(ApiError::Misconfigured(format!(
-                    "stored provider key {config_id}: {error}"
-                )))
-            })?
+            let base_url = reservation.base_url.as_deref();
+            let api_key = keys::open(key_ring, &sealed, config_id, base_url)
+                .map_err(|error| fail(stored_key_unusable(config_id, &error)))?;
+            let base_url = base_url
+                .or_else(|| config.ai.platform_base_url(kind))
+                .ok_or_else(|| fail(no_base_url(kind)))?;
+            ProviderEndpoint {
+                base_url: base_url.to_owned(),
+                api_key,
+            }
         }
-        _ => config
-            .ai
-            .platform_key(kind)
-            .map(|key| key.expose().to_owned())
-            .ok_or_else(|| {
-                fail(ApiError::Misconfigured(format!(
-                    "no platform API key for {}",
-                    kind.as_str()
-                )))
-            })?,
-    };
-    let base_url = reservation
-        .base_url
-        .clone()
-        .or_else(|| config.ai.platform_base_url(kind).map(str::to_owned))
-        .ok_or_else(|| {
+        _ => platform_endpoint(config, kind).ok_or_else(|| {
             fail(ApiError::Misconfigured(format!(
-                "no base URL for {}",
+                "no platform API key or base URL for {}",
                 kind.as_str()
             )))
-        })?;
+        })?,
+    };
     Ok(MeteredCall {
         model: reservation
             .model
             .clone()
             .unwrap_or_else(|| kind.default_model(capability).to_owned()),
         provider: kind,
-        endpoint: ProviderEndpoint { base_url, api_key },
+        endpoint,
         log_prompts: reservation.log_prompts,
         request_id: reservation.request_id,
     })
 }
 
-/// Settles a successful call (charging what the provider reported) or releases a failed one
-/// (`Err` holds the error code it failed with).
+/// A stored key that does not open for its row and base URL (sealed before base URLs were bound
+/// into keys, or its row was changed outside the API): the owner must enter it again.
+fn stored_key_unusable(config_id: &str, error: &keys::KeyRingError) -> ApiError {
+    ApiError::Rejected {
+        status: 409,
+        code: "api_key_reentry_required",
+        message: format!(
+            "The stored API key of configuration {config_id} cannot be used ({error:?}); save it again."
+        ),
+    }
+}
+
+fn no_base_url(kind: ProviderKind) -> ApiError {
+    ApiError::Misconfigured(format!("no base URL for {}", kind.as_str()))
+}
+
+/// Settles a successful call (charging what the provider reported), charges the reservation of
+/// a call the provider answered in a shape it does not document (it was paid for), or releases
+/// any other failed one.
 pub async fn finish(
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &str>,
+    outcome: Result<Consumed, ProviderError>,
     latency_ms: u32,
     prompt: &str,
 ) -> Result<(), ApiError> {
@@ -137,7 +146,10 @@ pub async fn finish(
             };
             credits::settle(config, &call.request_id, &settlement).await
         }
-        Err(error_code) => credits::release(config, &call.request_id, error_code, latency_ms).await,
+        Err(error @ ProviderError::Malformed(_)) => {
+            credits::charge_reservation(config, &call.request_id, error.code(), latency_ms).await
+        }
+        Err(error) => credits::release(config, &call.request_id, error.code(), latency_ms).await,
     }
 }
 
@@ -148,7 +160,7 @@ pub fn finish_later(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &'static str>,
+    outcome: Result<Consumed, ProviderError>,
     latency_ms: u32,
     prompt: &str,
 ) {
@@ -165,7 +177,7 @@ pub fn finish_later(
 pub async fn finish_logged(
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, &str>,
+    outcome: Result<Consumed, ProviderError>,
     latency_ms: u32,
     prompt: &str,
 ) -> Option<String> {
@@ -227,39 +239,12 @@ fn fallback(config: &Config, call: &MeteredCall, capability: Capability) -> Opti
     })
 }
 
+/// The platform's key for `kind`, with the platform's base URL: never a caller's.
 fn platform_endpoint(config: &Config, kind: ProviderKind) -> Option<ProviderEndpoint> {
     Some(ProviderEndpoint {
         base_url: config.ai.platform_base_url(kind)?.to_owned(),
         api_key: config.ai.platform_key(kind)?.expose().to_owned(),
     })
-}
-
-/// The call sent to `provider` and `model` when a request names them (the content jobs' chain
-/// steps do): with the reservation's own key and base URL when it resolved that provider (the
-/// caller's configuration), else with the platform's. A model named alone applies to the
-/// reserved provider.
-pub fn directed(
-    config: &Config,
-    call: MeteredCall,
-    provider: Option<ProviderKind>,
-    model: Option<&str>,
-    capability: Capability,
-) -> Result<MeteredCall, ApiError> {
-    let mut call = match provider {
-        Some(kind) if kind != call.provider => MeteredCall {
-            provider: kind,
-            model: kind.default_model(capability).to_owned(),
-            endpoint: platform_endpoint(config, kind).ok_or_else(|| {
-                ApiError::Misconfigured(format!("no platform API key for {}", kind.as_str()))
-            })?,
-            ..call
-        },
-        _ => call,
-    };
-    if let Some(model) = model {
-        model.clone_into(&mut call.model);
-    }
-    Ok(call)
 }
 
 #[cfg(test)]
@@ -280,6 +265,8 @@ mod tests {
         }
     }
 
+    const KEY_RING: &str = "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
     fn config(fallback: &str) -> Config {
         config_from(&[
             ("SUPABASE_URL", "http://127.0.0.1:1"),
@@ -288,8 +275,112 @@ mod tests {
             ("AI_FALLBACK_PROVIDER", fallback),
             ("GEMINI_API_KEY", "platform-gemini"),
             ("GEMINI_BASE_URL", "http://gemini.test/v1beta"),
+            ("OPENAI_API_KEY", "platform-openai"),
+            ("OPENAI_BASE_URL", "https://openai.platform/v1"),
+            ("AI_KEY_ENCRYPTION_KEYS", KEY_RING),
         ])
         .unwrap()
+    }
+
+    /// A reservation of the caller's OpenAI configuration with `base_url` and, if given, a key
+    /// sealed for it.
+    fn reservation(base_url: Option<&str>, own_key: Option<&str>) -> Reservation {
+        let sealed = own_key.map(|key| {
+            keys::seal(
+                &keys::KeyRing::parse(KEY_RING).unwrap(),
+                key,
+                "config-1",
+                base_url,
+            )
+        });
+        Reservation {
+            request_id: "r".into(),
+            config_id: Some("config-1".into()),
+            provider: ProviderKind::Openai,
+            model: None,
+            base_url: base_url.map(str::to_owned),
+            encrypted_api_key: sealed.as_ref().map(|s| s.ciphertext.clone()),
+            api_key_version: sealed.map(|s| s.version),
+            log_prompts: false,
+        }
+    }
+
+    #[test]
+    fn a_callers_base_url_never_goes_with_the_platform_key() {
+        let call = resolve(
+            &config("gemini"),
+            reservation(Some("https://evil.example/v1"), None),
+            Capability::Text,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                call.endpoint.base_url.as_str(),
+                call.endpoint.api_key.as_str()
+            ),
+            ("https://openai.platform/v1", "platform-openai"),
+            "without a key of its own, the call is the platform's, base URL included"
+        );
+        assert_eq!(call.model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn a_stored_key_goes_to_its_own_base_url_only() {
+        let config = config("gemini");
+        let own = resolve(
+            &config,
+            reservation(Some("https://byok.example/v1"), Some("sk-user")),
+            Capability::Text,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                own.endpoint.base_url.as_str(),
+                own.endpoint.api_key.as_str()
+            ),
+            ("https://byok.example/v1", "sk-user")
+        );
+        let official = resolve(
+            &config,
+            reservation(None, Some("sk-user")),
+            Capability::Text,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                official.endpoint.base_url.as_str(),
+                official.endpoint.api_key.as_str()
+            ),
+            ("https://openai.platform/v1", "sk-user")
+        );
+
+        let mut moved = reservation(Some("https://byok.example/v1"), Some("sk-user"));
+        moved.base_url = Some("https://evil.example/v1".into());
+        let (request_id, error) = resolve(&config, moved, Capability::Text).unwrap_err();
+        assert_eq!(
+            (request_id.as_str(), error.code()),
+            ("r", "api_key_reentry_required"),
+            "a key sealed for one base URL does not open for another"
+        );
+    }
+
+    #[test]
+    fn the_fallback_is_the_platforms_own_endpoint() {
+        let mut own = call(ProviderKind::Openai);
+        own.endpoint.base_url = "https://byok.example/v1".into();
+        let standby = fallback(&config("gemini"), &own, Capability::Text).unwrap();
+        assert_eq!(
+            (
+                standby.endpoint.base_url.as_str(),
+                standby.endpoint.api_key.as_str(),
+                standby.model.as_str()
+            ),
+            (
+                "http://gemini.test/v1beta",
+                "platform-gemini",
+                "gemini-2.5-flash"
+            )
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -343,6 +434,12 @@ mod tests {
         .is_none());
         assert!(fallback(
             &config("xai"),
+            &call(ProviderKind::Openai),
+            Capability::Text
+        )
+        .is_none());
+        assert!(fallback(
+            &config("openai"),
             &call(ProviderKind::Openai),
             Capability::Text
         )

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::error::ApiError;
 
-use super::provider::{ProviderError, ProviderKind, StreamDelta, Usage};
+use super::provider::{ProviderError, ProviderKind, StreamDelta, TextSize, Usage};
 use super::sse::{self, SseDecoder};
 use super::{Consumed, MeteredCall};
 
@@ -112,18 +112,18 @@ pub fn openai_usage(usage: Usage) -> serde_json::Value {
 /// What a stream has consumed so far.
 #[derive(Debug, Default)]
 struct Meter {
-    produced_chars: usize,
+    produced: TextSize,
     reported: Option<Usage>,
     failure: Option<ProviderError>,
 }
 
 impl Meter {
-    /// The provider's own count, else an estimate from what was produced (about four
-    /// characters a token) on top of the input estimate.
+    /// The provider's own count, else an estimate from what was produced (`TextSize`) on top
+    /// of the input estimate.
     fn usage(&self, estimated_input_tokens: u32) -> Usage {
         self.reported.unwrap_or(Usage {
             input_tokens: estimated_input_tokens,
-            output_tokens: self.produced_chars.div_ceil(4) as u32,
+            output_tokens: self.produced.estimated_tokens(),
         })
     }
 }
@@ -147,8 +147,8 @@ impl Relay {
                 Ok(StreamDelta { text, usage, done }) => {
                     if !text.is_empty() {
                         self.ready
-                            .push_back(self.framing.text(&text, self.meter.produced_chars == 0));
-                        self.meter.produced_chars += text.chars().count();
+                            .push_back(self.framing.text(&text, self.meter.produced.is_empty()));
+                        self.meter.produced.add(&text);
                     }
                     self.meter.reported = usage.or(self.meter.reported);
                     if done {
@@ -226,9 +226,9 @@ pub fn metered(
     };
     let pump = async move {
         let meter = relay.pump(client).await;
-        let nothing_produced = meter.produced_chars == 0 && meter.reported.is_none();
+        let nothing_produced = meter.produced.is_empty() && meter.reported.is_none();
         let outcome = match &meter.failure {
-            Some(error) if nothing_produced => Err(error.code()),
+            Some(error) if nothing_produced => Err(error.clone()),
             _ => Ok(Consumed {
                 usage: meter.usage(estimated_input_tokens),
                 images: 0,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::ai::provider::{Capability, ProviderKind};
+use crate::ai::provider::{is_valid_model, Capability, ProviderKind, MODEL_NAME_RULE};
 
 pub const MAX_STEPS: usize = 10;
 pub const MAX_INSTRUCTIONS_CHARS: usize = 2_000;
@@ -165,8 +165,16 @@ pub fn parse_chain(value: &Value, field: &str) -> Result<Vec<StepSpec>, Invalid>
                 )
             })?),
         };
-        let model =
-            optional_text(fields, "model", 200).map_err(|reason| invalid(at(".model"), &reason))?;
+        let model = match fields.get("model") {
+            None | Some(Value::Null) => None,
+            Some(model) => Some(
+                model
+                    .as_str()
+                    .filter(|model| is_valid_model(model))
+                    .ok_or_else(|| invalid(at(".model"), MODEL_NAME_RULE))?
+                    .to_owned(),
+            ),
+        };
         let instructions = optional_text(fields, "instructions", MAX_INSTRUCTIONS_CHARS)
             .map_err(|reason| invalid(at(".instructions"), &reason))?;
         let drafts_before = chain
@@ -437,10 +445,17 @@ mod tests {
             field(json!([{"kind": "draft", "provider": "acme"}])),
             "chain[0].provider"
         );
-        assert_eq!(
-            field(json!([{"kind": "draft", "model": ""}])),
-            "chain[0].model"
-        );
+        for model in [
+            "",
+            "veo-3.0-generate-001:predictLongRunning#",
+            "x?alt=sse",
+            "a/../b",
+        ] {
+            assert_eq!(
+                field(json!([{"kind": "draft", "model": model}])),
+                "chain[0].model"
+            );
+        }
         assert_eq!(
             field(json!([{"kind": "draft", "temp": 1}])),
             "chain[0].temp"

@@ -10,12 +10,13 @@ use std::cell::RefCell;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::ai::provider::ProviderError;
 use crate::ai::provider::{Message, Role, TextPrompt, Usage};
 use crate::ai::{self, credits, MeteredCall};
 use crate::clock::{sleep, Clock, WallClock};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::routes::ai::{ask_images, ask_text, estimate_tokens, MAX_OUTPUT_TOKENS};
+use crate::routes::ai::{ask_images, ask_text, estimate_tokens, image_estimate, MAX_OUTPUT_TOKENS};
 use crate::storage;
 
 use super::chain::{self, Brief, StepInput, StepKind, StepSpec};
@@ -123,6 +124,7 @@ async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<()
             return Ok(());
         }
         let ran = run_step(config, &job, index, step, &input).await;
+        charge_if_malformed(config, &ran).await?;
         let mut finish = json!({
             "job_id": job.id, "worker_id": worker_id, "step_index": index,
             "lease_seconds": LEASE_SECONDS, "succeeded": ran.outcome.is_ok(),
@@ -163,6 +165,17 @@ async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<()
     Ok(())
 }
 
+/// A provider that answered 2xx in a shape it does not document was paid: the step's
+/// reservation is charged here, before `finish_step` (which then finds nothing to release).
+async fn charge_if_malformed(config: &Config, ran: &StepRun) -> Result<(), ApiError> {
+    match (&ran.call, &ran.outcome) {
+        (Some(call), Err(ApiError::Provider(malformed @ ProviderError::Malformed(_)))) => {
+            ai::finish(config, call, Err(malformed.clone()), ran.latency_ms, "").await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One step's provider call and what it cost; `call` is the reserved call (the one that
 /// answered, when a fallback stood in), absent when nothing was reserved.
 struct StepRun {
@@ -191,20 +204,9 @@ async fn run_step(
         latency_ms: 0,
         outcome: Err(error),
     };
-    let reserved = match reserve(config, job, step, input).await {
+    let call = match reserve(config, job, step, input).await {
         Ok(call) => call,
         Err(error) => return failed(None, error),
-    };
-    let capability = step.kind.capability();
-    let call = match ai::directed(
-        config,
-        reserved.clone(),
-        step.provider,
-        step.model.as_deref(),
-        capability,
-    ) {
-        Ok(call) => call,
-        Err(error) => return failed(Some(reserved), error),
     };
     if step.kind == StepKind::Image {
         let (call, outcome, latency_ms) =
@@ -268,17 +270,28 @@ async fn reserve(
 ) -> Result<MeteredCall, ApiError> {
     let image = step.kind == StepKind::Image;
     let endpoint = format!("jobs/{}", step.kind.as_str());
-    let request = credits::ReserveRequest {
-        user_id: &job.user_id,
-        team_id: job.team_id.as_deref(),
-        endpoint: &endpoint,
-        capability: step.kind.capability(),
-        estimated_usage: Usage {
+    let estimated_usage = if image {
+        image_estimate(&input.prompt, 1)
+    } else {
+        Usage {
             input_tokens: estimate_tokens(&input.prompt)
                 + input.system.as_deref().map_or(0, estimate_tokens),
-            output_tokens: if image { 0 } else { MAX_OUTPUT_TOKENS },
-        },
-        estimated_images: u32::from(image),
+            output_tokens: MAX_OUTPUT_TOKENS,
+        }
+    };
+    let request = credits::ReserveRequest {
+        provider: step.provider,
+        model: step.model.as_deref(),
+        // A verdict is the platform's to give, as for every moderation (`routes::assist`).
+        platform_only: step.kind == StepKind::Moderation,
+        ..credits::ReserveRequest::new(
+            &job.user_id,
+            job.team_id.as_deref(),
+            &endpoint,
+            step.kind.capability(),
+            estimated_usage,
+            u32::from(image),
+        )
     };
     match ai::begin(config, &request).await {
         Err(ApiError::RateLimited { retry_after })
@@ -306,14 +319,12 @@ async fn store_images(
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|error| {
-                ApiError::Provider(crate::ai::provider::ProviderError::Malformed(format!(
+                ApiError::Provider(ProviderError::Malformed(format!(
                     "image not base64: {error}"
                 )))
             })?;
         let info = image::inspect(&bytes).ok_or_else(|| {
-            ApiError::Provider(crate::ai::provider::ProviderError::Malformed(
-                "image of an unknown type".into(),
-            ))
+            ApiError::Provider(ProviderError::Malformed("image of an unknown type".into()))
         })?;
         let path = format!("{owner}/{}/{index}-{n}.{}", job.id, info.extension);
         let size = bytes.len();

@@ -12,12 +12,13 @@ use crate::http::{Request, Response};
 use crate::scope::Scope;
 use crate::supabase;
 
+use crate::ai::credits::ReserveRequest;
 use crate::ai::openai;
-use crate::ai::provider::{Capability, TextOutput, Usage, Verdict};
+use crate::ai::provider::{Capability, ProviderKind, TextOutput, Usage, Verdict};
 use crate::ai::{transport, Consumed};
 
 use super::ai::{
-    ask_text_once, complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn,
+    ask_text_once, begin, complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn,
     MAX_PROMPT_CHARS,
 };
 
@@ -195,10 +196,11 @@ pub async fn improve(
     }
 }
 
-/// `POST /v1/ai/moderate` `{text}` → `{flagged, categories}`. OpenAI answers with its
-/// moderation endpoint (category names as OpenAI gives them, e.g. `harassment/threatening`);
-/// providers without one (and a fallback standing in for OpenAI) are asked for a judgement in
-/// JSON mode, with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
+/// `POST /v1/ai/moderate` `{text}` → `{flagged, categories}`, always answered by the platform
+/// (`platform_moderator`), metered to the caller. OpenAI answers with its moderation endpoint
+/// (category names as OpenAI gives them, e.g. `harassment/threatening`); without a platform
+/// OpenAI key (and when a fallback stands in) a model is asked for a judgement in JSON mode,
+/// with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
 pub async fn moderate(
     config: &Config,
     caller: &Caller,
@@ -234,11 +236,15 @@ pub(crate) async fn moderation_verdict(
         json: true,
         google_search: false,
     };
-    let mut call = turn.begin(config, caller, team_id, scope).await?;
+    let (provider, model) = platform_moderator(config);
+    let reserve = ReserveRequest {
+        provider: Some(provider),
+        model,
+        platform_only: true,
+        ..turn.reservation(caller, team_id)
+    };
+    let call = begin(config, scope, &reserve).await?;
     let model = call.model.clone();
-    if let Some(moderation_model) = call.provider.moderation_model() {
-        call.model = moderation_model.to_owned();
-    }
     let messages = turn.messages();
     let text_prompt = &turn.text_prompt(&model, &messages);
     let client = &transport::Client::new(config);
@@ -269,6 +275,19 @@ pub(crate) async fn moderation_verdict(
     match judged {
         Judged::ByEndpoint(verdict) => Ok(verdict),
         Judged::ByModel(output) => judged_verdict(&output.text),
+    }
+}
+
+/// Who moderates: always the platform, never a caller's configuration (whose base URL could
+/// answer anything). OpenAI's moderation endpoint when the platform holds an OpenAI key, else
+/// the platform's default provider asked for a judgement with its default model.
+fn platform_moderator(config: &Config) -> (ProviderKind, Option<&'static str>) {
+    match config.ai.platform_key(ProviderKind::Openai) {
+        Some(_) => (
+            ProviderKind::Openai,
+            ProviderKind::Openai.moderation_model(),
+        ),
+        None => (config.ai.default_provider, None),
     }
 }
 

@@ -16,13 +16,14 @@ use crate::http::{Request, Response};
 use crate::scope::Scope;
 use crate::supabase;
 
+use crate::ai::credits::ReserveRequest;
+
 use super::ai::{
-    begin_text, complete, estimate_tokens, invalid, open_stream, team_id, JsonBody, StreamRequest,
-    MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
+    begin, complete, estimate_tokens, invalid, model_name, open_stream, team_id, text_estimate,
+    JsonBody, StreamRequest, MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
 };
 
 const MAX_MESSAGES: usize = 100;
-const MAX_MODEL_CHARS: usize = 200;
 
 /// A validated chat completion request.
 #[derive(Debug, PartialEq)]
@@ -41,9 +42,10 @@ struct ChatRequest {
 impl ChatRequest {
     fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
         let body = JsonBody::parse(bytes)?;
-        let model = body
-            .optional_text("model", MAX_MODEL_CHARS)?
-            .map(str::to_owned);
+        let model = match body.0.get("model") {
+            None | Some(Value::Null) => None,
+            Some(model) => Some(model_name(model, "model")?.to_owned()),
+        };
         let raw_messages = match body.0.get("messages") {
             Some(Value::Array(messages)) if (1..=MAX_MESSAGES).contains(&messages.len()) => {
                 messages
@@ -188,19 +190,18 @@ pub async fn completions(
         .map(|message| estimate_tokens(&message.content))
         .sum::<u32>()
         + chat.system.as_deref().map_or(0, estimate_tokens);
-    let mut call = begin_text(
-        config,
-        caller,
-        team_id(request)?,
-        "chat-completions",
-        estimated_input_tokens,
-        chat.max_output_tokens,
-        scope,
-    )
-    .await?;
-    if let Some(model) = &chat.model {
-        call.model = model.clone();
-    }
+    let reserve = ReserveRequest {
+        model: chat.model.as_deref(),
+        ..ReserveRequest::new(
+            caller.user.id.as_str(),
+            team_id(request)?,
+            "chat-completions",
+            Capability::Text,
+            text_estimate(estimated_input_tokens, chat.max_output_tokens),
+            0,
+        )
+    };
+    let call = begin(config, scope, &reserve).await?;
     let model = call.model.clone();
     let text_prompt = TextPrompt {
         model: &model,

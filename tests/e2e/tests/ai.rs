@@ -740,24 +740,200 @@ async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgeme
         vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 2]
     );
 
+    // The caller's own configuration, key and base URL included, never moderates: a base URL
+    // they control could answer anything.
     let (status, body, _) = call(
         &stack,
         reqwest::Method::PUT,
         "/v1/ai/configs",
         &token,
-        json!({"provider": "xai", "active": true}),
+        json!({"provider": "openai", "active": true, "apiKey": "sk-moderation-own-5555",
+               "baseUrl": capture_url()}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let judgement = json!({"flagged": true, "categories": ["spam"]});
+    let judgement = json!({"flagged": false, "categories": []});
     let (status, body) = post(
         &stack,
         "/v1/ai/moderate",
         &token,
-        json!({"text": format!("buy now <<reply:{judgement}>>")}),
+        json!({"text": format!("buy now [flag:illicit] <<reply:{judgement}>>")}),
     )
     .await;
-    assert_eq!((status, &body), (200, &judgement));
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"flagged": true, "categories": ["illicit"]})),
+        "the platform's moderation endpoint answered"
+    );
+    assert_eq!(
+        settled_providers(&db, &user).await,
+        vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 3]
+    );
+    assert!(!captured(&stack)
+        .await
+        .contains(&"sk-moderation-own-5555".to_owned()));
+}
+
+/// The fakes' stand-in for a base URL a user configured (see `tests/fakes`).
+fn capture_url() -> String {
+    format!(
+        "{}/capture/v1",
+        std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL")
+    )
+}
+
+/// The keys the capture base URL has received so far (from every test).
+async fn captured(stack: &Stack) -> Vec<String> {
+    serde_json::from_value(e2e::fakes_json(&stack.http, "/_fakes/captured", &[]).await).unwrap()
+}
+
+async fn put_config(stack: &Stack, token: &str, config: Value) -> (u16, Value) {
+    let (status, body, _) =
+        call(stack, reqwest::Method::PUT, "/v1/ai/configs", token, config).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_configured_base_url_only_ever_receives_its_own_key() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+
+    // No key: refused, so the platform's key can never be paired with the user's base URL.
+    for provider in ["openai", "gemini", "xai", "openai_compatible"] {
+        let (status, body) = put_config(
+            &stack,
+            &token,
+            json!({"provider": provider, "baseUrl": capture_url(), "active": true}),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body), &body["error"]["field"]),
+            (400, "invalid_request", &json!("apiKey")),
+            "{provider}: {body}"
+        );
+    }
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/generate-text",
+        &token,
+        json!({"prompt": "mine?"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["text"]),
+        (200, &json!("echo: mine? (key …-key)")),
+        "the platform's own endpoint answered: {body}"
+    );
+
+    // With its own key, the base URL gets that key, for any model the user names.
+    let own_key = format!("sk-capture-{user}");
+    let (status, body) = put_config(
+        &stack,
+        &token,
+        json!({"provider": "openai", "baseUrl": capture_url(), "apiKey": own_key, "active": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(
+        &stack,
+        "/v1/chat/completions",
+        &token,
+        json!({"model": "o1-pro", "messages": [{"role": "user", "content": "own endpoint"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "o1-pro");
+
+    // A stored key never follows a new base URL.
+    let (status, body) = put_config(
+        &stack,
+        &token,
+        json!({"provider": "openai", "baseUrl": format!("{}/", capture_url())}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (400, &json!("apiKey")),
+        "{body}"
+    );
+
+    let captured = captured(&stack).await;
+    assert!(captured.contains(&own_key), "{captured:?}");
+    assert!(
+        !captured.iter().any(|key| key.starts_with("platform-")),
+        "a platform key reached a user's base URL: {captured:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_platform_key_runs_only_priced_models_with_valid_names() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    let (status, body) = post(
+        &stack,
+        "/v1/chat/completions",
+        &token,
+        json!({"model": "o1-pro", "messages": [{"role": "user", "content": "premium"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "model_not_allowed"),
+        "{body}"
+    );
+
+    let (status, body) = put_config(
+        &stack,
+        &token,
+        json!({"provider": "gemini", "active": true, "models": {"text": "gemini-2.5-pro"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/generate-text",
+        &token,
+        json!({"prompt": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "model_not_allowed"),
+        "{body}"
+    );
+
+    for (path, body, field) in [
+        (
+            "/v1/ai/configs",
+            json!({"provider": "gemini", "models": {"image": "veo-3.0-generate-001:predictLongRunning#"}}),
+            "models.image",
+        ),
+        (
+            "/v1/ai/configs",
+            json!({"provider": "openai", "models": {"chat": "../files?x"}}),
+            "models.chat",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini?alt=sse", "messages": [{"role": "user", "content": "x"}]}),
+            "model",
+        ),
+    ] {
+        let method = if path == "/v1/ai/configs" {
+            reqwest::Method::PUT
+        } else {
+            reqwest::Method::POST
+        };
+        let (status, body, _) = call(&stack, method, path, &token, body).await;
+        assert_eq!(
+            (status, error_code(&body), &body["error"]["field"]),
+            (400, "invalid_request", &json!(field)),
+            "{body}"
+        );
+    }
+    assert_eq!(ledger(&db, &user).await, (0, 0), "refusals cost nothing");
 }
 
 #[tokio::test]

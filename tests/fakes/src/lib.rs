@@ -17,6 +17,10 @@
 //! are counted, per prompt, at `GET /_fakes/abandoned`); `<<reply:JSON>>` scripts JSON mode's
 //! answer. The key `rejected-key` is refused with 401.
 //!
+//! `/capture/v1` stands in for a base URL a user configured: it answers chat completions as
+//! OpenAI does and records the key of every request it receives (`GET /_fakes/captured`), so
+//! tests can check which keys reached it.
+//!
 //! The social platforms' fakes are under `/social/{host}/…` (see `social`); a hostile server,
 //! for the worker's outbound limits, under `/hostile/…` (see `hostile`).
 
@@ -65,6 +69,25 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
         )
         .route("/openai/v1/moderations", post(openai_moderations))
         .route("/gemini/v1beta/models/{model_and_method}", post(gemini))
+        .route(
+            "/capture/v1/chat/completions",
+            post(|headers: HeaderMap, body| {
+                CAPTURED
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(bearer(&headers));
+                openai_chat("capture", headers, body)
+            }),
+        )
+        .route(
+            "/_fakes/captured",
+            get(|| async {
+                let captured = CAPTURED
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                axum::Json(captured.clone())
+            }),
+        )
         .route("/social/{*rest}", any(social::handle))
         .route(
             "/hostile/{behaviour}/v1/chat/completions",
@@ -143,6 +166,9 @@ async fn delay(provider: &str, prompt: &str) {
         tokio::time::sleep(Duration::from_millis(ms.min(10_000))).await;
     }
 }
+
+/// The keys `/capture/v1` received, in order.
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Calls the client abandoned, per prompt: `GET /_fakes/abandoned` answers them.
 static ABANDONED: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
@@ -394,8 +420,14 @@ async fn gemini(Path(model_and_method): Path<String>, headers: HeaderMap, body: 
             let prompt = request["instances"][0]["prompt"]
                 .as_str()
                 .unwrap_or_default();
-            if let Some(fault) = fault("gemini", prompt, &key) {
-                return gemini_error(fault);
+            match fault("gemini", prompt, &key) {
+                // Imagen answers the images its filter refused with the reason instead.
+                Some(Fault::Filtered) => {
+                    return Json(json!({"predictions": [{"raiFilteredReason": "fake filter"}]}))
+                        .into_response()
+                }
+                Some(fault) => return gemini_error(fault),
+                None => {}
             }
             let count = request["parameters"]["sampleCount"].as_u64().unwrap_or(1) as usize;
             Json(json!({"predictions": vec![json!({"bytesBase64Encoded": PNG_BASE64, "mimeType": "image/png"}); count]}))
