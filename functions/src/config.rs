@@ -15,6 +15,8 @@ pub struct Config {
     /// Legacy HS256 secret; without it HS256 tokens are refused.
     pub jwt_secret: Option<JwtSecret>,
     pub jwt_audience: String,
+    /// `ALLOW_ANONYMOUS_USERS` (off by default; see `auth::anonymous_users_setting`).
+    pub allow_anonymous_users: bool,
     pub environment: Environment,
     /// Where requests to URLs users chose may go (`ALLOW_LOCAL_OUTBOUND`).
     pub outbound: OutboundPolicy,
@@ -40,6 +42,9 @@ impl Config {
             )?,
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
+            allow_anonymous_users: crate::auth::anonymous_users_setting(
+                read("ALLOW_ANONYMOUS_USERS").as_deref(),
+            )?,
             environment,
             outbound,
             ai: AiSettings::from_lookup(read)?,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::ai::provider::ProviderError;
 use crate::auth::AuthError;
-use crate::http::Response;
+use crate::http::{BodyError, Response};
 use crate::social::failure::SocialFailure;
 
 #[derive(Debug)]
@@ -14,6 +14,10 @@ pub enum ApiError {
     NotFound,
     MethodNotAllowed {
         allowed: Vec<&'static str>,
+    },
+    /// The request body is over the endpoint's limit (`router::Route::max_body`).
+    PayloadTooLarge {
+        limit: usize,
     },
     Auth(AuthError),
     ProfileNotFound,
@@ -27,6 +31,9 @@ pub enum ApiError {
         field: String,
         reason: String,
     },
+    /// The database could not take a value the request carried (a data exception or a check
+    /// constraint): the caller's 400, with the database's words for the log only.
+    InvalidValue(String),
     /// The caller's per-minute AI request window is full.
     RateLimited {
         retry_after: u64,
@@ -58,7 +65,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound | Self::ProfileNotFound => 404,
-            Self::InvalidRequest { .. } => 400,
+            Self::InvalidRequest { .. } | Self::InvalidValue(_) => 400,
             Self::RateLimited { .. } => 429,
             Self::CreditLimitReached { .. } | Self::NotTeamMember | Self::Forbidden => 403,
             Self::Provider(error) => match error {
@@ -69,6 +76,7 @@ impl ApiError {
             },
             Self::InvalidModelOutput => 502,
             Self::MethodNotAllowed { .. } => 405,
+            Self::PayloadTooLarge { .. } => 413,
             Self::Auth(error) => error.status(),
             Self::DatabaseUnavailable(_) | Self::AuthServiceUnavailable(_) => 503,
             Self::Upstream(_) => 502,
@@ -82,6 +90,7 @@ impl ApiError {
         match self {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Auth(error) => error.code(),
             Self::ProfileNotFound => "profile_not_found",
             Self::DatabaseUnavailable(_) => "database_unavailable",
@@ -89,6 +98,7 @@ impl ApiError {
             Self::Upstream(_) => "upstream_error",
             Self::Misconfigured(_) => "server_misconfigured",
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidValue(_) => "invalid_value",
             Self::RateLimited { .. } => "rate_limited",
             Self::CreditLimitReached { .. } => "credit_limit_reached",
             Self::NotTeamMember => "not_team_member",
@@ -113,6 +123,7 @@ impl ApiError {
         match self {
             Self::NotFound => "No such endpoint.",
             Self::MethodNotAllowed { .. } => "This endpoint does not support that method.",
+            Self::PayloadTooLarge { .. } => "The request body is too large for this endpoint.",
             Self::Auth(error) => error.message(),
             Self::ProfileNotFound => "No profile is visible for this user.",
             Self::DatabaseUnavailable(_) => "The database is unavailable. Try again later.",
@@ -122,6 +133,9 @@ impl ApiError {
             Self::Upstream(_) => "The database returned an unexpected answer.",
             Self::Misconfigured(_) => "The server is misconfigured.",
             Self::InvalidRequest { .. } => "The request is invalid.",
+            Self::InvalidValue(_) => {
+                "A value in the request has the wrong form or is out of range."
+            }
             Self::RateLimited { .. } => "Too many AI requests. Retry after the indicated delay.",
             Self::CreditLimitReached { .. } => "The monthly AI credits are used up.",
             Self::NotTeamMember => "You are not a member of that team.",
@@ -144,6 +158,7 @@ impl ApiError {
     fn details(&self) -> Option<Value> {
         match self {
             Self::InvalidRequest { field, .. } => Some(json!({ "field": field })),
+            Self::PayloadTooLarge { limit } => Some(json!({ "maxBytes": limit })),
             Self::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
             Self::CreditLimitReached {
                 remaining,
@@ -171,6 +186,7 @@ impl ApiError {
             Self::DatabaseUnavailable(cause)
             | Self::AuthServiceUnavailable(cause)
             | Self::Upstream(cause)
+            | Self::InvalidValue(cause)
             | Self::Misconfigured(cause) => Some(cause),
             Self::Auth(error) => error.cause(),
             Self::Provider(
@@ -242,6 +258,19 @@ impl From<ProviderError> for ApiError {
 impl From<SocialFailure> for ApiError {
     fn from(failure: SocialFailure) -> Self {
         Self::Social(failure, None)
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            // The client went away mid-body: nobody reads this answer.
+            BodyError::Unreadable(_) => Self::InvalidRequest {
+                field: "body".into(),
+                reason: "could not be read".into(),
+            },
+        }
     }
 }
 

@@ -22,9 +22,34 @@ export function requestHead(request) {
   return `${request.method}\n${url.pathname}\n${url.search.slice(1)}\n${headerLines(request.headers)}`;
 }
 
-// Resolves to the incoming request's body bytes; undefined when it has none (GET, HEAD).
-export function requestBody(request) {
-  return request.body === null ? undefined : request.arrayBuffer().then((bytes) => new Uint8Array(bytes));
+// Resolves to the incoming request's body bytes; undefined when it has none (GET, HEAD). Read
+// chunk by chunk, so a body longer than `limit` is never held whole: past it the stream is
+// cancelled and this resolves to null.
+export function requestBody(request, limit) {
+  return request.body === null ? undefined : readBounded(request.body.getReader(), limit);
+}
+
+async function readBounded(reader, limit) {
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 // A whole response. `body` is a view of wasm memory, copied here.

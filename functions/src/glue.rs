@@ -12,9 +12,10 @@ extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     pub fn request_head(request: &Request) -> String;
 
-    /// Resolves to the body's bytes (a `Uint8Array`); `None` when the request has no body.
+    /// Resolves to the body's bytes (a `Uint8Array`), or to `null` (the read stopped) once
+    /// more than `limit` bytes arrive; `None` when the request has no body.
     #[wasm_bindgen(js_name = requestBody)]
-    pub fn request_body(request: &Request) -> Option<Promise>;
+    pub fn request_body(request: &Request, limit: usize) -> Option<Promise>;
 
     /// A whole response, headers in `http::header_lines`' form.
     pub fn respond(status: u16, header_lines: &str, body: &[u8]) -> Response;

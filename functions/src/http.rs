@@ -102,8 +102,8 @@ pub struct Request {
 impl Request {
     /// A request from its head as the platform glue gives it: the method, path and query
     /// (empty when there is none) on a line each, then the headers in `header_lines`' form.
-    /// `None` when a line is missing.
-    pub fn from_head(head: &str, body: Vec<u8>) -> Option<Self> {
+    /// `None` when a line is missing. The body is read later, once routing knows its limit.
+    pub fn from_head(head: &str) -> Option<Self> {
         let mut lines = head.splitn(4, '\n');
         let (method, path, query) = (lines.next()?, lines.next()?, lines.next()?);
         Some(Self {
@@ -111,8 +111,50 @@ impl Request {
             path: path.to_owned(),
             query: (!query.is_empty()).then(|| query.to_owned()),
             headers: Headers::from_lines(lines.next()?),
-            body,
+            body: Vec::new(),
         })
+    }
+
+    /// `Err` when the declared `Content-Length` is over `limit`: the body need not be read to
+    /// refuse it. A missing or unreadable length leaves it to the bounded read.
+    pub fn declared_length_fits(&self, limit: usize) -> Result<(), BodyError> {
+        let Some(declared) = self.headers.get("content-length").map(str::trim) else {
+            return Ok(());
+        };
+        let is_length = !declared.is_empty() && declared.bytes().all(|b| b.is_ascii_digit());
+        // Digits past u64 are over any limit too.
+        let over = |length: &str| length.parse::<u64>().map_or(true, |n| n > limit as u64);
+        if is_length && over(declared) {
+            return Err(BodyError::TooLarge { limit });
+        }
+        Ok(())
+    }
+}
+
+/// Why a request's body was not read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the route's limit: by its `Content-Length`, or as soon as the read passed it.
+    TooLarge { limit: usize },
+    /// The client's stream broke off (the cause, for the log).
+    Unreadable(String),
+}
+
+/// A request body not read yet: the pipeline reads it only for a routed endpoint, with that
+/// endpoint's limit, so an unknown route's body or an oversized one is never buffered.
+#[allow(async_fn_in_trait)] // Used in this crate only, on one thread.
+pub trait UnreadBody {
+    /// The whole body, or `TooLarge` once more than `limit` bytes arrive.
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError>;
+}
+
+/// A body already in memory (the host's tests) is held to the same limit.
+impl UnreadBody for Vec<u8> {
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        if self.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        Ok(self)
     }
 }
 
@@ -219,7 +261,6 @@ mod tests {
     fn a_request_head_gives_method_path_query_and_headers() {
         let request = Request::from_head(
             "POST\n/v1/ai/generate-text\nteam=a&b=%0A\nauthorization\nBearer t\nx-empty\n",
-            b"{}".to_vec(),
         )
         .expect("a whole head");
         assert_eq!(request.method, "POST");
@@ -227,11 +268,50 @@ mod tests {
         assert_eq!(request.query.as_deref(), Some("team=a&b=%0A"));
         assert_eq!(request.headers.get("Authorization"), Some("Bearer t"));
         assert_eq!(request.headers.get("x-empty"), Some(""));
-        assert_eq!(request.body, b"{}");
+        assert!(request.body.is_empty(), "read after routing");
 
-        let bare = Request::from_head("GET\n/healthz\n\n", Vec::new()).expect("a whole head");
+        let bare = Request::from_head("GET\n/healthz\n\n").expect("a whole head");
         assert_eq!((bare.query, bare.headers.get("accept")), (None, None));
-        assert!(Request::from_head("GET\n/healthz", Vec::new()).is_none());
+        assert!(Request::from_head("GET\n/healthz").is_none());
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_and_anything_else_left_to_the_read() {
+        let with_length = |length: &str| Request {
+            headers: [("Content-Length".to_owned(), length.to_owned())]
+                .into_iter()
+                .collect(),
+            ..Request::from_head("POST\n/\n\n").unwrap()
+        };
+        let too_large = Err(BodyError::TooLarge { limit: 10 });
+        for (length, verdict) in [
+            ("10", Ok(())),
+            ("0", Ok(())),
+            ("11", too_large.clone()),
+            (" 11 ", too_large.clone()),
+            ("99999999999999999999999", too_large.clone()),
+            ("", Ok(())),
+            ("-1", Ok(())),
+            ("1e3", Ok(())),
+            ("ten", Ok(())),
+        ] {
+            assert_eq!(
+                with_length(length).declared_length_fits(10),
+                verdict,
+                "{length:?}"
+            );
+        }
+        let unread = Request::from_head("POST\n/\n\n").unwrap();
+        assert_eq!(unread.declared_length_fits(0), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_body_in_memory_is_held_to_the_same_limit() {
+        assert_eq!(b"12345".to_vec().read(5).await, Ok(b"12345".to_vec()));
+        assert_eq!(
+            b"123456".to_vec().read(5).await,
+            Err(BodyError::TooLarge { limit: 5 })
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod http;
 pub mod jobs;
 pub mod observability;
 pub mod outbound;
+#[cfg(test)]
+mod proptests;
 pub mod publishing;
 pub mod router;
 pub mod routes;
@@ -29,7 +31,7 @@ use auth::UserId;
 use clock::Clock;
 use config::{Config, ConfigError};
 use error::ApiError;
-use http::{Request, Response};
+use http::{Request, Response, UnreadBody};
 use observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
@@ -49,10 +51,23 @@ pub struct Handled {
     pub deferred: Vec<Background>,
 }
 
-/// Serves one request. `config` is an error when the deployment lacks settings; only the
-/// routes that need them fail then, so `/healthz` keeps answering.
+/// Serves one request whose body is already in memory; it is held to its route's limit as an
+/// unread one would be.
 pub async fn handle(
-    request: Request,
+    mut request: Request,
+    config: &Result<Config, ConfigError>,
+    clock: &dyn Clock,
+) -> Handled {
+    let body = std::mem::take(&mut request.body);
+    handle_unread(request, body, config, clock).await
+}
+
+/// Serves one request, reading its body only once routing has found the endpoint, within that
+/// endpoint's limit. `config` is an error when the deployment lacks settings; only the routes
+/// that need them fail then, so `/healthz` keeps answering.
+pub async fn handle_unread(
+    mut request: Request,
+    body: impl UnreadBody,
     config: &Result<Config, ConfigError>,
     clock: &dyn Clock,
 ) -> Handled {
@@ -67,7 +82,13 @@ pub async fn handle(
     };
 
     let mut user_id = None;
-    let outcome = dispatch(resolution, &request, config, &scope, &mut user_id).await;
+    let outcome = match read_body(&resolution, &request, body).await {
+        Ok(bytes) => {
+            request.body = bytes;
+            dispatch(resolution, &request, config, &scope, &mut user_id).await
+        }
+        Err(error) => Err(error),
+    };
     let (response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
@@ -95,6 +116,20 @@ pub async fn handle(
         more_log_lines,
         deferred,
     }
+}
+
+/// The body of a routed request, within its endpoint's limit; nothing is read for a path or
+/// method no endpoint serves.
+async fn read_body(
+    resolution: &Resolution,
+    request: &Request,
+    body: impl UnreadBody,
+) -> Result<Vec<u8>, ApiError> {
+    let Resolution::Matched(route) = resolution else {
+        return Ok(Vec::new());
+    };
+    request.declared_length_fits(route.max_body)?;
+    Ok(body.read(route.max_body).await?)
 }
 
 /// Runs the matched endpoint; records the caller's id in `user_id` once authenticated.
@@ -400,6 +435,102 @@ mod tests {
         assert_eq!(body["error"]["code"], "method_not_allowed");
         assert_eq!(wrong_method.response.header("allow"), Some("GET"));
         assert_eq!(log_fields(&wrong_method)["route"], "/healthz");
+    }
+
+    fn with_body(mut request: Request, body: &[u8]) -> Request {
+        request.body = body.to_vec();
+        request
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_routes_limit_is_a_413_before_authentication() {
+        let limit = router::JSON_BODY;
+        let oversized = with_body(
+            request("POST", "/v1/ai/generate-text", &[]),
+            &vec![b' '; limit + 1],
+        );
+        let (handled, body) = send(oversized, &unreachable_supabase()).await;
+        assert_eq!(handled.response.status, 413);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+        assert_eq!(body["error"]["maxBytes"], limit);
+
+        let at_the_limit = with_body(
+            request("POST", "/v1/ai/generate-text", &[]),
+            &vec![b' '; limit],
+        );
+        let (handled, body) = send(at_the_limit, &unreachable_supabase()).await;
+        assert_eq!(
+            (handled.response.status, &body["error"]["code"]),
+            (401, &"missing_token".into()),
+            "read, then refused for want of a token"
+        );
+
+        let invitation = with_body(
+            request("POST", "/v1/teams/t/invitations", &[]),
+            &[b' '; router::INVITATION_BODY + 1],
+        );
+        let (handled, _) = send(invitation, &unreachable_supabase()).await;
+        assert_eq!(handled.response.status, 413);
+
+        let get_with_body = with_body(request("GET", "/healthz", &[]), b"x");
+        assert_eq!(
+            send(get_with_body, &unreachable_supabase())
+                .await
+                .0
+                .response
+                .status,
+            413
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_without_reading() {
+        struct MustNotRead;
+        impl UnreadBody for MustNotRead {
+            async fn read(self, _limit: usize) -> Result<Vec<u8>, http::BodyError> {
+                panic!("the body was read")
+            }
+        }
+        for (method, path, length) in [
+            ("POST", "/v1/jobs", "262145"),
+            ("POST", "/v1/cron/publish", "1025"),
+            ("POST", "/v1/ai/captions", "99999999999999999999"),
+        ] {
+            let request = request(method, path, &[("Content-Length", length)]);
+            let handled =
+                handle_unread(request, MustNotRead, &unreachable_supabase(), &SystemClock).await;
+            assert_eq!(handled.response.status, 413, "{path} {length}");
+            assert_eq!(log_fields(&handled)["error_code"], "payload_too_large");
+        }
+        for (method, path) in [
+            ("POST", "/healthz/x"),
+            ("POST", "/healthz"),
+            ("BREW", "/v1/me"),
+        ] {
+            let request = request(method, path, &[("Content-Length", "5000000")]);
+            let handled =
+                handle_unread(request, MustNotRead, &unreachable_supabase(), &SystemClock).await;
+            assert!(
+                [404, 405].contains(&handled.response.status),
+                "an unrouted body is never read: {method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_reading_a_body_has_room_for_one() {
+        use router::{Endpoint, ROUTES};
+        for route in ROUTES {
+            let room = match route.endpoint {
+                Endpoint::CreateTeamInvitation => router::INVITATION_BODY,
+                _ if route.method == http::Method::Get => router::NO_BODY,
+                _ => continue,
+            };
+            assert_eq!(route.max_body, room, "{}", route.template);
+        }
+        assert!(ROUTES
+            .iter()
+            .all(|route| route.max_body <= router::JSON_BODY));
     }
 
     #[tokio::test]

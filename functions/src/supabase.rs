@@ -4,7 +4,7 @@ use std::fmt;
 
 use postgrest::{Builder, Postgrest};
 
-use crate::auth::AccessToken;
+use crate::auth::{AccessToken, AuthError};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::outbound;
@@ -47,6 +47,10 @@ pub struct DatabaseError {
     pub message: String,
 }
 
+/// PostgREST's refusals of the forwarded token: undecodable or bad signature, no token where
+/// one is required, claims invalid (e.g. expired between our check and its own).
+const TOKEN_REFUSED: [&str; 3] = ["PGRST301", "PGRST302", "PGRST303"];
+
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -59,8 +63,10 @@ impl fmt::Display for UpstreamError {
 impl From<UpstreamError> for ApiError {
     /// Errors our SQL raises on purpose become the caller's answer: 42501 (not allowed),
     /// P0001/22023 (a rule, with the message written for users), P0002 (no such row),
-    /// 23505 (already exists), 23503 (a reference to something that is not there). Outages (no answer, or a 5xx) are 503; any other refusal is an
-    /// answer we did not expect, 502.
+    /// 23505 (already exists), 23503 (a reference to something that is not there). A refused
+    /// token (PGRST301-303, or a bare 401) is the caller's 401; a value the database cannot take
+    /// (class 22 data exceptions, a check constraint) a 400. Outages (no answer, or a 5xx) are
+    /// 503; any other refusal is an answer we did not expect, 502.
     fn from(error: UpstreamError) -> Self {
         let rejected = |status, code, message: &str| Self::Rejected {
             status,
@@ -75,6 +81,12 @@ impl From<UpstreamError> for ApiError {
             match database.code.as_str() {
                 "42501" => return Self::Forbidden,
                 "P0001" | "22023" => return rejected(400, "rule_violation", &database.message),
+                code if TOKEN_REFUSED.contains(&code) => {
+                    return Self::Auth(AuthError::TokenRefused(error.to_string()))
+                }
+                code if code.starts_with("22") || code == "23514" => {
+                    return Self::InvalidValue(error.to_string())
+                }
                 "P0002" => return rejected(404, "resource_not_found", &database.message),
                 "23505" => return rejected(409, "conflict", "That already exists."),
                 "23503" => {
@@ -88,6 +100,11 @@ impl From<UpstreamError> for ApiError {
             }
         }
         match error {
+            UpstreamError::Status {
+                status: 401,
+                database: None,
+                ..
+            } => Self::Auth(AuthError::TokenRefused(error.to_string())),
             UpstreamError::Status { status, .. } if status < 500 => {
                 Self::Upstream(error.to_string())
             }
@@ -169,6 +186,54 @@ mod tests {
             .to_response()
             .body_text()
             .contains("pk"));
+    }
+
+    #[test]
+    fn a_refused_token_is_the_callers_401() {
+        for code in TOKEN_REFUSED {
+            let error = database_error(code, "JWT expired");
+            assert_eq!((error.status(), error.code()), (401, "token_refused"));
+            assert!(!error.to_response().body_text().contains("JWT expired"));
+            assert!(error.cause().is_some(), "logged");
+        }
+        let bare = ApiError::from(UpstreamError::Status {
+            status: 401,
+            body: "Invalid JWT".into(),
+            database: None,
+        });
+        assert_eq!((bare.status(), bare.code()), (401, "token_refused"));
+    }
+
+    #[test]
+    fn a_value_the_database_cannot_take_is_a_400() {
+        for (code, message) in [
+            (
+                "22008",
+                "date/time field value out of range: \"2026-13-45\"",
+            ),
+            (
+                "22007",
+                "invalid input syntax for type timestamp with time zone",
+            ),
+            ("22P02", "invalid input syntax for type uuid: \"x\""),
+            (
+                "22003",
+                "value \"99999999999\" is out of range for type integer",
+            ),
+            (
+                "23514",
+                "new row violates check constraint \"posts_body_check\"",
+            ),
+        ] {
+            let error = database_error(code, message);
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "invalid_value"),
+                "{code}"
+            );
+            assert!(!error.to_response().body_text().contains("check constraint"));
+            assert!(error.cause().is_some(), "logged");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use worker::{console_log, event, web_sys, Context, Env, ResponseBody, ResponseBu
 use crate::clock::WallClock;
 use crate::config::{Config, ConfigError};
 use crate::glue;
-use crate::http::{header_lines, Body, Request, Response};
+use crate::http::{header_lines, Body, BodyError, Request, Response, UnreadBody};
 
 thread_local! {
     /// The settings, read once per isolate: a Worker's vars and secrets are fixed for an
@@ -32,13 +32,14 @@ async fn fetch(
     env: Env,
     ctx: Context,
 ) -> worker::Result<web_sys::Response> {
-    let request = neutral_request(&request).await?;
+    let body = PlatformBody(&request);
+    let request = neutral_request(&request)?;
     let config = CONFIG.with(|config| {
         config
             .get_or_init(|| Rc::new(Config::from_lookup(|name| setting(&env, name))))
             .clone()
     });
-    let handled = crate::handle(request, &config, &WallClock).await;
+    let handled = crate::handle_unread(request, body, &config, &WallClock).await;
     for line in std::iter::once(&handled.log_line).chain(&handled.more_log_lines) {
         console_log!("{line}");
     }
@@ -62,17 +63,28 @@ fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-async fn neutral_request(request: &web_sys::Request) -> worker::Result<Request> {
-    let body = match glue::request_body(request) {
-        Some(bytes) => JsFuture::from(bytes)
-            .await?
-            .unchecked_into::<Uint8Array>()
-            .to_vec(),
-        None => Vec::new(),
-    };
-    Request::from_head(&glue::request_head(request), body).ok_or_else(|| {
+fn neutral_request(request: &web_sys::Request) -> worker::Result<Request> {
+    Request::from_head(&glue::request_head(request)).ok_or_else(|| {
         worker::Error::RustError("the request head from glue.js lacks a line".into())
     })
+}
+
+/// The incoming request's body, read by glue.js chunk by chunk up to the route's limit.
+struct PlatformBody<'a>(&'a web_sys::Request);
+
+impl UnreadBody for PlatformBody<'_> {
+    async fn read(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let Some(reading) = glue::request_body(self.0, limit) else {
+            return Ok(Vec::new());
+        };
+        let bytes = JsFuture::from(reading)
+            .await
+            .map_err(|error| BodyError::Unreadable(format!("{error:?}")))?;
+        if bytes.is_null() {
+            return Err(BodyError::TooLarge { limit });
+        }
+        Ok(bytes.unchecked_into::<Uint8Array>().to_vec())
+    }
 }
 
 fn platform_response(response: Response) -> worker::Result<web_sys::Response> {

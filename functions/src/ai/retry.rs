@@ -45,6 +45,18 @@ impl RetryPolicy {
     }
 }
 
+/// The longest `Retry-After` kept: past a day it only says "not soon", and the cap keeps every
+/// sum and product made of it far from overflow.
+pub const MAX_RETRY_AFTER_SECONDS: u64 = 24 * 3600;
+
+/// `Retry-After` in delay-seconds form (a fraction is rounded up), at most a day; `None` for
+/// anything else, an HTTP date included (providers and platforms send seconds).
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| seconds.min(MAX_RETRY_AFTER_SECONDS as f64).ceil() as u64)
+}
+
 /// Rate limits, 5xx and timeouts may pass; refused keys, refused content and malformed
 /// answers will not.
 pub fn is_transient(error: &ProviderError) -> bool {
@@ -104,7 +116,9 @@ where
             return Err(error);
         }
         let delay = policy.delay(retry, retry_after, random_unit());
-        if elapsed() + delay > policy.deadline {
+        // Saturating: `Retry-After` is the other side's number, and a wait past the deadline
+        // (however far) means giving up now, not waiting.
+        if elapsed().saturating_add(delay) > policy.deadline {
             return Err(error);
         }
         sleep(delay).await;
@@ -213,6 +227,44 @@ mod tests {
         .await;
         assert!(limited.is_err());
         assert_eq!(calls.get(), FAST.max_attempts);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_capped_at_a_day_and_nothing_else() {
+        for (value, seconds) in [
+            ("3", Some(3)),
+            (" 2.5 ", Some(3)),
+            ("0", Some(0)),
+            ("1e30", Some(MAX_RETRY_AFTER_SECONDS)),
+            ("18446744073709551616", Some(MAX_RETRY_AFTER_SECONDS)),
+            ("-1", None),
+            ("NaN", None),
+            ("inf", None),
+            ("Wed, 21 Oct 2999 07:28:00 GMT", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_retry_after(value), seconds, "{value}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_huge_retry_after_gives_up_without_overflowing() {
+        let calls = Cell::new(0);
+        let outcome = with_retries(
+            &RetryPolicy::PROVIDER_CALLS,
+            || Duration::from_secs(2),
+            || {
+                calls.set(calls.get() + 1);
+                async {
+                    Err::<(), _>(ProviderError::RateLimited {
+                        retry_after_seconds: Some(u64::MAX),
+                    })
+                }
+            },
+        )
+        .await;
+        assert!(matches!(outcome, Err(ProviderError::RateLimited { .. })));
+        assert_eq!(calls.get(), 1, "no wait past the deadline");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -8,7 +8,7 @@ mod verifier;
 
 use std::fmt;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::http::Headers;
 
 pub use jwks::JwksCache;
@@ -31,6 +31,11 @@ pub enum AuthError {
     InvalidAudience,
     InvalidIssuer,
     InvalidToken,
+    /// PostgREST refused the token we forwarded (its JWT errors, PGRST301-303); the cause is
+    /// for the log.
+    TokenRefused(String),
+    /// An anonymous sign-in's token, and the deployment does not serve anonymous users.
+    AnonymousUser,
     /// The signing keys could not be fetched: not the caller's fault.
     KeysUnavailable(String),
 }
@@ -39,6 +44,7 @@ impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
             Self::KeysUnavailable(_) => 503,
+            Self::AnonymousUser => 403,
             _ => 401,
         }
     }
@@ -56,6 +62,8 @@ impl AuthError {
             Self::InvalidAudience => "invalid_audience",
             Self::InvalidIssuer => "invalid_issuer",
             Self::InvalidToken => "invalid_token",
+            Self::TokenRefused(_) => "token_refused",
+            Self::AnonymousUser => "anonymous_user",
             Self::KeysUnavailable(_) => "auth_unavailable",
         }
     }
@@ -73,15 +81,33 @@ impl AuthError {
             Self::InvalidAudience => "The access token is not meant for this service.",
             Self::InvalidIssuer => "The access token was not issued by this project.",
             Self::InvalidToken => "The access token lacks required claims.",
+            Self::TokenRefused(_) => "The access token was refused. Sign in again.",
+            Self::AnonymousUser => {
+                "Anonymous users cannot use this service. Sign in with an account."
+            }
             Self::KeysUnavailable(_) => "Tokens cannot be verified right now. Try again later.",
         }
     }
 
     pub fn cause(&self) -> Option<&str> {
         match self {
-            Self::KeysUnavailable(cause) => Some(cause),
+            Self::KeysUnavailable(cause) | Self::TokenRefused(cause) => Some(cause),
             _ => None,
         }
+    }
+}
+
+/// `ALLOW_ANONYMOUS_USERS`: whether tokens of Supabase Auth's anonymous sign-ins are served
+/// (off unless `true`: an anonymous user costs nothing to make, so each could farm free AI
+/// credits).
+pub fn anonymous_users_setting(raw: Option<&str>) -> Result<bool, ConfigError> {
+    match raw.map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "ALLOW_ANONYMOUS_USERS",
+            reason: "must be true or false",
+        }),
     }
 }
 

@@ -1,11 +1,14 @@
 //! Access-token verification: signature with the key the token resolves to, then claims.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use jwt_compact::alg::Hs256Key;
 use jwt_compact::{Claims, UntrustedToken, ValidationError};
 use serde::Deserialize;
 
 use super::jwks::JwksCache;
 use super::keys::{VerificationKey, SUPPORTED_ALGORITHMS};
+use super::verified::TokenDigest;
 use super::{AccessToken, AuthError, AuthenticatedUser, Caller, UserId};
 use crate::config::{Config, JwtSecret};
 
@@ -18,6 +21,24 @@ pub struct Verifier<'a> {
     audience: &'a str,
     legacy_secret: Option<&'a JwtSecret>,
     keys: &'a JwksCache,
+    allow_anonymous: bool,
+}
+
+/// The legacy secret's HS256 key, made once per isolate (again only if the secret differs):
+/// memo entries count only for the key object they were checked with, so a key made per
+/// request would never let an HS256 token skip its check.
+static LEGACY_KEY: Mutex<Option<(Vec<u8>, Arc<VerificationKey>)>> = Mutex::new(None);
+
+fn legacy_key(secret: &JwtSecret) -> Arc<VerificationKey> {
+    let mut cached = LEGACY_KEY.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*cached {
+        Some((made_from, key)) if made_from == secret.expose() => Arc::clone(key),
+        _ => {
+            let key = Arc::new(VerificationKey::Hs256(Hs256Key::new(secret.expose())));
+            *cached = Some((secret.expose().to_vec(), Arc::clone(&key)));
+            key
+        }
+    }
 }
 
 /// The claims we check or use; `exp`, `nbf` and `iat` are parsed by jwt-compact.
@@ -27,6 +48,9 @@ struct SupabaseClaims {
     email: Option<String>,
     iss: Option<String>,
     aud: Option<Audience>,
+    /// Supabase Auth's anonymous sign-ins carry `true`.
+    #[serde(default)]
+    is_anonymous: bool,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +77,7 @@ impl<'a> Verifier<'a> {
             audience: &config.jwt_audience,
             legacy_secret: config.jwt_secret.as_ref(),
             keys,
+            allow_anonymous: config.allow_anonymous_users,
         }
     }
 
@@ -67,7 +92,8 @@ impl<'a> Verifier<'a> {
             return Err(AuthError::AlgorithmMismatch);
         }
         let verified = self.keys.verified();
-        let remembered = verified.contains(token, &key);
+        let digest = TokenDigest::of(token);
+        let remembered = verified.contains(&digest, &key);
         let claims = if remembered {
             untrusted
                 .deserialize_claims_unchecked::<SupabaseClaims>()
@@ -79,7 +105,7 @@ impl<'a> Verifier<'a> {
         let expires_at = claims.expiration.map(|moment| moment.timestamp());
         let user = self.check_claims(claims, now)?;
         if let Some(expires_at) = expires_at.filter(|_| !remembered) {
-            verified.remember(token, &key, expires_at, now);
+            verified.remember(digest, &key, expires_at, now);
         }
         Ok(Caller {
             user,
@@ -93,7 +119,7 @@ impl<'a> Verifier<'a> {
         &self,
         token: &UntrustedToken<'_>,
         now: i64,
-    ) -> Result<std::sync::Arc<VerificationKey>, AuthError> {
+    ) -> Result<Arc<VerificationKey>, AuthError> {
         match token.header().key_id.as_deref() {
             Some(kid) if token.algorithm() != "HS256" => self
                 .keys
@@ -103,7 +129,7 @@ impl<'a> Verifier<'a> {
                 .ok_or(AuthError::UnknownSigningKey),
             _ => self
                 .legacy_secret
-                .map(|secret| VerificationKey::Hs256(Hs256Key::new(secret.expose())).into())
+                .map(legacy_key)
                 .ok_or(AuthError::UnknownSigningKey),
         }
     }
@@ -138,6 +164,9 @@ impl<'a> Verifier<'a> {
             .sub
             .filter(|sub| !sub.is_empty())
             .ok_or(AuthError::InvalidToken)?;
+        if custom.is_anonymous && !self.allow_anonymous {
+            return Err(AuthError::AnonymousUser);
+        }
         Ok(AuthenticatedUser {
             id: UserId(sub),
             email: custom.email,
@@ -252,6 +281,48 @@ mod tests {
             refusal(verifier.verify(&forged, NOW).await),
             AuthError::InvalidSignature
         );
+    }
+
+    #[tokio::test]
+    async fn an_hs256_token_verified_before_is_found_in_the_memo() {
+        let keys = published_keys();
+        let config = config(true);
+        let verifier = Verifier::new(&config, &keys);
+        let token = hs256_token(HS_SECRET, None, &user_claims());
+        let digest = TokenDigest::of(&token);
+        let secret = config.jwt_secret.as_ref().unwrap();
+        for _ in 0..2 {
+            assert!(verifier.verify(&token, NOW).await.is_ok());
+            assert!(keys.verified().contains(&digest, &legacy_key(secret)));
+        }
+    }
+
+    #[tokio::test]
+    async fn anonymous_users_are_refused_unless_allowed() {
+        let anonymous = hs256_token(
+            HS_SECRET,
+            None,
+            &claims_with(json!({ "is_anonymous": true })),
+        );
+        let refused = refusal(verify(&anonymous).await);
+        assert_eq!(refused, AuthError::AnonymousUser);
+        assert_eq!((refused.status(), refused.code()), (403, "anonymous_user"));
+        let signed_in = hs256_token(
+            HS_SECRET,
+            None,
+            &claims_with(json!({ "is_anonymous": false })),
+        );
+        assert!(verify(&signed_in).await.is_ok());
+
+        let allowing = config_from(&[
+            ("SUPABASE_URL", SUPABASE_URL),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+            ("SUPABASE_JWT_SECRET", HS_SECRET),
+            ("ALLOW_ANONYMOUS_USERS", "true"),
+        ])
+        .unwrap();
+        assert!(verify_with(&allowing, &anonymous).await.is_ok());
     }
 
     #[tokio::test]
@@ -484,5 +555,74 @@ mod tests {
         let refused = Verifier::new(&config, &keys).verify(&token, NOW).await;
         let error = refusal(refused);
         assert_eq!((error.status(), error.code()), (503, "auth_unavailable"));
+    }
+
+    /// Verifies on a fresh single-threaded runtime: proptest bodies are not async.
+    fn verify_now(token: &str) -> Result<Caller, AuthError> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(verify(token))
+    }
+
+    /// Three dot-separated parts whose header is JSON naming an algorithm (and maybe a kid),
+    /// so the garbage gets past the first checks.
+    fn token_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let base64url = "[A-Za-z0-9_\\-]{0,60}";
+        let alg = prop_oneof![
+            Just(json!("HS256")),
+            Just(json!("ES256")),
+            Just(json!("RS256")),
+            Just(json!("none")),
+            crate::proptests::json_value(),
+        ];
+        let kid = prop_oneof![
+            Just(None),
+            Just(Some(json!("es"))),
+            Just(Some(json!("rs"))),
+            crate::proptests::json_value().prop_map(Some)
+        ];
+        prop_oneof![
+            proptest::string::string_regex(&format!("{base64url}\\.{base64url}\\.{base64url}"))
+                .unwrap(),
+            (alg, kid, crate::proptests::json_value(), base64url).prop_map(
+                |(alg, kid, claims, signature)| {
+                    let mut header = json!({ "alg": alg, "typ": "JWT" });
+                    if let Some(kid) = kid {
+                        header["kid"] = kid;
+                    }
+                    format!("{}{signature}", unsigned_token(&header, &claims))
+                }
+            ),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn garbage_is_refused_without_panicking(token in token_like()) {
+            proptest::prop_assert!(verify_now(&token).is_err());
+        }
+
+        #[test]
+        fn signed_claims_of_any_shape_are_checked_without_panicking(
+            changes in proptest::collection::btree_map(
+                proptest::sample::select(
+                    ["sub", "exp", "iat", "nbf", "iss", "aud", "email", "is_anonymous", "x"].to_vec(),
+                ),
+                crate::proptests::json_value(),
+                0..6,
+            ),
+        ) {
+            // Signed with the right secret: the claims' shape alone decides.
+            let mut claims = user_claims();
+            for (name, value) in changes {
+                claims[name] = value;
+            }
+            let _ = verify_now(&hs256_token(HS_SECRET, None, &claims));
+        }
     }
 }

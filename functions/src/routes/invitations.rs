@@ -18,8 +18,6 @@ use crate::http::{Request, Response};
 use crate::routes::is_uuid;
 use crate::supabase;
 
-const MAX_BODY_BYTES: usize = 4 * 1024;
-
 /// The invitee, parsed once: a plausible, normalized address.
 #[derive(Debug, PartialEq)]
 struct EmailAddress(String);
@@ -112,12 +110,7 @@ pub async fn create(
 }
 
 fn parse_body(bytes: &[u8]) -> Result<(EmailAddress, InviteeRole), ApiError> {
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(invalid(
-            "body",
-            &format!("must be at most {MAX_BODY_BYTES} bytes"),
-        ));
-    }
+    // The size is capped before the body is read (`router::Route::max_body`).
     let Ok(Value::Object(fields)) = serde_json::from_slice(bytes) else {
         return Err(invalid("body", "must be a JSON object"));
     };

@@ -15,7 +15,7 @@ use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
-use crate::routes::{is_uuid, Query};
+use crate::routes::{is_uuid, parse_date_or_instant, Query};
 use crate::scope::Scope;
 use crate::supabase;
 
@@ -339,35 +339,6 @@ fn camel_case(row: Value) -> Value {
     )
 }
 
-/// A date (`2026-11-23`) or an RFC 3339 timestamp (`2026-11-23T10:00:00Z`, with offset or
-/// fraction).
-fn is_timestamp(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
-    let date = digits(0..4)
-        && b.get(4) == Some(&b'-')
-        && digits(5..7)
-        && b.get(7) == Some(&b'-')
-        && digits(8..10);
-    if !date {
-        return false;
-    }
-    if b.len() == 10 {
-        return true;
-    }
-    let time = matches!(b.get(10), Some(b'T' | b' '))
-        && digits(11..13)
-        && b.get(13) == Some(&b':')
-        && digits(14..16);
-    time && text[16..]
-        .bytes()
-        .all(|c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'Z' | b'+' | b'-'))
-        && text.len() <= 35
-}
-
 /// limit (1-100, default 20) and offset (default 0) from the query.
 fn page(pairs: &[(String, String)]) -> Result<(u64, u64), ApiError> {
     let number = |name: &str, min: u64, max: u64, default: u64| -> Result<u64, ApiError> {
@@ -411,15 +382,9 @@ async fn list_page(
     ))
 }
 
-/// `GET /v1/jobs?state=&since=&until=&teamId=&batchId=&limit=&offset=`: the jobs the caller
-/// can read, newest first.
-pub async fn list(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-) -> Result<Response, ApiError> {
-    let query = Query::of(request);
-    let pairs = query.pairs();
+/// The PostgREST filters of `GET /v1/jobs`' query; every value is checked here, so the
+/// database never sees one it would refuse.
+fn job_filters(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>, ApiError> {
     let mut filters = Vec::new();
     for (name, value) in pairs {
         match name.as_str() {
@@ -433,11 +398,14 @@ pub async fn list(
                 filters.push(("state", format!("eq.{value}")));
             }
             "since" | "until" => {
-                if !is_timestamp(value) {
-                    return Err(invalid(name, "must be a date or an RFC 3339 timestamp"));
-                }
+                let instant = parse_date_or_instant(value).ok_or_else(|| {
+                    invalid(
+                        name,
+                        "must be a real date or RFC 3339 time in the years 1-9999",
+                    )
+                })?;
                 let operator = if name == "since" { "gte" } else { "lt" };
-                filters.push(("created_at", format!("{operator}.{value}")));
+                filters.push(("created_at", format!("{operator}.{}", instant.to_rfc3339())));
             }
             "teamId" | "batchId" => {
                 if !is_uuid(value) {
@@ -454,6 +422,19 @@ pub async fn list(
             other => return Err(invalid(other, "is not a known query parameter")),
         }
     }
+    Ok(filters)
+}
+
+/// `GET /v1/jobs?state=&since=&until=&teamId=&batchId=&limit=&offset=`: the jobs the caller
+/// can read, newest first.
+pub async fn list(
+    config: &Config,
+    caller: &Caller,
+    request: &Request,
+) -> Result<Response, ApiError> {
+    let query = Query::of(request);
+    let pairs = query.pairs();
+    let filters = job_filters(pairs)?;
     let page = page(pairs)?;
     let (jobs, next_offset) = list_page(
         config,
@@ -771,25 +752,45 @@ mod tests {
 
     #[test]
     fn timestamps_and_pages_are_checked() {
-        for good in [
-            "2026-11-23",
-            "2026-11-23T10:00:00Z",
-            "2026-11-23T10:00:00.123+01:00",
+        let filters_of = |q: &str| job_filters(crate::routes::Query::parse(q).pairs());
+        assert_eq!(
+            filters_of("since=2026-11-23&until=2026-11-23T10%3A00%3A00.5%2B01%3A00").unwrap(),
+            [
+                ("created_at", "gte.2026-11-23T00:00:00+00:00".to_owned()),
+                ("created_at", "lt.2026-11-23T09:00:00.500+00:00".to_owned()),
+            ]
+        );
+        for (query, field) in [
+            ("since=yesterday", "since"),
+            ("since=2026-13-45", "since"),
+            ("until=2026-02-30T10%3A00%3A00Z", "until"),
+            ("since=2026-11-23T10", "since"),
+            ("until=2026-11-23T10%3A00%3A00%3Bdrop", "until"),
+            ("since=0000-01-01", "since"),
+            ("batchId=1", "batchId"),
+            ("state=lost", "state"),
         ] {
-            assert!(is_timestamp(good), "{good}");
-        }
-        for bad in [
-            "yesterday",
-            "2026-11-2",
-            "2026-11-23T10",
-            "2026-11-23T10:00:00;drop",
-        ] {
-            assert!(!is_timestamp(bad), "{bad}");
+            match filters_of(query) {
+                Err(ApiError::InvalidRequest { field: named, .. }) => {
+                    assert_eq!(named, field, "{query}")
+                }
+                other => panic!("{query}: {other:?}"),
+            }
         }
         let page_of = |q: &str| page(crate::routes::Query::parse(q).pairs());
         assert_eq!(page_of("").unwrap(), (20, 0));
         assert_eq!(page_of("limit=5&offset=10").unwrap(), (5, 10));
-        assert!(page_of("limit=0").is_err() && page_of("limit=101").is_err());
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "offset=-5",
+            "limit=1e3",
+            "offset=99999999999999999999999",
+            "offset=1000001",
+        ] {
+            assert!(page_of(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod posts;
 pub mod social;
 pub mod storage;
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+
 use crate::http::Request;
 
 /// A request's query parameters, decoded.
@@ -55,9 +57,72 @@ pub fn is_uuid(text: &str) -> bool {
         })
 }
 
+/// An RFC 3339 time with an offset (`2026-11-23T10:00:00+01:00`), as UTC; `None` when it is
+/// not one, or falls outside the years 1-9999 that the database and every client can hold.
+pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    within_years(DateTime::parse_from_rfc3339(text).ok()?.to_utc())
+}
+
+/// A date (`2026-11-23`, its midnight UTC) or an RFC 3339 time, as [`parse_instant`].
+pub fn parse_date_or_instant(text: &str) -> Option<DateTime<Utc>> {
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => within_years(date.and_time(NaiveTime::MIN).and_utc()),
+        Err(_) => parse_instant(text),
+    }
+}
+
+fn within_years(instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (1..=9999).contains(&instant.year()).then_some(instant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_are_real_times_in_the_years_the_database_holds() {
+        for (text, utc) in [
+            ("2026-11-23T10:00:00Z", "2026-11-23T10:00:00+00:00"),
+            (
+                "2026-11-23T10:00:00.250+01:00",
+                "2026-11-23T09:00:00.250+00:00",
+            ),
+            ("2026-11-23 10:00:00-05:30", "2026-11-23T15:30:00+00:00"),
+            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"),
+        ] {
+            assert_eq!(
+                parse_instant(text).map(|t| t.to_rfc3339()).as_deref(),
+                Some(utc)
+            );
+        }
+        for bad in [
+            "2026-13-45T10:00:00Z",
+            "2026-02-30T10:00:00Z",
+            "2026-11-23T25:00:00Z",
+            "2026-11-23T10:00:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-01:00",
+            "2026-11-23",
+            "",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_date_or_instant("2026-11-23")
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2026-11-23T00:00:00+00:00")
+        );
+        for bad in [
+            "2026-13-45",
+            "2026-02-29",
+            "0000-01-01",
+            "+10000-01-01",
+            "20261123",
+        ] {
+            assert_eq!(parse_date_or_instant(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn query_strings_decode() {

@@ -51,8 +51,8 @@ pub async fn schedule(
 ) -> Result<Response, ApiError> {
     let body = JsonBody::parse(&request.body)?;
     let scheduled_at = body.required_text("scheduledAt", 40)?;
-    let scheduled_at = chrono::DateTime::parse_from_rfc3339(scheduled_at)
-        .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
+    let scheduled_at = crate::routes::parse_instant(scheduled_at)
+        .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
     let now_seconds = scope.unix_seconds();
     if scheduled_at.timestamp() < now_seconds - 60 {
         return Err(invalid(
@@ -61,7 +61,7 @@ pub async fn schedule(
         ));
     }
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let at = scheduled_at.with_timezone(&chrono::Utc).to_rfc3339();
+    let at = scheduled_at.to_rfc3339();
     let outcome = submit(config, caller, post_id(id)?, &at, timezone, scope).await?;
     Ok(Response::json(200, &outcome))
 }
@@ -198,9 +198,8 @@ pub async fn from_job(
     };
     let mut outcome = match scheduled_at {
         Some(at) => {
-            let at = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|_| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
-                .with_timezone(&chrono::Utc)
+            let at = crate::routes::parse_instant(at)
+                .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
                 .to_rfc3339();
             submit(config, caller, &post.id, &at, timezone, scope).await?
         }

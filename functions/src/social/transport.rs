@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::ai::retry::{with_retries, RetryPolicy};
+use crate::ai::retry::{parse_retry_after, with_retries, RetryPolicy};
 use crate::clock::Clock;
 
 use super::{HttpCall, HttpMethod, Reply, SocialError};
@@ -88,7 +88,7 @@ impl<'a> Transport<'a> {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse().ok());
+            .and_then(parse_retry_after);
         let body = response.bytes().await.map_err(unreachable)?.to_vec();
         Ok(Reply {
             status,
@@ -115,5 +115,27 @@ mod tests {
             rewrite("https://api.x.com/2/users/me", None),
             "https://api.x.com/2/users/me"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_platforms_huge_retry_after_gives_up_without_overflowing() {
+        let outcome = with_retries(
+            &POLICY,
+            || Duration::from_secs(2),
+            || async {
+                Err::<(), _>(SocialError::Transient {
+                    retry_after: Some(u64::MAX),
+                    cause: "platform answered 429".into(),
+                })
+            },
+        )
+        .await;
+        assert!(matches!(
+            outcome,
+            Err(SocialError::Transient {
+                retry_after: Some(u64::MAX),
+                ..
+            })
+        ));
     }
 }
