@@ -25,9 +25,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                          --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
                          projects do, instead of the ES256 key in the JWKS)
   test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
-                         (or only the named ones: unit wasm-build pgtap e2e sdk supabase-cli
-                         e2e-outage; e2e:FILE runs tests/e2e/tests/FILE.rs, pgtap:TEXT the
-                         pgTAP files whose name holds TEXT)
+                         (or only the named ones: unit wasm-build pgtap e2e abuse sdk
+                         supabase-cli e2e-outage; e2e:FILE runs tests/e2e/tests/FILE.rs,
+                         pgtap:TEXT the pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)

@@ -37,6 +37,7 @@ impl Selection {
         "wasm-build",
         "pgtap",
         "e2e",
+        "abuse",
         "sdk",
         "supabase-cli",
         "e2e-outage",
@@ -68,7 +69,7 @@ impl Selection {
     }
 
     fn needs_stack(&self) -> bool {
-        ["pgtap", "e2e", "sdk", "supabase-cli", "e2e-outage"]
+        ["pgtap", "e2e", "abuse", "sdk", "supabase-cli", "e2e-outage"]
             .iter()
             .any(|suite| self.wants(suite))
     }
@@ -150,11 +151,24 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         results.push(timed("pgtap", || pg_prove(&stack, &filters)));
     }
     if selection.wants("e2e") {
-        let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
-        for filter in selection.filters("e2e").filter(|f| !f.is_empty()) {
-            args.extend(["--test", filter]);
-        }
-        results.push(timed("e2e", || cargo_test(&args, &e2e_env(&stack))));
+        results.push(timed("e2e", || {
+            let files = e2e_files(selection.filters("e2e").filter(|f| !f.is_empty()))?;
+            let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
+            for file in &files {
+                args.extend(["--test", file]);
+            }
+            cargo_test(&args, &e2e_env(&stack))
+        }));
+    }
+    // After the e2e tests, which it would slow down, and before the suites it must leave a
+    // healthy worker for.
+    if selection.wants("abuse") {
+        results.push(timed("abuse", || {
+            cargo_test(
+                &["test", "--package", "e2e", "--test", ABUSE_FILE],
+                &e2e_env(&stack),
+            )
+        }));
     }
     if selection.wants("sdk") {
         results.push(timed("sdk", || pytest(&stack)));
@@ -180,6 +194,25 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
             )
         }));
     }
+}
+
+/// The e2e test file that is a suite of its own (`abuse`): hostile input to every operation.
+const ABUSE_FILE: &str = "abuse";
+
+/// The e2e test files to run: those named, else every file in tests/e2e/tests but the abuse suite.
+fn e2e_files<'a>(named: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+    let named: Vec<String> = named.map(str::to_owned).collect();
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/e2e/tests"))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "rs"))
+        .filter_map(|path| path.file_stem()?.to_str().map(str::to_owned))
+        .filter(|name| name != ABUSE_FILE)
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResult {

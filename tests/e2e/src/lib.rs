@@ -92,31 +92,32 @@ pub const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
 /// connection before any response byte; browsers resend a request on a reset reused connection
 /// for the same reason.
 pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    try_send(request).await.expect("worker reachable")
+}
+
+/// [`send`], answering the error of a request that got no response instead of panicking.
+pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
     let again = request.try_clone();
     let response = match request.send().await {
         Ok(response) => response,
         Err(error) => match again {
-            Some(again) if reset_before_answer(&error) => {
-                return again.send().await.expect("worker reachable");
-            }
-            _ => panic!("worker reachable: {error:?}"),
+            Some(again) if reset_before_answer(&error) => return again.send().await,
+            _ => return Err(error),
         },
     };
     if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
-        return response;
+        return Ok(response);
     }
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap_or_default();
     match again {
-        Some(again) if body.starts_with(DEV_PROXY_DROP.as_bytes()) => {
-            again.send().await.expect("worker reachable")
-        }
+        Some(again) if body.starts_with(DEV_PROXY_DROP.as_bytes()) => again.send().await,
         _ => {
             let mut rebuilt = http::Response::new(body);
             *rebuilt.status_mut() = status;
             *rebuilt.headers_mut() = headers;
-            reqwest::Response::from(rebuilt)
+            Ok(reqwest::Response::from(rebuilt))
         }
     }
 }
