@@ -557,3 +557,14 @@ pub async fn cron_publish(
     let tally = dispatcher::dispatch(config, clock, post.as_deref(), CRON_BUDGET).await?;
     Ok(Response::json(200, &tally))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_post_changed_while_it_was_checked_is_a_conflict() {
+        let error = answer_of(json!({ "status": "changed" })).unwrap_err();
+        assert_eq!((error.status(), error.code()), (409, "post_changed"));
+    }
+}

@@ -588,8 +588,8 @@ async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_l
     let team = team_with(&env, &["x", "facebook"]).await;
     for marker in [
         "[publish:429]",
-        "[publish:503]",
         "[publish:500-after-accept]",
+        "[publish:503-after-accept]",
         "[publish:drop-after-accept]",
     ] {
         let text = format!("{marker} {}", unique("fault"));
@@ -623,6 +623,18 @@ async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_l
             "{marker}: once per platform, never twice"
         );
     }
+    // A 503 to the posting call proves nothing (X answers it after creating posts too): the
+    // post is looked up, and when it is not found the user decides; it is never sent again.
+    let text = format!("[publish:503] {}", unique("fault"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    assert_eq!(
+        publish_now(&env, &team.owner, &post_id).await,
+        ["unconfirmed", "unconfirmed"]
+    );
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        0
+    );
 }
 
 #[tokio::test]

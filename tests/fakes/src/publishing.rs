@@ -15,7 +15,8 @@
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
 //! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
-//! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered;
+//! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered
+//! (`[publish:503-after-accept]`: 503, as X sometimes answers);
 //! `[publish:drop-after-accept]` the same, then the connection is cut mid-answer;
 //! `[publish:timeout-after-accept]` the same, then the answer's body takes 20 s (longer than the
 //! local stack's `PUBLISH_CALL_TIMEOUT_SECONDS`);
@@ -154,6 +155,7 @@ fn fault(app: &str, text: &str) -> Fault {
         _ if marked(text, "429") => Fault::Refuse(429),
         _ if marked(text, "503") => Fault::Refuse(503),
         _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
+        _ if marked(text, "503-after-accept") => Fault::AfterAccept(503),
         _ if marked(text, "drop-after-accept") => Fault::DropAfterAccept,
         _ if marked(text, "timeout-after-accept") => Fault::TimeoutAfterAccept,
         _ => Fault::None,
