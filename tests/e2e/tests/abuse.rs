@@ -279,9 +279,10 @@ impl Credentials {
         let bearer = |token: &str| format!("Bearer {token}").into_bytes();
         let parts: Vec<&str> = user.token.split('.').collect();
         let claims = parts[1];
+        // The first character: all its bits are the signature's (the last one's are partly padding).
         let mut tampered = parts[2].to_owned();
-        let last = if tampered.ends_with('A') { "B" } else { "A" };
-        tampered.replace_range(tampered.len() - 1.., last);
+        let first = if tampered.starts_with('A') { "B" } else { "A" };
+        tampered.replace_range(..1, first);
         let signed =
             |claims: Value, ttl: i64| bearer(&stack.keys.sign(Signing::Es256, claims, ttl));
         let user_claims = |sub: Value| json!({"iss": stack.issuer(), "sub": sub, "aud": "authenticated", "role": "authenticated"});
