@@ -933,7 +933,16 @@ async fn the_platform_key_runs_only_priced_models_with_valid_names() {
             "{body}"
         );
     }
-    assert_eq!(ledger(&db, &user).await, (0, 0), "refusals cost nothing");
+    let refused: i64 = db
+        .query_one(
+            "select count(*) from public.ai_requests where user_id = $1::text::uuid \
+             and status = 'rejected' and error_code = 'model_not_allowed' and credits is null",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refused, 2, "refusals are logged and cost nothing");
 }
 
 #[tokio::test]
