@@ -22,6 +22,7 @@ pub struct KeyRing(Vec<(String, [u8; 32])>);
 #[derive(Debug, PartialEq, Eq)]
 pub enum KeyRingError {
     Malformed,
+    DuplicateVersion,
     UnknownVersion,
     Undecryptable,
 }
@@ -53,6 +54,14 @@ impl KeyRing {
                     .ok_or(KeyRingError::Malformed)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A repeated version would seal with one key and open with another.
+        let repeated = keys
+            .iter()
+            .enumerate()
+            .any(|(at, (version, _))| keys[..at].iter().any(|(seen, _)| seen == version));
+        if repeated {
+            return Err(KeyRingError::DuplicateVersion);
+        }
         Ok(Self(keys))
     }
 
@@ -126,6 +135,62 @@ impl KeyRing {
     }
 }
 
+/// One re-sealing pass over rows sealed with older key versions (`/v1/cron/tokens/reencrypt`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    pub checked: usize,
+    pub resealed: usize,
+    /// Rows that do not open with the ring: skipped (and reported) so the pass goes on.
+    pub unreadable: Vec<String>,
+    /// Every stale row was looked at, and all opened.
+    pub done: bool,
+}
+
+/// What re-sealing one row did.
+pub enum Resealed {
+    /// Written, or `false`: the row changed meanwhile (and was sealed anew by that change).
+    Written(bool),
+    Unreadable,
+}
+
+/// Rows one pass looks at, at most, in pages by id; the rest waits for the next call.
+const RESEAL_PAGE: usize = 100;
+const RESEAL_PASS_LIMIT: usize = 1000;
+
+/// Re-seals the rows `page(after_id, size)` lists (ordered by id, after the cursor), one at a
+/// time with `reseal`. A row that does not open is skipped, so it cannot stop rotation forever.
+pub async fn reseal_in_pages<T, E, P, PF, R, RF>(
+    mut page: P,
+    id_of: impl Fn(&T) -> &str,
+    mut reseal: R,
+) -> Result<ResealReport, E>
+where
+    P: FnMut(Option<String>, usize) -> PF,
+    PF: std::future::Future<Output = Result<Vec<T>, E>>,
+    R: FnMut(T) -> RF,
+    RF: std::future::Future<Output = Result<Resealed, E>>,
+{
+    let mut report = ResealReport::default();
+    let mut after = None;
+    loop {
+        let rows = page(after.take(), RESEAL_PAGE).await?;
+        let full = rows.len() == RESEAL_PAGE;
+        report.checked += rows.len();
+        for row in rows {
+            let id = id_of(&row).to_owned();
+            match reseal(row).await? {
+                Resealed::Written(written) => report.resealed += usize::from(written),
+                Resealed::Unreadable => report.unreadable.push(id.clone()),
+            }
+            after = Some(id);
+        }
+        if !full || report.checked >= RESEAL_PASS_LIMIT {
+            report.done = !full && report.unreadable.is_empty();
+            return Ok(report);
+        }
+    }
+}
+
 impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let versions: Vec<&str> = self.0.iter().map(|(version, _)| version.as_str()).collect();
@@ -137,6 +202,7 @@ impl fmt::Display for KeyRingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Malformed => "expected v1:<base64 of 32 bytes>[,v2:…]",
+            Self::DuplicateVersion => "a key version is listed twice",
             Self::UnknownVersion => {
                 "the stored secret was sealed with a key version no longer configured"
             }
@@ -197,6 +263,41 @@ pub(crate) mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_reseal_pass_skips_unreadable_rows_and_goes_on() {
+        // 250 stale rows; ids 0 and 150 do not open.
+        let rows: Vec<String> = (0..250).map(|n| format!("{n:04}")).collect();
+        let report = reseal_in_pages(
+            |after: Option<String>, size| {
+                let page: Vec<String> = rows
+                    .iter()
+                    .filter(|id| after.as_ref().is_none_or(|after| *id > after))
+                    .take(size)
+                    .cloned()
+                    .collect();
+                async move { Ok::<_, ()>(page) }
+            },
+            |id| id.as_str(),
+            |id| async move {
+                Ok(match id.as_str() {
+                    "0000" | "0150" => Resealed::Unreadable,
+                    _ => Resealed::Written(true),
+                })
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report,
+            ResealReport {
+                checked: 250,
+                resealed: 248,
+                unreadable: vec!["0000".into(), "0150".into()],
+                done: false,
+            }
+        );
+    }
+
     #[test]
     fn rejects_malformed_rings_and_redacts_debug() {
         for raw in [
@@ -212,6 +313,15 @@ pub(crate) mod tests {
                 "{raw}"
             );
         }
+        let twice = format!(
+            "v1:{},v1:{}",
+            STANDARD.encode([1; 32]),
+            STANDARD.encode([2; 32])
+        );
+        assert_eq!(
+            KeyRing::parse(&twice).unwrap_err(),
+            KeyRingError::DuplicateVersion
+        );
         assert_eq!(
             format!("{:?}", ring(&[("v1", 9)])),
             "KeyRing([\"v1\"], <redacted>)"

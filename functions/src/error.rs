@@ -34,7 +34,8 @@ pub enum ApiError {
     /// The database could not take a value the request carried (a data exception or a check
     /// constraint): the caller's 400, with the database's words for the log only.
     InvalidValue(String),
-    /// The caller's per-minute AI request window is full.
+    /// A rate window of the caller (AI requests per minute, or a windowed limit of the
+    /// database's `take_rate_limit`) is full.
     RateLimited {
         retry_after: u64,
     },
@@ -136,7 +137,7 @@ impl ApiError {
             Self::InvalidValue(_) => {
                 "A value in the request has the wrong form or is out of range."
             }
-            Self::RateLimited { .. } => "Too many AI requests. Retry after the indicated delay.",
+            Self::RateLimited { .. } => "Too many requests. Retry after the indicated delay.",
             Self::CreditLimitReached { .. } => "The monthly AI credits are used up.",
             Self::NotTeamMember => "You are not a member of that team.",
             Self::Forbidden => "You are not allowed to do that.",

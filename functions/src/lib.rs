@@ -191,6 +191,7 @@ async fn dispatch(
         | Endpoint::ChatCompletions
         | Endpoint::Models
         | Endpoint::OauthStart
+        | Endpoint::OauthComplete
         | Endpoint::VerifyConnection
         | Endpoint::DeleteConnection
         | Endpoint::SchedulePost
@@ -257,6 +258,10 @@ async fn dispatch(
                 request,
             )
             .await
+        }
+        Endpoint::OauthComplete => {
+            let platform = path_param(route, request, "platform");
+            social_routes::complete(config, &caller, platform, request, scope).await
         }
         Endpoint::VerifyConnection => {
             let id = path_param(route, request, "connection_id");

@@ -26,6 +26,7 @@ pub enum Endpoint {
     CronResetCredits,
     OauthStart,
     OauthCallback,
+    OauthComplete,
     VerifyConnection,
     DeleteConnection,
     CronRefreshTokens,
@@ -200,6 +201,12 @@ pub const ROUTES: &[Route] = &[
         template: "/v1/oauth/{platform}/callback",
         endpoint: Endpoint::OauthCallback,
         max_body: NO_BODY,
+    },
+    Route {
+        method: Method::Post,
+        template: "/v1/oauth/{platform}/complete",
+        endpoint: Endpoint::OauthComplete,
+        max_body: JSON_BODY,
     },
     Route {
         method: Method::Post,

@@ -40,13 +40,17 @@ pub enum UpstreamError {
     },
 }
 
-/// The database error PostgREST reports: its SQLSTATE (`code`) and message.
+/// The database error PostgREST reports: its SQLSTATE (`code`), message and hint.
 #[derive(Debug, serde::Deserialize)]
 pub struct DatabaseError {
     pub code: String,
     pub message: String,
+    #[serde(default)]
+    pub hint: Option<String>,
 }
 
+/// `app_private.take_rate_limit`'s refusal; its hint is the seconds until the window ends.
+const RATE_LIMITED: &str = "PR429";
 /// PostgREST's refusals of the forwarded token: undecodable or bad signature, no token where
 /// one is required, claims invalid (e.g. expired between our check and its own).
 const TOKEN_REFUSED: [&str; 3] = ["PGRST301", "PGRST302", "PGRST303"];
@@ -63,10 +67,11 @@ impl fmt::Display for UpstreamError {
 impl From<UpstreamError> for ApiError {
     /// Errors our SQL raises on purpose become the caller's answer: 42501 (not allowed),
     /// P0001/22023 (a rule, with the message written for users), P0002 (no such row),
-    /// 23505 (already exists), 23503 (a reference to something that is not there). A refused
-    /// token (PGRST301-303, or a bare 401) is the caller's 401; a value the database cannot take
-    /// (class 22 data exceptions, a check constraint) a 400. Outages (no answer, or a 5xx) are
-    /// 503; any other refusal is an answer we did not expect, 502.
+    /// 23505 (already exists), 23503 (a reference to something that is not there), PR429 (a rate
+    /// window is full: 429 with Retry-After). A refused token (PGRST301-303, or a bare 401) is
+    /// the caller's 401; a value the database cannot take (class 22 data exceptions, a check
+    /// constraint) a 400. Outages (no answer, or a 5xx) are 503; any other refusal is an answer
+    /// we did not expect, 502.
     fn from(error: UpstreamError) -> Self {
         let rejected = |status, code, message: &str| Self::Rejected {
             status,
@@ -80,6 +85,12 @@ impl From<UpstreamError> for ApiError {
         {
             match database.code.as_str() {
                 "42501" => return Self::Forbidden,
+                RATE_LIMITED => {
+                    let retry_after = database.hint.as_deref().and_then(|s| s.parse().ok());
+                    return Self::RateLimited {
+                        retry_after: retry_after.unwrap_or(60),
+                    };
+                }
                 "P0001" | "22023" => return rejected(400, "rule_violation", &database.message),
                 code if TOKEN_REFUSED.contains(&code) => {
                     return Self::Auth(AuthError::TokenRefused(error.to_string()))
@@ -160,6 +171,7 @@ mod tests {
             database: Some(DatabaseError {
                 code: code.into(),
                 message: message.into(),
+                hint: None,
             }),
         })
     }
@@ -186,6 +198,22 @@ mod tests {
             .to_response()
             .body_text()
             .contains("pk"));
+    }
+
+    #[test]
+    fn a_full_rate_window_is_a_429_with_the_seconds_to_wait() {
+        let reply = r#"{"code": "PR429", "message": "Too many requests of this kind (oauth_start). Retry in 42 seconds.",
+                        "details": null, "hint": "42"}"#;
+        let error = ApiError::from(UpstreamError::Status {
+            status: 400,
+            body: reply.into(),
+            database: serde_json::from_str(reply).ok(),
+        });
+        assert_eq!((error.status(), error.code()), (429, "rate_limited"));
+        let response = error.to_response();
+        assert_eq!(response.header("retry-after"), Some("42"));
+        assert!(response.body_text().contains(r#""retryAfter":42"#));
+        assert_eq!(database_error("PR429", "no hint").retry_after(), Some(60));
     }
 
     #[test]

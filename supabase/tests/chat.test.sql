@@ -1,7 +1,7 @@
 -- Chat: team and direct channels, membership, messages, attachments in the `chat` bucket,
 -- and the Realtime authorization of private `chat:<channel_id>` channels.
 begin;
-select plan(54);
+select plan(55);
 
 select tests.create_user('owner@test.local') as owner \gset
 select tests.create_user('admin@test.local') as admin \gset
@@ -99,7 +99,13 @@ select is(tests.rows_affected(format('select from public.chat_channels where id 
 
 -- Attachments in the chat bucket.
 select tests.clear_authentication();
-insert into storage.objects (bucket_id, name) values ('chat', :'general' || '/photo.png'), ('chat', :'dm' || '/private.pdf');
+insert into storage.objects (bucket_id, name, owner)
+values ('chat', :'general' || '/photo.png', :'bob'), ('chat', :'dm' || '/private.pdf', :'alice');
+select tests.authenticate_as(:'alice');
+select throws_ok(
+    format('insert into public.chat_messages (channel_id, attachment_path, attachment_mime_type) values (%L, %L, %L)',
+           :'general', :'general' || '/photo.png', 'image/png'),
+    '42501', null, 'a member cannot attach a teammate''s upload (deleting the message would remove it)');
 select tests.authenticate_as(:'bob');
 insert into public.chat_messages (channel_id, attachment_path, attachment_mime_type)
 values (:'general', :'general' || '/photo.png', 'image/png') returning id as photo_message \gset

@@ -43,6 +43,9 @@ select is_empty(
           'accept_team_invitation(text) for authenticated',
           'decline_team_invitation(text) for authenticated',
           'revoke_team_invitation(uuid) for authenticated',
+          -- An invitee with an account finds and answers invitations to their verified address.
+          'my_team_invitations() for authenticated',
+          'respond_to_team_invitation(uuid,boolean) for authenticated',
           'create_chat_channel(uuid,text,uuid[]) for authenticated',
           'open_direct_channel(uuid,uuid) for authenticated',
           -- Team owner/admin (checked inside), or the caller for their own calls.

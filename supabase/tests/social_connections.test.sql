@@ -62,8 +62,8 @@ select * from tests.check_team_scoped('public.social_connections', format('id = 
     :'member', :'outsider', 'display_name', members_write => false);
 
 -- Only the service role calls the worker's RPCs; app_private is out of reach.
-select ok(not has_function_privilege('authenticated', 'public.create_oauth_state(uuid,uuid,public.social_platform,text,text,text)', 'execute')
-    and not has_function_privilege('authenticated', 'public.consume_oauth_state(text,public.social_platform)', 'execute')
+select ok(not has_function_privilege('authenticated', 'public.create_oauth_state(uuid,uuid,public.social_platform,text,text,text,text,text)', 'execute')
+    and not has_function_privilege('authenticated', 'public.consume_oauth_state(text,public.social_platform,text,text,text)', 'execute')
     and not has_function_privilege('authenticated', 'public.get_social_connection(uuid,uuid,text)', 'execute')
     and not has_function_privilege('authenticated', 'public.claim_social_token_refresh(uuid,bigint,integer)', 'execute')
     and not has_function_privilege('authenticated', 'public.finish_social_token_refresh(uuid,uuid,boolean,text,text,text,integer,integer,text)', 'execute')
@@ -71,7 +71,7 @@ select ok(not has_function_privilege('authenticated', 'public.create_oauth_state
     and not has_function_privilege('authenticated', 'public.reseal_social_tokens(uuid,bigint,text,text,text)', 'execute')
     and not has_function_privilege('authenticated', 'public.delete_social_connection(uuid)', 'execute'),
     'authenticated and anon cannot execute the social RPCs');
-select ok(has_function_privilege('service_role', 'public.consume_oauth_state(text,public.social_platform)', 'execute'),
+select ok(has_function_privilege('service_role', 'public.consume_oauth_state(text,public.social_platform,text,text,text)', 'execute'),
     'the service role can');
 select tests.authenticate_as(:'owner');
 select throws_ok(format('select public.get_social_connection(%L)', :'conn'), '42501', null,
@@ -83,13 +83,14 @@ select tests.clear_authentication();
 
 -- States: owners/admins start; single use; bound to platform; expire.
 select tests.authenticate_as_service_role();
-select is(public.create_oauth_state(:'admin', :'team', 'x', repeat('a', 64), 'http://127.0.0.1:3000/', repeat('v', 43)) ->> 'status',
+select is(public.create_oauth_state(:'admin', :'team', 'x', repeat('a', 64), 'http://127.0.0.1:3000/', repeat('v', 43),
+        binding_hash => repeat('1', 64)) ->> 'status',
     'created', 'an admin starts a connection');
 select is(public.create_oauth_state(:'member', :'team', 'x', repeat('b', 64), 'http://127.0.0.1:3000/', repeat('v', 43)) ->> 'status',
     'forbidden', 'a plain member cannot');
 select is(public.create_oauth_state(:'outsider', :'team', 'x', repeat('c', 64), 'http://127.0.0.1:3000/', repeat('v', 43)) ->> 'status',
     'not_team_member', 'an outsider cannot');
-select is(public.consume_oauth_state(repeat('a', 64), 'x') - 'team_id' - 'user_id',
+select is(public.consume_oauth_state(repeat('a', 64), 'x', binding_hash => repeat('1', 64)) - 'team_id' - 'user_id',
     jsonb_build_object('status', 'valid', 'redirect_to', 'http://127.0.0.1:3000/', 'code_verifier', repeat('v', 43)),
     'the callback gets the bound redirect and verifier');
 select is(public.consume_oauth_state(repeat('a', 64), 'x') ->> 'status', 'invalid', 'a state is single use');

@@ -292,7 +292,7 @@ impl Drop for Stack {
 }
 
 /// The bearer pg_cron sends to the local worker's `/v1/cron/*` (Vault's `cron_secret` on Supabase).
-pub const LOCAL_CRON_SECRET: &str = "local-cron-secret";
+pub const LOCAL_CRON_SECRET: &str = "local-cron-secret-of-at-least-32-bytes";
 
 /// Where the local web app may be sent back after connecting a social account.
 pub const LOCAL_REDIRECT_ALLOWLIST: &str = "http://127.0.0.1:3000/,http://localhost:3000/";

@@ -7,6 +7,7 @@ pub mod gemini;
 pub mod keys;
 pub mod openai;
 pub mod provider;
+pub mod reseal;
 pub mod retry;
 pub mod settings;
 pub mod sse;

@@ -26,6 +26,8 @@ pub struct AiSettings {
 }
 
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// `CRON_SECRET` is a static bearer: long enough that guessing it is hopeless.
+const MIN_CRON_SECRET_BYTES: usize = 32;
 
 /// `{PROVIDER}_API_KEY` and `{PROVIDER}_BASE_URL`, e.g. `XAI_API_KEY`, `OPENAI_COMPATIBLE_BASE_URL`.
 #[derive(Clone, Debug)]
@@ -83,7 +85,16 @@ impl AiSettings {
                 reason: "expected v1:<base64 of 32 bytes>[,v2:…]",
             })?;
         let cron_secret = read("CRON_SECRET")
-            .map(|secret| ApiKey::parse("CRON_SECRET", secret))
+            .map(|secret| {
+                // A bearer anyone who sees one request could replay: at least 256 bits.
+                if secret.len() < MIN_CRON_SECRET_BYTES {
+                    return Err(ConfigError::Invalid {
+                        name: "CRON_SECRET",
+                        reason: "must be at least 32 bytes (e.g. openssl rand -hex 32)",
+                    });
+                }
+                ApiKey::parse("CRON_SECRET", secret)
+            })
             .transpose()?;
         let call_timeout = seconds_setting(
             read("AI_CALL_TIMEOUT_SECONDS"),
@@ -203,6 +214,13 @@ mod tests {
         assert!(matches!(
             bad("OPENAI_BASE_URL", "api.openai.com"),
             ConfigError::Invalid { .. }
+        ));
+        assert!(matches!(
+            bad("CRON_SECRET", "short-and-guessable-31-bytes..."),
+            ConfigError::Invalid {
+                name: "CRON_SECRET",
+                ..
+            }
         ));
         for timeout in ["0", "91", "soon"] {
             assert!(matches!(

@@ -1,10 +1,13 @@
 //! `POST /v1/teams/{team_id}/invitations`: invites an email address to a team.
 //!
 //! The invitation row is created by the `create_team_invitation` RPC with the caller's own token,
-//! so the database decides who may invite (owner/admin) and enforces its rules. People without an
-//! account then get Supabase Auth's invite email (service role): its link signs them in, and the
-//! invitation token waits in their user metadata for the app to accept it. An address that already
-//! has an account cannot be invited through Auth; the token comes back to the inviter to share.
+//! so the database decides who may invite (owner/admin), enforces its rules and counts the
+//! invitation against the inviter's and the team's rate limits (they bound the e-mail one account
+//! can cause). People without an account then get Supabase Auth's invite email (service role): its
+//! link signs them in, and the invitation token waits in their user metadata for the app to accept
+//! it. Auth does not invite an address that already has an account: its owner finds the
+//! invitation in the app (`my_team_invitations`, `respond_to_team_invitation`). The inviter gets
+//! the same answer either way, so the endpoint does not tell which addresses have accounts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -54,15 +57,11 @@ struct CreatedInvitation {
     token: String,
 }
 
+/// The same for every address: whether it has an account is not the inviter's to learn.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct InvitationResponse {
     invitation_id: String,
-    /// Whether Supabase Auth emailed the invitee.
-    emailed: bool,
-    /// Only for addresses that already have an account: the inviter shares it with them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    accept_token: Option<String>,
 }
 
 pub async fn create(
@@ -85,13 +84,14 @@ pub async fn create(
     // The JWT secret argument is only for the client's own token checks, which this call skips.
     let auth = AuthClient::new(config.supabase_url.base(), config.anon_key.expose(), "");
     let metadata = json!({ "team_invitation_token": invitation.token, "team_id": team_id });
-    let emailed = match auth
+    match auth
         .invite_user_by_email(&email.0, Some(metadata), config.service_role_key.expose())
         .await
     {
-        Ok(_) => true,
-        // 422: the address already has an account, which Auth will not invite.
-        Err(AuthClientError::AuthError { status, .. }) if status.as_u16() == 422 => false,
+        Ok(_) => {}
+        // 422: the address already has an account, which Auth will not invite; its owner sees
+        // the invitation in the app.
+        Err(AuthClientError::AuthError { status, .. }) if status.as_u16() == 422 => {}
         Err(error) => {
             // Not emailed and not to be retried into a duplicate: withdraw the invitation.
             let revoke = json!({ "invitation_id": invitation.invitation_id });
@@ -100,11 +100,9 @@ pub async fn create(
             supabase::send(call).await?;
             return Err(ApiError::AuthServiceUnavailable(error.to_string()));
         }
-    };
+    }
     let response = InvitationResponse {
         invitation_id: invitation.invitation_id,
-        emailed,
-        accept_token: (!emailed).then_some(invitation.token),
     };
     Ok(Response::json(201, &response))
 }

@@ -1,10 +1,17 @@
 //! The social connection endpoints:
 //! - `GET /v1/oauth/{platform}/start` (owner/admin of the team): stores a single-use state
-//!   (SHA-256 only), bound to the user, team, platform, return address and PKCE verifier, and
-//!   answers the platform's authorize URL (`?mode=redirect`: a 302 to it);
+//!   (SHA-256 only), bound to the user, team, platform, return address, PKCE verifier and the
+//!   client that started (a random binding, SHA-256 only), and answers the platform's
+//!   authorize URL (`?mode=redirect`: a 302 to it, the binding in a `__Host-` cookie; JSON
+//!   mode: the binding in the body, for the app to complete with);
 //! - `GET /v1/oauth/{platform}/callback` (no token: the browser comes back from the platform):
-//!   consumes the state, exchanges the code, reads the account, seals the tokens, saves the
-//!   connection and sends the browser back with `connection_status=success|error`;
+//!   consumes the state; a cookie-bound flow in the browser holding the cookie exchanges the
+//!   code, reads the account, seals the tokens, saves the connection and sends the browser
+//!   back with `connection_status=success|error`; an app-bound flow parks the code and sends
+//!   the browser back with `connection_status=confirm&confirmation=…`;
+//! - `POST /v1/oauth/{platform}/complete` (the user who started, with the binding and the
+//!   confirmation): connects the parked authorization. So a started flow's link, sent to
+//!   someone else, cannot connect their account to the sender's team;
 //! - `POST /v1/connections/{id}/verify` (team member), `DELETE /v1/connections/{id}` (owner,
 //!   admin, or the member who connected it);
 //! - `POST /v1/cron/tokens/refresh` and `/v1/cron/tokens/reencrypt` (the cron secret).
@@ -27,6 +34,23 @@ use crate::social::{Grant, Platform, SocialError};
 
 /// How long a started authorization stays valid (the database's default).
 const STATE_TTL_SECONDS: u32 = 600;
+
+/// The cookie holding a redirect-mode flow's binding, one per platform so that two flows in one
+/// browser do not overwrite each other's. `__Host-`: only this origin, Secure, path `/`.
+fn binding_cookie(platform: Platform) -> String {
+    format!("__Host-pixa_oauth_{}", platform.as_str())
+}
+
+/// The value of cookie `name` in the request's `Cookie` header.
+fn cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .headers
+        .get("cookie")?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
 
 fn platform(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or_else(|| SocialFailure::UnknownPlatform.into())
@@ -86,11 +110,14 @@ pub async fn start(
 
     let state = random_token();
     let verifier = random_token();
+    let binding = random_token();
     let created: Value = rpc(
         config,
         "create_oauth_state",
         json!({"user_id": caller.user.id.as_str(), "team_id": team_id, "platform": platform,
-               "state_hash": state_hash(&state), "redirect_to": redirect_to, "code_verifier": verifier}),
+               "state_hash": state_hash(&state), "redirect_to": redirect_to, "code_verifier": verifier,
+               "binding_hash": state_hash(&binding),
+               "binding_kind": if redirect_mode { "cookie" } else { "app" }}),
     )
     .await?;
     match created["status"].as_str() {
@@ -110,10 +137,18 @@ pub async fn start(
         &challenge(&verifier),
     );
     let authorize_url = rewrite(&authorize_url, config.social.api_origin_override.as_deref());
-    let body = json!({"authorizeUrl": authorize_url, "expiresIn": STATE_TTL_SECONDS});
     let response = if redirect_mode {
-        Response::json(302, &body).with_header("location", authorize_url)
+        let body = json!({"authorizeUrl": authorize_url, "expiresIn": STATE_TTL_SECONDS});
+        let cookie = format!(
+            "{}={binding}; Max-Age={STATE_TTL_SECONDS}; Path=/; Secure; HttpOnly; SameSite=Lax",
+            binding_cookie(platform)
+        );
+        Response::json(302, &body)
+            .with_header("location", authorize_url)
+            .with_header("set-cookie", cookie)
     } else {
+        let body = json!({"authorizeUrl": authorize_url, "expiresIn": STATE_TTL_SECONDS,
+                          "binding": binding});
         Response::json(200, &body)
     };
     Ok(response.with_header("cache-control", "no-store"))
@@ -162,16 +197,46 @@ pub async fn callback(
         .get("state")
         .filter(|state| state.len() <= 200)
         .ok_or(SocialFailure::StateInvalid)?;
+    // The code is parked for an app-bound flow (not when the platform reported an error).
+    let code = query
+        .get("code")
+        .filter(|code| code.len() <= 2000 && query.get("error").is_none());
+    let confirmation = random_token();
+    let cookie_binding = cookie(request, &binding_cookie(platform));
     let consumed: Value = rpc(
         config,
         "consume_oauth_state",
-        json!({"state_hash": state_hash(state), "platform": platform}),
+        json!({"state_hash": state_hash(state), "platform": platform,
+               "binding_hash": cookie_binding.map(state_hash), "authorization_code": code,
+               "confirmation_hash": state_hash(&confirmation)}),
     )
     .await?;
     let redirect_to = consumed["redirect_to"].as_str().unwrap_or_default();
     match consumed["status"].as_str() {
         Some("valid") => {}
         Some("forbidden") => return Err(redirect_error(redirect_to, platform, "forbidden", None)),
+        Some("browser_mismatch") => {
+            let cause = "the callback came without the starting browser's binding cookie";
+            return Err(redirect_error(
+                redirect_to,
+                platform,
+                "oauth_browser_mismatch",
+                Some(cause.into()),
+            ));
+        }
+        Some("confirm") => {
+            let location = outcome_url(
+                redirect_to,
+                &[
+                    ("connection_status", "confirm"),
+                    ("platform", platform.as_str()),
+                    ("confirmation", &confirmation),
+                ],
+            );
+            return Ok(Response::json(302, &json!({"status": "confirm"}))
+                .with_header("location", location)
+                .with_header("cache-control", "no-store"));
+        }
         _ => return Err(SocialFailure::StateInvalid.into()),
     }
     if let Some(error) = query.get("error") {
@@ -187,7 +252,7 @@ pub async fn callback(
         );
         return Err(redirect_error(redirect_to, platform, reason, Some(cause)));
     }
-    let Some(code) = query.get("code") else {
+    let Some(code) = code else {
         return Err(redirect_error(
             redirect_to,
             platform,
@@ -195,12 +260,7 @@ pub async fn callback(
             None,
         ));
     };
-    let text = |field: &str| consumed[field].as_str().unwrap_or_default().to_owned();
-    let pending = Pending {
-        user_id: text("user_id"),
-        team_id: text("team_id"),
-        code_verifier: text("code_verifier"),
-    };
+    let pending = Pending::from_state(&consumed);
     match connect(config, clock, platform, request, code, &pending).await {
         Ok(connection_id) => {
             let location = outcome_url(
@@ -213,16 +273,88 @@ pub async fn callback(
             );
             Ok(Response::json(302, &json!({"connectionId": connection_id}))
                 .with_header("location", location)
-                .with_header("cache-control", "no-store"))
+                .with_header("cache-control", "no-store")
+                .with_header("set-cookie", expired_cookie(platform)))
         }
         Err((reason, cause)) => Err(redirect_error(redirect_to, platform, reason, Some(cause))),
     }
+}
+
+/// Clears the binding cookie once its flow is done.
+fn expired_cookie(platform: Platform) -> String {
+    format!(
+        "{}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax",
+        binding_cookie(platform)
+    )
+}
+
+/// `POST /v1/oauth/{platform}/complete` `{"confirmation", "binding"}`: the app that started an
+/// app-bound flow (same user, its binding) connects what the callback parked. Failures are
+/// JSON errors with the callback's reasons as codes.
+pub async fn complete(
+    config: &Config,
+    caller: &Caller,
+    platform_name: &str,
+    request: &Request,
+    clock: &dyn Clock,
+) -> Result<Response, ApiError> {
+    let platform = platform(platform_name)?;
+    let body: Value = serde_json::from_slice(&request.body)
+        .map_err(|_| invalid("body", "must be a JSON object"))?;
+    let field = |name: &str| {
+        body[name]
+            .as_str()
+            .filter(|value| !value.is_empty() && value.len() <= 200)
+            .ok_or_else(|| invalid(name, "is required"))
+    };
+    let (confirmation, binding) = (field("confirmation")?, field("binding")?);
+    let taken: Value = rpc(
+        config,
+        "take_oauth_confirmation",
+        json!({"confirmation_hash": state_hash(confirmation), "binding_hash": state_hash(binding),
+               "user_id": caller.user.id.as_str(), "platform": platform}),
+    )
+    .await?;
+    match taken["status"].as_str() {
+        Some("valid") => {}
+        Some("forbidden") => return Err(ApiError::Forbidden),
+        _ => return Err(SocialFailure::StateInvalid.into()),
+    }
+    let code = taken["authorization_code"].as_str().unwrap_or_default();
+    let connection_id = connect(
+        config,
+        clock,
+        platform,
+        request,
+        code,
+        &Pending::from_state(&taken),
+    )
+    .await
+    .map_err(|(reason, cause)| {
+        ApiError::Social(SocialFailure::NotConnected(reason), Some(cause))
+    })?;
+    Ok(Response::json(
+        200,
+        &json!({"connectionId": connection_id, "platform": platform}),
+    ))
 }
 
 struct Pending {
     user_id: String,
     team_id: String,
     code_verifier: String,
+}
+
+impl Pending {
+    /// From a consumed state or a taken confirmation.
+    fn from_state(row: &Value) -> Self {
+        let text = |field: &str| row[field].as_str().unwrap_or_default().to_owned();
+        Self {
+            user_id: text("user_id"),
+            team_id: text("team_id"),
+            code_verifier: text("code_verifier"),
+        }
+    }
 }
 
 /// Exchanges the code, finds the account and saves the connection: its id, or the reason
@@ -336,6 +468,12 @@ pub async fn verify(
     clock: &dyn Clock,
 ) -> Result<Response, ApiError> {
     let id = connection_id(id)?;
+    rpc::<Value>(
+        config,
+        "take_rate_limit",
+        json!({"subject": caller.user.id.as_str(), "action": "connection_verify"}),
+    )
+    .await?;
     let (connection, account) =
         tokens::verify(config, clock, id, Access::Use(caller.user.id.as_str())).await?;
     let mut body = connection.public();
@@ -353,13 +491,18 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let id = connection_id(id)?;
     let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
-    let revocation = revoke(config, clock, &connection).await;
-    rpc::<Value>(
+    // Deleted first: if the delete is refused (a post is going out with it right now), the
+    // platform's grant is still intact.
+    let deleted: bool = rpc(
         config,
         "delete_social_connection",
         json!({"connection_id": id}),
     )
     .await?;
+    if !deleted {
+        return Err(SocialFailure::ConnectionNotFound.into());
+    }
+    let revocation = revoke(config, clock, &connection).await;
     Ok(Response::json(
         200,
         &json!({"id": id, "deleted": true, "revocation": revocation}),
@@ -368,7 +511,7 @@ pub async fn delete(
 
 /// Revokes the grant at the platform, best effort: `revoked`, `unsupported` (LinkedIn,
 /// Pinterest), or `failed` (the platform refused or could not be reached; the connection is
-/// deleted anyway, and the user can remove the app in the platform's settings).
+/// deleted already, and the user can remove the app in the platform's settings).
 async fn revoke(
     config: &Config,
     clock: &dyn Clock,
@@ -408,9 +551,12 @@ pub async fn cron_refresh(
     ))
 }
 
+/// Re-seals the social tokens, then the stored AI provider keys (`aiKeys`).
 pub async fn cron_reencrypt(config: &Config, request: &Request) -> Result<Response, ApiError> {
     check_cron_secret(config, request)?;
-    Ok(Response::json(200, &tokens::reseal_batch(config).await?))
+    let mut report = tokens::reseal_batch(config).await?;
+    report["aiKeys"] = crate::ai::reseal::reseal_keys(config).await?;
+    Ok(Response::json(200, &report))
 }
 
 #[cfg(test)]
@@ -444,7 +590,7 @@ mod tests {
             ("SUPABASE_URL", "http://127.0.0.1:1"),
             ("SUPABASE_ANON_KEY", "anon-key"),
             ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
-            ("CRON_SECRET", "cron-secret"),
+            ("CRON_SECRET", "cron-secret-of-at-least-thirty-two-bytes"),
         ]);
         let request = Request {
             method: method.into(),
@@ -605,6 +751,31 @@ mod tests {
             callback_url(&config, Platform::Youtube, &request("evil.example")).unwrap(),
             "https://edge.pixa.example/v1/oauth/youtube/callback"
         );
+    }
+
+    #[test]
+    fn the_binding_cookie_is_read_by_its_platform_name() {
+        let request = Request {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            headers: [(
+                "cookie".to_owned(),
+                "a=1; __Host-pixa_oauth_x=bound-x;__Host-pixa_oauth_tiktok=bound-t".to_owned(),
+            )]
+            .into_iter()
+            .collect(),
+            body: Vec::new(),
+        };
+        assert_eq!(
+            cookie(&request, &binding_cookie(Platform::X)),
+            Some("bound-x")
+        );
+        assert_eq!(
+            cookie(&request, &binding_cookie(Platform::Tiktok)),
+            Some("bound-t")
+        );
+        assert_eq!(cookie(&request, &binding_cookie(Platform::Youtube)), None);
     }
 
     #[test]

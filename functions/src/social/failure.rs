@@ -28,6 +28,8 @@ pub enum SocialFailure {
         location: String,
         reason: &'static str,
     },
+    /// `/complete` failed after its confirmation was verified: the callback's reason as code.
+    NotConnected(&'static str),
 }
 
 impl SocialFailure {
@@ -41,6 +43,9 @@ impl SocialFailure {
             Self::Platform(_) => 502,
             Self::Undecryptable(_) => 500,
             Self::Redirected { .. } => 302,
+            Self::NotConnected("no_account") => 422,
+            Self::NotConnected("platform_not_configured" | "server_error") => 503,
+            Self::NotConnected(_) => 502,
         }
     }
 
@@ -56,7 +61,7 @@ impl SocialFailure {
             Self::Platform(SocialError::Transient { .. }) => "platform_unavailable",
             Self::Platform(_) => "platform_error",
             Self::Undecryptable(_) => "server_misconfigured",
-            Self::Redirected { reason, .. } => reason,
+            Self::Redirected { reason, .. } | Self::NotConnected(reason) => reason,
         }
     }
 
@@ -80,7 +85,7 @@ impl SocialFailure {
             }
             Self::Platform(_) => "The platform refused the request.",
             Self::Undecryptable(_) => "The server is misconfigured.",
-            Self::Redirected { .. } => "The account was not connected.",
+            Self::Redirected { .. } | Self::NotConnected(_) => "The account was not connected.",
         }
     }
 

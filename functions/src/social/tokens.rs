@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::ai::credits::rpc;
 use crate::clock::{sleep, Clock};
 use crate::config::Config;
-use crate::crypto::{KeyRing, SealedKey};
+use crate::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
 use crate::error::ApiError;
 
 use super::failure::SocialFailure;
@@ -497,42 +497,49 @@ pub async fn refresh_due(config: &Config, clock: &dyn Clock) -> Result<Value, Ap
     )
 }
 
-/// `POST /v1/cron/tokens/reencrypt`: re-seals (a batch of) connections sealed with an older
-/// key under the newest one. Run after adding a key; remove the old key once `remaining` is 0.
+/// `POST /v1/cron/tokens/reencrypt`: re-seals connections sealed with an older key under the
+/// newest one (up to a pass's limit). Run after adding a key; remove the old key once `done`.
+/// A row that no longer opens is reported in `unreadable` and skipped.
 pub async fn reseal_batch(config: &Config) -> Result<Value, ApiError> {
     let ring = key_ring(config)?;
     let newest = ring.newest_version();
-    let stale: Vec<String> = rpc(
-        config,
-        "social_connections_to_reseal",
-        json!({"newest_version": newest, "batch_size": 100}),
-    )
-    .await?;
-    let mut resealed = 0;
-    for id in &stale {
-        let row = load(config, id, Access::Internal).await?;
-        let (access, refresh) = open_tokens(ring, &row)?;
-        let sealed = seal_tokens(ring, &row.id, row.platform, &access, refresh.as_deref());
-        let written: bool = rpc(
-            config,
-            "reseal_social_tokens",
-            json!({"connection_id": row.id, "token_generation": row.token_generation,
-                   "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
-                   "token_key_version": sealed.version}),
-        )
-        .await?;
-        resealed += u32::from(written);
-    }
-    let remaining: Vec<String> = rpc(
-        config,
-        "social_connections_to_reseal",
-        json!({"newest_version": newest, "batch_size": 1}),
+    let report = reseal_in_pages(
+        |after_id, batch_size| {
+            rpc::<Vec<String>>(
+                config,
+                "social_connections_to_reseal",
+                json!({"newest_version": newest, "batch_size": batch_size, "after_id": after_id}),
+            )
+        },
+        |id| id.as_str(),
+        |id| reseal_connection(config, ring, id),
     )
     .await?;
     Ok(
-        json!({"keyVersion": newest, "checked": stale.len(), "resealed": resealed,
-              "done": remaining.is_empty()}),
+        json!({"keyVersion": newest, "checked": report.checked, "resealed": report.resealed,
+              "unreadable": report.unreadable, "done": report.done}),
     )
+}
+
+async fn reseal_connection(
+    config: &Config,
+    ring: &KeyRing,
+    id: String,
+) -> Result<Resealed, ApiError> {
+    let row = load(config, &id, Access::Internal).await?;
+    let Ok((access, refresh)) = open_tokens(ring, &row) else {
+        return Ok(Resealed::Unreadable);
+    };
+    let sealed = seal_tokens(ring, &row.id, row.platform, &access, refresh.as_deref());
+    let written: bool = rpc(
+        config,
+        "reseal_social_tokens",
+        json!({"connection_id": row.id, "token_generation": row.token_generation,
+               "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
+               "token_key_version": sealed.version}),
+    )
+    .await?;
+    Ok(Resealed::Written(written))
 }
 
 #[cfg(test)]

@@ -24,11 +24,15 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The stack, a client that does not follow redirects, and the database.
+/// The stack, a client that does not follow redirects (the browser: it keeps the cookies
+/// `/start` sets and sends them back to the callback), and the database.
 pub struct Env {
     pub stack: Stack,
     pub http: reqwest::Client,
     pub db: tokio_postgres::Client,
+    /// `name=value` of the cookies the worker set (the local stack is plain http, where a real
+    /// browser would not keep a `Secure` cookie; the tests send it themselves).
+    pub cookies: std::sync::Mutex<Vec<String>>,
 }
 
 pub struct User {
@@ -46,6 +50,7 @@ impl Env {
                 .build()
                 .unwrap(),
             db: crate::database().await,
+            cookies: std::sync::Mutex::default(),
         }
     }
 
@@ -131,8 +136,8 @@ impl Env {
         (status, body)
     }
 
-    /// Starts and consents at the fake (with its test markers): the worker callback URL the
-    /// platform sends the browser to.
+    /// Starts in redirect mode, keeps the binding cookie, and consents at the fake (with its
+    /// test markers): the worker callback URL the platform sends the browser to.
     pub async fn authorize(
         &self,
         user: &User,
@@ -140,9 +145,43 @@ impl Env {
         platform: &str,
         markers: &str,
     ) -> String {
-        let (status, body) = self.start(user, team, platform, RETURN_TO).await;
-        assert_eq!(status, 200, "{body}");
-        let authorize_url = body["authorizeUrl"].as_str().unwrap();
+        let response = crate::send(
+            self.http
+                .get(self.stack.url(&format!("/v1/oauth/{platform}/start")))
+                .query(&[
+                    ("team_id", team),
+                    ("redirect_to", RETURN_TO),
+                    ("mode", "redirect"),
+                ])
+                .bearer_auth(&user.token),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 302);
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (cookie, authorize_url) = (header("set-cookie"), header("location"));
+        assert!(
+            cookie.starts_with(&format!("__Host-pixa_oauth_{platform}="))
+                && cookie.contains("; Secure; HttpOnly; SameSite=Lax"),
+            "{cookie}"
+        );
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        let mut jar = self.cookies.lock().unwrap();
+        jar.retain(|kept| kept.split('=').next() != pair.split('=').next());
+        jar.push(pair);
+        drop(jar);
+        self.consent(platform, &authorize_url, markers).await
+    }
+
+    /// The fake platform approves at once: the callback URL it sends the browser to.
+    pub async fn consent(&self, platform: &str, authorize_url: &str, markers: &str) -> String {
         let (status, _, location) = self
             .send(self.http.get(format!("{authorize_url}&{markers}")))
             .await;
@@ -155,9 +194,11 @@ impl Env {
         callback
     }
 
-    /// The browser following the platform back to the worker.
+    /// The browser following the platform back to the worker, with its cookies.
     pub async fn callback(&self, callback_url: &str) -> (u16, Value, Option<String>) {
-        self.send(self.http.get(callback_url)).await
+        let cookies = self.cookies.lock().unwrap().join("; ");
+        self.send(self.http.get(callback_url).header("cookie", cookies))
+            .await
     }
 
     /// The whole flow; the connection id.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use e2e::error_code;
-use e2e::social::{external_id, query, unique, Env, RETURN_TO};
+use e2e::social::{external_id, query, unique, Env, User, RETURN_TO};
 use serde_json::json;
 
 const PLATFORMS: [&str; 7] = [
@@ -627,5 +627,204 @@ async fn rows_sealed_with_an_older_key_still_open_and_are_resealed() {
         env.fake_stats(&account).await["refreshCalls"],
         0,
         "the same tokens, re-sealed"
+    );
+}
+
+/// Consent injection: an admin sends the authorize link of a flow they started to someone
+/// else. In redirect mode the other browser lacks the binding cookie; in JSON mode only the app
+/// that started (same user, its binding) can complete what the callback parked.
+#[tokio::test]
+async fn a_started_flow_completes_only_for_the_client_that_started_it() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let victim = env.user().await;
+    let team = env.team(&owner).await;
+    let victims_team = env.team(&victim).await;
+
+    // Redirect mode, the callback in a browser without the cookie: nothing is exchanged.
+    let account = unique("victim");
+    let callback = env
+        .authorize(&owner, &team, "x", &format!("fake_account={account}"))
+        .await;
+    env.cookies.lock().unwrap().clear();
+    let (status, _, location) = env.callback(&callback).await;
+    assert_eq!(status, 302);
+    let outcome = query(location.as_deref().unwrap());
+    assert_eq!(
+        (outcome("connection_status"), outcome("reason")),
+        (Some("error".into()), Some("oauth_browser_mismatch".into()))
+    );
+    assert_eq!(env.fake_stats(&account).await["tokenExchanges"], 0);
+
+    // JSON mode: the callback parks the code and hands the browser a confirmation.
+    let env = &env;
+    let json_flow = |account: String| {
+        let (owner, team) = (&owner, &team);
+        async move {
+            let (status, body) = env.start(owner, team, "linkedin", RETURN_TO).await;
+            assert_eq!(status, 200, "{body}");
+            let binding = body["binding"].as_str().unwrap().to_owned();
+            let authorize_url = body["authorizeUrl"].as_str().unwrap();
+            let callback = env
+                .consent(
+                    "linkedin",
+                    authorize_url,
+                    &format!("fake_account={account}"),
+                )
+                .await;
+            let (status, _, location) = env.callback(&callback).await;
+            assert_eq!(status, 302);
+            let outcome = query(location.as_deref().unwrap());
+            assert_eq!(outcome("connection_status").as_deref(), Some("confirm"));
+            (binding, outcome("confirmation").unwrap())
+        }
+    };
+    let complete = |user: &User, confirmation: &str, binding: &str| {
+        let request = env
+            .http
+            .post(env.stack.url("/v1/oauth/linkedin/complete"))
+            .bearer_auth(&user.token)
+            .json(&json!({"confirmation": confirmation, "binding": binding}));
+        async move { env.send(request).await }
+    };
+
+    let account = unique("parked");
+    let (binding, confirmation) = json_flow(account.clone()).await;
+    assert_eq!(env.fake_stats(&account).await["tokenExchanges"], 0);
+    let (status, body, _) = complete(&victim, &confirmation, &binding).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "another user, even with the binding"
+    );
+    let (status, body, _) = complete(&owner, &confirmation, &binding).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "spent"
+    );
+    let (_, confirmation) = json_flow(unique("parked")).await;
+    let (status, body, _) = complete(&owner, &confirmation, "not-the-binding").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "oauth_state_invalid"),
+        "the starting user without the app's binding"
+    );
+
+    let account = unique("app");
+    let (binding, confirmation) = json_flow(account.clone()).await;
+    let (status, body, _) = complete(&owner, &confirmation, &binding).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["platform"], "linkedin");
+    assert_eq!(env.fake_stats(&account).await["tokenExchanges"], 1);
+    let teams: Vec<String> = env
+        .db
+        .query(
+            "select team_id::text from public.social_connections where team_id = any(array[$1, $2]::text[]::uuid[])",
+            &[&team, &victims_team],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        teams,
+        vec![team.clone()],
+        "only the starting app's flow connected"
+    );
+}
+
+#[tokio::test]
+async fn starting_too_many_flows_is_answered_429_with_retry_after() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    for _ in 0..20 {
+        let (status, body) = env.start(&owner, &team, "x", RETURN_TO).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = e2e::send(
+        env.http
+            .get(env.stack.url("/v1/oauth/x/start"))
+            .query(&[("team_id", team.as_str()), ("redirect_to", RETURN_TO)])
+            .bearer_auth(&owner.token),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "rate_limited");
+    assert_eq!(body["error"]["retryAfter"], retry_after);
+    let other = env.user().await;
+    let other_team = env.team(&other).await;
+    let (status, _) = env.start(&other, &other_team, "x", RETURN_TO).await;
+    assert_eq!(status, 200, "the limit is per user");
+}
+
+/// A connection posts went out with: deleted first (its history kept), revoked afterwards; while
+/// a post is being published with it, refused before anything is revoked.
+#[tokio::test]
+async fn a_used_connection_is_deleted_before_its_grant_is_revoked() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("used");
+    let connection = env
+        .connect(&owner, &team, "x", &format!("fake_account={account}"))
+        .await;
+    let destination: String = env
+        .db
+        .query_one(
+            "with post as (insert into public.scheduled_posts (team_id, body) values ($1::text::uuid, 'Hi') \
+             returning id) insert into public.post_destinations (post_id, team_id, connection_id, status) \
+             select post.id, $1::text::uuid, $2::text::uuid, 'publishing' from post returning id::text",
+            &[&team, &connection],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let (status, body) = env.delete(&owner, &connection).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "rule_violation"),
+        "{body}"
+    );
+    assert_eq!(
+        env.fake_stats(&account).await["revocations"],
+        0,
+        "nothing revoked for a refused delete"
+    );
+
+    env.db
+        .execute(
+            "update public.post_destinations set status = 'published' where id = $1::text::uuid",
+            &[&destination],
+        )
+        .await
+        .unwrap();
+    let (status, body) = env.delete(&owner, &connection).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revocation"], "revoked");
+    let row = env
+        .db
+        .query_one(
+            "select connection_id::text, platform::text, account_name from public.post_destinations \
+             where id = $1::text::uuid",
+            &[&destination],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), None);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("x"));
+    assert!(
+        row.get::<_, Option<String>>(2).is_some(),
+        "the account's name is kept"
     );
 }
