@@ -143,6 +143,77 @@ impl ProviderKind {
     }
 }
 
+/// The longest model name accepted.
+pub const MAX_MODEL_CHARS: usize = 128;
+
+/// Whether `model` is a name requests may carry: a letter or digit, then letters, digits and
+/// `.` `_` `-` `:` `/` (fine-tuned names such as `ft:gpt-4o-mini:org::id`, self-hosted
+/// `llama3:8b`, routers' `vendor/model`), at most `MAX_MODEL_CHARS`, and never `..`. So no
+/// `%`, `?`, `#`, spaces or controls: nothing that changes a URL it is put into.
+/// `app_private.is_valid_ai_model` holds the same rule in the database.
+pub fn is_valid_model(model: &str) -> bool {
+    let mut bytes = model.bytes();
+    bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric())
+        && model.len() <= MAX_MODEL_CHARS
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b))
+        && !model.contains("..")
+}
+
+/// Why a name failed `is_valid_model`, as a validation error says it.
+pub const MODEL_NAME_RULE: &str = "must be a model name: 1 to 128 letters, digits and . _ - : / \
+     (starting with a letter or digit, no ..)";
+
+/// `segment` percent-encoded for one URL path segment: everything but RFC 3986's unreserved
+/// characters, so a model name can neither end the segment (`/`), start a method (`:`), a
+/// query (`?`) or a fragment (`#`).
+pub fn path_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A provider-independent estimate of a text's tokens, on the high side: about four ASCII
+/// characters a token (English text averages that), and a token per two bytes of anything else
+/// (a CJK character or an emoji is one token or more). Counting bytes alone at four a token
+/// would under-count both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextSize {
+    ascii_bytes: usize,
+    other_bytes: usize,
+}
+
+impl TextSize {
+    pub fn add(&mut self, text: &str) {
+        let ascii = text.bytes().filter(u8::is_ascii).count();
+        self.ascii_bytes += ascii;
+        self.other_bytes += text.len() - ascii;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.ascii_bytes + self.other_bytes == 0
+    }
+
+    pub fn estimated_tokens(self) -> u32 {
+        let tokens = self.ascii_bytes.div_ceil(4) + self.other_bytes.div_ceil(2);
+        u32::try_from(tokens).unwrap_or(u32::MAX)
+    }
+}
+
+/// `TextSize`'s estimate of one text, plus one token (a message's own overhead).
+pub fn estimate_tokens(text: &str) -> u32 {
+    let mut size = TextSize::default();
+    size.add(text);
+    size.estimated_tokens().saturating_add(1)
+}
+
 /// Where to send a provider call and with which key.
 #[derive(Clone)]
 pub struct ProviderEndpoint {
@@ -321,6 +392,65 @@ mod tests {
             ProviderError::RateLimited {
                 retry_after_seconds: Some(3)
             }
+        );
+    }
+
+    #[test]
+    fn model_names_have_a_strict_character_set() {
+        for valid in [
+            "gpt-4o-mini",
+            "gemini-2.5-flash",
+            "ft:gpt-4o-mini:org::abc123",
+            "llama3:8b",
+            "meta-llama/Llama-3-70b",
+            "a",
+        ] {
+            assert!(is_valid_model(valid), "{valid}");
+        }
+        let too_long = "m".repeat(MAX_MODEL_CHARS + 1);
+        for invalid in [
+            "",
+            "veo-3.0-generate-001:predictLongRunning#",
+            "x?alt=sse",
+            "x%2F..",
+            "../../v1/files",
+            "a/../b",
+            "-leading",
+            ":predict",
+            "with space",
+            "tab\t",
+            "ünïcode",
+            too_long.as_str(),
+        ] {
+            assert!(!is_valid_model(invalid), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("gemini-2.5-flash"), "gemini-2.5-flash");
+        assert_eq!(
+            path_segment("x:predictLongRunning#/../?%"),
+            "x%3ApredictLongRunning%23%2F..%2F%3F%25"
+        );
+    }
+
+    #[test]
+    fn token_estimates_count_multibyte_text_high() {
+        assert_eq!(estimate_tokens(""), 1);
+        assert_eq!(estimate_tokens("abcdefgh"), 3);
+        // Three CJK characters (9 bytes) are at least three tokens; bytes/4 would say 2.
+        assert!(estimate_tokens("日本語") >= 4);
+        // One emoji (4 bytes) is a token or more.
+        assert_eq!(estimate_tokens("🙂"), 3);
+        let mut streamed = TextSize::default();
+        assert!(streamed.is_empty());
+        for piece in ["日本", "語 and ", "more"] {
+            streamed.add(piece);
+        }
+        assert_eq!(
+            streamed.estimated_tokens() + 1,
+            estimate_tokens("日本語 and more")
         );
     }
 

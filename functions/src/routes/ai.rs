@@ -7,12 +7,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::ai::provider::{
-    Capability, ImageOutput, ImagePrompt, Message, ProviderError, ProviderKind, Role, TextOutput,
-    TextPrompt, Usage,
+    self, Capability, ImageOutput, ImagePrompt, Message, ProviderError, ProviderKind, Role,
+    TextOutput, TextPrompt, Usage,
 };
 use crate::ai::stream::{self, Framing};
 use crate::ai::transport::{self, Opened};
-use crate::ai::{self, credits, Consumed, MeteredCall};
+use crate::ai::{self, credits, keys, Consumed, MeteredCall};
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -117,6 +117,22 @@ impl SingleTurn<'_> {
         estimate_tokens(self.prompt) + self.system.map_or(0, estimate_tokens)
     }
 
+    /// The reservation of this turn: the caller's (or their team's) configured text model.
+    pub(super) fn reservation<'r>(
+        &'r self,
+        caller: &'r Caller,
+        team_id: Option<&'r str>,
+    ) -> credits::ReserveRequest<'r> {
+        credits::ReserveRequest::new(
+            caller.user.id.as_str(),
+            team_id,
+            self.endpoint,
+            Capability::Text,
+            text_estimate(self.estimated_input_tokens(), MAX_OUTPUT_TOKENS),
+            0,
+        )
+    }
+
     pub(super) async fn begin(
         &self,
         config: &Config,
@@ -124,17 +140,7 @@ impl SingleTurn<'_> {
         team_id: Option<&str>,
         scope: &Scope<'_>,
     ) -> Result<MeteredCall, ApiError> {
-        let estimate = self.estimated_input_tokens();
-        begin_text(
-            config,
-            caller,
-            team_id,
-            self.endpoint,
-            estimate,
-            MAX_OUTPUT_TOKENS,
-            scope,
-        )
-        .await
+        begin(config, scope, &self.reservation(caller, team_id)).await
     }
 
     pub(super) fn messages(&self) -> [Message; 1] {
@@ -182,36 +188,16 @@ pub(super) async fn complete_single_turn(
     Ok(output)
 }
 
-/// Reserves credits for a text call of the caller, or of `team_id` (the caller's team).
-pub(super) async fn begin_text(
-    config: &Config,
-    caller: &Caller,
-    team_id: Option<&str>,
-    endpoint: &str,
-    estimated_input_tokens: u32,
-    max_output_tokens: u32,
-    scope: &Scope<'_>,
-) -> Result<MeteredCall, ApiError> {
-    begin(
-        config,
-        scope,
-        &credits::ReserveRequest {
-            user_id: caller.user.id.as_str(),
-            team_id,
-            endpoint,
-            capability: Capability::Text,
-            estimated_usage: Usage {
-                input_tokens: estimated_input_tokens,
-                output_tokens: max_output_tokens,
-            },
-            estimated_images: 0,
-        },
-    )
-    .await
+/// The usage a text call is reserved for.
+pub(super) fn text_estimate(input_tokens: u32, max_output_tokens: u32) -> Usage {
+    Usage {
+        input_tokens,
+        output_tokens: max_output_tokens,
+    }
 }
 
 /// `ai::begin`, timed as the request's `reserve` step.
-async fn begin(
+pub(super) async fn begin(
     config: &Config,
     scope: &Scope<'_>,
     request: &credits::ReserveRequest<'_>,
@@ -274,7 +260,7 @@ fn settle<T>(
     scope.record("provider", f64::from(latency_ms));
     let settlement = match outcome {
         Ok(output) => Ok(consumed(output)),
-        Err(error) => Err(error.code()),
+        Err(error) => Err(error.clone()),
     };
     ai::finish_later(scope, config, call, settlement, latency_ms, prompt);
 }
@@ -427,7 +413,7 @@ pub(super) async fn open_stream(
         scope,
         config,
         &call,
-        Err(refusal.code()),
+        Err(refusal.clone()),
         latency_ms,
         stream.prompt,
     );
@@ -445,22 +431,15 @@ pub async fn generate_image(
     let count = body
         .optional_count("numberOfImages", 1, MAX_IMAGES)?
         .unwrap_or(1) as u32;
-    let call = begin(
-        config,
-        scope,
-        &credits::ReserveRequest {
-            user_id: caller.user.id.as_str(),
-            team_id: team_id(request)?,
-            endpoint: "generate-image",
-            capability: Capability::Image,
-            estimated_usage: Usage {
-                input_tokens: estimate_tokens(prompt),
-                output_tokens: 0,
-            },
-            estimated_images: count,
-        },
-    )
-    .await?;
+    let reserve = credits::ReserveRequest::new(
+        caller.user.id.as_str(),
+        team_id(request)?,
+        "generate-image",
+        Capability::Image,
+        image_estimate(prompt, count),
+        count,
+    );
+    let call = begin(config, scope, &reserve).await?;
     let (call, outcome, latency_ms) = ask_images(config, call, prompt, count, scope).await;
     let consumed = |output: &ImageOutput| Consumed {
         usage: output.usage,
@@ -493,17 +472,10 @@ pub async fn put_config(
         Some(_) => (Some(body.required_text("apiKey", 500)?), false),
     };
     let models = body.optional_object("models")?;
-    let model = |capability: &str| -> Result<Option<String>, ApiError> {
-        let field = format!("models.{capability}");
+    let model = |capability: &str| -> Result<Option<&str>, ApiError> {
         match models.and_then(|models| models.get(capability)) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(model)) if (1..=200).contains(&model.chars().count()) => {
-                Ok(Some(model.clone()))
-            }
-            Some(_) => Err(ApiError::InvalidRequest {
-                field,
-                reason: "must be a string of 1 to 200 characters".into(),
-            }),
+            Some(model) => model_name(model, &format!("models.{capability}")).map(Some),
         }
     };
     let base_url = body.optional_text("baseUrl", 500)?;
@@ -528,7 +500,7 @@ pub async fn put_config(
             let key_ring = config.ai.key_ring.as_ref().ok_or_else(|| {
                 ApiError::Misconfigured("AI_KEY_ENCRYPTION_KEYS is not configured".into())
             })?;
-            Some(key_ring.seal(key, &config_id))
+            Some(keys::seal(key_ring, key, &config_id, base_url))
         }
         None => None,
     };
@@ -550,6 +522,17 @@ pub async fn put_config(
     match credits::rpc(config, "save_ai_provider_config", params).await? {
         SaveOutcome::Saved { config } => Ok(Response::json(200, &config)),
         SaveOutcome::Forbidden => Err(ApiError::Forbidden),
+        SaveOutcome::ApiKeyRequired { reason } => Err(invalid(
+            "apiKey",
+            match reason {
+                KeyRequired::BaseUrlNeedsKey => {
+                    "is required with a baseUrl: a base URL is only ever called with its configuration's own key"
+                }
+                KeyRequired::BaseUrlChanged => {
+                    "must be sent again when baseUrl changes (or null to remove it): a stored key never follows its endpoint elsewhere"
+                }
+            },
+        )),
     }
 }
 
@@ -561,6 +544,27 @@ enum SaveOutcome {
     },
     /// A plain member tried to configure the team's providers.
     Forbidden,
+    ApiKeyRequired {
+        reason: KeyRequired,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KeyRequired {
+    /// A base URL without a key, new or stored.
+    BaseUrlNeedsKey,
+    /// A new base URL for a stored key.
+    BaseUrlChanged,
+}
+
+/// A model name from the request body (`field` names it), checked against the strict character
+/// set (`provider::is_valid_model`).
+pub(crate) fn model_name<'a>(value: &'a Value, field: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_str()
+        .filter(|model| provider::is_valid_model(model))
+        .ok_or_else(|| invalid(field, provider::MODEL_NAME_RULE))
 }
 
 /// `POST /v1/cron/credits/reset`, called monthly by pg_cron with `Authorization: Bearer <CRON_SECRET>`.
@@ -600,9 +604,18 @@ pub(super) fn team_id(request: &Request) -> Result<Option<&str>, ApiError> {
     }
 }
 
-/// Roughly four characters per token, as providers' tokenizers average on English text.
-pub(crate) fn estimate_tokens(text: &str) -> u32 {
-    (text.len() / 4) as u32 + 1
+pub(crate) use crate::ai::provider::estimate_tokens;
+
+/// The output an image is reserved for: gpt-image models bill images as output tokens (4,160
+/// for a 1024×1024 image at high quality), on top of the price per image.
+pub(crate) const IMAGE_OUTPUT_TOKENS: u32 = 4_160;
+
+/// The usage `count` images of `prompt` are reserved for.
+pub(crate) fn image_estimate(prompt: &str, count: u32) -> Usage {
+    Usage {
+        input_tokens: estimate_tokens(prompt),
+        output_tokens: IMAGE_OUTPUT_TOKENS * count,
+    }
 }
 
 fn elapsed_ms(clock: &impl Clock, started_ms: f64) -> u32 {
