@@ -39,7 +39,8 @@ def test_an_existing_account_is_answered_alike_and_finds_the_invitation_in_the_a
     bob = signed_in("bob@example.com")
     pending = bob.rpc("my_team_invitations", {}).execute().data
     mine = [row for row in pending if row["team_id"] == team_id]
-    assert [row["team_name"] for row in mine] == ["Existing"], pending
+    team_name = alice.table("teams").select("name").eq("id", team_id).single().execute().data["name"]
+    assert [row["team_name"] for row in mine] == [team_name], pending
     bob.rpc("respond_to_team_invitation", {"invitation_id": mine[0]["invitation_id"], "accept": True}).execute()
     assert bob.table("teams").select("id").eq("id", team_id).execute().data == [{"id": team_id}]
 
