@@ -22,14 +22,15 @@ export function requestHead(request) {
   return `${request.method}\n${url.pathname}\n${url.search.slice(1)}\n${headerLines(request.headers)}`;
 }
 
-// Resolves to the incoming request's body bytes; undefined when it has none (GET, HEAD). Read
-// chunk by chunk, so a body longer than `limit` is never held whole: past it the stream is
-// cancelled and this resolves to null.
+// Resolves to the incoming request's body bytes; undefined when it has none (GET, HEAD), null
+// when it is longer than `limit` (it is never held whole: reading stops past the limit).
 export function requestBody(request, limit) {
-  return request.body === null ? undefined : readBounded(request.body.getReader(), limit);
+  return request.body === null ? undefined : readAtMost(request.body, limit);
 }
 
-async function readBounded(reader, limit) {
+// The stream's bytes, read chunk by chunk; null (and the stream cancelled) once past `limit`.
+async function readAtMost(stream, limit) {
+  const reader = stream.getReader();
   const chunks = [];
   let length = 0;
   for (;;) {
@@ -104,26 +105,13 @@ class Chunks {
 }
 
 async function readWhole(response, limit, controller) {
-  const tooLarge = () => {
+  const announced = Number(response.headers.get("content-length"));
+  const body = announced > limit || response.body === null ? null : await readAtMost(response.body, limit);
+  if (body === null && response.body !== null) {
     controller.abort();
-    return new RangeError(`answer larger than ${limit} bytes`);
-  };
-  if (Number(response.headers.get("content-length")) > limit) throw tooLarge();
-  const chunks = new Chunks(response.body);
-  const parts = [];
-  let length = 0;
-  for (let chunk; (chunk = await chunks.next()) !== undefined; ) {
-    length += chunk.byteLength;
-    if (length > limit) throw tooLarge();
-    parts.push(chunk);
+    throw new RangeError(`answer larger than ${limit} bytes`);
   }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return { status: response.status, headers: response.headers, body: bytes };
+  return { status: response.status, headers: response.headers, body: body ?? new Uint8Array() };
 }
 
 export function abortExchange(exchange) {
