@@ -109,7 +109,7 @@ declare
     subject uuid := coalesce(team_id, user_id);
     current_period date := app_private.ai_current_period();
     resets_at timestamptz := (current_period + interval '1 month') at time zone 'utc';
-    this_minute timestamptz := date_trunc('minute', now());
+    retry_after integer;
     subject_plan_name text;
     subject_plan public.ai_plans;
     subject_log_prompts boolean;
@@ -140,18 +140,12 @@ begin
     select p.* into subject_plan from public.ai_plans as p where p.plan = coalesce(subject_plan_name, 'free');
     subject_log_prompts := coalesce(subject_log_prompts, false);
 
-    insert into app_private.ai_rate_windows as w (user_id, window_start, requests)
-    values (reserve_ai_credits.user_id, this_minute, 1)
-    on conflict on constraint ai_rate_windows_pkey do update
-        set window_start = this_minute,
-            requests = case when w.window_start = this_minute then w.requests + 1 else 1 end
-        where w.window_start <> this_minute or w.requests < subject_plan.requests_per_minute;
-    if not found then
+    retry_after := app_private.count_in_window(
+        reserve_ai_credits.user_id, 'ai_request', subject_plan.requests_per_minute, interval '1 minute');
+    if retry_after > 0 then
         insert into public.ai_requests (user_id, subject_id, period, endpoint, status, error_code)
         values (reserve_ai_credits.user_id, subject, current_period, endpoint, 'rejected', 'rate_limited');
-        return jsonb_build_object(
-            'status', 'rate_limited',
-            'retry_after', ceil(extract(epoch from this_minute + interval '1 minute' - now()))::integer);
+        return jsonb_build_object('status', 'rate_limited', 'retry_after', retry_after);
     end if;
 
     if not platform_only then

@@ -1,7 +1,7 @@
 -- The AI proxy's tables and RPCs: keys never readable, credits reserved/settled/released
 -- correctly, the allowance and the rate window enforced, the monthly reset idempotent.
 begin;
-select plan(37);
+select plan(39);
 
 select tests.create_user('ai-alice@test.local') as alice \gset
 select tests.create_user('ai-bob@test.local') as bob \gset
@@ -89,6 +89,9 @@ select ok((public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 
     'over the rate: refused with the seconds until the window ends');
 select is((select count(*)::int from public.ai_requests where user_id = :'bob' and status = 'rejected'), 4,
     'refused calls are logged');
+select is((select count from app_private.rate_windows where subject = :'bob' and action = 'ai_request'), 3,
+    'the AI window is the shared windowed limit: three calls counted, none over the rate');
+select hasnt_table('app_private', 'ai_rate_windows', 'no second window mechanism for AI requests');
 
 -- Teams: members spend the team's credits; outsiders cannot.
 select is(public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0, team_id => :'team'),
