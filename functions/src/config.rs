@@ -48,7 +48,7 @@ impl Config {
             environment,
             outbound,
             ai: AiSettings::from_lookup(read)?,
-            social: SocialSettings::from_lookup(&read, environment, outbound)?,
+            social: SocialSettings::from_lookup(read, environment, outbound)?,
         })
     }
 }
