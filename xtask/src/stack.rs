@@ -298,9 +298,10 @@ pub const LOCAL_CRON_SECRET: &str = "local-cron-secret-of-at-least-32-bytes";
 pub const LOCAL_REDIRECT_ALLOWLIST: &str = "http://127.0.0.1:3000/,http://localhost:3000/";
 
 /// The local key ring sealing stored provider keys: made once per stack directory and kept, so
-/// keys saved in a dev database stay readable across restarts.
-fn ai_key_ring(dir: &Path) -> Result<String> {
-    key_ring(&dir.join("ai-key-ring.txt"), &["v1"])
+/// keys saved in a dev database stay readable across restarts. Two versions, as after a
+/// rotation, so the tests can seal a key as a worker that knew only `v1` did and see it re-sealed.
+pub fn ai_key_ring(dir: &Path) -> Result<String> {
+    key_ring(&dir.join("ai-key-ring.txt"), &["v1", "v2"])
 }
 
 /// The local key ring sealing social tokens: two versions, as after a rotation, so the tests

@@ -255,6 +255,10 @@ fn e2e_env(stack: &Stack) -> Vec<(&'static str, String)> {
             "E2E_SOCIAL_KEY_RING",
             crate::stack::social_key_ring(&stack.dir).unwrap_or_default(),
         ),
+        (
+            "E2E_AI_KEY_RING",
+            crate::stack::ai_key_ring(&stack.dir).unwrap_or_default(),
+        ),
     ]
 }
 

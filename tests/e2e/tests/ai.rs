@@ -866,6 +866,166 @@ async fn a_configured_base_url_only_ever_receives_its_own_key() {
     );
 }
 
+/// A user's configuration saved through the API: its row id.
+async fn saved_config(
+    stack: &Stack,
+    db: &tokio_postgres::Client,
+    user: &str,
+    token: &str,
+    config: Value,
+) -> String {
+    let (status, body) = put_config(stack, token, config).await;
+    assert_eq!(status, 200, "{body}");
+    db.query_one(
+        "select id::text from public.ai_provider_configs where user_id = $1::text::uuid",
+        &[&user],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_they_still_work() {
+    use pixa_edge::ai::keys::{self, KeyRing, SealedKey};
+
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let raw_ring = std::env::var("E2E_AI_KEY_RING").expect("E2E_AI_KEY_RING");
+    let ring = KeyRing::parse(&raw_ring).unwrap();
+    let first_version = KeyRing::parse(raw_ring.split(',').next().unwrap()).unwrap();
+    let newest = ring.newest_version();
+    assert_ne!(
+        first_version.newest_version(),
+        newest,
+        "the stack's ring has an older version"
+    );
+
+    // One key bound to the base URL it is sent to, one sent to the provider's own endpoint.
+    let (bound_user, bound_token) = new_user(&stack, &db, None).await;
+    let bound_key = format!("sk-reseal-{bound_user}");
+    let base_url = capture_url();
+    let bound = saved_config(
+        &stack,
+        &db,
+        &bound_user,
+        &bound_token,
+        json!({"provider": "openai", "baseUrl": base_url, "apiKey": bound_key, "active": true}),
+    )
+    .await;
+    let (plain_user, plain_token) = new_user(&stack, &db, None).await;
+    let plain_key = format!("sk-reseal-{plain_user}");
+    let plain = saved_config(
+        &stack,
+        &db,
+        &plain_user,
+        &plain_token,
+        json!({"provider": "openai", "apiKey": plain_key, "active": true}),
+    )
+    .await;
+
+    // Seal both as a worker that knew only the first version did.
+    let stale = [
+        (&bound, &bound_key, Some(base_url.as_str())),
+        (&plain, &plain_key, None),
+    ];
+    let mut sealed_before = Vec::new();
+    for (config_id, api_key, base_url) in stale {
+        let sealed = keys::seal(&first_version, api_key, config_id, base_url);
+        db.execute(
+            "update public.ai_provider_configs set encrypted_api_key = $2, api_key_version = $3 \
+             where id = $1::text::uuid",
+            &[config_id, &sealed.ciphertext, &sealed.version],
+        )
+        .await
+        .unwrap();
+        sealed_before.push(sealed.ciphertext);
+    }
+    // And a key no version of the ring opens, first in the pass's id order.
+    let unreadable: String = db
+        .query_one(
+            "insert into public.ai_provider_configs (id, user_id, provider, encrypted_api_key, api_key_version) \
+             values (overlay(gen_random_uuid()::text placing '00000000' from 1)::uuid, $1::text::uuid, 'xai', \
+             'bm90IGEga2V5IHNlYWxlZCBieSB0aGlzIHJpbmc=', $2) returning id::text",
+            &[&plain_user, &first_version.newest_version()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
+    let (status, report) = post(&stack, "/v1/cron/tokens/reencrypt", &secret, json!({})).await;
+    db.execute(
+        "delete from public.ai_provider_configs where id = $1::text::uuid",
+        &[&unreadable],
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{report}");
+    let pass = &report["aiKeys"];
+    assert_eq!(pass["keyVersion"], newest, "{report}");
+    assert!(
+        pass["unreadable"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(unreadable)),
+        "the unreadable key is reported and skipped: {report}"
+    );
+    assert!(pass["resealed"].as_u64().unwrap() >= 2, "{report}");
+    assert_eq!(pass["done"], false, "not done while a key is unreadable");
+
+    for ((config_id, api_key, base_url), before) in stale.into_iter().zip(sealed_before) {
+        let row = db
+            .query_one(
+                "select encrypted_api_key, api_key_version from public.ai_provider_configs \
+                 where id = $1::text::uuid",
+                &[config_id],
+            )
+            .await
+            .unwrap();
+        let resealed = SealedKey {
+            ciphertext: row.get(0),
+            version: row.get(1),
+        };
+        assert_eq!(resealed.version, newest);
+        assert_ne!(resealed.ciphertext, before);
+        assert_eq!(
+            keys::open(&ring, &resealed, config_id, base_url).as_deref(),
+            Ok(api_key.as_str()),
+            "re-sealed with the same binding"
+        );
+    }
+
+    // The worker still opens both: the exact key reaches its base URL, the other its provider.
+    let received_before = captured(&stack).await;
+    let (status, body) = post(
+        &stack,
+        "/v1/chat/completions",
+        &bound_token,
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "after rotation"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let received_after = captured(&stack).await;
+    let count = |received: &[String]| received.iter().filter(|key| **key == bound_key).count();
+    assert_eq!(count(&received_after), count(&received_before) + 1);
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/generate-text",
+        &plain_token,
+        json!({"prompt": "after rotation"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["text"],
+        format!(
+            "echo: after rotation (key …{})",
+            &plain_key[plain_key.len() - 4..]
+        )
+    );
+}
+
 #[tokio::test]
 async fn the_platform_key_runs_only_priced_models_with_valid_names() {
     let stack = Stack::from_env();
