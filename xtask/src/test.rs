@@ -20,7 +20,8 @@ struct Tally {
 
 struct SuiteResult {
     name: &'static str,
-    tally: Tally,
+    /// None for a build step, which is checked but counts as no test.
+    tally: Option<Tally>,
     /// Set when the suite could not run at all (a build error, a stack that did not start).
     error: Option<String>,
     seconds: f64,
@@ -90,12 +91,11 @@ pub async fn run_all(selection: Selection) -> Result<()> {
     }
     // The stack serves the built module: a run of its suites builds it first, so it is current.
     if selection.wants("wasm-build") || selection.needs_stack() {
-        results.push(timed("wasm build", || {
-            worker::build(false).map(|()| Tally {
-                passed: 1,
-                failed: 0,
-            })
-        }));
+        let mut build = timed("wasm build", || {
+            worker::build(false).map(|()| Tally::default())
+        });
+        build.tally = None;
+        results.push(build);
     }
     if selection.needs_stack() {
         run_stack_suites(&selection, &mut results).await;
@@ -105,8 +105,9 @@ pub async fn run_all(selection: Selection) -> Result<()> {
     let mut total = Tally::default();
     let mut broken = false;
     for result in &results {
-        total.passed += result.tally.passed;
-        total.failed += result.tally.failed;
+        let tally = result.tally.unwrap_or_default();
+        total.passed += tally.passed;
+        total.failed += tally.failed;
         match &result.error {
             Some(error) => {
                 broken = true;
@@ -115,11 +116,16 @@ pub async fn run_all(selection: Selection) -> Result<()> {
                     result.name.replace(' ', "-")
                 );
             }
+            None if result.tally.is_none() => println!(
+                "{}: built, not a test ({:.0} s)",
+                result.name.replace(' ', "-"),
+                result.seconds
+            ),
             None => println!(
                 "{}: {} passed, {} failed ({:.0} s)",
                 result.name.replace(' ', "-"),
-                result.tally.passed,
-                result.tally.failed,
+                tally.passed,
+                tally.failed,
                 result.seconds
             ),
         }
@@ -141,7 +147,7 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         Err(error) => {
             return results.push(SuiteResult {
                 name: "stack",
-                tally: Tally::default(),
+                tally: None,
                 error: Some(format!("{error:#}")),
                 seconds: 0.0,
             })
@@ -225,7 +231,7 @@ fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResu
     };
     SuiteResult {
         name,
-        tally,
+        tally: Some(tally),
         error,
         seconds: started.elapsed().as_secs_f64(),
     }
