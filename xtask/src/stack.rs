@@ -225,6 +225,12 @@ impl Stack {
              ('cron_secret', '{LOCAL_CRON_SECRET}') \
              on conflict (name) where name is not null do update set secret = excluded.secret"
         ))?;
+        // Test stacks run no schedule on their own: a background publishing run, job sweep or
+        // cleanup would race the tests' own explicit calls and make outcomes someone else's.
+        // A test that needs a schedule runs its command; pgTAP checks the schedules themselves.
+        if let Mode::Throwaway { .. } = mode {
+            postgres.psql_command("update cron.job set active = false")?;
+        }
 
         Ok(Stack {
             keys,
