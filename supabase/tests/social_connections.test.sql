@@ -1,7 +1,7 @@
 -- Social connections: tokens never readable by clients, team-scoped reads, the OAuth state
 -- RPCs (single use, expiry, platform binding, roles) and the single-flight refresh lease.
 begin;
-select plan(52);
+select plan(54);
 
 select tests.create_user('sc-owner@test.local') as owner \gset
 select tests.create_user('sc-admin@test.local') as admin \gset
@@ -167,7 +167,22 @@ select public.save_social_connection(connection_id => gen_random_uuid(), team_id
     platform => 'youtube', external_account_id => 'UC1', encrypted_access_token => 'YQ==', token_key_version => 'v1',
     encrypted_refresh_token => 'cg==', access_token_expires_in => 120) ->> 'id' as due \gset
 select ok(public.social_connections_due() ? :'due', 'a token expiring within ten minutes is due');
-select ok(not (public.social_connections_due() ? :'conn'), 'a connection needing reauthorization is not');
+-- The reauth connection's token is due too (it has a refresh token and no lease): only its
+-- status can keep it off the list.
+select tests.clear_authentication();
+update public.social_connections set access_token_expires_at = now() + interval '2 minutes' where id = :'conn';
+select is((select (status, encrypted_refresh_token is not null, refresh_lease_expires_at is null)::text
+           from public.social_connections where id = :'conn'),
+    '(reauth_required,t,t)', 'the reauth connection holds a refresh token, no lease, and a token due now');
+select tests.authenticate_as_service_role();
+select ok(not (public.social_connections_due() ? :'conn'), 'a connection needing reauthorization is not due');
+select tests.clear_authentication();
+update public.social_connections set status = 'active' where id = :'conn';
+select tests.authenticate_as_service_role();
+select ok(public.social_connections_due() ? :'conn', 'the same connection, active, is due');
+select tests.clear_authentication();
+update public.social_connections set status = 'reauth_required' where id = :'conn';
+select tests.authenticate_as_service_role();
 select ok(public.social_connections_to_reseal('v2') ? :'due' and not (public.social_connections_to_reseal('v2') ? :'conn'),
     'rows sealed with an older key are listed for re-sealing');
 select ok(public.delete_social_connection(:'due'), 'the worker deletes a connection');

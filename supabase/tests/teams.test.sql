@@ -1,6 +1,6 @@
 -- Teams and members: creation, roles, escalation attempts, the member cap, ownership.
 begin;
-select plan(60);
+select plan(62);
 
 select tests.create_user('owner@test.local', '{"display_name": "Olive Owner"}') as owner \gset
 select tests.create_user('admin@test.local') as admin \gset
@@ -91,12 +91,18 @@ select throws_ok(
 select lives_ok(
     format('select public.update_team_member_role(%L, %L, %L)', :'team', :'member', 'admin'),
     'an admin can promote a member to admin');
+select tests.clear_authentication();
+select is((select role::text from public.team_members where team_id = :'team' and user_id = :'member'), 'admin',
+    'the promoted member is an admin');
+select tests.authenticate_as(:'admin');
 select lives_ok(
     format('select public.update_team_member_role(%L, %L, %L)', :'team', :'member', 'member'),
     'an admin can demote an admin to member');
+select tests.clear_authentication();
+select is((select role::text from public.team_members where team_id = :'team' and user_id = :'member'), 'member',
+    'the demoted admin is a member again');
 
 -- The member cap (the concurrent case is in team_cap_concurrency.test.sql).
-select tests.clear_authentication();
 select throws_ok(
     format('select tests.add_team_member(%L, %L)', :'team', :'newcomer'), 'P0001',
     'team is full (at most 3 members)', 'a fourth member is refused at the default cap of 3');
