@@ -777,37 +777,51 @@ async fn dispatchers_racing_over_a_thousand_due_posts_publish_each_exactly_once(
             .unwrap();
     }
     assert_eq!(remaining().await, 0, "nothing is lost or stuck");
-    let created = created_posts(&env, &team.account).await;
-    let mut texts: Vec<&str> = created
-        .iter()
-        .filter_map(|p| p["text"].as_str())
-        .filter(|t| t.starts_with(&prefix))
-        .collect();
-    let total = texts.len();
-    texts.sort_unstable();
-    texts.dedup();
-    assert_eq!(texts.len(), total, "zero duplicates at the platform");
+    // What the platform holds, per text: each destination's post exactly once, and nothing else.
+    let mut at_platform: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::new();
+    for post in created_posts(&env, &team.account).await {
+        let text = post["text"].as_str().unwrap_or_default().to_owned();
+        if text.starts_with(&format!("{prefix} ")) {
+            *at_platform.entry(text).or_default() += 1;
+        }
+    }
     let rows = env
         .db
         .query(
-            "select d.status::text, count(*) from public.post_destinations as d \
-             join public.scheduled_posts as p on p.id = d.post_id where p.body like $1 group by 1",
+            "select p.body, d.status::text from public.post_destinations as d \
+             join public.scheduled_posts as p on p.id = d.post_id where p.body like $1",
             &[&format!("{prefix} %")],
         )
         .await
         .unwrap();
-    let by_status: std::collections::HashMap<String, i64> =
-        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    assert_eq!(
-        by_status.get("published").copied().unwrap_or(0)
-            + by_status.get("unconfirmed").copied().unwrap_or(0),
-        1000,
-        "{by_status:?}"
+    assert_eq!(rows.len(), 1000);
+    let mut wrong = Vec::new();
+    for row in &rows {
+        let (body, status): (String, String) = (row.get(0), row.get(1));
+        let posted = at_platform.remove(&body).unwrap_or(0);
+        // A plain 503 to the first attempt proves nothing and the post is not at the platform
+        // when looked up: the user decides (never reposted). Every other destination, those
+        // that met a 429, a 500 or 503 after the post was created or a cut answer included,
+        // is published, once.
+        let expected = if body.contains("[publish:503]") {
+            ("unconfirmed", 0)
+        } else {
+            ("published", 1)
+        };
+        if (status.as_str(), posted) != expected {
+            wrong.push(format!("{body:?}: {status}, {posted} at the platform"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} destinations not as expected, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
     );
-    assert_eq!(
-        by_status.get("published").copied().unwrap_or(0) as usize,
-        total,
-        "every published post is at the platform once"
+    assert!(
+        at_platform.is_empty(),
+        "posts no destination asked for: {at_platform:?}"
     );
 }
 

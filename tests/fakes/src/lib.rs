@@ -15,7 +15,8 @@
 //! resumed), `[delay:MS]` (whole answers wait MS milliseconds, as a real model's latency),
 //! `[hang:<provider>]` (that provider's whole answers never come; calls the client abandoned
 //! are counted, per prompt, at `GET /_fakes/abandoned`); `<<reply:JSON>>` scripts JSON mode's
-//! answer. The key `rejected-key` is refused with 401.
+//! answer. The key `rejected-key` is refused with 401. `GET /_fakes/attempts` lists, per prompt,
+//! the provider of every request that carried it, in order.
 //!
 //! `/capture/v1` stands in for a base URL a user configured: it answers chat completions as
 //! OpenAI does and records the key of every request it receives (`GET /_fakes/captured`), so
@@ -94,6 +95,15 @@ pub async fn serve(listener: TcpListener) -> anyhow::Result<()> {
             post(hostile::handle),
         )
         .route(
+            "/_fakes/attempts",
+            get(|| async {
+                let attempts = ATTEMPTS
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                axum::Json(attempts.clone())
+            }),
+        )
+        .route(
             "/_fakes/abandoned",
             get(|| async {
                 let abandoned = ABANDONED
@@ -115,8 +125,19 @@ enum Fault {
     Filtered,
 }
 
+/// The providers each prompt reached, one entry per request in order of arrival (every
+/// handler asks `fault` once per request): `GET /_fakes/attempts` answers them, so tests tell a
+/// retry the primary answered from the fallback answering.
+static ATTEMPTS: Mutex<BTreeMap<String, Vec<String>>> = Mutex::new(BTreeMap::new());
+
 /// The fault a prompt asks `provider` (`openai`, `xai`, `gemini`) for.
 fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
+    ATTEMPTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(prompt.to_owned())
+        .or_default()
+        .push(provider.to_owned());
     if key == REJECTED_KEY || prompt.contains("[fault:401]") || fail_once(prompt) {
         Some(Fault::Unauthorized)
     } else if prompt.contains("[fault:429]") {
