@@ -64,13 +64,24 @@ def test_signed_urls_serve_until_they_expire(alice_team):
     alice.storage.from_("library").upload(path, PNG, {"content-type": "image/png"})
     # Expiry is in whole seconds from the signing second (as Storage's token): 3 s leaves at
     # least 2 s to serve it on a loaded machine.
+    signing = time.time()
     url = alice.storage.from_("library").create_signed_url(path, 3)["signedURL"]
     served = httpx.get(url)
     assert served.status_code == 200 and served.content == PNG
     assert served.headers["content-type"] == "image/png"
-    time.sleep(4.1)
-    expired = httpx.get(url)
-    assert expired.status_code == 400 and expired.json()["error"] == "InvalidJWT"
+    # Served until it expires, then refused: poll with a deadline rather than sleep past expiry.
+    deadline = signing + 15
+    while True:
+        answer = httpx.get(url)
+        if answer.status_code != 200:
+            break
+        assert answer.content == PNG
+        assert time.time() < deadline, "the signed URL was still served 15 s after signing"
+        time.sleep(0.1)
+    refused_after = time.time() - signing
+    assert answer.status_code == 400 and answer.json()["error"] == "InvalidJWT", answer.text
+    # Its expiry is at least 3 s after the signing second: never refused within 2 s.
+    assert refused_after > 2, f"refused {refused_after:.2f} s after signing"
     tampered = httpx.get(url.replace("shared.png", "other.png"))
     assert tampered.status_code == 400
 

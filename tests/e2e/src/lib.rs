@@ -80,50 +80,106 @@ impl Stack {
     pub fn worker_log(&self) -> String {
         std::fs::read_to_string(&self.worker_log).expect("worker log")
     }
+
+    /// The worker's log once it holds the line of the request `request_id` (an `x-request-id`
+    /// the worker answered), waiting up to 10 s for it. The worker writes a request's line as its
+    /// response goes out, in order: every request answered before this one has its line in too.
+    pub async fn log_through(&self, request_id: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.worker_log();
+            if log.contains(request_id) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line for request {request_id} within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// What wrangler dev's proxy answers when it lost a request on its way to the worker.
 pub const DEV_PROXY_DROP: &str = "Your worker restarted mid-request";
+
+/// How many requests this test binary has resent (see [`send`]).
+static RESENDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many requests this test binary has resent so far because wrangler dev's proxy dropped them.
+pub fn resends() -> usize {
+    RESENDS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Set in the extensions of a response that answers a resent request: see [`was_resent`].
+#[derive(Clone, Copy, Debug)]
+pub struct Resent;
+
+/// Whether `response` answers the second sending of its request ([`send`] resent it after the
+/// dev proxy dropped the first). A test counting a side effect can refuse such an answer.
+pub fn was_resent(response: &reqwest::Response) -> bool {
+    response.extensions().get::<Resent>().is_some()
+}
 
 /// Sends `request`, and once more if wrangler dev's proxy dropped it. Under load the proxy's
 /// reused keep-alive connection to the worker can close just as a request goes out, and the
 /// worker never sees the request (workers-sdk#14641, #15252; fixed in wrangler releases that need
 /// Node 22). The proxy then either answers 503 with [`DEV_PROXY_DROP`] or resets the client's
 /// connection before any response byte; browsers resend a request on a reset reused connection
-/// for the same reason.
+/// for the same reason. Only these two signatures are resent, never silently: each resend is
+/// written to stderr (past the test harness's capture) with the binary's running count, and the
+/// answer is marked ([`was_resent`]).
 pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
     try_send(request).await.expect("worker reachable")
 }
 
 /// [`send`], answering the error of a request that got no response instead of panicking.
 pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    let (client, request) = request.build_split();
+    let request = request?;
     let again = request.try_clone();
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(error) => match again {
-            Some(again) if reset_before_answer(&error) => return again.send().await,
+    let (method, url) = (request.method().clone(), request.url().clone());
+    let why = match client.execute(request).await {
+        Ok(response) if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+            return Ok(response)
+        }
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap_or_default();
+            if again.is_none() || !body.starts_with(DEV_PROXY_DROP.as_bytes()) {
+                let mut rebuilt = http::Response::new(body);
+                *rebuilt.status_mut() = status;
+                *rebuilt.headers_mut() = headers;
+                return Ok(reqwest::Response::from(rebuilt));
+            }
+            format!("503 \"{DEV_PROXY_DROP}\"")
+        }
+        Err(error) => match reset_before_answer(&error) {
+            Some(cause) if again.is_some() => {
+                format!("connection reset before any answer: {cause}")
+            }
             _ => return Err(error),
         },
     };
-    if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
-        return Ok(response);
+    let again = again.expect("checked above");
+    let count = RESENDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    {
+        use std::io::Write;
+        // Straight to the process's stderr: the harness captures only `eprintln!`.
+        let _ = writeln!(
+            std::io::stderr(),
+            "e2e: RESENT {method} {url} once: the dev proxy dropped it ({why}); \
+             {count} resend(s) in this test binary so far"
+        );
     }
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.unwrap_or_default();
-    match again {
-        Some(again) if body.starts_with(DEV_PROXY_DROP.as_bytes()) => again.send().await,
-        _ => {
-            let mut rebuilt = http::Response::new(body);
-            *rebuilt.status_mut() = status;
-            *rebuilt.headers_mut() = headers;
-            Ok(reqwest::Response::from(rebuilt))
-        }
-    }
+    let mut response = client.execute(again).await?;
+    response.extensions_mut().insert(Resent);
+    Ok(response)
 }
 
-/// Whether the connection was reset or closed before the request got any answer.
-fn reset_before_answer(error: &reqwest::Error) -> bool {
+/// The cause, if the connection was reset or closed before the request got any answer.
+fn reset_before_answer(error: &reqwest::Error) -> Option<String> {
     use std::error::Error;
     let mut cause = error.source();
     while let Some(current) = cause {
@@ -133,17 +189,16 @@ fn reset_before_answer(error: &reqwest::Error) -> bool {
                 std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::BrokenPipe
                     | std::io::ErrorKind::UnexpectedEof
-            );
+            )
+            .then(|| io.to_string());
         }
-        if current
-            .to_string()
-            .contains("connection closed before message completed")
-        {
-            return true;
+        let text = current.to_string();
+        if text.contains("connection closed before message completed") {
+            return Some(text);
         }
         cause = current.source();
     }
-    false
+    None
 }
 
 /// What a fake's test endpoint (`/_fakes/abandoned`, `/social/_posts`) answers.
@@ -266,4 +321,64 @@ pub async fn net_response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>,
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("request {id} was never delivered");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    /// A server answering one connection after another with `answers` (`None`: close the
+    /// connection without a byte of answer, as a reset).
+    fn serve(answers: Vec<Option<(u16, &'static str)>>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request);
+                if let Some((status, body)) = answer {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            }
+        });
+        format!("http://{address}/")
+    }
+
+    #[tokio::test]
+    async fn only_the_dev_proxy_signatures_are_resent_and_resends_are_marked_and_counted() {
+        let url = serve(vec![
+            Some((503, "Your worker restarted mid-request. Please try again.")),
+            Some((200, "second")),
+            None,
+            Some((200, "after the reset")),
+            Some((503, "Service Unavailable")),
+            Some((500, "boom")),
+        ]);
+        let client = reqwest::Client::new();
+        let before = super::resends();
+
+        let response = super::send(client.post(&url).body("x")).await;
+        assert!(super::was_resent(&response));
+        assert_eq!(response.text().await.unwrap(), "second");
+
+        let response = super::send(client.post(&url).body("x")).await;
+        assert!(super::was_resent(&response));
+        assert_eq!(response.text().await.unwrap(), "after the reset");
+
+        // Any other 503, or any other error status, is the worker's answer: not resent.
+        let response = super::send(client.get(&url)).await;
+        assert_eq!(response.status(), 503);
+        assert!(!super::was_resent(&response));
+        assert_eq!(response.text().await.unwrap(), "Service Unavailable");
+        let response = super::send(client.get(&url)).await;
+        assert_eq!(response.status(), 500);
+        assert!(!super::was_resent(&response));
+
+        assert_eq!(super::resends(), before + 2);
+    }
 }

@@ -33,6 +33,56 @@ async fn rls_hides_other_profiles_even_with_a_valid_token() {
     assert_eq!(rows, serde_json::json!([{ "id": ALICE.id }]));
 }
 
+/// Would pass if the worker read with the service role: a row RLS hides from the caller while the
+/// service role still sees it must not be answered.
+#[tokio::test]
+async fn the_worker_reads_with_the_callers_token_so_rls_decides() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (id, token) = e2e::new_user(&stack, &db, None).await;
+    let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["profile"]["id"], id.as_str());
+
+    // A restrictive policy hiding this one user's profile from them; RLS binds `authenticated`
+    // only, so the service role still reads the row.
+    let policy = format!("e2e hides {id}");
+    db.batch_execute(&format!(
+        "create policy \"{policy}\" on public.profiles as restrictive for select to authenticated \
+         using (id <> '{id}'::uuid)"
+    ))
+    .await
+    .unwrap();
+    let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
+    let as_service: serde_json::Value = stack
+        .http
+        .get(format!(
+            "{}/rest/v1/profiles?select=id&id=eq.{id}",
+            stack.supabase_url
+        ))
+        .header("apikey", stack.keys.service_role_key())
+        .bearer_auth(stack.keys.service_role_key())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    db.batch_execute(&format!("drop policy \"{policy}\" on public.profiles"))
+        .await
+        .unwrap();
+    assert_eq!(
+        as_service,
+        serde_json::json!([{ "id": id }]),
+        "the service role sees the row"
+    );
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "profile_not_found"),
+        "RLS hid the row from the caller, so the worker must not answer it: {body}"
+    );
+}
+
 #[tokio::test]
 async fn legacy_hs256_tokens_verify_with_the_jwt_secret() {
     let stack = Stack::from_env();
@@ -98,15 +148,7 @@ async fn tokens_never_reach_the_log() {
     let (status, _, headers) = stack.get("/v1/me", Some(&token)).await;
     assert_eq!(status, 200);
     let request_id = headers["x-request-id"].to_str().unwrap().to_owned();
-    // The log line is written as the response goes out; give wrangler a moment to flush it.
-    let mut log = String::new();
-    for _ in 0..50 {
-        log = stack.worker_log();
-        if log.contains(&request_id) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let log = stack.log_through(&request_id).await;
     let line = log
         .lines()
         .find(|l| l.contains(&request_id))

@@ -102,9 +102,12 @@ async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects()
         .await;
     assert_eq!(rows, json!([]));
 
-    // No token the fakes issued reached a response or the worker's log.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = env.stack.worker_log();
+    // No token the fakes issued reached a response or the worker's log: read the log once it
+    // holds the line of a request answered after all of the above.
+    let (status, _, headers) = env.stack.get("/v1/me", Some(&owner.token)).await;
+    assert_eq!(status, 200);
+    let last = headers["x-request-id"].to_str().unwrap().to_owned();
+    let log = env.stack.log_through(&last).await;
     for (platform, account, _) in &accounts {
         let stats = env.fake_stats(account).await;
         let tokens = stats["tokens"].as_array().unwrap();
