@@ -20,6 +20,40 @@ const PLATFORMS: [&str; 7] = [
     "youtube",
 ];
 
+/// Waits (within 10 s) until the platform fake refuses the first access token it issued
+/// `account` (one of `fake_access_ttl=1`), reading the profile at `api` (host and path) with it.
+async fn expired_at_the_platform(env: &Env, api: &str, account: &str) {
+    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+    let stats = env.fake_stats(account).await;
+    let first = stats["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|token| token.as_str())
+        .find(|token| token.starts_with("fake-at-"))
+        .unwrap_or_else(|| panic!("no access token issued: {stats}"))
+        .to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = env
+            .http
+            .get(format!("{fakes}/social/{api}"))
+            .bearer_auth(&first)
+            .send()
+            .await
+            .expect("fakes reachable");
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the platform still accepts the first token of {account}: {}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects() {
     let env = Env::new().await;
@@ -383,7 +417,7 @@ async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() 
         )
         .await;
     // Expired at the platform and in the database.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    expired_at_the_platform(&env, "api.x.com/2/users/me", &account).await;
     env.expire_access_token(&connection).await;
     // The cron refresh another test runs may have renewed the short-lived first token meanwhile.
     let refreshes_before = env.fake_stats(&account).await["refreshCalls"]
@@ -534,7 +568,7 @@ async fn a_refused_access_token_is_refreshed_once_then_retried() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    expired_at_the_platform(&env, "www.googleapis.com/youtube/v3/channels", &account).await;
     let (status, body) = env.verify(&owner, &connection).await;
     assert_eq!(status, 200, "{body}");
     let stats = env.fake_stats(&account).await;
