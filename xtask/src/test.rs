@@ -161,6 +161,10 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         results.push(timed("e2e", || {
             let files = e2e_files(selection.filters("e2e").filter(|f| !f.is_empty()))?;
             let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
+            // The whole suite also runs the e2e client's own tests (its resend rules).
+            if selection.filters("e2e").all(str::is_empty) {
+                args.push("--lib");
+            }
             for file in &files {
                 args.extend(["--test", file]);
             }
