@@ -178,8 +178,9 @@ pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwe
     Ok(response)
 }
 
-/// The cause, if the connection was reset or closed before the request got any answer.
-fn reset_before_answer(error: &reqwest::Error) -> Option<String> {
+/// The cause, if the connection was reset or closed before the request got any answer: the dev
+/// proxy's other drop signature.
+pub fn reset_before_answer(error: &reqwest::Error) -> Option<String> {
     use std::error::Error;
     let mut cause = error.source();
     while let Some(current) = cause {

@@ -301,7 +301,7 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
                 Ok(response) => response,
                 // The dev server reset the connection before answering: as lost as its own
                 // 503 (see below).
-                Err(error) if reset_before_answer(&error) => {
+                Err(error) if e2e::reset_before_answer(&error).is_some() => {
                     return (503, format!("{DEV_PROXY_DROP} (client: {error})"))
                 }
                 // Anything else (a timeout, a refused connection, …) is no known drop.
@@ -1370,31 +1370,6 @@ async fn settled_providers(db: &tokio_postgres::Client, user: &str) -> Vec<(Stri
         .await
         .unwrap();
     rows.iter().map(|row| (row.get(0), row.get(1))).collect()
-}
-
-/// Whether the connection was reset or closed before the request got any answer: the dev
-/// proxy's other drop signature (as `e2e::try_send` tells it; that one resends, this test may not).
-fn reset_before_answer(error: &reqwest::Error) -> bool {
-    use std::error::Error;
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            );
-        }
-        if current
-            .to_string()
-            .contains("connection closed before message completed")
-        {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
 }
 
 /// The providers the fakes received `prompt` from, one per request, in order.
