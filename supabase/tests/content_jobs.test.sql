@@ -2,7 +2,7 @@
 -- with leases; step snapshots settled in the credit ledger atomically; idempotency keys; batch
 -- counters; cancel/retry rights.
 begin;
-select plan(37);
+select plan(38);
 
 select tests.create_user('jobs-alice@test.local') as alice \gset
 select tests.create_user('jobs-member@test.local') as member \gset
@@ -132,6 +132,8 @@ select public.create_content_batch(:'alice', :'campaign', 2,
       {"brief": {"prompt": "c"}, "chain": [{"kind": "draft"}]}]') ->> 'batch_id' as batch \gset
 select is(jsonb_array_length(public.claim_content_jobs(:'worker_a', 10, 60, batch_id => :'batch')), 2,
     'a batch never runs more than its concurrency at once');
+select is(public.claim_content_jobs(:'worker_b', 1, 60, batch_id => :'batch'), '[]'::jsonb,
+    'another lane (executor) gets nothing while the batch runs at its concurrency');
 update public.content_jobs set state = 'failed' where batch_id = :'batch' and batch_index = 0;
 update public.content_jobs set state = 'done' where batch_id = :'batch' and batch_index in (1, 2);
 select is((select (completed, failed, state)::text from public.content_batches where id = :'batch'), '(2,1,done)',
