@@ -1,7 +1,7 @@
 -- Publishing: drafts written by members, the approval gate, scheduling, cancel and retry, the
 -- dispatcher's claim/lease/intent/outcome protocol, and who may do what.
 begin;
-select plan(48);
+select plan(50);
 
 select tests.create_user('pub-owner@test.local') as owner \gset
 select tests.create_user('pub-member@test.local') as member \gset
@@ -158,6 +158,27 @@ select tests.authenticate_as(:'outsider');
 select is_empty($$select from public.publish_events where post_id = '$$ || :'post' || $$'$$,
     'outsiders do not');
 select tests.clear_authentication();
+
+-- Across a DST change: Berlin moves from 02:00 to 03:00 on 2027-03-28. 03:30 local that day
+-- (CEST, +02:00) is 01:30 UTC, whatever zone the session is in; the post keeps its zone for
+-- display and is due at that instant.
+set local timezone = 'America/New_York';
+select tests.authenticate_as(:'owner');
+insert into public.scheduled_posts (team_id, client_post_id, body) values (:'team', 'client-dst', 'Spring forward');
+select id as dst_post from public.scheduled_posts where client_post_id = 'client-dst' \gset
+insert into public.post_destinations (post_id, team_id, connection_id) values (:'dst_post', :'team', :'x_account');
+select tests.clear_authentication();
+select is(public.submit_post(:'owner', :'dst_post', '2027-03-28 03:30'::timestamp at time zone 'Europe/Berlin',
+        'Europe/Berlin', app_private.post_fingerprint(:'dst_post')) ->> 'status',
+    'scheduled', 'the owner schedules 03:30 Berlin time on the day clocks go forward');
+select is((select (to_char(p.scheduled_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+                   to_char(p.scheduled_at at time zone p.timezone, 'HH24:MI'), p.timezone,
+                   d.next_attempt_at = timestamptz '2027-03-28 01:30:00+00')::text
+           from public.scheduled_posts as p join public.post_destinations as d on d.post_id = p.id
+           where p.id = :'dst_post'),
+    '("2027-03-28 01:30",03:30,Europe/Berlin,t)',
+    'stored as 01:30 UTC (CEST), shown as 03:30 in the post''s zone, and due at that instant');
+reset timezone;
 
 select * from finish();
 rollback;
