@@ -504,13 +504,47 @@ async fn team_members_only_spend_team_credits() {
 #[tokio::test]
 async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
     let stack = Stack::from_env();
+    let db = e2e::database().await;
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
     let (status, body) = post(&stack, "/v1/cron/credits/reset", "wrong-secret", json!({})).await;
     assert_eq!((status, error_code(&body)), (403, "forbidden"));
+
+    // A call that never settled (its worker died): 7 credits reserved an hour ago.
+    let (user, _) = new_user(&stack, &db, None).await;
+    let stale =
+        "with period as (select date_trunc('month', now() at time zone 'utc')::date as p), \
+         ledger as (insert into public.ai_credit_ledger (subject_id, period, allowance, reserved) \
+           select $1::text::uuid, p, 100, 7 from period) \
+         insert into public.ai_requests \
+           (user_id, subject_id, period, endpoint, status, reserved_credits, created_at) \
+         select $1::text::uuid, $1::text::uuid, p, 'generate-text', 'reserved', 7, \
+           now() - interval '1 hour' from period";
+    db.execute(stale, &[&user]).await.unwrap();
+
     let (status, first) = post(&stack, "/v1/cron/credits/reset", &secret, json!({})).await;
     assert_eq!(status, 200, "{first}");
+    assert!(
+        first["expired_reservations"].as_i64().unwrap() >= 1,
+        "{first}"
+    );
+    let row = db
+        .query_one(
+            "select r.status::text, l.reserved from public.ai_requests as r \
+             join public.ai_credit_ledger as l on l.subject_id = r.subject_id and l.period = r.period \
+             where r.user_id = $1::text::uuid",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let (status, reserved): (String, i64) = (row.get(0), row.get(1));
+    assert_eq!(
+        (status.as_str(), reserved),
+        ("expired", 0),
+        "the stale reservation is expired and its credits freed"
+    );
+
     let (_, second) = post(&stack, "/v1/cron/credits/reset", &secret, json!({})).await;
-    assert_eq!(second["already_reset"], true);
+    assert_eq!(second["already_reset"], true, "the month is reset once");
     assert_eq!(second["period"], first["period"]);
 }
 
