@@ -20,57 +20,42 @@ $$;
 revoke execute on function public.take_rate_limit(uuid, text) from public, anon, authenticated;
 grant execute on function public.take_rate_limit(uuid, text) to service_role;
 
--- Content jobs and batches, counted when they are really created (not for an idempotent replay).
-create function app_private.limit_content_job()
+-- Counts the row's action against its subject: `tg_argv[0]` names the action, the columns named
+-- after it the subject (the first one that is set). One trigger function for every row-counted
+-- action; refused rows never reach the table.
+create function app_private.take_rate_limit_for_row()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+    row_values jsonb := to_jsonb(new);
+    subject uuid;
 begin
-    perform app_private.take_rate_limit(new.user_id, 'content_job');
-    return null;
-end
-$$;
-revoke execute on function app_private.limit_content_job() from public;
-create trigger limit_content_job
-    after insert on public.content_jobs
-    for each row when (new.batch_id is null)
-    execute function app_private.limit_content_job();
-
-create function app_private.limit_content_batch()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    perform app_private.take_rate_limit(coalesce(new.created_by, new.team_id), 'content_batch');
-    return null;
-end
-$$;
-revoke execute on function app_private.limit_content_batch() from public;
-create trigger limit_content_batch
-    after insert on public.content_batches
-    for each row execute function app_private.limit_content_batch();
-
--- Scheduling or publishing a post (submit_post is the only writer of scheduled_at), per team.
-create function app_private.limit_post_submit()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    perform app_private.take_rate_limit(new.team_id, 'post_submit');
+    for i in 1 .. tg_nargs - 1 loop
+        subject := coalesce(subject, (row_values ->> tg_argv[i])::uuid);
+    end loop;
+    perform app_private.take_rate_limit(subject, tg_argv[0]);
     return new;
 end
 $$;
-revoke execute on function app_private.limit_post_submit() from public;
+revoke execute on function app_private.take_rate_limit_for_row() from public;
+
+-- Content jobs and batches, counted when they are really created (not for an idempotent replay).
+create trigger limit_content_job
+    after insert on public.content_jobs
+    for each row when (new.batch_id is null)
+    execute function app_private.take_rate_limit_for_row('content_job', 'user_id');
+create trigger limit_content_batch
+    after insert on public.content_batches
+    for each row execute function app_private.take_rate_limit_for_row('content_batch', 'created_by', 'team_id');
+
+-- Scheduling or publishing a post (submit_post is the only writer of scheduled_at), per team.
 create trigger limit_post_submit
     before update of scheduled_at on public.scheduled_posts
     for each row when (new.scheduled_at is not null)
-    execute function app_private.limit_post_submit();
+    execute function app_private.take_rate_limit_for_row('post_submit', 'team_id');
 
 -- Invitations: counted per inviter and per team once the caller may invite.
 create or replace function public.create_team_invitation(
