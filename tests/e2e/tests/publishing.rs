@@ -1307,3 +1307,39 @@ async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_a
     let post_id = body["postId"].as_str().unwrap().to_owned();
     assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
 }
+
+#[tokio::test]
+async fn moderation_fails_closed_when_its_provider_is_down() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    // The platform's moderator and the fallback provider both fail for this text.
+    let text = format!("[down:openai] [down:gemini] {}", unique("unmoderated"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    let (code, body) = post(
+        &env,
+        &team.owner,
+        &format!("/v1/posts/{post_id}/publish"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (code, error_code(&body)),
+        (503, "provider_unavailable"),
+        "{body}"
+    );
+    let row = env
+        .db
+        .query_one(
+            "select p.scheduled_at is null, array_agg(d.status::text) from public.scheduled_posts as p \
+             join public.post_destinations as d on d.post_id = p.id \
+             where p.id = $1::text::uuid group by p.id",
+            &[&post_id],
+        )
+        .await
+        .unwrap();
+    let (unscheduled, statuses): (bool, Vec<String>) = (row.get(0), row.get(1));
+    assert!(
+        unscheduled && statuses == ["draft"],
+        "nothing unmoderated was submitted: {statuses:?}"
+    );
+}
