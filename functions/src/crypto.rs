@@ -70,15 +70,6 @@ impl KeyRing {
         &self.0.last().expect("a parsed key ring is never empty").0
     }
 
-    /// Seals `secret` with the row id alone as associated data (stored AI provider keys).
-    pub fn seal(&self, secret: &str, row_id: &str) -> SealedKey {
-        self.seal_with(secret, |_| row_id.to_owned())
-    }
-
-    pub fn open(&self, sealed: &SealedKey, row_id: &str) -> Result<String, KeyRingError> {
-        self.open_with(sealed, row_id)
-    }
-
     /// Seals `secret` under the newest key; `associated_data` is given that key's version, so
     /// the binding can name it.
     pub fn seal_with(
@@ -227,15 +218,15 @@ pub(crate) mod tests {
     #[test]
     fn seals_with_the_newest_key_and_opens_older_versions() {
         let old = ring(&[("v1", 1)]);
-        let sealed_old = old.seal("sk-old", "row-1");
+        let sealed_old = old.seal_with("sk-old", |_| "row-1".to_owned());
         let rotated = ring(&[("v1", 1), ("v2", 2)]);
-        assert_eq!(rotated.open(&sealed_old, "row-1").unwrap(), "sk-old");
-        let sealed = rotated.seal("sk-new", "row-1");
+        assert_eq!(rotated.open_with(&sealed_old, "row-1").unwrap(), "sk-old");
+        let sealed = rotated.seal_with("sk-new", |_| "row-1".to_owned());
         assert_eq!(sealed.version, "v2");
         assert!(!sealed.ciphertext.contains("sk-new"));
-        assert_eq!(rotated.open(&sealed, "row-1").unwrap(), "sk-new");
+        assert_eq!(rotated.open_with(&sealed, "row-1").unwrap(), "sk-new");
         assert_eq!(
-            old.open(&sealed, "row-1"),
+            old.open_with(&sealed, "row-1"),
             Err(KeyRingError::UnknownVersion)
         );
     }
@@ -243,9 +234,9 @@ pub(crate) mod tests {
     #[test]
     fn a_ciphertext_is_bound_to_its_row() {
         let keys = ring(&[("v1", 7)]);
-        let sealed = keys.seal("sk-secret", "row-1");
+        let sealed = keys.seal_with("sk-secret", |_| "row-1".to_owned());
         assert_eq!(
-            keys.open(&sealed, "row-2"),
+            keys.open_with(&sealed, "row-2"),
             Err(KeyRingError::Undecryptable)
         );
     }

@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn keys_of_rows_without_a_base_url_still_open_as_sealed_before() {
         let ring = ring();
-        let sealed_before = ring.seal("sk-user", "row-1");
+        let sealed_before = ring.seal_with("sk-user", |_| "row-1".to_owned());
         assert_eq!(
             open(&ring, &sealed_before, "row-1", None).unwrap(),
             "sk-user"
