@@ -6,8 +6,8 @@
 
 use serde_json::json;
 
-use super::wire::{Call, Method};
 use super::{same_text, Attempt, Content, Failure, Published};
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::wire::{Call, Method};
 use super::{created_since, same_text, Attempt, Content, Failure, Published};
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const API: &str = "https://api.pinterest.com/v5";
@@ -92,9 +92,9 @@ pub async fn find_existing(
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::super::MediaFile;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_pin_with_its_image_inline_and_finds_it_on_the_board() {

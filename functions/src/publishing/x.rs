@@ -12,10 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::wire::{Call, Method};
 use super::{same_text, Attempt, Content, Failure, MediaFile, Published};
-use crate::clock::sleep;
 use crate::error::excerpt;
+use crate::infra::clock::sleep;
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
@@ -239,8 +239,8 @@ pub async fn find_existing(
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_documented_post_with_media_and_reply_settings() {

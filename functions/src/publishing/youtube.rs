@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value};
 
-use super::wire::{Answer, Call, Method};
 use super::{created_since, same_text, Attempt, Content, Failure, MediaFile, Published};
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
 const SESSION: &str =
@@ -46,7 +46,7 @@ pub fn session_call(access_token: &str, content: &Content<'_>, video: &MediaFile
 }
 
 /// The video's id and permalink from the upload's answer (the video resource).
-pub fn published(answer: &Answer) -> Option<Published> {
+pub fn published(answer: &Reply) -> Option<Published> {
     let id = answer.json()["id"].as_str()?.to_owned();
     Some(Published {
         permalink: Some(permalink(&id)),
@@ -69,7 +69,6 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         .await?;
     let session = answer
         .header("location")
-        .map(str::to_owned)
         .ok_or_else(|| Failure::incomplete_before_posting(platform, &answer, "Location"))?;
     let upload = Call::new(Method::Put, session, &attempt.access_token)
         .bytes(&video.mime_type, video.bytes.clone());
@@ -102,8 +101,8 @@ pub async fn find_existing(
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn opens_a_resumable_session_with_the_metadata() {
@@ -137,11 +136,7 @@ mod tests {
 
     #[test]
     fn reads_the_video_and_finds_it_by_title_and_time() {
-        let answer = Answer {
-            status: 200,
-            headers: vec![],
-            body: br#"{"kind": "youtube#video", "id": "dQw4w9WgXcQ", "status": {"uploadStatus": "uploaded"}}"#.to_vec(),
-        };
+        let answer = Reply::new(200, br#"{"kind": "youtube#video", "id": "dQw4w9WgXcQ", "status": {"uploadStatus": "uploaded"}}"#.to_vec());
         let expected = Published {
             external_id: "dQw4w9WgXcQ".into(),
             permalink: Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ".into()),
