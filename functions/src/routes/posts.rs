@@ -139,7 +139,7 @@ pub async fn from_job(
         })
         .transpose()?;
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let made: Value = rpc(
+    let made: PostFromJob = rpc(
         config,
         "post_from_job",
         json!({
@@ -148,31 +148,46 @@ pub async fn from_job(
         }),
     )
     .await?;
-    let post = made["postId"].as_str().unwrap_or_default();
-    match made["status"].as_str().unwrap_or_default() {
-        "draft" => {}
-        "existing" => {
+    let post = match made {
+        PostFromJob::Draft { post_id } => post_id,
+        PostFromJob::Existing { post_id } => {
             // Asked before: the post exists and went its way.
             return Ok(Response::json(
                 200,
-                &json!({ "status": "existing", "postId": post }),
+                &json!({ "status": "existing", "postId": post_id }),
             ));
         }
-        "invalid_job_state" => {
+        PostFromJob::InvalidJobState => {
             return Err(ApiError::Rejected {
                 status: 409,
                 code: "invalid_job_state",
                 message: "Only a finished team job can become a post.".into(),
             })
         }
-        _ => return Err(ApiError::NotFound),
-    }
+        PostFromJob::NotFound => return Err(ApiError::NotFound),
+    };
     let mut outcome = match scheduled_at {
-        Some(at) => submit(config, caller, post, &at, timezone, scope).await?,
-        None => submit_now(config, caller, post, timezone, scope).await?,
+        Some(at) => submit(config, caller, &post, &at, timezone, scope).await?,
+        None => submit_now(config, caller, &post, timezone, scope).await?,
     };
     outcome["postId"] = json!(post);
     Ok(Response::json(202, &outcome))
+}
+
+/// `post_from_job`'s answer: the job's post to submit, or why there is none to submit.
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum PostFromJob {
+    Draft {
+        #[serde(rename = "postId")]
+        post_id: String,
+    },
+    Existing {
+        #[serde(rename = "postId")]
+        post_id: String,
+    },
+    InvalidJobState,
+    NotFound,
 }
 
 /// The request's `destinations` as `post_from_job` takes them: `{connectionId, options}`.
