@@ -219,9 +219,9 @@ end
 $$;
 revoke execute on function app_private.ai_metering_commit() from public;
 
--- The worker's RPCs below are executable by the service role only. Every nullable parameter
--- defaults to null (so it comes last) and the worker leaves null arguments out, since
--- PostgREST-compatible servers differ in how they bind a JSON null.
+-- The metering and configuration RPCs below are the worker's (service role only). Every
+-- nullable parameter defaults to null (so it comes last) and the worker leaves null arguments
+-- out, since PostgREST-compatible servers differ in how they bind a JSON null.
 
 -- One round trip before a provider call: the rate window, then the credit reservation, then
 -- the provider configuration to use. Returns a JSON object whose `status` is `reserved`,
