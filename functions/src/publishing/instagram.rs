@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{created_since, same_text, Attempt, Content, Failure, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
@@ -145,17 +145,18 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The account's latest media.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
     let url = format!(
         "{GRAPH}/{}/media?fields=id,caption,permalink,timestamp&limit=25",
         attempt.account_id
     );
-    let body = attempt.read(Platform::Instagram, url).await?;
-    Ok(find_in(&body, content, since))
+    Call::new(Method::Get, url, &attempt.access_token)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::{created_since, same_text, Attempt, Content, Failure, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
@@ -148,15 +148,10 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
-    let call = lookup_call(&attempt.access_token, attempt.account_id);
-    let answer = attempt.prepare(Platform::Linkedin, &call).await?;
-    Ok(find_in(&answer.json(), content, since))
-}
+pub const LOOKUP: Lookup = Lookup {
+    call: |attempt, _, _| lookup_call(&attempt.access_token, attempt.account_id),
+    find: find_in,
+};
 
 #[cfg(test)]
 mod tests {

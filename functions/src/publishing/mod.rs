@@ -272,15 +272,33 @@ pub async fn find_existing(
     content: &Content<'_>,
     since: &str,
 ) -> Result<Option<Published>, Failure> {
+    let Some(lookup) = lookup(platform) else {
+        return Ok(None);
+    };
+    let listing = attempt
+        .prepare(platform, &(lookup.call)(attempt, content, since))
+        .await?;
+    Ok((lookup.find)(&listing.json(), content, since))
+}
+
+/// How a platform lists an account's recent posts, and recognises a post among them.
+pub struct Lookup {
+    /// The listing of posts made since `since` (RFC 3339), or the latest ones.
+    pub call: fn(&Attempt<'_>, &Content<'_>, &str) -> Call,
+    /// The post in the listing with this content, made since `since`.
+    pub find: fn(&Value, &Content<'_>, &str) -> Option<Published>,
+}
+
+fn lookup(platform: Platform) -> Option<&'static Lookup> {
     match platform {
-        Platform::X => x::find_existing(attempt, content, since).await,
-        Platform::Facebook => facebook::find_existing(attempt, content, since).await,
-        Platform::Linkedin => linkedin::find_existing(attempt, content, since).await,
-        Platform::Instagram => instagram::find_existing(attempt, content, since).await,
-        Platform::Pinterest => pinterest::find_existing(attempt, content, since).await,
-        Platform::Youtube => youtube::find_existing(attempt, content, since).await,
+        Platform::X => Some(&x::LOOKUP),
+        Platform::Facebook => Some(&facebook::LOOKUP),
+        Platform::Linkedin => Some(&linkedin::LOOKUP),
+        Platform::Instagram => Some(&instagram::LOOKUP),
+        Platform::Pinterest => Some(&pinterest::LOOKUP),
+        Platform::Youtube => Some(&youtube::LOOKUP),
         // Without the publish id of the lost answer, TikTok's API cannot tell.
-        Platform::Tiktok => Ok(None),
+        Platform::Tiktok => None,
     }
 }
 

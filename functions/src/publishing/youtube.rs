@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use super::{created_since, same_text, Attempt, Content, Failure, MediaFile, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
 use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
@@ -90,13 +90,14 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
-    let body = attempt.read(Platform::Youtube, SEARCH.to_owned()).await?;
-    Ok(find_in(&body, content, since))
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The channel's latest videos.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
+    Call::new(Method::Get, SEARCH, &attempt.access_token)
 }
 
 #[cfg(test)]
