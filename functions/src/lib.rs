@@ -10,6 +10,7 @@ mod glue;
 pub mod http;
 pub mod infra;
 pub mod jobs;
+pub mod platforms;
 #[cfg(test)]
 mod proptests;
 pub mod publishing;

@@ -10,21 +10,15 @@
 //! destination becomes `unconfirmed` and the user decides.
 
 pub mod dispatcher;
-pub mod facebook;
-pub mod instagram;
-pub mod linkedin;
 pub mod media;
-pub mod pinterest;
 pub mod rules;
-pub mod tiktok;
 pub mod wire;
-pub mod x;
-pub mod youtube;
 
 use serde_json::Value;
 
 use crate::error::excerpt;
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::platforms;
 use crate::social::Platform;
 use wire::{Unanswered, Wire};
 
@@ -254,13 +248,13 @@ pub async fn publish(
     content: &Content<'_>,
 ) -> Result<Published, Failure> {
     match platform {
-        Platform::X => x::publish(attempt, content).await,
-        Platform::Facebook => facebook::publish(attempt, content).await,
-        Platform::Linkedin => linkedin::publish(attempt, content).await,
-        Platform::Instagram => instagram::publish(attempt, content).await,
-        Platform::Tiktok => tiktok::publish(attempt, content).await,
-        Platform::Pinterest => pinterest::publish(attempt, content).await,
-        Platform::Youtube => youtube::publish(attempt, content).await,
+        Platform::X => platforms::x::publish::publish(attempt, content).await,
+        Platform::Facebook => platforms::facebook::publish::publish(attempt, content).await,
+        Platform::Linkedin => platforms::linkedin::publish::publish(attempt, content).await,
+        Platform::Instagram => platforms::instagram::publish::publish(attempt, content).await,
+        Platform::Tiktok => platforms::tiktok::publish::publish(attempt, content).await,
+        Platform::Pinterest => platforms::pinterest::publish::publish(attempt, content).await,
+        Platform::Youtube => platforms::youtube::publish::publish(attempt, content).await,
     }
 }
 
@@ -291,19 +285,19 @@ pub struct Lookup {
 
 fn lookup(platform: Platform) -> Option<&'static Lookup> {
     match platform {
-        Platform::X => Some(&x::LOOKUP),
-        Platform::Facebook => Some(&facebook::LOOKUP),
-        Platform::Linkedin => Some(&linkedin::LOOKUP),
-        Platform::Instagram => Some(&instagram::LOOKUP),
-        Platform::Pinterest => Some(&pinterest::LOOKUP),
-        Platform::Youtube => Some(&youtube::LOOKUP),
+        Platform::X => Some(&platforms::x::publish::LOOKUP),
+        Platform::Facebook => Some(&platforms::facebook::publish::LOOKUP),
+        Platform::Linkedin => Some(&platforms::linkedin::publish::LOOKUP),
+        Platform::Instagram => Some(&platforms::instagram::publish::LOOKUP),
+        Platform::Pinterest => Some(&platforms::pinterest::publish::LOOKUP),
+        Platform::Youtube => Some(&platforms::youtube::publish::LOOKUP),
         // Without the publish id of the lost answer, TikTok's API cannot tell.
         Platform::Tiktok => None,
     }
 }
 
 /// Whether a platform's text is the post's (platforms trim what they store).
-fn same_text(text: &Value, body: &str) -> bool {
+pub(crate) fn same_text(text: &Value, body: &str) -> bool {
     text.as_str().map(str::trim) == Some(body.trim())
 }
 
@@ -313,7 +307,7 @@ const CLOCK_SLACK_SECONDS: i64 = 120;
 /// Whether a platform's creation time (RFC 3339, Graph's `+0000` form, or epoch milliseconds)
 /// is at or after `since` (less the clock slack). An unreadable time is not: a post of the same
 /// text from well before the attempt must never pass for this one.
-fn created_since(created: &Value, since: &str) -> bool {
+pub(crate) fn created_since(created: &Value, since: &str) -> bool {
     use chrono::{DateTime, FixedOffset};
     let parse = |text: &str| {
         DateTime::parse_from_rfc3339(text)

@@ -3,19 +3,12 @@
 //! unit-tested against the platforms' documented wire formats); sending is `transport`'s job,
 //! the flows (authorize, callback, refresh, revoke) are in `connect` and `tokens`.
 
-pub mod facebook;
 pub mod failure;
-pub mod instagram;
-pub mod linkedin;
-pub mod pinterest;
 pub mod pkce;
 pub mod redirect;
 pub mod settings;
-pub mod tiktok;
 pub mod tokens;
 pub mod transport;
-pub mod x;
-pub mod youtube;
 
 use std::fmt;
 
@@ -71,13 +64,13 @@ impl Platform {
     /// The module that speaks this platform's OAuth and API.
     pub fn api(self) -> &'static dyn PlatformApi {
         match self {
-            Self::X => &x::X,
-            Self::Linkedin => &linkedin::Linkedin,
-            Self::Facebook => &facebook::Facebook,
-            Self::Instagram => &instagram::Instagram,
-            Self::Tiktok => &tiktok::Tiktok,
-            Self::Pinterest => &pinterest::Pinterest,
-            Self::Youtube => &youtube::Youtube,
+            Self::X => &crate::platforms::x::oauth::X,
+            Self::Linkedin => &crate::platforms::linkedin::oauth::Linkedin,
+            Self::Facebook => &crate::platforms::facebook::oauth::Facebook,
+            Self::Instagram => &crate::platforms::instagram::oauth::Instagram,
+            Self::Tiktok => &crate::platforms::tiktok::oauth::Tiktok,
+            Self::Pinterest => &crate::platforms::pinterest::oauth::Pinterest,
+            Self::Youtube => &crate::platforms::youtube::oauth::Youtube,
         }
     }
 }

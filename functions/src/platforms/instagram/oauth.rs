@@ -5,38 +5,19 @@
 //! first Page with a linked Instagram account is connected. Revocation: `DELETE /me/permissions`.
 //! Docs: https://developers.facebook.com/docs/instagram-platform/instagram-api-with-facebook-login
 
-use super::facebook::{delete_permissions, long_lived_exchange, AUTHORIZE, GRAPH, TOKEN};
-use super::{
-    profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform, PlatformApi,
-    Reply, SocialError, Spec, TokenSet,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::platforms::facebook::oauth::{
+    delete_permissions, long_lived_exchange, AUTHORIZE, GRAPH,
+};
+use crate::social::{
+    profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec, TokenSet,
 };
 
 pub struct Instagram;
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Instagram,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &[
-        "instagram_basic",
-        "instagram_content_publish",
-        "pages_show_list",
-        "pages_read_engagement",
-        "business_management",
-    ],
-    scope_separator: ",",
-    uses_pkce: false,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Body,
-    extra_authorize_params: &[],
-    supports_refresh: false,
-    default_access_lifetime: Some(60 * 24 * 3600),
-    credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
-};
-
 impl PlatformApi for Instagram {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<Call> {

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::infra::outbound::{Call, Method};
+use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::social::Platform;
 
 const API: &str = "https://api.pinterest.com/v5";
@@ -89,9 +89,9 @@ fn lookup_call(attempt: &Attempt<'_>, content: &Content<'_>, _since: &str) -> Ca
 
 #[cfg(test)]
 mod tests {
-    use super::super::MediaFile;
     use super::*;
     use crate::infra::outbound::Body;
+    use crate::publishing::MediaFile;
 
     #[test]
     fn builds_the_pin_with_its_image_inline_and_finds_it_on_the_board() {

@@ -12,10 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method};
+use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";

@@ -4,9 +4,10 @@
 //! app under their Pinterest security settings.
 //! Docs: https://developers.pinterest.com/docs/getting-started/authentication-and-scopes/
 
-use super::{
-    classify_error, parse_standard_token, profile_json, text, Account, Call, ClientAuth,
-    Credentials, Method, Platform, PlatformApi, Reply, SocialError, Spec, TokenSet,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    classify_error, parse_standard_token, profile_json, text, Account, Credentials, Platform,
+    PlatformApi, SocialError, Spec, TokenSet,
 };
 
 pub struct Pinterest;
@@ -15,30 +16,9 @@ pub const AUTHORIZE: &str = "https://www.pinterest.com/oauth/";
 pub const TOKEN: &str = "https://api.pinterest.com/v5/oauth/token";
 pub const USER_ACCOUNT: &str = "https://api.pinterest.com/v5/user_account";
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Pinterest,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &[
-        "boards:read",
-        "boards:write",
-        "pins:read",
-        "pins:write",
-        "user_accounts:read",
-    ],
-    scope_separator: ",",
-    uses_pkce: false,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Basic,
-    extra_authorize_params: &[],
-    supports_refresh: true,
-    default_access_lifetime: Some(30 * 24 * 3600),
-    credential_names: ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
-};
-
 impl PlatformApi for Pinterest {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     /// Pinterest's token errors are `{"code": <number>, "message"}`: a refused grant is a 400

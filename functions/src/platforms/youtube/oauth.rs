@@ -5,9 +5,9 @@
 //! `POST https://oauth2.googleapis.com/revoke`.
 //! Docs: https://developers.google.com/identity/protocols/oauth2/web-server
 
-use super::{
-    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
-    PlatformApi, Reply, SocialError, Spec,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    form_call, profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec,
 };
 
 pub struct Youtube;
@@ -17,31 +17,9 @@ pub const TOKEN: &str = "https://oauth2.googleapis.com/token";
 pub const REVOKE: &str = "https://oauth2.googleapis.com/revoke";
 pub const CHANNELS: &str = "https://www.googleapis.com/youtube/v3/channels?part=snippet&mine=true";
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Youtube,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &[
-        "https://www.googleapis.com/auth/youtube.upload",
-        "https://www.googleapis.com/auth/youtube.readonly",
-    ],
-    scope_separator: " ",
-    uses_pkce: true,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Body,
-    extra_authorize_params: &[
-        ("access_type", "offline"),
-        ("prompt", "consent"),
-        ("include_granted_scopes", "true"),
-    ],
-    supports_refresh: true,
-    default_access_lifetime: Some(3600),
-    credential_names: ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
-};
-
 impl PlatformApi for Youtube {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {

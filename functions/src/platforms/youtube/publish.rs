@@ -9,8 +9,10 @@
 
 use serde_json::{json, Value};
 
-use super::{created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::publishing::{
+    created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published,
+};
 use crate::social::Platform;
 
 const SESSION: &str =

@@ -4,9 +4,10 @@
 //! why refreshes are single-flight, see `tokens`). Access tokens live 2 hours.
 //! Docs: https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code
 
-use super::{
-    form_call, parse_standard_token, profile_json, text, Account, Call, ClientAuth, Credentials,
-    Method, Platform, PlatformApi, Reply, SocialError, Spec, TokenSet,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    form_call, parse_standard_token, profile_json, text, Account, Credentials, Platform,
+    PlatformApi, SocialError, Spec, TokenSet,
 };
 
 pub struct X;
@@ -16,30 +17,9 @@ pub const TOKEN: &str = "https://api.x.com/2/oauth2/token";
 pub const REVOKE: &str = "https://api.x.com/2/oauth2/revoke";
 pub const ME: &str = "https://api.x.com/2/users/me?user.fields=profile_image_url";
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::X,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &[
-        "tweet.read",
-        "tweet.write",
-        "users.read",
-        "media.write",
-        "offline.access",
-    ],
-    scope_separator: " ",
-    uses_pkce: true,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Basic,
-    extra_authorize_params: &[],
-    supports_refresh: true,
-    default_access_lifetime: Some(7200),
-    credential_names: ("X_CLIENT_ID", "X_CLIENT_SECRET"),
-};
-
 impl PlatformApi for X {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     /// X answers a spent, revoked or unknown refresh token (or code) with 400
@@ -91,7 +71,10 @@ impl PlatformApi for X {
         ];
         // The same client authentication as the token endpoint.
         let basic = self
-            .token_call(credentials, &super::Grant::Refresh { refresh_token: "" })
+            .token_call(
+                credentials,
+                &crate::social::Grant::Refresh { refresh_token: "" },
+            )
             .headers
             .into_iter()
             .find(|(name, _)| *name == "authorization")

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::wire::Unanswered;
-use super::{Attempt, Content, Failure, MediaFile, Published};
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::publishing::wire::Unanswered;
+use crate::publishing::{Attempt, Content, Failure, MediaFile, Published};
 use crate::social::Platform;
 
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";

@@ -8,9 +8,10 @@
 //! (code 190: the token is invalid).
 //! Docs: https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived
 
-use super::{
-    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
-    PlatformApi, Reply, SocialError, Spec, TokenSet,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    form_call, profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec,
+    TokenSet,
 };
 
 pub struct Facebook;
@@ -20,7 +21,7 @@ pub const AUTHORIZE: &str = "https://www.facebook.com/v23.0/dialog/oauth";
 pub const TOKEN: &str = "https://graph.facebook.com/v23.0/oauth/access_token";
 
 /// The long-lived user token exchange (shared with Instagram).
-pub(super) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) -> Call {
+pub(crate) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) -> Call {
     form_call(
         TOKEN,
         vec![
@@ -36,7 +37,7 @@ pub(super) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) 
 }
 
 /// `DELETE /me/permissions` with the user's token: removes the app's every permission.
-pub(super) fn delete_permissions(user_token: &str) -> Call {
+pub(crate) fn delete_permissions(user_token: &str) -> Call {
     Call::new(
         Method::Delete,
         format!("{GRAPH}/me/permissions"),
@@ -44,28 +45,9 @@ pub(super) fn delete_permissions(user_token: &str) -> Call {
     )
 }
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Facebook,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &[
-        "pages_show_list",
-        "pages_manage_posts",
-        "pages_read_engagement",
-    ],
-    scope_separator: ",",
-    uses_pkce: false,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Body,
-    extra_authorize_params: &[],
-    supports_refresh: false,
-    default_access_lifetime: None,
-    credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
-};
-
 impl PlatformApi for Facebook {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<Call> {

@@ -4,9 +4,9 @@
 //! "log_id"}`, sometimes with status 200. Scopes are comma-separated.
 //! Docs: https://developers.tiktok.com/doc/oauth-user-access-token-management
 
-use super::{
-    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
-    PlatformApi, Reply, SocialError, Spec,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    form_call, profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec,
 };
 
 pub struct Tiktok;
@@ -17,24 +17,9 @@ pub const REVOKE: &str = "https://open.tiktokapis.com/v2/oauth/revoke/";
 pub const USER_INFO: &str =
     "https://open.tiktokapis.com/v2/user/info/?fields=open_id,union_id,avatar_url,display_name,username";
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Tiktok,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &["user.info.basic", "video.publish", "video.upload"],
-    scope_separator: ",",
-    uses_pkce: true,
-    client_id_param: "client_key",
-    client_auth: ClientAuth::Body,
-    extra_authorize_params: &[],
-    supports_refresh: true,
-    default_access_lifetime: Some(86_400),
-    credential_names: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-};
-
 impl PlatformApi for Tiktok {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {

@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value};
 
-use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::social::Platform;
 
 const REST: &str = "https://api.linkedin.com/rest";

@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use super::{same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::infra::outbound::{Call, Method};
+use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";

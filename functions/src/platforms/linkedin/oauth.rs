@@ -7,9 +7,9 @@
 //! the app in their LinkedIn settings.
 //! Docs: https://learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow
 
-use super::{
-    profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform, PlatformApi,
-    Reply, SocialError, Spec,
+use crate::infra::outbound::{Call, Method, Reply};
+use crate::social::{
+    profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec,
 };
 
 pub struct Linkedin;
@@ -18,24 +18,9 @@ pub const AUTHORIZE: &str = "https://www.linkedin.com/oauth/v2/authorization";
 pub const TOKEN: &str = "https://www.linkedin.com/oauth/v2/accessToken";
 pub const USERINFO: &str = "https://api.linkedin.com/v2/userinfo";
 
-pub const SPEC: Spec = Spec {
-    platform: Platform::Linkedin,
-    authorize_endpoint: AUTHORIZE,
-    token_endpoint: TOKEN,
-    scopes: &["openid", "profile", "email", "w_member_social"],
-    scope_separator: " ",
-    uses_pkce: false,
-    client_id_param: "client_id",
-    client_auth: ClientAuth::Body,
-    extra_authorize_params: &[],
-    supports_refresh: true,
-    default_access_lifetime: Some(60 * 24 * 3600),
-    credential_names: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-};
-
 impl PlatformApi for Linkedin {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        &super::SPEC
     }
 
     fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
