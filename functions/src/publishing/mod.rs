@@ -14,6 +14,7 @@ pub mod media;
 pub mod rules;
 pub mod wire;
 
+use futures::future::LocalBoxFuture;
 use serde_json::Value;
 
 use crate::error::excerpt;
@@ -247,15 +248,7 @@ pub async fn publish(
     attempt: &Attempt<'_>,
     content: &Content<'_>,
 ) -> Result<Published, Failure> {
-    match platform {
-        Platform::X => platforms::x::publish::publish(attempt, content).await,
-        Platform::Facebook => platforms::facebook::publish::publish(attempt, content).await,
-        Platform::Linkedin => platforms::linkedin::publish::publish(attempt, content).await,
-        Platform::Instagram => platforms::instagram::publish::publish(attempt, content).await,
-        Platform::Tiktok => platforms::tiktok::publish::publish(attempt, content).await,
-        Platform::Pinterest => platforms::pinterest::publish::publish(attempt, content).await,
-        Platform::Youtube => platforms::youtube::publish::publish(attempt, content).await,
-    }
+    (platforms::parts(platform).publisher.publish)(attempt, content).await
 }
 
 /// Looks for a post an ambiguous attempt may have created, made after `since` (RFC 3339) with
@@ -266,7 +259,7 @@ pub async fn find_existing(
     content: &Content<'_>,
     since: &str,
 ) -> Result<Option<Published>, Failure> {
-    let Some(lookup) = lookup(platform) else {
+    let Some(lookup) = &platforms::parts(platform).publisher.lookup else {
         return Ok(None);
     };
     let listing = attempt
@@ -275,25 +268,22 @@ pub async fn find_existing(
     Ok((lookup.find)(&listing.json(), content, since))
 }
 
+/// How posts reach one platform.
+pub struct Publisher {
+    pub publish: for<'a, 'b, 'c> fn(
+        &'a Attempt<'b>,
+        &'a Content<'c>,
+    ) -> LocalBoxFuture<'a, Result<Published, Failure>>,
+    /// `None` where the platform's API cannot find a post an ambiguous attempt may have made.
+    pub lookup: Option<Lookup>,
+}
+
 /// How a platform lists an account's recent posts, and recognises a post among them.
 pub struct Lookup {
     /// The listing of posts made since `since` (RFC 3339), or the latest ones.
     pub call: fn(&Attempt<'_>, &Content<'_>, &str) -> Call,
     /// The post in the listing with this content, made since `since`.
     pub find: fn(&Value, &Content<'_>, &str) -> Option<Published>,
-}
-
-fn lookup(platform: Platform) -> Option<&'static Lookup> {
-    match platform {
-        Platform::X => Some(&platforms::x::publish::LOOKUP),
-        Platform::Facebook => Some(&platforms::facebook::publish::LOOKUP),
-        Platform::Linkedin => Some(&platforms::linkedin::publish::LOOKUP),
-        Platform::Instagram => Some(&platforms::instagram::publish::LOOKUP),
-        Platform::Pinterest => Some(&platforms::pinterest::publish::LOOKUP),
-        Platform::Youtube => Some(&platforms::youtube::publish::LOOKUP),
-        // Without the publish id of the lost answer, TikTok's API cannot tell.
-        Platform::Tiktok => None,
-    }
 }
 
 /// Whether a platform's text is the post's (platforms trim what they store).

@@ -44,15 +44,7 @@ impl Platform {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X => "x",
-            Self::Linkedin => "linkedin",
-            Self::Facebook => "facebook",
-            Self::Instagram => "instagram",
-            Self::Tiktok => "tiktok",
-            Self::Pinterest => "pinterest",
-            Self::Youtube => "youtube",
-        }
+        crate::platforms::parts(self).spec.name
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -63,15 +55,7 @@ impl Platform {
 
     /// The module that speaks this platform's OAuth and API.
     pub fn api(self) -> &'static dyn PlatformApi {
-        match self {
-            Self::X => &crate::platforms::x::oauth::X,
-            Self::Linkedin => &crate::platforms::linkedin::oauth::Linkedin,
-            Self::Facebook => &crate::platforms::facebook::oauth::Facebook,
-            Self::Instagram => &crate::platforms::instagram::oauth::Instagram,
-            Self::Tiktok => &crate::platforms::tiktok::oauth::Tiktok,
-            Self::Pinterest => &crate::platforms::pinterest::oauth::Pinterest,
-            Self::Youtube => &crate::platforms::youtube::oauth::Youtube,
-        }
+        crate::platforms::parts(self).api
     }
 }
 
@@ -311,6 +295,8 @@ pub(crate) fn text(value: &Value) -> Option<String> {
 /// One platform's OAuth constants, as data: each platform module states its `SPEC` once.
 pub struct Spec {
     pub platform: Platform,
+    /// The platform's name in the API and the database (`Platform`'s serde name).
+    pub name: &'static str,
     /// Where the browser is sent to consent.
     pub authorize_endpoint: &'static str,
     pub token_endpoint: &'static str,

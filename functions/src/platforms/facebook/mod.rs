@@ -3,11 +3,13 @@
 pub mod oauth;
 pub mod publish;
 
+use super::Parts;
 use crate::social::{ClientAuth, Platform, Spec};
 use oauth::{AUTHORIZE, TOKEN};
 
 pub const SPEC: Spec = Spec {
     platform: Platform::Facebook,
+    name: "facebook",
     authorize_endpoint: AUTHORIZE,
     token_endpoint: TOKEN,
     scopes: &[
@@ -23,4 +25,10 @@ pub const SPEC: Spec = Spec {
     supports_refresh: false,
     default_access_lifetime: None,
     credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+};
+
+pub const PARTS: Parts = Parts {
+    spec: &SPEC,
+    api: &oauth::Facebook,
+    publisher: &publish::PUBLISHER,
 };

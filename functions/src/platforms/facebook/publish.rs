@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::infra::outbound::{Call, Method};
-use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, Published, Publisher};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -75,3 +75,8 @@ fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Publishe
         permalink: post["permalink_url"].as_str().map(str::to_owned),
     })
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
+};

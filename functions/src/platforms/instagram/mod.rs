@@ -4,10 +4,12 @@ pub mod oauth;
 pub mod publish;
 
 use super::facebook::oauth::{AUTHORIZE, TOKEN};
+use super::Parts;
 use crate::social::{ClientAuth, Platform, Spec};
 
 pub const SPEC: Spec = Spec {
     platform: Platform::Instagram,
+    name: "instagram",
     authorize_endpoint: AUTHORIZE,
     token_endpoint: TOKEN,
     scopes: &[
@@ -25,4 +27,10 @@ pub const SPEC: Spec = Spec {
     supports_refresh: false,
     default_access_lifetime: Some(60 * 24 * 3600),
     credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+};
+
+pub const PARTS: Parts = Parts {
+    spec: &SPEC,
+    api: &oauth::Instagram,
+    publisher: &publish::PUBLISHER,
 };

@@ -13,7 +13,9 @@ use serde_json::Value;
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
-use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::publishing::{
+    created_since, same_text, Attempt, Content, Failure, Lookup, Published, Publisher,
+};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -158,6 +160,11 @@ fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
     );
     Call::new(Method::Get, url, &attempt.access_token)
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
+};
 
 #[cfg(test)]
 mod tests {

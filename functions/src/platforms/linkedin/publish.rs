@@ -10,7 +10,9 @@
 use serde_json::{json, Value};
 
 use crate::infra::outbound::{Call, Method, Reply};
-use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::publishing::{
+    created_since, same_text, Attempt, Content, Failure, Lookup, Published, Publisher,
+};
 use crate::social::Platform;
 
 const REST: &str = "https://api.linkedin.com/rest";
@@ -151,6 +153,11 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
 pub const LOOKUP: Lookup = Lookup {
     call: |attempt, _, _| lookup_call(&attempt.access_token, attempt.account_id),
     find: find_in,
+};
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
 };
 
 #[cfg(test)]

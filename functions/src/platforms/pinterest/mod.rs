@@ -3,11 +3,13 @@
 pub mod oauth;
 pub mod publish;
 
+use super::Parts;
 use crate::social::{ClientAuth, Platform, Spec};
 use oauth::{AUTHORIZE, TOKEN};
 
 pub const SPEC: Spec = Spec {
     platform: Platform::Pinterest,
+    name: "pinterest",
     authorize_endpoint: AUTHORIZE,
     token_endpoint: TOKEN,
     scopes: &[
@@ -25,4 +27,10 @@ pub const SPEC: Spec = Spec {
     supports_refresh: true,
     default_access_lifetime: Some(30 * 24 * 3600),
     credential_names: ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
+};
+
+pub const PARTS: Parts = Parts {
+    spec: &SPEC,
+    api: &oauth::Pinterest,
+    publisher: &publish::PUBLISHER,
 };

@@ -9,7 +9,9 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::infra::outbound::{Call, Method};
-use crate::publishing::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::publishing::{
+    created_since, same_text, Attempt, Content, Failure, Lookup, Published, Publisher,
+};
 use crate::social::Platform;
 
 const API: &str = "https://api.pinterest.com/v5";
@@ -86,6 +88,11 @@ fn lookup_call(attempt: &Attempt<'_>, content: &Content<'_>, _since: &str) -> Ca
     let url = format!("{API}/boards/{board}/pins?page_size=25");
     Call::new(Method::Get, url, &attempt.access_token)
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
+};
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
 use crate::publishing::wire::Unanswered;
-use crate::publishing::{Attempt, Content, Failure, MediaFile, Published};
+use crate::publishing::{Attempt, Content, Failure, MediaFile, Published, Publisher};
 use crate::social::Platform;
 
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
@@ -239,6 +239,12 @@ async fn wait_for_job(attempt: &Attempt<'_>, publish_id: &str) -> Result<Publish
     }
     Err(unconfirmed(publish_id, "has not confirmed the post yet"))
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    // Without the publish id of the lost answer, TikTok's API cannot tell.
+    lookup: None,
+};
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method};
-use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
+use crate::publishing::{
+    same_text, Attempt, Content, Failure, Lookup, MediaFile, Published, Publisher,
+};
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
@@ -239,6 +241,11 @@ fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Publishe
         external_id: id,
     })
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
+};
 
 #[cfg(test)]
 mod tests {

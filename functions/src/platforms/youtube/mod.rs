@@ -3,11 +3,13 @@
 pub mod oauth;
 pub mod publish;
 
+use super::Parts;
 use crate::social::{ClientAuth, Platform, Spec};
 use oauth::{AUTHORIZE, TOKEN};
 
 pub const SPEC: Spec = Spec {
     platform: Platform::Youtube,
+    name: "youtube",
     authorize_endpoint: AUTHORIZE,
     token_endpoint: TOKEN,
     scopes: &[
@@ -26,4 +28,10 @@ pub const SPEC: Spec = Spec {
     supports_refresh: true,
     default_access_lifetime: Some(3600),
     credential_names: ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+};
+
+pub const PARTS: Parts = Parts {
+    spec: &SPEC,
+    api: &oauth::Youtube,
+    publisher: &publish::PUBLISHER,
 };

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::infra::outbound::{Call, Method, Reply};
 use crate::publishing::{
-    created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published,
+    created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published, Publisher,
 };
 use crate::social::Platform;
 
@@ -101,6 +101,11 @@ pub const LOOKUP: Lookup = Lookup {
 fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
     Call::new(Method::Get, SEARCH, &attempt.access_token)
 }
+
+pub const PUBLISHER: Publisher = Publisher {
+    publish: |attempt, content| Box::pin(publish(attempt, content)),
+    lookup: Some(LOOKUP),
+};
 
 #[cfg(test)]
 mod tests {
