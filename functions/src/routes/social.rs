@@ -417,7 +417,7 @@ async fn connect(
         None => (
             tokens.access_token.as_str(),
             tokens.refresh_token.as_deref(),
-            tokens.expires_in.or(api.default_access_lifetime()),
+            tokens.expires_in.or(api.spec().default_access_lifetime),
             tokens.refresh_expires_in,
         ),
     };
@@ -437,7 +437,7 @@ async fn connect(
     let scopes = tokens
         .scopes
         .clone()
-        .unwrap_or_else(|| api.scopes().iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| api.spec().scopes.iter().map(|s| s.to_string()).collect());
     rpc::<Value>(
         config,
         "save_social_connection",

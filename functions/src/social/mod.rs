@@ -322,16 +322,6 @@ pub trait PlatformApi: Sync {
     /// The platform's constants (endpoints, scopes, how the app authenticates).
     fn spec(&self) -> &'static Spec;
 
-    /// The scopes asked for (read by the connect handler).
-    fn scopes(&self) -> &'static [&'static str] {
-        self.spec().scopes
-    }
-
-    /// See [`Spec::default_access_lifetime`] (read by the connect handler).
-    fn default_access_lifetime(&self) -> Option<i64> {
-        self.spec().default_access_lifetime
-    }
-
     fn authorize_url(
         &self,
         credentials: &Credentials,

@@ -405,7 +405,7 @@ async fn refresh_with_lease(
                 "encrypted_access_token": sealed.access,
                 "encrypted_refresh_token": sealed.refresh,
                 "token_key_version": sealed.version,
-                "access_token_expires_in": tokens.expires_in.or(api.default_access_lifetime()),
+                "access_token_expires_in": tokens.expires_in.or(api.spec().default_access_lifetime),
                 "refresh_token_expires_in": tokens.refresh_expires_in,
             }))
             .await?;

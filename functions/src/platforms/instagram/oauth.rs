@@ -6,9 +6,7 @@
 //! Docs: https://developers.facebook.com/docs/instagram-platform/instagram-api-with-facebook-login
 
 use crate::infra::outbound::{Call, Method, Reply};
-use crate::platforms::facebook::oauth::{
-    delete_permissions, long_lived_exchange, AUTHORIZE, GRAPH,
-};
+use crate::platforms::facebook::oauth::{delete_permissions, long_lived_exchange, GRAPH};
 use crate::social::{
     profile_json, text, Account, Credentials, Platform, PlatformApi, SocialError, Spec, TokenSet,
 };
@@ -81,6 +79,7 @@ fn account(ig: &serde_json::Value) -> Option<Account> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platforms::facebook::oauth::AUTHORIZE;
     use crate::social::tests::{credentials, query_value, reply};
     use serde_json::json;
 
