@@ -33,9 +33,8 @@ def signed_in(email: str, password: str = SEED_PASSWORD) -> Client:
 
 
 def create_team(client: Client, name: str) -> str:
-    team = client.rpc("create_team", {"name": f"{name} {uuid.uuid4().hex[:6]}"}).execute().data
-    # PostgREST answers a function returning one row with an object; postrust with a one-row array.
-    return (team[0] if isinstance(team, list) else team)["id"]
+    # `create_team` returns one row (`returns public.teams`): PostgREST answers it as an object.
+    return client.rpc("create_team", {"name": f"{name} {uuid.uuid4().hex[:6]}"}).execute().data["id"]
 
 
 @pytest.fixture
