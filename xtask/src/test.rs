@@ -182,7 +182,8 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         }));
     }
     if selection.wants("sdk") {
-        results.push(timed("sdk", || pytest(&stack)));
+        results.push(timed("sdk python", || pytest(&stack)));
+        results.push(timed("sdk js", || node_test(&stack)));
     }
     if selection.wants("supabase-cli") {
         results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
@@ -324,6 +325,31 @@ fn pytest(stack: &Stack) -> Result<Tally> {
     })?;
     if !status.success() && tally.failed == 0 {
         anyhow::bail!("pytest exited with {status} before reporting a failing test");
+    }
+    Ok(tally)
+}
+
+/// The same contract with the official `@supabase/supabase-js` client, under node's test runner.
+fn node_test(stack: &Stack) -> Result<Tally> {
+    let mut command = Command::new("node");
+    command
+        .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+        .arg("tests/sdk/js/")
+        .current_dir(repo_root());
+    for (name, value) in e2e_env(stack) {
+        command.env(name, value);
+    }
+    let mut tally = Tally::default();
+    let status = stream_lines(&mut command, |line| {
+        // The TAP reporter's closing counts: "# pass 12", "# fail 1".
+        if let Some(count) = line.strip_prefix("# pass ") {
+            tally.passed = count.trim().parse().unwrap_or(0);
+        } else if let Some(count) = line.strip_prefix("# fail ") {
+            tally.failed = count.trim().parse().unwrap_or(0);
+        }
+    })?;
+    if !status.success() && tally.failed == 0 {
+        anyhow::bail!("node --test exited with {status} before reporting a failing test");
     }
     Ok(tally)
 }
