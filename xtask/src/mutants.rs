@@ -98,13 +98,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let modules = select(&named)?;
     install::ensure_cargo_mutants()?;
     let root = repo_root();
-    let status = Command::new("nice")
-        .args(["-n", "10", "cargo", "mutants"])
-        .args(cargo_mutants_args(&modules, list))
-        .current_dir(&root)
-        // The copy cargo-mutants builds shares the repository's target dir, so dependencies
-        // are not compiled again; only the worker crate is rebuilt per mutant.
-        .env("CARGO_TARGET_DIR", root.join("target"))
+    let status = cargo_mutants(&root, &modules, list)
         .status()
         .context("running cargo mutants")?;
     if list {
@@ -119,6 +113,33 @@ pub fn run(args: &[&str]) -> Result<()> {
         bail!("cargo mutants did not complete ({status})");
     }
     print_figures(&modules, &root.join(OUTPUT_DIR).join("mutants.out"))
+}
+
+fn cargo_mutants(root: &Path, modules: &[&Module], list: bool) -> Command {
+    let mut command = Command::new("nice");
+    command
+        .args(["-n", "10", "cargo", "mutants"])
+        .args(cargo_mutants_args(modules, list))
+        .current_dir(root)
+        // The copy cargo-mutants builds shares the repository's target dir, so dependencies
+        // are not compiled again; only the worker crate is rebuilt per mutant.
+        .env("CARGO_TARGET_DIR", root.join("target"));
+    // `cargo run` gave xtask its own package's variables; passed on, they make build scripts
+    // that watch them (ring's) run again, and everything above them is rebuilt.
+    let own_package = |name: &str| {
+        name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name)
+    };
+    for (name, _) in std::env::vars().filter(|(name, _)| own_package(name)) {
+        command.env_remove(name);
+    }
+    command
 }
 
 fn select(named: &[&str]) -> Result<Vec<&'static Module>> {
@@ -141,6 +162,9 @@ fn cargo_mutants_args(modules: &[&Module], list: bool) -> Vec<String> {
         .into();
     // The worker's unit tests only: its other tests need a stack (e2e is its own package).
     args.push("--cargo-arg=--lib".into());
+    // The suite takes seconds, but on a shared machine a niced run can be starved for longer:
+    // a timeout should mean a mutant that hangs, not a busy machine.
+    args.push("--minimum-test-timeout=60".into());
     for module in modules {
         for file in module.files {
             args.extend(["--file".into(), (*file).into()]);
