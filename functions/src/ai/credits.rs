@@ -273,10 +273,12 @@ mod tests {
             returned_value::<String>("config_id", "\"id\"").unwrap(),
             "id"
         );
-        assert!(
-            returned_value::<Value>("f", "[1, 2]").unwrap().is_array(),
+        assert_eq!(
+            returned_value::<Value>("f", "[1, 2]").unwrap(),
+            json!([1, 2]),
             "a longer array is a value of its own"
         );
+        assert_eq!(returned_value::<Value>("f", "[]").unwrap(), json!([]));
         #[derive(Debug, serde::Deserialize, PartialEq)]
         struct Claimed {
             id: u32,
