@@ -214,23 +214,10 @@ fn glob_matches(glob: &str, path: &str) -> bool {
     }
 }
 
-/// Counts of each outcome per module, from the `caught.txt`, `missed.txt`, ... lists (one
-/// mutant per line, `FILE:LINE:COL: description`), then the score: caught over every mutant that
-/// built (a timeout counts as not caught).
+/// Each module's counts of caught, missed, timeout and unviable mutants, then the score: caught
+/// over every mutant that built (a timeout counts as not caught).
 fn print_figures(modules: &[&Module], out: &Path) -> Result<()> {
-    let mut counts: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
-    for (slot, outcome) in OUTCOMES.iter().enumerate() {
-        let path = out.join(format!("{outcome}.txt"));
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            let file = line.split(':').next().unwrap_or_default();
-            let module = modules
-                .iter()
-                .find(|m| m.files.iter().any(|glob| glob_matches(glob, file)))
-                .with_context(|| format!("{} names a file of no module: {line}", path.display()))?;
-            counts.entry(module.name).or_default()[slot] += 1;
-        }
-    }
+    let counts = count_outcomes(modules, out)?;
     println!("\n== mutants ({}) ==", out.display());
     println!(
         "{:<18} {:>7} {:>7} {:>8} {:>9} {:>8}",
@@ -246,6 +233,25 @@ fn print_figures(modules: &[&Module], out: &Path) -> Result<()> {
     }
     println!("{}", figure_row("all", total));
     Ok(())
+}
+
+/// Reads cargo-mutants' `caught.txt`, `missed.txt`, ... (one mutant a line,
+/// `FILE:LINE:COL: description`) into counts per module, in `OUTCOMES` order.
+fn count_outcomes<'a>(modules: &[&'a Module], out: &Path) -> Result<BTreeMap<&'a str, [usize; 4]>> {
+    let mut counts: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
+    for (slot, outcome) in OUTCOMES.iter().enumerate() {
+        let path = out.join(format!("{outcome}.txt"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            let file = line.split(':').next().unwrap_or_default();
+            let module = modules
+                .iter()
+                .find(|m| m.files.iter().any(|glob| glob_matches(glob, file)))
+                .with_context(|| format!("{} names a file of no module: {line}", path.display()))?;
+            counts.entry(module.name).or_default()[slot] += 1;
+        }
+    }
+    Ok(counts)
 }
 
 fn figure_row(name: &str, [caught, missed, timeout, unviable]: [usize; 4]) -> String {
@@ -284,6 +290,43 @@ mod tests {
             "functions/src/crypto.rs",
             "functions/src/crypto.rsx"
         ));
+    }
+
+    #[test]
+    fn outcomes_are_counted_per_module() {
+        let out = std::env::temp_dir().join(format!("xtask-mutants-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let lists = [
+            (
+                "caught",
+                "functions/src/crypto.rs:51:21: delete ! in KeyRing::parse\n\
+                        functions/src/auth/jwks.rs:9:1: replace f -> bool with true\n",
+            ),
+            (
+                "missed",
+                "functions/src/ai/credits.rs:228:35: replace == with != in returned_value\n",
+            ),
+            (
+                "unviable",
+                "functions/src/crypto.rs:39:9: replace KeyRing::parse -> X with Default\n",
+            ),
+        ];
+        for (outcome, text) in lists {
+            std::fs::write(out.join(format!("{outcome}.txt")), text).unwrap();
+        }
+        let modules: Vec<&Module> = MODULES.iter().collect();
+        let counts = count_outcomes(&modules, &out).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
+        assert_eq!(counts["crypto"], [1, 0, 0, 1]);
+        assert_eq!(counts["auth"], [1, 0, 0, 0]);
+        assert_eq!(counts["credits"], [0, 1, 0, 0]);
+        assert!(!counts.contains_key("retry"));
+        assert_eq!(
+            figure_row("crypto", [21, 0, 1, 2])
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["crypto", "21", "0", "1", "2", "95.5", "%"]
+        );
     }
 
     #[test]
