@@ -116,8 +116,9 @@ mod tests {
             "http://127.0.0.1:3001/",
             "data:text/html,hi",
             "",
-            "https://app.pixa.example/settings/connections x",
-            "https://app.pixa.example/settings/connections\u{a0}x",
+            "https://app.pixa.example/settings/connections/ x",
+            "https://app.pixa.example/settings/connections/\u{a0}x",
+            "https://app.pixa.example/settings/connections/\\x",
             "https://user@app.pixa.example/settings/connections",
             "https://:pw@app.pixa.example/settings/connections",
         ] {
