@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::ai::settings::AiSettings;
-use crate::outbound::policy::OutboundPolicy;
+use crate::infra::outbound::policy::OutboundPolicy;
 use crate::social::settings::SocialSettings;
 
 #[derive(Clone, Debug)]

@@ -3,16 +3,13 @@
 
 pub mod ai;
 pub mod auth;
-pub mod clock;
 pub mod config;
-pub mod crypto;
 pub mod error;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 pub mod http;
+pub mod infra;
 pub mod jobs;
-pub mod observability;
-pub mod outbound;
 #[cfg(test)]
 mod proptests;
 pub mod publishing;
@@ -20,19 +17,17 @@ pub mod router;
 pub mod routes;
 pub mod scope;
 pub mod social;
-pub mod storage;
-pub mod supabase;
 #[cfg(test)]
 mod test_support;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
 use auth::UserId;
-use clock::Clock;
 use config::{Config, ConfigError};
 use error::ApiError;
 use http::{Request, Response, UnreadBody};
-use observability::{RequestId, RequestLog};
+use infra::clock::Clock;
+use infra::observability::{RequestId, RequestLog};
 use router::{Endpoint, Resolution};
 use routes::ai::TextFormat;
 use routes::social as social_routes;
@@ -336,9 +331,9 @@ fn path_param<'a>(route: &router::Route, request: &'a Request, name: &str) -> &'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::SystemClock;
     use crate::config::tests::config_from;
     use crate::http::{Body, Headers};
+    use crate::infra::clock::SystemClock;
 
     fn unreachable_supabase() -> Result<Config, ConfigError> {
         config_from(&[

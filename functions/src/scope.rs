@@ -8,7 +8,7 @@ use std::future::Future;
 
 use futures::future::LocalBoxFuture;
 
-use crate::clock::Clock;
+use crate::infra::clock::Clock;
 
 /// Work that runs after the response, to its end even if the client went away. Resolves to a
 /// log line when it failed.

@@ -10,10 +10,10 @@ use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_log, event, web_sys, Context, Env, ResponseBody, ResponseBuilder};
 
-use crate::clock::WallClock;
 use crate::config::{Config, ConfigError};
 use crate::glue;
 use crate::http::{header_lines, Body, BodyError, Request, Response, UnreadBody};
+use crate::infra::clock::WallClock;
 
 thread_local! {
     /// The settings, read once per isolate: a Worker's vars and secrets are fixed for an

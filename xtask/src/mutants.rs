@@ -32,7 +32,7 @@ const MODULES: &[Module] = &[
     },
     Module {
         name: "crypto",
-        files: &["functions/src/crypto.rs"],
+        files: &["functions/src/infra/crypto.rs"],
         needs_a_stack: &[],
     },
     Module {
@@ -44,12 +44,11 @@ const MODULES: &[Module] = &[
             "release",
             "charge_reservation",
             "reset",
-            "rpc",
         ],
     },
     Module {
         name: "retry",
-        files: &["functions/src/ai/retry.rs"],
+        files: &["functions/src/infra/retry.rs"],
         needs_a_stack: &[],
     },
     Module {
@@ -82,7 +81,7 @@ const MODULES: &[Module] = &[
     },
     Module {
         name: "outbound-policy",
-        files: &["functions/src/outbound/policy.rs"],
+        files: &["functions/src/infra/outbound/policy.rs"],
         needs_a_stack: &[],
     },
 ];
@@ -283,11 +282,11 @@ mod tests {
             "functions/src/auth.rs"
         ));
         assert!(glob_matches(
-            "functions/src/crypto.rs",
-            "functions/src/crypto.rs"
+            "functions/src/infra/crypto.rs",
+            "functions/src/infra/crypto.rs"
         ));
         assert!(!glob_matches(
-            "functions/src/crypto.rs",
+            "functions/src/infra/crypto.rs",
             "functions/src/crypto.rsx"
         ));
     }

@@ -3,13 +3,12 @@
 //! returns the reservation after a failure. Called as the service role with the user id the
 //! worker verified, never one the client sent.
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::supabase;
+use crate::infra::supabase::rpc;
 
 use super::provider::{Capability, ProviderKind, Usage};
 
@@ -191,111 +190,4 @@ pub async fn charge_reservation(
 /// The monthly reset: releases stale reservations; idempotent within a month.
 pub async fn reset(config: &Config) -> Result<Value, ApiError> {
     rpc(config, "reset_ai_credits", json!({})).await
-}
-
-/// Calls a `public` RPC as the service role and parses the value it returned.
-pub async fn rpc<T: DeserializeOwned>(
-    config: &Config,
-    function: &str,
-    params: Value,
-) -> Result<T, ApiError> {
-    let call = supabase::service_role_client(config)
-        .rpc(function, without_null_arguments(params).to_string());
-    let body = supabase::send(call).await?;
-    returned_value(function, &body)
-        .map_err(|error| ApiError::Upstream(format!("{function} answer unparsable: {error}")))
-}
-
-/// Leaves null arguments out, so the SQL default (null) applies: PostgREST-compatible servers
-/// differ in how they bind a JSON null (postrust binds it as an empty string).
-fn without_null_arguments(params: Value) -> Value {
-    match params {
-        Value::Object(arguments) => Value::Object(
-            arguments
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// The value a function returned. PostgREST sends it as is; postrust sends a one-element array
-/// of `{"<function>": value}` for a scalar (jsonb included) and of the row for a composite.
-/// A one-element array is taken as it is first: it may be a jsonb array PostgREST sent.
-fn returned_value<T: DeserializeOwned>(function: &str, body: &str) -> Result<T, serde_json::Error> {
-    match serde_json::from_str(body)? {
-        Value::Array(mut rows) if rows.len() == 1 => match rows.remove(0) {
-            Value::Object(mut row) if row.len() == 1 && row.contains_key(function) => {
-                serde_json::from_value(row.remove(function).unwrap_or_default())
-            }
-            row => {
-                let rows = Value::Array(vec![row]);
-                T::deserialize(&rows).or_else(|_| T::deserialize(&rows[0]))
-            }
-        },
-        value => serde_json::from_value(value),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn null_arguments_are_left_out() {
-        let params = json!({"user_id": "u", "team_id": null, "images": 0, "clear_key": false});
-        assert_eq!(
-            without_null_arguments(params),
-            json!({"user_id": "u", "images": 0, "clear_key": false})
-        );
-        assert_eq!(without_null_arguments(json!({})), json!({}));
-    }
-
-    #[test]
-    fn reads_a_returned_value_as_postgrest_or_postrust_sends_it() {
-        let outcome = r#"{"status": "rate_limited", "retry_after": 12}"#;
-        for body in [
-            outcome.to_owned(),
-            format!(r#"[{{"reserve_ai_credits": {outcome}}}]"#),
-        ] {
-            let outcome: ReserveOutcome = returned_value("reserve_ai_credits", &body).unwrap();
-            assert!(matches!(
-                outcome,
-                ReserveOutcome::RateLimited { retry_after: 12 }
-            ));
-        }
-        assert!(
-            returned_value::<bool>("release_ai_credits", r#"[{"release_ai_credits": true}]"#)
-                .unwrap()
-        );
-        assert_eq!(
-            returned_value::<String>("config_id", "\"id\"").unwrap(),
-            "id"
-        );
-        assert_eq!(
-            returned_value::<Value>("f", "[1, 2]").unwrap(),
-            json!([1, 2]),
-            "a longer array is a value of its own"
-        );
-        assert_eq!(returned_value::<Value>("f", "[]").unwrap(), json!([]));
-        #[derive(Debug, serde::Deserialize, PartialEq)]
-        struct Claimed {
-            id: u32,
-        }
-        assert_eq!(
-            returned_value::<Vec<Claimed>>("claim", r#"[{"id": 7}]"#).unwrap(),
-            [Claimed { id: 7 }],
-            "PostgREST's jsonb array of one element stays an array"
-        );
-        assert_eq!(
-            returned_value::<Vec<Claimed>>("claim", r#"[{"claim": [{"id": 7}]}]"#).unwrap(),
-            [Claimed { id: 7 }]
-        );
-        assert_eq!(
-            returned_value::<Claimed>("save", r#"[{"id": 1}]"#).unwrap(),
-            Claimed { id: 1 },
-            "postrust's composite row is unwrapped from its array"
-        );
-    }
 }

@@ -6,34 +6,26 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::provider::{
-    json_body, path_segment, HttpCall, HttpReply, ImageOutput, ImagePrompt, ProviderEndpoint,
-    ProviderError, Role, StreamDelta, TextOutput, TextPrompt, Usage,
+    json_body, path_segment, ImageOutput, ImagePrompt, ProviderEndpoint, ProviderError, Role,
+    StreamDelta, TextOutput, TextPrompt, Usage,
 };
+use crate::infra::outbound::{Call, Method, Reply};
 
 /// `{base}/models/{model}:{method}`, the model percent-encoded: whatever its name, it stays
 /// one path segment and the method is ours.
-fn call(endpoint: &ProviderEndpoint, model: &str, method: &str, body: &Value) -> HttpCall {
-    HttpCall {
-        url: format!(
-            "{}/models/{}:{method}",
-            endpoint.base_url.trim_end_matches('/'),
-            path_segment(model)
-        ),
-        headers: vec![
-            ("x-goog-api-key", endpoint.api_key.clone()),
-            ("content-type", "application/json".to_owned()),
-        ],
-        body: serde_json::to_vec(body).expect("JSON values serialize"),
-    }
+fn call(endpoint: &ProviderEndpoint, model: &str, method: &str, body: Value) -> Call {
+    let url = format!(
+        "{}/models/{}:{method}",
+        endpoint.base_url.trim_end_matches('/'),
+        path_segment(model)
+    );
+    Call::unauthenticated(Method::Post, url)
+        .header("x-goog-api-key", endpoint.api_key.clone())
+        .json(body)
 }
 
-pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
-    call(
-        endpoint,
-        prompt.model,
-        "generateContent",
-        &text_body(prompt),
-    )
+pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
+    call(endpoint, prompt.model, "generateContent", text_body(prompt))
 }
 
 fn text_body(prompt: &TextPrompt<'_>) -> Value {
@@ -65,12 +57,12 @@ fn text_body(prompt: &TextPrompt<'_>) -> Value {
 
 /// The same request as Server-Sent Events: each event is a `GenerateContentResponse` with the
 /// next text and the usage so far.
-pub fn stream_text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
+pub fn stream_text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
     call(
         endpoint,
         prompt.model,
         "streamGenerateContent?alt=sse",
-        &text_body(prompt),
+        text_body(prompt),
     )
 }
 
@@ -131,7 +123,7 @@ impl From<UsageMetadata> for Usage {
 
 const FILTERED_FINISH_REASONS: [&str; 4] = ["SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"];
 
-pub fn parse_text(reply: &HttpReply) -> Result<TextOutput, ProviderError> {
+pub fn parse_text(reply: &Reply) -> Result<TextOutput, ProviderError> {
     check_status(reply)?;
     let (text, usage, candidate) = content_of(json_body(reply)?)?;
     Ok(TextOutput {
@@ -190,15 +182,15 @@ fn content_of(
 
 /// Imagen's `predict`, asking for the reason of each image its safety filter drops, so a
 /// refusal is told apart from an answer of another shape.
-pub fn image_call(endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> HttpCall {
+pub fn image_call(endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> Call {
     let body = json!({
         "instances": [{ "prompt": prompt.prompt }],
         "parameters": { "sampleCount": prompt.count, "includeRaiReason": true },
     });
-    call(endpoint, prompt.model, "predict", &body)
+    call(endpoint, prompt.model, "predict", body)
 }
 
-pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
+pub fn parse_images(reply: &Reply) -> Result<ImageOutput, ProviderError> {
     #[derive(Deserialize)]
     struct Predictions {
         #[serde(default)]
@@ -238,7 +230,7 @@ pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
 }
 
 /// Google's error body: `{"error": {"code", "message", "status"}}`.
-fn check_status(reply: &HttpReply) -> Result<(), ProviderError> {
+fn check_status(reply: &Reply) -> Result<(), ProviderError> {
     if (200..300).contains(&reply.status) {
         return Ok(());
     }
@@ -265,12 +257,8 @@ mod tests {
         }
     }
 
-    fn ok(body: Value) -> HttpReply {
-        HttpReply {
-            status: 200,
-            retry_after: None,
-            body: body.to_string().into_bytes(),
-        }
+    fn ok(body: Value) -> Reply {
+        Reply::ok_json(body)
     }
 
     #[test]
@@ -301,7 +289,7 @@ mod tests {
             "https://gemini.example/v1beta/models/gemini-2.5-flash:generateContent"
         );
         assert!(call.headers.contains(&("x-goog-api-key", "g-key".into())));
-        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        let body = call.json_body().clone();
         assert_eq!(
             body,
             json!({
@@ -344,12 +332,10 @@ mod tests {
             parse_text(&unsafe_candidate),
             Err(ProviderError::ContentFiltered)
         );
-        let exhausted = HttpReply {
-            status: 429,
-            retry_after: None,
-            body: br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}"#
-                .to_vec(),
-        };
+        let exhausted = Reply::new(
+            429,
+            br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}"#.to_vec(),
+        );
         assert_eq!(
             parse_text(&exhausted),
             Err(ProviderError::RateLimited {

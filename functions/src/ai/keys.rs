@@ -1,10 +1,10 @@
-//! Provider keys at rest: sealed by the shared key ring (`crate::crypto`) with the config row's
+//! Provider keys at rest: sealed by the shared key ring (`crate::infra::crypto`) with the config row's
 //! id as associated data, so a ciphertext copied onto another row does not decrypt, and with the
 //! base URL the key is sent to when the row has one, so a key never opens for another endpoint
 //! than the one it was stored for (a row without a base URL keeps the row id alone, as keys were
 //! sealed before base URLs were bound).
 
-pub use crate::crypto::{KeyRing, KeyRingError, SealedKey};
+pub use crate::infra::crypto::{KeyRing, KeyRingError, SealedKey};
 
 /// What a stored key is bound to: its row and, if any, its base URL.
 fn associated_data(config_id: &str, base_url: Option<&str>) -> String {

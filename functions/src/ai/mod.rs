@@ -8,7 +8,6 @@ pub mod keys;
 pub mod openai;
 pub mod provider;
 pub mod reseal;
-pub mod retry;
 pub mod settings;
 pub mod sse;
 pub mod stream;
@@ -22,10 +21,11 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::scope::Scope;
 
+use crate::infra::retry::{with_retries, RetryPolicy};
 use credits::{Reservation, ReserveRequest, Settlement};
 use keys::SealedKey;
+use provider::is_transient;
 use provider::{Capability, ProviderEndpoint, ProviderError, ProviderKind, Usage};
-use retry::{is_transient, with_retries, RetryPolicy};
 
 /// A call with credits reserved: where it goes and what it is billed against.
 #[derive(Clone, Debug)]
@@ -192,6 +192,15 @@ pub async fn finish_logged(
     })
 }
 
+/// How provider calls are retried (the attempt timeout is the deployment's).
+pub const PROVIDER_CALLS: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(250),
+    max_delay: Duration::from_secs(4),
+    attempt_timeout: Duration::from_secs(60),
+    deadline: Duration::from_secs(90),
+};
+
 /// Runs `attempt` for the call's provider, with retries; if it still fails transiently and the
 /// platform has a fallback provider (`AI_FALLBACK_PROVIDER`, with its platform key), runs it for
 /// that one. Returns the call that produced the outcome, so settlement bills what answered.
@@ -209,7 +218,7 @@ where
 {
     let policy = RetryPolicy {
         attempt_timeout: config.ai.call_timeout,
-        ..RetryPolicy::PROVIDER_CALLS
+        ..PROVIDER_CALLS
     };
     let outcome = with_retries(&policy, &elapsed, || attempt(call.clone())).await;
     let standby = match &outcome {

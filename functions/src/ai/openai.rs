@@ -5,34 +5,29 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::provider::{
-    json_body, HttpCall, HttpReply, ImageOutput, ImagePrompt, Message, ProviderEndpoint,
-    ProviderError, Role, StreamDelta, TextOutput, TextPrompt, Usage, Verdict,
+    json_body, ImageOutput, ImagePrompt, Message, ProviderEndpoint, ProviderError, Role,
+    StreamDelta, TextOutput, TextPrompt, Usage, Verdict,
 };
+use crate::infra::outbound::{Call, Method, Reply};
 
 /// OpenAI's moderation model (free of charge at OpenAI).
 pub const MODERATION_MODEL: &str = "omni-moderation-latest";
 
-fn call(endpoint: &ProviderEndpoint, path: &str, body: &Value) -> HttpCall {
-    HttpCall {
-        url: format!("{}{path}", endpoint.base_url.trim_end_matches('/')),
-        headers: vec![
-            ("authorization", format!("Bearer {}", endpoint.api_key)),
-            ("content-type", "application/json".to_owned()),
-        ],
-        body: serde_json::to_vec(body).expect("JSON values serialize"),
-    }
+fn call(endpoint: &ProviderEndpoint, path: &str, body: Value) -> Call {
+    let url = format!("{}{path}", endpoint.base_url.trim_end_matches('/'));
+    Call::new(Method::Post, url, &endpoint.api_key).json(body)
 }
 
-pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
-    call(endpoint, "/chat/completions", &completion_body(prompt))
+pub fn text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
+    call(endpoint, "/chat/completions", completion_body(prompt))
 }
 
 /// The same completion as Server-Sent Events, ending with a usage chunk and `[DONE]`.
-pub fn stream_text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
+pub fn stream_text_call(endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
     let mut body = completion_body(prompt);
     body["stream"] = json!(true);
     body["stream_options"] = json!({ "include_usage": true });
-    call(endpoint, "/chat/completions", &body)
+    call(endpoint, "/chat/completions", body)
 }
 
 fn completion_body(prompt: &TextPrompt<'_>) -> Value {
@@ -136,7 +131,7 @@ impl From<WireUsage> for Usage {
     }
 }
 
-pub fn parse_text(reply: &HttpReply) -> Result<TextOutput, ProviderError> {
+pub fn parse_text(reply: &Reply) -> Result<TextOutput, ProviderError> {
     check_status(reply)?;
     let completion: Completion = json_body(reply)?;
     let choice = completion
@@ -154,16 +149,16 @@ pub fn parse_text(reply: &HttpReply) -> Result<TextOutput, ProviderError> {
     })
 }
 
-pub fn image_call(endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> HttpCall {
+pub fn image_call(endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> Call {
     let mut body = json!({ "model": prompt.model, "prompt": prompt.prompt, "n": prompt.count });
     // gpt-image models always answer in base64 and reject the parameter; DALL·E and Grok need it.
     if !prompt.model.starts_with("gpt-image") {
         body["response_format"] = json!("b64_json");
     }
-    call(endpoint, "/images/generations", &body)
+    call(endpoint, "/images/generations", body)
 }
 
-pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
+pub fn parse_images(reply: &Reply) -> Result<ImageOutput, ProviderError> {
     #[derive(Deserialize)]
     struct Images {
         data: Vec<Image>,
@@ -189,16 +184,16 @@ pub fn parse_images(reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
 
 /// OpenAI's error body: `{"error": {"message", "type", "code"}}`; refused content is flagged by
 /// `content_policy_violation` / `content_filter` in `code` or `type`.
-pub fn moderation_call(endpoint: &ProviderEndpoint, text: &str) -> HttpCall {
+pub fn moderation_call(endpoint: &ProviderEndpoint, text: &str) -> Call {
     call(
         endpoint,
         "/moderations",
-        &json!({ "model": MODERATION_MODEL, "input": text }),
+        json!({ "model": MODERATION_MODEL, "input": text }),
     )
 }
 
 /// The first result: `flagged`, and the categories marked true, in name order.
-pub fn parse_moderation(reply: &HttpReply) -> Result<Verdict, ProviderError> {
+pub fn parse_moderation(reply: &Reply) -> Result<Verdict, ProviderError> {
     #[derive(Deserialize)]
     struct Moderation {
         results: Vec<ModerationResult>,
@@ -226,7 +221,7 @@ pub fn parse_moderation(reply: &HttpReply) -> Result<Verdict, ProviderError> {
     })
 }
 
-pub(super) fn check_status(reply: &HttpReply) -> Result<(), ProviderError> {
+pub(super) fn check_status(reply: &Reply) -> Result<(), ProviderError> {
     if (200..300).contains(&reply.status) {
         return Ok(());
     }
@@ -252,12 +247,8 @@ mod tests {
         }
     }
 
-    fn ok(body: Value) -> HttpReply {
-        HttpReply {
-            status: 200,
-            retry_after: None,
-            body: body.to_string().into_bytes(),
-        }
+    fn ok(body: Value) -> Reply {
+        Reply::ok_json(body)
     }
 
     #[test]
@@ -281,7 +272,7 @@ mod tests {
         assert!(call
             .headers
             .contains(&("authorization", "Bearer sk-test".into())));
-        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        let body = call.json_body().clone();
         assert_eq!(
             body,
             json!({
@@ -313,11 +304,7 @@ mod tests {
             json!({"choices": [{"message": {"content": null}, "finish_reason": "content_filter"}]}),
         );
         assert_eq!(parse_text(&filtered), Err(ProviderError::ContentFiltered));
-        let refused = HttpReply {
-            status: 400,
-            retry_after: None,
-            body: br#"{"error":{"message":"no","type":"invalid_request_error","code":"content_policy_violation"}}"#.to_vec(),
-        };
+        let refused = Reply::new(400, br#"{"error":{"message":"no","type":"invalid_request_error","code":"content_policy_violation"}}"#.to_vec());
         assert_eq!(parse_text(&refused), Err(ProviderError::ContentFiltered));
         assert!(matches!(
             parse_text(&ok(json!({"choices": []}))),
@@ -339,8 +326,7 @@ mod tests {
             google_search: false,
             max_output_tokens: 8,
         };
-        let body: Value =
-            serde_json::from_slice(&stream_text_call(&endpoint(), &prompt).body).unwrap();
+        let body = stream_text_call(&endpoint(), &prompt).json_body().clone();
         assert_eq!(
             (&body["stream"], &body["stream_options"]),
             (&json!(true), &json!({"include_usage": true}))
@@ -383,7 +369,7 @@ mod tests {
                 count: 2,
             },
         );
-        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        let body = call.json_body().clone();
         assert_eq!(
             body,
             json!({"model": "grok-2-image", "prompt": "a cat", "n": 2, "response_format": "b64_json"})
@@ -396,10 +382,7 @@ mod tests {
                 count: 1,
             },
         );
-        assert!(serde_json::from_slice::<Value>(&gpt.body)
-            .unwrap()
-            .get("response_format")
-            .is_none());
+        assert!(gpt.json_body().get("response_format").is_none());
 
         let output = parse_images(&ok(json!({
             "created": 1, "data": [{"b64_json": "AAA="}, {"b64_json": "BBB="}],

@@ -1,12 +1,16 @@
 //! The one interface over every AI provider: what to ask for (`TextPrompt`, `ImagePrompt`),
-//! the HTTP call that asks it (`HttpCall`) and what came back (`HttpReply` → outputs). Each
+//! the HTTP call that asks it (`outbound::Call`) and what came back (`Reply` → outputs). Each
 //! provider module turns the former into bytes and bytes back into outputs, as pure functions;
 //! sending is `transport`'s job.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{gemini, openai};
+use crate::infra::outbound::{Call, Reply};
+use crate::infra::retry::Retryable;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,7 +82,7 @@ impl ProviderKind {
         }
     }
 
-    pub fn text_call(self, endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> HttpCall {
+    pub fn text_call(self, endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
         match self {
             Self::Gemini => gemini::text_call(endpoint, prompt),
             Self::Openai | Self::Xai | Self::OpenaiCompatible => {
@@ -87,18 +91,14 @@ impl ProviderKind {
         }
     }
 
-    pub fn parse_text(self, reply: &HttpReply) -> Result<TextOutput, ProviderError> {
+    pub fn parse_text(self, reply: &Reply) -> Result<TextOutput, ProviderError> {
         match self {
             Self::Gemini => gemini::parse_text(reply),
             Self::Openai | Self::Xai | Self::OpenaiCompatible => openai::parse_text(reply),
         }
     }
 
-    pub fn stream_text_call(
-        self,
-        endpoint: &ProviderEndpoint,
-        prompt: &TextPrompt<'_>,
-    ) -> HttpCall {
+    pub fn stream_text_call(self, endpoint: &ProviderEndpoint, prompt: &TextPrompt<'_>) -> Call {
         match self {
             Self::Gemini => gemini::stream_text_call(endpoint, prompt),
             Self::Openai | Self::Xai | Self::OpenaiCompatible => {
@@ -115,7 +115,7 @@ impl ProviderKind {
         }
     }
 
-    pub fn image_call(self, endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> HttpCall {
+    pub fn image_call(self, endpoint: &ProviderEndpoint, prompt: &ImagePrompt<'_>) -> Call {
         match self {
             Self::Gemini => gemini::image_call(endpoint, prompt),
             Self::Openai | Self::Xai | Self::OpenaiCompatible => {
@@ -130,12 +130,12 @@ impl ProviderKind {
         (self == Self::Openai).then_some(openai::MODERATION_MODEL)
     }
 
-    pub fn moderation_call(self, endpoint: &ProviderEndpoint, text: &str) -> Option<HttpCall> {
+    pub fn moderation_call(self, endpoint: &ProviderEndpoint, text: &str) -> Option<Call> {
         self.moderation_model()
             .map(|_| openai::moderation_call(endpoint, text))
     }
 
-    pub fn parse_images(self, reply: &HttpReply) -> Result<ImageOutput, ProviderError> {
+    pub fn parse_images(self, reply: &Reply) -> Result<ImageOutput, ProviderError> {
         match self {
             Self::Gemini => gemini::parse_images(reply),
             Self::Openai | Self::Xai | Self::OpenaiCompatible => openai::parse_images(reply),
@@ -296,21 +296,6 @@ pub struct ImageOutput {
     pub usage: Usage,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpCall {
-    pub url: String,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpReply {
-    pub status: u16,
-    /// The `retry-after` header, when the provider sent one.
-    pub retry_after: Option<String>,
-    pub body: Vec<u8>,
-}
-
 /// A provider call that failed, reduced to what callers may know. Causes are for the log;
 /// the provider's raw body never reaches a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -337,15 +322,12 @@ impl ProviderError {
 
     /// Classifies a non-2xx answer. `filtered` says whether the provider's error body flags
     /// the content as refused (each provider has its own marker).
-    pub fn from_status(reply: &HttpReply, filtered: bool) -> Self {
+    pub fn from_status(reply: &Reply, filtered: bool) -> Self {
         let cause = format!("provider answered {}", reply.status);
         match reply.status {
             401 | 403 => Self::AuthFailed(cause),
             429 => Self::RateLimited {
-                retry_after_seconds: reply
-                    .retry_after
-                    .as_deref()
-                    .and_then(super::retry::parse_retry_after),
+                retry_after_seconds: reply.retry_after(),
             },
             400 | 422 if filtered => Self::ContentFiltered,
             _ => Self::Unavailable(cause),
@@ -354,22 +336,45 @@ impl ProviderError {
 }
 
 /// The JSON body of a 2xx reply, or `Malformed`.
-pub(super) fn json_body<T: serde::de::DeserializeOwned>(
-    reply: &HttpReply,
-) -> Result<T, ProviderError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T, ProviderError> {
     serde_json::from_slice(&reply.body)
         .map_err(|error| ProviderError::Malformed(format!("unparsable body: {error}")))
+}
+
+/// Rate limits, 5xx and timeouts may pass; refused keys, refused content and malformed
+/// answers will not.
+pub fn is_transient(error: &ProviderError) -> bool {
+    matches!(
+        error,
+        ProviderError::RateLimited { .. } | ProviderError::Unavailable(_)
+    )
+}
+
+impl Retryable for ProviderError {
+    fn retry_hint(&self) -> Option<Option<u64>> {
+        match self {
+            ProviderError::RateLimited {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            ProviderError::Unavailable(_) => Some(None),
+            _ => None,
+        }
+    }
+
+    fn timed_out(limit: Duration) -> Self {
+        ProviderError::Unavailable(format!("no answer within {} s", limit.as_secs_f64()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn reply(status: u16, retry_after: Option<&str>) -> HttpReply {
-        HttpReply {
-            status,
-            retry_after: retry_after.map(str::to_owned),
-            body: b"{\"secret\":\"raw\"}".to_vec(),
+    fn reply(status: u16, retry_after: Option<&str>) -> Reply {
+        let reply = Reply::new(status, b"{\"secret\":\"raw\"}".to_vec());
+        match retry_after {
+            Some(seconds) => reply.with_header("retry-after", seconds),
+            None => reply,
         }
     }
 

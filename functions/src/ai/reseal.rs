@@ -6,11 +6,11 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
 use crate::ai::keys::{self, KeyRing, SealedKey};
 use crate::config::Config;
-use crate::crypto::{reseal_in_pages, Resealed};
 use crate::error::ApiError;
+use crate::infra::crypto::{reseal_in_pages, Resealed};
+use crate::infra::supabase::rpc;
 
 /// A stored key sealed with an older version, as `ai_keys_to_reseal` lists it.
 #[derive(Deserialize)]

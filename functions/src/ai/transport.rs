@@ -6,62 +6,44 @@
 //! may have been written straight into the database, past the check when it was saved. A
 //! refused URL fails before any request (so no key) is sent.
 
-use super::provider::{HttpCall, HttpReply, ProviderError};
+use super::provider::ProviderError;
 use crate::config::Config;
-use crate::outbound::policy::OutboundPolicy;
-use crate::outbound::{self, Failure, Limits};
+use crate::infra::outbound::{self, Call, Destination, Failure, Limits, Reply};
 
 /// What an image answer may weigh: up to four base64 images.
 pub const IMAGE_ANSWER_BYTES: usize = 32 << 20;
 /// What a whole stream may weigh; it is relayed as it arrives, never held.
 const STREAM_BYTES: usize = 64 << 20;
 
+/// Where provider calls go: the base URL a user may have chosen, under the outbound policy.
 pub struct Client {
-    http: reqwest::Client,
-    policy: OutboundPolicy,
-    limits: Limits,
+    destination: Destination<'static>,
 }
 
 impl Client {
     /// Answers within `AI_CALL_TIMEOUT_SECONDS` (a stream: each chunk) and 8 MiB.
     pub fn new(config: &Config) -> Self {
+        let limits = Limits {
+            timeout: config.ai.call_timeout,
+            ..Limits::DEFAULT
+        };
         Self {
-            http: reqwest::Client::new(),
-            policy: config.outbound,
-            limits: Limits {
-                timeout: config.ai.call_timeout,
-                ..Limits::DEFAULT
-            },
+            destination: Destination::chosen_by_user(config.outbound, limits),
         }
     }
 
     pub fn answering_up_to(mut self, max_body_bytes: usize) -> Self {
-        self.limits.max_body_bytes = max_body_bytes;
+        self.destination.limits.max_body_bytes = max_body_bytes;
         self
-    }
-
-    fn request(&self, call: &HttpCall) -> Result<reqwest::RequestBuilder, ProviderError> {
-        let url = self.policy.check(&call.url).map_err(|refusal| {
-            ProviderError::Malformed(format!("provider URL refused: {}", refusal.reason()))
-        })?;
-        let mut request = self.http.post(url).body(call.body.clone());
-        for (name, value) in &call.headers {
-            request = request.header(*name, value);
-        }
-        Ok(request)
     }
 }
 
-pub async fn send(client: &Client, call: &HttpCall) -> Result<HttpReply, ProviderError> {
-    let reply = outbound::send_within(client.request(call)?, client.limits)
+pub async fn send(client: &Client, call: &Call) -> Result<Reply, ProviderError> {
+    let reply = outbound::exchange(call, &client.destination)
         .await
         .map_err(failed)?;
     not_redirected(reply.status)?;
-    Ok(HttpReply {
-        status: reply.status,
-        retry_after: reply.header("retry-after"),
-        body: reply.body,
-    })
+    Ok(reply)
 }
 
 /// A provider's answer to a streamed call.
@@ -69,29 +51,22 @@ pub enum Opened {
     /// 2xx: the body, read as it arrives.
     Streaming(futures::stream::LocalBoxStream<'static, Result<Vec<u8>, ProviderError>>),
     /// Anything else, read whole so the provider module classifies it as for a plain call.
-    Refused(HttpReply),
+    Refused(Reply),
 }
 
-pub async fn open_stream(client: &Client, call: &HttpCall) -> Result<Opened, ProviderError> {
+pub async fn open_stream(client: &Client, call: &Call) -> Result<Opened, ProviderError> {
     use futures::StreamExt;
 
-    let limits = Limits {
-        max_body_bytes: STREAM_BYTES.max(client.limits.max_body_bytes),
-        ..client.limits
-    };
-    let streamed = outbound::open(client.request(call)?, limits)
+    let mut destination = client.destination;
+    destination.limits.max_body_bytes = STREAM_BYTES.max(destination.limits.max_body_bytes);
+    let streamed = outbound::open_exchange(call, &destination)
         .await
         .map_err(failed)?;
     let status = streamed.status;
     not_redirected(status)?;
     if !(200..300).contains(&status) {
-        let retry_after = streamed.header("retry-after");
-        let body = streamed.read_whole().await.map_err(failed)?.body;
-        return Ok(Opened::Refused(HttpReply {
-            status,
-            retry_after,
-            body,
-        }));
+        let reply = streamed.read_whole().await.map_err(failed)?;
+        return Ok(Opened::Refused(reply));
     }
     let chunks = streamed.chunks.map(|chunk| chunk.map_err(failed));
     Ok(Opened::Streaming(chunks.boxed_local()))
@@ -107,11 +82,15 @@ fn not_redirected(status: u16) -> Result<(), ProviderError> {
     Ok(())
 }
 
-/// No answer is transient; an oversized one will be oversized again.
+/// No answer is transient; an oversized one will be oversized again, a refused URL refused
+/// again.
 fn failed(failure: Failure) -> ProviderError {
     match failure {
+        Failure::Refused(reason) => {
+            ProviderError::Malformed(format!("provider URL refused: {reason}"))
+        }
         Failure::TooLarge { .. } => ProviderError::Malformed(format!("provider {failure}")),
-        Failure::Unreachable(_) | Failure::TimedOut(_) => {
+        Failure::NotSent(_) | Failure::Unreachable(_) | Failure::TimedOut(_) => {
             ProviderError::Unavailable(format!("provider unreachable: {failure}"))
         }
     }

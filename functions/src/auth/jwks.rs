@@ -171,7 +171,7 @@ impl JwksCache {
                     break;
                 }
             }
-            crate::clock::sleep(IN_FLIGHT_POLL).await;
+            crate::infra::clock::sleep(IN_FLIGHT_POLL).await;
         }
         // Frees the flight even if this request is dropped mid-fetch (client gone).
         let _flight = InFlight(self);
@@ -231,7 +231,7 @@ impl Default for JwksCache {
 /// Within `outbound`'s limits: a JWKS endpoint that never answers must not hold every
 /// request waiting on this fetch.
 async fn fetch(jwks_url: &str, now: i64) -> Result<CachedKeys, String> {
-    let reply = crate::outbound::send(reqwest::Client::new().get(jwks_url))
+    let reply = crate::infra::outbound::send(reqwest::Client::new().get(jwks_url))
         .await
         .map_err(|failure| format!("JWKS request failed: {failure}"))?;
     if !reply.succeeded() {

@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 use crate::ai::provider::ProviderError;
 use crate::ai::provider::{Message, Role, TextPrompt, Usage};
 use crate::ai::{self, credits, MeteredCall};
-use crate::clock::{sleep, Clock, WallClock};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::infra::clock::{sleep, Clock, WallClock};
+use crate::infra::storage;
 use crate::routes::ai::{ask_images, ask_text, estimate_tokens, image_estimate, MAX_OUTPUT_TOKENS};
-use crate::storage;
 
 use super::chain::{self, Brief, StepInput, StepKind, StepSpec};
 use super::image;

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::infra::supabase::rpc;
 
 /// How long a claim holds a job without news from its executor: longer than one step can take
 /// (a provider call gives up after 90 s, retries and fallback included).

@@ -10,11 +10,11 @@ use futures::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
-use crate::ai::retry::random_unit;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::infra::clock::Clock;
+use crate::infra::retry::random_unit;
+use crate::infra::supabase::rpc;
 use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Access, Renew, StoredConnection};
 use crate::social::Platform;
 
@@ -577,7 +577,7 @@ const SIGNED_URL_SECONDS: u32 = 3600;
 
 /// A URL the platform fetches the file from itself (Instagram).
 async fn signed_url(config: &Config, stored: &StoredMedia) -> Result<String, Failure> {
-    crate::storage::signed_url(config, &stored.bucket, &stored.path, SIGNED_URL_SECONDS)
+    crate::infra::storage::signed_url(config, &stored.bucket, &stored.path, SIGNED_URL_SECONDS)
         .await
         .map_err(|error| media_unavailable(format!("signing failed: {}", error.message())))
 }

@@ -4,10 +4,10 @@
 //! irreversible call. An ambiguous post is looked up in the Page's feed since the attempt began.
 //! Docs: https://developers.facebook.com/docs/pages-api/posts
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::wire::{Call, Method};
-use super::{same_text, Attempt, Content, Failure, Published};
+use super::{same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -49,26 +49,29 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The Page's posts since `since`.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, since: &str) -> Call {
     let url = format!(
         "{GRAPH}/{}/feed?fields=id,message,permalink_url&limit=25&since={}",
         attempt.account_id,
         url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    let body = attempt.read(Platform::Facebook, url).await?;
-    let found = body["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|post| same_text(&post["message"], content.body));
-    Ok(found.and_then(|post| {
-        Some(Published {
-            external_id: post["id"].as_str()?.to_owned(),
-            permalink: post["permalink_url"].as_str().map(str::to_owned),
-        })
-    }))
+    Call::new(Method::Get, url, &attempt.access_token)
+}
+
+/// The post with this text (the listing starts at `since`).
+fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Published> {
+    let post = body["data"]
+        .as_array()?
+        .iter()
+        .find(|post| same_text(&post["message"], content.body))?;
+    Some(Published {
+        external_id: post["id"].as_str()?.to_owned(),
+        permalink: post["permalink_url"].as_str().map(str::to_owned),
+    })
 }

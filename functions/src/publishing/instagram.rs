@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::wire::{Answer, Call, Method};
-use super::{created_since, same_text, Attempt, Content, Failure, Published};
-use crate::clock::sleep;
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
 use crate::error::excerpt;
+use crate::infra::clock::sleep;
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
 const GRAPH: &str = "https://graph.facebook.com/v23.0";
@@ -55,7 +55,7 @@ pub enum Container {
     Refused(String),
 }
 
-pub fn container_status(answer: &Answer) -> Container {
+pub fn container_status(answer: &Reply) -> Container {
     let body = answer.json();
     match body["status_code"].as_str() {
         Some("FINISHED") => Container::Ready,
@@ -145,25 +145,26 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The account's latest media.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
     let url = format!(
         "{GRAPH}/{}/media?fields=id,caption,permalink,timestamp&limit=25",
         attempt.account_id
     );
-    let body = attempt.read(Platform::Instagram, url).await?;
-    Ok(find_in(&body, content, since))
+    Call::new(Method::Get, url, &attempt.access_token)
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_container_and_publish_calls() {
@@ -195,17 +196,17 @@ mod tests {
     #[test]
     fn reads_container_states_and_finds_media_by_caption_and_time() {
         assert_eq!(
-            container_status(&Answer::ok_json(
+            container_status(&Reply::ok_json(
                 json!({"status_code": "FINISHED", "id": "c"})
             )),
             Container::Ready
         );
         assert_eq!(
-            container_status(&Answer::ok_json(json!({"status_code": "IN_PROGRESS"}))),
+            container_status(&Reply::ok_json(json!({"status_code": "IN_PROGRESS"}))),
             Container::Processing
         );
         assert_eq!(
-            container_status(&Answer::ok_json(
+            container_status(&Reply::ok_json(
                 json!({"status_code": "ERROR", "status": "Error: media type not supported"})
             )),
             Container::Refused("Error: media type not supported".into())

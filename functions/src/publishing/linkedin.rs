@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value};
 
-use super::wire::{Answer, Call, Method};
-use super::{created_since, same_text, Attempt, Content, Failure, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
 const REST: &str = "https://api.linkedin.com/rest";
@@ -53,7 +53,7 @@ pub fn initialize_upload_call(access_token: &str, member_id: &str) -> Call {
 }
 
 /// The upload URL and the image URN of an `initializeUpload` answer.
-pub fn parse_upload(answer: &Answer) -> Option<(String, String)> {
+pub fn parse_upload(answer: &Reply) -> Option<(String, String)> {
     let body = answer.json();
     let value = &body["value"];
     Some((
@@ -118,7 +118,6 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     let answer = attempt.post(platform, &call).await?;
     let urn = answer
         .header("x-restli-id")
-        .map(str::to_owned)
         .ok_or_else(|| Failure::incomplete_posting(platform, &answer, "x-restli-id"))?;
     Ok(Published {
         permalink: Some(permalink(&urn)),
@@ -149,20 +148,15 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
-    let call = lookup_call(&attempt.access_token, attempt.account_id);
-    let answer = attempt.prepare(Platform::Linkedin, &call).await?;
-    Ok(find_in(&answer.json(), content, since))
-}
+pub const LOOKUP: Lookup = Lookup {
+    call: |attempt, _, _| lookup_call(&attempt.access_token, attempt.account_id),
+    find: find_in,
+};
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_versioned_image_post_with_escaped_commentary() {
@@ -215,11 +209,7 @@ mod tests {
 
     #[test]
     fn parses_uploads_and_finds_the_post_by_text_and_time() {
-        let answer = Answer {
-            status: 200,
-            headers: vec![],
-            body: br#"{"value": {"uploadUrlExpiresAt": 1, "uploadUrl": "https://www.linkedin.com/dms-uploads/x", "image": "urn:li:image:C4E"}}"#.to_vec(),
-        };
+        let answer = Reply::new(200, br#"{"value": {"uploadUrlExpiresAt": 1, "uploadUrl": "https://www.linkedin.com/dms-uploads/x", "image": "urn:li:image:C4E"}}"#.to_vec());
         assert_eq!(
             parse_upload(&answer),
             Some((

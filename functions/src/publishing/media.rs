@@ -6,7 +6,8 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::config::Config;
-use crate::storage;
+use crate::infra::outbound::{self, Limits};
+use crate::infra::storage;
 
 /// The Storage object a media item names.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -47,24 +48,29 @@ pub async fn read(
     let url = storage::object_url(config, "", &stored.bucket, &stored.path)
         .map_err(|_| ReadFailure::Unsafe)?;
     let key = config.service_role_key.expose();
-    let response = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .get(url)
         .header("apikey", key)
-        .bearer_auth(key)
-        .send()
+        .bearer_auth(key);
+    // The size is held to `cap` below, with the errors publishing reports.
+    let limits = Limits {
+        max_body_bytes: usize::MAX,
+        ..Limits::DEFAULT
+    };
+    let mut response = outbound::open(request, limits)
         .await
-        .map_err(|error| {
-            ReadFailure::Unavailable(format!("storage unreachable: {}", error.without_url()))
-        })?;
-    if !response.status().is_success() {
+        .map_err(|failure| ReadFailure::Unavailable(format!("storage unreachable: {failure}")))?;
+    if !(200..300).contains(&response.status) {
         return Err(ReadFailure::Unavailable(format!(
             "storage answered {} to reading",
-            response.status()
+            response.status
         )));
     }
-    let announced = header(&response, "content-length").and_then(|value| value.parse().ok());
+    let announced = response
+        .header("content-length")
+        .and_then(|value| value.parse().ok());
     check_size(stored, announced.unwrap_or(0), cap)?;
-    let served_etag = header(&response, "etag").filter(|tag| !tag.is_empty());
+    let served_etag = response.header("etag").filter(|tag| !tag.is_empty());
     if let (Some(submitted), Some(served)) = (&stored.e_tag, served_etag) {
         if bare_etag(submitted) != bare_etag(&served) {
             return Err(ReadFailure::Changed(
@@ -74,10 +80,9 @@ pub async fn read(
     }
     let expected = stored.size_bytes.unwrap_or(cap).min(cap);
     let mut bytes = Vec::with_capacity(announced.unwrap_or(expected).min(expected) as usize);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|error| {
-            ReadFailure::Unavailable(format!("storage read failed: {}", error.without_url()))
+    while let Some(chunk) = response.chunks.next().await {
+        let chunk = chunk.map_err(|failure| {
+            ReadFailure::Unavailable(format!("storage read failed: {failure}"))
         })?;
         check_size(stored, (bytes.len() + chunk.len()) as u64, cap)?;
         bytes.extend_from_slice(&chunk);
@@ -102,10 +107,6 @@ fn check_size(stored: &StoredMedia, size: u64, cap: u64) -> Result<(), ReadFailu
         ))),
         _ => Ok(()),
     }
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    Some(response.headers().get(name)?.to_str().ok()?.to_owned())
 }
 
 /// An ETag without its weak marker and quotes (Storage's metadata and its answers differ).

@@ -24,8 +24,9 @@ pub mod youtube;
 use serde_json::Value;
 
 use crate::error::excerpt;
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
-use wire::{Answer, Unanswered, Wire};
+use wire::{Unanswered, Wire};
 
 /// A media file read from Storage.
 pub struct MediaFile {
@@ -82,7 +83,7 @@ pub enum Failure {
 
 impl Failure {
     /// What a platform's answer to a call that posts nothing (uploads, containers) means.
-    pub fn before_posting(platform: Platform, answer: &Answer) -> Self {
+    pub fn before_posting(platform: Platform, answer: &Reply) -> Self {
         match answer.status {
             401 => Self::Unauthorized,
             429 | 500..=599 => Self::NotPosted {
@@ -102,7 +103,7 @@ impl Failure {
     /// What a platform's answer to the irreversible call means: 429 refuses the request; any
     /// 5xx, 503 included (X sometimes answers it after creating the post), may come after the
     /// post was created and is looked up, never taken for "not posted".
-    pub fn of_posting(platform: Platform, answer: &Answer) -> Self {
+    pub fn of_posting(platform: Platform, answer: &Reply) -> Self {
         match answer.status {
             500..=599 => Self::Ambiguous {
                 message: format!("{} answered {}", platform.as_str(), answer.status),
@@ -113,7 +114,7 @@ impl Failure {
     }
 
     /// A success before the irreversible call whose answer lacks `missing`: nothing was posted.
-    pub fn incomplete_before_posting(platform: Platform, answer: &Answer, missing: &str) -> Self {
+    pub fn incomplete_before_posting(platform: Platform, answer: &Reply, missing: &str) -> Self {
         Self::NotPosted {
             code: "platform_unavailable",
             message: format!("{} answered without {missing}", platform.as_str()),
@@ -124,7 +125,7 @@ impl Failure {
 
     /// The irreversible call succeeded but its answer lacks `missing` (the post's id): the post
     /// is looked up like any ambiguous one.
-    pub fn incomplete_posting(platform: Platform, answer: &Answer, missing: &str) -> Self {
+    pub fn incomplete_posting(platform: Platform, answer: &Reply, missing: &str) -> Self {
         Self::Ambiguous {
             message: format!("{} answered without {missing}", platform.as_str()),
             platform_status: Some(answer.status),
@@ -162,7 +163,7 @@ impl Failure {
 }
 
 /// The platform's error text, cut short: its own message helps users fix a refused post.
-fn refusal_message(platform: Platform, answer: &Answer) -> String {
+fn refusal_message(platform: Platform, answer: &Reply) -> String {
     let body = answer.json();
     let detail = [
         &body["detail"],
@@ -208,7 +209,7 @@ impl Attempt<'_> {
     }
 
     /// Sends a call that posts nothing (renewing the lease first when it is due).
-    pub async fn prepare(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
+    pub async fn prepare(&self, platform: Platform, call: &Call) -> Result<Reply, Failure> {
         if !(self.keep_lease)().await {
             return Err(Failure::LeaseLost);
         }
@@ -217,7 +218,7 @@ impl Attempt<'_> {
             .send(call)
             .await
             .map_err(Failure::unanswered_before_posting)?;
-        if answer.is_success() {
+        if answer.succeeded() {
             Ok(answer)
         } else {
             Err(Failure::before_posting(platform, &answer))
@@ -226,19 +227,19 @@ impl Attempt<'_> {
 
     /// Reads JSON with a GET that posts nothing (lookups, statuses).
     pub async fn read(&self, platform: Platform, url: String) -> Result<Value, Failure> {
-        let call = wire::Call::new(wire::Method::Get, url, &self.access_token);
+        let call = Call::new(Method::Get, url, &self.access_token);
         Ok(self.prepare(platform, &call).await?.json())
     }
 
     /// Records the intent, then sends the irreversible call.
-    pub async fn post(&self, platform: Platform, call: &wire::Call) -> Result<Answer, Failure> {
+    pub async fn post(&self, platform: Platform, call: &Call) -> Result<Reply, Failure> {
         self.intend().await?;
         let answer = self
             .wire
             .send(call)
             .await
             .map_err(Failure::unanswered_posting)?;
-        if answer.is_success() {
+        if answer.succeeded() {
             Ok(answer)
         } else {
             Err(Failure::of_posting(platform, &answer))
@@ -271,15 +272,33 @@ pub async fn find_existing(
     content: &Content<'_>,
     since: &str,
 ) -> Result<Option<Published>, Failure> {
+    let Some(lookup) = lookup(platform) else {
+        return Ok(None);
+    };
+    let listing = attempt
+        .prepare(platform, &(lookup.call)(attempt, content, since))
+        .await?;
+    Ok((lookup.find)(&listing.json(), content, since))
+}
+
+/// How a platform lists an account's recent posts, and recognises a post among them.
+pub struct Lookup {
+    /// The listing of posts made since `since` (RFC 3339), or the latest ones.
+    pub call: fn(&Attempt<'_>, &Content<'_>, &str) -> Call,
+    /// The post in the listing with this content, made since `since`.
+    pub find: fn(&Value, &Content<'_>, &str) -> Option<Published>,
+}
+
+fn lookup(platform: Platform) -> Option<&'static Lookup> {
     match platform {
-        Platform::X => x::find_existing(attempt, content, since).await,
-        Platform::Facebook => facebook::find_existing(attempt, content, since).await,
-        Platform::Linkedin => linkedin::find_existing(attempt, content, since).await,
-        Platform::Instagram => instagram::find_existing(attempt, content, since).await,
-        Platform::Pinterest => pinterest::find_existing(attempt, content, since).await,
-        Platform::Youtube => youtube::find_existing(attempt, content, since).await,
+        Platform::X => Some(&x::LOOKUP),
+        Platform::Facebook => Some(&facebook::LOOKUP),
+        Platform::Linkedin => Some(&linkedin::LOOKUP),
+        Platform::Instagram => Some(&instagram::LOOKUP),
+        Platform::Pinterest => Some(&pinterest::LOOKUP),
+        Platform::Youtube => Some(&youtube::LOOKUP),
         // Without the publish id of the lost answer, TikTok's API cannot tell.
-        Platform::Tiktok => Ok(None),
+        Platform::Tiktok => None,
     }
 }
 
@@ -332,12 +351,9 @@ mod tests {
         assert!(!same_text(&json!(null), "Launch"));
     }
 
-    fn answer(status: u16) -> Answer {
-        Answer {
-            status,
-            headers: vec![("Retry-After".into(), "7".into())],
-            body: br#"{"detail": "Too Many Requests"}"#.to_vec(),
-        }
+    fn answer(status: u16) -> Reply {
+        Reply::new(status, br#"{"detail": "Too Many Requests"}"#.to_vec())
+            .with_header("Retry-After", "7")
     }
 
     #[test]

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::wire::{Call, Method};
-use super::{created_since, same_text, Attempt, Content, Failure, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, Published};
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const API: &str = "https://api.pinterest.com/v5";
@@ -74,27 +74,24 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The latest pins of the post's board.
+fn lookup_call(attempt: &Attempt<'_>, content: &Content<'_>, _since: &str) -> Call {
     let board =
         url::form_urlencoded::byte_serialize(board_id(content).as_bytes()).collect::<String>();
-    let body = attempt
-        .read(
-            Platform::Pinterest,
-            format!("{API}/boards/{board}/pins?page_size=25"),
-        )
-        .await?;
-    Ok(find_in(&body, content, since))
+    let url = format!("{API}/boards/{board}/pins?page_size=25");
+    Call::new(Method::Get, url, &attempt.access_token)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::super::MediaFile;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_pin_with_its_image_inline_and_finds_it_on_the_board() {

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::wire::{Answer, Call, Method, Unanswered};
+use super::wire::Unanswered;
 use super::{Attempt, Content, Failure, MediaFile, Published};
-use crate::clock::sleep;
 use crate::error::excerpt;
+use crate::infra::clock::sleep;
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
@@ -91,7 +92,7 @@ pub fn upload_calls(upload_url: &str, video: &MediaFile) -> Vec<Call> {
 }
 
 /// A 2xx answer whose `error.code` is not `ok` is a refusal too.
-fn refused_in_body(answer: &Answer) -> Option<Failure> {
+fn refused_in_body(answer: &Reply) -> Option<Failure> {
     let body = answer.json();
     let code = body["error"]["code"].as_str()?;
     if code == "ok" {
@@ -125,7 +126,7 @@ pub enum Job {
     Failed(String),
 }
 
-pub fn job_status(answer: &Answer, publish_id: &str, handle: Option<&str>) -> Job {
+pub fn job_status(answer: &Reply, publish_id: &str, handle: Option<&str>) -> Job {
     let body = answer.json();
     let data = &body["data"];
     match data["status"].as_str() {
@@ -195,7 +196,7 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     };
     for call in upload_calls(upload_url, video) {
         match attempt.wire.send(&call).await {
-            Ok(answer) if answer.is_success() => {}
+            Ok(answer) if answer.succeeded() => {}
             // A refused chunk leaves the job without its video: it never goes live.
             Ok(answer) => return Err(Failure::before_posting(platform, &answer)),
             Err(Unanswered::NotSent(message)) => {
@@ -217,7 +218,7 @@ async fn wait_for_job(attempt: &Attempt<'_>, publish_id: &str) -> Result<Publish
     for _ in 0..POLLS {
         sleep(POLL_INTERVAL).await;
         let answer = match attempt.wire.send(&call).await {
-            Ok(answer) if answer.is_success() && refused_in_body(&answer).is_none() => answer,
+            Ok(answer) if answer.succeeded() && refused_in_body(&answer).is_none() => answer,
             _ => continue,
         };
         match job_status(&answer, publish_id, attempt.account_handle) {
@@ -241,8 +242,8 @@ async fn wait_for_job(attempt: &Attempt<'_>, publish_id: &str) -> Result<Publish
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     fn video(size: usize) -> MediaFile {
         MediaFile {
@@ -296,7 +297,7 @@ mod tests {
 
     #[test]
     fn reads_job_states_and_errors_in_the_body() {
-        let done = Answer::ok_json(json!({"data": {"status": "PUBLISH_COMPLETE",
+        let done = Reply::ok_json(json!({"data": {"status": "PUBLISH_COMPLETE",
             "publicaly_available_post_id": [7_310_000_000_000_000_001_u64]}, "error": {"code": "ok"}}));
         assert_eq!(
             job_status(&done, "v_pub_1", Some("maker")),
@@ -305,7 +306,7 @@ mod tests {
                 permalink: Some("https://www.tiktok.com/@maker/video/7310000000000000001".into())
             })
         );
-        let failed = Answer::ok_json(
+        let failed = Reply::ok_json(
             json!({"data": {"status": "FAILED", "fail_reason": "file_format_check_failed"}}),
         );
         assert_eq!(
@@ -314,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             job_status(
-                &Answer::ok_json(json!({"data": {"status": "PROCESSING_UPLOAD"}})),
+                &Reply::ok_json(json!({"data": {"status": "PROCESSING_UPLOAD"}})),
                 "p",
                 None
             ),
@@ -322,7 +323,7 @@ mod tests {
         );
         assert!(refused_in_body(&done).is_none());
         assert!(matches!(
-            refused_in_body(&Answer::ok_json(
+            refused_in_body(&Reply::ok_json(
                 json!({"error": {"code": "spam_risk_too_many_posts", "message": "slow down"}})
             )),
             Some(Failure::Refused {

@@ -12,10 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::wire::{Call, Method};
-use super::{same_text, Attempt, Content, Failure, MediaFile, Published};
-use crate::clock::sleep;
+use super::{same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
 use crate::error::excerpt;
+use crate::infra::clock::sleep;
+use crate::infra::outbound::{Call, Method};
 use crate::social::Platform;
 
 const MEDIA_UPLOAD: &str = "https://api.x.com/2/media/upload";
@@ -212,35 +212,38 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The account's tweets since `since`.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, since: &str) -> Call {
     let url = format!(
         "https://api.x.com/2/users/{}/tweets?max_results=20&tweet.fields=created_at,text&start_time={}",
         attempt.account_id,
         url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    let body = attempt.read(Platform::X, url).await?;
-    let found = body["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|tweet| same_text(&tweet["text"], content.body));
-    Ok(found.and_then(|tweet| {
-        let id = tweet["id"].as_str()?.to_owned();
-        Some(Published {
-            permalink: Some(permalink(&id)),
-            external_id: id,
-        })
-    }))
+    Call::new(Method::Get, url, &attempt.access_token)
+}
+
+/// The tweet with this text (the listing starts at `since`).
+fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Published> {
+    let tweet = body["data"]
+        .as_array()?
+        .iter()
+        .find(|tweet| same_text(&tweet["text"], content.body))?;
+    let id = tweet["id"].as_str()?.to_owned();
+    Some(Published {
+        permalink: Some(permalink(&id)),
+        external_id: id,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn builds_the_documented_post_with_media_and_reply_settings() {

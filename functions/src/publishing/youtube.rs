@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value};
 
-use super::wire::{Answer, Call, Method};
-use super::{created_since, same_text, Attempt, Content, Failure, MediaFile, Published};
+use super::{created_since, same_text, Attempt, Content, Failure, Lookup, MediaFile, Published};
+use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::Platform;
 
 const SESSION: &str =
@@ -46,7 +46,7 @@ pub fn session_call(access_token: &str, content: &Content<'_>, video: &MediaFile
 }
 
 /// The video's id and permalink from the upload's answer (the video resource).
-pub fn published(answer: &Answer) -> Option<Published> {
+pub fn published(answer: &Reply) -> Option<Published> {
     let id = answer.json()["id"].as_str()?.to_owned();
     Some(Published {
         permalink: Some(permalink(&id)),
@@ -69,7 +69,6 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         .await?;
     let session = answer
         .header("location")
-        .map(str::to_owned)
         .ok_or_else(|| Failure::incomplete_before_posting(platform, &answer, "Location"))?;
     let upload = Call::new(Method::Put, session, &attempt.access_token)
         .bytes(&video.mime_type, video.bytes.clone());
@@ -91,19 +90,20 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub async fn find_existing(
-    attempt: &Attempt<'_>,
-    content: &Content<'_>,
-    since: &str,
-) -> Result<Option<Published>, Failure> {
-    let body = attempt.read(Platform::Youtube, SEARCH.to_owned()).await?;
-    Ok(find_in(&body, content, since))
+pub const LOOKUP: Lookup = Lookup {
+    call: lookup_call,
+    find: find_in,
+};
+
+/// The channel's latest videos.
+fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
+    Call::new(Method::Get, SEARCH, &attempt.access_token)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::Body;
     use super::*;
+    use crate::infra::outbound::Body;
 
     #[test]
     fn opens_a_resumable_session_with_the_metadata() {
@@ -137,11 +137,7 @@ mod tests {
 
     #[test]
     fn reads_the_video_and_finds_it_by_title_and_time() {
-        let answer = Answer {
-            status: 200,
-            headers: vec![],
-            body: br#"{"kind": "youtube#video", "id": "dQw4w9WgXcQ", "status": {"uploadStatus": "uploaded"}}"#.to_vec(),
-        };
+        let answer = Reply::new(200, br#"{"kind": "youtube#video", "id": "dQw4w9WgXcQ", "status": {"uploadStatus": "uploaded"}}"#.to_vec());
         let expected = Published {
             external_id: "dQw4w9WgXcQ".into(),
             permalink: Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ".into()),

@@ -14,10 +14,10 @@ use crate::ai::stream::{self, Framing};
 use crate::ai::transport::{self, Opened};
 use crate::ai::{self, credits, keys, Consumed, MeteredCall};
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::clock::Clock;
 use crate::routes::is_uuid;
 use crate::scope::Scope;
 
@@ -489,7 +489,7 @@ pub async fn put_config(
         return Err(invalid("baseUrl", "is required for openai_compatible"));
     }
     let user_id = caller.user.id.as_str();
-    let config_id: String = credits::rpc(
+    let config_id: String = crate::infra::supabase::rpc(
         config,
         "ai_provider_config_id",
         json!({ "user_id": user_id, "team_id": team_id, "provider": provider }),
@@ -519,7 +519,7 @@ pub async fn put_config(
         "base_url": base_url,
         "make_active": body.optional_bool("active")?.unwrap_or(false),
     });
-    match credits::rpc(config, "save_ai_provider_config", params).await? {
+    match crate::infra::supabase::rpc(config, "save_ai_provider_config", params).await? {
         SaveOutcome::Saved { config } => Ok(Response::json(200, &config)),
         SaveOutcome::Forbidden => Err(ApiError::Forbidden),
         SaveOutcome::ApiKeyRequired { reason } => Err(invalid(

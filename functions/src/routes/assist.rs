@@ -9,8 +9,8 @@ use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::supabase;
 use crate::scope::Scope;
-use crate::supabase;
 
 use crate::ai::credits::ReserveRequest;
 use crate::ai::openai;

@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 use crate::ai::provider::{Capability, Message, ProviderKind, Role, TextPrompt, Usage};
 use crate::ai::stream::{openai_usage, Framing};
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::clock::Clock;
+use crate::infra::supabase;
 use crate::scope::Scope;
-use crate::supabase;
 
 use crate::ai::credits::ReserveRequest;
 

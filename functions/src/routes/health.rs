@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Response;
-use crate::supabase;
+use crate::infra::supabase;
 
 pub fn healthz() -> Response {
     Response::json(200, &json!({ "status": "ok" }))

@@ -18,8 +18,8 @@ use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::supabase;
 use crate::routes::is_uuid;
-use crate::supabase;
 
 /// The invitee, parsed once: a plausible, normalized address.
 #[derive(Debug, PartialEq)]

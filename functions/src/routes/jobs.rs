@@ -11,13 +11,13 @@ use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::supabase;
 use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
 use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
 use crate::routes::{is_uuid, parse_date_or_instant, Query};
 use crate::scope::Scope;
-use crate::supabase;
 
 const MAX_PROMPT_CHARS: usize = 8_000;
 const MAX_BRAND_VOICE_CHARS: usize = 1_000;
@@ -282,17 +282,15 @@ pub async fn get(config: &Config, caller: &Caller, job_id: &str) -> Result<Respo
 
 async fn signed_assets(config: &Config, assets: Vec<Value>) -> Result<Vec<Value>, ApiError> {
     let signed =
-        futures::future::join_all(
-            assets.iter().map(|asset| {
-                let path = asset["storage_path"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                async move {
-                    crate::storage::signed_url(config, BUCKET, &path, SIGNED_URL_SECONDS).await
-                }
-            }),
-        )
+        futures::future::join_all(assets.iter().map(|asset| {
+            let path = asset["storage_path"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            async move {
+                crate::infra::storage::signed_url(config, BUCKET, &path, SIGNED_URL_SECONDS).await
+            }
+        }))
         .await;
     assets
         .into_iter()

@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Response;
-use crate::supabase;
+use crate::infra::supabase;
 
 /// A `public.profiles` row.
 #[derive(Debug, Serialize, Deserialize)]

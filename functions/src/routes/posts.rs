@@ -11,12 +11,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::clock::Clock;
+use crate::infra::supabase;
+use crate::infra::supabase::rpc;
 use crate::publishing::dispatcher;
 use crate::publishing::media::StoredMedia;
 use crate::publishing::rules::{self, MediaInfo};
@@ -25,7 +26,6 @@ use crate::routes::assist::moderation_verdict;
 use crate::routes::{is_uuid, Query};
 use crate::scope::Scope;
 use crate::social::Platform;
-use crate::supabase;
 
 /// How long one cron call claims batch after batch before answering (pg_cron calls every
 /// minute; publish-now, approval and retry call at once for their post).

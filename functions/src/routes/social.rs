@@ -18,18 +18,19 @@
 
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
 use crate::auth::Caller;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::clock::Clock;
+use crate::infra::outbound::rewrite;
+use crate::infra::supabase::rpc;
 use crate::routes::ai::{check_cron_secret, invalid};
 use crate::routes::{is_uuid, Query};
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
 use crate::social::tokens::{self, key_ring, seal_tokens, Access};
-use crate::social::transport::{rewrite, Transport};
+use crate::social::transport::Transport;
 use crate::social::{Grant, Platform, SocialError};
 
 /// How long a started authorization stays valid (the database's default).
@@ -534,7 +535,7 @@ async fn revoke(
     };
     let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
     match transport.send(&call).await {
-        Ok(reply) if reply.is_success() => "revoked",
+        Ok(reply) if reply.succeeded() => "revoked",
         _ => "failed",
     }
 }
@@ -574,9 +575,9 @@ mod tests {
         );
     }
 
-    use crate::clock::SystemClock;
     use crate::config::tests::config_from;
     use crate::http::Headers;
+    use crate::infra::clock::SystemClock;
 
     /// Through the whole pipeline, with a database that cannot be reached: what is decided
     /// before any database call.

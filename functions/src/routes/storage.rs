@@ -10,13 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::ai::credits::rpc;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Request, Response};
+use crate::infra::clock::Clock;
+use crate::infra::storage;
+use crate::infra::supabase::rpc;
 use crate::routes::ai::check_cron_secret;
-use crate::storage;
 
 const BATCH: u32 = 100;
 const LEASE_SECONDS: u32 = 300;

@@ -9,8 +9,8 @@
 //! Docs: https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived
 
 use super::{
-    profile_json, text, Account, Credentials, HttpCall, HttpMethod, Platform, PlatformApi, Reply,
-    SocialError, TokenSet,
+    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
+    PlatformApi, Reply, SocialError, Spec, TokenSet,
 };
 
 pub struct Facebook;
@@ -20,8 +20,8 @@ pub const AUTHORIZE: &str = "https://www.facebook.com/v23.0/dialog/oauth";
 pub const TOKEN: &str = "https://graph.facebook.com/v23.0/oauth/access_token";
 
 /// The long-lived user token exchange (shared with Instagram).
-pub(super) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) -> HttpCall {
-    HttpCall::post_form(
+pub(super) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) -> Call {
+    form_call(
         TOKEN,
         vec![
             ("grant_type", "fb_exchange_token".to_owned()),
@@ -36,43 +36,45 @@ pub(super) fn long_lived_exchange(credentials: &Credentials, tokens: &TokenSet) 
 }
 
 /// `DELETE /me/permissions` with the user's token: removes the app's every permission.
-pub(super) fn delete_permissions(user_token: &str) -> HttpCall {
-    HttpCall {
-        method: HttpMethod::Delete,
-        ..HttpCall::get(format!("{GRAPH}/me/permissions"), user_token)
-    }
+pub(super) fn delete_permissions(user_token: &str) -> Call {
+    Call::new(
+        Method::Delete,
+        format!("{GRAPH}/me/permissions"),
+        user_token,
+    )
 }
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Facebook,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &[
+        "pages_show_list",
+        "pages_manage_posts",
+        "pages_read_engagement",
+    ],
+    scope_separator: ",",
+    uses_pkce: false,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Body,
+    extra_authorize_params: &[],
+    supports_refresh: false,
+    default_access_lifetime: None,
+    credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+};
+
 impl PlatformApi for Facebook {
-    fn platform(&self) -> Platform {
-        Platform::Facebook
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &[
-            "pages_show_list",
-            "pages_manage_posts",
-            "pages_read_engagement",
-        ]
-    }
-    fn scope_separator(&self) -> &'static str {
-        ","
-    }
-    fn supports_refresh(&self) -> bool {
-        false
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<HttpCall> {
+    fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<Call> {
         Some(long_lived_exchange(credentials, tokens))
     }
 
-    fn discovery_call(&self, access_token: &str) -> HttpCall {
-        HttpCall::get(
+    fn discovery_call(&self, access_token: &str) -> Call {
+        Call::new(
+            Method::Get,
             format!("{GRAPH}/me/accounts?fields=id,name,access_token,picture%7Burl%7D"),
             access_token,
         )
@@ -94,8 +96,9 @@ impl PlatformApi for Facebook {
         })
     }
 
-    fn profile_call(&self, access_token: &str, external_id: &str) -> HttpCall {
-        HttpCall::get(
+    fn profile_call(&self, access_token: &str, external_id: &str) -> Call {
+        Call::new(
+            Method::Get,
             format!("{GRAPH}/{external_id}?fields=id,name,picture%7Burl%7D"),
             access_token,
         )
@@ -118,7 +121,7 @@ impl PlatformApi for Facebook {
         _credentials: &Credentials,
         access_token: &str,
         user_token: Option<&str>,
-    ) -> Option<HttpCall> {
+    ) -> Option<Call> {
         Some(delete_permissions(user_token.unwrap_or(access_token)))
     }
 }
@@ -161,7 +164,7 @@ mod tests {
         let call = Facebook
             .revoke_call(&credentials(), "page-token", Some("user-token"))
             .unwrap();
-        assert_eq!(call.method, HttpMethod::Delete);
+        assert_eq!(call.method, Method::Delete);
         assert_eq!(call.url, format!("{GRAPH}/me/permissions"));
         assert_eq!(call.headers[0].1, "Bearer user-token");
         assert!(matches!(

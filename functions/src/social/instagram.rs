@@ -7,47 +7,44 @@
 
 use super::facebook::{delete_permissions, long_lived_exchange, AUTHORIZE, GRAPH, TOKEN};
 use super::{
-    profile_json, text, Account, Credentials, HttpCall, Platform, PlatformApi, Reply, SocialError,
-    TokenSet,
+    profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform, PlatformApi,
+    Reply, SocialError, Spec, TokenSet,
 };
 
 pub struct Instagram;
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Instagram,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &[
+        "instagram_basic",
+        "instagram_content_publish",
+        "pages_show_list",
+        "pages_read_engagement",
+        "business_management",
+    ],
+    scope_separator: ",",
+    uses_pkce: false,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Body,
+    extra_authorize_params: &[],
+    supports_refresh: false,
+    default_access_lifetime: Some(60 * 24 * 3600),
+    credential_names: ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+};
+
 impl PlatformApi for Instagram {
-    fn platform(&self) -> Platform {
-        Platform::Instagram
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &[
-            "instagram_basic",
-            "instagram_content_publish",
-            "pages_show_list",
-            "pages_read_engagement",
-            "business_management",
-        ]
-    }
-    fn scope_separator(&self) -> &'static str {
-        ","
-    }
-    fn supports_refresh(&self) -> bool {
-        false
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(60 * 24 * 3600)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<HttpCall> {
+    fn token_followup(&self, credentials: &Credentials, tokens: &TokenSet) -> Option<Call> {
         Some(long_lived_exchange(credentials, tokens))
     }
 
-    fn discovery_call(&self, access_token: &str) -> HttpCall {
-        HttpCall::get(
+    fn discovery_call(&self, access_token: &str) -> Call {
+        Call::new(Method::Get,
             format!(
                 "{GRAPH}/me/accounts?fields=id,name,instagram_business_account%7Bid,username,name,profile_picture_url%7D"
             ),
@@ -67,8 +64,9 @@ impl PlatformApi for Instagram {
             })
     }
 
-    fn profile_call(&self, access_token: &str, external_id: &str) -> HttpCall {
-        HttpCall::get(
+    fn profile_call(&self, access_token: &str, external_id: &str) -> Call {
+        Call::new(
+            Method::Get,
             format!("{GRAPH}/{external_id}?fields=id,username,name,profile_picture_url"),
             access_token,
         )
@@ -84,7 +82,7 @@ impl PlatformApi for Instagram {
         _credentials: &Credentials,
         access_token: &str,
         _refresh_token: Option<&str>,
-    ) -> Option<HttpCall> {
+    ) -> Option<Call> {
         Some(delete_permissions(access_token))
     }
 }

@@ -8,7 +8,8 @@
 //! Docs: https://learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow
 
 use super::{
-    profile_json, text, Account, Credentials, HttpCall, Platform, PlatformApi, Reply, SocialError,
+    profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform, PlatformApi,
+    Reply, SocialError, Spec,
 };
 
 pub struct Linkedin;
@@ -17,28 +18,28 @@ pub const AUTHORIZE: &str = "https://www.linkedin.com/oauth/v2/authorization";
 pub const TOKEN: &str = "https://www.linkedin.com/oauth/v2/accessToken";
 pub const USERINFO: &str = "https://api.linkedin.com/v2/userinfo";
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Linkedin,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &["openid", "profile", "email", "w_member_social"],
+    scope_separator: " ",
+    uses_pkce: false,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Body,
+    extra_authorize_params: &[],
+    supports_refresh: true,
+    default_access_lifetime: Some(60 * 24 * 3600),
+    credential_names: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+};
+
 impl PlatformApi for Linkedin {
-    fn platform(&self) -> Platform {
-        Platform::Linkedin
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &["openid", "profile", "email", "w_member_social"]
-    }
-    fn supports_refresh(&self) -> bool {
-        true
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(60 * 24 * 3600)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
-        HttpCall::get(USERINFO, access_token)
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {
+        Call::new(Method::Get, USERINFO, access_token)
     }
 
     /// OpenID userinfo: `{"sub", "name", "picture", "email", …}`.
@@ -54,7 +55,7 @@ impl PlatformApi for Linkedin {
         })
     }
 
-    fn revoke_call(&self, _: &Credentials, _: &str, _: Option<&str>) -> Option<HttpCall> {
+    fn revoke_call(&self, _: &Credentials, _: &str, _: Option<&str>) -> Option<Call> {
         None
     }
 }

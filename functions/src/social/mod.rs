@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::ApiKey;
+use crate::infra::outbound::{Call, Method, Reply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,65 +95,9 @@ impl fmt::Debug for Credentials {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HttpMethod {
-    Get,
-    Post,
-    Delete,
-}
-
-/// One request to a platform. `url` is the real public URL; `transport` may rewrite its origin
-/// for tests (`SOCIAL_API_ORIGIN_OVERRIDE`).
-#[derive(Debug, PartialEq)]
-pub struct HttpCall {
-    pub method: HttpMethod,
-    pub url: String,
-    pub headers: Vec<(&'static str, String)>,
-    /// An `application/x-www-form-urlencoded` body.
-    pub form: Option<Vec<(&'static str, String)>>,
-}
-
-impl HttpCall {
-    pub fn get(url: impl Into<String>, access_token: &str) -> Self {
-        Self {
-            method: HttpMethod::Get,
-            url: url.into(),
-            headers: vec![("authorization", format!("Bearer {access_token}"))],
-            form: None,
-        }
-    }
-
-    pub fn post_form(url: impl Into<String>, form: Vec<(&'static str, String)>) -> Self {
-        Self {
-            method: HttpMethod::Post,
-            url: url.into(),
-            headers: Vec::new(),
-            form: Some(form),
-        }
-    }
-
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-}
-
-/// A platform's answer.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub retry_after: Option<u64>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
+/// A form post to a token or revocation endpoint.
+pub fn form_call(url: impl Into<String>, form: Vec<(&'static str, String)>) -> Call {
+    Call::unauthenticated(Method::Post, url).form(form)
 }
 
 /// How a token request authenticates the app.
@@ -252,7 +197,7 @@ impl SocialError {
     }
 }
 
-impl crate::ai::retry::Retryable for SocialError {
+impl crate::infra::retry::Retryable for SocialError {
     fn retry_hint(&self) -> Option<Option<u64>> {
         match self {
             Self::Transient { retry_after, .. } => Some(*retry_after),
@@ -269,7 +214,7 @@ impl crate::ai::retry::Retryable for SocialError {
 }
 
 /// How much of a platform's error body goes into the log: its error code fields only.
-fn error_summary(platform: Platform, reply: &Reply) -> String {
+fn error_summary(platform: Platform, status: u16, reply: &Reply) -> String {
     let body = reply.json();
     let code = ["error", "code", "message"]
         .iter()
@@ -284,21 +229,26 @@ fn error_summary(platform: Platform, reply: &Reply) -> String {
         })
         .next()
         .unwrap_or_default();
-    format!("{} answered {} {code}", platform.as_str(), reply.status)
+    format!("{} answered {status} {code}", platform.as_str())
 }
 
 /// The classification every platform shares: 429 and 5xx may pass, `invalid_grant` (RFC 6749
 /// §5.2) and Facebook's OAuthException 190 need a new authorization, 401/403 refuse the token.
 pub fn classify_error(platform: Platform, reply: &Reply) -> SocialError {
-    let summary = error_summary(platform, reply);
+    classify_status(platform, reply.status, reply)
+}
+
+/// `classify_error` as if `reply` had come with `status`.
+fn classify_status(platform: Platform, status: u16, reply: &Reply) -> SocialError {
+    let summary = error_summary(platform, status, reply);
     let body = reply.json();
-    if reply.status == 429 {
+    if status == 429 {
         return SocialError::Transient {
-            retry_after: reply.retry_after,
+            retry_after: reply.retry_after(),
             cause: summary,
         };
     }
-    if reply.status >= 500 {
+    if status >= 500 {
         return SocialError::Transient {
             retry_after: None,
             cause: summary,
@@ -307,7 +257,7 @@ pub fn classify_error(platform: Platform, reply: &Reply) -> SocialError {
     if body["error"] == "invalid_grant" || body["error"]["code"] == 190 {
         return SocialError::InvalidGrant(summary);
     }
-    if matches!(reply.status, 401 | 403) {
+    if matches!(status, 401 | 403) {
         return SocialError::Unauthorized(summary);
     }
     SocialError::Rejected(summary)
@@ -315,14 +265,10 @@ pub fn classify_error(platform: Platform, reply: &Reply) -> SocialError {
 
 /// `classify_error` for a transient reply, named by the call's host (the transport does not
 /// know the platform).
-pub(crate) fn classify_error_host(url: &str, reply: &Reply) -> SocialError {
-    let host = url
-        .strip_prefix("https://")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("platform");
+pub(crate) fn classify_error_host(call: &Call, reply: &Reply) -> SocialError {
     SocialError::Transient {
-        retry_after: reply.retry_after,
-        cause: format!("{host} answered {}", reply.status),
+        retry_after: reply.retry_after(),
+        cause: format!("{} answered {}", call.host(), reply.status),
     }
 }
 
@@ -331,7 +277,7 @@ pub fn parse_standard_token(platform: Platform, reply: &Reply) -> Result<TokenSe
     let body = reply.json();
     let access_token = body["access_token"].as_str().filter(|t| !t.is_empty());
     match access_token {
-        Some(access_token) if reply.is_success() => {
+        Some(access_token) if reply.succeeded() => {
             let seconds = |field: &str| body[field].as_i64().filter(|s| *s > 0);
             let scopes = body["scope"].as_str().map(|scope| {
                 scope
@@ -352,17 +298,11 @@ pub fn parse_standard_token(platform: Platform, reply: &Reply) -> Result<TokenSe
                 scopes,
             })
         }
-        _ if reply.is_success() && body.get("error").is_none() => Err(SocialError::Rejected(
+        _ if reply.succeeded() && body.get("error").is_none() => Err(SocialError::Rejected(
             format!("{} token answer without access_token", platform.as_str()),
         )),
         // Some platforms (TikTok) answer errors with 200.
-        _ if reply.is_success() => Err(classify_error(
-            platform,
-            &Reply {
-                status: 400,
-                ..reply.clone()
-            },
-        )),
+        _ if reply.succeeded() => Err(classify_status(platform, 400, reply)),
         _ => Err(classify_error(platform, reply)),
     }
 }
@@ -375,36 +315,42 @@ pub(crate) fn text(value: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One platform's OAuth constants, as data: each platform module states its `SPEC` once.
+pub struct Spec {
+    pub platform: Platform,
+    /// Where the browser is sent to consent.
+    pub authorize_endpoint: &'static str,
+    pub token_endpoint: &'static str,
+    pub scopes: &'static [&'static str],
+    pub scope_separator: &'static str,
+    /// Proof Key for Code Exchange (RFC 7636, S256).
+    pub uses_pkce: bool,
+    /// The authorize and token parameter naming the app (`client_key` at TikTok).
+    pub client_id_param: &'static str,
+    pub client_auth: ClientAuth,
+    /// Fixed extra authorize parameters (e.g. Google's `access_type=offline`).
+    pub extra_authorize_params: &'static [(&'static str, &'static str)],
+    /// Whether an expired access token can be renewed without the user.
+    pub supports_refresh: bool,
+    /// The access token lifetime assumed when the token answer gives none (`None`: no expiry).
+    pub default_access_lifetime: Option<i64>,
+    /// The worker secrets naming the platform's app (Instagram uses the Facebook app).
+    pub credential_names: (&'static str, &'static str),
+}
+
 /// One platform's OAuth 2.0 and account API, as pure functions.
 pub trait PlatformApi: Sync {
-    fn platform(&self) -> Platform;
-    /// Where the browser is sent to consent.
-    fn authorize_endpoint(&self) -> &'static str;
-    fn token_endpoint(&self) -> &'static str;
-    fn scopes(&self) -> &'static [&'static str];
-    fn scope_separator(&self) -> &'static str {
-        " "
+    /// The platform's constants (endpoints, scopes, how the app authenticates).
+    fn spec(&self) -> &'static Spec;
+
+    /// The scopes asked for (read by the connect handler).
+    fn scopes(&self) -> &'static [&'static str] {
+        self.spec().scopes
     }
-    /// Proof Key for Code Exchange (RFC 7636, S256).
-    fn uses_pkce(&self) -> bool {
-        false
-    }
-    /// The authorize and token parameter naming the app (`client_key` at TikTok).
-    fn client_id_param(&self) -> &'static str {
-        "client_id"
-    }
-    fn client_auth(&self) -> ClientAuth {
-        ClientAuth::Body
-    }
-    /// Fixed extra authorize parameters (e.g. Google's `access_type=offline`).
-    fn extra_authorize_params(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-    /// Whether an expired access token can be renewed without the user.
-    fn supports_refresh(&self) -> bool;
-    /// The access token lifetime assumed when the token answer gives none (`None`: no expiry).
+
+    /// See [`Spec::default_access_lifetime`] (read by the connect handler).
     fn default_access_lifetime(&self) -> Option<i64> {
-        None
+        self.spec().default_access_lifetime
     }
 
     fn authorize_url(
@@ -414,28 +360,32 @@ pub trait PlatformApi: Sync {
         state: &str,
         code_challenge: &str,
     ) -> String {
-        let mut url = url::Url::parse(self.authorize_endpoint()).expect("a valid endpoint");
+        let spec = self.spec();
+        let mut url = url::Url::parse(spec.authorize_endpoint).expect("a valid endpoint");
         {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("response_type", "code")
-                .append_pair(self.client_id_param(), &credentials.client_id)
+                .append_pair(self.spec().client_id_param, &credentials.client_id)
                 .append_pair("redirect_uri", redirect_uri)
-                .append_pair("scope", &self.scopes().join(self.scope_separator()))
+                .append_pair(
+                    "scope",
+                    &self.spec().scopes.join(self.spec().scope_separator),
+                )
                 .append_pair("state", state);
-            if self.uses_pkce() {
+            if self.spec().uses_pkce {
                 query
                     .append_pair("code_challenge", code_challenge)
                     .append_pair("code_challenge_method", "S256");
             }
-            for (name, value) in self.extra_authorize_params() {
+            for (name, value) in self.spec().extra_authorize_params {
                 query.append_pair(name, value);
             }
         }
         url.into()
     }
 
-    fn token_call(&self, credentials: &Credentials, grant: &Grant<'_>) -> HttpCall {
+    fn token_call(&self, credentials: &Credentials, grant: &Grant<'_>) -> Call {
         let mut form: Vec<(&'static str, String)> = match grant {
             Grant::Code {
                 code,
@@ -447,7 +397,7 @@ pub trait PlatformApi: Sync {
                     ("code", (*code).to_owned()),
                     ("redirect_uri", (*redirect_uri).to_owned()),
                 ];
-                if let (true, Some(verifier)) = (self.uses_pkce(), verifier) {
+                if let (true, Some(verifier)) = (self.spec().uses_pkce, verifier) {
                     form.push(("code_verifier", (*verifier).to_owned()));
                 }
                 form
@@ -457,9 +407,9 @@ pub trait PlatformApi: Sync {
                 ("refresh_token", (*refresh_token).to_owned()),
             ],
         };
-        match self.client_auth() {
+        match self.spec().client_auth {
             ClientAuth::Basic => {
-                HttpCall::post_form(self.token_endpoint(), form).with_header("authorization", {
+                form_call(self.spec().token_endpoint, form).header("authorization", {
                     let id = url::form_urlencoded::byte_serialize(credentials.client_id.as_bytes())
                         .collect::<String>();
                     let secret = url::form_urlencoded::byte_serialize(
@@ -470,28 +420,28 @@ pub trait PlatformApi: Sync {
                 })
             }
             ClientAuth::Body => {
-                form.push((self.client_id_param(), credentials.client_id.clone()));
+                form.push((self.spec().client_id_param, credentials.client_id.clone()));
                 form.push((
                     "client_secret",
                     credentials.client_secret.expose().to_owned(),
                 ));
-                HttpCall::post_form(self.token_endpoint(), form)
+                form_call(self.spec().token_endpoint, form)
             }
         }
     }
 
     fn parse_token(&self, reply: &Reply) -> Result<TokenSet, SocialError> {
-        parse_standard_token(self.platform(), reply)
+        parse_standard_token(self.spec().platform, reply)
     }
 
     /// A second token call after the code exchange (Facebook's long-lived token exchange).
-    fn token_followup(&self, _credentials: &Credentials, _tokens: &TokenSet) -> Option<HttpCall> {
+    fn token_followup(&self, _credentials: &Credentials, _tokens: &TokenSet) -> Option<Call> {
         None
     }
 
     /// At connect time: finds the account to connect (the profile, or the user's Page,
     /// Instagram account or channel).
-    fn discovery_call(&self, access_token: &str) -> HttpCall {
+    fn discovery_call(&self, access_token: &str) -> Call {
         self.profile_call(access_token, "")
     }
 
@@ -500,7 +450,7 @@ pub trait PlatformApi: Sync {
     }
 
     /// Reads the connected account with its stored token (`external_id` is the account's id).
-    fn profile_call(&self, access_token: &str, external_id: &str) -> HttpCall;
+    fn profile_call(&self, access_token: &str, external_id: &str) -> Call;
 
     fn parse_profile(&self, reply: &Reply) -> Result<Account, SocialError>;
 
@@ -511,12 +461,12 @@ pub trait PlatformApi: Sync {
         credentials: &Credentials,
         access_token: &str,
         refresh_token: Option<&str>,
-    ) -> Option<HttpCall>;
+    ) -> Option<Call>;
 }
 
 /// A profile call's reply: 2xx JSON, else classified.
 pub(crate) fn profile_json(platform: Platform, reply: &Reply) -> Result<Value, SocialError> {
-    if !reply.is_success() {
+    if !reply.succeeded() {
         return Err(classify_error(platform, reply));
     }
     match reply.json() {
@@ -540,19 +490,11 @@ pub(crate) mod tests {
     }
 
     pub fn reply(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            retry_after: None,
-            body: body.to_string().into_bytes(),
-        }
+        Reply::new(status, body.to_string())
     }
 
-    pub fn form_value<'a>(call: &'a HttpCall, name: &str) -> Option<&'a str> {
-        call.form
-            .as_ref()?
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
+    pub fn form_value<'a>(call: &'a Call, name: &str) -> Option<&'a str> {
+        call.form_value(name)
     }
 
     pub fn query_value(url: &str, name: &str) -> Option<String> {
@@ -567,12 +509,12 @@ pub(crate) mod tests {
     fn platforms_round_trip_and_use_public_https_endpoints() {
         for platform in Platform::ALL {
             assert_eq!(Platform::parse(platform.as_str()), Some(platform));
-            let api = platform.api();
-            assert_eq!(api.platform(), platform);
-            for endpoint in [api.authorize_endpoint(), api.token_endpoint()] {
+            let spec = platform.api().spec();
+            assert_eq!(spec.platform, platform);
+            for endpoint in [spec.authorize_endpoint, spec.token_endpoint] {
                 assert!(endpoint.starts_with("https://"), "{endpoint}");
             }
-            assert!(!api.scopes().is_empty());
+            assert!(!spec.scopes.is_empty());
         }
         assert_eq!(Platform::parse("myspace"), None);
     }

@@ -5,8 +5,8 @@
 //! Docs: https://developers.pinterest.com/docs/getting-started/authentication-and-scopes/
 
 use super::{
-    classify_error, parse_standard_token, profile_json, text, Account, ClientAuth, Credentials,
-    HttpCall, Platform, PlatformApi, Reply, SocialError, TokenSet,
+    classify_error, parse_standard_token, profile_json, text, Account, Call, ClientAuth,
+    Credentials, Method, Platform, PlatformApi, Reply, SocialError, Spec, TokenSet,
 };
 
 pub struct Pinterest;
@@ -15,36 +15,30 @@ pub const AUTHORIZE: &str = "https://www.pinterest.com/oauth/";
 pub const TOKEN: &str = "https://api.pinterest.com/v5/oauth/token";
 pub const USER_ACCOUNT: &str = "https://api.pinterest.com/v5/user_account";
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Pinterest,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &[
+        "boards:read",
+        "boards:write",
+        "pins:read",
+        "pins:write",
+        "user_accounts:read",
+    ],
+    scope_separator: ",",
+    uses_pkce: false,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Basic,
+    extra_authorize_params: &[],
+    supports_refresh: true,
+    default_access_lifetime: Some(30 * 24 * 3600),
+    credential_names: ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
+};
+
 impl PlatformApi for Pinterest {
-    fn platform(&self) -> Platform {
-        Platform::Pinterest
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &[
-            "boards:read",
-            "boards:write",
-            "pins:read",
-            "pins:write",
-            "user_accounts:read",
-        ]
-    }
-    fn scope_separator(&self) -> &'static str {
-        ","
-    }
-    fn client_auth(&self) -> ClientAuth {
-        ClientAuth::Basic
-    }
-    fn supports_refresh(&self) -> bool {
-        true
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(30 * 24 * 3600)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     /// Pinterest's token errors are `{"code": <number>, "message"}`: a refused grant is a 400
@@ -60,8 +54,8 @@ impl PlatformApi for Pinterest {
         }
     }
 
-    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
-        HttpCall::get(USER_ACCOUNT, access_token)
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {
+        Call::new(Method::Get, USER_ACCOUNT, access_token)
     }
 
     /// `{"id", "username", "profile_image", "account_type", …}`
@@ -79,7 +73,7 @@ impl PlatformApi for Pinterest {
         })
     }
 
-    fn revoke_call(&self, _: &Credentials, _: &str, _: Option<&str>) -> Option<HttpCall> {
+    fn revoke_call(&self, _: &Credentials, _: &str, _: Option<&str>) -> Option<Call> {
         None
     }
 }

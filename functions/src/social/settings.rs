@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::config::{seconds_setting, ApiKey, ConfigError, Environment};
-use crate::crypto::KeyRing;
-use crate::outbound::policy::OutboundPolicy;
+use crate::infra::crypto::KeyRing;
+use crate::infra::outbound::policy::OutboundPolicy;
 
 use super::redirect::RedirectAllowlist;
 use super::{Credentials, Platform};
@@ -31,18 +31,6 @@ pub struct SocialSettings {
 }
 
 const DEFAULT_PUBLISH_CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The secrets naming each platform's app. Instagram uses the Facebook app.
-pub fn credential_names(platform: Platform) -> (&'static str, &'static str) {
-    match platform {
-        Platform::X => ("X_CLIENT_ID", "X_CLIENT_SECRET"),
-        Platform::Linkedin => ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-        Platform::Facebook | Platform::Instagram => ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
-        Platform::Tiktok => ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-        Platform::Pinterest => ("PINTEREST_APP_ID", "PINTEREST_APP_SECRET"),
-        Platform::Youtube => ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
-    }
-}
 
 fn http_url(name: &'static str, raw: String) -> Result<String, ConfigError> {
     let url = raw.trim().trim_end_matches('/').to_owned();
@@ -74,7 +62,7 @@ impl SocialSettings {
         let apps = Platform::ALL
             .into_iter()
             .map(|platform| {
-                let (id_name, secret_name) = credential_names(platform);
+                let (id_name, secret_name) = platform.api().spec().credential_names;
                 let secret = read(secret_name)
                     .map(|secret| ApiKey::parse(secret_name, secret))
                     .transpose()?;
@@ -141,7 +129,7 @@ impl SocialSettings {
 
     /// The platform's app credentials, or the name of the missing secret.
     pub fn credentials(&self, platform: Platform) -> Result<Credentials, &'static str> {
-        let (id_name, secret_name) = credential_names(platform);
+        let (id_name, secret_name) = platform.api().spec().credential_names;
         let (_, id, secret) = self
             .apps
             .iter()

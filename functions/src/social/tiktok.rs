@@ -5,7 +5,8 @@
 //! Docs: https://developers.tiktok.com/doc/oauth-user-access-token-management
 
 use super::{
-    profile_json, text, Account, Credentials, HttpCall, Platform, PlatformApi, Reply, SocialError,
+    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
+    PlatformApi, Reply, SocialError, Spec,
 };
 
 pub struct Tiktok;
@@ -16,37 +17,28 @@ pub const REVOKE: &str = "https://open.tiktokapis.com/v2/oauth/revoke/";
 pub const USER_INFO: &str =
     "https://open.tiktokapis.com/v2/user/info/?fields=open_id,union_id,avatar_url,display_name,username";
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Tiktok,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &["user.info.basic", "video.publish", "video.upload"],
+    scope_separator: ",",
+    uses_pkce: true,
+    client_id_param: "client_key",
+    client_auth: ClientAuth::Body,
+    extra_authorize_params: &[],
+    supports_refresh: true,
+    default_access_lifetime: Some(86_400),
+    credential_names: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+};
+
 impl PlatformApi for Tiktok {
-    fn platform(&self) -> Platform {
-        Platform::Tiktok
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &["user.info.basic", "video.publish", "video.upload"]
-    }
-    fn scope_separator(&self) -> &'static str {
-        ","
-    }
-    fn uses_pkce(&self) -> bool {
-        true
-    }
-    fn client_id_param(&self) -> &'static str {
-        "client_key"
-    }
-    fn supports_refresh(&self) -> bool {
-        true
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(86_400)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
-        HttpCall::get(USER_INFO, access_token)
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {
+        Call::new(Method::Get, USER_INFO, access_token)
     }
 
     /// `{"data": {"user": {"open_id", "display_name", "username", "avatar_url"}}, "error": {"code": "ok"}}`
@@ -68,8 +60,8 @@ impl PlatformApi for Tiktok {
         credentials: &Credentials,
         access_token: &str,
         _refresh_token: Option<&str>,
-    ) -> Option<HttpCall> {
-        Some(HttpCall::post_form(
+    ) -> Option<Call> {
+        Some(form_call(
             REVOKE,
             vec![
                 ("client_key", credentials.client_id.clone()),

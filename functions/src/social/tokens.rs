@@ -15,11 +15,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::credits::rpc;
-use crate::clock::{sleep, Clock};
 use crate::config::Config;
-use crate::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
 use crate::error::ApiError;
+use crate::infra::clock::{sleep, Clock};
+use crate::infra::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
+use crate::infra::supabase::rpc;
 
 use super::failure::SocialFailure;
 use super::transport::Transport;
@@ -87,7 +87,7 @@ impl StoredConnection {
     }
 
     fn refreshable(&self) -> bool {
-        self.platform.api().supports_refresh() && self.encrypted_refresh_token.is_some()
+        self.platform.api().spec().supports_refresh && self.encrypted_refresh_token.is_some()
     }
 }
 
@@ -545,7 +545,7 @@ async fn reseal_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::tests::ring;
+    use crate::infra::crypto::tests::ring;
 
     fn row(sealed: &SealedTokens, id: &str, platform: Platform) -> StoredConnection {
         serde_json::from_value(json!({

@@ -1,15 +1,15 @@
-//! Sends platform calls (reqwest: fetch in workerd, hyper on the host), with a timeout per
-//! attempt and retries of 429, 5xx and network failures (exponential backoff with full jitter,
-//! honouring `Retry-After`). `SOCIAL_API_ORIGIN_OVERRIDE` rewrites `https://host/path` to
-//! `{override}/host/path`, so tests serve every platform from one fake server while the real
-//! URLs stay in the code.
+//! Sends platform calls through `outbound` (no redirects: a 3xx is the answer, for the
+//! platform module to refuse; bounded answers), with a timeout per attempt and retries of 429,
+//! 5xx and network failures (exponential backoff with full jitter, honouring `Retry-After`).
+//! `SOCIAL_API_ORIGIN_OVERRIDE` points every call at the local fakes (see `outbound::rewrite`).
 
 use std::time::Duration;
 
-use crate::ai::retry::{parse_retry_after, with_retries, RetryPolicy};
-use crate::clock::Clock;
+use crate::infra::clock::Clock;
+use crate::infra::outbound::{self, Call, Destination, Limits, Reply};
+use crate::infra::retry::{with_retries, RetryPolicy};
 
-use super::{HttpCall, HttpMethod, Reply, SocialError};
+use super::SocialError;
 
 pub const POLICY: RetryPolicy = RetryPolicy {
     max_attempts: 3,
@@ -20,102 +20,46 @@ pub const POLICY: RetryPolicy = RetryPolicy {
 };
 
 pub struct Transport<'a> {
-    client: reqwest::Client,
-    origin_override: Option<&'a str>,
+    destination: Destination<'a>,
     clock: &'a dyn Clock,
-}
-
-/// `https://api.x.com/2/users/me` → `{override}/api.x.com/2/users/me`.
-pub fn rewrite(url: &str, origin_override: Option<&str>) -> String {
-    match (origin_override, url.strip_prefix("https://")) {
-        (Some(origin), Some(rest)) => format!("{origin}/{rest}"),
-        _ => url.to_owned(),
-    }
 }
 
 impl<'a> Transport<'a> {
     pub fn new(origin_override: Option<&'a str>, clock: &'a dyn Clock) -> Self {
         Self {
-            client: reqwest::Client::new(),
-            origin_override,
+            destination: Destination {
+                headers: &[("accept", "application/json")],
+                ..Destination::platform(origin_override, Limits::DEFAULT)
+            },
             clock,
         }
     }
 
     /// The reply to `call`, after retrying transient failures; 4xx replies are for the
     /// platform module to read.
-    pub async fn send(&self, call: &HttpCall) -> Result<Reply, SocialError> {
+    pub async fn send(&self, call: &Call) -> Result<Reply, SocialError> {
         let started = self.clock.unix_millis();
         let elapsed =
             || Duration::from_millis((self.clock.unix_millis() - started).max(0.0) as u64);
         with_retries(&POLICY, elapsed, || async {
-            let reply = self.send_once(call).await?;
+            let reply = outbound::exchange(call, &self.destination)
+                .await
+                .map_err(|failure| SocialError::Transient {
+                    retry_after: None,
+                    cause: format!("platform unreachable: {failure}"),
+                })?;
             if reply.status == 429 || reply.status >= 500 {
-                return Err(super::classify_error_host(&call.url, &reply));
+                return Err(super::classify_error_host(call, &reply));
             }
             Ok(reply)
         })
         .await
-    }
-
-    async fn send_once(&self, call: &HttpCall) -> Result<Reply, SocialError> {
-        let url = rewrite(&call.url, self.origin_override);
-        let mut request = match call.method {
-            HttpMethod::Get => self.client.get(&url),
-            HttpMethod::Post => self.client.post(&url),
-            HttpMethod::Delete => self.client.delete(&url),
-        }
-        .header("accept", "application/json");
-        for (name, value) in &call.headers {
-            request = request.header(*name, value);
-        }
-        if let Some(form) = &call.form {
-            let body = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
-                .finish();
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body);
-        }
-        let unreachable = |error: reqwest::Error| SocialError::Transient {
-            retry_after: None,
-            // Without the URL: a query could carry a token.
-            cause: format!("platform unreachable: {}", error.without_url()),
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_retry_after);
-        let body = response.bytes().await.map_err(unreachable)?.to_vec();
-        Ok(Reply {
-            status,
-            retry_after,
-            body,
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rewrites_only_https_urls_and_only_with_an_override() {
-        assert_eq!(
-            rewrite(
-                "https://api.x.com/2/users/me",
-                Some("http://127.0.0.1:9/social")
-            ),
-            "http://127.0.0.1:9/social/api.x.com/2/users/me"
-        );
-        assert_eq!(
-            rewrite("https://api.x.com/2/users/me", None),
-            "https://api.x.com/2/users/me"
-        );
-    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_platforms_huge_retry_after_gives_up_without_overflowing() {

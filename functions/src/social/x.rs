@@ -5,8 +5,8 @@
 //! Docs: https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code
 
 use super::{
-    parse_standard_token, profile_json, text, Account, ClientAuth, Credentials, HttpCall, Platform,
-    PlatformApi, Reply, SocialError, TokenSet,
+    form_call, parse_standard_token, profile_json, text, Account, Call, ClientAuth, Credentials,
+    Method, Platform, PlatformApi, Reply, SocialError, Spec, TokenSet,
 };
 
 pub struct X;
@@ -16,36 +16,30 @@ pub const TOKEN: &str = "https://api.x.com/2/oauth2/token";
 pub const REVOKE: &str = "https://api.x.com/2/oauth2/revoke";
 pub const ME: &str = "https://api.x.com/2/users/me?user.fields=profile_image_url";
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::X,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &[
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "media.write",
+        "offline.access",
+    ],
+    scope_separator: " ",
+    uses_pkce: true,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Basic,
+    extra_authorize_params: &[],
+    supports_refresh: true,
+    default_access_lifetime: Some(7200),
+    credential_names: ("X_CLIENT_ID", "X_CLIENT_SECRET"),
+};
+
 impl PlatformApi for X {
-    fn platform(&self) -> Platform {
-        Platform::X
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &[
-            "tweet.read",
-            "tweet.write",
-            "users.read",
-            "media.write",
-            "offline.access",
-        ]
-    }
-    fn uses_pkce(&self) -> bool {
-        true
-    }
-    fn client_auth(&self) -> ClientAuth {
-        ClientAuth::Basic
-    }
-    fn supports_refresh(&self) -> bool {
-        true
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(7200)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     /// X answers a spent, revoked or unknown refresh token (or code) with 400
@@ -62,8 +56,8 @@ impl PlatformApi for X {
         }
     }
 
-    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
-        HttpCall::get(ME, access_token)
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {
+        Call::new(Method::Get, ME, access_token)
     }
 
     /// `{"data": {"id", "name", "username", "profile_image_url"}}`
@@ -86,7 +80,7 @@ impl PlatformApi for X {
         credentials: &Credentials,
         access_token: &str,
         refresh_token: Option<&str>,
-    ) -> Option<HttpCall> {
+    ) -> Option<Call> {
         let (token, hint) = match refresh_token {
             Some(refresh_token) => (refresh_token, "refresh_token"),
             None => (access_token, "access_token"),
@@ -103,7 +97,7 @@ impl PlatformApi for X {
             .find(|(name, _)| *name == "authorization")
             .map(|(_, value)| value)
             .expect("Basic authentication");
-        Some(HttpCall::post_form(REVOKE, form).with_header("authorization", basic))
+        Some(form_call(REVOKE, form).header("authorization", basic))
     }
 }
 

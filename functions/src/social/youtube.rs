@@ -6,7 +6,8 @@
 //! Docs: https://developers.google.com/identity/protocols/oauth2/web-server
 
 use super::{
-    profile_json, text, Account, Credentials, HttpCall, Platform, PlatformApi, Reply, SocialError,
+    form_call, profile_json, text, Account, Call, ClientAuth, Credentials, Method, Platform,
+    PlatformApi, Reply, SocialError, Spec,
 };
 
 pub struct Youtube;
@@ -16,41 +17,35 @@ pub const TOKEN: &str = "https://oauth2.googleapis.com/token";
 pub const REVOKE: &str = "https://oauth2.googleapis.com/revoke";
 pub const CHANNELS: &str = "https://www.googleapis.com/youtube/v3/channels?part=snippet&mine=true";
 
+pub const SPEC: Spec = Spec {
+    platform: Platform::Youtube,
+    authorize_endpoint: AUTHORIZE,
+    token_endpoint: TOKEN,
+    scopes: &[
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube.readonly",
+    ],
+    scope_separator: " ",
+    uses_pkce: true,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Body,
+    extra_authorize_params: &[
+        ("access_type", "offline"),
+        ("prompt", "consent"),
+        ("include_granted_scopes", "true"),
+    ],
+    supports_refresh: true,
+    default_access_lifetime: Some(3600),
+    credential_names: ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+};
+
 impl PlatformApi for Youtube {
-    fn platform(&self) -> Platform {
-        Platform::Youtube
-    }
-    fn authorize_endpoint(&self) -> &'static str {
-        AUTHORIZE
-    }
-    fn token_endpoint(&self) -> &'static str {
-        TOKEN
-    }
-    fn scopes(&self) -> &'static [&'static str] {
-        &[
-            "https://www.googleapis.com/auth/youtube.upload",
-            "https://www.googleapis.com/auth/youtube.readonly",
-        ]
-    }
-    fn uses_pkce(&self) -> bool {
-        true
-    }
-    fn extra_authorize_params(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("access_type", "offline"),
-            ("prompt", "consent"),
-            ("include_granted_scopes", "true"),
-        ]
-    }
-    fn supports_refresh(&self) -> bool {
-        true
-    }
-    fn default_access_lifetime(&self) -> Option<i64> {
-        Some(3600)
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
-    fn profile_call(&self, access_token: &str, _external_id: &str) -> HttpCall {
-        HttpCall::get(CHANNELS, access_token)
+    fn profile_call(&self, access_token: &str, _external_id: &str) -> Call {
+        Call::new(Method::Get, CHANNELS, access_token)
     }
 
     /// `{"items": [{"id", "snippet": {"title", "customUrl", "thumbnails": {"default": {"url"}}}}]}`
@@ -76,12 +71,9 @@ impl PlatformApi for Youtube {
         _credentials: &Credentials,
         access_token: &str,
         refresh_token: Option<&str>,
-    ) -> Option<HttpCall> {
+    ) -> Option<Call> {
         let token = refresh_token.unwrap_or(access_token);
-        Some(HttpCall::post_form(
-            REVOKE,
-            vec![("token", token.to_owned())],
-        ))
+        Some(form_call(REVOKE, vec![("token", token.to_owned())]))
     }
 }
 

@@ -617,7 +617,7 @@ async fn the_cron_refreshes_tokens_about_to_expire() {
 
 #[tokio::test]
 async fn rows_sealed_with_an_older_key_still_open_and_are_resealed() {
-    use pixa_edge::crypto::KeyRing;
+    use pixa_edge::infra::crypto::KeyRing;
     use pixa_edge::social::tokens::seal_tokens;
     use pixa_edge::social::Platform;
 

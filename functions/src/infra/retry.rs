@@ -1,15 +1,14 @@
-//! Resilience of provider calls: a timeout per attempt, retries on rate limits, 5xx and
-//! timeouts with exponential backoff and full jitter (honouring `Retry-After`), all within a
-//! deadline for the whole request. Streams are retried only until they open: once a byte went
-//! to the client, a retry would repeat it.
+//! Resilience of outbound calls (AI providers, social platforms): a timeout per attempt,
+//! retries of what the caller's error type calls transient with exponential backoff and full
+//! jitter (honouring `Retry-After`), all within a deadline for the whole request. Streams are
+//! retried only until they open: once a byte went to the client, a retry would repeat it.
 
 use std::future::Future;
 use std::time::Duration;
 
 use futures::future::{select, Either};
 
-use super::provider::ProviderError;
-use crate::clock::sleep;
+use crate::infra::clock::sleep;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
@@ -23,14 +22,6 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub const PROVIDER_CALLS: RetryPolicy = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(4),
-        attempt_timeout: Duration::from_secs(60),
-        deadline: Duration::from_secs(90),
-    };
-
     /// The wait before retry number `retry` (1 for the first): full jitter over the exponential
     /// bound, or the provider's `Retry-After` when it asked for longer. `random` is in [0, 1).
     fn delay(&self, retry: u32, retry_after_seconds: Option<u64>, random: f64) -> Duration {
@@ -57,37 +48,12 @@ pub fn parse_retry_after(value: &str) -> Option<u64> {
         .then(|| seconds.min(MAX_RETRY_AFTER_SECONDS as f64).ceil() as u64)
 }
 
-/// Rate limits, 5xx and timeouts may pass; refused keys, refused content and malformed
-/// answers will not.
-pub fn is_transient(error: &ProviderError) -> bool {
-    matches!(
-        error,
-        ProviderError::RateLimited { .. } | ProviderError::Unavailable(_)
-    )
-}
-
 /// An error `with_retries` can classify: the AI providers' and the social platforms'.
 pub trait Retryable: Sized {
     /// `Some(retry_after_seconds)` when another attempt may succeed; `None` when it will not.
     fn retry_hint(&self) -> Option<Option<u64>>;
     /// What an attempt that got no answer within `limit` fails with.
     fn timed_out(limit: Duration) -> Self;
-}
-
-impl Retryable for ProviderError {
-    fn retry_hint(&self) -> Option<Option<u64>> {
-        match self {
-            ProviderError::RateLimited {
-                retry_after_seconds,
-            } => Some(*retry_after_seconds),
-            ProviderError::Unavailable(_) => Some(None),
-            _ => None,
-        }
-    }
-
-    fn timed_out(limit: Duration) -> Self {
-        ProviderError::Unavailable(format!("no answer within {} s", limit.as_secs_f64()))
-    }
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or the policy gives up; returns the last
@@ -144,6 +110,8 @@ pub(crate) fn random_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ai::provider::ProviderError;
+    use crate::ai::PROVIDER_CALLS;
     use std::cell::Cell;
 
     const FAST: RetryPolicy = RetryPolicy {
@@ -156,7 +124,7 @@ mod tests {
 
     #[test]
     fn backs_off_exponentially_with_full_jitter_and_honours_retry_after() {
-        let policy = RetryPolicy::PROVIDER_CALLS;
+        let policy = PROVIDER_CALLS;
         assert_eq!(
             policy.delay(1, None, 0.999_999),
             Duration::from_millis(250).mul_f64(0.999_999)
@@ -271,7 +239,7 @@ mod tests {
     async fn a_huge_retry_after_gives_up_without_overflowing() {
         let calls = Cell::new(0);
         let outcome = with_retries(
-            &RetryPolicy::PROVIDER_CALLS,
+            &PROVIDER_CALLS,
             || Duration::from_secs(2),
             || {
                 calls.set(calls.get() + 1);

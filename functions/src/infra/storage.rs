@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::outbound;
+use crate::infra::outbound;
 
 /// Whether `name` is a plain relative object name, by the rule the database holds every stored
 /// path to (`app_private.is_safe_object_path`): at most 1024 bytes of `/`-separated segments,

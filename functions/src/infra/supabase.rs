@@ -1,13 +1,16 @@
-//! PostgREST clients for `{SUPABASE_URL}/rest/v1`, one per identity the worker acts as.
+//! PostgREST clients for `{SUPABASE_URL}/rest/v1`, one per identity the worker acts as, and
+//! `rpc`, the service-role call of a `public` function every feature uses.
 
 use std::fmt;
 
 use postgrest::{Builder, Postgrest};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::auth::{AccessToken, AuthError};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::outbound;
+use crate::infra::outbound;
 
 /// Bypasses RLS: only for server-side work that no user triggers with their own rights.
 pub fn service_role_client(config: &Config) -> Postgrest {
@@ -160,9 +163,55 @@ async fn reply_text(request: reqwest::RequestBuilder) -> Result<String, Upstream
     Ok(String::from_utf8_lossy(&reply.body).into_owned())
 }
 
+/// Calls a `public` RPC as the service role and parses the value it returned.
+pub async fn rpc<T: DeserializeOwned>(
+    config: &Config,
+    function: &str,
+    params: Value,
+) -> Result<T, ApiError> {
+    let call =
+        service_role_client(config).rpc(function, without_null_arguments(params).to_string());
+    let body = send(call).await?;
+    returned_value(function, &body)
+        .map_err(|error| ApiError::Upstream(format!("{function} answer unparsable: {error}")))
+}
+
+/// Leaves null arguments out, so the SQL default (null) applies: PostgREST-compatible servers
+/// differ in how they bind a JSON null (postrust binds it as an empty string).
+fn without_null_arguments(params: Value) -> Value {
+    match params {
+        Value::Object(arguments) => Value::Object(
+            arguments
+                .into_iter()
+                .filter(|(_, value)| !value.is_null())
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The value a function returned. PostgREST sends it as is; postrust sends a one-element array
+/// of `{"<function>": value}` for a scalar (jsonb included) and of the row for a composite.
+/// A one-element array is taken as it is first: it may be a jsonb array PostgREST sent.
+fn returned_value<T: DeserializeOwned>(function: &str, body: &str) -> Result<T, serde_json::Error> {
+    match serde_json::from_str(body)? {
+        Value::Array(mut rows) if rows.len() == 1 => match rows.remove(0) {
+            Value::Object(mut row) if row.len() == 1 && row.contains_key(function) => {
+                serde_json::from_value(row.remove(function).unwrap_or_default())
+            }
+            row => {
+                let rows = Value::Array(vec![row]);
+                T::deserialize(&rows).or_else(|_| T::deserialize(&rows[0]))
+            }
+        },
+        value => serde_json::from_value(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn database_error(code: &str, message: &str) -> ApiError {
         ApiError::from(UpstreamError::Status {
@@ -271,5 +320,66 @@ mod tests {
         assert!(!error.to_response().body_text().contains("secret_table"));
         let outage = ApiError::from(UpstreamError::Unreachable("connection refused".into()));
         assert_eq!(outage.status(), 503);
+    }
+
+    #[test]
+    fn null_arguments_are_left_out() {
+        let params = json!({"user_id": "u", "team_id": null, "images": 0, "clear_key": false});
+        assert_eq!(
+            without_null_arguments(params),
+            json!({"user_id": "u", "images": 0, "clear_key": false})
+        );
+        assert_eq!(without_null_arguments(json!({})), json!({}));
+    }
+
+    /// A tagged outcome as the credit RPCs return them.
+    #[derive(serde::Deserialize)]
+    #[serde(tag = "status", rename_all = "snake_case")]
+    enum Outcome {
+        RateLimited { retry_after: u64 },
+    }
+
+    #[test]
+    fn reads_a_returned_value_as_postgrest_or_postrust_sends_it() {
+        let outcome = r#"{"status": "rate_limited", "retry_after": 12}"#;
+        for body in [
+            outcome.to_owned(),
+            format!(r#"[{{"reserve_ai_credits": {outcome}}}]"#),
+        ] {
+            let outcome: Outcome = returned_value("reserve_ai_credits", &body).unwrap();
+            assert!(matches!(outcome, Outcome::RateLimited { retry_after: 12 }));
+        }
+        assert!(
+            returned_value::<bool>("release_ai_credits", r#"[{"release_ai_credits": true}]"#)
+                .unwrap()
+        );
+        assert_eq!(
+            returned_value::<String>("config_id", "\"id\"").unwrap(),
+            "id"
+        );
+        assert_eq!(
+            returned_value::<Value>("f", "[1, 2]").unwrap(),
+            json!([1, 2]),
+            "a longer array is a value of its own"
+        );
+        assert_eq!(returned_value::<Value>("f", "[]").unwrap(), json!([]));
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Claimed {
+            id: u32,
+        }
+        assert_eq!(
+            returned_value::<Vec<Claimed>>("claim", r#"[{"id": 7}]"#).unwrap(),
+            [Claimed { id: 7 }],
+            "PostgREST's jsonb array of one element stays an array"
+        );
+        assert_eq!(
+            returned_value::<Vec<Claimed>>("claim", r#"[{"claim": [{"id": 7}]}]"#).unwrap(),
+            [Claimed { id: 7 }]
+        );
+        assert_eq!(
+            returned_value::<Claimed>("save", r#"[{"id": 1}]"#).unwrap(),
+            Claimed { id: 1 },
+            "postrust's composite row is unwrapped from its array"
+        );
     }
 }

@@ -15,6 +15,7 @@
 //! is dropped before it finished (a timeout), so an abandoned call still stops. On the host (unit
 //! tests) reqwest sends it.
 
+pub mod call;
 pub mod policy;
 
 use std::fmt;
@@ -23,7 +24,10 @@ use std::time::Duration;
 use futures::future::{select, Either};
 use futures::stream::{self, LocalBoxStream, StreamExt};
 
-use crate::clock::sleep;
+pub use call::{Body, Call, Method, Reply};
+use policy::OutboundPolicy;
+
+use crate::infra::clock::sleep;
 
 /// How much of an answer is read, and how long an exchange may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +47,11 @@ impl Limits {
 /// Why no (whole) answer came; the text is for logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
+    /// The outbound policy refused the URL a user chose; nothing was sent.
+    Refused(String),
+    /// The connection could not be opened: the other side never saw the request.
+    NotSent(String),
+    /// No answer; the request may have arrived.
     Unreachable(String),
     TimedOut(Duration),
     /// The answer went past `Limits::max_body_bytes`; reading stopped there.
@@ -54,31 +63,12 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreachable(cause) => f.write_str(cause),
+            Self::Refused(cause) | Self::NotSent(cause) | Self::Unreachable(cause) => {
+                f.write_str(cause)
+            }
             Self::TimedOut(limit) => write!(f, "no answer within {} s", limit.as_secs_f64()),
             Self::TooLarge { limit } => write!(f, "answer larger than {limit} bytes"),
         }
-    }
-}
-
-pub struct Reply {
-    pub status: u16,
-    pub body: Vec<u8>,
-    headers: platform::ReplyHeaders,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name)
-    }
-
-    pub fn succeeded(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// The start of the body, for a log line: enough to diagnose, bounded in size.
-    pub fn body_excerpt(&self) -> String {
-        crate::error::excerpt(&String::from_utf8_lossy(&self.body))
     }
 }
 
@@ -102,12 +92,104 @@ impl Streamed {
         while let Some(chunk) = self.chunks.next().await {
             body.extend(chunk?);
         }
-        Ok(Reply {
-            status: self.status,
-            body,
-            headers: self.headers,
-        })
+        Ok(Reply::received(self.status, body, self.headers))
     }
+}
+
+/// Where a [`Call`] may go and how its answer is bounded.
+#[derive(Clone, Copy, Debug)]
+pub struct Destination<'a> {
+    /// Checks the URL first, when a user chose it (an AI base URL).
+    pub policy: Option<OutboundPolicy>,
+    /// `SOCIAL_API_ORIGIN_OVERRIDE`: serves every platform from the local fakes (see [`rewrite`]).
+    pub origin_override: Option<&'a str>,
+    /// Headers every call to this destination carries.
+    pub headers: &'a [(&'static str, &'static str)],
+    pub limits: Limits,
+}
+
+impl Destination<'_> {
+    /// A URL a user chose, held to `policy`.
+    pub fn chosen_by_user(policy: OutboundPolicy, limits: Limits) -> Self {
+        Destination {
+            policy: Some(policy),
+            origin_override: None,
+            headers: &[],
+            limits,
+        }
+    }
+}
+
+impl<'a> Destination<'a> {
+    /// A platform's public API, or the fakes standing in for it.
+    pub fn platform(origin_override: Option<&'a str>, limits: Limits) -> Self {
+        Destination {
+            policy: None,
+            origin_override,
+            headers: &[],
+            limits,
+        }
+    }
+}
+
+/// `https://api.x.com/2/users/me` → `{override}/api.x.com/2/users/me`.
+pub fn rewrite(url: &str, origin_override: Option<&str>) -> String {
+    match (origin_override, url.strip_prefix("https://")) {
+        (Some(origin), Some(rest)) => format!("{origin}/{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
+/// Sends `call` to `to`, whole: the one path every adapter's call takes.
+pub async fn exchange(call: &Call, to: &Destination<'_>) -> Result<Reply, Failure> {
+    send_within(request(call, to)?, to.limits).await
+}
+
+/// Sends `call` to `to` and answers once the headers arrived (see [`open`]).
+pub async fn open_exchange(call: &Call, to: &Destination<'_>) -> Result<Streamed, Failure> {
+    open(request(call, to)?, to.limits).await
+}
+
+fn request(call: &Call, to: &Destination<'_>) -> Result<reqwest::RequestBuilder, Failure> {
+    let url = match to.policy {
+        Some(policy) => policy
+            .check(&call.url)
+            .map_err(|refusal| Failure::Refused(refusal.reason().to_owned()))?
+            .to_string(),
+        None => rewrite(&call.url, to.origin_override),
+    };
+    let client = reqwest::Client::new();
+    let mut request = match call.method {
+        Method::Get => client.get(url),
+        Method::Post => client.post(url),
+        Method::Put => client.put(url),
+        Method::Delete => client.delete(url),
+    };
+    for (name, value) in &call.headers {
+        request = request.header(*name, value);
+    }
+    for (name, value) in to.headers {
+        request = request.header(*name, *value);
+    }
+    Ok(match &call.body {
+        Body::Empty => request,
+        Body::Json(value) => request
+            .header("content-type", "application/json")
+            .body(value.to_string()),
+        Body::Form(form) => request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form.iter().map(|(name, value)| (*name, value.as_str())))
+                    .finish(),
+            ),
+        Body::Bytes {
+            content_type,
+            bytes,
+        } => request
+            .header("content-type", content_type)
+            .body(bytes.clone()),
+    })
 }
 
 /// Sends the request within [`Limits::DEFAULT`].
@@ -187,8 +269,13 @@ mod platform {
         }
     }
 
+    /// Without the URL: its query could carry a token.
     fn unreachable(error: reqwest::Error) -> Failure {
-        Failure::Unreachable(error.to_string())
+        if error.is_connect() {
+            Failure::NotSent(error.without_url().to_string())
+        } else {
+            Failure::Unreachable(error.without_url().to_string())
+        }
     }
 
     /// Through a client that follows no redirect, whoever built the request.
@@ -267,7 +354,15 @@ mod platform {
         if error.is_instance_of::<RangeError>() {
             return Failure::TooLarge { limit };
         }
-        Failure::Unreachable(format!("{} {}: {error:?}", request.method(), request.url()))
+        // Without the query: it could carry a token. In workerd a refused connection and a lost
+        // one look alike, so no failure here proves the request was never sent.
+        let url = request.url();
+        Failure::Unreachable(format!(
+            "{} {}{}: {error:?}",
+            request.method(),
+            url.origin().ascii_serialization(),
+            url.path()
+        ))
     }
 
     /// Starts the exchange with `start(url, method, header lines, body)`.
@@ -313,11 +408,11 @@ mod platform {
             .map_err(|error| failure(&request, error, limit))?;
         guard.0 = None;
         let exchanged = Exchanged::from(exchanged);
-        Ok(Reply {
-            status: exchanged.status(),
-            body: exchanged.body(),
-            headers: ReplyHeaders(exchanged),
-        })
+        Ok(Reply::received(
+            exchanged.status(),
+            exchanged.body(),
+            ReplyHeaders(exchanged),
+        ))
     }
 
     /// The body crosses chunk by chunk (counted by `super::bounded`); the exchange is aborted
@@ -355,6 +450,21 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    #[test]
+    fn rewrites_only_https_urls_and_only_with_an_override() {
+        assert_eq!(
+            rewrite(
+                "https://api.x.com/2/users/me",
+                Some("http://127.0.0.1:9/social")
+            ),
+            "http://127.0.0.1:9/social/api.x.com/2/users/me"
+        );
+        assert_eq!(
+            rewrite("https://api.x.com/2/users/me", None),
+            "https://api.x.com/2/users/me"
+        );
+    }
 
     /// A server that reads each request's head, then writes `head` and `chunk` repeated `count`
     /// times (`usize::MAX`: until the client hangs up) and keeps the connection open; without
