@@ -298,7 +298,7 @@ mod tests {
         let lists = [
             (
                 "caught",
-                "functions/src/crypto.rs:51:21: delete ! in KeyRing::parse\n\
+                "functions/src/infra/crypto.rs:51:21: delete ! in KeyRing::parse\n\
                         functions/src/auth/jwks.rs:9:1: replace f -> bool with true\n",
             ),
             (
@@ -307,7 +307,7 @@ mod tests {
             ),
             (
                 "unviable",
-                "functions/src/crypto.rs:39:9: replace KeyRing::parse -> X with Default\n",
+                "functions/src/infra/crypto.rs:39:9: replace KeyRing::parse -> X with Default\n",
             ),
         ];
         for (outcome, text) in lists {

@@ -198,25 +198,6 @@ mod tests {
     }
 
     #[test]
-    fn only_rate_limits_and_outages_are_transient() {
-        for transient in [
-            ProviderError::RateLimited {
-                retry_after_seconds: Some(2),
-            },
-            ProviderError::Unavailable("503".into()),
-        ] {
-            assert!(is_transient(&transient), "{transient:?}");
-        }
-        for lasting in [
-            ProviderError::AuthFailed("401".into()),
-            ProviderError::ContentFiltered,
-            ProviderError::Malformed("no choices".into()),
-        ] {
-            assert!(!is_transient(&lasting), "{lasting:?}");
-        }
-    }
-
-    #[test]
     fn retry_after_is_seconds_capped_at_a_day_and_nothing_else() {
         for (value, seconds) in [
             ("3", Some(3)),
