@@ -17,6 +17,7 @@ const APT_PACKAGES: [&str; 5] = [
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WORKER_BUILD_VERSION: &str = "0.8.7";
 const POSTRUST_VERSION: &str = "3.1.0";
+const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 
 pub fn ensure_all() -> Result<()> {
     ensure_apt_packages()?;
@@ -79,6 +80,11 @@ fn ensure_wasm_target() -> Result<()> {
         return Ok(());
     }
     run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// cargo-mutants, for `cargo xtask mutants` only (the stack does not need it).
+pub fn ensure_cargo_mutants() -> Result<()> {
+    ensure_cargo_tool("cargo-mutants", "cargo-mutants", CARGO_MUTANTS_VERSION)
 }
 
 /// `cargo install` at an exact version; `--locked` is avoided because the registry here can lack

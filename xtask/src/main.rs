@@ -1,7 +1,8 @@
-//! `cargo xtask dev | test | bench | build-worker`: the project's two commands and their helpers.
+//! `cargo xtask dev | test | bench | mutants | build-worker`: the project's two commands and their helpers.
 
 mod bench;
 mod install;
+mod mutants;
 mod postgres;
 mod service;
 mod stack;
@@ -31,6 +32,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)
+  mutants [--list] [MODULE...]
+                         mutation testing (cargo-mutants) of the worker's security- and
+                         money-critical modules against its unit tests, with caught/missed/
+                         timeout/unviable per module (default: all the modules listed in
+                         xtask/src/mutants.rs); slow, so not part of `test`
   build-worker [--optimize]
                          build the worker to wasm (what wrangler.toml's build command runs)";
 
@@ -53,6 +59,7 @@ fn main() {
         ["test", suites @ ..] => test::Selection::parse(suites)
             .and_then(|selection| with_runtime(test::run_all(selection))),
         ["bench", sections @ ..] => with_runtime(bench::run(sections)),
+        ["mutants", options @ ..] => mutants::run(options),
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),
         _ => {
