@@ -1,6 +1,7 @@
-//! `cargo xtask dev | test | bench | build-worker`: the project's two commands and their helpers.
+//! `cargo xtask dev | test | bench | build-worker | docs`: the project's two commands and their helpers.
 
 mod bench;
+mod docs;
 mod install;
 mod postgres;
 mod service;
@@ -32,7 +33,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)
   build-worker [--optimize]
-                         build the worker to wasm (what wrangler.toml's build command runs)";
+                         build the worker to wasm (what wrangler.toml's build command runs)
+  docs                   write docs/api.md's operation reference from functions/openapi.json";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +57,7 @@ fn main() {
         ["bench", sections @ ..] => with_runtime(bench::run(sections)),
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),
+        ["docs"] => docs::write(),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
