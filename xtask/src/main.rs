@@ -1,4 +1,4 @@
-//! `cargo xtask dev | test | bench | build-worker | docs`: the project's two commands and their helpers.
+//! `cargo xtask dev | test | setup | bench | build-worker | docs`: the project's two commands and their helpers.
 
 mod bench;
 mod docs;
@@ -20,6 +20,8 @@ use devstack::Signing;
 use stack::{Mode, Ports, Stack, SEED_USERS};
 
 const USAGE: &str = "usage: cargo xtask <command>
+  setup                  install what the local stack needs and is missing (dev and test run it
+                         when their check finds something missing)
   dev [--reset] [--legacy-jwt]
                          install what is missing, then run the whole local stack until Ctrl-C
                          (--reset: drop the local database and start from the migrations again;
@@ -52,6 +54,7 @@ fn main() {
             };
             with_runtime(dev(options.contains(&"--reset"), signing))
         }
+        ["setup"] => install::setup(),
         ["test", suites @ ..] => test::Selection::parse(suites)
             .and_then(|selection| with_runtime(test::run_all(selection))),
         ["bench", sections @ ..] => with_runtime(bench::run(sections)),
