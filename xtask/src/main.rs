@@ -29,7 +29,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                          projects do, instead of the ES256 key in the JWKS)
   test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
                          (or only the named ones: unit wasm-build pgtap e2e abuse sdk
-                         supabase-cli e2e-outage; e2e:FILE runs tests/e2e/tests/FILE.rs,
+                         supabase-cli e2e-outage; e2e:NAME runs tests/e2e/tests/api/NAME.rs,
                          pgtap:TEXT the pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;

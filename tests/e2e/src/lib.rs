@@ -1,6 +1,7 @@
 //! Shared setup of the end-to-end tests: the stack `cargo xtask test` started, found through
 //! `E2E_*` environment variables, and tokens minted with its keys.
 
+pub mod app;
 pub mod contract;
 pub mod social;
 
@@ -301,56 +302,6 @@ pub async fn database() -> tokio_postgres::Client {
         .expect("database reachable");
     tokio::spawn(connection);
     client
-}
-
-/// A fresh user (so tests do not share credits or rate windows) and their access token.
-pub async fn new_user(
-    stack: &Stack,
-    db: &tokio_postgres::Client,
-    plan: Option<&str>,
-) -> (String, String) {
-    let email = format!(
-        "ai-{}@example.com",
-        std::process::id() as u64 * 1_000_000 + rand_suffix()
-    );
-    let row = db
-        .query_one(
-            "insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, raw_app_meta_data, \
-             raw_user_meta_data, created_at, updated_at) values ('00000000-0000-0000-0000-000000000000', \
-             gen_random_uuid(), 'authenticated', 'authenticated', $1, now(), '{}', '{}', now(), now()) returning id::text",
-            &[&email],
-        )
-        .await
-        .unwrap();
-    let id: String = row.get(0);
-    if let Some(plan) = plan {
-        db.execute(
-            "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, $2)",
-            &[&id, &plan],
-        )
-        .await
-        .unwrap();
-    }
-    let token = stack.keys.user_access_token(
-        &DevUser {
-            id: &id,
-            email: &email,
-        },
-        &stack.issuer(),
-        3600,
-    );
-    (id, token)
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            % 1_000_000_000
 }
 
 /// Waits until no AI request of `subject` (a user or a team) is still reserved: the worker
