@@ -1,18 +1,24 @@
 //! One port serving Supabase's API paths, as a project's API gateway does: `/rest/v1/*` is proxied
 //! to the PostgREST-compatible server, `/auth/v1/*` is the auth stand-in. Requests must carry a
-//! valid `apikey` (header or query) except on the few open auth paths; a REST request without
-//! `Authorization` is forwarded with the API key as its bearer token, as Supabase does.
+//! valid `apikey` (header or query) except on the few open auth paths and CORS preflights; a REST
+//! request without `Authorization` is forwarded with the API key as its bearer token, as Supabase
+//! does. Where the server answers differently from PostgREST (a `+` in a query, RPC result
+//! shapes, the OpenAPI description at `/rest/v1/`), the gateway answers as PostgREST does.
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use deadpool_postgres::Pool;
 use serde_json::json;
+
+use crate::openapi;
+use crate::rpc_shape::{reshape, Returns, RpcShapes};
 
 /// Largest request body the gateway forwards (Supabase's API gateway limits bodies too).
 const MAX_BODY_BYTES: usize = 50 * 1024 * 1024;
@@ -34,15 +40,23 @@ pub struct GatewayConfig {
 pub struct Gateway {
     config: GatewayConfig,
     client: reqwest::Client,
+    /// The database, as the catalog reader behind the RPC shapes and the OpenAPI description.
+    pool: Pool,
+    rpc_shapes: RpcShapes,
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig) -> Self {
+    pub fn new(config: GatewayConfig, pool: Pool) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Self { config, client }
+        Self {
+            config,
+            client,
+            rpc_shapes: RpcShapes::new(pool.clone()),
+            pool,
+        }
     }
 
     /// The REST proxy, with `services` (auth, storage, mailbox) mounted beside it.
@@ -50,11 +64,13 @@ impl Gateway {
         let gateway = Arc::new(self);
         Router::new()
             .route("/rest/v1", any(proxy_rest))
+            .route("/rest/v1/", any(proxy_rest))
             .route("/rest/v1/{*path}", any(proxy_rest))
             .with_state(gateway.clone())
             .merge(services)
             .fallback(no_route)
             .layer(middleware::from_fn_with_state(gateway, require_api_key))
+            .layer(middleware::from_fn(cors))
     }
 
     /// The API key a request presents, if it is one of the project's keys.
@@ -113,45 +129,208 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
         .path()
         .strip_prefix("/rest/v1")
         .unwrap_or_default();
+    if matches!(rest, "" | "/") && parts.method == Method::GET {
+        return openapi_description(&gateway, &api_key, &parts.headers).await;
+    }
     let mut url = format!("{}{}", gateway.config.postgrest_url, rest);
     if let Some(query) = query {
         url.push('?');
-        url.push_str(query);
+        url.push_str(&plus_as_space(query));
     }
+    // Read before the request moves upstream: the answer is reshaped as PostgREST would send it.
+    let rpc_function = rest.strip_prefix("/rpc/").map(str::to_owned);
+    let wants_object = accepts_single_object(&parts.headers);
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
         return kong_error(StatusCode::PAYLOAD_TOO_LARGE, "Request size limit exceeded");
     };
 
+    let rpc_arguments = argument_names(&body, query);
     let mut headers = forwarded_headers(&parts.headers);
     if !headers.contains_key(header::AUTHORIZATION) {
         let bearer =
             HeaderValue::from_str(&format!("Bearer {api_key}")).expect("API keys are ASCII");
         headers.insert(header::AUTHORIZATION, bearer);
     }
-    let upstream = gateway
-        .client
-        .request(parts.method, url)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await;
-    match upstream {
-        Ok(upstream) => {
-            let status = upstream.status();
-            let headers = forwarded_headers(upstream.headers());
-            match upstream.bytes().await {
-                Ok(bytes) => (status, headers, Body::from(bytes)).into_response(),
-                Err(_) => kong_error(
-                    StatusCode::BAD_GATEWAY,
-                    "An invalid response was received from the upstream server",
-                ),
-            }
+    let (status, headers, bytes) = match gateway.forward(parts.method, url, headers, body).await {
+        Ok(answer) => answer,
+        Err(response) => return response,
+    };
+    let bytes = match rpc_function.filter(|_| status.is_success() && !wants_object) {
+        Some(function) => {
+            let returns = gateway.rpc_shapes.returns(&function, &rpc_arguments).await;
+            rpc_answer(returns, &headers, bytes)
         }
-        Err(_) => kong_error(
-            StatusCode::BAD_GATEWAY,
-            "An invalid response was received from the upstream server",
-        ),
+        None => bytes,
+    };
+    (status, headers, Body::from(bytes)).into_response()
+}
+
+impl Gateway {
+    /// The upstream server's answer, or the gateway's 502.
+    async fn forward(
+        &self,
+        method: Method,
+        url: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Response> {
+        let bad_gateway = |_| {
+            kong_error(
+                StatusCode::BAD_GATEWAY,
+                "An invalid response was received from the upstream server",
+            )
+        };
+        let upstream = self
+            .client
+            .request(method, url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(bad_gateway)?;
+        let status = upstream.status();
+        let headers = forwarded_headers(upstream.headers());
+        let bytes = upstream.bytes().await.map_err(bad_gateway)?;
+        Ok((status, headers, bytes))
     }
+}
+
+/// A successful JSON answer of a function in the shape PostgREST gives it.
+fn rpc_answer(returns: Returns, headers: &HeaderMap, body: Bytes) -> Bytes {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    match is_json
+        .then(|| serde_json::from_slice(&body).ok())
+        .flatten()
+    {
+        Some(answer) => serde_json::to_vec(&reshape(returns, answer))
+            .expect("JSON values serialise")
+            .into(),
+        None => body,
+    }
+}
+
+/// The arguments a call names: a JSON body's keys, else the query's parameters.
+fn argument_names(body: &[u8], query: Option<&str>) -> Vec<String> {
+    if let Ok(serde_json::Value::Object(arguments)) = serde_json::from_slice(body) {
+        return arguments.keys().cloned().collect();
+    }
+    const NOT_ARGUMENTS: [&str; 5] = ["select", "order", "limit", "offset", "columns"];
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split('=').next())
+        .filter(|name| !name.is_empty() && !NOT_ARGUMENTS.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `Accept: application/vnd.pgrst.object+json`: the server already answers one object.
+fn accepts_single_object(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/vnd.pgrst.object"))
+}
+
+/// Form encoding's space: the SDKs send `+` for a space in filter values (a literal plus arrives
+/// as `%2B`), and PostgREST decodes it so; the server behind takes `+` literally.
+fn plus_as_space(query: &str) -> std::borrow::Cow<'_, str> {
+    if query.contains('+') {
+        query.replace('+', "%20").into()
+    } else {
+        query.into()
+    }
+}
+
+/// The schema description is for secret keys only, as on hosted Supabase since 2026.
+async fn openapi_description(gateway: &Gateway, api_key: &str, headers: &HeaderMap) -> Response {
+    if api_key != gateway.config.service_role_key {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "message": "Access to schema is forbidden",
+                "hint": "Accessing the schema via the Data API is only allowed using a secret API key."
+            })),
+        )
+            .into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match openapi::document(&gateway.pool, host).await {
+        Ok(document) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openapi+json; charset=utf-8",
+            )],
+            document.to_string(),
+        )
+            .into_response(),
+        Err(error) => {
+            eprintln!("gateway: building the OpenAPI description failed: {error:#}");
+            kong_error(
+                StatusCode::BAD_GATEWAY,
+                "An invalid response was received from the upstream server",
+            )
+        }
+    }
+}
+
+/// Headers a browser may read on any answer: PostgREST's, GoTrue's and Storage's own.
+const EXPOSED_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, \
+    Date, Location, Server, Transfer-Encoding, Range-Unit, X-Total-Count, Link, \
+    X-Supabase-Api-Version, ETag, Content-Length, Cache-Control, Last-Modified";
+
+/// CORS as Supabase's gateway answers it: any origin; a preflight is answered here, before the
+/// API key check, since browsers send it without one.
+async fn cors(request: Request, next: Next) -> Response {
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        let allowed_headers = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(
+                "authorization, apikey, content-type, x-client-info",
+            ));
+        return (
+            StatusCode::OK,
+            [
+                (
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                ),
+                (
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+                ),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, allowed_headers),
+                (
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("3600"),
+                ),
+            ],
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+    response
 }
 
 /// Drops hop-by-hop headers and those the HTTP stack recomputes.
@@ -185,6 +364,14 @@ fn kong_error(status: StatusCode, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plus_in_the_query_is_a_space_and_an_encoded_plus_stays_a_plus() {
+        assert_eq!(
+            plus_as_space("name=eq.Winter+launch&note=eq.1%2B1"),
+            "name=eq.Winter%20launch&note=eq.1%2B1"
+        );
+    }
 
     #[test]
     fn api_key_is_read_from_the_query_when_no_header() {

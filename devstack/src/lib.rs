@@ -7,7 +7,9 @@ mod db;
 pub mod gateway;
 pub mod keys;
 pub mod mailbox;
+mod openapi;
 mod pg_net;
+mod rpc_shape;
 pub mod storage;
 
 use std::sync::Arc;
@@ -71,11 +73,14 @@ impl LocalSupabase {
             self.keys.clone(),
             self.storage_dir,
         ));
-        let gateway = Gateway::new(GatewayConfig {
-            postgrest_url: self.postgrest_url,
-            anon_key: self.keys.anon_key(),
-            service_role_key: self.keys.service_role_key(),
-        });
+        let gateway = Gateway::new(
+            GatewayConfig {
+                postgrest_url: self.postgrest_url,
+                anon_key: self.keys.anon_key(),
+                service_role_key: self.keys.service_role_key(),
+            },
+            pool.clone(),
+        );
         tokio::spawn(pg_net::run_dispatcher(pool.clone()));
         let services = auth
             .router()

@@ -18,6 +18,8 @@ pub struct Mail {
     pub body: String,
     /// The action link in the body (confirm, reset, invite), for clients and tests.
     pub link: String,
+    /// The six-digit code in the body (GoTrue's `{{ .Token }}`), for `POST /verify` with the address.
+    pub token: String,
     pub sent_at: String,
 }
 
@@ -27,14 +29,15 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
-    pub fn send(&self, to: &str, subject: &str, link: &str) {
+    pub fn send(&self, to: &str, subject: &str, link: &str, token: &str) {
         let mut messages = self.messages.lock().expect("mailbox lock");
         let mail = Mail {
             id: messages.len() as u64 + 1,
             to: to.to_owned(),
             subject: subject.to_owned(),
-            body: format!("{subject}\n\nFollow this link: {link}\n"),
+            body: format!("{subject}\n\nFollow this link: {link}\nOr enter this code: {token}\n"),
             link: link.to_owned(),
+            token: token.to_owned(),
             sent_at: chrono::Utc::now().to_rfc3339(),
         };
         eprintln!("mailbox: \"{subject}\" to {to}");

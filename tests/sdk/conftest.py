@@ -33,9 +33,8 @@ def signed_in(email: str, password: str = SEED_PASSWORD) -> Client:
 
 
 def create_team(client: Client, name: str) -> str:
-    team = client.rpc("create_team", {"name": f"{name} {uuid.uuid4().hex[:6]}"}).execute().data
-    # PostgREST answers a function returning one row with an object; postrust with a one-row array.
-    return (team[0] if isinstance(team, list) else team)["id"]
+    # `create_team` returns one row (`returns public.teams`): PostgREST answers it as an object.
+    return client.rpc("create_team", {"name": f"{name} {uuid.uuid4().hex[:6]}"}).execute().data["id"]
 
 
 @pytest.fixture
@@ -64,12 +63,14 @@ def last_link(address: str) -> str:
     return messages[-1]["link"]
 
 
-def follow_link(link: str) -> dict[str, str]:
-    """Opens an emailed link like a browser and returns the fragment the app would receive."""
+def landing(link: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Opens an emailed link like a browser: the query and the fragment Auth redirects it with
+    (a PKCE flow's `code` in the query, an implicit flow's session in the fragment)."""
     response = httpx.get(link, follow_redirects=False)
     assert response.status_code in (302, 303), response.text
-    fragment = urlparse(response.headers["location"]).fragment
-    return {key: values[0] for key, values in parse_qs(fragment).items()}
+    location = urlparse(response.headers["location"])
+    values = lambda part: {key: value[0] for key, value in parse_qs(part, keep_blank_values=True).items()}
+    return values(location.query), values(location.fragment)
 
 
 def link_token(link: str) -> str:

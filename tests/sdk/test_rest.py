@@ -20,9 +20,8 @@ def test_strangers_see_only_their_own_profile_and_teammates_see_each_other():
     assert [row["id"] for row in dave.table("profiles").select("id").execute().data] == [dave_id]
 
     team_id = create_team(carol, "Profiles")
-    token = carol.rpc("create_team_invitation", {"team_id": team_id, "email": dave.auth.get_user().user.email}).execute().data
-    token = (token[0] if isinstance(token, list) else token)["token"]
-    dave.rpc("accept_team_invitation", {"token": token}).execute()
+    invitation = carol.rpc("create_team_invitation", {"team_id": team_id, "email": dave.auth.get_user().user.email}).execute().data
+    dave.rpc("accept_team_invitation", {"token": invitation[0]["token"]}).execute()
     assert sorted(row["id"] for row in dave.table("profiles").select("id").execute().data) == sorted([carol_id, dave_id])
 
 
@@ -51,3 +50,45 @@ def test_members_insert_team_rows_that_outsiders_neither_see_nor_write():
     with pytest.raises(APIError):
         heidi.table("personas").insert({"team_id": team_id, "name": "Planted"}).execute()
     assert [row["name"] for row in grace.table("personas").select("name").eq("team_id", team_id).execute().data] == ["Skeptical Sam"]
+
+
+def test_filter_values_with_spaces_and_plus_signs_match_as_on_hosted():
+    """Both SDKs send a space as `+` in the query, which PostgREST decodes as a space."""
+    grace, _ = fresh_user("spaces")
+    team_id = create_team(grace, "Spaces")
+    for name in ["Winter launch", "C++ fans"]:
+        grace.table("personas").insert({"team_id": team_id, "name": name}).execute()
+
+    found = grace.table("personas").select("name").eq("team_id", team_id).eq("name", "Winter launch").execute().data
+    assert found == [{"name": "Winter launch"}]
+    assert grace.table("personas").select("name").eq("name", "C++ fans").execute().data == [{"name": "C++ fans"}]
+    updated = grace.table("personas").update({"initial_beliefs": "Cold"}).eq("team_id", team_id).eq("name", "Winter launch").execute().data
+    assert [row["initial_beliefs"] for row in updated] == ["Cold"]
+    in_list = grace.table("personas").select("name").eq("team_id", team_id).in_("name", ["Winter launch", "C++ fans"]).execute().data
+    assert sorted(row["name"] for row in in_list) == ["C++ fans", "Winter launch"]
+
+
+def test_rpc_answers_in_the_shape_of_the_declared_return_type():
+    (owner, _), (invitee, _) = fresh_user("shapes"), fresh_user("shaped")
+    team = owner.rpc("create_team", {"name": "Shapes team"}).execute().data
+    assert isinstance(team, dict) and team["name"] == "Shapes team"  # returns public.teams: one row
+
+    email = invitee.auth.get_user().user.email
+    invitation = owner.rpc("create_team_invitation", {"team_id": team["id"], "email": email}).execute().data
+    assert isinstance(invitation, list) and len(invitation) == 1  # returns table: a set
+    assert invitee.rpc("my_team_invitations", {}).execute().data[0]["team_name"] == "Shapes team"
+
+    joined = invitee.rpc("accept_team_invitation", {"token": invitation[0]["token"]}).execute().data
+    assert joined == team["id"]  # returns uuid: the bare value
+    assert new_client(SERVICE_ROLE_KEY).rpc("health_check").execute().data is True  # returns boolean
+
+
+def test_rpc_asked_for_one_object_answers_one_object():
+    """`Accept: application/vnd.pgrst.object+json` (`.single()`): PostgREST answers the row itself."""
+    (owner, _), (invitee, _) = fresh_user("single"), fresh_user("singled")
+    team_id = create_team(owner, "Single")
+    email = invitee.auth.get_user().user.email
+    invitation = owner.rpc("create_team_invitation", {"team_id": team_id, "email": email}).single().execute().data
+    assert set(invitation) == {"invitation_id", "token"}
+    team = owner.rpc("create_team", {"name": "Single again"}).single().execute().data
+    assert team["name"] == "Single again"

@@ -15,9 +15,7 @@ async function rpc(env, name, params) {
     body: JSON.stringify(params),
   });
   if (!response.ok) throw new Error(`${name} answered ${response.status}`);
-  const value = await response.json();
-  // PostgREST sends the value; postrust a one-element array of `{"<name>": value}`.
-  return Array.isArray(value) && value.length === 1 && name in value[0] ? value[0][name] : value;
+  return response.json(); // a scalar function's bare value, as PostgREST sends it
 }
 
 async function complete(env, prompt) {

@@ -1,4 +1,6 @@
-//! Installs what the local stack needs, idempotently: seconds when nothing is missing.
+//! `cargo xtask setup`: installs what the local stack needs. `dev` and `test` first check, without
+//! writing anything, what is missing, and run the setup only then: nothing runs `apt-get` or
+//! writes to `/etc` on a machine that has everything.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,29 +19,124 @@ const APT_PACKAGES: [&str; 5] = [
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WORKER_BUILD_VERSION: &str = "0.8.7";
 const POSTRUST_VERSION: &str = "3.1.0";
+const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 
-pub fn ensure_all() -> Result<()> {
-    ensure_apt_packages()?;
-    ensure_wasm_target()?;
-    ensure_cargo_tool("worker-build", "worker-build", WORKER_BUILD_VERSION)?;
-    ensure_cargo_tool(
-        "wasm-bindgen-cli",
-        "wasm-bindgen",
-        &locked_version("wasm-bindgen")?,
-    )?;
-    ensure_cargo_tool("postrust-server", "postrust", POSTRUST_VERSION)?;
-    ensure_npm_packages()?;
-    ensure_python_packages()
+/// One thing the stack needs that can be missing.
+enum Requirement {
+    AptPackages(Vec<&'static str>),
+    WasmTarget,
+    CargoTool {
+        krate: &'static str,
+        binary: &'static str,
+        version: String,
+    },
+    NpmPackages,
+    PythonPackages,
 }
 
-fn ensure_apt_packages() -> Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES
-        .into_iter()
-        .filter(|p| !dpkg_installed(p))
-        .collect();
+/// Installs whatever is missing when something is (what `dev` and `test` run first).
+pub fn ensure_all() -> Result<()> {
+    let missing = missing()?;
     if missing.is_empty() {
         return Ok(());
     }
+    let names: Vec<String> = missing.iter().map(Requirement::name).collect();
+    eprintln!("missing: {}; running `cargo xtask setup`", names.join(", "));
+    install(missing)
+}
+
+/// `cargo xtask setup`: installs what is missing, and says so when nothing is.
+pub fn setup() -> Result<()> {
+    let missing = missing()?;
+    if missing.is_empty() {
+        println!("everything the local stack needs is installed");
+        return Ok(());
+    }
+    install(missing)
+}
+
+fn install(missing: Vec<Requirement>) -> Result<()> {
+    missing.iter().try_for_each(Requirement::install)
+}
+
+/// What is not installed, found without installing or writing anything.
+fn missing() -> Result<Vec<Requirement>> {
+    let apt: Vec<&str> = APT_PACKAGES
+        .into_iter()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    let wasm_bindgen_version = locked_version("wasm-bindgen")?;
+    let candidates = [
+        Requirement::AptPackages(apt),
+        Requirement::WasmTarget,
+        Requirement::CargoTool {
+            krate: "worker-build",
+            binary: "worker-build",
+            version: WORKER_BUILD_VERSION.to_owned(),
+        },
+        Requirement::CargoTool {
+            krate: "wasm-bindgen-cli",
+            binary: "wasm-bindgen",
+            version: wasm_bindgen_version,
+        },
+        Requirement::CargoTool {
+            krate: "postrust-server",
+            binary: "postrust",
+            version: POSTRUST_VERSION.to_owned(),
+        },
+        Requirement::NpmPackages,
+        Requirement::PythonPackages,
+    ];
+    let mut missing = Vec::new();
+    for requirement in candidates {
+        if !requirement.is_present()? {
+            missing.push(requirement);
+        }
+    }
+    Ok(missing)
+}
+
+impl Requirement {
+    fn name(&self) -> String {
+        match self {
+            Self::AptPackages(packages) => packages.join(" "),
+            Self::WasmTarget => format!("rust target {WASM_TARGET}"),
+            Self::CargoTool { krate, version, .. } => format!("{krate} {version}"),
+            Self::NpmPackages => "npm packages (package-lock.json)".to_owned(),
+            Self::PythonPackages => "Python SDK clients (tests/sdk/requirements.txt)".to_owned(),
+        }
+    }
+
+    fn is_present(&self) -> Result<bool> {
+        Ok(match self {
+            Self::AptPackages(packages) => packages.is_empty(),
+            Self::WasmTarget => wasm_target_installed()?,
+            Self::CargoTool {
+                krate,
+                binary,
+                version,
+            } => cargo_tool_installed(krate, binary, version)?,
+            Self::NpmPackages => npm_stamp().is_current()?,
+            Self::PythonPackages => python_stamp().is_current()?,
+        })
+    }
+
+    fn install(&self) -> Result<()> {
+        match self {
+            Self::AptPackages(packages) => install_apt_packages(packages),
+            Self::WasmTarget => run(Command::new("rustup").args(["target", "add", WASM_TARGET])),
+            Self::CargoTool { krate, version, .. } => install_cargo_tool(krate, version),
+            Self::NpmPackages => npm_stamp().record_after(|| {
+                run(Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(repo_root()))
+            }),
+            Self::PythonPackages => python_stamp().record_after(install_python_packages),
+        }
+    }
+}
+
+fn install_apt_packages(missing: &[&str]) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!(
             "missing Debian packages; run as root: apt-get install {}",
@@ -56,7 +153,7 @@ fn ensure_apt_packages() -> Result<()> {
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
@@ -67,31 +164,36 @@ fn dpkg_installed(package: &str) -> bool {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
 }
 
-fn ensure_wasm_target() -> Result<()> {
+fn wasm_target_installed() -> Result<bool> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
         .context("rustup is required")?;
-    if String::from_utf8_lossy(&installed.stdout)
+    Ok(String::from_utf8_lossy(&installed.stdout)
         .lines()
-        .any(|l| l.trim() == WASM_TARGET)
-    {
-        return Ok(());
-    }
-    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+        .any(|l| l.trim() == WASM_TARGET))
 }
 
-/// `cargo install` at an exact version; `--locked` is avoided because the registry here can lack
-/// the newest patch releases a crate's own lockfile names.
-fn ensure_cargo_tool(krate: &str, binary: &str, version: &str) -> Result<()> {
+/// cargo-mutants, for `cargo xtask mutants` only (the stack does not need it).
+pub fn ensure_cargo_mutants() -> Result<()> {
+    if cargo_tool_installed("cargo-mutants", "cargo-mutants", CARGO_MUTANTS_VERSION)? {
+        return Ok(());
+    }
+    install_cargo_tool("cargo-mutants", CARGO_MUTANTS_VERSION)
+}
+
+fn cargo_tool_installed(krate: &str, binary: &str, version: &str) -> Result<bool> {
     let list = Command::new("cargo").args(["install", "--list"]).output()?;
     let wanted = format!("{krate} v{version}:");
     let listed = String::from_utf8_lossy(&list.stdout)
         .lines()
         .any(|l| l.starts_with(&wanted));
-    if listed && cargo_bin(binary).exists() {
-        return Ok(());
-    }
+    Ok(listed && cargo_bin(binary).exists())
+}
+
+/// `cargo install` at an exact version; `--locked` is avoided because the registry here can lack
+/// the newest patch releases a crate's own lockfile names.
+fn install_cargo_tool(krate: &str, version: &str) -> Result<()> {
     eprintln!("installing {krate} {version} (one-time, a few minutes)");
     run(Command::new("cargo").args(["install", krate, "--version", &format!("={version}")]))
 }
@@ -120,54 +222,62 @@ fn locked_version(package: &str) -> Result<String> {
 }
 
 /// `npm ci` whenever package-lock.json changed since the last install.
-fn ensure_npm_packages() -> Result<()> {
+fn npm_stamp() -> Stamp {
     let root = repo_root();
-    when_changed(
-        &root.join("package-lock.json"),
-        &root.join("node_modules/.xtask-installed"),
-        || {
-            run(Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(&root))
-        },
-    )
+    Stamp {
+        input: root.join("package-lock.json"),
+        stamp: root.join("node_modules/.xtask-installed"),
+    }
 }
 
-/// The official Python clients the SDK contract tests use, in a venv under target/.
-fn ensure_python_packages() -> Result<()> {
-    let root = repo_root();
+/// The official Python clients the SDK contract tests use, in a venv under target/, whenever
+/// their requirements changed.
+fn python_stamp() -> Stamp {
+    Stamp {
+        input: repo_root().join("tests/sdk/requirements.txt"),
+        stamp: python_venv().join(".xtask-installed"),
+    }
+}
+
+fn install_python_packages() -> Result<()> {
     let venv = python_venv();
-    when_changed(
-        &root.join("tests/sdk/requirements.txt"),
-        &venv.join(".xtask-installed"),
-        || {
-            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-            run(Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--requirement",
-                ])
-                .arg(root.join("tests/sdk/requirements.txt")))
-        },
-    )
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--requirement",
+        ])
+        .arg(repo_root().join("tests/sdk/requirements.txt")))
 }
 
 pub fn python_venv() -> std::path::PathBuf {
     repo_root().join("target/pyenv")
 }
 
-/// Runs `install` unless `stamp` records the current content of `input`.
-fn when_changed(input: &Path, stamp: &Path, install: impl FnOnce() -> Result<()>) -> Result<()> {
-    let content = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-    let fingerprint = format!("{:x}", fnv1a(&content));
-    if std::fs::read_to_string(stamp).is_ok_and(|s| s == fingerprint) {
-        return Ok(());
+/// An install that is current while `stamp` records the content of `input`.
+struct Stamp {
+    input: std::path::PathBuf,
+    stamp: std::path::PathBuf,
+}
+
+impl Stamp {
+    fn is_current(&self) -> Result<bool> {
+        let fingerprint = self.fingerprint()?;
+        Ok(std::fs::read_to_string(&self.stamp).is_ok_and(|s| s == fingerprint))
     }
-    install()?;
-    std::fs::write(stamp, fingerprint)?;
-    Ok(())
+
+    fn record_after(&self, install: impl FnOnce() -> Result<()>) -> Result<()> {
+        install()?;
+        Ok(std::fs::write(&self.stamp, self.fingerprint()?)?)
+    }
+
+    fn fingerprint(&self) -> Result<String> {
+        let content = std::fs::read(&self.input)
+            .with_context(|| format!("reading {}", self.input.display()))?;
+        Ok(format!("{:x}", fnv1a(&content)))
+    }
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -1,7 +1,10 @@
-//! `cargo xtask dev | test | bench | build-worker`: the project's two commands and their helpers.
+//! `cargo xtask dev | test | setup | bench | mutants | build-worker | docs`: the project's two commands
+//! and their helpers.
 
 mod bench;
+mod docs;
 mod install;
+mod mutants;
 mod postgres;
 mod service;
 mod stack;
@@ -19,6 +22,8 @@ use devstack::Signing;
 use stack::{Mode, Ports, Stack, SEED_USERS};
 
 const USAGE: &str = "usage: cargo xtask <command>
+  setup                  install what the local stack needs and is missing (dev and test run it
+                         when their check finds something missing)
   dev [--reset] [--legacy-jwt]
                          install what is missing, then run the whole local stack until Ctrl-C
                          (--reset: drop the local database and start from the migrations again;
@@ -26,13 +31,19 @@ const USAGE: &str = "usage: cargo xtask <command>
                          projects do, instead of the ES256 key in the JWKS)
   test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
                          (or only the named ones: unit wasm-build pgtap e2e abuse sdk
-                         supabase-cli e2e-outage; e2e:FILE runs tests/e2e/tests/FILE.rs,
+                         supabase-cli e2e-outage; e2e:NAME runs tests/e2e/tests/api/NAME.rs,
                          pgtap:TEXT the pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)
+  mutants [--list] [MODULE...]
+                         mutation testing (cargo-mutants) of the worker's security- and
+                         money-critical modules against its unit tests, with caught/missed/
+                         timeout/unviable per module (default: all the modules listed in
+                         xtask/src/mutants.rs); slow, so not part of `test`
   build-worker [--optimize]
-                         build the worker to wasm (what wrangler.toml's build command runs)";
+                         build the worker to wasm (what wrangler.toml's build command runs)
+  docs                   write docs/api.md's operation reference from functions/openapi.json";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,11 +61,14 @@ fn main() {
             };
             with_runtime(dev(options.contains(&"--reset"), signing))
         }
+        ["setup"] => install::setup(),
         ["test", suites @ ..] => test::Selection::parse(suites)
             .and_then(|selection| with_runtime(test::run_all(selection))),
         ["bench", sections @ ..] => with_runtime(bench::run(sections)),
+        ["mutants", options @ ..] => mutants::run(options),
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),
+        ["docs"] => docs::write(),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

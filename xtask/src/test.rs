@@ -28,7 +28,7 @@ struct SuiteResult {
 }
 
 /// Which suites to run: all of them, or those named on the command line. `e2e:NAME` runs one
-/// e2e test file (`tests/e2e/tests/NAME.rs`), `pgtap:TEXT` the pgTAP files whose name holds
+/// e2e module (`tests/e2e/tests/api/NAME.rs`), `pgtap:TEXT` the pgTAP files whose name holds
 /// TEXT, so a change can be checked by its own suites before the whole run.
 pub struct Selection(Vec<String>);
 
@@ -159,15 +159,14 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     }
     if selection.wants("e2e") {
         results.push(timed("e2e", || {
-            let files = e2e_files(selection.filters("e2e").filter(|f| !f.is_empty()))?;
+            let modules = e2e_modules(selection.filters("e2e").filter(|f| !f.is_empty()))?;
             let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
-            // The whole suite also runs the e2e client's own tests (its resend rules).
-            if selection.filters("e2e").all(str::is_empty) {
+            // The whole suite also runs the e2e client's own tests (its resend and contract rules).
+            if modules.is_empty() {
                 args.push("--lib");
             }
-            for file in &files {
-                args.extend(["--test", file]);
-            }
+            args.extend(["--test", E2E_BINARY, "--"]);
+            args.extend(modules.iter().map(String::as_str));
             cargo_test(&args, &e2e_env(&stack))
         }));
     }
@@ -182,7 +181,8 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         }));
     }
     if selection.wants("sdk") {
-        results.push(timed("sdk", || pytest(&stack)));
+        results.push(timed("sdk python", || pytest(&stack)));
+        results.push(timed("sdk js", || node_test(&stack)));
     }
     if selection.wants("supabase-cli") {
         results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
@@ -210,20 +210,21 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
 /// The e2e test file that is a suite of its own (`abuse`): hostile input to every operation.
 const ABUSE_FILE: &str = "abuse";
 
-/// The e2e test files to run: those named, else every file in tests/e2e/tests but the abuse suite.
-fn e2e_files<'a>(named: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
-    let named: Vec<String> = named.map(str::to_owned).collect();
-    if !named.is_empty() {
-        return Ok(named);
-    }
-    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("tests/e2e/tests"))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|x| x == "rs"))
-        .filter_map(|path| path.file_stem()?.to_str().map(str::to_owned))
-        .filter(|name| name != ABUSE_FILE)
-        .collect();
-    files.sort();
-    Ok(files)
+/// The one e2e binary (`tests/e2e/tests/api/main.rs`), a module per feature.
+const E2E_BINARY: &str = "api";
+
+/// libtest filters for the named e2e modules (`ai` runs `tests/e2e/tests/api/ai.rs`'s tests);
+/// none when none is named.
+fn e2e_modules<'a>(named: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+    let folder = repo_root().join("tests/e2e/tests").join(E2E_BINARY);
+    named
+        .map(|module| {
+            if !folder.join(format!("{module}.rs")).is_file() {
+                anyhow::bail!("no e2e module {module:?} in {}", folder.display());
+            }
+            Ok(format!("{module}::"))
+        })
+        .collect()
 }
 
 fn timed(name: &'static str, suite: impl FnOnce() -> Result<Tally>) -> SuiteResult {
@@ -324,6 +325,31 @@ fn pytest(stack: &Stack) -> Result<Tally> {
     })?;
     if !status.success() && tally.failed == 0 {
         anyhow::bail!("pytest exited with {status} before reporting a failing test");
+    }
+    Ok(tally)
+}
+
+/// The same contract with the official `@supabase/supabase-js` client, under node's test runner.
+fn node_test(stack: &Stack) -> Result<Tally> {
+    let mut command = Command::new("node");
+    command
+        .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+        .arg("tests/sdk/js/")
+        .current_dir(repo_root());
+    for (name, value) in e2e_env(stack) {
+        command.env(name, value);
+    }
+    let mut tally = Tally::default();
+    let status = stream_lines(&mut command, |line| {
+        // The TAP reporter's closing counts: "# pass 12", "# fail 1".
+        if let Some(count) = line.strip_prefix("# pass ") {
+            tally.passed = count.trim().parse().unwrap_or(0);
+        } else if let Some(count) = line.strip_prefix("# fail ") {
+            tally.failed = count.trim().parse().unwrap_or(0);
+        }
+    })?;
+    if !status.success() && tally.failed == 0 {
+        anyhow::bail!("node --test exited with {status} before reporting a failing test");
     }
     Ok(tally)
 }

@@ -370,6 +370,25 @@ impl Retryable for ProviderError {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_rate_limits_and_outages_are_transient() {
+        for transient in [
+            ProviderError::RateLimited {
+                retry_after_seconds: Some(2),
+            },
+            ProviderError::Unavailable("503".into()),
+        ] {
+            assert!(is_transient(&transient), "{transient:?}");
+        }
+        for lasting in [
+            ProviderError::AuthFailed("401".into()),
+            ProviderError::ContentFiltered,
+            ProviderError::Malformed("no choices".into()),
+        ] {
+            assert!(!is_transient(&lasting), "{lasting:?}");
+        }
+    }
+
     fn reply(status: u16, retry_after: Option<&str>) -> Reply {
         let reply = Reply::new(status, b"{\"secret\":\"raw\"}".to_vec());
         match retry_after {

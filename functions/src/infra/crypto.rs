@@ -254,11 +254,39 @@ pub(crate) mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_reseal_pass_skips_unreadable_rows_and_goes_on() {
-        // 250 stale rows; ids 0 and 150 do not open.
-        let rows: Vec<String> = (0..250).map(|n| format!("{n:04}")).collect();
-        let report = reseal_in_pages(
+    #[test]
+    fn a_ciphertext_too_short_or_not_base64_is_undecryptable() {
+        let keys = ring(&[("v1", 1)]);
+        for ciphertext in ["", "AAAA", &STANDARD.encode([0; 12]), "not base64!"] {
+            let sealed = SealedKey {
+                version: "v1".into(),
+                ciphertext: ciphertext.into(),
+            };
+            assert_eq!(
+                keys.open_with(&sealed, "row-1"),
+                Err(KeyRingError::Undecryptable),
+                "{ciphertext}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_read_as_what_to_fix() {
+        assert_eq!(
+            KeyRingError::Malformed.to_string(),
+            "expected v1:<base64 of 32 bytes>[,v2:…]"
+        );
+        assert_eq!(
+            KeyRingError::UnknownVersion.to_string(),
+            "the stored secret was sealed with a key version no longer configured"
+        );
+    }
+
+    /// A pass over `rows` stale rows (ids `0000`, `0001`, ...) of which `unreadable` do not open
+    /// and `changed` were sealed anew meanwhile (so not written).
+    async fn reseal_pass(rows: usize, unreadable: &[&str], changed: &[&str]) -> ResealReport {
+        let rows: Vec<String> = (0..rows).map(|n| format!("{n:04}")).collect();
+        reseal_in_pages(
             |after: Option<String>, size| {
                 let page: Vec<String> = rows
                     .iter()
@@ -270,14 +298,40 @@ pub(crate) mod tests {
             },
             |id| id.as_str(),
             |id| async move {
-                Ok(match id.as_str() {
-                    "0000" | "0150" => Resealed::Unreadable,
-                    _ => Resealed::Written(true),
+                Ok(if unreadable.contains(&id.as_str()) {
+                    Resealed::Unreadable
+                } else {
+                    Resealed::Written(!changed.contains(&id.as_str()))
                 })
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reseal_pass_is_done_when_every_stale_row_opened() {
+        let report = reseal_pass(150, &[], &["0001"]).await;
+        assert_eq!(
+            report,
+            ResealReport {
+                checked: 150,
+                resealed: 149,
+                unreadable: vec![],
+                done: true,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reseal_pass_stops_at_its_limit_and_is_not_done() {
+        let report = reseal_pass(1200, &[], &[]).await;
+        assert_eq!((report.checked, report.done), (RESEAL_PASS_LIMIT, false));
+    }
+
+    #[tokio::test]
+    async fn a_reseal_pass_skips_unreadable_rows_and_goes_on() {
+        let report = reseal_pass(250, &["0000", "0150"], &[]).await;
         assert_eq!(
             report,
             ResealReport {
@@ -291,12 +345,16 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_malformed_rings_and_redacts_debug() {
+        let key = STANDARD.encode([0; 32]);
         for raw in [
             "",
             "v1",
             "v1:short",
             "v 1:AAAA",
             &format!("v1:{}", STANDARD.encode([0; 16])),
+            &format!(":{key}"),
+            &format!("v 1:{key}"),
+            &format!("v-1:{key}"),
         ] {
             assert_eq!(
                 KeyRing::parse(raw).unwrap_err(),

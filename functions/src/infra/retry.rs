@@ -203,8 +203,9 @@ mod tests {
             ("3", Some(3)),
             (" 2.5 ", Some(3)),
             ("0", Some(0)),
-            ("1e30", Some(MAX_RETRY_AFTER_SECONDS)),
-            ("18446744073709551616", Some(MAX_RETRY_AFTER_SECONDS)),
+            ("86401", Some(86_400)),
+            ("1e30", Some(86_400)),
+            ("18446744073709551616", Some(86_400)),
             ("-1", None),
             ("NaN", None),
             ("inf", None),
@@ -233,6 +234,33 @@ mod tests {
         .await;
         assert!(matches!(outcome, Err(ProviderError::RateLimited { .. })));
         assert_eq!(calls.get(), 1, "no wait past the deadline");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_retry_whose_wait_ends_at_the_deadline_is_made() {
+        let calls = Cell::new(0);
+        let outcome = with_retries(
+            &FAST,
+            // FAST's jitter stays under 4 ms, so the wait is the 1 s asked for, ending on the
+            // deadline exactly.
+            || FAST.deadline - Duration::from_secs(1),
+            || {
+                calls.set(calls.get() + 1);
+                let first = calls.get() == 1;
+                async move {
+                    if first {
+                        Err(ProviderError::RateLimited {
+                            retry_after_seconds: Some(1),
+                        })
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(calls.get(), 2);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -172,7 +172,8 @@ pub async fn rpc<T: DeserializeOwned>(
     let call =
         service_role_client(config).rpc(function, without_null_arguments(params).to_string());
     let body = send(call).await?;
-    returned_value(function, &body)
+    // PostgREST answers a scalar as the bare value, a row as an object and a set as an array.
+    serde_json::from_str(&body)
         .map_err(|error| ApiError::Upstream(format!("{function} answer unparsable: {error}")))
 }
 
@@ -187,24 +188,6 @@ fn without_null_arguments(params: Value) -> Value {
                 .collect(),
         ),
         other => other,
-    }
-}
-
-/// The value a function returned. PostgREST sends it as is; postrust sends a one-element array
-/// of `{"<function>": value}` for a scalar (jsonb included) and of the row for a composite.
-/// A one-element array is taken as it is first: it may be a jsonb array PostgREST sent.
-fn returned_value<T: DeserializeOwned>(function: &str, body: &str) -> Result<T, serde_json::Error> {
-    match serde_json::from_str(body)? {
-        Value::Array(mut rows) if rows.len() == 1 => match rows.remove(0) {
-            Value::Object(mut row) if row.len() == 1 && row.contains_key(function) => {
-                serde_json::from_value(row.remove(function).unwrap_or_default())
-            }
-            row => {
-                let rows = Value::Array(vec![row]);
-                T::deserialize(&rows).or_else(|_| T::deserialize(&rows[0]))
-            }
-        },
-        value => serde_json::from_value(value),
     }
 }
 
@@ -330,54 +313,5 @@ mod tests {
             json!({"user_id": "u", "images": 0, "clear_key": false})
         );
         assert_eq!(without_null_arguments(json!({})), json!({}));
-    }
-
-    /// A tagged outcome as the credit RPCs return them.
-    #[derive(serde::Deserialize)]
-    #[serde(tag = "status", rename_all = "snake_case")]
-    enum Outcome {
-        RateLimited { retry_after: u64 },
-    }
-
-    #[test]
-    fn reads_a_returned_value_as_postgrest_or_postrust_sends_it() {
-        let outcome = r#"{"status": "rate_limited", "retry_after": 12}"#;
-        for body in [
-            outcome.to_owned(),
-            format!(r#"[{{"reserve_ai_credits": {outcome}}}]"#),
-        ] {
-            let outcome: Outcome = returned_value("reserve_ai_credits", &body).unwrap();
-            assert!(matches!(outcome, Outcome::RateLimited { retry_after: 12 }));
-        }
-        assert!(
-            returned_value::<bool>("release_ai_credits", r#"[{"release_ai_credits": true}]"#)
-                .unwrap()
-        );
-        assert_eq!(
-            returned_value::<String>("config_id", "\"id\"").unwrap(),
-            "id"
-        );
-        assert!(
-            returned_value::<Value>("f", "[1, 2]").unwrap().is_array(),
-            "a longer array is a value of its own"
-        );
-        #[derive(Debug, serde::Deserialize, PartialEq)]
-        struct Claimed {
-            id: u32,
-        }
-        assert_eq!(
-            returned_value::<Vec<Claimed>>("claim", r#"[{"id": 7}]"#).unwrap(),
-            [Claimed { id: 7 }],
-            "PostgREST's jsonb array of one element stays an array"
-        );
-        assert_eq!(
-            returned_value::<Vec<Claimed>>("claim", r#"[{"claim": [{"id": 7}]}]"#).unwrap(),
-            [Claimed { id: 7 }]
-        );
-        assert_eq!(
-            returned_value::<Claimed>("save", r#"[{"id": 1}]"#).unwrap(),
-            Claimed { id: 1 },
-            "postrust's composite row is unwrapped from its array"
-        );
     }
 }

@@ -116,6 +116,11 @@ mod tests {
             "http://127.0.0.1:3001/",
             "data:text/html,hi",
             "",
+            "https://app.pixa.example/settings/connections/ x",
+            "https://app.pixa.example/settings/connections/\u{a0}x",
+            "https://app.pixa.example/settings/connections/\\x",
+            "https://user@app.pixa.example/settings/connections",
+            "https://:pw@app.pixa.example/settings/connections",
         ] {
             assert!(list.check(bad).is_none(), "{bad}");
         }
@@ -125,11 +130,25 @@ mod tests {
     }
 
     #[test]
+    fn refuses_targets_longer_than_2000_characters() {
+        let list = allowlist();
+        let target = |length: usize| {
+            let base = "https://app.pixa.example/settings/connections/";
+            format!("{base}{}", "a".repeat(length - base.len()))
+        };
+        assert!(list.check(&target(MAX_TARGET_CHARS)).is_some());
+        assert!(list.check(&target(MAX_TARGET_CHARS + 1)).is_none());
+    }
+
+    #[test]
     fn rejects_entries_that_are_not_plain_urls() {
         for bad in [
             "app.pixa.example",
             "https://u@app.example/",
             "https://app.example/?a=1",
+            "https://:pw@app.example/",
+            "https://app.example/#top",
+            "mailto:team@app.example",
         ] {
             assert!(RedirectAllowlist::parse(bad).is_err(), "{bad}");
         }

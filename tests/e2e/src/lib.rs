@@ -1,6 +1,8 @@
 //! Shared setup of the end-to-end tests: the stack `cargo xtask test` started, found through
 //! `E2E_*` environment variables, and tokens minted with its keys.
 
+pub mod app;
+pub mod contract;
 pub mod social;
 
 use devstack::{DevKeys, DevUser};
@@ -155,6 +157,7 @@ pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
 }
 
 /// [`send`], answering the error of a request that got no response instead of panicking.
+/// Every answer of the worker is checked against `openapi.json` ([`contract`]).
 pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
     let (client, request) = request.build_split();
     let request = request?;
@@ -162,17 +165,13 @@ pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwe
     let (method, url) = (request.method().clone(), request.url().clone());
     let why = match client.execute(request).await {
         Ok(response) if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE => {
-            return Ok(response)
+            return Ok(held_to_contract(&method, &url, response).await)
         }
         Ok(response) => {
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap_or_default();
+            let (status, headers, body) = read(response).await;
             if again.is_none() || !body.starts_with(DEV_PROXY_DROP.as_bytes()) {
-                let mut rebuilt = http::Response::new(body);
-                *rebuilt.status_mut() = status;
-                *rebuilt.headers_mut() = headers;
-                return Ok(reqwest::Response::from(rebuilt));
+                check_contract(&method, &url, status, &headers, Some(&body));
+                return Ok(rebuilt(status, headers, body));
             }
             format!("503 \"{DEV_PROXY_DROP}\"")
         }
@@ -197,9 +196,79 @@ pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwe
     if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
         RESENT_WITH_EFFECTS.with_borrow_mut(|resent| resent.push(format!("{method} {url}")));
     }
-    let mut response = client.execute(again).await?;
+    let mut response = held_to_contract(&method, &url, client.execute(again).await?).await;
     response.extensions_mut().insert(Resent);
     Ok(response)
+}
+
+/// `response`, after checking it against the document when the worker sent it. A stream is
+/// checked by its status and media type only, and handed over unread.
+async fn held_to_contract(
+    method: &reqwest::Method,
+    url: &reqwest::Url,
+    response: reqwest::Response,
+) -> reqwest::Response {
+    let is_json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        check_contract(method, url, response.status(), response.headers(), None);
+        return response;
+    }
+    let (status, headers, body) = read(response).await;
+    check_contract(method, url, status, &headers, Some(&body));
+    rebuilt(status, headers, body)
+}
+
+/// Panics, naming the broken promise, when the worker answered other than `openapi.json` says.
+fn check_contract(
+    method: &reqwest::Method,
+    url: &reqwest::Url,
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: Option<&[u8]>,
+) {
+    let from_worker = std::env::var("E2E_WORKER_URL")
+        .is_ok_and(|worker| url.as_str().starts_with(worker.trim_end_matches('/')));
+    if !from_worker {
+        return;
+    }
+    let answer = contract::Answer {
+        method: method.as_str(),
+        path: url.path(),
+        status: status.as_u16(),
+        content_type: headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok()),
+        body,
+    };
+    if let Err(broken) = contract::check(&answer) {
+        panic!("the worker's answer breaks openapi.json: {broken}");
+    }
+}
+
+async fn read(
+    response: reqwest::Response,
+) -> (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    bytes::Bytes,
+) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.bytes().await.unwrap_or_default())
+}
+
+fn rebuilt(
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: bytes::Bytes,
+) -> reqwest::Response {
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.headers_mut() = headers;
+    reqwest::Response::from(rebuilt)
 }
 
 /// The cause, if the connection was reset or closed before the request got any answer: the dev
@@ -297,56 +366,6 @@ impl Refusal {
             .await
             .expect("the refusing trigger dropped");
     }
-}
-
-/// A fresh user (so tests do not share credits or rate windows) and their access token.
-pub async fn new_user(
-    stack: &Stack,
-    db: &tokio_postgres::Client,
-    plan: Option<&str>,
-) -> (String, String) {
-    let email = format!(
-        "ai-{}@example.com",
-        std::process::id() as u64 * 1_000_000 + rand_suffix()
-    );
-    let row = db
-        .query_one(
-            "insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, raw_app_meta_data, \
-             raw_user_meta_data, created_at, updated_at) values ('00000000-0000-0000-0000-000000000000', \
-             gen_random_uuid(), 'authenticated', 'authenticated', $1, now(), '{}', '{}', now(), now()) returning id::text",
-            &[&email],
-        )
-        .await
-        .unwrap();
-    let id: String = row.get(0);
-    if let Some(plan) = plan {
-        db.execute(
-            "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, $2)",
-            &[&id, &plan],
-        )
-        .await
-        .unwrap();
-    }
-    let token = stack.keys.user_access_token(
-        &DevUser {
-            id: &id,
-            email: &email,
-        },
-        &stack.issuer(),
-        3600,
-    );
-    (id, token)
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            % 1_000_000_000
 }
 
 /// Waits until no AI request of `subject` (a user or a team) is still reserved: the worker

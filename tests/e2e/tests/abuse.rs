@@ -13,7 +13,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use devstack::Signing;
-use e2e::social::{unique, Env, User};
+use e2e::app::{TestApp, User};
+use e2e::social::unique;
 use futures::stream::{self, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -38,7 +39,7 @@ const LIST_FILTERS: &[&str] = &["teamId", "batchId"];
 
 #[tokio::test]
 async fn every_operation_survives_hostile_input() {
-    let env = Env::new().await;
+    let env = TestApp::spawn().await;
     let document = openapi_document(&env).await;
     let attacker = Owned::create(&env, "abuse-attacker").await;
     let victim = Owned::create(&env, "abuse-victim").await;
@@ -95,14 +96,14 @@ async fn every_operation_survives_hostile_input() {
     );
 }
 
-async fn openapi_document(env: &Env) -> Value {
+async fn openapi_document(env: &TestApp) -> Value {
     let (status, document, _) = env.stack.get("/openapi.json", None).await;
     assert_eq!(status, 200, "the worker serves its OpenAPI document");
     document
 }
 
 /// After the barrage the worker still answers, unauthenticated and authenticated.
-async fn still_healthy(client: &reqwest::Client, env: &Env, user: &User) -> Vec<String> {
+async fn still_healthy(client: &reqwest::Client, env: &TestApp, user: &User) -> Vec<String> {
     let mut broken = Vec::new();
     for (path, token) in [("/healthz", ""), ("/v1/me", user.token.as_str())] {
         let request = client.get(env.stack.url(path));
@@ -137,9 +138,9 @@ struct Owned {
 }
 
 impl Owned {
-    async fn create(env: &Env, label: &str) -> Self {
-        let user = env.user().await;
-        let team = env.team(&user).await;
+    async fn create(env: &TestApp, label: &str) -> Self {
+        let user = env.new_user().await;
+        let team = env.new_team(&user).await;
         env.db
             .batch_execute(&format!(
                 "insert into public.ai_plans (plan, monthly_credits, requests_per_minute) \
@@ -195,7 +196,7 @@ impl Owned {
     }
 
     /// A draft post with one destination, written through PostgREST as the app does.
-    async fn post(env: &Env, user: &User, team: &str, connection: &str, label: &str) -> String {
+    async fn post(env: &TestApp, user: &User, team: &str, connection: &str, label: &str) -> String {
         let (status, post) = env
             .rest_insert(
                 user,
@@ -217,7 +218,7 @@ impl Owned {
     }
 
     /// The id of what a 202 answer accepted.
-    async fn accepted(env: &Env, user: &User, path: &str, body: Value) -> String {
+    async fn accepted(env: &TestApp, user: &User, path: &str, body: Value) -> String {
         let (status, accepted, _) = env
             .send(
                 env.http
@@ -273,7 +274,7 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn new(env: &Env, user: &User) -> Self {
+    fn new(env: &TestApp, user: &User) -> Self {
         let stack = &env.stack;
         let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
         let bearer = |token: &str| format!("Bearer {token}").into_bytes();

@@ -1,9 +1,9 @@
-use e2e::Stack;
+use e2e::app::TestApp;
 
 #[tokio::test]
 async fn healthz_answers_without_auth() {
-    let stack = Stack::from_env();
-    let (status, body, headers) = stack.get("/healthz", None).await;
+    let app = TestApp::spawn().await;
+    let (status, body, headers) = app.stack.get("/healthz", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
     assert!(headers.contains_key("x-request-id"));
@@ -11,27 +11,29 @@ async fn healthz_answers_without_auth() {
 
 #[tokio::test]
 async fn readyz_reaches_postgres_through_postgrest() {
-    let stack = Stack::from_env();
-    let (status, body, _) = stack.get("/readyz", None).await;
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.stack.get("/readyz", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
 }
 
 #[tokio::test]
 async fn request_id_is_echoed_when_sane_and_replaced_when_not() {
-    let stack = Stack::from_env();
-    let sent = stack
+    let app = TestApp::spawn().await;
+    let sent = app
+        .stack
         .http
-        .get(stack.url("/healthz"))
+        .get(app.stack.url("/healthz"))
         .header("x-request-id", "abc-123")
         .send()
         .await
         .unwrap();
     assert_eq!(sent.headers()["x-request-id"], "abc-123");
     let hostile = "x".repeat(500);
-    let replaced = stack
+    let replaced = app
+        .stack
         .http
-        .get(stack.url("/healthz"))
+        .get(app.stack.url("/healthz"))
         .header("x-request-id", &hostile)
         .send()
         .await
@@ -42,12 +44,13 @@ async fn request_id_is_echoed_when_sane_and_replaced_when_not() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
-    let stack = Stack::from_env();
-    let (status, body, _) = stack.get("/nope", None).await;
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.stack.get("/nope", None).await;
     assert_eq!((status, e2e::error_code(&body)), (404, "not_found"));
-    let response = stack
+    let response = app
+        .stack
         .http
-        .delete(stack.url("/healthz"))
+        .delete(app.stack.url("/healthz"))
         .send()
         .await
         .unwrap();
@@ -58,8 +61,8 @@ async fn unknown_routes_and_methods_get_json_errors() {
 
 #[tokio::test]
 async fn openapi_document_is_served() {
-    let stack = Stack::from_env();
-    let (status, body, _) = stack.get("/openapi.json", None).await;
+    let app = TestApp::spawn().await;
+    let (status, body, _) = app.stack.get("/openapi.json", None).await;
     assert_eq!(status, 200);
     assert!(body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(body["paths"]["/v1/me"]["get"].is_object());

@@ -2,13 +2,14 @@
 //! row-level security decides what is visible. And what the caller asks Supabase Auth for through
 //! the worker: an invitation email.
 
-use e2e::{error_code, Stack, ALICE, BOB};
+use e2e::app::{TestApp, User};
+use e2e::{error_code, ALICE, BOB};
 
 #[tokio::test]
 async fn each_user_sees_their_own_profile() {
-    let stack = Stack::from_env();
+    let app = TestApp::spawn().await;
     for user in [&ALICE, &BOB] {
-        let (status, body, _) = stack.get("/v1/me", Some(&stack.token(user))).await;
+        let (status, body, _) = app.stack.get("/v1/me", Some(&app.stack.token(user))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["user"]["id"], user.id);
         assert_eq!(body["user"]["email"], user.email);
@@ -18,13 +19,17 @@ async fn each_user_sees_their_own_profile() {
 
 #[tokio::test]
 async fn rls_hides_other_profiles_even_with_a_valid_token() {
-    let stack = Stack::from_env();
+    let app = TestApp::spawn().await;
     // The same PostgREST read the worker makes, asking for every row: Alice's token sees one.
-    let rows: serde_json::Value = stack
+    let rows: serde_json::Value = app
+        .stack
         .http
-        .get(format!("{}/rest/v1/profiles?select=id", stack.supabase_url))
-        .header("apikey", stack.keys.anon_key())
-        .bearer_auth(stack.token(&ALICE))
+        .get(format!(
+            "{}/rest/v1/profiles?select=id",
+            app.stack.supabase_url
+        ))
+        .header("apikey", app.stack.keys.anon_key())
+        .bearer_auth(app.stack.token(&ALICE))
         .send()
         .await
         .unwrap()
@@ -38,38 +43,40 @@ async fn rls_hides_other_profiles_even_with_a_valid_token() {
 /// service role still sees it must not be answered.
 #[tokio::test]
 async fn the_worker_reads_with_the_callers_token_so_rls_decides() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (id, token) = e2e::new_user(&stack, &db, None).await;
-    let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
+    let app = TestApp::spawn().await;
+    let User { id, token } = app.new_user().await;
+    let (status, body, _) = app.stack.get("/v1/me", Some(&token)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["profile"]["id"], id.as_str());
 
     // A restrictive policy hiding this one user's profile from them; RLS binds `authenticated`
     // only, so the service role still reads the row.
     let policy = format!("e2e hides {id}");
-    db.batch_execute(&format!(
+    app.db
+        .batch_execute(&format!(
         "create policy \"{policy}\" on public.profiles as restrictive for select to authenticated \
          using (id <> '{id}'::uuid)"
     ))
-    .await
-    .unwrap();
-    let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
-    let as_service: serde_json::Value = stack
+        .await
+        .unwrap();
+    let (status, body, _) = app.stack.get("/v1/me", Some(&token)).await;
+    let as_service: serde_json::Value = app
+        .stack
         .http
         .get(format!(
             "{}/rest/v1/profiles?select=id&id=eq.{id}",
-            stack.supabase_url
+            app.stack.supabase_url
         ))
-        .header("apikey", stack.keys.service_role_key())
-        .bearer_auth(stack.keys.service_role_key())
+        .header("apikey", app.stack.keys.service_role_key())
+        .bearer_auth(app.stack.keys.service_role_key())
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    db.batch_execute(&format!("drop policy \"{policy}\" on public.profiles"))
+    app.db
+        .batch_execute(&format!("drop policy \"{policy}\" on public.profiles"))
         .await
         .unwrap();
     assert_eq!(
@@ -86,19 +93,20 @@ async fn the_worker_reads_with_the_callers_token_so_rls_decides() {
 
 #[tokio::test]
 async fn legacy_hs256_tokens_verify_with_the_jwt_secret() {
-    let stack = Stack::from_env();
-    let token = stack
+    let app = TestApp::spawn().await;
+    let token = app
+        .stack
         .keys
-        .user_access_token_hs256(&BOB, &stack.issuer(), 600);
-    let (status, body, _) = stack.get("/v1/me", Some(&token)).await;
+        .user_access_token_hs256(&BOB, &app.stack.issuer(), 600);
+    let (status, body, _) = app.stack.get("/v1/me", Some(&token)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["id"], BOB.id);
 }
 
 #[tokio::test]
 async fn bad_tokens_get_401_with_a_stable_code() {
-    let stack = Stack::from_env();
-    let token = stack.token(&ALICE);
+    let app = TestApp::spawn().await;
+    let token = app.stack.token(&ALICE);
     let (head, rest) = token.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
     // Flip a character in the middle: the last one may only carry padding bits.
@@ -121,22 +129,26 @@ async fn bad_tokens_get_401_with_a_stable_code() {
             "invalid_signature",
         ),
         (
-            Some(stack.keys.user_access_token(&ALICE, &stack.issuer(), -120)),
+            Some(
+                app.stack
+                    .keys
+                    .user_access_token(&ALICE, &app.stack.issuer(), -120),
+            ),
             "token_expired",
         ),
         (
             Some(
-                stack
+                app.stack
                     .keys
                     .user_access_token(&ALICE, "https://evil.example/auth/v1", 600),
             ),
             "invalid_issuer",
         ),
         // An API key is a JWT too, but not one Auth issued to a user.
-        (Some(stack.keys.anon_key()), "invalid_issuer"),
+        (Some(app.stack.keys.anon_key()), "invalid_issuer"),
     ];
     for (token, code) in cases {
-        let (status, body, _) = stack.get("/v1/me", token.as_deref()).await;
+        let (status, body, _) = app.stack.get("/v1/me", token.as_deref()).await;
         assert_eq!((status, error_code(&body)), (401, code), "{body}");
         assert!(body["error"]["message"].is_string());
     }
@@ -144,12 +156,12 @@ async fn bad_tokens_get_401_with_a_stable_code() {
 
 #[tokio::test]
 async fn tokens_never_reach_the_log() {
-    let stack = Stack::from_env();
-    let token = stack.token(&ALICE);
-    let (status, _, headers) = stack.get("/v1/me", Some(&token)).await;
+    let app = TestApp::spawn().await;
+    let token = app.stack.token(&ALICE);
+    let (status, _, headers) = app.stack.get("/v1/me", Some(&token)).await;
     assert_eq!(status, 200);
     let request_id = headers["x-request-id"].to_str().unwrap().to_owned();
-    let log = stack.log_through(&request_id).await;
+    let log = app.stack.log_through(&request_id).await;
     let line = log
         .lines()
         .find(|l| l.contains(&request_id))
@@ -161,7 +173,7 @@ async fn tokens_never_reach_the_log() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!log.contains(signature), "a token signature was logged");
     assert!(
-        !log.contains(&stack.keys.service_role_key()),
+        !log.contains(&app.stack.keys.service_role_key()),
         "the service role key was logged"
     );
 }
@@ -170,9 +182,9 @@ async fn tokens_never_reach_the_log() {
 /// invitation is withdrawn, so it never waits unsent, and the inviter is told to try later.
 #[tokio::test]
 async fn an_invitation_auth_cannot_send_is_revoked_and_answered_503() {
-    let env = e2e::social::Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let email = format!("{}@example.com", e2e::social::unique("unsent"));
     let refusal = e2e::Refusal::install(
         &env.db,

@@ -6,46 +6,19 @@
 
 use std::time::Duration;
 
+use e2e::app::{Team, TestApp, User};
 use e2e::error_code;
-use e2e::social::{unique, Env, User};
+use e2e::social::unique;
 use serde_json::{json, Value};
 
-/// A team with its owner and one connected account per platform in `platforms`.
-struct Team {
-    id: String,
-    owner: User,
-    connections: Vec<String>,
-    /// The fake's account name (the connection's external id on X).
-    account: String,
-}
-
-async fn team_with(env: &Env, platforms: &[&str]) -> Team {
-    let owner = env.user().await;
-    let id = env.team(&owner).await;
-    let account = unique("pub");
-    let mut connections = Vec::new();
-    for platform in platforms {
-        connections.push(
-            env.connect(&owner, &id, platform, &format!("fake_account={account}"))
-                .await,
-        );
-    }
-    Team {
-        id,
-        owner,
-        connections,
-        account,
-    }
-}
-
 /// A draft with one destination per connection, written through PostgREST as clients do.
-async fn draft(env: &Env, author: &User, team: &Team, body: &str, options: &[Value]) -> String {
+async fn draft(env: &TestApp, author: &User, team: &Team, body: &str, options: &[Value]) -> String {
     draft_with_media(env, author, team, body, &[], options).await
 }
 
 /// A draft whose media are these library assets.
 async fn draft_with_media(
-    env: &Env,
+    env: &TestApp,
     author: &User,
     team: &Team,
     body: &str,
@@ -79,20 +52,8 @@ async fn draft_with_media(
     post_id
 }
 
-async fn post(env: &Env, user: &User, path: &str, body: Value) -> (u16, Value) {
-    let (status, body, _) = env
-        .send(
-            env.http
-                .post(env.stack.url(path))
-                .bearer_auth(&user.token)
-                .json(&body),
-        )
-        .await;
-    (status, body)
-}
-
 /// The post's destinations and history (its outcomes: see `e2e::assert_side_effects_countable`).
-async fn status(env: &Env, user: &User, post_id: &str) -> Value {
+async fn status(env: &TestApp, user: &User, post_id: &str) -> Value {
     e2e::assert_side_effects_countable();
     let (status, body, _) = env
         .send(
@@ -106,7 +67,7 @@ async fn status(env: &Env, user: &User, post_id: &str) -> Value {
 }
 
 /// The destinations' statuses once none is scheduled or publishing any more.
-async fn settled(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+async fn settled(env: &TestApp, user: &User, post_id: &str) -> Vec<String> {
     for _ in 0..150 {
         let snapshot = status(env, user, post_id).await;
         let states: Vec<String> = snapshot["destinations"]
@@ -123,7 +84,7 @@ async fn settled(env: &Env, user: &User, post_id: &str) -> Vec<String> {
     panic!("post {post_id} never settled");
 }
 
-async fn cron_publish(env: &Env) -> Value {
+async fn cron_publish(env: &TestApp) -> Value {
     let secret = std::env::var("E2E_CRON_SECRET").unwrap();
     let (status, body) = env.cron("/v1/cron/publish", &secret).await;
     assert_eq!(status, 200, "{body}");
@@ -131,19 +92,19 @@ async fn cron_publish(env: &Env) -> Value {
 }
 
 /// Schedules a post far in the future (tests then make it due with `make_due`).
-async fn schedule_later(env: &Env, author: &User, post_id: &str) {
-    let (code, body) = post(
-        env,
-        author,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
-    )
-    .await;
+async fn schedule_later(env: &TestApp, author: &User, post_id: &str) {
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/schedule"),
+            &author.token,
+            json!({"scheduledAt": "2030-06-01T12:00:00Z"}),
+        )
+        .await;
     assert_eq!(code, 200, "{body}");
 }
 
 /// Makes a post's scheduled destinations due now (time passing, without waiting for it).
-async fn make_due(env: &Env, post_id: &str) {
+async fn make_due(env: &TestApp, post_id: &str) {
     env.db
         .execute(
             "update public.post_destinations set next_attempt_at = now() where post_id = $1::text::uuid \
@@ -155,7 +116,7 @@ async fn make_due(env: &Env, post_id: &str) {
 }
 
 /// The posts the fake platforms created for an account.
-async fn created_posts(env: &Env, account: &str) -> Vec<Value> {
+async fn created_posts(env: &TestApp, account: &str) -> Vec<Value> {
     let body = e2e::fakes_json(&env.http, "/social/_posts", &[("account", account)]).await;
     body["posts"].as_array().unwrap().clone()
 }
@@ -177,7 +138,13 @@ fn apps_with_text(posts: &[Value], text: &str) -> Vec<String> {
 
 /// A file in the team's library: uploaded to the `library` bucket through Storage with the
 /// user's token (RLS: the team's folder), and its asset row; the asset id.
-async fn library_asset(env: &Env, user: &User, team: &Team, mime: &str, bytes: Vec<u8>) -> String {
+async fn library_asset(
+    env: &TestApp,
+    user: &User,
+    team: &Team,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> String {
     let extension = mime.rsplit('/').next().unwrap();
     let path = format!("{}/{}.{extension}", team.id, unique("asset"));
     let size = bytes.len() as i64;
@@ -229,7 +196,7 @@ fn mp4() -> Vec<u8> {
 }
 
 /// Each destination's `(status, error_code)`, in the order of the team's connections.
-async fn outcomes(env: &Env, user: &User, team: &Team, post_id: &str) -> Vec<(String, Value)> {
+async fn outcomes(env: &TestApp, user: &User, team: &Team, post_id: &str) -> Vec<(String, Value)> {
     let snapshot = status(env, user, post_id).await;
     let destinations = snapshot["destinations"].as_array().unwrap();
     team.connections
@@ -248,22 +215,22 @@ async fn outcomes(env: &Env, user: &User, team: &Team, post_id: &str) -> Vec<(St
 }
 
 /// Publishes now and waits until every destination settled.
-async fn publish_now(env: &Env, user: &User, post_id: &str) -> Vec<String> {
-    let (code, body) = post(
-        env,
-        user,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+async fn publish_now(env: &TestApp, user: &User, post_id: &str) -> Vec<String> {
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &user.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(code, 202, "{body}");
     settled(env, user, post_id).await
 }
 
 #[tokio::test]
 async fn publish_now_reaches_every_destination_once_with_permalinks_and_history() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x", "facebook"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x", "facebook"]).await;
     let text = format!("Launch day {}", unique("now"));
     let post_id = draft(
         &env,
@@ -274,13 +241,13 @@ async fn publish_now_reaches_every_destination_once_with_permalinks_and_history(
     )
     .await;
 
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &team.owner.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (202, Some("scheduled")),
@@ -313,31 +280,31 @@ async fn publish_now_reaches_every_destination_once_with_permalinks_and_history(
     let created = created_posts(&env, &team.account).await;
     assert_eq!(count_with_text(&created, &text), 2, "one post per platform");
 
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2030-01-01T00:00:00Z"}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/schedule"),
+            &team.owner.token,
+            json!({"scheduledAt": "2030-01-01T00:00:00Z"}),
+        )
+        .await;
     assert_eq!((code, error_code(&body)), (409, "post_not_editable"));
 }
 
 #[tokio::test]
 async fn a_post_scheduled_with_a_utc_offset_is_stored_in_utc_with_its_zone_name_and_published_when_due(
 ) {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let text = format!("Spring forward {}", unique("dst"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
     // Berlin moves its clocks from 02:00 to 03:00 on 2027-03-28: 03:30 local is CEST (+02:00).
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Europe/Berlin"}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/schedule"),
+            &team.owner.token,
+            json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Europe/Berlin"}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (200, Some("scheduled")),
@@ -372,18 +339,18 @@ async fn a_post_scheduled_with_a_utc_offset_is_stored_in_utc_with_its_zone_name_
     cron_publish(&env).await;
     assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
 
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/schedule"),
-        json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Mars/Olympus"}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/schedule"),
+            &team.owner.token,
+            json!({"scheduledAt": "2027-03-28T03:30:00+02:00", "timezone": "Mars/Olympus"}),
+        )
+        .await;
     assert_eq!((code, error_code(&body)), (400, "rule_violation"), "{body}");
 }
 
 /// The destinations' statuses once none is being published.
-async fn idle(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+async fn idle(env: &TestApp, user: &User, post_id: &str) -> Vec<String> {
     for _ in 0..150 {
         let states = settled_now(env, user, post_id).await;
         if states.iter().all(|s| s != "publishing") {
@@ -395,7 +362,7 @@ async fn idle(env: &Env, user: &User, post_id: &str) -> Vec<String> {
 }
 
 /// The destinations' statuses right now.
-async fn settled_now(env: &Env, user: &User, post_id: &str) -> Vec<String> {
+async fn settled_now(env: &TestApp, user: &User, post_id: &str) -> Vec<String> {
     status(env, user, post_id).await["destinations"]
         .as_array()
         .unwrap()
@@ -406,8 +373,8 @@ async fn settled_now(env: &Env, user: &User, post_id: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn one_destination_failing_does_not_stop_the_others() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x", "facebook"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x", "facebook"]).await;
     let text = format!("Partial {}", unique("partial"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
     schedule_later(&env, &team.owner, &post_id).await;
@@ -444,9 +411,9 @@ async fn one_destination_failing_does_not_stop_the_others() {
 
 #[tokio::test]
 async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
-    let member = env.user().await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
+    let member = env.new_user().await;
     env.add_member(&team.id, &member, "member").await;
     env.db
         .execute(
@@ -464,13 +431,13 @@ async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
         &[],
     )
     .await;
-    let (code, body) = post(
-        &env,
-        &member,
-        &format!("/v1/posts/{flagged}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{flagged}/publish"),
+            &member.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, error_code(&body)),
         (422, "content_flagged"),
@@ -479,45 +446,45 @@ async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
 
     let text = format!("Needs a nod {}", unique("approval"));
     let post_id = draft(&env, &member, &team, &text, &[]).await;
-    let (code, body) = post(
-        &env,
-        &member,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &member.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (202, Some("pending_approval")),
         "{body}"
     );
-    let (code, body) = post(
-        &env,
-        &member,
-        &format!("/v1/posts/{post_id}/approve"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/approve"),
+            &member.token,
+            json!({}),
+        )
+        .await;
     assert_eq!((code, error_code(&body)), (403, "forbidden"));
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/reject"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/reject"),
+            &team.owner.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, error_code(&body)),
         (400, "invalid_request"),
         "a rejection needs a comment"
     );
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/reject"),
-        json!({"comment": "Add a link"}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/reject"),
+            &team.owner.token,
+            json!({"comment": "Add a link"}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (200, Some("rejected")),
@@ -529,21 +496,21 @@ async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
         "nothing went out"
     );
 
-    let (code, _) = post(
-        &env,
-        &member,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, _) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &member.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(code, 202);
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/approve"),
-        json!({"comment": "Go"}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/approve"),
+            &team.owner.token,
+            json!({"comment": "Go"}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (200, Some("approved")),
@@ -555,8 +522,8 @@ async fn members_posts_wait_for_approval_and_flagged_text_is_blocked() {
 
 #[tokio::test]
 async fn platform_rules_are_checked_before_anything_is_scheduled() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let post_id = draft(
         &env,
         &team.owner,
@@ -565,31 +532,31 @@ async fn platform_rules_are_checked_before_anything_is_scheduled() {
         &[json!({"replySettings": "anyone"})],
     )
     .await;
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &team.owner.token,
+            json!({}),
+        )
+        .await;
     assert_eq!((code, error_code(&body)), (400, "invalid_request"));
     assert_eq!(body["error"]["field"], "body", "{body}");
     assert_eq!(settled_now(&env, &team.owner, &post_id).await, ["draft"]);
-    let outsider = env.user().await;
-    let (code, _) = post(
-        &env,
-        &outsider,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let outsider = env.new_user().await;
+    let (code, _) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &outsider.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(code, 404, "another team's post is not found");
 }
 
 #[tokio::test]
 async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_looked_up() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x", "facebook"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x", "facebook"]).await;
     for marker in [
         "[publish:429]",
         "[publish:500-after-accept]",
@@ -598,13 +565,13 @@ async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_l
     ] {
         let text = format!("{marker} {}", unique("fault"));
         let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
-        let (code, _) = post(
-            &env,
-            &team.owner,
-            &format!("/v1/posts/{post_id}/publish"),
-            json!({}),
-        )
-        .await;
+        let (code, _) = env
+            .post_json(
+                &format!("/v1/posts/{post_id}/publish"),
+                &team.owner.token,
+                json!({}),
+            )
+            .await;
         assert_eq!(code, 202);
         for _ in 0..5 {
             let states = idle(&env, &team.owner, &post_id).await;
@@ -643,7 +610,7 @@ async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_l
 
 /// The post's one destination as the database holds it (status, attempts, error code), once
 /// no dispatcher is publishing it.
-async fn destination_row(env: &Env, post_id: &str) -> (String, i32, Option<String>) {
+async fn destination_row(env: &TestApp, post_id: &str) -> (String, i32, Option<String>) {
     e2e::assert_side_effects_countable();
     for _ in 0..150 {
         let row = env
@@ -665,8 +632,8 @@ async fn destination_row(env: &Env, post_id: &str) -> (String, i32, Option<Strin
 
 #[tokio::test]
 async fn a_refused_token_is_refreshed_once_and_the_post_sent_again_and_a_second_refusal_fails_it() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let refresh_calls = || async {
         env.fake_stats(&team.account).await["refreshCalls"]
             .as_u64()
@@ -708,8 +675,8 @@ async fn a_refused_token_is_refreshed_once_and_the_post_sent_again_and_a_second_
 
 #[tokio::test]
 async fn the_fourth_attempt_proven_not_posted_is_retried_and_the_fifth_fails_the_destination() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let mut posts = Vec::new();
     for spent in [3, 4] {
         // The platform answers 429 to the first attempt of each text.
@@ -756,8 +723,8 @@ async fn the_fourth_attempt_proven_not_posted_is_retried_and_the_fifth_fails_the
 
 #[tokio::test]
 async fn a_full_posting_window_delays_the_destination_without_calling_the_platform() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     // X takes 100 posts per account in 15 minutes: another post of the account took them all
     // a minute ago.
     let other = draft(&env, &team.owner, &team, "earlier posts", &[]).await;
@@ -821,8 +788,8 @@ async fn a_full_posting_window_delays_the_destination_without_calling_the_platfo
 
 #[tokio::test]
 async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let text = format!("Interrupted {}", unique("crash"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
     schedule_later(&env, &team.owner, &post_id).await;
@@ -847,18 +814,18 @@ async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides(
     assert!(created_posts(&env, &team.account).await.is_empty());
 
     let retry = format!("/v1/posts/{post_id}/retry");
-    let (code, body) = post(&env, &team.owner, &retry, json!({})).await;
+    let (code, body) = env.post_json(&retry, &team.owner.token, json!({})).await;
     assert_eq!(
         (code, body["status"].as_str()),
         (200, Some("nothing_to_retry"))
     );
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &retry,
-        json!({"includeUnconfirmed": true}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &retry,
+            &team.owner.token,
+            json!({"includeUnconfirmed": true}),
+        )
+        .await;
     assert_eq!((code, body["status"].as_str()), (200, Some("retrying")));
     cron_publish(&env).await;
     assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
@@ -870,7 +837,7 @@ async fn an_attempt_interrupted_mid_call_is_never_reposted_and_the_user_decides(
 
 #[tokio::test]
 async fn the_publishing_call_for_one_post_needs_a_post_id_and_the_cron_secret() {
-    let env = Env::new().await;
+    let env = TestApp::spawn().await;
     let secret = std::env::var("E2E_CRON_SECRET").unwrap();
     let (status, body) = env.cron("/v1/cron/publish?post_id=nope", &secret).await;
     assert_eq!(
@@ -888,18 +855,18 @@ async fn the_publishing_call_for_one_post_needs_a_post_id_and_the_cron_secret() 
 
 #[tokio::test]
 async fn canceled_posts_never_go_out() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let text = format!("Canceled {}", unique("cancel"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
     schedule_later(&env, &team.owner, &post_id).await;
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/cancel"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/cancel"),
+            &team.owner.token,
+            json!({}),
+        )
+        .await;
     assert_eq!((code, body["status"].as_str()), (200, Some("canceled")));
     make_due(&env, &post_id).await;
     cron_publish(&env).await;
@@ -909,9 +876,9 @@ async fn canceled_posts_never_go_out() {
 
 #[tokio::test]
 async fn dispatchers_racing_over_a_thousand_due_posts_publish_each_exactly_once() {
-    let env = Env::new().await;
+    let env = TestApp::spawn().await;
     // A Facebook Page: X would (rightly) hold posts beyond its 100 per 15 minutes.
-    let team = team_with(&env, &["facebook"]).await;
+    let team = env.new_team_with_connections(&["facebook"]).await;
     let prefix = unique("race");
     // 1,000 due destinations, one in ten with an injected fault.
     env.db
@@ -1009,8 +976,10 @@ async fn dispatchers_racing_over_a_thousand_due_posts_publish_each_exactly_once(
 
 #[tokio::test]
 async fn an_image_post_reaches_linkedin_instagram_and_pinterest_once_with_permalinks() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
+    let env = TestApp::spawn().await;
+    let team = env
+        .new_team_with_connections(&["linkedin", "instagram", "pinterest"])
+        .await;
     let image = library_asset(&env, &team.owner, &team, "image/jpeg", jpeg()).await;
     let text = format!("New collection (spring) #launch {}", unique("image"));
     let options = [
@@ -1050,8 +1019,8 @@ async fn an_image_post_reaches_linkedin_instagram_and_pinterest_once_with_permal
 
 #[tokio::test]
 async fn a_video_post_reaches_tiktok_and_youtube_once_with_permalinks() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["tiktok", "youtube"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["tiktok", "youtube"]).await;
     let video = library_asset(&env, &team.owner, &team, "video/mp4", mp4()).await;
     let text = format!("Behind the scenes {}", unique("video"));
     let options = [
@@ -1088,8 +1057,8 @@ async fn a_video_post_reaches_tiktok_and_youtube_once_with_permalinks() {
 
 #[tokio::test]
 async fn a_video_reaches_x_in_segments_and_is_posted_once_processed() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     // Three of the worker's 3 MB segments, the first opening with an MP4 `ftyp` box.
     let mut long = mp4();
     long.resize(7 * 1024 * 1024, 0x17);
@@ -1129,9 +1098,11 @@ async fn a_video_reaches_x_in_segments_and_is_posted_once_processed() {
 
 #[tokio::test]
 async fn ambiguous_answers_are_looked_up_where_the_platform_allows_and_never_reposted() {
-    let env = Env::new().await;
-    let images = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
-    let videos = team_with(&env, &["youtube", "tiktok"]).await;
+    let env = TestApp::spawn().await;
+    let images = env
+        .new_team_with_connections(&["linkedin", "instagram", "pinterest"])
+        .await;
+    let videos = env.new_team_with_connections(&["youtube", "tiktok"]).await;
     let image = library_asset(&env, &images.owner, &images, "image/jpeg", jpeg()).await;
     let video = library_asset(&env, &videos.owner, &videos, "video/mp4", mp4()).await;
     for marker in [
@@ -1203,9 +1174,11 @@ async fn ambiguous_answers_are_looked_up_where_the_platform_allows_and_never_rep
 
 #[tokio::test]
 async fn refused_media_fail_the_destination_with_a_clear_error_and_post_nothing() {
-    let env = Env::new().await;
-    let images = team_with(&env, &["linkedin", "instagram", "pinterest"]).await;
-    let videos = team_with(&env, &["tiktok", "youtube"]).await;
+    let env = TestApp::spawn().await;
+    let images = env
+        .new_team_with_connections(&["linkedin", "instagram", "pinterest"])
+        .await;
+    let videos = env.new_team_with_connections(&["tiktok", "youtube"]).await;
     let image = library_asset(&env, &images.owner, &images, "image/jpeg", jpeg()).await;
     let video = library_asset(&env, &videos.owner, &videos, "video/mp4", mp4()).await;
     let text = format!("[publish:reject-media] {}", unique("refused"));
@@ -1261,19 +1234,14 @@ async fn refused_media_fail_the_destination_with_a_clear_error_and_post_nothing(
 
 #[tokio::test]
 async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["facebook"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["facebook"]).await;
     let chain = json!([
         {"kind": "draft", "provider": "openai"},
         {"kind": "image_prompt"},
         {"kind": "image", "provider": "openai"},
     ]);
-    let (code, accepted) = post(
-        &env,
-        &team.owner,
-        "/v1/jobs",
-        json!({"prompt": format!("Autumn sale {}", unique("job")), "teamId": team.id, "chain": chain}),
-    )
+    let (code, accepted) = env.post_json("/v1/jobs", &team.owner.token, json!({"prompt": format!("Autumn sale {}", unique("job")), "teamId": team.id, "chain": chain}))
     .await;
     assert_eq!(code, 202, "{accepted}");
     let job_id = accepted["id"].as_str().unwrap().to_owned();
@@ -1297,7 +1265,9 @@ async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
 
     let path = format!("/v1/jobs/{job_id}/post");
     let destinations = json!({"destinations": [{"connectionId": team.connections[0]}]});
-    let (code, body) = post(&env, &team.owner, &path, destinations.clone()).await;
+    let (code, body) = env
+        .post_json(&path, &team.owner.token, destinations.clone())
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (202, Some("scheduled")),
@@ -1312,7 +1282,7 @@ async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
         "the job's text, with its image, went out once"
     );
 
-    let (code, body) = post(&env, &team.owner, &path, destinations).await;
+    let (code, body) = env.post_json(&path, &team.owner.token, destinations).await;
     assert_eq!(
         (code, body["status"].as_str(), body["postId"].as_str()),
         (200, Some("existing"), Some(post_id.as_str()))
@@ -1324,7 +1294,7 @@ async fn a_finished_content_job_becomes_a_published_post_in_one_call() {
 }
 
 /// Replaces a library file's bytes through Storage, as any member may.
-async fn replace_library_file(env: &Env, user: &User, asset: &str, mime: &str, bytes: Vec<u8>) {
+async fn replace_library_file(env: &TestApp, user: &User, asset: &str, mime: &str, bytes: Vec<u8>) {
     let rows = env
         .db
         .query(
@@ -1357,8 +1327,8 @@ async fn replace_library_file(env: &Env, user: &User, asset: &str, mime: &str, b
 
 #[tokio::test]
 async fn a_file_far_larger_than_storage_recorded_fails_its_destination_and_the_run_goes_on() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let mut huge = jpeg();
     huge.resize(30 * 1024 * 1024, 0x42);
     let image = library_asset(&env, &team.owner, &team, "image/jpeg", huge).await;
@@ -1398,8 +1368,8 @@ async fn a_file_far_larger_than_storage_recorded_fails_its_destination_and_the_r
 
 #[tokio::test]
 async fn a_file_replaced_after_the_post_was_submitted_is_never_published() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     let image = library_asset(&env, &team.owner, &team, "image/jpeg", jpeg()).await;
     let text = format!("Approved {}", unique("approved"));
     let post_id = draft_with_media(&env, &team.owner, &team, &text, &[image.clone()], &[]).await;
@@ -1422,16 +1392,16 @@ async fn a_file_replaced_after_the_post_was_submitted_is_never_published() {
 
 #[tokio::test]
 async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_again() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
-    let (code, accepted) = post(
-        &env,
-        &team.owner,
-        "/v1/jobs",
-        json!({"prompt": format!("Winter sale {}", unique("job")), "teamId": team.id,
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
+    let (code, accepted) = env
+        .post_json(
+            "/v1/jobs",
+            &team.owner.token,
+            json!({"prompt": format!("Winter sale {}", unique("job")), "teamId": team.id,
                "chain": [{"kind": "draft", "provider": "openai"}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(code, 202, "{accepted}");
     let job_id = accepted["id"].as_str().unwrap().to_owned();
     for _ in 0..300 {
@@ -1460,7 +1430,9 @@ async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_a
     let path = format!("/v1/jobs/{job_id}/post");
     let refused_options = json!({"destinations": [{"connectionId": team.connections[0],
                                                    "options": {"replySettings": "everyone"}}]});
-    let (code, body) = post(&env, &team.owner, &path, refused_options).await;
+    let (code, body) = env
+        .post_json(&path, &team.owner.token, refused_options)
+        .await;
     assert_eq!(
         (code, error_code(&body)),
         (400, "invalid_request"),
@@ -1474,13 +1446,13 @@ async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_a
         )
         .await
         .unwrap();
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &path,
-        json!({"destinations": [{"connectionId": team.connections[0]}]}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &path,
+            &team.owner.token,
+            json!({"destinations": [{"connectionId": team.connections[0]}]}),
+        )
+        .await;
     assert_eq!(
         (code, body["status"].as_str()),
         (202, Some("scheduled")),
@@ -1492,18 +1464,18 @@ async fn a_job_post_whose_first_submission_was_refused_is_submitted_when_asked_a
 
 #[tokio::test]
 async fn moderation_fails_closed_when_its_provider_is_down() {
-    let env = Env::new().await;
-    let team = team_with(&env, &["x"]).await;
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
     // The platform's moderator and the fallback provider both fail for this text.
     let text = format!("[down:openai] [down:gemini] {}", unique("unmoderated"));
     let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
-    let (code, body) = post(
-        &env,
-        &team.owner,
-        &format!("/v1/posts/{post_id}/publish"),
-        json!({}),
-    )
-    .await;
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/publish"),
+            &team.owner.token,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, error_code(&body)),
         (503, "provider_unavailable"),

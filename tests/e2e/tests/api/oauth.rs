@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use e2e::app::{TestApp, User};
 use e2e::error_code;
-use e2e::social::{external_id, query, unique, Env, User, RETURN_TO};
+use e2e::social::{external_id, query, unique, RETURN_TO};
 use serde_json::json;
 
 const PLATFORMS: [&str; 7] = [
@@ -21,7 +22,7 @@ const PLATFORMS: [&str; 7] = [
 ];
 
 /// The first access token the platform fake issued `account`.
-async fn first_access_token(env: &Env, account: &str) -> String {
+async fn first_access_token(env: &TestApp, account: &str) -> String {
     let stats = env.fake_stats(account).await;
     stats["tokens"]
         .as_array()
@@ -35,7 +36,7 @@ async fn first_access_token(env: &Env, account: &str) -> String {
 
 /// Waits (within 10 s) until the platform fake refuses the first access token it issued
 /// `account` (one of `fake_access_ttl=1`), reading the profile at `api` (host and path) with it.
-async fn expired_at_the_platform(env: &Env, api: &str, account: &str) {
+async fn expired_at_the_platform(env: &TestApp, api: &str, account: &str) {
     let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
     let first = first_access_token(env, account).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -61,9 +62,9 @@ async fn expired_at_the_platform(env: &Env, api: &str, account: &str) {
 
 #[tokio::test]
 async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let mut seen = Vec::new();
     let mut accounts = Vec::new();
     for platform in PLATFORMS {
@@ -111,7 +112,7 @@ async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects()
         status, 200,
         "the sealed column is not selectable: {refused}"
     );
-    let outsider = env.user().await;
+    let outsider = env.new_user().await;
     let (_, none) = env
         .rest(&outsider, &format!("social_accounts?team_id=eq.{team}"))
         .await;
@@ -168,9 +169,9 @@ async fn every_platform_connects_verifies_lists_without_tokens_and_disconnects()
 
 #[tokio::test]
 async fn a_state_is_single_use_bound_to_its_platform_and_expires() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
 
     let callback = env.authorize(&owner, &team, "x", "").await;
     let (status, _, location) = env.callback(&callback).await;
@@ -233,10 +234,10 @@ async fn a_state_is_single_use_bound_to_its_platform_and_expires() {
 
 #[tokio::test]
 async fn denied_consent_pkce_mismatch_and_lost_roles_come_back_as_error_redirects() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let admin = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let admin = env.new_user().await;
+    let team = env.new_team(&owner).await;
     env.add_member(&team, &admin, "admin").await;
     let outcome = |location: Option<String>| {
         let location = location.expect("a redirect");
@@ -298,11 +299,11 @@ async fn denied_consent_pkce_mismatch_and_lost_roles_come_back_as_error_redirect
 
 #[tokio::test]
 async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let member = env.user().await;
-    let outsider = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let member = env.new_user().await;
+    let outsider = env.new_user().await;
+    let team = env.new_team(&owner).await;
     env.add_member(&team, &member, "member").await;
 
     for target in [
@@ -374,12 +375,12 @@ async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
 
 #[tokio::test]
 async fn who_may_disconnect() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let admin = env.user().await;
-    let member = env.user().await;
-    let outsider = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let admin = env.new_user().await;
+    let member = env.new_user().await;
+    let outsider = env.new_user().await;
+    let team = env.new_team(&owner).await;
     env.add_member(&team, &admin, "admin").await;
     env.add_member(&team, &member, "member").await;
 
@@ -409,9 +410,9 @@ async fn who_may_disconnect() {
 
 #[tokio::test]
 async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("race");
     let connection = env
         .connect(
@@ -461,9 +462,9 @@ async fn fifty_concurrent_verifications_of_an_expired_x_token_refresh_it_once() 
 
 #[tokio::test]
 async fn an_invalid_grant_requires_reauthorization_and_transient_failures_are_retried() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
 
     for platform in ["x", "tiktok", "pinterest", "youtube", "linkedin"] {
         let account = unique("revoked");
@@ -551,9 +552,9 @@ async fn an_invalid_grant_requires_reauthorization_and_transient_failures_are_re
 
 #[tokio::test]
 async fn a_refused_access_token_is_refreshed_once_then_retried() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("stale");
     // The platform's token expires in a second, while the database still trusts it for
     // longer (as when a platform revokes a token early).
@@ -582,9 +583,9 @@ async fn a_refused_access_token_is_refreshed_once_then_retried() {
 
 #[tokio::test]
 async fn the_cron_refreshes_tokens_about_to_expire() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let secret = std::env::var("E2E_CRON_SECRET").unwrap();
     let (status, body) = env.cron("/v1/cron/tokens/refresh", "wrong").await;
     assert_eq!((status, error_code(&body)), (403, "forbidden"));
@@ -621,9 +622,9 @@ async fn rows_sealed_with_an_older_key_still_open_and_are_resealed() {
     use pixa_edge::social::tokens::seal_tokens;
     use pixa_edge::social::Platform;
 
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("rotate");
     let connection = env
         .connect(&owner, &team, "x", &format!("fake_account={account}"))
@@ -677,11 +678,11 @@ async fn rows_sealed_with_an_older_key_still_open_and_are_resealed() {
 /// that started (same user, its binding) can complete what the callback parked.
 #[tokio::test]
 async fn a_started_flow_completes_only_for_the_client_that_started_it() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let victim = env.user().await;
-    let team = env.team(&owner).await;
-    let victims_team = env.team(&victim).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let victim = env.new_user().await;
+    let team = env.new_team(&owner).await;
+    let victims_team = env.new_team(&victim).await;
 
     // Redirect mode, the callback in a browser without the cookie: nothing is exchanged.
     let account = unique("victim");
@@ -779,9 +780,9 @@ async fn a_started_flow_completes_only_for_the_client_that_started_it() {
 
 #[tokio::test]
 async fn starting_too_many_flows_is_answered_429_with_retry_after() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     for _ in 0..20 {
         let (status, body) = env.start(&owner, &team, "x", RETURN_TO).await;
         assert_eq!(status, 200, "{body}");
@@ -803,8 +804,8 @@ async fn starting_too_many_flows_is_answered_429_with_retry_after() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), "rate_limited");
     assert_eq!(body["error"]["retryAfter"], retry_after);
-    let other = env.user().await;
-    let other_team = env.team(&other).await;
+    let other = env.new_user().await;
+    let other_team = env.new_team(&other).await;
     let (status, _) = env.start(&other, &other_team, "x", RETURN_TO).await;
     assert_eq!(status, 200, "the limit is per user");
 }
@@ -813,9 +814,9 @@ async fn starting_too_many_flows_is_answered_429_with_retry_after() {
 /// a post is being published with it, refused before anything is revoked.
 #[tokio::test]
 async fn a_used_connection_is_deleted_before_its_grant_is_revoked() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("used");
     let connection = env
         .connect(&owner, &team, "x", &format!("fake_account={account}"))
@@ -875,9 +876,9 @@ async fn a_used_connection_is_deleted_before_its_grant_is_revoked() {
 /// connection is deleted all the same and the answer says the revocation `failed`.
 #[tokio::test]
 async fn a_revocation_the_platform_refuses_is_reported_failed_and_the_connection_is_gone() {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("gone");
     let connection = env
         .connect(&owner, &team, "youtube", &format!("fake_account={account}"))
@@ -915,9 +916,9 @@ async fn a_revocation_the_platform_refuses_is_reported_failed_and_the_connection
 #[tokio::test]
 async fn a_caller_waiting_on_another_workers_refresh_is_answered_token_refresh_busy_with_retry_after(
 ) {
-    let env = Env::new().await;
-    let owner = env.user().await;
-    let team = env.team(&owner).await;
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
     let account = unique("busy");
     let connection = env
         .connect(&owner, &team, "x", &format!("fake_account={account}"))

@@ -4,6 +4,7 @@
 //! naming the parameter, not the database's error turned 502. The worker keeps serving after
 //! each.
 
+use e2e::app::TestApp;
 use e2e::{error_code, Stack, ALICE};
 use serde_json::Value;
 
@@ -25,10 +26,11 @@ async fn assert_still_healthy(stack: &Stack) {
 
 #[tokio::test]
 async fn a_body_declared_over_the_limit_is_a_413() {
-    let stack = Stack::from_env();
-    let request = stack
+    let app = TestApp::spawn().await;
+    let request = app
+        .stack
         .http
-        .post(stack.url("/v1/ai/generate-text"))
+        .post(app.stack.url("/v1/ai/generate-text"))
         .header("content-type", "application/json")
         .body(vec![b' '; JSON_BODY + 1]);
     let (status, body) = answer(request).await;
@@ -38,17 +40,18 @@ async fn a_body_declared_over_the_limit_is_a_413() {
         "{body}"
     );
     assert_eq!(body["error"]["maxBytes"], JSON_BODY);
-    assert_still_healthy(&stack).await;
+    assert_still_healthy(&app.stack).await;
 }
 
 #[tokio::test]
 async fn a_chunked_body_is_cut_off_at_the_limit() {
-    let stack = Stack::from_env();
+    let app = TestApp::spawn().await;
     // 64 chunks of 8 KB, no Content-Length: twice the limit, refused once it passes the limit.
     let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b' '; 8 * 1024]));
-    let request = stack
+    let request = app
+        .stack
         .http
-        .post(stack.url("/v1/ai/generate-text"))
+        .post(app.stack.url("/v1/ai/generate-text"))
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)));
     let (status, body) = answer(request).await;
@@ -57,16 +60,16 @@ async fn a_chunked_body_is_cut_off_at_the_limit() {
         (413, "payload_too_large"),
         "{body}"
     );
-    assert_still_healthy(&stack).await;
+    assert_still_healthy(&app.stack).await;
 
     // A streamed body cannot be resent by `e2e::send`: after the cut-off above, wrangler dev's
     // proxy may drop the next request on its connection to workerd (a 503 of its own, without
     // our error envelope), so the request is made again once in that case.
     let small_chunked = || {
         let small = (0..4).map(|_| Ok::<_, std::io::Error>(b"    ".to_vec()));
-        stack
+        app.stack
             .http
-            .post(stack.url("/v1/ai/generate-text"))
+            .post(app.stack.url("/v1/ai/generate-text"))
             .body(reqwest::Body::wrap_stream(futures::stream::iter(small)))
     };
     let (mut status, mut body) = answer(small_chunked()).await;
@@ -82,10 +85,11 @@ async fn a_chunked_body_is_cut_off_at_the_limit() {
 
 #[tokio::test]
 async fn endpoints_without_a_body_and_unknown_routes_refuse_or_ignore_one() {
-    let stack = Stack::from_env();
-    let request = stack
+    let app = TestApp::spawn().await;
+    let request = app
+        .stack
         .http
-        .post(stack.url("/v1/cron/publish"))
+        .post(app.stack.url("/v1/cron/publish"))
         .body(vec![b'x'; 64 * 1024]);
     let (status, body) = answer(request).await;
     assert_eq!(status, 413, "{body}");
@@ -93,19 +97,20 @@ async fn endpoints_without_a_body_and_unknown_routes_refuse_or_ignore_one() {
         (reqwest::Method::POST, "/nope", 404),
         (reqwest::Method::POST, "/healthz", 405),
     ] {
-        let request = stack
+        let request = app
+            .stack
             .http
-            .request(method, stack.url(path))
+            .request(method, app.stack.url(path))
             .body(vec![b'x'; JSON_BODY + 1]);
         assert_eq!(answer(request).await.0, status, "{path}");
     }
-    assert_still_healthy(&stack).await;
+    assert_still_healthy(&app.stack).await;
 }
 
 #[tokio::test]
 async fn malformed_dates_and_numbers_are_400s_naming_the_parameter() {
-    let stack = Stack::from_env();
-    let token = stack.token(&ALICE);
+    let app = TestApp::spawn().await;
+    let token = app.stack.token(&ALICE);
     for (query, parameter) in [
         ("since=2026-13-45", "since"),
         ("until=2026-02-30T10%3A00%3A00Z", "until"),
@@ -115,7 +120,10 @@ async fn malformed_dates_and_numbers_are_400s_naming_the_parameter() {
         ("limit=99999999999999999999", "limit"),
         ("offset=-5", "offset"),
     ] {
-        let (status, body, _) = stack.get(&format!("/v1/jobs?{query}"), Some(&token)).await;
+        let (status, body, _) = app
+            .stack
+            .get(&format!("/v1/jobs?{query}"), Some(&token))
+            .await;
         assert_eq!(
             (status, error_code(&body)),
             (400, "invalid_request"),
@@ -123,7 +131,8 @@ async fn malformed_dates_and_numbers_are_400s_naming_the_parameter() {
         );
         assert_eq!(body["error"]["field"], parameter, "{query}");
     }
-    let (status, body, _) = stack
+    let (status, body, _) = app
+        .stack
         .get(
             "/v1/jobs?since=2026-11-23&until=2026-11-24T00%3A00%3A00%2B01%3A00",
             Some(&token),

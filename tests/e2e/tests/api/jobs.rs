@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use e2e::{error_code, new_user, settled, Stack};
+use e2e::app::{TestApp, User};
+use e2e::{error_code, settled, Stack};
 use serde_json::{json, Value};
 
 async fn send(
@@ -34,16 +35,6 @@ async fn send(
         response.json().await.unwrap_or(Value::Null),
         headers,
     )
-}
-
-async fn post(stack: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let (status, body, _) = send(stack, reqwest::Method::POST, path, token, Some(body), None).await;
-    (status, body)
-}
-
-async fn get(stack: &Stack, path: &str, token: &str) -> (u16, Value) {
-    let (status, body, _) = stack.get(path, Some(token)).await;
-    (status, body)
 }
 
 /// A team owned by `owner`, on the `team` plan (so a batch is not rate limited), with a campaign.
@@ -80,7 +71,7 @@ async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String
 async fn wait_for_job(stack: &Stack, token: &str, id: &str, states: &[&str]) -> Value {
     e2e::assert_side_effects_countable();
     for _ in 0..600 {
-        let (status, job) = get(stack, &format!("/v1/jobs/{id}"), token).await;
+        let (status, job, _) = stack.get(&format!("/v1/jobs/{id}"), Some(token)).await;
         assert_eq!(status, 200, "{job}");
         if states.contains(&job["state"].as_str().unwrap_or_default()) {
             return job;
@@ -121,11 +112,16 @@ async fn rest_rows(stack: &Stack, token: &str, path: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and_a_draft() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (alice, alice_token) = new_user(&stack, &db, None).await;
-    let (_, bob_token) = new_user(&stack, &db, None).await;
-    let (team, campaign) = team_with_campaign(&db, &alice).await;
+    let app = TestApp::spawn().await;
+    let User {
+        id: alice,
+        token: alice_token,
+    } = app.new_user().await;
+    let User {
+        id: _,
+        token: bob_token,
+    } = app.new_user().await;
+    let (team, campaign) = team_with_campaign(&app.db, &alice).await;
 
     let chain = json!([
         {"kind": "draft", "provider": "openai"},
@@ -134,9 +130,7 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         {"kind": "image", "provider": "openai"},
         {"kind": "moderation", "instructions": "<<reply:{\"flagged\": false, \"categories\": []}>>"},
     ]);
-    let (status, accepted) = post(
-        &stack,
-        "/v1/jobs",
+    let (status, accepted) = app.post_json("/v1/jobs",
         &alice_token,
         json!({"prompt": "Spring collection launch", "brandVoice": "playful", "platforms": ["instagram", "x"],
                "teamId": team, "campaignId": campaign, "chain": chain}),
@@ -149,7 +143,7 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         "answered before the chain runs"
     );
 
-    let job = wait_for_job(&stack, &alice_token, &id, &["done", "failed"]).await;
+    let job = wait_for_job(&app.stack, &alice_token, &id, &["done", "failed"]).await;
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(
         job["progress"],
@@ -201,7 +195,8 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         .as_str()
         .unwrap()
         .starts_with(&format!("{team}/{id}/")));
-    let download = stack
+    let download = app
+        .stack
         .http
         .get(asset["signedUrl"].as_str().unwrap())
         .send()
@@ -213,11 +208,11 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
     assert_eq!(bytes.len() as i64, asset["sizeBytes"].as_i64().unwrap());
 
     // Metered: five settled requests billed to the team.
-    let requests = job_requests(&db, &alice).await;
+    let requests = job_requests(&app.db, &alice).await;
     assert_eq!(requests.len(), 5, "{requests:?}");
     assert!(requests.iter().all(|(status, _, _)| status == "succeeded"));
     assert_eq!(requests[3].1, "jobs/image");
-    let billed: i64 = db
+    let billed: i64 = app.db
         .query_one(
             "select count(*) from public.ai_requests where subject_id = $1::text::uuid and endpoint like 'jobs/%'",
             &[&team],
@@ -230,7 +225,7 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
     // Readable by the team through PostgREST; not by anyone else, through either door.
     assert_eq!(
         rest_rows(
-            &stack,
+            &app.stack,
             &alice_token,
             &format!("content_job_steps?job_id=eq.{id}")
         )
@@ -238,36 +233,37 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         .len(),
         5
     );
-    let (status, body) = get(&stack, &format!("/v1/jobs/{id}"), &bob_token).await;
+    let (status, body) = app.get_json(&format!("/v1/jobs/{id}"), &bob_token).await;
     assert_eq!((status, error_code(&body)), (404, "job_not_found"));
     assert!(
-        rest_rows(&stack, &bob_token, &format!("content_jobs?id=eq.{id}"))
+        rest_rows(&app.stack, &bob_token, &format!("content_jobs?id=eq.{id}"))
             .await
             .is_empty()
     );
     assert!(
-        rest_rows(&stack, &bob_token, &format!("assets?job_id=eq.{id}"))
+        rest_rows(&app.stack, &bob_token, &format!("assets?job_id=eq.{id}"))
             .await
             .is_empty()
     );
     assert!(rest_rows(
-        &stack,
+        &app.stack,
         &bob_token,
         &format!("content_job_steps?job_id=eq.{id}")
     )
     .await
     .is_empty());
-    let (_, listed) = get(&stack, "/v1/jobs", &bob_token).await;
+    let (_, listed) = app.get_json("/v1/jobs", &bob_token).await;
     assert_eq!(listed["jobs"], json!([]));
     let object = format!(
         "{}/storage/v1/object/authenticated/generated-assets/{}",
-        stack.supabase_url,
+        app.stack.supabase_url,
         asset["storagePath"].as_str().unwrap()
     );
-    let as_bob = stack
+    let as_bob = app
+        .stack
         .http
         .get(&object)
-        .header("apikey", stack.keys.anon_key())
+        .header("apikey", app.stack.keys.anon_key())
         .bearer_auth(&bob_token)
         .send()
         .await
@@ -277,10 +273,11 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         200,
         "another user cannot download the object"
     );
-    let as_alice = stack
+    let as_alice = app
+        .stack
         .http
         .get(&object)
-        .header("apikey", stack.keys.anon_key())
+        .header("apikey", app.stack.keys.anon_key())
         .bearer_auth(&alice_token)
         .send()
         .await
@@ -288,24 +285,20 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
     assert_eq!(as_alice.status(), 200, "a member can");
 
     // Into a content draft, once.
-    let (status, draft) = post(
-        &stack,
-        &format!("/v1/jobs/{id}/draft"),
-        &bob_token,
-        json!({}),
-    )
-    .await;
+    let (status, draft) = app
+        .post_json(&format!("/v1/jobs/{id}/draft"), &bob_token, json!({}))
+        .await;
     assert_eq!(status, 404, "{draft}");
-    let (status, draft) = post(
-        &stack,
-        &format!("/v1/jobs/{id}/draft"),
-        &alice_token,
-        json!({"title": "Spring"}),
-    )
-    .await;
+    let (status, draft) = app
+        .post_json(
+            &format!("/v1/jobs/{id}/draft"),
+            &alice_token,
+            json!({"title": "Spring"}),
+        )
+        .await;
     assert_eq!(status, 201, "{draft}");
     let draft_id = draft["draftId"].as_str().unwrap().to_owned();
-    let row = db
+    let row = app.db
         .query_one(
             "select platform_contents, campaign_id::text, title from public.content_drafts where id = $1::text::uuid",
             &[&draft_id],
@@ -318,40 +311,35 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
     assert_eq!(contents["x"]["image_source"], "ai_generated");
     assert_eq!(row.get::<_, String>(1), campaign);
     let linked = rest_rows(
-        &stack,
+        &app.stack,
         &alice_token,
         &format!("assets?draft_id=eq.{draft_id}"),
     )
     .await;
     assert_eq!(linked.len(), 1, "the image is attached to the draft");
-    let (status, again) = post(
-        &stack,
-        &format!("/v1/jobs/{id}/draft"),
-        &alice_token,
-        json!({}),
-    )
-    .await;
+    let (status, again) = app
+        .post_json(&format!("/v1/jobs/{id}/draft"), &alice_token, json!({}))
+        .await;
     assert_eq!((status, &again["draftId"]), (200, &json!(draft_id)));
 }
 
 #[tokio::test]
 async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_it() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     let marker = format!("[fail-once:resume-{user}]");
-    let (status, accepted) = post(
-        &stack,
-        "/v1/jobs",
-        &token,
-        json!({"prompt": "Autumn sale", "chain": [
+    let (status, accepted) = app
+        .post_json(
+            "/v1/jobs",
+            &token,
+            json!({"prompt": "Autumn sale", "chain": [
             {"kind": "draft"}, {"kind": "refine"}, {"kind": "image_prompt", "instructions": marker},
             {"kind": "image"}, {"kind": "moderation"}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_owned();
-    let failed = wait_for_job(&stack, &token, &id, &["failed", "done"]).await;
+    let failed = wait_for_job(&app.stack, &token, &id, &["failed", "done"]).await;
     assert_eq!(failed["state"], "failed", "{failed}");
     assert_eq!(
         (&failed["failedStep"], &failed["errorCode"]),
@@ -372,7 +360,7 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
             .collect::<Vec<_>>(),
         ["succeeded", "succeeded", "failed"]
     );
-    let charged_before = job_requests(&db, &user).await;
+    let charged_before = job_requests(&app.db, &user).await;
     assert_eq!(
         charged_before
             .iter()
@@ -382,9 +370,11 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
         "the failed step's reservation was released"
     );
 
-    let (status, body) = post(&stack, &format!("/v1/jobs/{id}/retry"), &token, json!({})).await;
+    let (status, body) = app
+        .post_json(&format!("/v1/jobs/{id}/retry"), &token, json!({}))
+        .await;
     assert_eq!((status, &body["state"]), (202, &json!("queued")), "{body}");
-    let done = wait_for_job(&stack, &token, &id, &["done", "failed"]).await;
+    let done = wait_for_job(&app.stack, &token, &id, &["done", "failed"]).await;
     assert_eq!(done["state"], "done", "{done}");
     let after = done["steps"].as_array().unwrap();
     for index in 0..2 {
@@ -400,7 +390,7 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
     );
     assert_eq!(done["attempts"], 2);
 
-    let requests = job_requests(&db, &user).await;
+    let requests = job_requests(&app.db, &user).await;
     assert_eq!(
         requests
             .iter()
@@ -423,7 +413,7 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
         "the snapshots account for every credit charged"
     );
     let (used, reserved): (i64, i64) = {
-        let row = db
+        let row = app.db
             .query_one("select used, reserved from public.ai_credit_ledger where subject_id = $1::text::uuid", &[&user])
             .await
             .unwrap();
@@ -431,19 +421,20 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
     };
     assert_eq!((used, reserved), (charged, 0));
 
-    let (status, body) = post(&stack, &format!("/v1/jobs/{id}/retry"), &token, json!({})).await;
+    let (status, body) = app
+        .post_json(&format!("/v1/jobs/{id}/retry"), &token, json!({}))
+        .await;
     assert_eq!((status, error_code(&body)), (409, "invalid_job_state"));
 }
 
 #[tokio::test]
 async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     let chain = json!([{"kind": "draft"}, {"kind": "refine"}, {"kind": "moderation"}]);
     // Queued straight in the database (no executor dispatched), then a dead executor's work:
     // step 0 done, step 1 started, the lease run out.
-    let id: String = db
+    let id: String = app.db
         .query_one(
             "select (public.create_content_job(user_id => $1::text::uuid, brief => $2::text::jsonb, chain => $3::text::jsonb)) ->> 'job_id'",
             &[&user, &json!({"prompt": "Winter drinks", "platforms": ["instagram"]}).to_string(), &chain.to_string()],
@@ -452,7 +443,7 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
         .unwrap()
         .get(0);
     let dead = "00000000-0000-4000-8000-00000000dead";
-    db.batch_execute(&format!(
+    app.db.batch_execute(&format!(
         "select public.claim_content_jobs(worker_id => '{dead}', max_jobs => 1, lease_seconds => 150, job_id => '{id}');
          select public.start_content_job_step('{id}', '{dead}', 0, 'draft', '{{\"prompt\": \"p\"}}', 150);
          select public.finish_content_job_step('{id}', '{dead}', 0, true, 7, 150, output => '{{\"text\": \"a draft from before the crash\"}}');
@@ -463,7 +454,9 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
     .unwrap();
 
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
-    let (status, body) = post(&stack, "/v1/cron/jobs/sweep", "wrong-secret", json!({})).await;
+    let (status, body) = app
+        .post_json("/v1/cron/jobs/sweep", "wrong-secret", json!({}))
+        .await;
     assert_eq!((status, error_code(&body)), (403, "forbidden"));
     for (query, field) in [
         ("job_id=nope", "job_id"),
@@ -474,17 +467,19 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
             "batch_id",
         ),
     ] {
-        let (status, body) = post(&stack, &format!("/v1/cron/jobs/sweep?{query}"), &secret, json!({})).await;
+        let (status, body) = app.post_json(&format!("/v1/cron/jobs/sweep?{query}"), &secret, json!({})).await;
         assert_eq!((status, error_code(&body), &body["error"]["field"]), (400, "invalid_request", &json!(field)), "{query}: {body}");
     }
     // Other tests' jobs can fill a sweep's lanes: sweep until this one has left the dead
     // executor (named in a sweep's answer, or taken by the drain a sweep started).
     let mut swept_ids = Vec::new();
     for _ in 0..20 {
-        let (status, swept) = post(&stack, "/v1/cron/jobs/sweep", &secret, json!({})).await;
+        let (status, swept) = app
+            .post_json("/v1/cron/jobs/sweep", &secret, json!({}))
+            .await;
         assert_eq!(status, 200, "{swept}");
         swept_ids.extend(swept["jobIds"].as_array().unwrap().iter().cloned());
-        let row = db
+        let row = app.db
             .query_one(
                 "select lease_owner::text, state::text from public.content_jobs where id = $1::text::uuid",
                 &[&id],
@@ -502,7 +497,7 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let job = wait_for_job(&stack, &token, &id, &["done", "failed"]).await;
+    let job = wait_for_job(&app.stack, &token, &id, &["done", "failed"]).await;
     assert_eq!(job["state"], "done", "{job}");
     assert_eq!(job["attempts"], 2);
     let steps = job["steps"].as_array().unwrap();
@@ -516,7 +511,7 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
         .as_str()
         .unwrap()
         .contains("a draft from before the crash"));
-    let requests = job_requests(&db, &user).await;
+    let requests = job_requests(&app.db, &user).await;
     assert_eq!(
         requests.len(),
         2,
@@ -524,7 +519,9 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
     );
 
     // Nothing left to sweep for this job: a second sweep does not take it.
-    let (_, again) = post(&stack, "/v1/cron/jobs/sweep", &secret, json!({})).await;
+    let (_, again) = app
+        .post_json("/v1/cron/jobs/sweep", &secret, json!({}))
+        .await;
     assert!(!again["jobIds"].as_array().unwrap().contains(&json!(id)));
 }
 
@@ -532,11 +529,10 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
 /// later step starts.
 #[tokio::test]
 async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
-    let stack = Stack::from_env();
-    let mut db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let mut app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     // Created with its pg_net call withdrawn in the same transaction: this test runs the job.
-    let created = db.transaction().await.unwrap();
+    let created = app.db.transaction().await.unwrap();
     let id: String = created
         .query_one(
             "select (public.create_content_job(user_id => $1::text::uuid, \
@@ -558,11 +554,12 @@ async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
 
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
     let sweep_path = format!("/v1/cron/jobs/sweep?job_id={id}");
-    let sweep = post(&stack, &sweep_path, &secret, json!({}));
+    let sweep = app.post_json(&sweep_path, &secret, json!({}));
     let cancel_while_the_draft_runs = async {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let running = db
+            let running = app
+                .db
                 .query_opt(
                     "select 1 from public.content_job_steps where job_id = $1::text::uuid \
                      and step_index = 0 and status = 'running'",
@@ -576,7 +573,8 @@ async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
             assert!(std::time::Instant::now() < deadline, "the draft never ran");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        post(&stack, &format!("/v1/jobs/{id}/cancel"), &token, json!({})).await
+        app.post_json(&format!("/v1/jobs/{id}/cancel"), &token, json!({}))
+            .await
     };
     // The sweep answers once its executor has returned.
     let ((status, swept), (canceled, body)) = tokio::join!(sweep, cancel_while_the_draft_runs);
@@ -588,7 +586,7 @@ async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
         "{body}"
     );
 
-    let job = wait_for_job(&stack, &token, &id, &["canceled"]).await;
+    let job = wait_for_job(&app.stack, &token, &id, &["canceled"]).await;
     let steps: Vec<(&Value, &Value)> = job["steps"]
         .as_array()
         .unwrap()
@@ -596,7 +594,7 @@ async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
         .map(|step| (&step["stepIndex"], &step["status"]))
         .collect();
     assert_eq!(steps, [(&json!(0), &json!("succeeded"))], "{job}");
-    let requests = job_requests(&db, &user).await;
+    let requests = job_requests(&app.db, &user).await;
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(
         (requests[0].0.as_str(), requests[0].1.as_str()),
@@ -607,18 +605,20 @@ async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
 
 #[tokio::test]
 async fn idempotency_keys_validation_and_cancellation() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (_, token) = new_user(&stack, &db, None).await;
-    let (_, other_token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: _, token } = app.new_user().await;
+    let User {
+        id: _,
+        token: other_token,
+    } = app.new_user().await;
     let body = json!({"prompt": "Idempotent brief", "chain": [{"kind": "draft"}]});
     let key = format!("key-{}", std::process::id());
     let create = |token: &str, body: Value| {
-        let (stack, key) = (&stack, key.clone());
+        let (app, key) = (&app, key.clone());
         let token = token.to_owned();
         async move {
             send(
-                stack,
+                &app.stack,
                 reqwest::Method::POST,
                 "/v1/jobs",
                 &token,
@@ -671,7 +671,7 @@ async fn idempotency_keys_validation_and_cancellation() {
         ),
         (json!({"prompt": "x", "teamId": "nope"}), "teamId"),
     ] {
-        let (status, body) = post(&stack, "/v1/jobs", &token, request.clone()).await;
+        let (status, body) = app.post_json("/v1/jobs", &token, request.clone()).await;
         assert_eq!(
             (status, error_code(&body)),
             (400, "invalid_request"),
@@ -679,17 +679,18 @@ async fn idempotency_keys_validation_and_cancellation() {
         );
         assert_eq!(body["error"]["field"], field, "{request}");
     }
-    let (status, body) = post(
-        &stack,
-        "/v1/jobs",
-        &token,
-        json!({"prompt": "x", "teamId": "11111111-1111-4111-8111-111111111111"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/jobs",
+            &token,
+            json!({"prompt": "x", "teamId": "11111111-1111-4111-8111-111111111111"}),
+        )
+        .await;
     assert_eq!((status, error_code(&body)), (403, "not_team_member"));
 
     // Cancel: a job no executor has claimed yet.
-    let user: String = db
+    let user: String = app
+        .db
         .query_one(
             "select user_id::text from public.content_jobs where id = $1::text::uuid",
             &[&first["id"].as_str().unwrap()],
@@ -697,7 +698,7 @@ async fn idempotency_keys_validation_and_cancellation() {
         .await
         .unwrap()
         .get(0);
-    let queued: String = db
+    let queued: String = app.db
         .query_one(
             "select (public.create_content_job(user_id => $1::text::uuid, brief => '{\"prompt\": \"later\"}', \
              chain => '[{\"kind\": \"draft\"}]')) ->> 'job_id'",
@@ -706,54 +707,50 @@ async fn idempotency_keys_validation_and_cancellation() {
         .await
         .unwrap()
         .get(0);
-    let (status, _) = post(
-        &stack,
-        &format!("/v1/jobs/{queued}/cancel"),
-        &other_token,
-        json!({}),
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/jobs/{queued}/cancel"),
+            &other_token,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 404, "others cannot see it, let alone cancel it");
-    let (status, body) = post(
-        &stack,
-        &format!("/v1/jobs/{queued}/cancel"),
-        &token,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(&format!("/v1/jobs/{queued}/cancel"), &token, json!({}))
+        .await;
     assert_eq!(
         (status, &body["state"]),
         (200, &json!("canceled")),
         "{body}"
     );
-    let (status, body) = post(
-        &stack,
-        &format!("/v1/jobs/{queued}/cancel"),
-        &token,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(&format!("/v1/jobs/{queued}/cancel"), &token, json!({}))
+        .await;
     assert_eq!((status, error_code(&body)), (409, "invalid_job_state"));
-    let (_, listed) = get(&stack, "/v1/jobs?state=canceled", &token).await;
+    let (_, listed) = app.get_json("/v1/jobs?state=canceled", &token).await;
     assert_eq!(listed["jobs"].as_array().unwrap().len(), 1, "{listed}");
-    let (status, body) = get(&stack, "/v1/jobs?state=lost", &token).await;
+    let (status, body) = app.get_json("/v1/jobs?state=lost", &token).await;
     assert_eq!((status, &body["error"]["field"]), (400, &json!("state")));
-    let (_, page) = get(&stack, "/v1/jobs?limit=1&since=2020-01-01", &token).await;
+    let (_, page) = app
+        .get_json("/v1/jobs?limit=1&since=2020-01-01", &token)
+        .await;
     assert_eq!(
         (page["jobs"].as_array().unwrap().len(), &page["nextOffset"]),
         (1, &json!(1))
     );
-    let (status, _) = get(&stack, "/v1/jobs/not-a-uuid", &token).await;
+    let (status, _) = app.get_json("/v1/jobs/not-a-uuid", &token).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (owner, token) = new_user(&stack, &db, None).await;
-    let (_, outsider_token) = new_user(&stack, &db, None).await;
-    let (_, campaign) = team_with_campaign(&db, &owner).await;
+    let app = TestApp::spawn().await;
+    let User { id: owner, token } = app.new_user().await;
+    let User {
+        id: _,
+        token: outsider_token,
+    } = app.new_user().await;
+    let (_, campaign) = team_with_campaign(&app.db, &owner).await;
     let failing = [3, 9, 15];
     let posts: Vec<Value> = (0..20)
         .map(|i| {
@@ -767,37 +764,31 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         .collect();
     let path = format!("/v1/campaigns/{campaign}/batches");
 
-    let (status, body) = post(
-        &stack,
-        &path,
-        &token,
-        json!({"posts": vec![json!({"prompt": "x"}); 101]}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            &path,
+            &token,
+            json!({"posts": vec![json!({"prompt": "x"}); 101]}),
+        )
+        .await;
     assert_eq!((status, &body["error"]["field"]), (400, &json!("posts")));
-    let (status, body) = post(
-        &stack,
-        &path,
-        &token,
-        json!({"posts": [{"prompt": "x"}, {"platforms": ["x"]}]}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            &path,
+            &token,
+            json!({"posts": [{"prompt": "x"}, {"platforms": ["x"]}]}),
+        )
+        .await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("posts[1].prompt"))
     );
-    let (status, body) = post(
-        &stack,
-        &path,
-        &outsider_token,
-        json!({"posts": [{"prompt": "x"}]}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(&path, &outsider_token, json!({"posts": [{"prompt": "x"}]}))
+        .await;
     assert_eq!((status, error_code(&body)), (404, "campaign_not_found"));
 
-    let (status, accepted) = post(
-        &stack,
-        &path,
+    let (status, accepted) = app.post_json(&path,
         &token,
         json!({"posts": posts, "chain": [{"kind": "draft"}, {"kind": "refine"}], "concurrency": 5,
                "platforms": ["linkedin"]}),
@@ -809,12 +800,14 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
     // what must keep its jobs to five at once (the sweep runs what it claims, then answers).
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
     let extra_lanes = format!("/v1/cron/jobs/sweep?batch_id={batch_id}&lanes=3");
-    let (status, swept) = post(&stack, &extra_lanes, &secret, json!({})).await;
+    let (status, swept) = app.post_json(&extra_lanes, &secret, json!({})).await;
     assert_eq!(status, 200, "{swept}");
 
     let (mut last_completed, mut last_finished, mut observations) = (0, 0, 0);
     let batch = loop {
-        let (status, batch) = get(&stack, &format!("/v1/batches/{batch_id}"), &token).await;
+        let (status, batch) = app
+            .get_json(&format!("/v1/batches/{batch_id}"), &token)
+            .await;
         assert_eq!(status, 200, "{batch}");
         let completed = batch["completed"].as_i64().unwrap();
         let finished = completed + batch["failed"].as_i64().unwrap();
@@ -849,7 +842,7 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
     }
 
     // The cap held: never more than 5 of the batch's jobs ran at once, with 8 executors.
-    let overlap: i64 = db
+    let overlap: i64 = app.db
         .query_one(
             "select max(c) from (select (select count(*) from public.content_jobs as o \
                where o.batch_id = j.batch_id and o.started_at <= j.started_at and o.finished_at > j.started_at) as c \
@@ -861,17 +854,16 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         .get(0);
     assert!(overlap <= 5, "{overlap} jobs ran at once");
 
-    let (_, history) = get(&stack, &path, &token).await;
+    let (_, history) = app.get_json(&path, &token).await;
     assert_eq!(history["batches"][0]["id"], json!(batch_id));
-    let (_, failed) = get(
-        &stack,
-        &format!("/v1/jobs?batchId={batch_id}&state=failed"),
-        &token,
-    )
-    .await;
+    let (_, failed) = app
+        .get_json(&format!("/v1/jobs?batchId={batch_id}&state=failed"), &token)
+        .await;
     assert_eq!(failed["jobs"].as_array().unwrap().len(), 3);
-    let (status, _) = get(&stack, &format!("/v1/batches/{batch_id}"), &outsider_token).await;
+    let (status, _) = app
+        .get_json(&format!("/v1/batches/{batch_id}"), &outsider_token)
+        .await;
     assert_eq!(status, 404);
-    let (_, none) = get(&stack, &path, &outsider_token).await;
+    let (_, none) = app.get_json(&path, &outsider_token).await;
     assert_eq!(none["batches"], json!([]));
 }

@@ -2,7 +2,8 @@
 //! endpoint, metering (settle, release, the allowance under 1,000 concurrent calls, the rate
 //! limit), bring-your-own keys that are never readable, and the cron reset.
 
-use e2e::{error_code, new_user, settled, Stack, DEV_PROXY_DROP};
+use e2e::app::{TestApp, User};
+use e2e::{error_code, settled, Stack, DEV_PROXY_DROP};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -30,32 +31,13 @@ async fn call(
     )
 }
 
-async fn post(stack: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let (status, body, _) = call(stack, reqwest::Method::POST, path, token, body).await;
-    (status, body)
-}
-
-/// The subject's (used, reserved) credits once its requests have settled.
-async fn ledger(db: &tokio_postgres::Client, subject: &str) -> (i64, i64) {
-    settled(db, subject).await;
-    let row = db
-        .query_one(
-            "select used, reserved from public.ai_credit_ledger where subject_id = $1::text::uuid",
-            &[&subject],
-        )
-        .await
-        .unwrap();
-    (row.get(0), row.get(1))
-}
-
 #[tokio::test]
 async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
 
     let (status, body, headers) = call(
-        &stack,
+        &app.stack,
         reqwest::Method::POST,
         "/v1/ai/generate-text",
         &token,
@@ -74,46 +56,46 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
         .collect();
     assert_eq!(steps, ["auth", "reserve", "provider", "total"], "{timing}");
     // The fake reports 2 input and 7 output tokens: ceil(0.001 + 0.0105) = 1 credit.
-    assert_eq!(ledger(&db, &user).await, (1, 0));
+    assert_eq!(app.ledger(&user).await, (1, 0));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-json",
-        &token,
-        json!({"prompt": "as json", "systemInstruction": "json"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-json",
+            &token,
+            json!({"prompt": "as json", "systemInstruction": "json"}),
+        )
+        .await;
     assert_eq!(
         (status, &body["data"]["echo"]),
         (200, &json!("echo: as json (key …-key)")),
         "{body}"
     );
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-json",
-        &token,
-        json!({"prompt": "[invalid-json]"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-json",
+            &token,
+            json!({"prompt": "[invalid-json]"}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (502, "invalid_model_output"),
         "{body}"
     );
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-image",
-        &token,
-        json!({"prompt": "a cat", "numberOfImages": 2}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-image",
+            &token,
+            json!({"prompt": "a cat", "numberOfImages": 2}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["images"].as_array().unwrap().len(), 2);
 
-    settled(&db, &user).await;
-    let logged = db
+    settled(&app.db, &user).await;
+    let logged = app.db
         .query("select endpoint, status::text, credits from public.ai_requests where user_id = $1::text::uuid order by created_at", &[&user])
         .await
         .unwrap();
@@ -127,8 +109,8 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
 
 #[tokio::test]
 async fn invalid_bodies_are_400_naming_the_field() {
-    let stack = Stack::from_env();
-    let token = stack.token(&e2e::ALICE);
+    let app = TestApp::spawn().await;
+    let token = app.stack.token(&e2e::ALICE);
     for (path, body, field) in [
         ("/v1/ai/generate-text", json!({}), "prompt"),
         (
@@ -148,7 +130,7 @@ async fn invalid_bodies_are_400_naming_the_field() {
         } else {
             reqwest::Method::POST
         };
-        let (status, body, _) = call(&stack, method, path, &token, body).await;
+        let (status, body, _) = call(&app.stack, method, path, &token, body).await;
         assert_eq!(
             (status, error_code(&body), &body["error"]["field"]),
             (400, "invalid_request", &json!(field)),
@@ -159,39 +141,33 @@ async fn invalid_bodies_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn provider_failures_release_the_reservation_and_map_to_stable_codes() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     for (prompt, status, code) in [
         ("[fault:500]", 503, "provider_unavailable"),
         ("[fault:401]", 502, "provider_auth_failed"),
         ("[fault:429]", 429, "provider_rate_limited"),
         ("[filtered]", 422, "content_filtered"),
     ] {
-        let (got, body) = post(
-            &stack,
-            "/v1/ai/generate-text",
-            &token,
-            json!({"prompt": prompt}),
-        )
-        .await;
+        let (got, body) = app
+            .post_json("/v1/ai/generate-text", &token, json!({"prompt": prompt}))
+            .await;
         assert_eq!((got, error_code(&body)), (status, code), "{body}");
         assert!(
             !body.to_string().contains("raw provider text"),
             "the provider's body leaked: {body}"
         );
     }
-    assert_eq!(ledger(&db, &user).await, (0, 0), "failures cost nothing");
+    assert_eq!(app.ledger(&user).await, (0, 0), "failures cost nothing");
 }
 
 #[tokio::test]
 async fn byok_keys_are_used_but_never_readable() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     let secret = "sk-user-owned-SECRET-9876";
     let (status, body, _) = call(
-        &stack,
+        &app.stack,
         reqwest::Method::PUT,
         "/v1/ai/configs",
         &token,
@@ -205,13 +181,13 @@ async fn byok_keys_are_used_but_never_readable() {
     );
     assert!(!body.to_string().contains(secret));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": "grounded", "useGoogleSearch": true}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({"prompt": "grounded", "useGoogleSearch": true}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["text"], "echo: grounded (key …9876)",
@@ -224,13 +200,13 @@ async fn byok_keys_are_used_but_never_readable() {
 
     // Through the Data API with the owner's own token: the key column is refused, hasApiKey shows.
     let rest = |select: &str| {
-        stack
+        app.stack
             .http
             .get(format!(
                 "{}/rest/v1/ai_provider_configs?select={select}",
-                stack.supabase_url
+                app.stack.supabase_url
             ))
-            .header("apikey", stack.keys.anon_key())
+            .header("apikey", app.stack.keys.anon_key())
             .bearer_auth(&token)
             .send()
     };
@@ -253,32 +229,31 @@ async fn byok_keys_are_used_but_never_readable() {
         json!([{"provider": "gemini", "has_api_key": true}])
     );
 
-    let stored: String = db
+    let stored: String = app.db
         .query_one("select encrypted_api_key from public.ai_provider_configs where user_id = $1::text::uuid", &[&user])
         .await
         .unwrap()
         .get(0);
     assert!(!stored.contains(secret), "the key is stored encrypted");
     assert!(
-        !stack.worker_log().contains(secret),
+        !app.stack.worker_log().contains(secret),
         "the key reached the log"
     );
 }
 
 #[tokio::test]
 async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly_a_hundred() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    db.batch_execute(
+    let app = TestApp::spawn().await;
+    app.db.batch_execute(
         "insert into public.ai_plans values ('e2e-hundred', 100, 100000) on conflict do nothing;
          insert into public.ai_model_prices (provider, model, credits_per_request) values ('openai', 'e2e-flat', 1)
          on conflict do nothing;",
     )
     .await
     .unwrap();
-    let (user, token) = new_user(&stack, &db, Some("e2e-hundred")).await;
+    let User { id: user, token } = app.new_user_on_plan("e2e-hundred").await;
     let (status, body, _) = call(
-        &stack,
+        &app.stack,
         reqwest::Method::PUT,
         "/v1/ai/configs",
         &token,
@@ -288,11 +263,12 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
     assert_eq!(status, 200, "{body}");
 
     let calls = (0..1000).map(|i| {
-        let (stack, token) = (&stack, &token);
+        let (app, token) = (&app, &token);
         async move {
-            let sent = stack
+            let sent = app
+                .stack
                 .http
-                .post(stack.url("/v1/ai/generate-text"))
+                .post(app.stack.url("/v1/ai/generate-text"))
                 .bearer_auth(token)
                 .json(&json!({"prompt": format!("call {i}")}))
                 .send()
@@ -359,11 +335,11 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
     assert_eq!(refused[0]["error"]["remaining"], 0);
     assert!(refused[0]["error"]["resetsAt"].is_string());
     assert_eq!(
-        ledger(&db, &user).await,
+        app.ledger(&user).await,
         (100, 0),
         "exactly the allowance was spent"
     );
-    let succeeded: i64 = db
+    let succeeded: i64 = app.db
         .query_one(
             "select count(*) from public.ai_requests where user_id = $1::text::uuid and status = 'succeeded'",
             &[&user],
@@ -376,18 +352,18 @@ async fn a_thousand_concurrent_calls_on_a_hundred_credit_allowance_grant_exactly
 
 #[tokio::test]
 async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    db.batch_execute(
-        "insert into public.ai_plans (plan, monthly_credits, requests_per_minute) \
+    let app = TestApp::spawn().await;
+    app.db
+        .batch_execute(
+            "insert into public.ai_plans (plan, monthly_credits, requests_per_minute) \
          values ('e2e-two-per-minute', 100000, 2) on conflict do nothing",
-    )
-    .await
-    .unwrap();
+        )
+        .await
+        .unwrap();
     // The database's minute window (as app_private.count_in_window bins it) and the whole
     // seconds left in it.
     let window = || async {
-        let row = db
+        let row = app.db
             .query_one(
                 "select w::text, ceil(extract(epoch from w + interval '1 minute' - now()))::int8 \
                  from date_bin(interval '1 minute', now(), timestamptz '2000-01-01 00:00:00+00') as w",
@@ -401,13 +377,13 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
     // When a minute boundary falls between them the window was never full: a fresh user
     // tries again (two boundaries are a minute apart, so the second try is within one window).
     for _ in 0..3 {
-        let (user, token) = new_user(&stack, &db, Some("e2e-two-per-minute")).await;
+        let User { id: user, token } = app.new_user_on_plan("e2e-two-per-minute").await;
         let (started_in, left_before) = window().await;
         let mut answers = Vec::new();
         for i in 0..3 {
             answers.push(
                 call(
-                    &stack,
+                    &app.stack,
                     reqwest::Method::POST,
                     "/v1/ai/generate-text",
                     &token,
@@ -441,8 +417,9 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
             json!(retry_after),
             "the body says it too: {body}"
         );
-        settled(&db, &user).await;
-        let rows = db
+        settled(&app.db, &user).await;
+        let rows = app
+            .db
             .query(
                 "select status::text, coalesce(error_code, '') from public.ai_requests \
                  where user_id = $1::text::uuid order by created_at",
@@ -467,11 +444,17 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
 
 #[tokio::test]
 async fn team_members_only_spend_team_credits() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (owner, owner_token) = new_user(&stack, &db, None).await;
-    let (_, outsider_token) = new_user(&stack, &db, None).await;
-    let team: String = db
+    let app = TestApp::spawn().await;
+    let User {
+        id: owner,
+        token: owner_token,
+    } = app.new_user().await;
+    let User {
+        id: _,
+        token: outsider_token,
+    } = app.new_user().await;
+    let team: String = app
+        .db
         .query_one(
             "insert into public.teams (name) values ('AI e2e') returning id::text",
             &[],
@@ -479,13 +462,13 @@ async fn team_members_only_spend_team_credits() {
         .await
         .unwrap()
         .get(0);
-    db.execute("insert into public.team_members (team_id, user_id, role) values ($1::text::uuid, $2::text::uuid, 'owner')", &[&team, &owner])
+    app.db.execute("insert into public.team_members (team_id, user_id, role) values ($1::text::uuid, $2::text::uuid, 'owner')", &[&team, &owner])
         .await
         .unwrap();
     let as_team = |token: &str| {
-        stack
+        app.stack
             .http
-            .post(stack.url("/v1/ai/generate-text"))
+            .post(app.stack.url("/v1/ai/generate-text"))
             .bearer_auth(token.to_owned())
             .header("x-team-id", &team)
             .json(&json!({"prompt": "team"}))
@@ -498,19 +481,20 @@ async fn team_members_only_spend_team_credits() {
         error_code(&refused.json().await.unwrap()),
         "not_team_member"
     );
-    assert_eq!(ledger(&db, &team).await.0, 1);
+    assert_eq!(app.ledger(&team).await.0, 1);
 }
 
 #[tokio::test]
 async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
+    let app = TestApp::spawn().await;
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
-    let (status, body) = post(&stack, "/v1/cron/credits/reset", "wrong-secret", json!({})).await;
+    let (status, body) = app
+        .post_json("/v1/cron/credits/reset", "wrong-secret", json!({}))
+        .await;
     assert_eq!((status, error_code(&body)), (403, "forbidden"));
 
     // A call that never settled (its worker died): 7 credits reserved an hour ago.
-    let (user, _) = new_user(&stack, &db, None).await;
+    let User { id: user, token: _ } = app.new_user().await;
     let stale =
         "with period as (select date_trunc('month', now() at time zone 'utc')::date as p), \
          ledger as (insert into public.ai_credit_ledger (subject_id, period, allowance, reserved) \
@@ -519,15 +503,17 @@ async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
            (user_id, subject_id, period, endpoint, status, reserved_credits, created_at) \
          select $1::text::uuid, $1::text::uuid, p, 'generate-text', 'reserved', 7, \
            now() - interval '1 hour' from period";
-    db.execute(stale, &[&user]).await.unwrap();
+    app.db.execute(stale, &[&user]).await.unwrap();
 
-    let (status, first) = post(&stack, "/v1/cron/credits/reset", &secret, json!({})).await;
+    let (status, first) = app
+        .post_json("/v1/cron/credits/reset", &secret, json!({}))
+        .await;
     assert_eq!(status, 200, "{first}");
     assert!(
         first["expired_reservations"].as_i64().unwrap() >= 1,
         "{first}"
     );
-    let row = db
+    let row = app.db
         .query_one(
             "select r.status::text, l.reserved from public.ai_requests as r \
              join public.ai_credit_ledger as l on l.subject_id = r.subject_id and l.period = r.period \
@@ -543,7 +529,9 @@ async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
         "the stale reservation is expired and its credits freed"
     );
 
-    let (_, second) = post(&stack, "/v1/cron/credits/reset", &secret, json!({})).await;
+    let (_, second) = app
+        .post_json("/v1/cron/credits/reset", &secret, json!({}))
+        .await;
     assert_eq!(second["already_reset"], true, "the month is reset once");
     assert_eq!(second["period"], first["period"]);
 }
@@ -583,12 +571,11 @@ async fn settled_request(db: &tokio_postgres::Client, user: &str) -> (String, i3
 
 #[tokio::test]
 async fn stream_text_sends_text_events_then_usage_and_settles_from_openai_and_gemini() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
+    let app = TestApp::spawn().await;
     for provider in ["openai", "gemini"] {
-        let (user, token) = new_user(&stack, &db, None).await;
+        let User { id: user, token } = app.new_user().await;
         let (status, body, _) = call(
-            &stack,
+            &app.stack,
             reqwest::Method::PUT,
             "/v1/ai/configs",
             &token,
@@ -596,9 +583,10 @@ async fn stream_text_sends_text_events_then_usage_and_settles_from_openai_and_ge
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let response = stack
+        let response = app
+            .stack
             .http
-            .post(stack.url("/v1/ai/stream-text"))
+            .post(app.stack.url("/v1/ai/stream-text"))
             .bearer_auth(&token)
             .json(&json!({"prompt": "stream me please"}))
             .send()
@@ -633,44 +621,43 @@ async fn stream_text_sends_text_events_then_usage_and_settles_from_openai_and_ge
             "{provider}"
         );
         assert_eq!(
-            settled_request(&db, &user).await,
+            settled_request(&app.db, &user).await,
             ("succeeded".to_owned(), 7, 1),
             "{provider}"
         );
-        assert_eq!(ledger(&db, &user).await, (1, 0), "{provider}");
+        assert_eq!(app.ledger(&user).await, (1, 0), "{provider}");
     }
 }
 
 #[tokio::test]
 async fn a_refused_stream_is_an_error_response_and_costs_nothing() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/stream-text",
-        &token,
-        json!({"prompt": "[fault:500]"}),
-    )
-    .await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/stream-text",
+            &token,
+            json!({"prompt": "[fault:500]"}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "provider_unavailable"),
         "{body}"
     );
-    assert_eq!(ledger(&db, &user).await, (0, 0));
+    assert_eq!(app.ledger(&user).await, (0, 0));
 }
 
 #[tokio::test]
 async fn a_client_disconnect_mid_stream_still_settles() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     // The fake sends one word every 200 ms: about 6 s in all.
     let prompt = format!("[slow] {}", vec!["word"; 25].join(" "));
-    let mut response = stack
+    let mut response = app
+        .stack
         .http
-        .post(stack.url("/v1/ai/stream-text"))
+        .post(app.stack.url("/v1/ai/stream-text"))
         .bearer_auth(&token)
         .json(&json!({ "prompt": prompt }))
         .send()
@@ -681,81 +668,81 @@ async fn a_client_disconnect_mid_stream_still_settles() {
     assert!(String::from_utf8_lossy(&first).starts_with("data: "));
     drop(response);
 
-    let (status, output_tokens, credits) = settled_request(&db, &user).await;
+    let (status, output_tokens, credits) = settled_request(&app.db, &user).await;
     assert_eq!(status, "succeeded");
     assert!(
         output_tokens > 0 && credits > 0,
         "what was produced is charged: {output_tokens} tokens, {credits} credits"
     );
-    assert_eq!(ledger(&db, &user).await.1, 0, "nothing stays reserved");
+    assert_eq!(app.ledger(&user).await.1, 0, "nothing stays reserved");
 }
 
 #[tokio::test]
 async fn content_assistants_return_checked_structures() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     // The fake answers JSON mode with the JSON scripted in the prompt as `<<reply:…>>`.
     let scripted = |reply: Value| format!("Some post text. <<reply:{reply}>>");
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/captions",
-        &token,
-        json!({"content": scripted(json!({"captions": ["one", "two", "three"]})), "count": 2}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/captions",
+            &token,
+            json!({"content": scripted(json!({"captions": ["one", "two", "three"]})), "count": 2}),
+        )
+        .await;
     assert_eq!((status, &body), (200, &json!({"captions": ["one", "two"]})));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/hashtags",
-        &token,
-        json!({"content": scripted(json!({"hashtags": ["#a", "b c"]}))}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/hashtags",
+            &token,
+            json!({"content": scripted(json!({"hashtags": ["#a", "b c"]}))}),
+        )
+        .await;
     assert_eq!((status, &body), (200, &json!({"hashtags": ["#a", "#bc"]})));
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/improve",
-        &token,
-        json!({"caption": scripted(json!({"caption": "Better"})), "tone": "warm"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/improve",
+            &token,
+            json!({"caption": scripted(json!({"caption": "Better"})), "tone": "warm"}),
+        )
+        .await;
     assert_eq!((status, &body), (200, &json!({"caption": "Better"})));
 
     let plan: serde_json::Map<String, Value> = (0..9)
         .map(|phase| (format!("D{phase}"), json!({"title": "t", "actions": []})))
         .collect();
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-audit-plan",
-        &token,
-        json!({"campaignObjective": scripted(Value::Object(plan.clone()))}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-audit-plan",
+            &token,
+            json!({"campaignObjective": scripted(Value::Object(plan.clone()))}),
+        )
+        .await;
     assert_eq!((status, &body), (200, &Value::Object(plan)));
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-audit-plan",
-        &token,
-        json!({"campaignObjective": scripted(json!({"D0": {}}))}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-audit-plan",
+            &token,
+            json!({"campaignObjective": scripted(json!({"D0": {}}))}),
+        )
+        .await;
     assert_eq!((status, error_code(&body)), (502, "invalid_model_output"));
 
     let feedback = json!({"sentiment": "positive", "score": 80});
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/simulate-feedback",
-        &token,
-        json!({"persona": {"name": "Ana", "age": 31}, "content": scripted(feedback.clone())}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/simulate-feedback",
+            &token,
+            json!({"persona": {"name": "Ana", "age": 31}, "content": scripted(feedback.clone())}),
+        )
+        .await;
     assert_eq!((status, &body), (200, &json!({"feedback": feedback})));
 
-    let team: String = db
+    let team: String = app
+        .db
         .query_one(
             "insert into public.teams (name) values ('Assist e2e') returning id::text",
             &[],
@@ -763,47 +750,50 @@ async fn content_assistants_return_checked_structures() {
         .await
         .unwrap()
         .get(0);
-    db.execute("insert into public.team_members (team_id, user_id, role) values ($1::text::uuid, $2::text::uuid, 'owner')", &[&team, &user])
+    app.db.execute("insert into public.team_members (team_id, user_id, role) values ($1::text::uuid, $2::text::uuid, 'owner')", &[&team, &user])
         .await
         .unwrap();
-    let persona: String = db
+    let persona: String = app.db
         .query_one("insert into public.personas (team_id, name) values ($1::text::uuid, 'Stored') returning id::text", &[&team])
         .await
         .unwrap()
         .get(0);
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/simulate-feedback",
-        &token,
-        json!({"personaId": persona, "content": scripted(json!({"score": 1}))}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/simulate-feedback",
+            &token,
+            json!({"personaId": persona, "content": scripted(json!({"score": 1}))}),
+        )
+        .await;
     assert_eq!(
         (status, &body["feedback"]["score"]),
         (200, &json!(1)),
         "{body}"
     );
 
-    let (_, outsider) = new_user(&stack, &db, None).await;
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/simulate-feedback",
-        &outsider,
-        json!({"personaId": persona, "content": "x"}),
-    )
-    .await;
+    let User {
+        id: _,
+        token: outsider,
+    } = app.new_user().await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/simulate-feedback",
+            &outsider,
+            json!({"personaId": persona, "content": "x"}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "resource_not_found"),
         "RLS hides other teams' personas"
     );
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/simulate-feedback",
-        &outsider,
-        json!({"content": "x"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/simulate-feedback",
+            &outsider,
+            json!({"content": "x"}),
+        )
+        .await;
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("personaId"))
@@ -812,9 +802,8 @@ async fn content_assistants_return_checked_structures() {
 
 #[tokio::test]
 async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgement() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     for (text, verdict) in [
         (
             "you will regret this [flag:harassment/threatening] [flag:violence]",
@@ -825,18 +814,20 @@ async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgeme
             json!({"flagged": false, "categories": []}),
         ),
     ] {
-        let (status, body) = post(&stack, "/v1/ai/moderate", &token, json!({ "text": text })).await;
+        let (status, body) = app
+            .post_json("/v1/ai/moderate", &token, json!({ "text": text }))
+            .await;
         assert_eq!((status, &body), (200, &verdict));
     }
     assert_eq!(
-        settled_providers(&db, &user).await,
+        settled_providers(&app.db, &user).await,
         vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 2]
     );
 
     // The caller's own configuration, key and base URL included, never moderates: a base URL
     // they control could answer anything.
     let (status, body, _) = call(
-        &stack,
+        &app.stack,
         reqwest::Method::PUT,
         "/v1/ai/configs",
         &token,
@@ -846,23 +837,23 @@ async fn moderation_uses_openais_endpoint_and_asks_other_providers_for_a_judgeme
     .await;
     assert_eq!(status, 200, "{body}");
     let judgement = json!({"flagged": false, "categories": []});
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/moderate",
-        &token,
-        json!({"text": format!("buy now [flag:illicit] <<reply:{judgement}>>")}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/moderate",
+            &token,
+            json!({"text": format!("buy now [flag:illicit] <<reply:{judgement}>>")}),
+        )
+        .await;
     assert_eq!(
         (status, &body),
         (200, &json!({"flagged": true, "categories": ["illicit"]})),
         "the platform's moderation endpoint answered"
     );
     assert_eq!(
-        settled_providers(&db, &user).await,
+        settled_providers(&app.db, &user).await,
         vec![("openai".to_owned(), "omni-moderation-latest".to_owned()); 3]
     );
-    assert!(!captured(&stack)
+    assert!(!captured(&app.stack)
         .await
         .contains(&"sk-moderation-own-5555".to_owned()));
 }
@@ -888,14 +879,13 @@ async fn put_config(stack: &Stack, token: &str, config: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_configured_base_url_only_ever_receives_its_own_key() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
 
     // No key: refused, so the platform's key can never be paired with the user's base URL.
     for provider in ["openai", "gemini", "xai", "openai_compatible"] {
         let (status, body) = put_config(
-            &stack,
+            &app.stack,
             &token,
             json!({"provider": provider, "baseUrl": capture_url(), "active": true}),
         )
@@ -906,13 +896,9 @@ async fn a_configured_base_url_only_ever_receives_its_own_key() {
             "{provider}: {body}"
         );
     }
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": "mine?"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json("/v1/ai/generate-text", &token, json!({"prompt": "mine?"}))
+        .await;
     assert_eq!(
         (status, &body["text"]),
         (200, &json!("echo: mine? (key …-key)")),
@@ -922,25 +908,25 @@ async fn a_configured_base_url_only_ever_receives_its_own_key() {
     // With its own key, the base URL gets that key, for any model the user names.
     let own_key = format!("sk-capture-{user}");
     let (status, body) = put_config(
-        &stack,
+        &app.stack,
         &token,
         json!({"provider": "openai", "baseUrl": capture_url(), "apiKey": own_key, "active": true}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = post(
-        &stack,
-        "/v1/chat/completions",
-        &token,
-        json!({"model": "o1-pro", "messages": [{"role": "user", "content": "own endpoint"}]}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &token,
+            json!({"model": "o1-pro", "messages": [{"role": "user", "content": "own endpoint"}]}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"], "o1-pro");
 
     // A stored key never follows a new base URL.
     let (status, body) = put_config(
-        &stack,
+        &app.stack,
         &token,
         json!({"provider": "openai", "baseUrl": format!("{}/", capture_url())}),
     )
@@ -951,7 +937,7 @@ async fn a_configured_base_url_only_ever_receives_its_own_key() {
         "{body}"
     );
 
-    let captured = captured(&stack).await;
+    let captured = captured(&app.stack).await;
     assert!(captured.contains(&own_key), "{captured:?}");
     assert!(
         !captured.iter().any(|key| key.starts_with("platform-")),
@@ -982,8 +968,7 @@ async fn saved_config(
 async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_they_still_work() {
     use pixa_edge::ai::keys::{self, KeyRing, SealedKey};
 
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
+    let app = TestApp::spawn().await;
     let raw_ring = std::env::var("E2E_AI_KEY_RING").expect("E2E_AI_KEY_RING");
     let ring = KeyRing::parse(&raw_ring).unwrap();
     let first_version = KeyRing::parse(raw_ring.split(',').next().unwrap()).unwrap();
@@ -991,26 +976,32 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
     assert_ne!(
         first_version.newest_version(),
         newest,
-        "the stack's ring has an older version"
+        "the app.stack's ring has an older version"
     );
 
     // One key bound to the base URL it is sent to, one sent to the provider's own endpoint.
-    let (bound_user, bound_token) = new_user(&stack, &db, None).await;
+    let User {
+        id: bound_user,
+        token: bound_token,
+    } = app.new_user().await;
     let bound_key = format!("sk-reseal-{bound_user}");
     let base_url = capture_url();
     let bound = saved_config(
-        &stack,
-        &db,
+        &app.stack,
+        &app.db,
         &bound_user,
         &bound_token,
         json!({"provider": "openai", "baseUrl": base_url, "apiKey": bound_key, "active": true}),
     )
     .await;
-    let (plain_user, plain_token) = new_user(&stack, &db, None).await;
+    let User {
+        id: plain_user,
+        token: plain_token,
+    } = app.new_user().await;
     let plain_key = format!("sk-reseal-{plain_user}");
     let plain = saved_config(
-        &stack,
-        &db,
+        &app.stack,
+        &app.db,
         &plain_user,
         &plain_token,
         json!({"provider": "openai", "apiKey": plain_key, "active": true}),
@@ -1025,7 +1016,7 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
     let mut sealed_before = Vec::new();
     for (config_id, api_key, base_url) in stale {
         let sealed = keys::seal(&first_version, api_key, config_id, base_url);
-        db.execute(
+        app.db.execute(
             "update public.ai_provider_configs set encrypted_api_key = $2, api_key_version = $3 \
              where id = $1::text::uuid",
             &[config_id, &sealed.ciphertext, &sealed.version],
@@ -1035,7 +1026,7 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
         sealed_before.push(sealed.ciphertext);
     }
     // And a key no version of the ring opens, first in the pass's id order.
-    let unreadable: String = db
+    let unreadable: String = app.db
         .query_one(
             "insert into public.ai_provider_configs (id, user_id, provider, encrypted_api_key, api_key_version) \
              values (overlay(gen_random_uuid()::text placing '00000000' from 1)::uuid, $1::text::uuid, 'xai', \
@@ -1047,13 +1038,16 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
         .get(0);
 
     let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
-    let (status, report) = post(&stack, "/v1/cron/tokens/reencrypt", &secret, json!({})).await;
-    db.execute(
-        "delete from public.ai_provider_configs where id = $1::text::uuid",
-        &[&unreadable],
-    )
-    .await
-    .unwrap();
+    let (status, report) = app
+        .post_json("/v1/cron/tokens/reencrypt", &secret, json!({}))
+        .await;
+    app.db
+        .execute(
+            "delete from public.ai_provider_configs where id = $1::text::uuid",
+            &[&unreadable],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{report}");
     let pass = &report["aiKeys"];
     assert_eq!(pass["keyVersion"], newest, "{report}");
@@ -1068,7 +1062,8 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
     assert_eq!(pass["done"], false, "not done while a key is unreadable");
 
     for ((config_id, api_key, base_url), before) in stale.into_iter().zip(sealed_before) {
-        let row = db
+        let row = app
+            .db
             .query_one(
                 "select encrypted_api_key, api_key_version from public.ai_provider_configs \
                  where id = $1::text::uuid",
@@ -1090,25 +1085,25 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
     }
 
     // The worker still opens both: the exact key reaches its base URL, the other its provider.
-    let received_before = captured(&stack).await;
-    let (status, body) = post(
-        &stack,
-        "/v1/chat/completions",
-        &bound_token,
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "after rotation"}]}),
-    )
-    .await;
+    let received_before = captured(&app.stack).await;
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &bound_token,
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "after rotation"}]}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
-    let received_after = captured(&stack).await;
+    let received_after = captured(&app.stack).await;
     let count = |received: &[String]| received.iter().filter(|key| **key == bound_key).count();
     assert_eq!(count(&received_after), count(&received_before) + 1);
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &plain_token,
-        json!({"prompt": "after rotation"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &plain_token,
+            json!({"prompt": "after rotation"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["text"],
@@ -1121,16 +1116,15 @@ async fn the_cron_pass_reseals_keys_of_an_older_version_under_the_newest_and_the
 
 #[tokio::test]
 async fn the_platform_key_runs_only_priced_models_with_valid_names() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    let (status, body) = post(
-        &stack,
-        "/v1/chat/completions",
-        &token,
-        json!({"model": "o1-pro", "messages": [{"role": "user", "content": "premium"}]}),
-    )
-    .await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &token,
+            json!({"model": "o1-pro", "messages": [{"role": "user", "content": "premium"}]}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (400, "model_not_allowed"),
@@ -1138,19 +1132,15 @@ async fn the_platform_key_runs_only_priced_models_with_valid_names() {
     );
 
     let (status, body) = put_config(
-        &stack,
+        &app.stack,
         &token,
         json!({"provider": "gemini", "active": true, "models": {"text": "gemini-2.5-pro"}}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": "x"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json("/v1/ai/generate-text", &token, json!({"prompt": "x"}))
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (400, "model_not_allowed"),
@@ -1179,14 +1169,15 @@ async fn the_platform_key_runs_only_priced_models_with_valid_names() {
         } else {
             reqwest::Method::POST
         };
-        let (status, body, _) = call(&stack, method, path, &token, body).await;
+        let (status, body, _) = call(&app.stack, method, path, &token, body).await;
         assert_eq!(
             (status, error_code(&body), &body["error"]["field"]),
             (400, "invalid_request", &json!(field)),
             "{body}"
         );
     }
-    let refused: i64 = db
+    let refused: i64 = app
+        .db
         .query_one(
             "select count(*) from public.ai_requests where user_id = $1::text::uuid \
              and status = 'rejected' and error_code = 'model_not_allowed' and credits is null",
@@ -1200,26 +1191,26 @@ async fn the_platform_key_runs_only_priced_models_with_valid_names() {
 
 #[tokio::test]
 async fn transient_provider_failures_are_retried_before_anything_is_sent() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     // The fake fails the first N requests carrying the exact prompt `[flaky:N] …` with a 500.
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": format!("[flaky:2] {user}")}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({"prompt": format!("[flaky:2] {user}")}),
+        )
+        .await;
     assert_eq!(status, 200, "the third attempt succeeds: {body}");
     assert_eq!(
-        attempts(&stack, &format!("[flaky:2] {user}")).await,
+        attempts(&app.stack, &format!("[flaky:2] {user}")).await,
         ["openai"; 3],
         "the primary answered its third attempt, the fallback was never asked"
     );
-    let response = stack
+    let response = app
+        .stack
         .http
-        .post(stack.url("/v1/ai/stream-text"))
+        .post(app.stack.url("/v1/ai/stream-text"))
         .bearer_auth(&token)
         .json(&json!({"prompt": format!("[flaky:1] stream {user}")}))
         .send()
@@ -1228,36 +1219,36 @@ async fn transient_provider_failures_are_retried_before_anything_is_sent() {
     assert_eq!(response.status(), 200, "a stream is retried while opening");
     assert!(response.text().await.unwrap().contains("event: usage"));
     assert_eq!(
-        attempts(&stack, &format!("[flaky:1] stream {user}")).await,
+        attempts(&app.stack, &format!("[flaky:1] stream {user}")).await,
         ["openai"; 2]
     );
     assert_eq!(
-        settled_providers(&db, &user).await,
+        settled_providers(&app.db, &user).await,
         [
             ("openai".to_owned(), "gpt-4o-mini".to_owned()),
             ("openai".to_owned(), "gpt-4o-mini".to_owned())
         ],
         "billed as the primary, which answered"
     );
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": format!("[flaky:9] {user}")}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({"prompt": format!("[flaky:9] {user}")}),
+        )
+        .await;
     assert_eq!(
         (status, error_code(&body)),
         (503, "provider_unavailable"),
         "three attempts, then the error"
     );
     assert_eq!(
-        attempts(&stack, &format!("[flaky:9] {user}")).await,
+        attempts(&app.stack, &format!("[flaky:9] {user}")).await,
         ["openai", "openai", "openai", "gemini", "gemini", "gemini"],
         "three attempts at the primary, then three at the fallback"
     );
-    settled(&db, &user).await;
-    let outcomes = db
+    settled(&app.db, &user).await;
+    let outcomes = app.db
         .query("select status::text from public.ai_requests where user_id = $1::text::uuid order by created_at", &[&user])
         .await
         .unwrap();
@@ -1271,27 +1262,27 @@ async fn transient_provider_failures_are_retried_before_anything_is_sent() {
 
 #[tokio::test]
 async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    // The test stack's AI_FALLBACK_PROVIDER is gemini; `[down:openai]` makes only OpenAI fail.
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    // The test app.stack's AI_FALLBACK_PROVIDER is gemini; `[down:openai]` makes only OpenAI fail.
     let text_prompt = format!("[down:openai] anyone? {user}");
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({ "prompt": text_prompt }),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({ "prompt": text_prompt }),
+        )
+        .await;
     assert_eq!(
         (status, &body["text"]),
         (200, &json!(format!("echo: {text_prompt} (key …-key)"))),
         "{body}"
     );
     let stream_prompt = format!("[down:openai] streaming {user}");
-    let response = stack
+    let response = app
+        .stack
         .http
-        .post(stack.url("/v1/ai/stream-text"))
+        .post(app.stack.url("/v1/ai/stream-text"))
         .bearer_auth(&token)
         .json(&json!({ "prompt": stream_prompt }))
         .send()
@@ -1300,13 +1291,13 @@ async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() 
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("event: usage"));
     let chat_prompt = format!("[down:openai] who? {user}");
-    let (status, body) = post(
-        &stack,
-        "/v1/chat/completions",
-        &token,
-        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": chat_prompt}]}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &token,
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": chat_prompt}]}),
+        )
+        .await;
     assert_eq!(
         (status, &body["model"]),
         (200, &json!("gemini-2.5-flash")),
@@ -1314,12 +1305,12 @@ async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() 
     );
     for prompt in [&text_prompt, &stream_prompt, &chat_prompt] {
         assert_eq!(
-            attempts(&stack, prompt).await,
+            attempts(&app.stack, prompt).await,
             ["openai", "openai", "openai", "gemini"],
             "the primary's three attempts, then the fallback answered at once: {prompt}"
         );
     }
-    let served = settled_providers(&db, &user).await;
+    let served = settled_providers(&app.db, &user).await;
     assert_eq!(
         served,
         vec![("gemini".to_owned(), "gemini-2.5-flash".to_owned()); 3],
@@ -1331,24 +1322,19 @@ async fn the_fallback_provider_answers_when_the_primary_is_down_and_is_billed() 
 async fn an_unanswered_attempt_is_abandoned_at_the_call_timeout_and_the_fallback_answers() {
     use std::time::{Duration, Instant};
 
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    // The test stack's AI_CALL_TIMEOUT_SECONDS is 2; `[hang:openai]` makes OpenAI never answer.
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    // The test app.stack's AI_CALL_TIMEOUT_SECONDS is 2; `[hang:openai]` makes OpenAI never answer.
     let prompt = format!("[hang:openai] still there? {}", std::process::id());
     let abandoned = || async {
-        let counts = e2e::fakes_json(&stack.http, "/_fakes/abandoned", &[]).await;
+        let counts = e2e::fakes_json(&app.stack.http, "/_fakes/abandoned", &[]).await;
         counts[&prompt].as_u64().unwrap_or(0)
     };
     let started = Instant::now();
     let call = async {
-        let answer = post(
-            &stack,
-            "/v1/ai/generate-text",
-            &token,
-            json!({ "prompt": prompt }),
-        )
-        .await;
+        let answer = app
+            .post_json("/v1/ai/generate-text", &token, json!({ "prompt": prompt }))
+            .await;
         (answer, started.elapsed())
     };
     // When the fake saw the first attempt's connection closed.
@@ -1372,7 +1358,7 @@ async fn an_unanswered_attempt_is_abandoned_at_the_call_timeout_and_the_fallback
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(abandoned().await, 3, "each OpenAI attempt abandoned");
-    assert_eq!(attempts(&stack, &prompt).await, ["gemini"]);
+    assert_eq!(attempts(&app.stack, &prompt).await, ["gemini"]);
     assert!(
         answered >= Duration::from_secs(6),
         "answered after {answered:?}"
@@ -1385,7 +1371,7 @@ async fn an_unanswered_attempt_is_abandoned_at_the_call_timeout_and_the_fallback
         "first attempt abandoned at {first_abandoned:?}, the call answered at {answered:?}"
     );
     assert_eq!(
-        settled_providers(&db, &user).await,
+        settled_providers(&app.db, &user).await,
         vec![("gemini".to_owned(), "gemini-2.5-flash".to_owned())],
         "billed as what answered"
     );
@@ -1425,27 +1411,27 @@ async fn attempts(stack: &Stack, prompt: &str) -> Vec<String> {
 /// uncharged (neither released nor charged another way) for the monthly reset to expire.
 #[tokio::test]
 async fn a_failed_settlement_leaves_the_reservation_open_and_uncharged() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
     let refusal = e2e::Refusal::install(
-        &db,
+        &app.db,
         "update",
         "public.ai_requests",
         &format!("old.user_id = '{user}' and new.status = 'succeeded'"),
     )
     .await;
 
-    let (status, body) = post(
-        &stack,
-        "/v1/ai/generate-text",
-        &token,
-        json!({"prompt": "unsettled"}),
-    )
-    .await;
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({"prompt": "unsettled"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     e2e::assert_side_effects_countable();
-    let request: String = db
+    let request: String = app
+        .db
         .query_one(
             "select id::text from public.ai_requests where user_id = $1::text::uuid",
             &[&user],
@@ -1454,7 +1440,8 @@ async fn a_failed_settlement_leaves_the_reservation_open_and_uncharged() {
         .unwrap()
         .get(0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !stack
+    while !app
+        .stack
         .worker_log()
         .lines()
         .any(|line| line.contains("credit settlement failed") && line.contains(&request))
@@ -1465,9 +1452,10 @@ async fn a_failed_settlement_leaves_the_reservation_open_and_uncharged() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    refusal.lift(&db).await;
+    refusal.lift(&app.db).await;
 
-    let row = db
+    let row = app
+        .db
         .query_one(
             "select r.status::text, r.reserved_credits, r.credits, l.used, l.reserved \
              from public.ai_requests as r join public.ai_credit_ledger as l \

@@ -6,7 +6,8 @@
 //! loopback spellings are refused only in production: the unit tests of `outbound::policy`
 //! cover them.
 
-use e2e::{error_code, new_user, settled, Stack};
+use e2e::app::{TestApp, User};
+use e2e::{error_code, settled, Stack};
 use serde_json::{json, Value};
 
 async fn send(
@@ -52,9 +53,8 @@ async fn hostile_provider(stack: &Stack, token: &str, behaviour: &str) {
 
 #[tokio::test]
 async fn base_urls_naming_private_or_reserved_hosts_are_refused_when_saved() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (_, token) = new_user(&stack, &db, None).await;
+    let app = TestApp::spawn().await;
+    let User { id: _, token } = app.new_user().await;
     for base_url in [
         "https://169.254.169.254/v1",
         "http://169.254.169.254/latest/meta-data/",
@@ -81,25 +81,24 @@ async fn base_urls_naming_private_or_reserved_hosts_are_refused_when_saved() {
         "ftp://api.openai.com/v1",
         "not a url",
     ] {
-        let (status, body) = save_base_url(&stack, &token, base_url).await;
+        let (status, body) = save_base_url(&app.stack, &token, base_url).await;
         assert_eq!(
             (status, error_code(&body), &body["error"]["field"]),
             (400, "invalid_request", &json!("baseUrl")),
             "{base_url}: {body}"
         );
     }
-    let (status, body) = save_base_url(&stack, &token, "https://llm.example:8443/v1").await;
+    let (status, body) = save_base_url(&app.stack, &token, "https://llm.example:8443/v1").await;
     assert_eq!(status, 200, "a public https host is fine: {body}");
 }
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    hostile_provider(&stack, &token, "redirect").await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    hostile_provider(&app.stack, &token, "redirect").await;
     let (status, body) = send(
-        &stack,
+        &app.stack,
         reqwest::Method::POST,
         "/v1/ai/generate-text",
         &token,
@@ -112,18 +111,17 @@ async fn a_redirect_is_not_followed() {
         (502, "provider_unavailable"),
         "the 307 to the OpenAI fake would have answered 200: {body}"
     );
-    settled(&db, &user).await;
+    settled(&app.db, &user).await;
 }
 
 #[tokio::test]
 async fn an_endless_answer_is_cut_and_answered_with_a_clean_error() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    hostile_provider(&stack, &token, "endless").await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    hostile_provider(&app.stack, &token, "endless").await;
     let started = std::time::Instant::now();
     let (status, body) = send(
-        &stack,
+        &app.stack,
         reqwest::Method::POST,
         "/v1/ai/generate-text",
         &token,
@@ -141,20 +139,19 @@ async fn an_endless_answer_is_cut_and_answered_with_a_clean_error() {
         "cut at the cap, not at a timeout: {:?}",
         started.elapsed()
     );
-    settled(&db, &user).await;
+    settled(&app.db, &user).await;
 
-    let health = e2e::send(stack.http.get(stack.url("/healthz"))).await;
+    let health = e2e::send(app.stack.http.get(app.stack.url("/healthz"))).await;
     assert_eq!(health.status(), 200, "the worker is still well");
 }
 
 #[tokio::test]
 async fn a_stream_event_that_never_ends_ends_the_stream_with_an_error_event() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let (user, token) = new_user(&stack, &db, None).await;
-    hostile_provider(&stack, &token, "endless-event").await;
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    hostile_provider(&app.stack, &token, "endless-event").await;
     let (status, body) = send(
-        &stack,
+        &app.stack,
         reqwest::Method::POST,
         "/v1/ai/stream-text",
         &token,
@@ -176,5 +173,5 @@ async fn a_stream_event_that_never_ends_ends_the_stream_with_an_error_event() {
         body.ends_with("event: error\ndata: {\"error\":{\"code\":\"provider_unavailable\",\"message\":\"The AI provider is unavailable. Try again later.\"}}\n\n"),
         "{body}"
     );
-    settled(&db, &user).await;
+    settled(&app.db, &user).await;
 }

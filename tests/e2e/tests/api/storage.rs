@@ -1,6 +1,7 @@
 //! Storage cleanup: deleting a row that owns a Storage object queues the object, and the
 //! worker's cron endpoint, as pg_cron calls it, removes it through the Storage API.
 
+use e2e::app::TestApp;
 use e2e::{error_code, Stack};
 use serde_json::Value;
 
@@ -62,9 +63,8 @@ async fn run_scheduled_cleanup(db: &tokio_postgres::Client) -> Value {
 
 #[tokio::test]
 async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cleanup() {
-    let stack = Stack::from_env();
-    let db = e2e::database().await;
-    let team: String = db
+    let app = TestApp::spawn().await;
+    let team: String = app.db
         .query_one(
             "with owner as (insert into auth.users (instance_id, id, aud, role, email, created_at, updated_at) \
                values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', \
@@ -78,35 +78,38 @@ async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cle
         .get(0);
     let (kept, deleted) = (format!("{team}/kept.png"), format!("{team}/deleted.png"));
     for name in [&kept, &deleted] {
-        upload(&stack, name).await;
-        db.execute(
-            "insert into public.content_library_assets (team_id, object_path, mime_type) \
+        upload(&app.stack, name).await;
+        app.db
+            .execute(
+                "insert into public.content_library_assets (team_id, object_path, mime_type) \
              values ($1::text::uuid, $2, 'image/png')",
-            &[&team, name],
+                &[&team, name],
+            )
+            .await
+            .unwrap();
+    }
+    app.db
+        .execute(
+            "delete from public.content_library_assets where object_path = $1",
+            &[&deleted],
         )
         .await
         .unwrap();
-    }
-    db.execute(
-        "delete from public.content_library_assets where object_path = $1",
-        &[&deleted],
-    )
-    .await
-    .unwrap();
     assert!(
-        object_exists(&stack, &deleted).await,
+        object_exists(&app.stack, &deleted).await,
         "SQL cannot remove it"
     );
 
-    let answer = run_scheduled_cleanup(&db).await;
+    let answer = run_scheduled_cleanup(&app.db).await;
     assert!(answer["removed"].as_u64().unwrap() >= 1, "{answer}");
     assert_eq!(answer["failed"], 0, "{answer}");
-    assert!(!object_exists(&stack, &deleted).await);
+    assert!(!object_exists(&app.stack, &deleted).await);
     assert!(
-        object_exists(&stack, &kept).await,
+        object_exists(&app.stack, &kept).await,
         "objects still in use stay"
     );
-    let queued: i64 = db
+    let queued: i64 = app
+        .db
         .query_one(
             "select count(*) from app_private.storage_cleanup_queue where object_name = $1",
             &[&deleted],
@@ -119,12 +122,12 @@ async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cle
 
 #[tokio::test]
 async fn only_the_cron_secret_runs_the_cleanup() {
-    let stack = Stack::from_env();
+    let app = TestApp::spawn().await;
     let response = e2e::send(
-        stack
+        app.stack
             .http
-            .post(stack.url("/v1/cron/storage/cleanup"))
-            .bearer_auth(stack.keys.service_role_key()),
+            .post(app.stack.url("/v1/cron/storage/cleanup"))
+            .bearer_auth(app.stack.keys.service_role_key()),
     )
     .await;
     assert_eq!(response.status(), 403);
