@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
 use crate::http::{Request, Response};
 use crate::scope::Scope;
 use crate::supabase;
@@ -91,12 +92,14 @@ fn string_list(
 }
 
 /// `POST /v1/ai/captions` `{content, platform?, tone?, count? (1-5)}` → `{captions}`.
-pub async fn captions(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn captions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 5)?.unwrap_or(3) as usize;
@@ -122,12 +125,14 @@ pub async fn captions(
 }
 
 /// `POST /v1/ai/hashtags` `{content, platform?, count? (1-30)}` → `{hashtags}`, each with `#`.
-pub async fn hashtags(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn hashtags(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 30)?.unwrap_or(10) as usize;
@@ -159,12 +164,14 @@ pub async fn hashtags(
 }
 
 /// `POST /v1/ai/improve` `{caption, platform?, tone?, instructions?}` → `{caption}`.
-pub async fn improve(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn improve(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let caption = body.required_text("caption", MAX_PROMPT_CHARS)?;
     let wishes = body
@@ -201,12 +208,14 @@ pub async fn improve(
 /// (category names as OpenAI gives them, e.g. `harassment/threatening`); without a platform
 /// OpenAI key (and when a fallback stands in) a model is asked for a judgement in JSON mode,
 /// with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
-pub async fn moderate(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn moderate(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
     let verdict = moderation_verdict(config, caller, team_id(request)?, text, scope).await?;
@@ -318,12 +327,14 @@ fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
 }
 
 /// `POST /v1/ai/generate-audit-plan` `{campaignObjective}` → an object with keys `D0` … `D8`.
-pub async fn audit_plan(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn audit_plan(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let objective = body.required_text("campaignObjective", 4_000)?;
     let instructions = "You plan audits of social media campaigns in nine phases, D0 (scoping) to D8 (closure and \
@@ -352,12 +363,14 @@ fn is_audit_plan(object: &Map<String, Value>) -> bool {
 
 /// `POST /v1/ai/simulate-feedback` `{personaId | persona, content, platform?}` → `{feedback}`:
 /// how that persona would react. A `personaId` is read with the caller's token, so RLS decides.
-pub async fn simulate_feedback(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn simulate_feedback(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let persona = match (

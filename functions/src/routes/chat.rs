@@ -10,10 +10,9 @@ use crate::ai::provider::{Capability, Message, ProviderKind, Role, TextPrompt, U
 use crate::ai::stream::{openai_usage, Framing};
 use crate::auth::Caller;
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::{Request, Response};
-use crate::scope::Scope;
+use crate::http::cx::Cx;
+use crate::http::Response;
 use crate::supabase;
 
 use crate::ai::credits::ReserveRequest;
@@ -177,12 +176,14 @@ fn message_text(content: Option<&Value>) -> Option<String> {
     }
 }
 
-pub async fn completions(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn completions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        scope,
+        ..
+    } = *cx;
     let chat = ChatRequest::parse(&request.body)?;
     let estimated_input_tokens = chat
         .messages
@@ -253,7 +254,10 @@ fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> 
 /// `GET /v1/models`: the default chat model of every provider the platform holds a key for,
 /// then the models of the caller's enabled configurations (their own and their teams', as RLS
 /// shows them), each once.
-pub async fn models(config: &Config, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config, ref caller, ..
+    } = *cx;
     #[derive(Deserialize)]
     struct Configured {
         provider: ProviderKind,

@@ -8,15 +8,16 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
+use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
 use crate::http::{Request, Response};
 use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
-use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
+use crate::routes::ai::{invalid, JsonBody};
 use crate::routes::{is_uuid, parse_date_or_instant, Query};
-use crate::scope::Scope;
 use crate::supabase;
 
 const MAX_PROMPT_CHARS: usize = 8_000;
@@ -155,11 +156,13 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// `POST /v1/jobs`: stores the job `queued` and answers 202; its queuing has pg_net start it.
-pub async fn create(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        ..
+    } = *cx;
     let body = JsonBody::parse(&request.body)?;
     let fields = brief_fields(&body, "", None)?;
     let chain = chain_field(body.0.get("chain"), "chain")?;
@@ -236,7 +239,11 @@ fn refused(status: &str, outcome: &Outcome) -> ApiError {
 }
 
 /// `GET /v1/jobs/{job_id}`: the job's snapshot, steps and assets (with signed URLs).
-pub async fn get(config: &Config, caller: &Caller, job_id: &str) -> Result<Response, ApiError> {
+pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config, ref caller, ..
+    } = *cx;
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -427,11 +434,13 @@ fn job_filters(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>
 
 /// `GET /v1/jobs?state=&since=&until=&teamId=&batchId=&limit=&offset=`: the jobs the caller
 /// can read, newest first.
-pub async fn list(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn list(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        ..
+    } = *cx;
     let query = Query::of(request);
     let pairs = query.pairs();
     let filters = job_filters(pairs)?;
@@ -451,13 +460,21 @@ pub async fn list(
     ))
 }
 
-/// `POST /v1/jobs/{job_id}/cancel` and `/retry`.
-pub async fn transition(
-    config: &Config,
-    caller: &Caller,
-    job_id: &str,
-    retry: bool,
-) -> Result<Response, ApiError> {
+/// `POST /v1/jobs/{job_id}/cancel`.
+pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    transition(cx, false).await
+}
+
+/// `POST /v1/jobs/{job_id}/retry`.
+pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    transition(cx, true).await
+}
+
+async fn transition(cx: &Cx<'_, Caller>, retry: bool) -> Result<Response, ApiError> {
+    let Cx {
+        config, ref caller, ..
+    } = *cx;
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -498,12 +515,14 @@ pub async fn transition(
 }
 
 /// `POST /v1/jobs/{job_id}/draft` `{title?}`: the done job's text and images as a content draft.
-pub async fn draft(
-    config: &Config,
-    caller: &Caller,
-    job_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn draft(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        ..
+    } = *cx;
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -542,12 +561,14 @@ pub async fn draft(
 
 /// `POST /v1/campaigns/{campaign_id}/batches`: `{posts: [{prompt, brandVoice?, platforms?,
 /// personaId?, chain?}], chain?, platforms?, brandVoice?, concurrency?}`; one job per post.
-pub async fn create_batch(
-    config: &Config,
-    caller: &Caller,
-    campaign_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn create_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        ..
+    } = *cx;
+    let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
     }
@@ -614,12 +635,14 @@ const BATCH_COLUMNS: &str = "id,team_id,campaign_id,created_by,concurrency,total
     canceled,state,created_at,updated_at,finished_at";
 
 /// `GET /v1/campaigns/{campaign_id}/batches?limit=&offset=`: the campaign's batches, newest first.
-pub async fn list_batches(
-    config: &Config,
-    caller: &Caller,
-    campaign_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        ref caller,
+        request,
+        ..
+    } = *cx;
+    let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
     }
@@ -649,11 +672,11 @@ pub async fn list_batches(
 }
 
 /// `GET /v1/batches/{batch_id}`: counters, and each post's job state and error.
-pub async fn get_batch(
-    config: &Config,
-    caller: &Caller,
-    batch_id: &str,
-) -> Result<Response, ApiError> {
+pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let Cx {
+        config, ref caller, ..
+    } = *cx;
+    let batch_id = cx.param("batch_id");
     let missing = || not_found("batch_not_found", "No such batch.");
     if !is_uuid(batch_id) {
         return Err(missing());
@@ -702,12 +725,13 @@ pub async fn get_batch(
 /// jobs and expired leases; a job's queuing calls it with `job_id`, or `batch_id` and `lanes`
 /// (the batch's concurrency), when its transaction commits. The work is done before the answer:
 /// pg_net waits 5 minutes, while work after a response is cut after about 30 s.
-pub async fn sweep(
-    config: &Config,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn sweep(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        request,
+        scope,
+        ..
+    } = *cx;
     let (filter, lanes) = sweep_scope(&Query::of(request))?;
     let worker_id = exec::new_worker_id();
     let claimed = store::claim(config, &worker_id, lanes, &filter).await?;

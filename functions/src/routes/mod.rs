@@ -12,7 +12,138 @@ pub mod storage;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 
+use crate::http::router::{
+    delete, get, post, put, Auth, Route, IGNORED_BODY, INVITATION_BODY, JSON_BODY,
+};
 use crate::http::Request;
+use crate::{cron, public, user};
+
+/// Every endpoint, with its body limit and who may call it: the one place an endpoint is
+/// registered. A test checks it against `openapi.json`.
+pub const ROUTES: &[Route] = &[
+    get("/healthz", Auth::Always(health::healthz)),
+    get("/readyz", public!(health::readyz)),
+    get("/v1/me", user!(me::me)),
+    get("/openapi.json", Auth::Always(openapi::document)),
+    post(
+        "/v1/teams/{team_id}/invitations",
+        INVITATION_BODY,
+        user!(invitations::create),
+    ),
+    post("/v1/ai/generate-text", JSON_BODY, user!(ai::generate_text)),
+    post("/v1/ai/generate-json", JSON_BODY, user!(ai::generate_json)),
+    post(
+        "/v1/ai/generate-image",
+        JSON_BODY,
+        user!(ai::generate_image),
+    ),
+    put("/v1/ai/configs", JSON_BODY, user!(ai::put_config)),
+    post("/v1/ai/stream-text", JSON_BODY, user!(ai::stream_text)),
+    post(
+        "/v1/ai/simulate-feedback",
+        JSON_BODY,
+        user!(assist::simulate_feedback),
+    ),
+    post(
+        "/v1/ai/generate-audit-plan",
+        JSON_BODY,
+        user!(assist::audit_plan),
+    ),
+    post("/v1/ai/captions", JSON_BODY, user!(assist::captions)),
+    post("/v1/ai/hashtags", JSON_BODY, user!(assist::hashtags)),
+    post("/v1/ai/improve", JSON_BODY, user!(assist::improve)),
+    post("/v1/ai/moderate", JSON_BODY, user!(assist::moderate)),
+    post("/v1/chat/completions", JSON_BODY, user!(chat::completions)),
+    get("/v1/models", user!(chat::models)),
+    post(
+        "/v1/cron/credits/reset",
+        IGNORED_BODY,
+        cron!(ai::reset_credits),
+    ),
+    get("/v1/oauth/{platform}/start", user!(social::start)),
+    // The browser comes back from the platform without our token; the state proves who.
+    get("/v1/oauth/{platform}/callback", public!(social::callback)),
+    post(
+        "/v1/oauth/{platform}/complete",
+        JSON_BODY,
+        user!(social::complete),
+    ),
+    post(
+        "/v1/connections/{connection_id}/verify",
+        IGNORED_BODY,
+        user!(social::verify),
+    ),
+    delete(
+        "/v1/connections/{connection_id}",
+        IGNORED_BODY,
+        user!(social::delete),
+    ),
+    post(
+        "/v1/cron/tokens/refresh",
+        IGNORED_BODY,
+        cron!(social::cron_refresh),
+    ),
+    post(
+        "/v1/cron/tokens/reencrypt",
+        IGNORED_BODY,
+        cron!(social::cron_reencrypt),
+    ),
+    post(
+        "/v1/posts/{post_id}/schedule",
+        JSON_BODY,
+        user!(posts::schedule),
+    ),
+    post(
+        "/v1/posts/{post_id}/publish",
+        JSON_BODY,
+        user!(posts::publish_now),
+    ),
+    post(
+        "/v1/posts/{post_id}/approve",
+        JSON_BODY,
+        user!(posts::approve),
+    ),
+    post(
+        "/v1/posts/{post_id}/reject",
+        JSON_BODY,
+        user!(posts::reject),
+    ),
+    post(
+        "/v1/posts/{post_id}/cancel",
+        IGNORED_BODY,
+        user!(posts::cancel),
+    ),
+    post("/v1/posts/{post_id}/retry", JSON_BODY, user!(posts::retry)),
+    get("/v1/posts/{post_id}/status", user!(posts::status)),
+    post("/v1/cron/publish", IGNORED_BODY, cron!(posts::cron_publish)),
+    post("/v1/jobs/{job_id}/post", JSON_BODY, user!(posts::from_job)),
+    post("/v1/jobs", JSON_BODY, user!(jobs::create)),
+    get("/v1/jobs", user!(jobs::list)),
+    get("/v1/jobs/{job_id}", user!(jobs::get)),
+    post(
+        "/v1/jobs/{job_id}/cancel",
+        IGNORED_BODY,
+        user!(jobs::cancel),
+    ),
+    post("/v1/jobs/{job_id}/retry", IGNORED_BODY, user!(jobs::retry)),
+    post("/v1/jobs/{job_id}/draft", JSON_BODY, user!(jobs::draft)),
+    post(
+        "/v1/campaigns/{campaign_id}/batches",
+        JSON_BODY,
+        user!(jobs::create_batch),
+    ),
+    get(
+        "/v1/campaigns/{campaign_id}/batches",
+        user!(jobs::list_batches),
+    ),
+    get("/v1/batches/{batch_id}", user!(jobs::get_batch)),
+    post("/v1/cron/jobs/sweep", IGNORED_BODY, cron!(jobs::sweep)),
+    post(
+        "/v1/cron/storage/cleanup",
+        IGNORED_BODY,
+        cron!(storage::cleanup),
+    ),
+];
 
 /// A request's query parameters, decoded.
 pub(crate) struct Query(Vec<(String, String)>);
@@ -78,6 +209,16 @@ fn within_years(instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_table_has_no_duplicates() {
+        for (index, route) in ROUTES.iter().enumerate() {
+            assert!(
+                !ROUTES[index + 1..].contains(route),
+                "{route:?} listed twice"
+            );
+        }
+    }
 
     #[test]
     fn instants_are_real_times_in_the_years_the_database_holds() {

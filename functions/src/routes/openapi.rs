@@ -13,7 +13,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::router::ROUTES;
+    use crate::routes::ROUTES;
 
     const HTTP_METHODS: [&str; 8] = [
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -43,7 +43,7 @@ mod tests {
             .collect();
         assert_eq!(
             documented, routed,
-            "openapi.json paths differ from router::ROUTES"
+            "openapi.json paths differ from routes::ROUTES"
         );
     }
 

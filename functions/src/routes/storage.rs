@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::ai::credits::rpc;
+use crate::auth::Cron;
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::{Request, Response};
-use crate::routes::ai::check_cron_secret;
+use crate::http::cx::Cx;
+use crate::http::Response;
 use crate::storage;
 
 const BATCH: u32 = 100;
@@ -30,12 +30,12 @@ struct Queued {
     name: String,
 }
 
-pub async fn cleanup(
-    config: &Config,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn cleanup(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let Cx {
+        config,
+        scope: clock,
+        ..
+    } = *cx;
     let started_ms = clock.unix_millis();
     let (mut removed, mut failed) = (0, 0);
     // The answer lands in pg_net's response table: buckets and error codes, never object names
