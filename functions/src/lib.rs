@@ -12,6 +12,7 @@ mod glue;
 pub mod http;
 pub mod jobs;
 pub mod observability;
+pub mod ops;
 pub mod outbound;
 #[cfg(test)]
 mod proptests;
@@ -21,6 +22,7 @@ pub mod scope;
 pub mod social;
 pub mod storage;
 pub mod supabase;
+pub mod teams;
 #[cfg(test)]
 mod test_support;
 #[cfg(target_arch = "wasm32")]

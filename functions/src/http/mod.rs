@@ -2,6 +2,7 @@
 //! runs and is tested on the host.
 
 pub mod cx;
+pub mod extract;
 pub mod router;
 
 use serde::Serialize;

@@ -17,8 +17,8 @@ use supabase_auth::models::AuthClient;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
+use crate::http::extract::is_uuid;
 use crate::http::Response;
-use crate::routes::is_uuid;
 use crate::supabase;
 
 /// The invitee, parsed once: a plausible, normalized address.

@@ -17,10 +17,12 @@ use crate::supabase;
 
 use crate::ai::credits::ReserveRequest;
 
-use super::ai::{
-    begin, complete, estimate_tokens, invalid, model_name, open_stream, team_id, text_estimate,
-    JsonBody, StreamRequest, MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
+use crate::ai::call::{
+    begin, complete, estimate_tokens, open_stream, text_estimate, StreamRequest, MAX_OUTPUT_TOKENS,
 };
+use crate::http::extract::{invalid, JsonBody};
+
+use super::{model_name, team_id, MAX_PROMPT_CHARS};
 
 const MAX_MESSAGES: usize = 100;
 

@@ -12,12 +12,11 @@ use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
+use crate::http::extract::{invalid, is_uuid, parse_date_or_instant, JsonBody, Query};
 use crate::http::{Request, Response};
 use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
-use crate::routes::ai::{invalid, JsonBody};
-use crate::routes::{is_uuid, parse_date_or_instant, Query};
 use crate::supabase;
 
 const MAX_PROMPT_CHARS: usize = 8_000;
@@ -776,7 +775,7 @@ mod tests {
 
     #[test]
     fn timestamps_and_pages_are_checked() {
-        let filters_of = |q: &str| job_filters(crate::routes::Query::parse(q).pairs());
+        let filters_of = |q: &str| job_filters(Query::parse(q).pairs());
         assert_eq!(
             filters_of("since=2026-11-23&until=2026-11-23T10%3A00%3A00.5%2B01%3A00").unwrap(),
             [
@@ -801,7 +800,7 @@ mod tests {
                 other => panic!("{query}: {other:?}"),
             }
         }
-        let page_of = |q: &str| page(crate::routes::Query::parse(q).pairs());
+        let page_of = |q: &str| page(Query::parse(q).pairs());
         assert_eq!(page_of("").unwrap(), (20, 0));
         assert_eq!(page_of("limit=5&offset=10").unwrap(), (5, 10));
         for bad in [

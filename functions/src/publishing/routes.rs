@@ -12,19 +12,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ai::credits::rpc;
+use crate::ai::moderation;
 use crate::auth::Caller;
 use crate::auth::Cron;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
+use crate::http::extract::{invalid, is_uuid, JsonBody, Query};
 use crate::http::{Request, Response};
 use crate::publishing::dispatcher;
 use crate::publishing::media::StoredMedia;
 use crate::publishing::rules::{self, MediaInfo};
-use crate::routes::ai::{invalid, JsonBody};
-use crate::routes::assist::moderation_verdict;
-use crate::routes::{is_uuid, Query};
 use crate::scope::Scope;
 use crate::social::Platform;
 use crate::supabase;
@@ -55,7 +54,7 @@ pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let id = cx.param("post_id");
     let body = JsonBody::parse(&request.body)?;
     let scheduled_at = body.required_text("scheduledAt", 40)?;
-    let scheduled_at = crate::routes::parse_instant(scheduled_at)
+    let scheduled_at = crate::http::extract::parse_instant(scheduled_at)
         .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
     let now_seconds = scope.unix_seconds();
     if scheduled_at.timestamp() < now_seconds - 60 {
@@ -206,7 +205,7 @@ pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     };
     let mut outcome = match scheduled_at {
         Some(at) => {
-            let at = crate::routes::parse_instant(at)
+            let at = crate::http::extract::parse_instant(at)
                 .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
                 .to_rfc3339();
             submit(config, caller, &post.id, &at, timezone, scope).await?
@@ -312,7 +311,7 @@ async fn submit(
     draft.check()?;
     if !draft.body.trim().is_empty() {
         let verdict =
-            moderation_verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
+            moderation::verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
         if verdict.flagged {
             return Err(ApiError::Rejected {
                 status: 422,

@@ -1,21 +1,16 @@
-pub mod ai;
-pub mod assist;
-pub mod chat;
-pub mod health;
-pub mod invitations;
-pub mod jobs;
-pub mod me;
-pub mod openapi;
-pub mod posts;
-pub mod social;
-pub mod storage;
+//! The route table: every endpoint, registered once. Nothing but the dispatcher (`lib.rs`)
+//! reads it, and no module imports another's `routes`.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+use crate::ai::routes::{self as ai, assist, chat};
+use crate::jobs::routes as jobs;
+use crate::ops::{health, openapi, storage_cleanup};
+use crate::publishing::routes as posts;
+use crate::social::routes as social;
+use crate::teams::routes::{invitations, me};
 
 use crate::http::router::{
     delete, get, post, put, Auth, Route, IGNORED_BODY, INVITATION_BODY, JSON_BODY,
 };
-use crate::http::Request;
 use crate::{cron, public, user};
 
 /// Every endpoint, with its body limit and who may call it: the one place an endpoint is
@@ -141,74 +136,44 @@ pub const ROUTES: &[Route] = &[
     post(
         "/v1/cron/storage/cleanup",
         IGNORED_BODY,
-        cron!(storage::cleanup),
+        cron!(storage_cleanup::cleanup),
     ),
 ];
 
-/// A request's query parameters, decoded.
-pub(crate) struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub(crate) fn of(request: &Request) -> Self {
-        Self::parse(request.query.as_deref().unwrap_or_default())
-    }
-
-    pub(crate) fn parse(query: &str) -> Self {
-        Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-
-    /// Every `name=value` pair, in order.
-    pub(crate) fn pairs(&self) -> &[(String, String)] {
-        &self.0
-    }
-
-    /// The first non-empty value of `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
-    }
-}
-
-/// A UUID in its canonical text form (8-4-4-4-12 hex digits).
-pub fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
-/// An RFC 3339 time with an offset (`2026-11-23T10:00:00+01:00`), as UTC; `None` when it is
-/// not one, or falls outside the years 1-9999 that the database and every client can hold.
-pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    within_years(DateTime::parse_from_rfc3339(text).ok()?.to_utc())
-}
-
-/// A date (`2026-11-23`, its midnight UTC) or an RFC 3339 time, as [`parse_instant`].
-pub fn parse_date_or_instant(text: &str) -> Option<DateTime<Utc>> {
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => within_years(date.and_time(NaiveTime::MIN).and_utc()),
-        Err(_) => parse_instant(text),
-    }
-}
-
-fn within_years(instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (1..=9999).contains(&instant.year()).then_some(instant)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    const HTTP_METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    #[test]
+    fn documents_exactly_the_routes_the_router_serves() {
+        let document: serde_json::Value =
+            serde_json::from_str(openapi::DOCUMENT).expect("openapi.json is valid JSON");
+        let documented: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .expect("paths object")
+            .iter()
+            .flat_map(|(path, item)| {
+                let methods = item.as_object().expect("path item object").keys();
+                methods
+                    .filter(|method| HTTP_METHODS.contains(&method.as_str()))
+                    .map(move |method| (method.to_ascii_uppercase(), path.clone()))
+            })
+            .collect();
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|route| (route.method.as_str().to_owned(), route.template.to_owned()))
+            .collect();
+        assert_eq!(
+            documented, routed,
+            "openapi.json paths differ from routes::ROUTES"
+        );
+    }
 
     #[test]
     fn route_table_has_no_duplicates() {
@@ -220,66 +185,38 @@ mod tests {
         }
     }
 
+    /// The dependency rule: a feature's handlers are reached only through this table, so no
+    /// domain code depends on an HTTP layer, its own feature's or another's.
     #[test]
-    fn instants_are_real_times_in_the_years_the_database_holds() {
-        for (text, utc) in [
-            ("2026-11-23T10:00:00Z", "2026-11-23T10:00:00+00:00"),
-            (
-                "2026-11-23T10:00:00.250+01:00",
-                "2026-11-23T09:00:00.250+00:00",
-            ),
-            ("2026-11-23 10:00:00-05:30", "2026-11-23T15:30:00+00:00"),
-            ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"),
-        ] {
-            assert_eq!(
-                parse_instant(text).map(|t| t.to_rfc3339()).as_deref(),
-                Some(utc)
-            );
+    fn nothing_but_the_dispatcher_imports_a_routes_module() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut folders = vec![src.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let name = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if ["lib.rs", "routes.rs"].contains(&name.as_str()) || !name.ends_with(".rs") {
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).unwrap();
+                let imports_routes = source
+                    .lines()
+                    .filter(|line| !line.trim_start().starts_with("//"))
+                    .any(|line| line.contains("routes::") || line.contains("routes as"));
+                if imports_routes {
+                    offenders.push(name);
+                }
+            }
         }
-        for bad in [
-            "2026-13-45T10:00:00Z",
-            "2026-02-30T10:00:00Z",
-            "2026-11-23T25:00:00Z",
-            "2026-11-23T10:00:00",
-            "0000-01-01T00:00:00Z",
-            "9999-12-31T23:59:59-01:00",
-            "2026-11-23",
-            "",
-        ] {
-            assert_eq!(parse_instant(bad), None, "{bad}");
-        }
-        assert_eq!(
-            parse_date_or_instant("2026-11-23")
-                .map(|t| t.to_rfc3339())
-                .as_deref(),
-            Some("2026-11-23T00:00:00+00:00")
-        );
-        for bad in [
-            "2026-13-45",
-            "2026-02-29",
-            "0000-01-01",
-            "+10000-01-01",
-            "20261123",
-        ] {
-            assert_eq!(parse_date_or_instant(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn query_strings_decode() {
-        let query = Query::parse("state=done&since=2026-11-23T10%3A00%3A00%2B01%3A00&x&y=");
-        assert_eq!(
-            query.pairs(),
-            [
-                ("state".to_owned(), "done".to_owned()),
-                ("since".to_owned(), "2026-11-23T10:00:00+01:00".to_owned()),
-                ("x".to_owned(), String::new()),
-                ("y".to_owned(), String::new()),
-            ]
-        );
-        assert_eq!(query.get("since"), Some("2026-11-23T10:00:00+01:00"));
-        assert_eq!(query.get("y"), None, "an empty value counts as absent");
-        assert_eq!(Query::parse("a=%zz%4").get("a"), Some("%zz%4"));
-        assert!(Query::parse("").pairs().is_empty());
+        assert!(offenders.is_empty(), "{offenders:?} import a routes module");
     }
 }
