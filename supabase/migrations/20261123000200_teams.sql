@@ -249,6 +249,8 @@ begin
 end
 $$;
 comment on function public.create_team(text) is 'Creates a team owned by the caller; returns it.';
+revoke execute on function public.create_team(text) from public, anon;
+grant execute on function public.create_team(text) to authenticated, service_role;
 
 -- Owners and admins set another member's role to admin or member; the owner's role changes
 -- only through transfer_team_ownership().
@@ -287,6 +289,9 @@ end
 $$;
 comment on function public.update_team_member_role(uuid, uuid, public.team_role) is
     'Owner/admin: make a member an admin or a plain member.';
+revoke execute on function public.update_team_member_role(uuid, uuid, public.team_role) from public, anon;
+grant execute on function public.update_team_member_role(uuid, uuid, public.team_role)
+    to authenticated, service_role;
 
 -- Owners and admins remove members; any member removes themself (leaves). Never the owner.
 create function public.remove_team_member(team_id uuid, user_id uuid)
@@ -323,6 +328,8 @@ end
 $$;
 comment on function public.remove_team_member(uuid, uuid) is
     'Owner/admin: remove a member. Any member: remove yourself (leave). The owner cannot be removed.';
+revoke execute on function public.remove_team_member(uuid, uuid) from public, anon;
+grant execute on function public.remove_team_member(uuid, uuid) to authenticated, service_role;
 
 -- The owner hands ownership to another member and becomes an admin.
 create function public.transfer_team_ownership(team_id uuid, new_owner_id uuid)
@@ -354,16 +361,5 @@ end
 $$;
 comment on function public.transfer_team_ownership(uuid, uuid) is
     'Owner: make another member the owner; the previous owner becomes an admin.';
-
-revoke execute on function
-    public.create_team(text),
-    public.update_team_member_role(uuid, uuid, public.team_role),
-    public.remove_team_member(uuid, uuid),
-    public.transfer_team_ownership(uuid, uuid)
-from public, anon;
-grant execute on function
-    public.create_team(text),
-    public.update_team_member_role(uuid, uuid, public.team_role),
-    public.remove_team_member(uuid, uuid),
-    public.transfer_team_ownership(uuid, uuid)
-to authenticated, service_role;
+revoke execute on function public.transfer_team_ownership(uuid, uuid) from public, anon;
+grant execute on function public.transfer_team_ownership(uuid, uuid) to authenticated, service_role;

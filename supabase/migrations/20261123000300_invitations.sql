@@ -129,6 +129,10 @@ end
 $$;
 comment on function public.create_team_invitation(uuid, text, public.team_role, interval) is
     'Owner/admin: invite an email address; returns the token (shown once).';
+revoke execute on function public.create_team_invitation(uuid, text, public.team_role, interval)
+    from public, anon;
+grant execute on function public.create_team_invitation(uuid, text, public.team_role, interval)
+    to authenticated, service_role;
 
 -- Any signed-in holder of a valid token: the team's name and who invited them, nothing more.
 create function public.get_team_invitation(token text)
@@ -149,6 +153,10 @@ end
 $$;
 comment on function public.get_team_invitation(text) is
     'Signed-in user holding a valid token: the inviting team''s name and the inviter''s display name.';
+-- Looking a token up needs a signed-in user too: the invitee signs in (or up) before the
+-- invitation page shows anything, which keeps token probing behind authentication.
+revoke execute on function public.get_team_invitation(text) from public, anon;
+grant execute on function public.get_team_invitation(text) to authenticated, service_role;
 
 -- The invitee joins the team (the seat trigger enforces the cap); returns the team id.
 create function public.accept_team_invitation(token text)
@@ -179,6 +187,8 @@ end
 $$;
 comment on function public.accept_team_invitation(text) is
     'Signed-in user whose verified email was invited: join the team; returns its id.';
+revoke execute on function public.accept_team_invitation(text) from public, anon;
+grant execute on function public.accept_team_invitation(text) to authenticated, service_role;
 
 create function public.decline_team_invitation(token text)
 returns void
@@ -199,6 +209,8 @@ end
 $$;
 comment on function public.decline_team_invitation(text) is
     'Signed-in user whose verified email was invited: decline the invitation.';
+revoke execute on function public.decline_team_invitation(text) from public, anon;
+grant execute on function public.decline_team_invitation(text) to authenticated, service_role;
 
 create function public.revoke_team_invitation(invitation_id uuid)
 returns void
@@ -223,20 +235,5 @@ begin
 end
 $$;
 comment on function public.revoke_team_invitation(uuid) is 'Owner/admin: revoke a pending invitation.';
-
-revoke execute on function
-    public.create_team_invitation(uuid, text, public.team_role, interval),
-    public.get_team_invitation(text),
-    public.accept_team_invitation(text),
-    public.decline_team_invitation(text),
-    public.revoke_team_invitation(uuid)
-from public, anon;
--- Looking a token up needs a signed-in user too: the invitee signs in (or up) before the
--- invitation page shows anything, which keeps token probing behind authentication.
-grant execute on function
-    public.create_team_invitation(uuid, text, public.team_role, interval),
-    public.get_team_invitation(text),
-    public.accept_team_invitation(text),
-    public.decline_team_invitation(text),
-    public.revoke_team_invitation(uuid)
-to authenticated, service_role;
+revoke execute on function public.revoke_team_invitation(uuid) from public, anon;
+grant execute on function public.revoke_team_invitation(uuid) to authenticated, service_role;

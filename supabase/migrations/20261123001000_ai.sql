@@ -217,6 +217,11 @@ begin
     perform set_config('synchronous_commit', 'off', true);
 end
 $$;
+revoke execute on function app_private.ai_metering_commit() from public;
+
+-- The metering and configuration RPCs below are the worker's (service role only). Every
+-- nullable parameter defaults to null (so it comes last) and the worker leaves null arguments
+-- out, since PostgREST-compatible servers differ in how they bind a JSON null.
 
 -- One round trip before a provider call: the rate window, then the credit reservation, then
 -- the provider configuration to use. Returns a JSON object whose `status` is `reserved`,
@@ -225,15 +230,10 @@ $$;
 -- Race-free: the rate window and the ledger are each changed by one conditional UPDATE of a
 -- single row; concurrent callers queue on that row's lock and, under READ COMMITTED, re-check
 -- the condition against the committed values, so no two reservations share the same credits.
-create function app_private.reserve_ai_credits(
-    user_id uuid,
-    team_id uuid,
-    endpoint text,
-    capability text,
-    default_provider public.ai_provider,
-    estimated_input_tokens integer,
-    estimated_output_tokens integer,
-    estimated_images integer
+create function public.reserve_ai_credits(
+    user_id uuid, endpoint text, capability text, default_provider public.ai_provider,
+    estimated_input_tokens integer, estimated_output_tokens integer, estimated_images integer,
+    team_id uuid default null
 )
 returns jsonb
 language plpgsql
@@ -336,19 +336,19 @@ begin
         'resets_at', resets_at);
 end
 $$;
+revoke execute on function public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer,
+    integer, uuid)
+    from public, anon, authenticated;
+grant execute on function public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer,
+    integer, uuid)
+    to service_role;
 
 -- After a provider call: charge what the provider reported (priced by the provider and model
 -- that answered: `provider` names the fallback when it stood in) and free the reservation.
 -- Only a reservation still open is settled, so a retry is harmless.
-create function app_private.settle_ai_credits(
-    request_id uuid,
-    model text,
-    input_tokens integer,
-    output_tokens integer,
-    images integer,
-    latency_ms integer,
-    prompt text default null,
-    provider public.ai_provider default null
+create function public.settle_ai_credits(
+    request_id uuid, model text, input_tokens integer, output_tokens integer, images integer,
+    latency_ms integer, prompt text default null, provider public.ai_provider default null
 )
 returns boolean
 language plpgsql
@@ -381,9 +381,15 @@ begin
     return true;
 end
 $$;
+revoke execute on function public.settle_ai_credits(uuid, text, integer, integer, integer, integer, text,
+    public.ai_provider)
+    from public, anon, authenticated;
+grant execute on function public.settle_ai_credits(uuid, text, integer, integer, integer, integer, text,
+    public.ai_provider)
+    to service_role;
 
 -- After a failed provider call: nothing is charged.
-create function app_private.release_ai_credits(request_id uuid, error_code text, latency_ms integer)
+create function public.release_ai_credits(request_id uuid, error_code text, latency_ms integer)
 returns boolean
 language plpgsql
 security definer
@@ -407,16 +413,19 @@ begin
     return true;
 end
 $$;
+revoke execute on function public.release_ai_credits(uuid, text, integer) from public, anon, authenticated;
+grant execute on function public.release_ai_credits(uuid, text, integer) to service_role;
 
 -- The monthly job: frees reservations a worker never settled (it crashed or was evicted) and
 -- records the run. Safe to call any number of times; reports whether this month was already done.
-create function app_private.reset_ai_credits(stale_after interval default interval '15 minutes')
+create function public.reset_ai_credits()
 returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
+    stale_after constant interval := interval '15 minutes';
     expired integer;
     first_run boolean;
 begin
@@ -443,26 +452,19 @@ begin
         'period', app_private.ai_current_period(), 'already_reset', not first_run, 'expired_reservations', expired);
 end
 $$;
+revoke execute on function public.reset_ai_credits() from public, anon, authenticated;
+grant execute on function public.reset_ai_credits() to service_role;
 
 -- Writes a provider configuration for the user or, if `team_id` is given, for the team (owners
 -- and admins only). `config_id` is the id the worker bound the encrypted key to: it must be the
 -- existing row's id, if there is one. A null key leaves the stored key as is unless `clear_key`.
 -- Returns `{"status": "saved", "config": …}`, or `{"status": "forbidden"}` for a plain member
 -- (a status, not an error: PostgREST-compatible servers report SQL errors differently).
-create function app_private.save_ai_provider_config(
-    user_id uuid,
-    team_id uuid,
-    config_id uuid,
-    provider public.ai_provider,
-    encrypted_api_key text,
-    api_key_version text,
-    clear_key boolean,
-    enabled boolean,
-    text_model text,
-    image_model text,
-    chat_model text,
-    base_url text,
-    make_active boolean
+create function public.save_ai_provider_config(
+    user_id uuid, config_id uuid, provider public.ai_provider, clear_key boolean, enabled boolean,
+    make_active boolean, team_id uuid default null, encrypted_api_key text default null,
+    api_key_version text default null, text_model text default null, image_model text default null,
+    chat_model text default null, base_url text default null
 )
 returns jsonb
 language plpgsql
@@ -514,9 +516,15 @@ begin
         'baseUrl', saved.base_url, 'active', saved.is_active, 'updatedAt', saved.updated_at));
 end
 $$;
+revoke execute on function public.save_ai_provider_config(uuid, uuid, public.ai_provider, boolean, boolean,
+    boolean, uuid, text, text, text, text, text, text)
+    from public, anon, authenticated;
+grant execute on function public.save_ai_provider_config(uuid, uuid, public.ai_provider, boolean, boolean,
+    boolean, uuid, text, text, text, text, text, text)
+    to service_role;
 
 -- The id an encrypted key for (subject, provider) must be bound to: the existing row's, or new.
-create function app_private.ai_provider_config_id(user_id uuid, team_id uuid, provider public.ai_provider)
+create function public.ai_provider_config_id(user_id uuid, provider public.ai_provider, team_id uuid default null)
 returns uuid
 language sql
 stable
@@ -529,113 +537,9 @@ as $$
            and c.provider = ai_provider_config_id.provider),
         gen_random_uuid())
 $$;
-
--- The worker's RPC endpoints: thin wrappers, executable by the service role only. Every
--- nullable parameter defaults to null (so it comes last) and the worker leaves null arguments
--- out, since PostgREST-compatible servers differ in how they bind a JSON null.
-create function public.reserve_ai_credits(
-    user_id uuid, endpoint text, capability text, default_provider public.ai_provider,
-    estimated_input_tokens integer, estimated_output_tokens integer, estimated_images integer,
-    team_id uuid default null
-)
-returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    return app_private.reserve_ai_credits(user_id, team_id, endpoint, capability, default_provider,
-        estimated_input_tokens, estimated_output_tokens, estimated_images);
-end
-$$;
-
-create function public.settle_ai_credits(
-    request_id uuid, model text, input_tokens integer, output_tokens integer, images integer,
-    latency_ms integer, prompt text default null, provider public.ai_provider default null
-)
-returns boolean
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    return app_private.settle_ai_credits(request_id, model, input_tokens, output_tokens, images, latency_ms, prompt,
-        provider);
-end
-$$;
-
-create function public.release_ai_credits(request_id uuid, error_code text, latency_ms integer)
-returns boolean
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    return app_private.release_ai_credits(request_id, error_code, latency_ms);
-end
-$$;
-
-create function public.reset_ai_credits()
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.reset_ai_credits()
-$$;
-
-create function public.save_ai_provider_config(
-    user_id uuid, config_id uuid, provider public.ai_provider, clear_key boolean, enabled boolean,
-    make_active boolean, team_id uuid default null, encrypted_api_key text default null,
-    api_key_version text default null, text_model text default null, image_model text default null,
-    chat_model text default null, base_url text default null
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.save_ai_provider_config(user_id, team_id, config_id, provider, encrypted_api_key,
-        api_key_version, clear_key, enabled, text_model, image_model, chat_model, base_url, make_active)
-$$;
-
-create function public.ai_provider_config_id(user_id uuid, provider public.ai_provider, team_id uuid default null)
-returns uuid
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.ai_provider_config_id(user_id, team_id, provider)
-$$;
-
-revoke execute on function
-    public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer, integer, uuid),
-    public.settle_ai_credits(uuid, text, integer, integer, integer, integer, text, public.ai_provider),
-    public.release_ai_credits(uuid, text, integer),
-    public.reset_ai_credits(),
-    public.save_ai_provider_config(uuid, uuid, public.ai_provider, boolean, boolean, boolean, uuid, text, text,
-        text, text, text, text),
-    public.ai_provider_config_id(uuid, public.ai_provider, uuid)
-from public, anon, authenticated;
-grant execute on function
-    public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer, integer, uuid),
-    public.settle_ai_credits(uuid, text, integer, integer, integer, integer, text, public.ai_provider),
-    public.release_ai_credits(uuid, text, integer),
-    public.reset_ai_credits(),
-    public.save_ai_provider_config(uuid, uuid, public.ai_provider, boolean, boolean, boolean, uuid, text, text,
-        text, text, text, text),
-    public.ai_provider_config_id(uuid, public.ai_provider, uuid)
-to service_role;
-revoke execute on function
-    app_private.reserve_ai_credits(uuid, uuid, text, text, public.ai_provider, integer, integer, integer),
-    app_private.settle_ai_credits(uuid, text, integer, integer, integer, integer, text, public.ai_provider),
-    app_private.release_ai_credits(uuid, text, integer),
-    app_private.reset_ai_credits(interval),
-    app_private.save_ai_provider_config(uuid, uuid, uuid, public.ai_provider, text, text, boolean, boolean, text,
-        text, text, text, boolean),
-    app_private.ai_provider_config_id(uuid, uuid, public.ai_provider),
-    app_private.ai_metering_commit()
-from public;
+revoke execute on function public.ai_provider_config_id(uuid, public.ai_provider, uuid)
+    from public, anon, authenticated;
+grant execute on function public.ai_provider_config_id(uuid, public.ai_provider, uuid) to service_role;
 
 -- The opt-in to keep prompt text in ai_requests: a team's owner or admin decides for the team,
 -- a user for their own calls. Team changes are audited.

@@ -103,10 +103,11 @@ as $$
     select m.role from public.team_members as m
     where m.team_id = team_role_of.team_id and m.user_id = team_role_of.user_id
 $$;
+revoke execute on function app_private.team_role_of(uuid, uuid) from public;
 
 -- Starts an authorization for `user_id`, who must be an owner or admin of the team. Also
 -- forgets states that expired. Returns `{"status": "created" | "forbidden" | "not_team_member"}`.
-create function app_private.create_oauth_state(
+create function public.create_oauth_state(
     user_id uuid, team_id uuid, platform public.social_platform, state_hash text, redirect_to text,
     code_verifier text
 )
@@ -129,12 +130,16 @@ begin
     return jsonb_build_object('status', 'created');
 end
 $$;
+revoke execute on function public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text)
+    from public, anon, authenticated;
+grant execute on function public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text)
+    to service_role;
 
 -- Takes the state out (single use, whatever happens next). `invalid` when it is unknown,
 -- already used, expired or for another platform: then nothing about it can be trusted, not even
 -- where to send the browser. `forbidden` (with its redirect) when its user may no longer
 -- connect accounts for the team.
-create function app_private.consume_oauth_state(state_hash text, platform public.social_platform)
+create function public.consume_oauth_state(state_hash text, platform public.social_platform)
 returns jsonb
 language plpgsql
 security definer
@@ -156,11 +161,12 @@ begin
     return jsonb_build_object('status', 'forbidden', 'redirect_to', taken.redirect_to);
 end
 $$;
+revoke execute on function public.consume_oauth_state(text, public.social_platform)
+    from public, anon, authenticated;
+grant execute on function public.consume_oauth_state(text, public.social_platform) to service_role;
 
 -- The id a connection's tokens must be sealed for: the existing row's, or a new one.
-create function app_private.social_connection_id(
-    team_id uuid, platform public.social_platform, external_account_id text
-)
+create function public.social_connection_id(team_id uuid, platform public.social_platform, external_account_id text)
 returns uuid
 language sql
 stable
@@ -173,15 +179,18 @@ as $$
            and c.external_account_id = social_connection_id.external_account_id),
         gen_random_uuid())
 $$;
+revoke execute on function public.social_connection_id(uuid, public.social_platform, text)
+    from public, anon, authenticated;
+grant execute on function public.social_connection_id(uuid, public.social_platform, text) to service_role;
 
 -- Creates or reconnects (new tokens, active again) a connection. `connection_id` must be the id
 -- social_connection_id() gave, which the tokens are sealed for. Lifetimes are in seconds from
 -- now (null: does not expire, or unknown), so only the database's clock matters.
-create function app_private.save_social_connection(
+create function public.save_social_connection(
     connection_id uuid, team_id uuid, user_id uuid, platform public.social_platform, external_account_id text,
-    display_name text, handle text, avatar_url text, scopes text[], encrypted_access_token text,
-    encrypted_refresh_token text, token_key_version text, access_token_expires_in integer,
-    refresh_token_expires_in integer
+    encrypted_access_token text, token_key_version text, display_name text default null, handle text default null,
+    avatar_url text default null, scopes text[] default null, encrypted_refresh_token text default null,
+    access_token_expires_in integer default null, refresh_token_expires_in integer default null
 )
 returns jsonb
 language plpgsql
@@ -220,6 +229,12 @@ begin
         'created_at', saved.created_at, 'updated_at', saved.updated_at);
 end
 $$;
+revoke execute on function public.save_social_connection(uuid, uuid, uuid, public.social_platform, text, text,
+    text, text, text, text, text[], text, integer, integer)
+    from public, anon, authenticated;
+grant execute on function public.save_social_connection(uuid, uuid, uuid, public.social_platform, text, text,
+    text, text, text, text, text[], text, integer, integer)
+    to service_role;
 
 -- A connection row as the worker reads it: sealed tokens, without the refresh lease's id, with
 -- the seconds its access token has left by the database's clock.
@@ -233,12 +248,13 @@ as $$
         || jsonb_build_object('lease_held', coalesce(found_row.refresh_lease_expires_at > now(), false),
             'access_token_expires_in', floor(extract(epoch from found_row.access_token_expires_at - now())))
 $$;
+revoke execute on function app_private.social_connection_for_worker(public.social_connections) from public;
 
 -- A connection with its sealed tokens, for the worker. With `user_id`, only if that user may
 -- `action` it: `use` (any member of the team) or `remove` (owner, admin, or whoever connected
 -- it). Returns `{"status": "ok", "connection": …}`, `not_found` (also for non-members, who must
 -- not learn it exists) or `forbidden`.
-create function app_private.get_social_connection(connection_id uuid, user_id uuid, action text)
+create function public.get_social_connection(connection_id uuid, user_id uuid default null, action text default 'use')
 returns jsonb
 language plpgsql
 stable
@@ -265,6 +281,8 @@ begin
     return jsonb_build_object('status', 'ok', 'connection', app_private.social_connection_for_worker(found_row));
 end
 $$;
+revoke execute on function public.get_social_connection(uuid, uuid, text) from public, anon, authenticated;
+grant execute on function public.get_social_connection(uuid, uuid, text) to service_role;
 
 -- Claims the right to refresh a connection's tokens, for `lease_seconds` (the worker's default,
 -- 60, outlasts its refresh call with retries, so a lease never expires under a live refresh):
@@ -273,9 +291,7 @@ $$;
 -- UPDATE takes the row lock, so concurrent claims queue and re-check against the committed row.
 -- Returns `{"status": "claimed", "lease_id"}`, `changed` (the tokens were written since: read
 -- them again), `busy` (someone else is refreshing: wait and read again) or `reauth_required`.
-create function app_private.claim_social_token_refresh(
-    connection_id uuid, token_generation bigint, lease_seconds integer
-)
+create function public.claim_social_token_refresh(connection_id uuid, token_generation bigint, lease_seconds integer default 60)
 returns jsonb
 language plpgsql
 security definer
@@ -304,15 +320,19 @@ begin
     return jsonb_build_object('status', 'busy');
 end
 $$;
+revoke execute on function public.claim_social_token_refresh(uuid, bigint, integer)
+    from public, anon, authenticated;
+grant execute on function public.claim_social_token_refresh(uuid, bigint, integer) to service_role;
 
 -- Ends a refresh lease: with new tokens (stored in the same statement that releases the lease,
 -- so the next reader sees them), or with an error (`reauth` marks the connection as needing the
 -- user to connect again: the platform refused the refresh token for good). False when the
 -- lease is no longer held (it expired and someone else took over).
-create function app_private.finish_social_token_refresh(
-    connection_id uuid, lease_id uuid, encrypted_access_token text, encrypted_refresh_token text,
-    token_key_version text, access_token_expires_in integer, refresh_token_expires_in integer,
-    error text, reauth boolean
+create function public.finish_social_token_refresh(
+    connection_id uuid, lease_id uuid, reauth boolean default false, encrypted_access_token text default null,
+    encrypted_refresh_token text default null, token_key_version text default null,
+    access_token_expires_in integer default null, refresh_token_expires_in integer default null,
+    error text default null
 )
 returns boolean
 language plpgsql
@@ -340,24 +360,36 @@ begin
     return found;
 end
 $$;
+revoke execute on function public.finish_social_token_refresh(uuid, uuid, boolean, text, text, text, integer,
+    integer, text)
+    from public, anon, authenticated;
+grant execute on function public.finish_social_token_refresh(uuid, uuid, boolean, text, text, text, integer,
+    integer, text)
+    to service_role;
 
 -- Marks a connection whose token the platform refused outright (outside a refresh).
-create function app_private.mark_social_reauth_required(connection_id uuid, token_generation bigint, error text)
+create function public.mark_social_reauth_required(connection_id uuid, token_generation bigint, error text)
 returns boolean
 language sql
 security definer
 set search_path = ''
 as $$
-    update public.social_connections as c
-    set status = 'reauth_required', last_error = left(error, 200)
-    where c.id = connection_id and c.token_generation = mark_social_reauth_required.token_generation
-    returning true
+    with marked as (
+        update public.social_connections as c
+        set status = 'reauth_required', last_error = left(error, 200)
+        where c.id = connection_id and c.token_generation = mark_social_reauth_required.token_generation
+        returning true
+    )
+    select exists (select from marked)
 $$;
+revoke execute on function public.mark_social_reauth_required(uuid, bigint, text)
+    from public, anon, authenticated;
+grant execute on function public.mark_social_reauth_required(uuid, bigint, text) to service_role;
 
 -- The ids (a JSON array) of active connections whose access token expires within
 -- `within_seconds` and can be refreshed, soonest first, at most `batch_size`, skipping those
 -- being refreshed right now.
-create function app_private.social_connections_due(within_seconds integer, batch_size integer)
+create function public.social_connections_due(within_seconds integer default 600, batch_size integer default 25)
 returns jsonb
 language sql
 stable
@@ -374,9 +406,11 @@ as $$
         limit batch_size
     ) as due
 $$;
+revoke execute on function public.social_connections_due(integer, integer) from public, anon, authenticated;
+grant execute on function public.social_connections_due(integer, integer) to service_role;
 
 -- The ids (a JSON array) of connections sealed with another key version than `newest_version`.
-create function app_private.social_connections_to_reseal(newest_version text, batch_size integer)
+create function public.social_connections_to_reseal(newest_version text, batch_size integer default 100)
 returns jsonb
 language sql
 stable
@@ -391,144 +425,12 @@ as $$
         limit batch_size
     ) as stale
 $$;
+revoke execute on function public.social_connections_to_reseal(text, integer)
+    from public, anon, authenticated;
+grant execute on function public.social_connections_to_reseal(text, integer) to service_role;
 
 -- Re-sealed tokens (the same tokens under the newest key), written only if nothing changed
 -- the tokens since they were read.
-create function app_private.reseal_social_tokens(
-    connection_id uuid, token_generation bigint, encrypted_access_token text, encrypted_refresh_token text,
-    token_key_version text
-)
-returns boolean
-language sql
-security definer
-set search_path = ''
-as $$
-    update public.social_connections as c
-    set encrypted_access_token = reseal_social_tokens.encrypted_access_token,
-        encrypted_refresh_token = reseal_social_tokens.encrypted_refresh_token,
-        token_key_version = reseal_social_tokens.token_key_version,
-        token_generation = c.token_generation + 1
-    where c.id = connection_id and c.token_generation = reseal_social_tokens.token_generation
-    returning true
-$$;
-
-create function app_private.delete_social_connection(connection_id uuid)
-returns boolean
-language sql
-security definer
-set search_path = ''
-as $$
-    delete from public.social_connections as c where c.id = connection_id returning true
-$$;
-
--- The worker's RPC endpoints: thin wrappers, executable by the service role only. Nullable
--- parameters default to null and come last; the worker leaves null arguments out.
-create function public.create_oauth_state(
-    user_id uuid, team_id uuid, platform public.social_platform, state_hash text, redirect_to text,
-    code_verifier text
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.create_oauth_state(user_id, team_id, platform, state_hash, redirect_to, code_verifier)
-$$;
-
-create function public.consume_oauth_state(state_hash text, platform public.social_platform)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.consume_oauth_state(state_hash, platform)
-$$;
-
-create function public.social_connection_id(team_id uuid, platform public.social_platform, external_account_id text)
-returns uuid
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.social_connection_id(team_id, platform, external_account_id)
-$$;
-
-create function public.save_social_connection(
-    connection_id uuid, team_id uuid, user_id uuid, platform public.social_platform, external_account_id text,
-    encrypted_access_token text, token_key_version text, display_name text default null, handle text default null,
-    avatar_url text default null, scopes text[] default null, encrypted_refresh_token text default null,
-    access_token_expires_in integer default null, refresh_token_expires_in integer default null
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.save_social_connection(connection_id, team_id, user_id, platform, external_account_id,
-        display_name, handle, avatar_url, scopes, encrypted_access_token, encrypted_refresh_token,
-        token_key_version, access_token_expires_in, refresh_token_expires_in)
-$$;
-
-create function public.get_social_connection(connection_id uuid, user_id uuid default null, action text default 'use')
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.get_social_connection(connection_id, user_id, action)
-$$;
-
-create function public.claim_social_token_refresh(connection_id uuid, token_generation bigint, lease_seconds integer default 60)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.claim_social_token_refresh(connection_id, token_generation, lease_seconds)
-$$;
-
-create function public.finish_social_token_refresh(
-    connection_id uuid, lease_id uuid, reauth boolean default false, encrypted_access_token text default null,
-    encrypted_refresh_token text default null, token_key_version text default null,
-    access_token_expires_in integer default null, refresh_token_expires_in integer default null,
-    error text default null
-)
-returns boolean
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.finish_social_token_refresh(connection_id, lease_id, encrypted_access_token,
-        encrypted_refresh_token, token_key_version, access_token_expires_in, refresh_token_expires_in, error, reauth)
-$$;
-
-create function public.mark_social_reauth_required(connection_id uuid, token_generation bigint, error text)
-returns boolean
-language sql
-security definer
-set search_path = ''
-as $$
-    select coalesce(app_private.mark_social_reauth_required(connection_id, token_generation, error), false)
-$$;
-
-create function public.social_connections_due(within_seconds integer default 600, batch_size integer default 25)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.social_connections_due(within_seconds, batch_size)
-$$;
-
-create function public.social_connections_to_reseal(newest_version text, batch_size integer default 100)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.social_connections_to_reseal(newest_version, batch_size)
-$$;
-
 create function public.reseal_social_tokens(
     connection_id uuid, token_generation bigint, encrypted_access_token text, token_key_version text,
     encrypted_refresh_token text default null
@@ -538,9 +440,20 @@ language sql
 security definer
 set search_path = ''
 as $$
-    select coalesce(app_private.reseal_social_tokens(connection_id, token_generation, encrypted_access_token,
-        encrypted_refresh_token, token_key_version), false)
+    with resealed as (
+        update public.social_connections as c
+        set encrypted_access_token = reseal_social_tokens.encrypted_access_token,
+            encrypted_refresh_token = reseal_social_tokens.encrypted_refresh_token,
+            token_key_version = reseal_social_tokens.token_key_version,
+            token_generation = c.token_generation + 1
+        where c.id = connection_id and c.token_generation = reseal_social_tokens.token_generation
+        returning true
+    )
+    select exists (select from resealed)
 $$;
+revoke execute on function public.reseal_social_tokens(uuid, bigint, text, text, text)
+    from public, anon, authenticated;
+grant execute on function public.reseal_social_tokens(uuid, bigint, text, text, text) to service_role;
 
 create function public.delete_social_connection(connection_id uuid)
 returns boolean
@@ -548,56 +461,11 @@ language sql
 security definer
 set search_path = ''
 as $$
-    select coalesce(app_private.delete_social_connection(connection_id), false)
+    with deleted as (delete from public.social_connections as c where c.id = connection_id returning true)
+    select exists (select from deleted)
 $$;
-
-revoke execute on function
-    public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text),
-    public.consume_oauth_state(text, public.social_platform),
-    public.social_connection_id(uuid, public.social_platform, text),
-    public.save_social_connection(uuid, uuid, uuid, public.social_platform, text, text, text, text, text, text,
-        text[], text, integer, integer),
-    public.get_social_connection(uuid, uuid, text),
-    public.claim_social_token_refresh(uuid, bigint, integer),
-    public.finish_social_token_refresh(uuid, uuid, boolean, text, text, text, integer, integer, text),
-    public.mark_social_reauth_required(uuid, bigint, text),
-    public.social_connections_due(integer, integer),
-    public.social_connections_to_reseal(text, integer),
-    public.reseal_social_tokens(uuid, bigint, text, text, text),
-    public.delete_social_connection(uuid)
-from public, anon, authenticated;
-grant execute on function
-    public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text),
-    public.consume_oauth_state(text, public.social_platform),
-    public.social_connection_id(uuid, public.social_platform, text),
-    public.save_social_connection(uuid, uuid, uuid, public.social_platform, text, text, text, text, text, text,
-        text[], text, integer, integer),
-    public.get_social_connection(uuid, uuid, text),
-    public.claim_social_token_refresh(uuid, bigint, integer),
-    public.finish_social_token_refresh(uuid, uuid, boolean, text, text, text, integer, integer, text),
-    public.mark_social_reauth_required(uuid, bigint, text),
-    public.social_connections_due(integer, integer),
-    public.social_connections_to_reseal(text, integer),
-    public.reseal_social_tokens(uuid, bigint, text, text, text),
-    public.delete_social_connection(uuid)
-to service_role;
-revoke execute on function
-    app_private.team_role_of(uuid, uuid),
-    app_private.social_connection_for_worker(public.social_connections),
-    app_private.create_oauth_state(uuid, uuid, public.social_platform, text, text, text),
-    app_private.consume_oauth_state(text, public.social_platform),
-    app_private.social_connection_id(uuid, public.social_platform, text),
-    app_private.save_social_connection(uuid, uuid, uuid, public.social_platform, text, text, text, text, text[],
-        text, text, text, integer, integer),
-    app_private.get_social_connection(uuid, uuid, text),
-    app_private.claim_social_token_refresh(uuid, bigint, integer),
-    app_private.finish_social_token_refresh(uuid, uuid, text, text, text, integer, integer, text, boolean),
-    app_private.mark_social_reauth_required(uuid, bigint, text),
-    app_private.social_connections_due(integer, integer),
-    app_private.social_connections_to_reseal(text, integer),
-    app_private.reseal_social_tokens(uuid, bigint, text, text, text),
-    app_private.delete_social_connection(uuid)
-from public;
+revoke execute on function public.delete_social_connection(uuid) from public, anon, authenticated;
+grant execute on function public.delete_social_connection(uuid) to service_role;
 
 -- Every ten minutes pg_cron asks the worker to refresh the tokens that expire soon (the worker
 -- checks the cron secret; see app_private.request_worker).

@@ -121,6 +121,9 @@ as $$
     select not exists (
         select from public.post_destinations as d where d.post_id = post_is_editable.post_id and d.status <> 'draft')
 $$;
+revoke execute on function app_private.post_is_editable(uuid) from public;
+-- RLS policies call it as the signed-in user.
+grant execute on function app_private.post_is_editable(uuid) to authenticated;
 
 -- A destination's connection must belong to the post's team.
 create function app_private.check_destination_connection()
@@ -138,6 +141,7 @@ begin
     return new;
 end
 $$;
+revoke execute on function app_private.check_destination_connection() from public;
 create trigger check_connection before insert or update of connection_id, team_id on public.post_destinations
     for each row execute function app_private.check_destination_connection();
 
@@ -216,6 +220,7 @@ as $$
     from public.scheduled_posts as p
     where p.id = post_snapshot.post_id
 $$;
+revoke execute on function app_private.post_snapshot(uuid) from public;
 
 -- The caller's role in the post's team, or null when the post is not visible to them.
 create function app_private.post_role(post_id uuid, user_id uuid)
@@ -229,6 +234,7 @@ as $$
     join public.team_members as m on m.team_id = p.team_id and m.user_id = post_role.user_id
     where p.id = post_role.post_id
 $$;
+revoke execute on function app_private.post_role(uuid, uuid) from public;
 
 -- Why `user_id` may not act on the post: `not_found` (not in its team), `forbidden` (a plain
 -- member acting on another's post, or on any post when `owners_only`), else null.
@@ -246,12 +252,13 @@ as $$
                  (select p.created_by from public.scheduled_posts as p where p.id = post_refusal.post_id) as author)
          as caller
 $$;
+revoke execute on function app_private.post_refusal(uuid, uuid, boolean) from public;
 
 -- Submits a draft for publishing at `scheduled_at` (now or later), or moves a scheduled post to
 -- another time. Plain members of a team that requires approval submit for review instead.
 -- Returns {status: scheduled | pending_approval | not_found | forbidden | not_editable |
 -- no_destinations, post}.
-create function app_private.submit_post(user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text)
+create function public.submit_post(user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text)
 returns jsonb
 language plpgsql
 security definer
@@ -304,11 +311,13 @@ begin
         'post', app_private.post_snapshot(post_id));
 end
 $$;
+revoke execute on function public.submit_post(uuid, uuid, timestamptz, text) from public, anon, authenticated;
+grant execute on function public.submit_post(uuid, uuid, timestamptz, text) to service_role;
 
 -- An owner or admin approves (the post is scheduled for its time, or now if that has passed)
 -- or rejects it with a comment (it returns to draft). Returns {status: approved | rejected |
 -- not_found | forbidden | not_pending, post}.
-create function app_private.review_post(user_id uuid, post_id uuid, approve boolean, comment text default null)
+create function public.review_post(user_id uuid, post_id uuid, approve boolean, comment text default null)
 returns jsonb
 language plpgsql
 security definer
@@ -339,10 +348,12 @@ begin
         'post', app_private.post_snapshot(post_id));
 end
 $$;
+revoke execute on function public.review_post(uuid, uuid, boolean, text) from public, anon, authenticated;
+grant execute on function public.review_post(uuid, uuid, boolean, text) to service_role;
 
 -- Cancels what has not started publishing. Returns {status: canceled | not_found | forbidden |
 -- nothing_to_cancel, post}.
-create function app_private.cancel_post(user_id uuid, post_id uuid)
+create function public.cancel_post(user_id uuid, post_id uuid)
 returns jsonb
 language plpgsql
 security definer
@@ -370,11 +381,13 @@ begin
         'post', app_private.post_snapshot(post_id));
 end
 $$;
+revoke execute on function public.cancel_post(uuid, uuid) from public, anon, authenticated;
+grant execute on function public.cancel_post(uuid, uuid) to service_role;
 
 -- Sends failed destinations (and, when the user confirms the post is not live, unconfirmed
 -- ones) out again now. Idempotent: a second call finds nothing failed. Returns {status:
 -- retrying | nothing_to_retry | not_found | forbidden, post}.
-create function app_private.retry_post(user_id uuid, post_id uuid, include_unconfirmed boolean default false)
+create function public.retry_post(user_id uuid, post_id uuid, include_unconfirmed boolean default false)
 returns jsonb
 language plpgsql
 security definer
@@ -404,6 +417,8 @@ begin
         'post', app_private.post_snapshot(post_id));
 end
 $$;
+revoke execute on function public.retry_post(uuid, uuid, boolean) from public, anon, authenticated;
+grant execute on function public.retry_post(uuid, uuid, boolean) to service_role;
 
 -- Hands out up to `batch_size` due destinations under a lease of `lease_seconds`: scheduled
 -- ones whose time has come, and publishing ones whose dispatcher's lease expired. Rows another
@@ -449,10 +464,11 @@ begin
     join public.social_connections as s on s.id = c.connection_id;
 end
 $$;
+revoke execute on function app_private.claim_due_destinations(integer, integer, uuid) from public;
 
 -- Records that the irreversible platform call of the next attempt is about to start (durably:
 -- before the call). Returns the attempt number, or null when the lease was lost.
-create function app_private.begin_publish_attempt(destination_id uuid, lease_id uuid, request_id text)
+create function public.begin_publish_attempt(destination_id uuid, lease_id uuid, request_id text)
 returns integer
 language plpgsql
 security definer
@@ -474,6 +490,8 @@ begin
     return destination.attempts;
 end
 $$;
+revoke execute on function public.begin_publish_attempt(uuid, uuid, text) from public, anon, authenticated;
+grant execute on function public.begin_publish_attempt(uuid, uuid, text) to service_role;
 
 -- Records an attempt's outcome under the lease:
 --   published       – live at the platform (external id, permalink);
@@ -484,20 +502,11 @@ $$;
 --   unconfirmed     – the outcome cannot be known (timeout, ambiguous answer, no lookup):
 --                     the user decides, nothing is reposted automatically.
 -- Returns the destination's new status, or null when the lease was lost.
-create function app_private.finish_publish_attempt(
-    destination_id uuid,
-    lease_id uuid,
-    outcome text,
-    request_id text default null,
-    platform_status integer default null,
-    external_id text default null,
-    permalink text default null,
-    error_code text default null,
-    error_message text default null,
-    duration_ms integer default null,
-    retry_in_ms integer default null,
-    max_attempts integer default 5
-)
+create function public.finish_publish_attempt(
+    destination_id uuid, lease_id uuid, outcome text, request_id text default null,
+    platform_status integer default null, external_id text default null, permalink text default null,
+    error_code text default null, error_message text default null, duration_ms integer default null,
+    retry_in_ms integer default null, max_attempts integer default 5)
 returns public.post_destination_status
 language plpgsql
 security definer
@@ -546,45 +555,40 @@ begin
     return next_status;
 end
 $$;
+revoke execute on function public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text,
+    text, integer, integer, integer)
+    from public, anon, authenticated;
+grant execute on function public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text,
+    text, integer, integer, integer)
+    to service_role;
 
 -- A platform's posting cap per account (e.g. Instagram: 50 API posts in 24 hours): 0 when one
 -- more post may go to `connection_id` now, else the seconds until the oldest attempt within the
 -- window leaves it. Checked before the platform call, so a busy account waits instead of being
 -- refused.
-create function app_private.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
+create function public.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
 returns integer
 language sql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(ceil(extract(epoch from
-               min(recent.created_at) + make_interval(secs => window_seconds) - now()))::integer, 0)
-    from (
-        select e.created_at
-        from public.publish_events as e
-        join public.post_destinations as d on d.id = e.destination_id
-        where d.connection_id = publishing_slot.connection_id and e.event = 'attempt_started'
-          and e.created_at > now() - make_interval(secs => window_seconds)
-        order by e.created_at desc
-        limit max_posts
-    ) as recent
-    having count(*) >= max_posts
+    select coalesce((
+        select ceil(extract(epoch from min(recent.created_at) + make_interval(secs => window_seconds) - now()))::integer
+        from (
+            select e.created_at
+            from public.publish_events as e
+            join public.post_destinations as d on d.id = e.destination_id
+            where d.connection_id = publishing_slot.connection_id and e.event = 'attempt_started'
+              and e.created_at > now() - make_interval(secs => window_seconds)
+            order by e.created_at desc
+            limit max_posts
+        ) as recent
+        having count(*) >= max_posts), 0)
 $$;
+revoke execute on function public.publishing_slot(uuid, integer, integer) from public, anon, authenticated;
+grant execute on function public.publishing_slot(uuid, integer, integer) to service_role;
 
--- Public wrappers for the worker (service role only).
-create function public.submit_post(user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text)
-returns jsonb language sql security definer set search_path = ''
-as $$ select app_private.submit_post(user_id, post_id, scheduled_at, timezone) $$;
-create function public.review_post(user_id uuid, post_id uuid, approve boolean, comment text default null)
-returns jsonb language sql security definer set search_path = ''
-as $$ select app_private.review_post(user_id, post_id, approve, comment) $$;
-create function public.cancel_post(user_id uuid, post_id uuid)
-returns jsonb language sql security definer set search_path = ''
-as $$ select app_private.cancel_post(user_id, post_id) $$;
-create function public.retry_post(user_id uuid, post_id uuid, include_unconfirmed boolean default false)
-returns jsonb language sql security definer set search_path = ''
-as $$ select app_private.retry_post(user_id, post_id, include_unconfirmed) $$;
 -- One JSON array (not a set of rows): PostgREST-compatible servers differ in how they send sets.
 -- Each destination carries its connection as the worker reads it, saving a read per destination.
 create function public.claim_due_destinations(batch_size integer, lease_seconds integer, only_post_id uuid default null)
@@ -595,60 +599,9 @@ as $$
     from app_private.claim_due_destinations(batch_size, lease_seconds, only_post_id) as c
     join public.social_connections as s on s.id = c.connection_id
 $$;
-create function public.publishing_slot(connection_id uuid, max_posts integer, window_seconds integer)
-returns integer language sql security definer set search_path = ''
-as $$ select coalesce(app_private.publishing_slot(connection_id, max_posts, window_seconds), 0) $$;
-create function public.begin_publish_attempt(destination_id uuid, lease_id uuid, request_id text)
-returns integer language sql security definer set search_path = ''
-as $$ select app_private.begin_publish_attempt(destination_id, lease_id, request_id) $$;
-create function public.finish_publish_attempt(
-    destination_id uuid, lease_id uuid, outcome text, request_id text default null,
-    platform_status integer default null, external_id text default null, permalink text default null,
-    error_code text default null, error_message text default null, duration_ms integer default null,
-    retry_in_ms integer default null, max_attempts integer default 5)
-returns public.post_destination_status language sql security definer set search_path = ''
-as $$
-    select app_private.finish_publish_attempt(destination_id, lease_id, outcome, request_id, platform_status,
-        external_id, permalink, error_code, error_message, duration_ms, retry_in_ms, max_attempts)
-$$;
-
-revoke execute on function
-    public.submit_post(uuid, uuid, timestamptz, text),
-    public.review_post(uuid, uuid, boolean, text),
-    public.cancel_post(uuid, uuid),
-    public.retry_post(uuid, uuid, boolean),
-    public.claim_due_destinations(integer, integer, uuid),
-    public.publishing_slot(uuid, integer, integer),
-    public.begin_publish_attempt(uuid, uuid, text),
-    public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
-from public, anon, authenticated;
-grant execute on function
-    public.submit_post(uuid, uuid, timestamptz, text),
-    public.review_post(uuid, uuid, boolean, text),
-    public.cancel_post(uuid, uuid),
-    public.retry_post(uuid, uuid, boolean),
-    public.claim_due_destinations(integer, integer, uuid),
-    public.publishing_slot(uuid, integer, integer),
-    public.begin_publish_attempt(uuid, uuid, text),
-    public.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
-to service_role;
-revoke execute on function
-    app_private.post_is_editable(uuid),
-    app_private.check_destination_connection(),
-    app_private.post_snapshot(uuid),
-    app_private.post_role(uuid, uuid),
-    app_private.post_refusal(uuid, uuid, boolean),
-    app_private.submit_post(uuid, uuid, timestamptz, text),
-    app_private.review_post(uuid, uuid, boolean, text),
-    app_private.cancel_post(uuid, uuid),
-    app_private.retry_post(uuid, uuid, boolean),
-    app_private.claim_due_destinations(integer, integer, uuid),
-    app_private.publishing_slot(uuid, integer, integer),
-    app_private.begin_publish_attempt(uuid, uuid, text),
-    app_private.finish_publish_attempt(uuid, uuid, text, text, integer, text, text, text, text, integer, integer, integer)
-from public;
--- RLS policies call it as the signed-in user.
-grant execute on function app_private.post_is_editable(uuid) to authenticated;
+revoke execute on function public.claim_due_destinations(integer, integer, uuid)
+    from public, anon, authenticated;
+grant execute on function public.claim_due_destinations(integer, integer, uuid) to service_role;
 
 -- Every minute pg_cron asks the worker to publish what is due, only when something is (the
 -- worker checks the secret; see app_private.request_worker).

@@ -327,6 +327,10 @@ begin
     return jsonb_build_object('status', 'existing', 'job_id', job.id, 'state', job.state);
 end
 $$;
+revoke execute on function public.create_content_job(uuid, jsonb, jsonb, uuid, uuid, uuid, text, text)
+    from public, anon, authenticated;
+grant execute on function public.create_content_job(uuid, jsonb, jsonb, uuid, uuid, uuid, text, text)
+    to service_role;
 
 -- A batch of posts for a campaign: one queued job per post, all in one transaction.
 -- `posts` is [{brief, chain, persona_id?}]. Returns {status: created | not_found | not_team_member
@@ -371,6 +375,9 @@ begin
     return jsonb_build_object('status', 'created', 'batch_id', batch.id);
 end
 $$;
+revoke execute on function public.create_content_batch(uuid, uuid, integer, jsonb)
+    from public, anon, authenticated;
+grant execute on function public.create_content_batch(uuid, uuid, integer, jsonb) to service_role;
 
 -- Claims up to max_jobs runnable jobs for executor worker_id: queued ones and running ones whose
 -- lease expired, oldest first, optionally only job_id or only batch_id's. Locked rows (another
@@ -428,6 +435,9 @@ begin
     return claimed;
 end
 $$;
+revoke execute on function public.claim_content_jobs(uuid, integer, integer, uuid, uuid)
+    from public, anon, authenticated;
+grant execute on function public.claim_content_jobs(uuid, integer, integer, uuid, uuid) to service_role;
 
 -- Before a step runs: the executor still holds the job's lease and the step is the next one.
 -- Records the step as running with its input and extends the lease. Returns
@@ -465,6 +475,12 @@ begin
     return jsonb_build_object('status', 'started');
 end
 $$;
+revoke execute on function public.start_content_job_step(uuid, uuid, integer, public.content_step_kind, jsonb,
+    integer, public.ai_provider, text)
+    from public, anon, authenticated;
+grant execute on function public.start_content_job_step(uuid, uuid, integer, public.content_step_kind, jsonb,
+    integer, public.ai_provider, text)
+    to service_role;
 
 -- After a step: in one transaction, settles (or releases) its AI request in the credit ledger,
 -- writes its snapshot and assets, and moves the job to its next step, to `done` (with `result`)
@@ -490,10 +506,10 @@ declare
 begin
     if ai_request_id is not null then
         if succeeded then
-            perform app_private.settle_ai_credits(ai_request_id, model, coalesce(input_tokens, 0),
+            perform public.settle_ai_credits(ai_request_id, model, coalesce(input_tokens, 0),
                 coalesce(output_tokens, 0), coalesce(images, 0), latency_ms, null, provider);
         else
-            perform app_private.release_ai_credits(ai_request_id, coalesce(error_code, 'failed'), latency_ms);
+            perform public.release_ai_credits(ai_request_id, coalesce(error_code, 'failed'), latency_ms);
         end if;
         -- Snapshots are not metering: this transaction's commit waits for the WAL flush again.
         perform set_config('synchronous_commit', 'on', true);
@@ -549,6 +565,12 @@ begin
     return jsonb_build_object('status', case when last then 'done' else 'next' end, 'credits', charged);
 end
 $$;
+revoke execute on function public.finish_content_job_step(uuid, uuid, integer, boolean, integer, integer,
+    jsonb, uuid, public.ai_provider, text, integer, integer, integer, text, text, jsonb, jsonb)
+    from public, anon, authenticated;
+grant execute on function public.finish_content_job_step(uuid, uuid, integer, boolean, integer, integer,
+    jsonb, uuid, public.ai_provider, text, integer, integer, integer, text, text, jsonb, jsonb)
+    to service_role;
 
 -- The job, locked, if `user_id` may change it (cancel, retry): its submitter, or an owner/admin
 -- of its team. `refusal` is `not_found` when the user cannot even read it, else `forbidden`.
@@ -595,6 +617,8 @@ begin
     return jsonb_build_object('status', 'canceled');
 end
 $$;
+revoke execute on function public.cancel_content_job(uuid, uuid) from public, anon, authenticated;
+grant execute on function public.cancel_content_job(uuid, uuid) to service_role;
 
 -- Queues a failed job again; it resumes at the step that failed. Same rights as cancelling.
 -- Returns {status: queued | not_found | forbidden | conflict (state)}.
@@ -620,6 +644,8 @@ begin
     return jsonb_build_object('status', 'queued');
 end
 $$;
+revoke execute on function public.retry_content_job(uuid, uuid) from public, anon, authenticated;
+grant execute on function public.retry_content_job(uuid, uuid) to service_role;
 
 -- Turns a done team job into a content draft (one entry per platform: the final text, the
 -- image prompt, and `media_type` image when it produced images, which are linked through
@@ -666,29 +692,9 @@ begin
     return jsonb_build_object('status', 'created', 'draft_id', new_draft_id);
 end
 $$;
-
-revoke execute on function
-    public.create_content_job(uuid, jsonb, jsonb, uuid, uuid, uuid, text, text),
-    public.create_content_batch(uuid, uuid, integer, jsonb),
-    public.claim_content_jobs(uuid, integer, integer, uuid, uuid),
-    public.start_content_job_step(uuid, uuid, integer, public.content_step_kind, jsonb, integer, public.ai_provider, text),
-    public.finish_content_job_step(uuid, uuid, integer, boolean, integer, integer, jsonb, uuid, public.ai_provider,
-        text, integer, integer, integer, text, text, jsonb, jsonb),
-    public.cancel_content_job(uuid, uuid),
-    public.retry_content_job(uuid, uuid),
-    public.create_draft_from_content_job(uuid, uuid, text)
-from public, anon, authenticated;
-grant execute on function
-    public.create_content_job(uuid, jsonb, jsonb, uuid, uuid, uuid, text, text),
-    public.create_content_batch(uuid, uuid, integer, jsonb),
-    public.claim_content_jobs(uuid, integer, integer, uuid, uuid),
-    public.start_content_job_step(uuid, uuid, integer, public.content_step_kind, jsonb, integer, public.ai_provider, text),
-    public.finish_content_job_step(uuid, uuid, integer, boolean, integer, integer, jsonb, uuid, public.ai_provider,
-        text, integer, integer, integer, text, text, jsonb, jsonb),
-    public.cancel_content_job(uuid, uuid),
-    public.retry_content_job(uuid, uuid),
-    public.create_draft_from_content_job(uuid, uuid, text)
-to service_role;
+revoke execute on function public.create_draft_from_content_job(uuid, uuid, text)
+    from public, anon, authenticated;
+grant execute on function public.create_draft_from_content_job(uuid, uuid, text) to service_role;
 
 -- Every minute, pg_cron asks the worker to sweep (claim queued jobs and expired leases and run
 -- them), only when there is something to claim (see app_private.request_worker).

@@ -85,20 +85,12 @@ alter table public.ai_credit_ledger
 -- out together or not at all. A model the platform's key would run must be priced, else
 -- `{"status": "model_not_allowed", "provider", "model"}` (logged as rejected).
 drop function public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer, integer, uuid);
-drop function app_private.reserve_ai_credits(uuid, uuid, text, text, public.ai_provider, integer, integer, integer);
 
-create function app_private.reserve_ai_credits(
-    user_id uuid,
-    team_id uuid,
-    endpoint text,
-    capability text,
-    default_provider public.ai_provider,
-    estimated_input_tokens integer,
-    estimated_output_tokens integer,
-    estimated_images integer,
-    requested_provider public.ai_provider,
-    requested_model text,
-    platform_only boolean
+create function public.reserve_ai_credits(
+    user_id uuid, endpoint text, capability text, default_provider public.ai_provider,
+    estimated_input_tokens integer, estimated_output_tokens integer, estimated_images integer,
+    team_id uuid default null, requested_provider public.ai_provider default null,
+    requested_model text default null, platform_only boolean default false
 )
 returns jsonb
 language plpgsql
@@ -210,24 +202,6 @@ begin
         'resets_at', resets_at);
 end
 $$;
-
-create function public.reserve_ai_credits(
-    user_id uuid, endpoint text, capability text, default_provider public.ai_provider,
-    estimated_input_tokens integer, estimated_output_tokens integer, estimated_images integer,
-    team_id uuid default null, requested_provider public.ai_provider default null,
-    requested_model text default null, platform_only boolean default false
-)
-returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    return app_private.reserve_ai_credits(user_id, team_id, endpoint, capability, default_provider,
-        estimated_input_tokens, estimated_output_tokens, estimated_images, requested_provider, requested_model,
-        platform_only);
-end
-$$;
 revoke execute on function
     public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer, integer, uuid,
         public.ai_provider, text, boolean)
@@ -236,10 +210,6 @@ grant execute on function
     public.reserve_ai_credits(uuid, text, text, public.ai_provider, integer, integer, integer, uuid,
         public.ai_provider, text, boolean)
 to service_role;
-revoke execute on function
-    app_private.reserve_ai_credits(uuid, uuid, text, text, public.ai_provider, integer, integer, integer,
-        public.ai_provider, text, boolean)
-from public;
 
 -- Moves a settled request's reservation to `used`, charging `credits` capped at what the ledger
 -- can still take (this reservation plus what was free), and returns the credits charged. The
@@ -269,15 +239,9 @@ revoke execute on function app_private.ai_charge_reservation(public.ai_requests,
 -- Settlement charges what the provider reported at the model's price, capped so the ledger
 -- stays within its allowance: at most the reservation plus what was still free. The request
 -- log keeps the tokens reported, and the credits actually charged.
-create or replace function app_private.settle_ai_credits(
-    request_id uuid,
-    model text,
-    input_tokens integer,
-    output_tokens integer,
-    images integer,
-    latency_ms integer,
-    prompt text default null,
-    provider public.ai_provider default null
+create or replace function public.settle_ai_credits(
+    request_id uuid, model text, input_tokens integer, output_tokens integer, images integer,
+    latency_ms integer, prompt text default null, provider public.ai_provider default null
 )
 returns boolean
 language plpgsql
@@ -317,7 +281,7 @@ $$;
 -- operation where images were asked for) is not a refusal: the provider was paid, so the
 -- reservation is charged, capped like a settlement. The request is logged as failed with the
 -- credits it cost.
-create function app_private.charge_ai_reservation(request_id uuid, error_code text, latency_ms integer)
+create function public.charge_ai_reservation(request_id uuid, error_code text, latency_ms integer)
 returns boolean
 language plpgsql
 security definer
@@ -343,39 +307,18 @@ begin
     return true;
 end
 $$;
-
-create function public.charge_ai_reservation(request_id uuid, error_code text, latency_ms integer)
-returns boolean
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    return app_private.charge_ai_reservation(request_id, error_code, latency_ms);
-end
-$$;
 revoke execute on function public.charge_ai_reservation(uuid, text, integer) from public, anon, authenticated;
 grant execute on function public.charge_ai_reservation(uuid, text, integer) to service_role;
-revoke execute on function app_private.charge_ai_reservation(uuid, text, integer) from public;
 
 -- Saving a configuration: a base URL needs a key (a new one, or the stored one if the base URL
 -- is unchanged); a changed base URL needs the key again, so a stored key never follows its
 -- endpoint elsewhere. Both are refused as `{"status": "api_key_required", "reason":
 -- "base_url_needs_key" | "base_url_changed"}`. Models must be valid names.
-create or replace function app_private.save_ai_provider_config(
-    user_id uuid,
-    team_id uuid,
-    config_id uuid,
-    provider public.ai_provider,
-    encrypted_api_key text,
-    api_key_version text,
-    clear_key boolean,
-    enabled boolean,
-    text_model text,
-    image_model text,
-    chat_model text,
-    base_url text,
-    make_active boolean
+create or replace function public.save_ai_provider_config(
+    user_id uuid, config_id uuid, provider public.ai_provider, clear_key boolean, enabled boolean,
+    make_active boolean, team_id uuid default null, encrypted_api_key text default null,
+    api_key_version text default null, text_model text default null, image_model text default null,
+    chat_model text default null, base_url text default null
 )
 returns jsonb
 language plpgsql

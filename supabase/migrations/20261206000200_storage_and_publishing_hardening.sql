@@ -205,12 +205,14 @@ update public.scheduled_posts as p
 set submitted_media = app_private.post_media_objects(p.id)
 where exists (select from public.post_destinations as d where d.post_id = p.id and d.status <> 'draft');
 
+drop function public.submit_post(uuid, uuid, timestamptz, text);
+
 -- Submits a draft for publishing at `scheduled_at` (now or later), or moves a scheduled post to
 -- another time, when the post still has the fingerprint the worker checked. Plain members of a
 -- team that requires approval submit for review instead. A draft's media objects are
 -- snapshotted: the dispatcher refuses to publish other bytes. Returns {status: scheduled |
 -- pending_approval | not_found | forbidden | not_editable | no_destinations | changed, post}.
-create function app_private.submit_post(
+create function public.submit_post(
     user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text, fingerprint text
 )
 returns jsonb
@@ -271,15 +273,6 @@ begin
         'post', app_private.post_snapshot(post_id));
 end
 $$;
-revoke execute on function app_private.submit_post(uuid, uuid, timestamptz, text, text) from public;
-
-drop function public.submit_post(uuid, uuid, timestamptz, text);
-drop function app_private.submit_post(uuid, uuid, timestamptz, text);
-create function public.submit_post(
-    user_id uuid, post_id uuid, scheduled_at timestamptz, timezone text, fingerprint text
-)
-returns jsonb language sql security definer set search_path = ''
-as $$ select app_private.submit_post(user_id, post_id, scheduled_at, timezone, fingerprint) $$;
 revoke execute on function public.submit_post(uuid, uuid, timestamptz, text, text) from public, anon, authenticated;
 grant execute on function public.submit_post(uuid, uuid, timestamptz, text, text) to service_role;
 

@@ -261,14 +261,14 @@ $$;
 revoke execute on function app_private.expire_stale_ai_reservations(interval) from public;
 
 -- The monthly job keeps its answer; its expiry is the same function's.
-create or replace function app_private.reset_ai_credits(stale_after interval default interval '15 minutes')
+create or replace function public.reset_ai_credits()
 returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-    expired integer := app_private.expire_stale_ai_reservations(stale_after);
+    expired integer := app_private.expire_stale_ai_reservations();
     first_run boolean;
 begin
     insert into app_private.ai_credit_resets (period) values (app_private.ai_current_period())
@@ -278,7 +278,6 @@ begin
         'period', app_private.ai_current_period(), 'already_reset', not first_run, 'expired_reservations', expired);
 end
 $$;
-revoke execute on function app_private.reset_ai_credits(interval) from public;
 
 select cron.schedule('ai-reservations-expire', '*/5 * * * *',
     $$select app_private.expire_stale_ai_reservations()$$);
@@ -363,7 +362,7 @@ create trigger check_connection
 -- still waiting are settled first: drafts lose the destination, pending and scheduled ones are
 -- canceled (`connection_deleted`). While one is being published right now the delete is
 -- refused (try again in a minute) rather than pulling the connection from under it.
-create or replace function app_private.delete_social_connection(connection_id uuid)
+create or replace function public.delete_social_connection(connection_id uuid)
 returns boolean
 language plpgsql
 security definer
@@ -372,7 +371,7 @@ as $$
 begin
     perform from public.social_connections as c where c.id = connection_id for update;
     if not found then
-        return null;
+        return false;
     end if;
     perform from public.post_destinations as d where d.connection_id = delete_social_connection.connection_id
     for update;
@@ -393,7 +392,6 @@ begin
     return true;
 end
 $$;
-revoke execute on function app_private.delete_social_connection(uuid) from public;
 
 -- ---------------------------------------------------------------------------------------------
 -- OAuth: a started authorization is bound to the client that started it, so a link sent to
@@ -425,16 +423,14 @@ create table app_private.oauth_confirmations (
 create index oauth_confirmations_expires_at_idx on app_private.oauth_confirmations (expires_at);
 
 drop function public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text);
-drop function app_private.create_oauth_state(uuid, uuid, public.social_platform, text, text, text);
 drop function public.consume_oauth_state(text, public.social_platform);
-drop function app_private.consume_oauth_state(text, public.social_platform);
 
 -- Starts an authorization for `user_id`, who must be an owner or admin of the team (counted
 -- against `oauth_start`). Also forgets states and confirmations that expired. Returns
 -- `{"status": "created" | "forbidden" | "not_team_member"}`.
-create function app_private.create_oauth_state(
+create function public.create_oauth_state(
     user_id uuid, team_id uuid, platform public.social_platform, state_hash text, redirect_to text,
-    code_verifier text, binding_hash text, binding_kind text
+    code_verifier text, binding_hash text default null, binding_kind text default 'cookie'
 )
 returns jsonb
 language plpgsql
@@ -458,6 +454,12 @@ begin
     return jsonb_build_object('status', 'created');
 end
 $$;
+revoke execute on function public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text,
+    text, text)
+    from public, anon, authenticated;
+grant execute on function public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text,
+    text, text)
+    to service_role;
 
 -- The state's user may still connect accounts for its team.
 create function app_private.oauth_user_may_connect(team_id uuid, user_id uuid)
@@ -469,6 +471,7 @@ set search_path = ''
 as $$
     select coalesce(app_private.team_role_of(team_id, user_id) in ('owner', 'admin'), false)
 $$;
+revoke execute on function app_private.oauth_user_may_connect(uuid, uuid) from public;
 
 -- Takes the state out (single use, whatever happens next). `invalid` when it is unknown,
 -- already used, expired or for another platform: then nothing about it can be trusted, not even
@@ -476,9 +479,9 @@ $$;
 -- unless `binding_hash` is the cookie's; for an app-bound state given the platform's code,
 -- `confirm` (the code is parked under `confirmation_hash` for the app to complete).
 -- `forbidden` when its user may no longer connect accounts for the team; else `valid`.
-create function app_private.consume_oauth_state(
-    state_hash text, platform public.social_platform, binding_hash text, authorization_code text,
-    confirmation_hash text
+create function public.consume_oauth_state(
+    state_hash text, platform public.social_platform, binding_hash text default null,
+    authorization_code text default null, confirmation_hash text default null
 )
 returns jsonb
 language plpgsql
@@ -511,11 +514,15 @@ begin
         'redirect_to', taken.redirect_to, 'code_verifier', taken.code_verifier);
 end
 $$;
+revoke execute on function public.consume_oauth_state(text, public.social_platform, text, text, text)
+    from public, anon, authenticated;
+grant execute on function public.consume_oauth_state(text, public.social_platform, text, text, text)
+    to service_role;
 
 -- The app completes a parked authorization: single use; `invalid` unless the confirmation is
 -- known, unexpired, for this platform, started by `user_id` with this binding; `forbidden` when
 -- the user may no longer connect accounts for the team; else `valid` with the code.
-create function app_private.take_oauth_confirmation(
+create function public.take_oauth_confirmation(
     confirmation_hash text, binding_hash text, user_id uuid, platform public.social_platform
 )
 returns jsonb
@@ -542,69 +549,22 @@ begin
         'authorization_code', taken.authorization_code);
 end
 $$;
+revoke execute on function public.take_oauth_confirmation(text, text, uuid, public.social_platform)
+    from public, anon, authenticated;
+grant execute on function public.take_oauth_confirmation(text, text, uuid, public.social_platform)
+    to service_role;
 
-create function public.create_oauth_state(
-    user_id uuid, team_id uuid, platform public.social_platform, state_hash text, redirect_to text,
-    code_verifier text, binding_hash text default null, binding_kind text default 'cookie'
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.create_oauth_state(user_id, team_id, platform, state_hash, redirect_to, code_verifier,
-        binding_hash, binding_kind)
-$$;
-
-create function public.consume_oauth_state(
-    state_hash text, platform public.social_platform, binding_hash text default null,
-    authorization_code text default null, confirmation_hash text default null
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.consume_oauth_state(state_hash, platform, binding_hash, authorization_code, confirmation_hash)
-$$;
-
-create function public.take_oauth_confirmation(
-    confirmation_hash text, binding_hash text, user_id uuid, platform public.social_platform
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.take_oauth_confirmation(confirmation_hash, binding_hash, user_id, platform)
-$$;
-
-revoke execute on function
-    public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text, text, text),
-    public.consume_oauth_state(text, public.social_platform, text, text, text),
-    public.take_oauth_confirmation(text, text, uuid, public.social_platform)
-from public, anon, authenticated;
-grant execute on function
-    public.create_oauth_state(uuid, uuid, public.social_platform, text, text, text, text, text),
-    public.consume_oauth_state(text, public.social_platform, text, text, text),
-    public.take_oauth_confirmation(text, text, uuid, public.social_platform)
-to service_role;
-revoke execute on function
-    app_private.create_oauth_state(uuid, uuid, public.social_platform, text, text, text, text, text),
-    app_private.oauth_user_may_connect(uuid, uuid),
-    app_private.consume_oauth_state(text, public.social_platform, text, text, text),
-    app_private.take_oauth_confirmation(text, text, uuid, public.social_platform)
-from public;
 
 -- ---------------------------------------------------------------------------------------------
 -- Key rotation: stale rows are listed in pages after a cursor, so rows that no longer open
 -- (skipped by the worker) cannot hold the rest back; stored AI keys are re-sealed too.
 drop function public.social_connections_to_reseal(text, integer);
-drop function app_private.social_connections_to_reseal(text, integer);
 
 -- The ids (a JSON array) of connections sealed with another key version than `newest_version`,
 -- by id, after `after_id`.
-create function app_private.social_connections_to_reseal(newest_version text, batch_size integer, after_id uuid)
+create function public.social_connections_to_reseal(
+    newest_version text, batch_size integer default 100, after_id uuid default null
+)
 returns jsonb
 language sql
 stable
@@ -619,10 +579,13 @@ as $$
         limit batch_size
     ) as stale
 $$;
+revoke execute on function public.social_connections_to_reseal(text, integer, uuid)
+    from public, anon, authenticated;
+grant execute on function public.social_connections_to_reseal(text, integer, uuid) to service_role;
 
 -- Stored AI keys sealed with another key version (a JSON array of id, base_url, the sealed key
 -- and its version), by id, after `after_id`.
-create function app_private.ai_keys_to_reseal(newest_version text, batch_size integer, after_id uuid)
+create function public.ai_keys_to_reseal(newest_version text, batch_size integer default 100, after_id uuid default null)
 returns jsonb
 language sql
 stable
@@ -640,44 +603,11 @@ as $$
         limit batch_size
     ) as stale
 $$;
+revoke execute on function public.ai_keys_to_reseal(text, integer, uuid) from public, anon, authenticated;
+grant execute on function public.ai_keys_to_reseal(text, integer, uuid) to service_role;
 
 -- The same key sealed under the newest version, written only if the row still holds the key
 -- and base URL that were read.
-create function app_private.reseal_ai_key(
-    config_id uuid, base_url text, read_api_key text, encrypted_api_key text, api_key_version text
-)
-returns boolean
-language sql
-security definer
-set search_path = ''
-as $$
-    update public.ai_provider_configs as c
-    set encrypted_api_key = reseal_ai_key.encrypted_api_key, api_key_version = reseal_ai_key.api_key_version
-    where c.id = config_id and c.encrypted_api_key = read_api_key
-      and c.base_url is not distinct from reseal_ai_key.base_url
-    returning true
-$$;
-
-create function public.social_connections_to_reseal(
-    newest_version text, batch_size integer default 100, after_id uuid default null
-)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.social_connections_to_reseal(newest_version, batch_size, after_id)
-$$;
-
-create function public.ai_keys_to_reseal(newest_version text, batch_size integer default 100, after_id uuid default null)
-returns jsonb
-language sql
-security definer
-set search_path = ''
-as $$
-    select app_private.ai_keys_to_reseal(newest_version, batch_size, after_id)
-$$;
-
 create function public.reseal_ai_key(
     config_id uuid, read_api_key text, encrypted_api_key text, api_key_version text, base_url text default null
 )
@@ -686,22 +616,15 @@ language sql
 security definer
 set search_path = ''
 as $$
-    select coalesce(app_private.reseal_ai_key(config_id, base_url, read_api_key, encrypted_api_key, api_key_version),
-        false)
+    with resealed as (
+        update public.ai_provider_configs as c
+        set encrypted_api_key = reseal_ai_key.encrypted_api_key, api_key_version = reseal_ai_key.api_key_version
+        where c.id = config_id and c.encrypted_api_key = read_api_key
+          and c.base_url is not distinct from reseal_ai_key.base_url
+        returning true
+    )
+    select exists (select from resealed)
 $$;
-
-revoke execute on function
-    public.social_connections_to_reseal(text, integer, uuid),
-    public.ai_keys_to_reseal(text, integer, uuid),
-    public.reseal_ai_key(uuid, text, text, text, text)
-from public, anon, authenticated;
-grant execute on function
-    public.social_connections_to_reseal(text, integer, uuid),
-    public.ai_keys_to_reseal(text, integer, uuid),
-    public.reseal_ai_key(uuid, text, text, text, text)
-to service_role;
-revoke execute on function
-    app_private.social_connections_to_reseal(text, integer, uuid),
-    app_private.ai_keys_to_reseal(text, integer, uuid),
-    app_private.reseal_ai_key(uuid, text, text, text, text)
-from public;
+revoke execute on function public.reseal_ai_key(uuid, text, text, text, text)
+    from public, anon, authenticated;
+grant execute on function public.reseal_ai_key(uuid, text, text, text, text) to service_role;

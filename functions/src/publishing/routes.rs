@@ -113,8 +113,8 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 
 /// `POST /v1/jobs/{job_id}/post` `{destinations: [{connectionId, options?}], scheduledAt?,
 /// timezone?}`: a finished content job's text and images become a post of its team, scheduled
-/// (or, without `scheduledAt`, published now) in one call. Idempotent per job: the post's
-/// `client_post_id` is `job:<job id>` (a key only the worker writes), and a repeated call
+/// (or, without `scheduledAt`, published now) in one call. Idempotent per job: `post_from_job`
+/// makes the post and its destinations in one transaction, once per job, and a repeated call
 /// answers 200 `existing` with it, unless the first call's submission was refused (moderation,
 /// rules, credits): then the post, still a draft, is submitted again.
 pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
@@ -126,12 +126,6 @@ pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         ..
     } = *cx;
     let job_id = cx.param("job_id");
-    #[derive(Deserialize)]
-    struct Job {
-        team_id: Option<String>,
-        state: String,
-        result: Option<Value>,
-    }
     let body = JsonBody::parse(&request.body)?;
     let destinations = match body.0.get("destinations") {
         Some(Value::Array(items)) if (1..=10).contains(&items.len()) => items,
@@ -142,96 +136,69 @@ pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
             ))
         }
     };
-    let scheduled_at = body.optional_text("scheduledAt", 40)?;
+    let destinations = chosen_destinations(destinations)?;
+    let scheduled_at = body
+        .optional_text("scheduledAt", 40)?
+        .map(|at| {
+            crate::http::extract::parse_instant(at)
+                .map(|at| at.to_rfc3339())
+                .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))
+        })
+        .transpose()?;
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let client = supabase::user_client(config, &caller.token);
-    let job: Job = rows(
-        client
-            .from("content_jobs")
-            .select("team_id,state,result")
-            .eq("id", post_id(job_id)?),
-    )
-    .await?
-    .into_iter()
-    .next()
-    .ok_or(ApiError::NotFound)?;
-    let (Some(team_id), "done") = (job.team_id, job.state.as_str()) else {
-        return Err(ApiError::Rejected {
-            status: 409,
-            code: "invalid_job_state",
-            message: "Only a finished team job can become a post.".into(),
-        });
-    };
-    let text = job
-        .result
-        .as_ref()
-        .and_then(|r| r["text"].as_str())
-        .unwrap_or_default();
-    let assets: Vec<Created> = rows(
-        client
-            .from("assets")
-            .select("id")
-            .eq("job_id", job_id)
-            .order("step_index"),
+    let made: PostFromJob = rpc(
+        config,
+        "post_from_job",
+        json!({
+            "user_id": caller.user.id.as_str(), "job_id": post_id(job_id)?,
+            "destinations": destinations,
+        }),
     )
     .await?;
-    let client_post_id = format!("job:{job_id}");
-    let existing: Vec<Created> = rows(
-        client
-            .from("scheduled_posts")
-            .select("id")
-            .eq("team_id", &team_id)
-            .eq("client_post_id", &client_post_id),
-    )
-    .await?;
-    let post = match existing.into_iter().next() {
-        Some(post) if was_submitted(&client, &post.id).await? => {
+    let post = match made {
+        PostFromJob::Draft { post_id } => post_id,
+        PostFromJob::Existing { post_id } => {
             // Asked before: the post exists and went its way.
             return Ok(Response::json(
                 200,
-                &json!({ "status": "existing", "postId": post.id }),
+                &json!({ "status": "existing", "postId": post_id }),
             ));
         }
-        Some(draft) => draft,
-        None => {
-            let chosen = chosen_destinations(destinations)?;
-            let media: Vec<Value> = assets.iter().map(|a| json!({ "assetId": a.id })).collect();
-            let row = json!({
-                "team_id": team_id, "client_post_id": client_post_id, "body": text, "media": media,
-                "created_by": caller.user.id.as_str(),
-            });
-            create_post(config, &team_id, row, chosen).await?
+        PostFromJob::InvalidJobState => {
+            return Err(ApiError::Rejected {
+                status: 409,
+                code: "invalid_job_state",
+                message: "Only a finished team job can become a post.".into(),
+            })
         }
+        PostFromJob::NotFound => return Err(ApiError::NotFound),
     };
     let mut outcome = match scheduled_at {
-        Some(at) => {
-            let at = crate::http::extract::parse_instant(at)
-                .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?
-                .to_rfc3339();
-            submit(config, caller, &post.id, &at, timezone, scope).await?
-        }
-        None => submit_now(config, caller, &post.id, timezone, scope).await?,
+        Some(at) => submit(config, caller, &post, &at, timezone, scope).await?,
+        None => submit_now(config, caller, &post, timezone, scope).await?,
     };
-    outcome["postId"] = json!(post.id);
+    outcome["postId"] = json!(post);
     Ok(Response::json(202, &outcome))
 }
 
-/// Whether any destination of the post left the draft state (its submission was accepted).
-async fn was_submitted(client: &postgrest::Postgrest, post_id: &str) -> Result<bool, ApiError> {
-    let submitted: Vec<Value> = rows(
-        client
-            .from("post_destinations")
-            .select("id")
-            .eq("post_id", post_id)
-            .neq("status", "draft")
-            .limit(1),
-    )
-    .await?;
-    Ok(!submitted.is_empty())
+/// `post_from_job`'s answer: the job's post to submit, or why there is none to submit.
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum PostFromJob {
+    Draft {
+        #[serde(rename = "postId")]
+        post_id: String,
+    },
+    Existing {
+        #[serde(rename = "postId")]
+        post_id: String,
+    },
+    InvalidJobState,
+    NotFound,
 }
 
-/// The request's `destinations` as (connection id, options).
-fn chosen_destinations(destinations: &[Value]) -> Result<Vec<(&str, Value)>, ApiError> {
+/// The request's `destinations` as `post_from_job` takes them: `{connectionId, options}`.
+fn chosen_destinations(destinations: &[Value]) -> Result<Vec<Value>, ApiError> {
     let mut chosen = Vec::with_capacity(destinations.len());
     for (index, destination) in destinations.iter().enumerate() {
         let connection = destination["connectionId"]
@@ -250,49 +217,9 @@ fn chosen_destinations(destinations: &[Value]) -> Result<Vec<(&str, Value)>, Api
                 "must be an object",
             ));
         }
-        chosen.push((connection, options));
+        chosen.push(json!({ "connectionId": connection, "options": options }));
     }
     Ok(chosen)
-}
-
-/// Writes a job's post and its destinations as the service role: the `job:` key is the
-/// worker's, and the caller's membership was shown by reading the team's job. The connections'
-/// team is checked by the database.
-async fn create_post(
-    config: &Config,
-    team_id: &str,
-    row: Value,
-    chosen: Vec<(&str, Value)>,
-) -> Result<Created, ApiError> {
-    let client = supabase::service_role_client(config);
-    let post: Created = rows(client.from("scheduled_posts").insert(row.to_string()))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::Upstream("the post insert returned no row".into()))?;
-    let destination_rows: Vec<Value> = chosen
-        .into_iter()
-        .map(|(connection, options)| {
-            json!({ "post_id": post.id, "team_id": team_id, "connection_id": connection, "options": options })
-        })
-        .collect();
-    let added = rows::<Value>(
-        client
-            .from("post_destinations")
-            .insert(Value::Array(destination_rows).to_string()),
-    )
-    .await;
-    if let Err(error) = added {
-        // No post without its destinations: a retry of this call starts over.
-        let _ = supabase::send(client.from("scheduled_posts").eq("id", &post.id).delete()).await;
-        return Err(error);
-    }
-    Ok(post)
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: String,
 }
 
 /// The post as the caller sees it, checked against every destination's platform and by
