@@ -32,6 +32,12 @@ impl<'a, Who> Cx<'a, Who> {
         }
     }
 
+    /// The configuration, the caller, the request and the scope, for handlers that use them by
+    /// name.
+    pub fn parts(&self) -> (&'a Config, &Who, &'a Request, &'a Scope<'a>) {
+        (self.config, &self.caller, self.request, self.scope)
+    }
+
     /// The value of `{name}` in the request's path (empty if the route has no such parameter).
     pub fn param(&self, name: &str) -> &'a str {
         path_param(self.route.template, &self.request.path, name).unwrap_or_default()

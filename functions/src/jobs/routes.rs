@@ -156,12 +156,7 @@ fn sha256_hex(text: &str) -> String {
 
 /// `POST /v1/jobs`: stores the job `queued` and answers 202; its queuing has pg_net start it.
 pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let fields = brief_fields(&body, "", None)?;
     let chain = chain_field(body.0.get("chain"), "chain")?;
@@ -239,9 +234,7 @@ fn refused(status: &str, outcome: &Outcome) -> ApiError {
 
 /// `GET /v1/jobs/{job_id}`: the job's snapshot, steps and assets (with signed URLs).
 pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
@@ -434,12 +427,7 @@ fn job_filters(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>
 /// `GET /v1/jobs?state=&since=&until=&teamId=&batchId=&limit=&offset=`: the jobs the caller
 /// can read, newest first.
 pub async fn list(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let query = Query::of(request);
     let pairs = query.pairs();
     let filters = job_filters(pairs)?;
@@ -470,9 +458,7 @@ pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 async fn transition(cx: &Cx<'_, Caller>, retry: bool) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
@@ -515,12 +501,7 @@ async fn transition(cx: &Cx<'_, Caller>, retry: bool) -> Result<Response, ApiErr
 
 /// `POST /v1/jobs/{job_id}/draft` `{title?}`: the done job's text and images as a content draft.
 pub async fn draft(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
@@ -561,12 +542,7 @@ pub async fn draft(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `POST /v1/campaigns/{campaign_id}/batches`: `{posts: [{prompt, brandVoice?, platforms?,
 /// personaId?, chain?}], chain?, platforms?, brandVoice?, concurrency?}`; one job per post.
 pub async fn create_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
@@ -635,12 +611,7 @@ const BATCH_COLUMNS: &str = "id,team_id,campaign_id,created_by,concurrency,total
 
 /// `GET /v1/campaigns/{campaign_id}/batches?limit=&offset=`: the campaign's batches, newest first.
 pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
@@ -672,9 +643,7 @@ pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 /// `GET /v1/batches/{batch_id}`: counters, and each post's job state and error.
 pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let batch_id = cx.param("batch_id");
     let missing = || not_found("batch_not_found", "No such batch.");
     if !is_uuid(batch_id) {
@@ -725,12 +694,7 @@ pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// (the batch's concurrency), when its transaction commits. The work is done before the answer:
 /// pg_net waits 5 minutes, while work after a response is cut after about 30 s.
 pub async fn sweep(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, _, request, scope) = cx.parts();
     let (filter, lanes) = sweep_scope(&Query::of(request))?;
     let worker_id = exec::new_worker_id();
     let claimed = store::claim(config, &worker_id, lanes, &filter).await?;

@@ -14,7 +14,7 @@ pub fn healthz() -> Response {
 /// Ready when `public.health_check()` answers through PostgREST as service_role. Any failure
 /// is reported as the database being unavailable: a load balancer needs no finer detail.
 pub async fn readyz(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
-    let Cx { config, .. } = *cx;
+    let config = cx.config;
     let probe = supabase::service_role_client(config).rpc("health_check", "{}");
     supabase::send(probe)
         .await

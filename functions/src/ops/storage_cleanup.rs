@@ -31,11 +31,7 @@ struct Queued {
 }
 
 pub async fn cleanup(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, _, _, clock) = cx.parts();
     let started_ms = clock.unix_millis();
     let (mut removed, mut failed) = (0, 0);
     // The answer lands in pg_net's response table: buckets and error codes, never object names

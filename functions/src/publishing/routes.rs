@@ -44,13 +44,7 @@ fn post_id(id: &str) -> Result<&str, ApiError> {
 /// a plain member of a team that requires approval, submits for review). A scheduled post may
 /// be moved to another time the same way until it starts publishing.
 pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let id = cx.param("post_id");
     let body = JsonBody::parse(&request.body)?;
     let scheduled_at = body.required_text("scheduledAt", 40)?;
@@ -74,13 +68,7 @@ pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// stays open up to five minutes (work after a response is stopped by Cloudflare after 30 s,
 /// too soon for a video's processing); the status endpoint shows the outcome.
 pub async fn publish_now(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let id = cx.param("post_id");
     let body = optional_body(request)?;
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
@@ -118,13 +106,7 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 /// answers 200 `existing` with it, unless the first call's submission was refused (moderation,
 /// rules, credits): then the post, still a draft, is submitted again.
 pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let job_id = cx.param("job_id");
     let body = JsonBody::parse(&request.body)?;
     let destinations = match body.0.get("destinations") {
@@ -395,12 +377,7 @@ pub async fn reject(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 async fn review(cx: &Cx<'_, Caller>, approve: bool) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        request,
-        ref caller,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let id = cx.param("post_id");
     let body = optional_body(request)?;
     let comment = if approve {
@@ -419,9 +396,7 @@ async fn review(cx: &Cx<'_, Caller>, approve: bool) -> Result<Response, ApiError
 
 /// `POST /v1/posts/{post_id}/cancel`: cancels every destination that has not started.
 pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let id = cx.param("post_id");
     let outcome = rpc(
         config,
@@ -435,12 +410,7 @@ pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `POST /v1/posts/{post_id}/retry` `{includeUnconfirmed?}`: failed destinations go out again
 /// now (and unconfirmed ones, when the caller checked they are not live).
 pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let id = cx.param("post_id");
     let body = optional_body(request)?;
     let include_unconfirmed = body.optional_bool("includeUnconfirmed")?.unwrap_or(false);
@@ -456,9 +426,7 @@ pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `GET /v1/posts/{post_id}/status`: every destination's state, permalink and error, with
 /// the history of attempts (read with the caller's token).
 pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let id = cx.param("post_id");
     let id = post_id(id)?;
     let client = supabase::user_client(config, &caller.token);
@@ -499,12 +467,7 @@ pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `POST /v1/cron/publish[?post_id=…]`, called with the cron secret every minute by pg_cron, and
 /// through pg_net for one post when it is published now, approved or retried.
 pub async fn cron_publish(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        request,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, _, request, clock) = cx.parts();
     let post = Query::of(request).get("post_id").map(str::to_owned);
     if post.as_deref().is_some_and(|id| !is_uuid(id)) {
         return Err(invalid("post_id", "must be a post id"));

@@ -82,12 +82,7 @@ fn credentials(
 }
 
 pub async fn start(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let query = Query::of(request);
@@ -189,12 +184,7 @@ fn redirect_error(
 }
 
 pub async fn callback(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        request,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, _, request, clock) = cx.parts();
     let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let query = Query::of(request);
@@ -297,13 +287,7 @@ fn expired_cookie(platform: Platform) -> String {
 /// app-bound flow (same user, its binding) connects what the callback parked. Failures are
 /// JSON errors with the callback's reasons as codes.
 pub async fn complete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, caller, request, clock) = cx.parts();
     let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let body: Value = serde_json::from_slice(&request.body)
@@ -469,12 +453,7 @@ fn connection_id(id: &str) -> Result<&str, ApiError> {
 }
 
 pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, caller, _, clock) = cx.parts();
     let id = cx.param("connection_id");
     let id = connection_id(id)?;
     rpc::<Value>(
@@ -493,12 +472,7 @@ pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, caller, _, clock) = cx.parts();
     let id = cx.param("connection_id");
     let id = connection_id(id)?;
     let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
@@ -551,11 +525,7 @@ async fn revoke(
 }
 
 pub async fn cron_refresh(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        scope: clock,
-        ..
-    } = *cx;
+    let (config, _, _, clock) = cx.parts();
     Ok(Response::json(
         200,
         &tokens::refresh_due(config, clock).await?,

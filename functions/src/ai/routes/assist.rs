@@ -63,13 +63,7 @@ fn hints(body: &JsonBody) -> Result<String, ApiError> {
 
 /// `POST /v1/ai/captions` `{content, platform?, tone?, count? (1-5)}` → `{captions}`.
 pub async fn captions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 5)?.unwrap_or(3) as usize;
@@ -96,13 +90,7 @@ pub async fn captions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 /// `POST /v1/ai/hashtags` `{content, platform?, count? (1-30)}` → `{hashtags}`, each with `#`.
 pub async fn hashtags(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 30)?.unwrap_or(10) as usize;
@@ -135,13 +123,7 @@ pub async fn hashtags(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 /// `POST /v1/ai/improve` `{caption, platform?, tone?, instructions?}` → `{caption}`.
 pub async fn improve(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let caption = body.required_text("caption", MAX_PROMPT_CHARS)?;
     let wishes = body
@@ -179,13 +161,7 @@ pub async fn improve(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// OpenAI key (and when a fallback stands in) a model is asked for a judgement in JSON mode,
 /// with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
 pub async fn moderate(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
     let verdict = moderation::verdict(config, caller, team_id(request)?, text, scope).await?;
@@ -197,13 +173,7 @@ pub async fn moderate(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 /// `POST /v1/ai/generate-audit-plan` `{campaignObjective}` → an object with keys `D0` … `D8`.
 pub async fn audit_plan(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let objective = body.required_text("campaignObjective", 4_000)?;
     let instructions = "You plan audits of social media campaigns in nine phases, D0 (scoping) to D8 (closure and \
@@ -233,13 +203,7 @@ fn is_audit_plan(object: &Map<String, Value>) -> bool {
 /// `POST /v1/ai/simulate-feedback` `{personaId | persona, content, platform?}` → `{feedback}`:
 /// how that persona would react. A `personaId` is read with the caller's token, so RLS decides.
 pub async fn simulate_feedback(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let persona = match (

@@ -179,13 +179,7 @@ fn message_text(content: Option<&Value>) -> Option<String> {
 }
 
 pub async fn completions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let chat = ChatRequest::parse(&request.body)?;
     let estimated_input_tokens = chat
         .messages
@@ -257,9 +251,7 @@ fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> 
 /// then the models of the caller's enabled configurations (their own and their teams', as RLS
 /// shows them), each once.
 pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     #[derive(Deserialize)]
     struct Configured {
         provider: ProviderKind,

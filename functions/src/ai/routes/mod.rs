@@ -41,13 +41,7 @@ pub async fn generate_json(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 async fn generate(cx: &Cx<'_, Caller>, format: TextFormat) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        request,
-        scope,
-        ref caller,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
     let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
@@ -82,13 +76,7 @@ async fn generate(cx: &Cx<'_, Caller>, format: TextFormat) -> Result<Response, A
 
 /// `POST /v1/ai/stream-text`: the `generate-text` request, answered as Server-Sent Events.
 pub async fn stream_text(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
     let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
@@ -114,13 +102,7 @@ pub async fn stream_text(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 pub async fn generate_image(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        scope,
-        ..
-    } = *cx;
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
     let count = body
@@ -148,12 +130,7 @@ pub async fn generate_image(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `PUT /v1/ai/configs`: creates or updates the caller's (or, with `teamId`, their team's)
 /// configuration of one provider. `apiKey` sets the key, `null` removes it, absent keeps it.
 pub async fn put_config(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let provider_name = body.required_text("provider", 40)?;
     let provider = ProviderKind::parse(provider_name).ok_or_else(|| {

@@ -65,12 +65,7 @@ struct InvitationResponse {
 }
 
 pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config,
-        ref caller,
-        request,
-        ..
-    } = *cx;
+    let (config, caller, request, ..) = cx.parts();
     let team_id = cx.param("team_id");
     if !is_uuid(team_id) {
         return Err(invalid("team_id", "must be a UUID"));

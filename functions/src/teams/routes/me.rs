@@ -34,9 +34,7 @@ struct UserView<'a> {
 }
 
 pub async fn me(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let Cx {
-        config, ref caller, ..
-    } = *cx;
+    let (config, caller, ..) = cx.parts();
     let query = supabase::user_client(config, &caller.token)
         .from("profiles")
         .select("*")
