@@ -116,9 +116,30 @@ pub fn resends() -> usize {
 pub struct Resent;
 
 /// Whether `response` answers the second sending of its request ([`send`] resent it after the
-/// dev proxy dropped the first). A test counting a side effect can refuse such an answer.
+/// dev proxy dropped the first).
 pub fn was_resent(response: &reqwest::Response) -> bool {
     response.extensions().get::<Resent>().is_some()
+}
+
+thread_local! {
+    /// The requests with side effects (any method but GET and HEAD) this test resent. libtest
+    /// runs each test on a thread of its own, and `#[tokio::test]` keeps its tasks on it.
+    static RESENT_WITH_EFFECTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Fails the test if it resent a request with side effects: the dev proxy's drop signatures
+/// say the worker never saw the first sending, but a worker crash could look the same, and then
+/// rows, ledger entries or provider calls may have been made twice (or by a request whose answer
+/// was lost). Called by every helper that reads side effects (the fakes' records, the ledger,
+/// pg_net's deliveries, a post's outcomes, a job's steps) before it reads them.
+pub fn assert_side_effects_countable() {
+    RESENT_WITH_EFFECTS.with_borrow(|resent| {
+        assert!(
+            resent.is_empty(),
+            "this test resent {resent:?} after the dev proxy dropped it: its side effects \
+             cannot be counted (rerun the test)"
+        )
+    });
 }
 
 /// Sends `request`, and once more if wrangler dev's proxy dropped it. Under load the proxy's
@@ -173,6 +194,9 @@ pub async fn try_send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwe
              {count} resend(s) in this test binary so far"
         );
     }
+    if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
+        RESENT_WITH_EFFECTS.with_borrow_mut(|resent| resent.push(format!("{method} {url}")));
+    }
     let mut response = client.execute(again).await?;
     response.extensions_mut().insert(Resent);
     Ok(response)
@@ -208,6 +232,7 @@ pub async fn fakes_json(
     path: &str,
     query: &[(&str, &str)],
 ) -> serde_json::Value {
+    assert_side_effects_countable();
     let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
     http.get(format!("{fakes}{path}"))
         .query(query)
@@ -233,6 +258,45 @@ pub async fn database() -> tokio_postgres::Client {
         .expect("database reachable");
     tokio::spawn(connection);
     client
+}
+
+/// A trigger making the database refuse some writes, as a dependency that fails would: the
+/// worker's statement (or Supabase Auth's) raises, and nothing else is touched.
+pub struct Refusal {
+    trigger: String,
+    table: String,
+}
+
+impl Refusal {
+    /// Refuses `event` (`insert`, `update`) on `table` for the rows `when` selects (a trigger
+    /// condition over `new`, and `old` for updates), until [`Refusal::lift`].
+    pub async fn install(
+        db: &tokio_postgres::Client,
+        event: &str,
+        table: &str,
+        when: &str,
+    ) -> Self {
+        let trigger = format!("e2e_refuse_{}", social::unique("w").replace('-', "_"));
+        db.batch_execute(&format!(
+            "create schema if not exists e2e; \
+             create or replace function e2e.refuse() returns trigger language plpgsql as \
+             $$ begin raise exception 'refused by the test trigger %', tg_name; end $$; \
+             create trigger {trigger} before {event} on {table} for each row when ({when}) \
+             execute function e2e.refuse()"
+        ))
+        .await
+        .expect("the refusing trigger");
+        Self {
+            trigger,
+            table: table.to_owned(),
+        }
+    }
+
+    pub async fn lift(self, db: &tokio_postgres::Client) {
+        db.batch_execute(&format!("drop trigger {} on {}", self.trigger, self.table))
+            .await
+            .expect("the refusing trigger dropped");
+    }
 }
 
 /// A fresh user (so tests do not share credits or rate windows) and their access token.
@@ -288,6 +352,7 @@ fn rand_suffix() -> u64 {
 /// Waits until no AI request of `subject` (a user or a team) is still reserved: the worker
 /// settles after its response.
 pub async fn settled(db: &tokio_postgres::Client, subject: &str) {
+    assert_side_effects_countable();
     for _ in 0..200 {
         let open: i64 = db
             .query_one(
@@ -308,6 +373,7 @@ pub async fn settled(db: &tokio_postgres::Client, subject: &str) {
 
 /// The status and body pg_net recorded for its request `id`, once delivered (within 10 s).
 pub async fn net_response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>, Option<String>) {
+    assert_side_effects_countable();
     for _ in 0..100 {
         if let Some(row) = db
             .query_opt(
@@ -351,7 +417,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_the_dev_proxy_signatures_are_resent_and_resends_are_marked_and_counted() {
+    async fn only_the_dev_proxy_signatures_are_resent_marked_and_counted_and_side_effects_fail_after(
+    ) {
         let url = serve(vec![
             Some((503, "Your worker restarted mid-request. Please try again.")),
             Some((200, "second")),
@@ -363,13 +430,17 @@ mod tests {
         let client = reqwest::Client::new();
         let before = super::resends();
 
-        let response = super::send(client.post(&url).body("x")).await;
+        let response = super::send(client.get(&url)).await;
         assert!(super::was_resent(&response));
         assert_eq!(response.text().await.unwrap(), "second");
+        // A read sent twice changed nothing.
+        super::assert_side_effects_countable();
 
         let response = super::send(client.post(&url).body("x")).await;
         assert!(super::was_resent(&response));
         assert_eq!(response.text().await.unwrap(), "after the reset");
+        // A write sent twice: the side effects after it cannot be trusted.
+        assert!(std::panic::catch_unwind(super::assert_side_effects_countable).is_err());
 
         // Any other 503, or any other error status, is the worker's answer: not resent.
         let response = super::send(client.get(&url)).await;

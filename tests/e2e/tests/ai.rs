@@ -1419,3 +1419,69 @@ async fn attempts(stack: &Stack, prompt: &str) -> Vec<String> {
     let all = e2e::fakes_json(&stack.http, "/_fakes/attempts", &[]).await;
     serde_json::from_value(all[prompt].clone()).unwrap_or_default()
 }
+
+/// The settlement after the answer fails (here the database refuses to mark the request
+/// succeeded, and nothing else): the failure is logged, and the reservation stays open and
+/// uncharged (neither released nor charged another way) for the monthly reset to expire.
+#[tokio::test]
+async fn a_failed_settlement_leaves_the_reservation_open_and_uncharged() {
+    let stack = Stack::from_env();
+    let db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    let refusal = e2e::Refusal::install(
+        &db,
+        "update",
+        "public.ai_requests",
+        &format!("old.user_id = '{user}' and new.status = 'succeeded'"),
+    )
+    .await;
+
+    let (status, body) = post(
+        &stack,
+        "/v1/ai/generate-text",
+        &token,
+        json!({"prompt": "unsettled"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    e2e::assert_side_effects_countable();
+    let request: String = db
+        .query_one(
+            "select id::text from public.ai_requests where user_id = $1::text::uuid",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !stack
+        .worker_log()
+        .lines()
+        .any(|line| line.contains("credit settlement failed") && line.contains(&request))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed settlement of {request} logged within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    refusal.lift(&db).await;
+
+    let row = db
+        .query_one(
+            "select r.status::text, r.reserved_credits, r.credits, l.used, l.reserved \
+             from public.ai_requests as r join public.ai_credit_ledger as l \
+             on l.subject_id = r.subject_id and l.period = r.period where r.id = $1::text::uuid",
+            &[&request],
+        )
+        .await
+        .unwrap();
+    let (status, held, charged, used, reserved): (String, i64, Option<i64>, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert!(held >= 1, "the call reserved credits");
+    assert_eq!(
+        (status.as_str(), charged, used, reserved),
+        ("reserved", None, 0, held),
+        "the reservation is still held, and nothing was charged"
+    );
+}

@@ -78,6 +78,7 @@ async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String
 
 /// Polls the job until it is in one of `states`.
 async fn wait_for_job(stack: &Stack, token: &str, id: &str, states: &[&str]) -> Value {
+    e2e::assert_side_effects_countable();
     for _ in 0..600 {
         let (status, job) = get(stack, &format!("/v1/jobs/{id}"), token).await;
         assert_eq!(status, 200, "{job}");
@@ -525,6 +526,83 @@ async fn a_job_whose_executor_died_is_swept_and_finished_from_where_it_stopped()
     // Nothing left to sweep for this job: a second sweep does not take it.
     let (_, again) = post(&stack, "/v1/cron/jobs/sweep", &secret, json!({})).await;
     assert!(!again["jobIds"].as_array().unwrap().contains(&json!(id)));
+}
+
+/// Cancelling a job while a step runs: that step finishes and is recorded (and charged), and no
+/// later step starts.
+#[tokio::test]
+async fn cancelling_a_running_job_lets_its_step_finish_and_starts_no_other() {
+    let stack = Stack::from_env();
+    let mut db = e2e::database().await;
+    let (user, token) = new_user(&stack, &db, None).await;
+    // Created with its pg_net call withdrawn in the same transaction: this test runs the job.
+    let created = db.transaction().await.unwrap();
+    let id: String = created
+        .query_one(
+            "select (public.create_content_job(user_id => $1::text::uuid, \
+             brief => '{\"prompt\": \"A slow brief [delay:1500]\"}', \
+             chain => '[{\"kind\": \"draft\"}, {\"kind\": \"refine\"}]')) ->> 'job_id'",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    created
+        .execute(
+            "delete from net.http_request_queue where url like '%job_id=' || $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    created.commit().await.unwrap();
+
+    let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
+    let sweep_path = format!("/v1/cron/jobs/sweep?job_id={id}");
+    let sweep = post(&stack, &sweep_path, &secret, json!({}));
+    let cancel_while_the_draft_runs = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let running = db
+                .query_opt(
+                    "select 1 from public.content_job_steps where job_id = $1::text::uuid \
+                     and step_index = 0 and status = 'running'",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            if running.is_some() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the draft never ran");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        post(&stack, &format!("/v1/jobs/{id}/cancel"), &token, json!({})).await
+    };
+    // The sweep answers once its executor has returned.
+    let ((status, swept), (canceled, body)) = tokio::join!(sweep, cancel_while_the_draft_runs);
+    assert_eq!(status, 200, "{swept}");
+    assert_eq!(swept["jobIds"], json!([id]));
+    assert_eq!(
+        (canceled, &body["state"]),
+        (200, &json!("canceled")),
+        "{body}"
+    );
+
+    let job = wait_for_job(&stack, &token, &id, &["canceled"]).await;
+    let steps: Vec<(&Value, &Value)> = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| (&step["stepIndex"], &step["status"]))
+        .collect();
+    assert_eq!(steps, [(&json!(0), &json!("succeeded"))], "{job}");
+    let requests = job_requests(&db, &user).await;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(
+        (requests[0].0.as_str(), requests[0].1.as_str()),
+        ("succeeded", "jobs/draft")
+    );
+    assert!(requests[0].2 >= 1, "the finished step is charged");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `GET /v1/me`: the caller's token is verified by the worker, then used for the PostgREST read so
-//! row-level security decides what is visible.
+//! row-level security decides what is visible. And what the caller asks Supabase Auth for through
+//! the worker: an invitation email.
 
 use e2e::{error_code, Stack, ALICE, BOB};
 
@@ -163,4 +164,50 @@ async fn tokens_never_reach_the_log() {
         !log.contains(&stack.keys.service_role_key()),
         "the service role key was logged"
     );
+}
+
+/// Supabase Auth cannot invite the address (here its database refuses the new account): the
+/// invitation is withdrawn, so it never waits unsent, and the inviter is told to try later.
+#[tokio::test]
+async fn an_invitation_auth_cannot_send_is_revoked_and_answered_503() {
+    let env = e2e::social::Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let email = format!("{}@example.com", e2e::social::unique("unsent"));
+    let refusal = e2e::Refusal::install(
+        &env.db,
+        "insert",
+        "auth.users",
+        &format!("new.email = '{email}'"),
+    )
+    .await;
+
+    let (status, body, _) = env
+        .send(
+            env.http
+                .post(env.stack.url(&format!("/v1/teams/{team}/invitations")))
+                .bearer_auth(&owner.token)
+                .json(&serde_json::json!({ "email": email })),
+        )
+        .await;
+    refusal.lift(&env.db).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "auth_service_unavailable"),
+        "{body}"
+    );
+    e2e::assert_side_effects_countable();
+    let invitations: Vec<String> = env
+        .db
+        .query(
+            "select status::text from public.team_invitations where team_id = $1::text::uuid \
+             and email = $2",
+            &[&team, &email],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(invitations, ["revoked"]);
 }

@@ -20,19 +20,24 @@ const PLATFORMS: [&str; 7] = [
     "youtube",
 ];
 
-/// Waits (within 10 s) until the platform fake refuses the first access token it issued
-/// `account` (one of `fake_access_ttl=1`), reading the profile at `api` (host and path) with it.
-async fn expired_at_the_platform(env: &Env, api: &str, account: &str) {
-    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+/// The first access token the platform fake issued `account`.
+async fn first_access_token(env: &Env, account: &str) -> String {
     let stats = env.fake_stats(account).await;
-    let first = stats["tokens"]
+    stats["tokens"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(|token| token.as_str())
         .find(|token| token.starts_with("fake-at-"))
         .unwrap_or_else(|| panic!("no access token issued: {stats}"))
-        .to_owned();
+        .to_owned()
+}
+
+/// Waits (within 10 s) until the platform fake refuses the first access token it issued
+/// `account` (one of `fake_access_ttl=1`), reading the profile at `api` (host and path) with it.
+async fn expired_at_the_platform(env: &Env, api: &str, account: &str) {
+    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+    let first = first_access_token(env, account).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let response = env
@@ -864,4 +869,101 @@ async fn a_used_connection_is_deleted_before_its_grant_is_revoked() {
         row.get::<_, Option<String>>(2).is_some(),
         "the account's name is kept"
     );
+}
+
+/// The user removed the app at the platform already: the platform refuses the revocation, the
+/// connection is deleted all the same and the answer says the revocation `failed`.
+#[tokio::test]
+async fn a_revocation_the_platform_refuses_is_reported_failed_and_the_connection_is_gone() {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("gone");
+    let connection = env
+        .connect(&owner, &team, "youtube", &format!("fake_account={account}"))
+        .await;
+    let access_token = first_access_token(&env, &account).await;
+    let fakes = std::env::var("E2E_FAKES_URL").expect("E2E_FAKES_URL");
+    let revoked = env
+        .http
+        .post(format!("{fakes}/social/oauth2.googleapis.com/revoke"))
+        .form(&[("token", access_token.as_str())])
+        .send()
+        .await
+        .expect("fakes reachable");
+    assert_eq!(revoked.status(), 200, "revoked at the platform");
+
+    let (status, body) = env.delete(&owner, &connection).await;
+    assert_eq!(
+        (status, &body["deleted"], &body["revocation"]),
+        (200, &json!(true), &json!("failed")),
+        "{body}"
+    );
+    assert_eq!(
+        env.fake_stats(&account).await["revocations"],
+        1,
+        "only the user's own"
+    );
+    let (_, rows) = env
+        .rest(&owner, &format!("social_accounts?id=eq.{connection}"))
+        .await;
+    assert_eq!(rows, json!([]));
+}
+
+/// Another worker holds the connection's refresh lease and never stores new tokens: a caller
+/// needing a fresh token waits for them, then is told to come back, and refreshes nothing itself.
+#[tokio::test]
+async fn a_caller_waiting_on_another_workers_refresh_is_answered_token_refresh_busy_with_retry_after(
+) {
+    let env = Env::new().await;
+    let owner = env.user().await;
+    let team = env.team(&owner).await;
+    let account = unique("busy");
+    let connection = env
+        .connect(&owner, &team, "x", &format!("fake_account={account}"))
+        .await;
+    env.expire_access_token(&connection).await;
+    let lease = |held: bool| {
+        let connection = &connection;
+        let env = &env;
+        async move {
+            env.db
+                .execute(
+                    "update public.social_connections set \
+                     refresh_lease_id = case when $2 then gen_random_uuid() end, \
+                     refresh_lease_expires_at = case when $2 then now() + interval '5 minutes' end \
+                     where id = $1::text::uuid",
+                    &[connection, &held],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    lease(true).await;
+
+    let response = e2e::send(
+        env.http
+            .post(
+                env.stack
+                    .url(&format!("/v1/connections/{connection}/verify")),
+            )
+            .bearer_auth(&owner.token),
+    )
+    .await;
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "token_refresh_busy"),
+        "{body}"
+    );
+    assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(env.fake_stats(&account).await["refreshCalls"], 0);
+
+    // The lease given up: the next caller refreshes.
+    lease(false).await;
+    let (status, body) = env.verify(&owner, &connection).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(env.fake_stats(&account).await["refreshCalls"], 1);
 }

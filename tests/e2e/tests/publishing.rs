@@ -1,6 +1,7 @@
 //! Publishing through workerd, Postgres and the platform fakes: publish now and on schedule
-//! (around a DST change), partial failure across destinations, the approval gate, moderation,
-//! retries that are safe, ambiguous answers looked up instead of reposted, a dispatcher that
+//! (an instant given with its UTC offset), partial failure across destinations, the approval
+//! gate, moderation, retries that are safe (a refused token refreshed once, the attempt cap),
+//! posting caps that delay, ambiguous answers looked up instead of reposted, a dispatcher that
 //! died mid-call, and dispatchers racing over many due posts without a duplicate.
 
 use std::time::Duration;
@@ -90,7 +91,9 @@ async fn post(env: &Env, user: &User, path: &str, body: Value) -> (u16, Value) {
     (status, body)
 }
 
+/// The post's destinations and history (its outcomes: see `e2e::assert_side_effects_countable`).
 async fn status(env: &Env, user: &User, post_id: &str) -> Value {
+    e2e::assert_side_effects_countable();
     let (status, body, _) = env
         .send(
             env.http
@@ -321,7 +324,8 @@ async fn publish_now_reaches_every_destination_once_with_permalinks_and_history(
 }
 
 #[tokio::test]
-async fn a_post_scheduled_across_a_dst_change_is_stored_in_utc_and_published_when_due() {
+async fn a_post_scheduled_with_a_utc_offset_is_stored_in_utc_with_its_zone_name_and_published_when_due(
+) {
     let env = Env::new().await;
     let team = team_with(&env, &["x"]).await;
     let text = format!("Spring forward {}", unique("dst"));
@@ -634,6 +638,184 @@ async fn refusals_that_prove_nothing_was_posted_are_retried_and_ambiguous_ones_l
     assert_eq!(
         count_with_text(&created_posts(&env, &team.account).await, &text),
         0
+    );
+}
+
+/// The post's one destination as the database holds it (status, attempts, error code), once
+/// no dispatcher is publishing it.
+async fn destination_row(env: &Env, post_id: &str) -> (String, i32, Option<String>) {
+    e2e::assert_side_effects_countable();
+    for _ in 0..150 {
+        let row = env
+            .db
+            .query_one(
+                "select status::text, attempts, error_code from public.post_destinations \
+                 where post_id = $1::text::uuid",
+                &[&post_id],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, String>(0) != "publishing" {
+            return (row.get(0), row.get(1), row.get(2));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("post {post_id} is still publishing");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_once_and_the_post_sent_again_and_a_second_refusal_fails_it() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let refresh_calls = || async {
+        env.fake_stats(&team.account).await["refreshCalls"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = refresh_calls().await;
+
+    let text = format!("[publish:401] {}", unique("token"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    assert_eq!(
+        publish_now(&env, &team.owner, &post_id).await,
+        ["published"]
+    );
+    assert_eq!(refresh_calls().await, before + 1, "one refresh");
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        1
+    );
+
+    // The refreshed token is refused too: the destination fails after its two calls (each an
+    // attempt), with no second refresh and no loop.
+    let text = format!("[publish:401-always] {}", unique("token"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    assert_eq!(publish_now(&env, &team.owner, &post_id).await, ["failed"]);
+    assert_eq!(
+        destination_row(&env, &post_id).await,
+        ("failed".into(), 2, Some("platform_unauthorized".into()))
+    );
+    assert_eq!(
+        refresh_calls().await,
+        before + 2,
+        "one refresh for this post"
+    );
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_fourth_attempt_proven_not_posted_is_retried_and_the_fifth_fails_the_destination() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    let mut posts = Vec::new();
+    for spent in [3, 4] {
+        // The platform answers 429 to the first attempt of each text.
+        let text = format!("[publish:429] {}", unique("attempts"));
+        let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+        schedule_later(&env, &team.owner, &post_id).await;
+        env.db
+            .execute(
+                "update public.post_destinations set attempts = $2, next_attempt_at = now() \
+                 where post_id = $1::text::uuid",
+                &[&post_id, &spent],
+            )
+            .await
+            .unwrap();
+        posts.push(post_id);
+    }
+    cron_publish(&env).await;
+    // What became of the 4th attempt (the destination itself may be published by now).
+    let fourth: Vec<(String, Option<String>)> = env
+        .db
+        .query(
+            "select event, error_code from public.publish_events where post_id = $1::text::uuid \
+             and attempt = 4 and event <> 'attempt_started'",
+            &[&posts[0]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        fourth,
+        [(
+            "retry_scheduled".into(),
+            Some("platform_unavailable".into())
+        )]
+    );
+    assert_eq!(
+        destination_row(&env, &posts[1]).await,
+        ("failed".into(), 5, Some("retries_exhausted".into()))
+    );
+    assert!(created_posts(&env, &team.account).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_full_posting_window_delays_the_destination_without_calling_the_platform() {
+    let env = Env::new().await;
+    let team = team_with(&env, &["x"]).await;
+    // X takes 100 posts per account in 15 minutes: another post of the account took them all
+    // a minute ago.
+    let other = draft(&env, &team.owner, &team, "earlier posts", &[]).await;
+    env.db
+        .execute(
+            "insert into public.publish_events (destination_id, post_id, team_id, attempt, event, created_at) \
+             select d.id, d.post_id, d.team_id, n, 'attempt_started', now() - interval '1 minute' \
+             from public.post_destinations as d, generate_series(1, 100) as n where d.post_id = $1::text::uuid",
+            &[&other],
+        )
+        .await
+        .unwrap();
+    let text = format!("Window {}", unique("cap"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    schedule_later(&env, &team.owner, &post_id).await;
+    for _ in 0..2 {
+        make_due(&env, &post_id).await;
+        cron_publish(&env).await;
+        assert_eq!(
+            destination_row(&env, &post_id).await,
+            ("scheduled".into(), 0, Some("platform_rate_limit".into())),
+            "delayed, never refused, and no attempt spent"
+        );
+        let wait: f64 = env
+            .db
+            .query_one(
+                "select extract(epoch from next_attempt_at - now())::float8 from public.post_destinations \
+                 where post_id = $1::text::uuid",
+                &[&post_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            (13.0 * 60.0..=14.0 * 60.0).contains(&wait),
+            "due when the oldest post leaves the window, in 14 minutes: {wait} s"
+        );
+    }
+    assert!(created_posts(&env, &team.account).await.is_empty());
+
+    // The window moves on: the destination goes out.
+    env.db
+        .execute(
+            "update public.publish_events set created_at = now() - interval '16 minutes' \
+             where post_id = $1::text::uuid",
+            &[&other],
+        )
+        .await
+        .unwrap();
+    make_due(&env, &post_id).await;
+    cron_publish(&env).await;
+    assert_eq!(
+        settled_now(&env, &team.owner, &post_id).await,
+        ["published"]
+    );
+    assert_eq!(
+        count_with_text(&created_posts(&env, &team.account).await, &text),
+        1
     );
 }
 

@@ -15,6 +15,8 @@
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
 //! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
+//! `[publish:401]` the platform's answer to a refused access token (`[publish:401-always]`: on
+//! every attempt, as a token revoked at the platform);
 //! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered
 //! (`[publish:503-after-accept]`: 503, as X sometimes answers);
 //! `[publish:drop-after-accept]` the same, then the connection is cut mid-answer;
@@ -129,6 +131,7 @@ pub fn list(account: &str) -> Response {
 enum Fault {
     None,
     Refuse(u16),
+    RefuseToken,
     AfterAccept(u16),
     DropAfterAccept,
     TimeoutAfterAccept,
@@ -151,7 +154,9 @@ fn fault(app: &str, text: &str) -> Fault {
     };
     match () {
         _ if marked(text, "reject") => Fault::Refuse(403),
+        _ if marked(text, "401-always") => Fault::RefuseToken,
         _ if !first => Fault::None,
+        _ if marked(text, "401") => Fault::RefuseToken,
         _ if marked(text, "429") => Fault::Refuse(429),
         _ if marked(text, "503") => Fault::Refuse(503),
         _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
@@ -206,8 +211,17 @@ fn refusal(app: &str, status: u16) -> Response {
 /// Applies `text`'s fault around `act`, which creates the post (or job) and answers success.
 fn faulted(app: &str, text: &str, act: impl FnOnce() -> Response) -> Response {
     let fault = fault(app, text);
-    if let Fault::Refuse(status) = fault {
-        return refusal(app, status);
+    match fault {
+        Fault::Refuse(status) => return refusal(app, status),
+        // The OAuth app answering for the platform's API.
+        Fault::RefuseToken => {
+            return unauthorized(match app {
+                "instagram" => "facebook",
+                "youtube" => "google",
+                other => other,
+            })
+        }
+        _ => {}
     }
     let response = act();
     match fault {
