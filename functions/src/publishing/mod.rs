@@ -15,6 +15,7 @@ pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod pinterest;
+pub mod routes;
 pub mod rules;
 pub mod tiktok;
 pub mod wire;

@@ -10,6 +10,7 @@ pub mod linkedin;
 pub mod pinterest;
 pub mod pkce;
 pub mod redirect;
+pub mod routes;
 pub mod settings;
 pub mod tiktok;
 pub mod tokens;
