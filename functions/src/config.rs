@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::ai::settings::AiSettings;
+use crate::auth::CronSecret;
 use crate::infra::outbound::policy::OutboundPolicy;
 use crate::social::settings::SocialSettings;
 
@@ -21,6 +22,8 @@ pub struct Config {
     /// Where requests to URLs users chose may go (`ALLOW_LOCAL_OUTBOUND`).
     pub outbound: OutboundPolicy,
     pub ai: AiSettings,
+    /// `CRON_SECRET`: the bearer pg_cron sends to `/v1/cron/*`.
+    pub cron_secret: Option<CronSecret>,
     pub social: SocialSettings,
 }
 
@@ -48,6 +51,7 @@ impl Config {
             environment,
             outbound,
             ai: AiSettings::from_lookup(read)?,
+            cron_secret: CronSecret::setting(read("CRON_SECRET"))?,
             social: SocialSettings::from_lookup(read, environment, outbound)?,
         })
     }

@@ -10,14 +10,15 @@ mod glue;
 pub mod http;
 pub mod infra;
 pub mod jobs;
+pub mod ops;
 pub mod platforms;
 #[cfg(test)]
 mod proptests;
 pub mod publishing;
-pub mod router;
 pub mod routes;
 pub mod scope;
 pub mod social;
+pub mod teams;
 #[cfg(test)]
 mod test_support;
 #[cfg(target_arch = "wasm32")]
@@ -26,16 +27,12 @@ mod wasm;
 use auth::UserId;
 use config::{Config, ConfigError};
 use error::ApiError;
+use http::cx::Cx;
+use http::router::{self, Auth, Resolution};
 use http::{Request, Response, UnreadBody};
 use infra::clock::Clock;
 use infra::observability::{RequestId, RequestLog};
-use router::{Endpoint, Resolution};
-use routes::ai::TextFormat;
-use routes::social as social_routes;
-use routes::{
-    ai as ai_routes, assist, chat, health, invitations, jobs as job_routes, me, openapi, posts,
-    storage as storage_routes,
-};
+use routes::ROUTES;
 use scope::{Background, Scope};
 
 /// A response plus the request's log line and those its work added, which the platform glue
@@ -70,7 +67,7 @@ pub async fn handle_unread(
     let scope = Scope::new(clock);
     let started_ms = clock.unix_millis();
     let request_id = RequestId::from_headers(&request.headers);
-    let resolution = router::resolve(&request.method, &request.path);
+    let resolution = router::resolve(ROUTES, &request.method, &request.path);
     let route = match &resolution {
         Resolution::Matched(route) => Some(route.template),
         Resolution::MethodNotAllowed { template, .. } => Some(*template),
@@ -128,7 +125,8 @@ async fn read_body(
     Ok(body.read(route.max_body).await?)
 }
 
-/// Runs the matched endpoint; records the caller's id in `user_id` once authenticated.
+/// Runs the matched endpoint once its route's caller is admitted; records the caller's id in
+/// `user_id` once authenticated.
 async fn dispatch(
     resolution: Resolution,
     request: &Request,
@@ -148,185 +146,23 @@ async fn dispatch(
             .as_ref()
             .map_err(|error| ApiError::Misconfigured(error.to_string()))
     };
-    match route.endpoint {
-        Endpoint::Healthz => return Ok(health::healthz()),
-        Endpoint::OpenApi => return Ok(openapi::document()),
-        Endpoint::Readyz => return health::readyz(configured()?).await,
-        Endpoint::CronResetCredits => {
-            return ai_routes::reset_credits(configured()?, request).await
+    match route.auth {
+        Auth::Always(answer) => Ok(answer()),
+        Auth::Public(handler) => handler(&Cx::new(configured()?, request, scope, route, ())).await,
+        Auth::Cron(handler) => {
+            let config = configured()?;
+            let cron = auth::cron::check(config.cron_secret.as_ref(), &request.headers)?;
+            handler(&Cx::new(config, request, scope, route, cron)).await
         }
-        Endpoint::CronRefreshTokens => {
-            return social_routes::cron_refresh(configured()?, request, scope).await
-        }
-        Endpoint::CronReencryptTokens => {
-            return social_routes::cron_reencrypt(configured()?, request).await
-        }
-        Endpoint::CronPublish => return posts::cron_publish(configured()?, request, scope).await,
-        // The browser comes back from the platform without our token; the state proves who.
-        Endpoint::OauthCallback => {
-            let platform = path_param(route, request, "platform");
-            return social_routes::callback(configured()?, platform, request, scope).await;
-        }
-        Endpoint::CronSweepJobs => return job_routes::sweep(configured()?, request, scope).await,
-        Endpoint::CronStorageCleanup => {
-            return storage_routes::cleanup(configured()?, request, scope).await
-        }
-        Endpoint::Me
-        | Endpoint::CreateTeamInvitation
-        | Endpoint::AiGenerateText
-        | Endpoint::AiGenerateJson
-        | Endpoint::AiGenerateImage
-        | Endpoint::AiPutConfig
-        | Endpoint::AiStreamText
-        | Endpoint::AiSimulateFeedback
-        | Endpoint::AiAuditPlan
-        | Endpoint::AiCaptions
-        | Endpoint::AiHashtags
-        | Endpoint::AiImprove
-        | Endpoint::AiModerate
-        | Endpoint::ChatCompletions
-        | Endpoint::Models
-        | Endpoint::OauthStart
-        | Endpoint::OauthComplete
-        | Endpoint::VerifyConnection
-        | Endpoint::DeleteConnection
-        | Endpoint::SchedulePost
-        | Endpoint::PublishPost
-        | Endpoint::ApprovePost
-        | Endpoint::RejectPost
-        | Endpoint::CancelPost
-        | Endpoint::RetryPost
-        | Endpoint::PostStatus
-        | Endpoint::PostFromJob
-        | Endpoint::CreateJob
-        | Endpoint::ListJobs
-        | Endpoint::GetJob
-        | Endpoint::CancelJob
-        | Endpoint::RetryJob
-        | Endpoint::JobDraft
-        | Endpoint::CreateBatch
-        | Endpoint::ListBatches
-        | Endpoint::GetBatch => {}
-    }
-    // The rest act for a signed-in user.
-    let config = configured()?;
-    let caller = scope
-        .timed(
-            "auth",
-            auth::authenticate(&request.headers, config, scope.unix_seconds()),
-        )
-        .await?;
-    *user_id = Some(caller.user.id.clone());
-    let param = |name| router::path_param(route.template, &request.path, name).unwrap_or_default();
-    match route.endpoint {
-        Endpoint::Me => me::me(config, &caller).await,
-        Endpoint::CreateTeamInvitation => {
-            let team_id =
-                router::path_param(route.template, &request.path, "team_id").unwrap_or_default();
-            invitations::create(config, &caller, team_id, request).await
-        }
-        Endpoint::AiGenerateText => {
-            ai_routes::generate_text(config, &caller, request, scope, TextFormat::Text).await
-        }
-        Endpoint::AiGenerateJson => {
-            ai_routes::generate_text(config, &caller, request, scope, TextFormat::Json).await
-        }
-        Endpoint::AiGenerateImage => {
-            ai_routes::generate_image(config, &caller, request, scope).await
-        }
-        Endpoint::AiPutConfig => ai_routes::put_config(config, &caller, request).await,
-        Endpoint::AiStreamText => ai_routes::stream_text(config, &caller, request, scope).await,
-        Endpoint::AiSimulateFeedback => {
-            assist::simulate_feedback(config, &caller, request, scope).await
-        }
-        Endpoint::AiAuditPlan => assist::audit_plan(config, &caller, request, scope).await,
-        Endpoint::AiCaptions => assist::captions(config, &caller, request, scope).await,
-        Endpoint::AiHashtags => assist::hashtags(config, &caller, request, scope).await,
-        Endpoint::AiImprove => assist::improve(config, &caller, request, scope).await,
-        Endpoint::AiModerate => assist::moderate(config, &caller, request, scope).await,
-        Endpoint::ChatCompletions => chat::completions(config, &caller, request, scope).await,
-        Endpoint::Models => chat::models(config, &caller).await,
-        Endpoint::OauthStart => {
-            social_routes::start(
-                config,
-                &caller,
-                path_param(route, request, "platform"),
-                request,
-            )
-            .await
-        }
-        Endpoint::OauthComplete => {
-            let platform = path_param(route, request, "platform");
-            social_routes::complete(config, &caller, platform, request, scope).await
-        }
-        Endpoint::VerifyConnection => {
-            let id = path_param(route, request, "connection_id");
-            social_routes::verify(config, &caller, id, scope).await
-        }
-        Endpoint::SchedulePost => {
-            let id = path_param(route, request, "post_id");
-            posts::schedule(config, &caller, id, request, scope).await
-        }
-        Endpoint::PublishPost => {
-            let id = path_param(route, request, "post_id");
-            posts::publish_now(config, &caller, id, request, scope).await
-        }
-        Endpoint::ApprovePost | Endpoint::RejectPost => {
-            let id = path_param(route, request, "post_id");
-            let approve = route.endpoint == Endpoint::ApprovePost;
-            posts::review(config, &caller, id, request, approve).await
-        }
-        Endpoint::CancelPost => {
-            posts::cancel(config, &caller, path_param(route, request, "post_id")).await
-        }
-        Endpoint::RetryPost => {
-            let id = path_param(route, request, "post_id");
-            posts::retry(config, &caller, id, request).await
-        }
-        Endpoint::PostFromJob => {
-            let id = path_param(route, request, "job_id");
-            posts::from_job(config, &caller, id, request, scope).await
-        }
-        Endpoint::PostStatus => {
-            posts::status(config, &caller, path_param(route, request, "post_id")).await
-        }
-        Endpoint::DeleteConnection => {
-            let id = path_param(route, request, "connection_id");
-            social_routes::delete(config, &caller, id, scope).await
-        }
-        Endpoint::CreateJob => job_routes::create(config, &caller, request).await,
-        Endpoint::ListJobs => job_routes::list(config, &caller, request).await,
-        Endpoint::GetJob => job_routes::get(config, &caller, param("job_id")).await,
-        Endpoint::CancelJob => {
-            job_routes::transition(config, &caller, param("job_id"), false).await
-        }
-        Endpoint::RetryJob => job_routes::transition(config, &caller, param("job_id"), true).await,
-        Endpoint::JobDraft => job_routes::draft(config, &caller, param("job_id"), request).await,
-        Endpoint::CreateBatch => {
-            job_routes::create_batch(config, &caller, param("campaign_id"), request).await
-        }
-        Endpoint::ListBatches => {
-            job_routes::list_batches(config, &caller, param("campaign_id"), request).await
-        }
-        Endpoint::GetBatch => job_routes::get_batch(config, &caller, param("batch_id")).await,
-        Endpoint::Healthz
-        | Endpoint::OpenApi
-        | Endpoint::Readyz
-        | Endpoint::CronResetCredits
-        | Endpoint::CronRefreshTokens
-        | Endpoint::CronReencryptTokens
-        | Endpoint::CronPublish
-        | Endpoint::OauthCallback
-        | Endpoint::CronSweepJobs
-        | Endpoint::CronStorageCleanup => {
-            unreachable!("answered above")
+        Auth::User(handler) => {
+            let config = configured()?;
+            let now = scope.unix_seconds();
+            let authenticating = auth::authenticate(&request.headers, config, now);
+            let caller = scope.timed("auth", authenticating).await?;
+            *user_id = Some(caller.user.id.clone());
+            handler(&Cx::new(config, request, scope, route, caller)).await
         }
     }
-}
-
-/// The value of `{name}` in the request's path (empty if absent).
-fn path_param<'a>(route: &router::Route, request: &'a Request, name: &str) -> &'a str {
-    router::path_param(route.template, &request.path, name).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -520,10 +356,9 @@ mod tests {
 
     #[test]
     fn every_route_reading_a_body_has_room_for_one() {
-        use router::{Endpoint, ROUTES};
         for route in ROUTES {
-            let room = match route.endpoint {
-                Endpoint::CreateTeamInvitation => router::INVITATION_BODY,
+            let room = match route.template {
+                "/v1/teams/{team_id}/invitations" => router::INVITATION_BODY,
                 _ if route.method == http::Method::Get => router::NO_BODY,
                 _ => continue,
             };
@@ -532,6 +367,26 @@ mod tests {
         assert!(ROUTES
             .iter()
             .all(|route| route.max_body <= router::JSON_BODY));
+    }
+
+    #[tokio::test]
+    async fn every_cron_route_is_refused_without_the_cron_secret() {
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("CRON_SECRET", "cron-secret-of-at-least-thirty-two-bytes"),
+        ]);
+        let cron_routes = ROUTES
+            .iter()
+            .filter(|route| route.template.starts_with("/v1/cron/"));
+        for route in cron_routes {
+            assert!(matches!(route.auth, Auth::Cron(_)), "{route:?}");
+            let wrong = [("Authorization", "Bearer not-the-cron-secret")];
+            let (handled, body) = send(request("POST", route.template, &wrong), &config).await;
+            assert_eq!(handled.response.status, 403, "{route:?}");
+            assert_eq!(body["error"]["code"], "forbidden");
+        }
     }
 
     #[tokio::test]

@@ -6,10 +6,10 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::ai::sse::SseDecoder;
+use crate::http::extract::{parse_date_or_instant, parse_instant, Query};
 use crate::http::Request;
 use crate::infra::retry::{parse_retry_after, MAX_RETRY_AFTER_SECONDS};
 use crate::publishing::rules::{self, MediaInfo};
-use crate::routes::{parse_date_or_instant, parse_instant, Query};
 use crate::social::Platform;
 
 /// Modest, so the unit suite stays fast.

@@ -2,12 +2,15 @@
 //! A metered call is `begin` (reserve credits, resolve provider, model and key) → the provider
 //! call → `finish` (settle what the provider reported, or release on failure).
 
+pub mod call;
 pub mod credits;
 pub mod gemini;
 pub mod keys;
+pub mod moderation;
 pub mod openai;
 pub mod provider;
 pub mod reseal;
+pub mod routes;
 pub mod settings;
 pub mod sse;
 pub mod stream;

@@ -1,5 +1,5 @@
 //! The AI proxy's deployment settings: platform keys and base URLs per provider (used when the
-//! caller has no key of their own), the key ring for stored keys, and the cron secret.
+//! caller has no key of their own) and the key ring for stored keys.
 
 use std::time::Duration;
 
@@ -18,16 +18,12 @@ pub struct AiSettings {
     platform: Vec<PlatformProvider>,
     /// `AI_KEY_ENCRYPTION_KEYS`; without it, stored keys can be neither written nor used.
     pub key_ring: Option<KeyRing>,
-    /// `CRON_SECRET`: the bearer pg_cron sends to `/v1/cron/*`.
-    pub cron_secret: Option<ApiKey>,
     /// `AI_CALL_TIMEOUT_SECONDS` (1–90, default 60): an attempt at a provider call unanswered
     /// for this long is abandoned (its request aborted) and counts as a transient failure.
     pub call_timeout: Duration,
 }
 
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// `CRON_SECRET` is a static bearer: long enough that guessing it is hopeless.
-const MIN_CRON_SECRET_BYTES: usize = 32;
 
 /// `{PROVIDER}_API_KEY` and `{PROVIDER}_BASE_URL`, e.g. `XAI_API_KEY`, `OPENAI_COMPATIBLE_BASE_URL`.
 #[derive(Clone, Debug)]
@@ -84,18 +80,6 @@ impl AiSettings {
                 name: "AI_KEY_ENCRYPTION_KEYS",
                 reason: "expected v1:<base64 of 32 bytes>[,v2:…]",
             })?;
-        let cron_secret = read("CRON_SECRET")
-            .map(|secret| {
-                // A bearer anyone who sees one request could replay: at least 256 bits.
-                if secret.len() < MIN_CRON_SECRET_BYTES {
-                    return Err(ConfigError::Invalid {
-                        name: "CRON_SECRET",
-                        reason: "must be at least 32 bytes (e.g. openssl rand -hex 32)",
-                    });
-                }
-                ApiKey::parse("CRON_SECRET", secret)
-            })
-            .transpose()?;
         let call_timeout = seconds_setting(
             read("AI_CALL_TIMEOUT_SECONDS"),
             "AI_CALL_TIMEOUT_SECONDS",
@@ -108,7 +92,6 @@ impl AiSettings {
             fallback_provider,
             platform,
             key_ring,
-            cron_secret,
             call_timeout,
         })
     }
@@ -214,13 +197,6 @@ mod tests {
         assert!(matches!(
             bad("OPENAI_BASE_URL", "api.openai.com"),
             ConfigError::Invalid { .. }
-        ));
-        assert!(matches!(
-            bad("CRON_SECRET", "short-and-guessable-31-bytes..."),
-            ConfigError::Invalid {
-                name: "CRON_SECRET",
-                ..
-            }
         ));
         for timeout in ["0", "91", "soon"] {
             assert!(matches!(

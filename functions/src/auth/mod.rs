@@ -1,6 +1,7 @@
 //! Verifies Supabase access tokens: legacy HS256 with the project's JWT secret, ES256/RS256
 //! with the keys Supabase Auth publishes in its JWKS.
 
+pub mod cron;
 mod jwks;
 mod keys;
 mod verified;
@@ -11,6 +12,7 @@ use std::fmt;
 use crate::config::{Config, ConfigError};
 use crate::http::Headers;
 
+pub use cron::{Cron, CronSecret};
 pub use jwks::JwksCache;
 pub use verifier::Verifier;
 

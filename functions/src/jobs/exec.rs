@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::ai::call::{ask_images, ask_text, estimate_tokens, image_estimate, MAX_OUTPUT_TOKENS};
 use crate::ai::provider::ProviderError;
 use crate::ai::provider::{Message, Role, TextPrompt, Usage};
 use crate::ai::{self, credits, MeteredCall};
@@ -17,7 +18,6 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::infra::clock::{sleep, Clock, WallClock};
 use crate::infra::storage;
-use crate::routes::ai::{ask_images, ask_text, estimate_tokens, image_estimate, MAX_OUTPUT_TOKENS};
 
 use super::chain::{self, Brief, StepInput, StepKind, StepSpec};
 use super::image;
@@ -282,7 +282,7 @@ async fn reserve(
     let request = credits::ReserveRequest {
         provider: step.provider,
         model: step.model.as_deref(),
-        // A verdict is the platform's to give, as for every moderation (`routes::assist`).
+        // A verdict is the platform's to give, as for every moderation (`ai::moderation`).
         platform_only: step.kind == StepKind::Moderation,
         ..credits::ReserveRequest::new(
             &job.user_id,
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn worker_ids_are_v4_uuids() {
         let id = new_worker_id();
-        assert!(crate::routes::is_uuid(&id));
+        assert!(crate::http::extract::is_uuid(&id));
         assert_eq!(&id[14..15], "4");
         assert_ne!(id, new_worker_id());
     }

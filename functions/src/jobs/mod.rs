@@ -6,4 +6,5 @@
 pub mod chain;
 pub mod exec;
 pub mod image;
+pub mod routes;
 pub mod store;

@@ -11,6 +11,7 @@
 
 pub mod dispatcher;
 pub mod media;
+pub mod routes;
 pub mod rules;
 pub mod wire;
 

@@ -6,6 +6,7 @@
 pub mod failure;
 pub mod pkce;
 pub mod redirect;
+pub mod routes;
 pub mod settings;
 pub mod tokens;
 pub mod transport;

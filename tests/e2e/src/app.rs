@@ -255,4 +255,21 @@ impl TestApp {
             .unwrap();
         (row.get(0), row.get(1))
     }
+
+    /// The database's current rate window of `width` (an interval, e.g. `1 minute`), binned as
+    /// `app_private.count_in_window` bins it, and the whole seconds left in it. A test that
+    /// fills a window compares the window before and after, and tries again when a boundary
+    /// fell between (the window was never full).
+    pub async fn rate_window(&self, width: &str) -> (String, i64) {
+        let row = self
+            .db
+            .query_one(
+                "select w::text, ceil(extract(epoch from w + $1::text::interval - now()))::int8 \
+                 from date_bin($1::text::interval, now(), timestamptz '2000-01-01 00:00:00+00') as w",
+                &[&width],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
 }

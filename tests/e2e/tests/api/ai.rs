@@ -360,25 +360,12 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
         )
         .await
         .unwrap();
-    // The database's minute window (as app_private.count_in_window bins it) and the whole
-    // seconds left in it.
-    let window = || async {
-        let row = app.db
-            .query_one(
-                "select w::text, ceil(extract(epoch from w + interval '1 minute' - now()))::int8 \
-                 from date_bin(interval '1 minute', now(), timestamptz '2000-01-01 00:00:00+00') as w",
-                &[],
-            )
-            .await
-            .unwrap();
-        (row.get::<_, String>(0), row.get::<_, i64>(1))
-    };
     // Three calls within one minute window on a plan of two per minute: the third is refused.
     // When a minute boundary falls between them the window was never full: a fresh user
     // tries again (two boundaries are a minute apart, so the second try is within one window).
     for _ in 0..3 {
         let User { id: user, token } = app.new_user_on_plan("e2e-two-per-minute").await;
-        let (started_in, left_before) = window().await;
+        let (started_in, left_before) = app.rate_window("1 minute").await;
         let mut answers = Vec::new();
         for i in 0..3 {
             answers.push(
@@ -392,7 +379,7 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
                 .await,
             );
         }
-        let (ended_in, left_after) = window().await;
+        let (ended_in, left_after) = app.rate_window("1 minute").await;
         if started_in != ended_in {
             continue;
         }

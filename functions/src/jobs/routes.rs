@@ -8,16 +8,16 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
+use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
+use crate::http::extract::{invalid, is_uuid, parse_date_or_instant, JsonBody, Query};
 use crate::http::{Request, Response};
 use crate::infra::supabase;
 use crate::jobs::chain::{self, PLATFORMS};
 use crate::jobs::exec::{self, BUCKET};
 use crate::jobs::store::{self, Filter, Outcome};
-use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
-use crate::routes::{is_uuid, parse_date_or_instant, Query};
-use crate::scope::Scope;
 
 const MAX_PROMPT_CHARS: usize = 8_000;
 const MAX_BRAND_VOICE_CHARS: usize = 1_000;
@@ -155,11 +155,8 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// `POST /v1/jobs`: stores the job `queued` and answers 202; its queuing has pg_net start it.
-pub async fn create(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let fields = brief_fields(&body, "", None)?;
     let chain = chain_field(body.0.get("chain"), "chain")?;
@@ -236,7 +233,9 @@ fn refused(status: &str, outcome: &Outcome) -> ApiError {
 }
 
 /// `GET /v1/jobs/{job_id}`: the job's snapshot, steps and assets (with signed URLs).
-pub async fn get(config: &Config, caller: &Caller, job_id: &str) -> Result<Response, ApiError> {
+pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -425,11 +424,8 @@ fn job_filters(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>
 
 /// `GET /v1/jobs?state=&since=&until=&teamId=&batchId=&limit=&offset=`: the jobs the caller
 /// can read, newest first.
-pub async fn list(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn list(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
     let query = Query::of(request);
     let pairs = query.pairs();
     let filters = job_filters(pairs)?;
@@ -449,13 +445,19 @@ pub async fn list(
     ))
 }
 
-/// `POST /v1/jobs/{job_id}/cancel` and `/retry`.
-pub async fn transition(
-    config: &Config,
-    caller: &Caller,
-    job_id: &str,
-    retry: bool,
-) -> Result<Response, ApiError> {
+/// `POST /v1/jobs/{job_id}/cancel`.
+pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    transition(cx, false).await
+}
+
+/// `POST /v1/jobs/{job_id}/retry`.
+pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    transition(cx, true).await
+}
+
+async fn transition(cx: &Cx<'_, Caller>, retry: bool) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -496,12 +498,9 @@ pub async fn transition(
 }
 
 /// `POST /v1/jobs/{job_id}/draft` `{title?}`: the done job's text and images as a content draft.
-pub async fn draft(
-    config: &Config,
-    caller: &Caller,
-    job_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn draft(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let job_id = cx.param("job_id");
     if !is_uuid(job_id) {
         return Err(job_not_found());
     }
@@ -540,12 +539,9 @@ pub async fn draft(
 
 /// `POST /v1/campaigns/{campaign_id}/batches`: `{posts: [{prompt, brandVoice?, platforms?,
 /// personaId?, chain?}], chain?, platforms?, brandVoice?, concurrency?}`; one job per post.
-pub async fn create_batch(
-    config: &Config,
-    caller: &Caller,
-    campaign_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn create_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
     }
@@ -612,12 +608,9 @@ const BATCH_COLUMNS: &str = "id,team_id,campaign_id,created_by,concurrency,total
     canceled,state,created_at,updated_at,finished_at";
 
 /// `GET /v1/campaigns/{campaign_id}/batches?limit=&offset=`: the campaign's batches, newest first.
-pub async fn list_batches(
-    config: &Config,
-    caller: &Caller,
-    campaign_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let campaign_id = cx.param("campaign_id");
     if !is_uuid(campaign_id) {
         return Err(not_found("campaign_not_found", "No such campaign."));
     }
@@ -647,11 +640,9 @@ pub async fn list_batches(
 }
 
 /// `GET /v1/batches/{batch_id}`: counters, and each post's job state and error.
-pub async fn get_batch(
-    config: &Config,
-    caller: &Caller,
-    batch_id: &str,
-) -> Result<Response, ApiError> {
+pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let batch_id = cx.param("batch_id");
     let missing = || not_found("batch_not_found", "No such batch.");
     if !is_uuid(batch_id) {
         return Err(missing());
@@ -700,12 +691,8 @@ pub async fn get_batch(
 /// jobs and expired leases; a job's queuing calls it with `job_id`, or `batch_id` and `lanes`
 /// (the batch's concurrency), when its transaction commits. The work is done before the answer:
 /// pg_net waits 5 minutes, while work after a response is cut after about 30 s.
-pub async fn sweep(
-    config: &Config,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn sweep(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let (config, _, request, scope) = cx.parts();
     let (filter, lanes) = sweep_scope(&Query::of(request))?;
     let worker_id = exec::new_worker_id();
     let claimed = store::claim(config, &worker_id, lanes, &filter).await?;
@@ -750,7 +737,7 @@ mod tests {
 
     #[test]
     fn timestamps_and_pages_are_checked() {
-        let filters_of = |q: &str| job_filters(crate::routes::Query::parse(q).pairs());
+        let filters_of = |q: &str| job_filters(Query::parse(q).pairs());
         assert_eq!(
             filters_of("since=2026-11-23&until=2026-11-23T10%3A00%3A00.5%2B01%3A00").unwrap(),
             [
@@ -775,7 +762,7 @@ mod tests {
                 other => panic!("{query}: {other:?}"),
             }
         }
-        let page_of = |q: &str| page(crate::routes::Query::parse(q).pairs());
+        let page_of = |q: &str| page(Query::parse(q).pairs());
         assert_eq!(page_of("").unwrap(), (20, 0));
         assert_eq!(page_of("limit=5&offset=10").unwrap(), (5, 10));
         for bad in [

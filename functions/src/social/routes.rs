@@ -19,14 +19,15 @@
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
+use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
+use crate::http::extract::{invalid, is_uuid, Query};
 use crate::http::{Request, Response};
 use crate::infra::clock::Clock;
 use crate::infra::outbound::rewrite;
 use crate::infra::supabase::rpc;
-use crate::routes::ai::{check_cron_secret, invalid};
-use crate::routes::{is_uuid, Query};
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
 use crate::social::tokens::{self, key_ring, seal_tokens, Access};
@@ -81,12 +82,9 @@ fn credentials(
         .map_err(|missing| SocialFailure::NotConfigured(format!("{missing} is not configured")))
 }
 
-pub async fn start(
-    config: &Config,
-    caller: &Caller,
-    platform_name: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn start(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let query = Query::of(request);
     let team_id = query
@@ -186,12 +184,9 @@ fn redirect_error(
     ApiError::Social(SocialFailure::Redirected { location, reason }, cause)
 }
 
-pub async fn callback(
-    config: &Config,
-    platform_name: &str,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
+pub async fn callback(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
+    let (config, _, request, clock) = cx.parts();
+    let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let query = Query::of(request);
     let state = query
@@ -292,13 +287,9 @@ fn expired_cookie(platform: Platform) -> String {
 /// `POST /v1/oauth/{platform}/complete` `{"confirmation", "binding"}`: the app that started an
 /// app-bound flow (same user, its binding) connects what the callback parked. Failures are
 /// JSON errors with the callback's reasons as codes.
-pub async fn complete(
-    config: &Config,
-    caller: &Caller,
-    platform_name: &str,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
+pub async fn complete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, clock) = cx.parts();
+    let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
     let body: Value = serde_json::from_slice(&request.body)
         .map_err(|_| invalid("body", "must be a JSON object"))?;
@@ -462,12 +453,9 @@ fn connection_id(id: &str) -> Result<&str, ApiError> {
     }
 }
 
-pub async fn verify(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
+pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, _, clock) = cx.parts();
+    let id = cx.param("connection_id");
     let id = connection_id(id)?;
     rpc::<Value>(
         config,
@@ -484,12 +472,9 @@ pub async fn verify(
     Ok(Response::json(200, &body))
 }
 
-pub async fn delete(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
+pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, _, clock) = cx.parts();
+    let id = cx.param("connection_id");
     let id = connection_id(id)?;
     let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
     // Deleted first: if the delete is refused (a post is going out with it right now), the
@@ -540,12 +525,8 @@ async fn revoke(
     }
 }
 
-pub async fn cron_refresh(
-    config: &Config,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn cron_refresh(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let (config, _, _, clock) = cx.parts();
     Ok(Response::json(
         200,
         &tokens::refresh_due(config, clock).await?,
@@ -553,8 +534,8 @@ pub async fn cron_refresh(
 }
 
 /// Re-seals the social tokens, then the stored AI provider keys (`aiKeys`).
-pub async fn cron_reencrypt(config: &Config, request: &Request) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn cron_reencrypt(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let config = cx.config;
     let mut report = tokens::reseal_batch(config).await?;
     report["aiKeys"] = crate::ai::reseal::reseal_keys(config).await?;
     Ok(Response::json(200, &report))

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
 use crate::http::Response;
 use crate::infra::supabase;
 
@@ -13,7 +13,8 @@ pub fn healthz() -> Response {
 
 /// Ready when `public.health_check()` answers through PostgREST as service_role. Any failure
 /// is reported as the database being unavailable: a load balancer needs no finer detail.
-pub async fn readyz(config: &Config) -> Result<Response, ApiError> {
+pub async fn readyz(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
+    let config = cx.config;
     let probe = supabase::service_role_client(config).rpc("health_check", "{}");
     supabase::send(probe)
         .await

@@ -11,9 +11,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::ai::moderation;
 use crate::auth::Caller;
+use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
+use crate::http::extract::{invalid, is_uuid, JsonBody, Query};
 use crate::http::{Request, Response};
 use crate::infra::clock::Clock;
 use crate::infra::supabase;
@@ -21,9 +25,6 @@ use crate::infra::supabase::rpc;
 use crate::publishing::dispatcher;
 use crate::publishing::media::StoredMedia;
 use crate::publishing::rules::{self, MediaInfo};
-use crate::routes::ai::{check_cron_secret, invalid, JsonBody};
-use crate::routes::assist::moderation_verdict;
-use crate::routes::{is_uuid, Query};
 use crate::scope::Scope;
 use crate::social::Platform;
 
@@ -42,16 +43,12 @@ fn post_id(id: &str) -> Result<&str, ApiError> {
 /// `POST /v1/posts/{post_id}/schedule` `{scheduledAt, timezone}`: checks and schedules (or, for
 /// a plain member of a team that requires approval, submits for review). A scheduled post may
 /// be moved to another time the same way until it starts publishing.
-pub async fn schedule(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
+    let id = cx.param("post_id");
     let body = JsonBody::parse(&request.body)?;
     let scheduled_at = body.required_text("scheduledAt", 40)?;
-    let scheduled_at = crate::routes::parse_instant(scheduled_at)
+    let scheduled_at = crate::http::extract::parse_instant(scheduled_at)
         .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
     let now_seconds = scope.unix_seconds();
     if scheduled_at.timestamp() < now_seconds - 60 {
@@ -70,13 +67,9 @@ pub async fn schedule(
 /// pg_net to call `/v1/cron/publish?post_id=…` at once, so publishing runs in a request that
 /// stays open up to five minutes (work after a response is stopped by Cloudflare after 30 s,
 /// too soon for a video's processing); the status endpoint shows the outcome.
-pub async fn publish_now(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn publish_now(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
+    let id = cx.param("post_id");
     let body = optional_body(request)?;
     let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
     let outcome = submit_now(config, caller, post_id(id)?, timezone, scope).await?;
@@ -112,13 +105,9 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 /// makes the post and its destinations in one transaction, once per job, and a repeated call
 /// answers 200 `existing` with it, unless the first call's submission was refused (moderation,
 /// rules, credits): then the post, still a draft, is submitted again.
-pub async fn from_job(
-    config: &Config,
-    caller: &Caller,
-    job_id: &str,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
+    let job_id = cx.param("job_id");
     let body = JsonBody::parse(&request.body)?;
     let destinations = match body.0.get("destinations") {
         Some(Value::Array(items)) if (1..=10).contains(&items.len()) => items,
@@ -133,7 +122,7 @@ pub async fn from_job(
     let scheduled_at = body
         .optional_text("scheduledAt", 40)?
         .map(|at| {
-            crate::routes::parse_instant(at)
+            crate::http::extract::parse_instant(at)
                 .map(|at| at.to_rfc3339())
                 .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))
         })
@@ -231,7 +220,7 @@ async fn submit(
     draft.check()?;
     if !draft.body.trim().is_empty() {
         let verdict =
-            moderation_verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
+            moderation::verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
         if verdict.flagged {
             return Err(ApiError::Rejected {
                 status: 422,
@@ -377,14 +366,19 @@ async fn rows<T: serde::de::DeserializeOwned>(
         .map_err(|error| ApiError::Upstream(format!("rows unparsable: {error}")))
 }
 
-/// `POST /v1/posts/{post_id}/approve` `{comment?}` and `/reject` `{comment}` (owners, admins).
-pub async fn review(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    request: &Request,
-    approve: bool,
-) -> Result<Response, ApiError> {
+/// `POST /v1/posts/{post_id}/approve` `{comment?}` (owners, admins).
+pub async fn approve(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    review(cx, true).await
+}
+
+/// `POST /v1/posts/{post_id}/reject` `{comment}` (owners, admins).
+pub async fn reject(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    review(cx, false).await
+}
+
+async fn review(cx: &Cx<'_, Caller>, approve: bool) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let id = cx.param("post_id");
     let body = optional_body(request)?;
     let comment = if approve {
         body.optional_text("comment", 2000)?
@@ -401,7 +395,9 @@ pub async fn review(
 }
 
 /// `POST /v1/posts/{post_id}/cancel`: cancels every destination that has not started.
-pub async fn cancel(config: &Config, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let id = cx.param("post_id");
     let outcome = rpc(
         config,
         "cancel_post",
@@ -413,12 +409,9 @@ pub async fn cancel(config: &Config, caller: &Caller, id: &str) -> Result<Respon
 
 /// `POST /v1/posts/{post_id}/retry` `{includeUnconfirmed?}`: failed destinations go out again
 /// now (and unconfirmed ones, when the caller checked they are not live).
-pub async fn retry(
-    config: &Config,
-    caller: &Caller,
-    id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let id = cx.param("post_id");
     let body = optional_body(request)?;
     let include_unconfirmed = body.optional_bool("includeUnconfirmed")?.unwrap_or(false);
     let outcome = rpc(
@@ -432,7 +425,9 @@ pub async fn retry(
 
 /// `GET /v1/posts/{post_id}/status`: every destination's state, permalink and error, with
 /// the history of attempts (read with the caller's token).
-pub async fn status(config: &Config, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let id = cx.param("post_id");
     let id = post_id(id)?;
     let client = supabase::user_client(config, &caller.token);
     let post: Value = rows::<Value>(
@@ -471,12 +466,8 @@ pub async fn status(config: &Config, caller: &Caller, id: &str) -> Result<Respon
 
 /// `POST /v1/cron/publish[?post_id=…]`, called with the cron secret every minute by pg_cron, and
 /// through pg_net for one post when it is published now, approved or retried.
-pub async fn cron_publish(
-    config: &Config,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn cron_publish(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let (config, _, request, clock) = cx.parts();
     let post = Query::of(request).get("post_id").map(str::to_owned);
     if post.as_deref().is_some_and(|id| !is_uuid(id)) {
         return Err(invalid("post_id", "must be a post id"));

@@ -1,6 +1,10 @@
 //! Platform-neutral request and response: the domain code never sees `worker` types, so it
 //! runs and is tested on the host.
 
+pub mod cx;
+pub mod extract;
+pub mod router;
+
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
 use crate::http::Response;
 use crate::infra::supabase;
 
@@ -33,7 +33,8 @@ struct UserView<'a> {
     email: Option<&'a str>,
 }
 
-pub async fn me(config: &Config, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn me(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
     let query = supabase::user_client(config, &caller.token)
         .from("profiles")
         .select("*")

@@ -8,19 +8,16 @@ use serde_json::{json, Map, Value};
 use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::http::cx::Cx;
 use crate::http::{Request, Response};
 use crate::infra::supabase;
 use crate::scope::Scope;
 
-use crate::ai::credits::ReserveRequest;
-use crate::ai::openai;
-use crate::ai::provider::{Capability, ProviderKind, TextOutput, Usage, Verdict};
-use crate::ai::{transport, Consumed};
+use crate::ai::call::{complete_single_turn, string_list, SingleTurn};
+use crate::ai::moderation;
+use crate::http::extract::{invalid, JsonBody};
 
-use super::ai::{
-    ask_text_once, begin, complete_single_turn, invalid, metered, team_id, JsonBody, SingleTurn,
-    MAX_PROMPT_CHARS,
-};
+use super::{team_id, MAX_PROMPT_CHARS};
 
 const MAX_OPTION_CHARS: usize = 200;
 const MAX_PERSONA_CHARS: usize = 16_000;
@@ -43,7 +40,7 @@ async fn ask_for_object(
         json: true,
         google_search: false,
     };
-    let output = complete_single_turn(config, caller, request, scope, &turn).await?;
+    let output = complete_single_turn(config, caller, team_id(request)?, scope, &turn).await?;
     match serde_json::from_str(&output.text) {
         Ok(Value::Object(object)) => Ok(object),
         _ => Err(ApiError::InvalidModelOutput),
@@ -64,39 +61,9 @@ fn hints(body: &JsonBody) -> Result<String, ApiError> {
     .join(" "))
 }
 
-/// `field` of the model's object as a list of 1 to `max` non-empty strings.
-fn string_list(
-    object: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Vec<String>, ApiError> {
-    let items = object
-        .get(field)
-        .and_then(Value::as_array)
-        .ok_or(ApiError::InvalidModelOutput)?;
-    let strings: Option<Vec<String>> = items
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        })
-        .collect();
-    let mut list = strings
-        .filter(|list| !list.is_empty())
-        .ok_or(ApiError::InvalidModelOutput)?;
-    list.truncate(max);
-    Ok(list)
-}
-
 /// `POST /v1/ai/captions` `{content, platform?, tone?, count? (1-5)}` → `{captions}`.
-pub async fn captions(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn captions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 5)?.unwrap_or(3) as usize;
@@ -122,12 +89,8 @@ pub async fn captions(
 }
 
 /// `POST /v1/ai/hashtags` `{content, platform?, count? (1-30)}` → `{hashtags}`, each with `#`.
-pub async fn hashtags(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn hashtags(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let count = body.optional_count("count", 1, 30)?.unwrap_or(10) as usize;
@@ -159,12 +122,8 @@ pub async fn hashtags(
 }
 
 /// `POST /v1/ai/improve` `{caption, platform?, tone?, instructions?}` → `{caption}`.
-pub async fn improve(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn improve(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let caption = body.required_text("caption", MAX_PROMPT_CHARS)?;
     let wishes = body
@@ -201,129 +160,20 @@ pub async fn improve(
 /// (category names as OpenAI gives them, e.g. `harassment/threatening`); without a platform
 /// OpenAI key (and when a fallback stands in) a model is asked for a judgement in JSON mode,
 /// with categories among hate, harassment, self-harm, sexual, violence, illegal, spam.
-pub async fn moderate(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn moderate(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let text = body.required_text("text", MAX_PROMPT_CHARS)?;
-    let verdict = moderation_verdict(config, caller, team_id(request)?, text, scope).await?;
+    let verdict = moderation::verdict(config, caller, team_id(request)?, text, scope).await?;
     Ok(Response::json(
         200,
         &json!({ "flagged": verdict.flagged, "categories": verdict.categories }),
     ))
 }
 
-/// The moderation check of `text`, metered to the caller or their team `team_id` (also what
-/// publishing runs before a post is scheduled).
-pub(crate) async fn moderation_verdict(
-    config: &Config,
-    caller: &Caller,
-    team_id: Option<&str>,
-    text: &str,
-    scope: &Scope<'_>,
-) -> Result<Verdict, ApiError> {
-    let turn = SingleTurn {
-        endpoint: "moderate",
-        system: Some(
-            "You moderate user content for a social media app. Answer with a JSON object \
-             {\"flagged\": true|false, \"categories\": [...]} where categories lists which of hate, harassment, \
-             self-harm, sexual, violence, illegal, spam apply (empty when none).",
-        ),
-        prompt: text,
-        json: true,
-        google_search: false,
-    };
-    let (provider, model) = platform_moderator(config);
-    let reserve = ReserveRequest {
-        provider: Some(provider),
-        model,
-        platform_only: true,
-        ..turn.reservation(caller, team_id)
-    };
-    let call = begin(config, scope, &reserve).await?;
-    let model = call.model.clone();
-    let messages = turn.messages();
-    let text_prompt = &turn.text_prompt(&model, &messages);
-    let client = &transport::Client::new(config);
-    let (judged, _) = metered(
-        config,
-        call,
-        Capability::Text,
-        scope,
-        text,
-        |call| async move {
-            if let Some(http_call) = call.provider.moderation_call(&call.endpoint, text) {
-                let reply = transport::send(client, &http_call).await?;
-                return openai::parse_moderation(&reply).map(Judged::ByEndpoint);
-            }
-            ask_text_once(client, &call, text_prompt)
-                .await
-                .map(Judged::ByModel)
-        },
-        |judged| Consumed {
-            usage: match judged {
-                Judged::ByEndpoint(_) => Usage::default(),
-                Judged::ByModel(output) => output.usage,
-            },
-            images: 0,
-        },
-    )
-    .await?;
-    match judged {
-        Judged::ByEndpoint(verdict) => Ok(verdict),
-        Judged::ByModel(output) => judged_verdict(&output.text),
-    }
-}
-
-/// Who moderates: always the platform, never a caller's configuration (whose base URL could
-/// answer anything). OpenAI's moderation endpoint when the platform holds an OpenAI key, else
-/// the platform's default provider asked for a judgement with its default model.
-fn platform_moderator(config: &Config) -> (ProviderKind, Option<&'static str>) {
-    match config.ai.platform_key(ProviderKind::Openai) {
-        Some(_) => (
-            ProviderKind::Openai,
-            ProviderKind::Openai.moderation_model(),
-        ),
-        None => (config.ai.default_provider, None),
-    }
-}
-
-enum Judged {
-    ByEndpoint(Verdict),
-    ByModel(TextOutput),
-}
-
-/// A model's JSON judgement as a verdict.
-fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
-    let object = match serde_json::from_str(text) {
-        Ok(Value::Object(object)) => object,
-        _ => return Err(ApiError::InvalidModelOutput),
-    };
-    let flagged = object
-        .get("flagged")
-        .and_then(Value::as_bool)
-        .ok_or(ApiError::InvalidModelOutput)?;
-    let categories = match object.get("categories") {
-        None => Vec::new(),
-        Some(Value::Array(items)) if items.is_empty() => Vec::new(),
-        Some(_) => string_list(&object, "categories", 20)?,
-    };
-    Ok(Verdict {
-        flagged,
-        categories,
-    })
-}
-
 /// `POST /v1/ai/generate-audit-plan` `{campaignObjective}` → an object with keys `D0` … `D8`.
-pub async fn audit_plan(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn audit_plan(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let objective = body.required_text("campaignObjective", 4_000)?;
     let instructions = "You plan audits of social media campaigns in nine phases, D0 (scoping) to D8 (closure and \
@@ -352,12 +202,8 @@ fn is_audit_plan(object: &Map<String, Value>) -> bool {
 
 /// `POST /v1/ai/simulate-feedback` `{personaId | persona, content, platform?}` → `{feedback}`:
 /// how that persona would react. A `personaId` is read with the caller's token, so RLS decides.
-pub async fn simulate_feedback(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn simulate_feedback(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let body = JsonBody::parse(&request.body)?;
     let content = body.required_text("content", MAX_PROMPT_CHARS)?;
     let persona = match (

@@ -10,13 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::Config;
+use crate::auth::Cron;
 use crate::error::ApiError;
-use crate::http::{Request, Response};
+use crate::http::cx::Cx;
+use crate::http::Response;
 use crate::infra::clock::Clock;
 use crate::infra::storage;
 use crate::infra::supabase::rpc;
-use crate::routes::ai::check_cron_secret;
 
 const BATCH: u32 = 100;
 const LEASE_SECONDS: u32 = 300;
@@ -30,12 +30,8 @@ struct Queued {
     name: String,
 }
 
-pub async fn cleanup(
-    config: &Config,
-    request: &Request,
-    clock: &dyn Clock,
-) -> Result<Response, ApiError> {
-    check_cron_secret(config, request)?;
+pub async fn cleanup(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
+    let (config, _, _, clock) = cx.parts();
     let started_ms = clock.unix_millis();
     let (mut removed, mut failed) = (0, 0);
     // The answer lands in pg_net's response table: buckets and error codes, never object names

@@ -9,19 +9,20 @@ use serde_json::{json, Value};
 use crate::ai::provider::{Capability, Message, ProviderKind, Role, TextPrompt, Usage};
 use crate::ai::stream::{openai_usage, Framing};
 use crate::auth::Caller;
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::{Request, Response};
+use crate::http::cx::Cx;
+use crate::http::Response;
 use crate::infra::clock::Clock;
 use crate::infra::supabase;
-use crate::scope::Scope;
 
 use crate::ai::credits::ReserveRequest;
 
-use super::ai::{
-    begin, complete, estimate_tokens, invalid, model_name, open_stream, team_id, text_estimate,
-    JsonBody, StreamRequest, MAX_OUTPUT_TOKENS, MAX_PROMPT_CHARS,
+use crate::ai::call::{
+    begin, complete, estimate_tokens, open_stream, text_estimate, StreamRequest, MAX_OUTPUT_TOKENS,
 };
+use crate::http::extract::{invalid, JsonBody};
+
+use super::{model_name, team_id, MAX_PROMPT_CHARS};
 
 const MAX_MESSAGES: usize = 100;
 
@@ -177,12 +178,8 @@ fn message_text(content: Option<&Value>) -> Option<String> {
     }
 }
 
-pub async fn completions(
-    config: &Config,
-    caller: &Caller,
-    request: &Request,
-    scope: &Scope<'_>,
-) -> Result<Response, ApiError> {
+pub async fn completions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, scope) = cx.parts();
     let chat = ChatRequest::parse(&request.body)?;
     let estimated_input_tokens = chat
         .messages
@@ -253,7 +250,8 @@ fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> 
 /// `GET /v1/models`: the default chat model of every provider the platform holds a key for,
 /// then the models of the caller's enabled configurations (their own and their teams', as RLS
 /// shows them), each once.
-pub async fn models(config: &Config, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
     #[derive(Deserialize)]
     struct Configured {
         provider: ProviderKind,

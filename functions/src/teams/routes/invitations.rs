@@ -15,11 +15,11 @@ use supabase_auth::error::Error as AuthClientError;
 use supabase_auth::models::AuthClient;
 
 use crate::auth::Caller;
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::http::{Request, Response};
+use crate::http::cx::Cx;
+use crate::http::extract::is_uuid;
+use crate::http::Response;
 use crate::infra::supabase;
-use crate::routes::is_uuid;
 
 /// The invitee, parsed once: a plausible, normalized address.
 #[derive(Debug, PartialEq)]
@@ -64,12 +64,9 @@ struct InvitationResponse {
     invitation_id: String,
 }
 
-pub async fn create(
-    config: &Config,
-    caller: &Caller,
-    team_id: &str,
-    request: &Request,
-) -> Result<Response, ApiError> {
+pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, request, ..) = cx.parts();
+    let team_id = cx.param("team_id");
     if !is_uuid(team_id) {
         return Err(invalid("team_id", "must be a UUID"));
     }
