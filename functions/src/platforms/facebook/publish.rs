@@ -49,7 +49,7 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
     })
 }
 
-pub const LOOKUP: Lookup = Lookup {
+const LOOKUP: Lookup = Lookup {
     call: lookup_call,
     find: find_in,
 };

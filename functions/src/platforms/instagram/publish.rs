@@ -147,7 +147,7 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub const LOOKUP: Lookup = Lookup {
+const LOOKUP: Lookup = Lookup {
     call: lookup_call,
     find: find_in,
 };

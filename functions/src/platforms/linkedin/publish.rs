@@ -150,7 +150,7 @@ pub fn find_in(body: &Value, content: &Content<'_>, since: &str) -> Option<Publi
     })
 }
 
-pub const LOOKUP: Lookup = Lookup {
+const LOOKUP: Lookup = Lookup {
     call: |attempt, _, _| lookup_call(&attempt.access_token, attempt.account_id),
     find: find_in,
 };
