@@ -1,4 +1,4 @@
-//! `cargo xtask dev | test | setup | bench | mutants | build-worker | docs`: the project's two commands
+//! `cargo xtask dev | test | setup | bench | mutants | build-worker | docs | types`: the project's two commands
 //! and their helpers.
 
 mod bench;
@@ -9,6 +9,7 @@ mod postgres;
 mod service;
 mod stack;
 mod test;
+mod types;
 mod worker;
 mod workerd;
 
@@ -30,7 +31,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                          --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
                          projects do, instead of the ES256 key in the JWKS)
   test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
-                         (or only the named ones: unit wasm-build pgtap e2e abuse sdk
+                         (or only the named ones: unit wasm-build types pgtap e2e abuse sdk
                          supabase-cli e2e-outage; e2e:NAME runs tests/e2e/tests/api/NAME.rs,
                          pgtap:TEXT the pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
@@ -43,7 +44,11 @@ const USAGE: &str = "usage: cargo xtask <command>
                          xtask/src/mutants.rs); slow, so not part of `test`
   build-worker [--optimize]
                          build the worker to wasm (what wrangler.toml's build command runs)
-  docs                   write docs/api.md's operation reference from functions/openapi.json";
+  docs                   write docs/api.md's operation reference from functions/openapi.json
+  types                  write the client types of the database (types/database.ts for
+                         supabase-js, types/Database.swift for supabase-swift) and
+                         docs/data-model.md's column lists from a database built from the
+                         migrations (`test` checks they are current)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -69,6 +74,7 @@ fn main() {
         ["build-worker"] => build_worker(false),
         ["build-worker", "--optimize"] => build_worker(true),
         ["docs"] => docs::write(),
+        ["types"] => types::write(),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

@@ -36,6 +36,7 @@ impl Selection {
     pub const SUITES: &'static [&'static str] = &[
         "unit",
         "wasm-build",
+        "types",
         "pgtap",
         "e2e",
         "abuse",
@@ -70,9 +71,17 @@ impl Selection {
     }
 
     fn needs_stack(&self) -> bool {
-        ["pgtap", "e2e", "abuse", "sdk", "supabase-cli", "e2e-outage"]
-            .iter()
-            .any(|suite| self.wants(suite))
+        [
+            "pgtap",
+            "types",
+            "e2e",
+            "abuse",
+            "sdk",
+            "supabase-cli",
+            "e2e-outage",
+        ]
+        .iter()
+        .any(|suite| self.wants(suite))
     }
 }
 
@@ -153,6 +162,14 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
             })
         }
     };
+    // First, on the database as the migrations and the seed leave it (later suites add their own
+    // objects).
+    if selection.wants("types") {
+        results.push(timed("types", || {
+            let (passed, failed) = crate::types::check(&stack.postgres)?;
+            Ok(Tally { passed, failed })
+        }));
+    }
     if selection.wants("pgtap") {
         let filters: Vec<&str> = selection.filters("pgtap").collect();
         results.push(timed("pgtap", || pg_prove(&stack, &filters)));
