@@ -154,27 +154,57 @@ impl DevKeys {
 
     /// The claims of a token these keys signed and that has not expired.
     pub fn verify(&self, token: &str) -> Option<Value> {
-        let untrusted = UntrustedToken::new(token).ok()?;
+        self.check(token).ok()
+    }
+
+    /// The claims of a token these keys signed and that has not expired, or why not.
+    pub fn check(&self, token: &str) -> Result<Value, TokenError> {
+        let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
         let token = match untrusted.algorithm() {
             "ES256" => Es256
                 .validator::<Value>(self.signing_key().verifying_key())
-                .validate(&untrusted)
-                .ok()?,
+                .validate(&untrusted),
             "HS256" => Hs256
                 .validator::<Value>(&self.hs256_key())
-                .validate(&untrusted)
-                .ok()?,
-            _ => return None,
-        };
+                .validate(&untrusted),
+            _ => return Err(TokenError::BadSignature),
+        }
+        .map_err(|_| TokenError::BadSignature)?;
+        let expiration = token.claims().expiration.ok_or(TokenError::NoExpiry)?;
         // No leeway: a signed URL of one second must stop working after one second.
-        let no_leeway = TimeOptions::new(chrono::Duration::zero(), chrono::Utc::now);
-        let claims = token.claims().validate_expiration(&no_leeway).ok()?;
-        Some(claims.custom.clone())
+        let past = chrono::Utc::now() - expiration;
+        if past > chrono::Duration::zero() {
+            return Err(TokenError::Expired {
+                seconds_past: past.num_seconds(),
+            });
+        }
+        // The registered times back among the claims, as PostgREST and Realtime pass them on.
+        let mut claims = token.claims().custom.clone();
+        if let Value::Object(fields) = &mut claims {
+            fields.insert("exp".into(), json!(expiration.timestamp()));
+            if let Some(issued_at) = token.claims().issued_at {
+                fields.insert("iat".into(), json!(issued_at.timestamp()));
+            }
+        }
+        Ok(claims)
     }
 
     fn hs256_key(&self) -> Hs256Key {
         Hs256Key::new(self.jwt_secret.as_bytes())
     }
+}
+
+/// Why a token is not accepted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TokenError {
+    /// Not a JWT at all.
+    Malformed,
+    /// Signed by another key, or with an algorithm these keys do not use.
+    BadSignature,
+    NoExpiry,
+    Expired {
+        seconds_past: i64,
+    },
 }
 
 /// How access tokens are signed: ES256 as new Supabase projects do, or the legacy HS256 secret.
@@ -239,6 +269,33 @@ mod tests {
             .unwrap();
         assert_eq!(claims.claims().custom["sub"], "u1");
         assert_eq!(keys.public_jwks()["keys"][0]["kid"], ES256_KEY_ID);
+    }
+
+    #[test]
+    fn checked_tokens_carry_their_times_and_expired_ones_say_since_when() {
+        let keys = DevKeys::generate().unwrap();
+        let claims = json!({ "sub": "u1", "role": "authenticated" });
+        let valid = keys
+            .check(&keys.sign(Signing::Hs256, claims.clone(), 60))
+            .unwrap();
+        assert_eq!(
+            valid["exp"].as_i64().unwrap() - valid["iat"].as_i64().unwrap(),
+            60
+        );
+        // Five seconds and the fraction of the second it was signed in.
+        let expired = keys.check(&keys.sign(Signing::Es256, claims, -5));
+        assert!(
+            matches!(
+                expired,
+                Err(TokenError::Expired {
+                    seconds_past: 5 | 6
+                })
+            ),
+            "{expired:?}"
+        );
+        assert_eq!(keys.check("not a token"), Err(TokenError::Malformed));
+        let foreign = DevKeys::generate().unwrap().service_role_key();
+        assert_eq!(keys.check(&foreign), Err(TokenError::BadSignature));
     }
 
     #[test]
