@@ -102,7 +102,7 @@ async fn require_api_key(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let guarded = ["/rest/v1", "/auth/v1", "/storage/v1"]
+    let guarded = ["/rest/v1", "/auth/v1", "/storage/v1", "/realtime/v1"]
         .iter()
         .any(|p| path.starts_with(p));
     if guarded && !OPEN_PATHS.contains(&path) && !path.starts_with("/storage/v1/object/sign/") {
@@ -349,7 +349,7 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))

@@ -1,5 +1,6 @@
 //! Dev-only stand-ins for the parts of hosted Supabase that no installable package provides:
-//! the API gateway, Auth (GoTrue), Storage, pg_net's delivery and the mail catcher, on one port at Supabase's paths.
+//! the API gateway, Auth (GoTrue), Storage, Realtime, pg_net's delivery and the mail catcher, on one port at
+//! Supabase's paths.
 //! Nothing here is deployed: production talks to a real Supabase project.
 
 pub mod auth;
@@ -9,6 +10,7 @@ pub mod keys;
 pub mod mailbox;
 mod openapi;
 mod pg_net;
+mod realtime;
 mod rpc_shape;
 pub mod storage;
 
@@ -22,6 +24,7 @@ pub use keys::{DevKeys, DevUser, Signing};
 
 use auth::{Auth, AuthConfig};
 use mailbox::Mailbox;
+use realtime::Realtime;
 use storage::Storage;
 
 /// Everything the local Supabase API needs to know.
@@ -81,11 +84,14 @@ impl LocalSupabase {
             },
             pool.clone(),
         );
+        let realtime = Realtime::new(pool.clone(), self.keys.clone());
         tokio::spawn(pg_net::run_dispatcher(pool.clone()));
+        tokio::spawn(realtime.clone().follow_changes(self.database_url.clone()));
         let services = auth
             .router()
             .merge(storage.router())
-            .merge(mailbox.router());
+            .merge(mailbox.router())
+            .merge(realtime.router());
         axum::serve(listener, gateway.router(services)).await?;
         Ok(())
     }

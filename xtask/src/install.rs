@@ -9,10 +9,12 @@ use anyhow::{bail, Context, Result};
 
 use crate::{repo_root, run};
 
-const APT_PACKAGES: [&str; 5] = [
+const APT_PACKAGES: [&str; 6] = [
     "postgresql-15",
     "postgresql-15-cron",
     "postgresql-15-pgtap",
+    // Logical decoding to JSON, as Supabase Realtime reads the database's changes.
+    "postgresql-15-wal2json",
     "libtap-parser-sourcehandler-pgtap-perl",
     "postgresql-plpython3-15",
 ];
