@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::ai::settings::AiSettings;
 use crate::auth::CronSecret;
+use crate::http::cors::AllowedOrigins;
 use crate::infra::outbound::policy::OutboundPolicy;
 use crate::social::settings::SocialSettings;
 
@@ -25,6 +26,8 @@ pub struct Config {
     /// `CRON_SECRET`: the bearer pg_cron sends to `/v1/cron/*`.
     pub cron_secret: Option<CronSecret>,
     pub social: SocialSettings,
+    /// `CORS_ALLOWED_ORIGINS`: the web apps that may call the worker from a browser.
+    pub cors: AllowedOrigins,
 }
 
 const DEFAULT_AUDIENCE: &str = "authenticated";
@@ -53,6 +56,7 @@ impl Config {
             ai: AiSettings::from_lookup(read)?,
             cron_secret: CronSecret::setting(read("CRON_SECRET"))?,
             social: SocialSettings::from_lookup(read, environment, outbound)?,
+            cors: AllowedOrigins::setting(read("CORS_ALLOWED_ORIGINS").as_deref(), environment)?,
         })
     }
 }

@@ -27,6 +27,7 @@ mod wasm;
 use auth::UserId;
 use config::{Config, ConfigError};
 use error::ApiError;
+use http::cors;
 use http::cx::Cx;
 use http::router::{self, Auth, Resolution};
 use http::{Request, Response, UnreadBody};
@@ -75,19 +76,23 @@ pub async fn handle_unread(
     };
 
     let mut user_id = None;
-    let outcome = match read_body(&resolution, &request, body).await {
-        Ok(bytes) => {
-            request.body = bytes;
-            dispatch(resolution, &request, config, &scope, &mut user_id).await
-        }
-        Err(error) => Err(error),
+    let origins = config.as_ref().ok().map(|config| &config.cors);
+    let outcome = match cors::preflight(&request, &resolution, origins) {
+        Some(answer) => answer,
+        None => match read_body(&resolution, &request, body).await {
+            Ok(bytes) => {
+                request.body = bytes;
+                dispatch(resolution, &request, config, &scope, &mut user_id).await
+            }
+            Err(error) => Err(error),
+        },
     };
     let (response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
     };
     let duration_ms = clock.unix_millis() - started_ms;
-    let response = response
+    let response = cors::decorate(response, &request.headers, origins)
         .with_header(RequestId::HEADER, request_id.as_str())
         .with_header("Server-Timing", scope.server_timing(duration_ms));
 
@@ -272,6 +277,39 @@ mod tests {
         assert_eq!(body["error"]["code"], "method_not_allowed");
         assert_eq!(wrong_method.response.header("allow"), Some("GET"));
         assert_eq!(log_fields(&wrong_method)["route"], "/healthz");
+    }
+
+    #[tokio::test]
+    async fn a_browser_preflight_is_answered_before_authentication_and_errors_stay_readable() {
+        let config = config_from(&[
+            ("SUPABASE_URL", "http://127.0.0.1:1"),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ]);
+        let preflight = request(
+            "OPTIONS",
+            "/v1/me",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "authorization"),
+            ],
+        );
+        let handled = handle(preflight, &config, &SystemClock).await;
+        assert_eq!(handled.response.status, 204);
+        let allow_origin = handled.response.header("access-control-allow-origin");
+        assert_eq!(allow_origin, Some("https://app.example.com"));
+        assert!(handled.response.header("x-request-id").is_some());
+
+        let origin = [("origin", "https://app.example.com")];
+        let (unauthenticated, body) = send(request("GET", "/v1/me", &origin), &config).await;
+        assert_eq!(body["error"]["code"], "missing_token");
+        let allow_origin = unauthenticated
+            .response
+            .header("access-control-allow-origin");
+        assert_eq!(allow_origin, Some("https://app.example.com"));
+        assert_eq!(unauthenticated.response.header("vary"), Some("Origin"));
     }
 
     fn with_body(mut request: Request, body: &[u8]) -> Request {

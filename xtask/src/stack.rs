@@ -300,6 +300,12 @@ impl Drop for Stack {
 /// The bearer pg_cron sends to the local worker's `/v1/cron/*` (Vault's `cron_secret` on Supabase).
 pub const LOCAL_CRON_SECRET: &str = "local-cron-secret-of-at-least-32-bytes";
 
+/// The web apps of a local stack: the usual development servers' origins (Vite, Next.js and
+/// Create React App, Expo web, plain static servers), so a local web client works out of the box.
+const LOCAL_WEB_APP_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173,\
+    http://localhost:3000,http://127.0.0.1:3000,http://localhost:8081,http://127.0.0.1:8081,\
+    http://localhost:8080,http://127.0.0.1:8080";
+
 /// Where the local web app may be sent back after connecting a social account.
 pub const LOCAL_REDIRECT_ALLOWLIST: &str = "http://127.0.0.1:3000/,http://localhost:3000/";
 
@@ -419,6 +425,7 @@ fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static
             format!("http://127.0.0.1:{}", ports.worker),
         ),
         ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
+        ("CORS_ALLOWED_ORIGINS", LOCAL_WEB_APP_ORIGINS.into()),
         ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(dir)?),
         // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
         ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),

@@ -1,6 +1,7 @@
 //! Platform-neutral request and response: the domain code never sees `worker` types, so it
 //! runs and is tested on the host.
 
+pub mod cors;
 pub mod cx;
 pub mod extract;
 pub mod router;
@@ -189,6 +190,15 @@ impl Response {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
         let bytes = serde_json::to_vec(value).expect("response values serialize to JSON");
         Self::with_json_bytes(status, bytes)
+    }
+
+    /// A response without a body (`204 No Content`).
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+        }
     }
 
     /// A response whose body is already serialized JSON (e.g. a committed document).

@@ -5,6 +5,7 @@
 //! database is stopped).
 
 mod ai;
+mod cors;
 mod health;
 mod jobs;
 mod limits;
