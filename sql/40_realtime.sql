@@ -149,7 +149,9 @@ $$;
 
 -- The change as each subscriber ([{id, role, claims, filters}]) may receive it: only when the
 -- subscriber, as its role with its JWT claims, may select the row under RLS (deletes cannot be
--- checked, so they carry only the primary key); only the columns the role may select.
+-- checked, so they carry only the primary key); only the columns the role may select. The
+-- payload is built once per role and each distinct filter evaluated once; the row check is one
+-- statement prepared once per change and role, as hosted's walrus does.
 create function realtime.stand_in_visible_change(wal jsonb, subscribers jsonb)
 returns table (subscriber text, data jsonb)
 language plpgsql
@@ -164,6 +166,11 @@ declare
     old_values jsonb := realtime.stand_in_typed_values(old_columns);
     key_names text[] := array(select pk->>'name' from jsonb_array_elements(coalesce(wal->'pk', '[]')) pk);
     key_condition text;
+    checks_rows boolean;
+    prepared_for text;
+    by_role jsonb := '{}';
+    by_filters jsonb := '{}';
+    filters_key text;
     sub jsonb;
     member_role text;
     visible boolean;
@@ -180,36 +187,76 @@ begin
         old_values := (select coalesce(jsonb_object_agg(key, value), '{}') from jsonb_each(old_values)
                        where key = any (key_names));
     end if;
+    checks_rows := rls_enabled and action <> 'DELETE';
+    if checks_rows and key_condition is null then
+        return; -- no primary key: hosted answers with an error payload instead
+    end if;
+    if exists (select from pg_catalog.pg_prepared_statements where name = 'stand_in_row_visible') then
+        deallocate stand_in_row_visible;
+    end if;
     for sub in select * from jsonb_array_elements(subscribers) loop
         member_role := sub->>'role';
-        continue when not pg_catalog.has_table_privilege(member_role, entity, 'SELECT');
-        continue when not (realtime.stand_in_passes_filters(new_columns, sub->'filters')
-                           or (action = 'DELETE' and realtime.stand_in_passes_filters(old_columns, sub->'filters')));
-        if rls_enabled and action <> 'DELETE' then
-            continue when key_condition is null;
+        if not by_role ? member_role then
+            by_role := by_role || jsonb_build_object(member_role, realtime.stand_in_payload(
+                change, action, entity, member_role, new_values, old_values));
+        end if;
+        continue when by_role->member_role = 'null'::jsonb;
+        filters_key := coalesce(sub->'filters', '[]')::text;
+        if not by_filters ? filters_key then
+            by_filters := by_filters || jsonb_build_object(filters_key,
+                realtime.stand_in_passes_filters(new_columns, sub->'filters')
+                or (action = 'DELETE' and realtime.stand_in_passes_filters(old_columns, sub->'filters')));
+        end if;
+        continue when not (by_filters->>filters_key)::boolean;
+        if checks_rows then
             perform set_config('role', member_role, true),
                     set_config('request.jwt.claims', (sub->'claims')::text, true);
-            execute format('select exists (select 1 from %s where %s)', entity, key_condition) into visible;
+            -- Prepared as the role it runs as: a plan under RLS is made again for another role.
+            if prepared_for is distinct from member_role then
+                if prepared_for is not null then
+                    deallocate stand_in_row_visible;
+                end if;
+                execute format('prepare stand_in_row_visible as select exists (select 1 from %s where %s)',
+                               entity, key_condition);
+                prepared_for := member_role;
+            end if;
+            execute 'execute stand_in_row_visible' into visible;
             perform set_config('role', 'none', true);
             continue when not visible;
         end if;
         subscriber := sub->>'id';
-        data := change || jsonb_build_object(
-            'columns', (select jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) order by a.attnum)
-                        from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
-                        where a.attrelid = entity and a.attnum > 0 and not a.attisdropped
-                          and pg_catalog.has_column_privilege(member_role, entity, a.attname, 'SELECT')));
-        if action in ('INSERT', 'UPDATE') then
-            data := data || jsonb_build_object('record', realtime.stand_in_selectable(new_values, entity, member_role));
-        end if;
-        if action in ('UPDATE', 'DELETE') then
-            data := data || jsonb_build_object('old_record', realtime.stand_in_selectable(old_values, entity, member_role));
-        end if;
+        data := by_role->member_role;
         return next;
     end loop;
+    if prepared_for is not null then
+        deallocate stand_in_row_visible;
+    end if;
+end;
+$$;
+
+-- The change's payload for a role: null when the role may not select the table at all.
+create function realtime.stand_in_payload(
+    change jsonb, action text, entity regclass, member_role text, new_values jsonb, old_values jsonb)
+returns jsonb
+language sql stable
+as $$
+select case when pg_catalog.has_table_privilege(member_role, entity, 'SELECT') then
+    change
+    || jsonb_build_object('columns',
+        (select jsonb_agg(jsonb_build_object('name', a.attname, 'type', t.typname) order by a.attnum)
+         from pg_catalog.pg_attribute a join pg_catalog.pg_type t on t.oid = a.atttypid
+         where a.attrelid = entity and a.attnum > 0 and not a.attisdropped
+           and pg_catalog.has_column_privilege(member_role, entity, a.attname, 'SELECT')))
+    || case when action in ('INSERT', 'UPDATE')
+            then jsonb_build_object('record', realtime.stand_in_selectable(new_values, entity, member_role))
+            else '{}' end
+    || case when action in ('UPDATE', 'DELETE')
+            then jsonb_build_object('old_record', realtime.stand_in_selectable(old_values, entity, member_role))
+            else '{}' end
 end;
 $$;
 
 revoke execute on function realtime.stand_in_typed_values(jsonb), realtime.stand_in_selectable(jsonb, regclass, text),
-    realtime.stand_in_passes_filters(jsonb, jsonb), realtime.stand_in_visible_change(jsonb, jsonb)
+    realtime.stand_in_passes_filters(jsonb, jsonb), realtime.stand_in_visible_change(jsonb, jsonb),
+    realtime.stand_in_payload(jsonb, text, regclass, text, jsonb, jsonb)
     from public;

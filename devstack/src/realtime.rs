@@ -163,6 +163,10 @@ impl Realtime {
         self.next_channel.fetch_add(1, Ordering::Relaxed)
     }
 
+    fn has_channels(&self) -> bool {
+        !self.channels.lock().expect("channels lock").is_empty()
+    }
+
     fn live_channels(&self) -> Vec<Arc<Channel>> {
         let channels = self.channels.lock().expect("channels lock");
         channels.values().filter(|c| c.is_live()).cloned().collect()

@@ -131,6 +131,17 @@ async fn poll_changes(realtime: &Realtime, database_url: &str) -> anyhow::Result
         )
         .await?;
     loop {
+        // With nobody joined there is nobody to tell: skip the decoding to JSON.
+        if !realtime.has_channels() {
+            client
+                .execute(
+                    "select pg_replication_slot_advance('supabase_realtime_stand_in', pg_current_wal_insert_lsn())",
+                    &[],
+                )
+                .await?;
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
         let changes = next_changes(&client).await?;
         if changes.is_empty() {
             tokio::time::sleep(IDLE_POLL).await;
