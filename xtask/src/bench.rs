@@ -14,6 +14,8 @@ use crate::stack::{Mode, Ports, Stack};
 use crate::workerd::{Code, Outbound};
 use crate::{install, repo_root, worker};
 
+mod realtime;
+
 struct Row {
     metric: String,
     value: String,
@@ -36,10 +38,11 @@ impl Row {
 }
 
 /// Every section, in the order they run.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "size",
     "healthz",
     "rls",
+    "realtime",
     "ai",
     "content",
     "credits",
@@ -81,6 +84,9 @@ pub async fn run(sections: &[&str]) -> Result<()> {
     }
     if wanted("rls") {
         rows.extend(rls_team_list(&stack, &client).await?);
+    }
+    if wanted("realtime") {
+        rows.extend(realtime::fan_out(&stack).await?);
     }
     if wanted("ai") {
         rows.extend(ai_proxy(&stack, deployed_url, &client).await?);
