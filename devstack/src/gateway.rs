@@ -18,6 +18,9 @@ use deadpool_postgres::Pool;
 use serde_json::json;
 
 use crate::openapi;
+use crate::postgrest_parity::{
+    hosted_error, names_a_missing_column, selected_columns, unquoted_columns,
+};
 use crate::rpc_shape::{reshape, Returns, RpcShapes};
 
 /// Largest request body the gateway forwards (Supabase's API gateway limits bodies too).
@@ -135,7 +138,7 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
     let mut url = format!("{}{}", gateway.config.postgrest_url, rest);
     if let Some(query) = query {
         url.push('?');
-        url.push_str(&plus_as_space(query));
+        url.push_str(&unquoted_columns(&plus_as_space(query)));
     }
     // Read before the request moves upstream: the answer is reshaped as PostgREST would send it.
     let rpc_function = rest.strip_prefix("/rpc/").map(str::to_owned);
@@ -151,10 +154,31 @@ async fn proxy_rest(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
             HeaderValue::from_str(&format!("Bearer {api_key}")).expect("API keys are ASCII");
         headers.insert(header::AUTHORIZATION, bearer);
     }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let method = parts.method.clone();
     let (status, headers, bytes) = match gateway.forward(parts.method, url, headers, body).await {
         Ok(answer) => answer,
         Err(response) => return response,
     };
+    let missing_column = match names_a_missing_column(&method, status, &bytes) {
+        true => missing_column(&gateway.pool, rest, query.unwrap_or_default()).await,
+        false => None,
+    };
+    let bearer = bearer.as_deref();
+    if let Some((status, error)) = hosted_error(
+        &method,
+        rest,
+        status,
+        &bytes,
+        bearer,
+        missing_column.as_deref(),
+    ) {
+        return (status, headers, Body::from(error)).into_response();
+    }
     let bytes = match rpc_function.filter(|_| status.is_success() && !wants_object) {
         Some(function) => {
             let returns = gateway.rpc_shapes.returns(&function, &rpc_arguments).await;
@@ -193,6 +217,25 @@ impl Gateway {
         let bytes = upstream.bytes().await.map_err(bad_gateway)?;
         Ok((status, headers, bytes))
     }
+}
+
+/// The first selected column that the table at `path` (`/personas`) lacks, from the catalog.
+async fn missing_column(pool: &Pool, path: &str, query: &str) -> Option<String> {
+    let columns = selected_columns(query);
+    let relation = path.trim_start_matches('/');
+    let client = pool.get().await.ok()?;
+    let row = client
+        .query_opt(
+            "select c from unnest($2::text[]) with ordinality s(c, n) \
+             where not exists (select 1 from pg_attribute a \
+                               where a.attrelid = to_regclass(format('public.%I', $1::text)) \
+                                 and a.attname = s.c and a.attnum > 0 and not a.attisdropped) \
+             order by n limit 1",
+            &[&relation, &columns],
+        )
+        .await
+        .ok()??;
+    row.get(0)
 }
 
 /// A successful JSON answer of a function in the shape PostgREST gives it.

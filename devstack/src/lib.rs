@@ -10,6 +10,7 @@ pub mod keys;
 pub mod mailbox;
 mod openapi;
 mod pg_net;
+mod postgrest_parity;
 mod realtime;
 mod rpc_shape;
 pub mod storage;
