@@ -55,6 +55,7 @@ enum ContentStepStatus: String, Codable, Hashable, Sendable {
   case running = "running"
   case succeeded = "succeeded"
   case failed = "failed"
+  case waiting = "waiting"
 }
 
 enum InvitationStatus: String, Codable, Hashable, Sendable {
@@ -150,11 +151,15 @@ struct AiPlansSelect: Codable, Hashable, Sendable {
   let plan: String
   let monthlyCredits: Int64
   let requestsPerMinute: Int32
+  let backgroundRequestsPerMinute: Int32
+  let publishingChecksPerMinute: Int32
 
   enum CodingKeys: String, CodingKey {
     case plan = "plan"
     case monthlyCredits = "monthly_credits"
     case requestsPerMinute = "requests_per_minute"
+    case backgroundRequestsPerMinute = "background_requests_per_minute"
+    case publishingChecksPerMinute = "publishing_checks_per_minute"
   }
 }
 
@@ -657,6 +662,9 @@ struct ContentJobsSelect: Codable, Hashable, Sendable {
   let finishedAt: Date?
   let claimStep: Int32?
   let crashedClaims: Int32
+  let runAfter: Date?
+  let waitReason: String?
+  let providerWaits: Int32
 
   enum CodingKeys: String, CodingKey {
     case id = "id"
@@ -687,6 +695,9 @@ struct ContentJobsSelect: Codable, Hashable, Sendable {
     case finishedAt = "finished_at"
     case claimStep = "claim_step"
     case crashedClaims = "crashed_claims"
+    case runAfter = "run_after"
+    case waitReason = "wait_reason"
+    case providerWaits = "provider_waits"
   }
 }
 
@@ -1329,6 +1340,16 @@ struct RemoveTeamMemberParams: Codable, Hashable, Sendable {
   enum CodingKeys: String, CodingKey {
     case teamId = "team_id"
     case userId = "user_id"
+  }
+}
+
+struct ResolveLocalTimeParams: Codable, Hashable, Sendable {
+  var localTime: Date
+  var timeZone: String
+
+  enum CodingKeys: String, CodingKey {
+    case localTime = "local_time"
+    case timeZone = "time_zone"
   }
 }
 

@@ -44,6 +44,8 @@ export type Database = {
           plan: string
           monthly_credits: number
           requests_per_minute: number
+          background_requests_per_minute: number
+          publishing_checks_per_minute: number
         }
         Insert: never
         Update: never
@@ -476,6 +478,9 @@ export type Database = {
           finished_at: string | null
           claim_step: number | null
           crashed_claims: number
+          run_after: string | null
+          wait_reason: string | null
+          provider_waits: number
         }
         Insert: never
         Update: never
@@ -874,6 +879,13 @@ export type Database = {
             referencedRelation: "teams"
             referencedColumns: ["id"]
           },
+          {
+            foreignKeyName: "team_members_user_id_profile_fkey"
+            columns: ["user_id"]
+            isOneToOne: false
+            referencedRelation: "profiles"
+            referencedColumns: ["id"]
+          },
         ]
       }
       teams: {
@@ -990,6 +1002,13 @@ export type Database = {
         }
         Returns: undefined
       }
+      resolve_local_time: {
+        Args: {
+          local_time: string
+          time_zone: string
+        }
+        Returns: Json
+      }
       respond_to_team_invitation: {
         Args: {
           invitation_id: string
@@ -1033,7 +1052,7 @@ export type Database = {
       chat_channel_kind: "team" | "direct"
       content_job_state: "queued" | "running" | "done" | "failed" | "canceled"
       content_step_kind: "draft" | "refine" | "reconcile" | "image_prompt" | "image" | "moderation"
-      content_step_status: "running" | "succeeded" | "failed"
+      content_step_status: "running" | "succeeded" | "failed" | "waiting"
       invitation_status: "pending" | "accepted" | "declined" | "revoked"
       post_approval_status: "not_required" | "pending" | "approved" | "rejected"
       post_destination_status: "draft" | "pending_approval" | "scheduled" | "publishing" | "published" | "failed" | "unconfirmed" | "canceled"

@@ -1363,6 +1363,9 @@ async fn verify_otp(
     }
 }
 
+/// `POST /invite` (service role), as GoTrue answers it: a new address gets an account and the
+/// invite; an account not yet confirmed gets the invite again (its metadata unchanged); a
+/// confirmed one is 422 `email_exists`.
 async fn invite(
     State(auth): State<Arc<Auth>>,
     headers: HeaderMap,
@@ -1370,16 +1373,31 @@ async fn invite(
     Json(body): Json<EmailBody>,
 ) -> AuthResult<Json<Value>> {
     auth.require_service_role(&headers)?;
-    let user_metadata = body.data.filter(Value::is_object).unwrap_or(json!({}));
-    let id = auth
-        .create_user(NewUser {
-            email: &body.email,
-            password: None,
-            user_metadata,
-            confirmed: false,
-            invited: true,
-        })
-        .await?;
+    let id = match auth.find_user_by_email(&body.email).await? {
+        Some(user)
+            if user
+                .get::<_, Option<DateTime<Utc>>>("email_confirmed_at")
+                .is_some() =>
+        {
+            return Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "email_exists",
+                "A user with this email address has already been registered",
+            ))
+        }
+        Some(user) => user.get("id"),
+        None => {
+            let user_metadata = body.data.filter(Value::is_object).unwrap_or(json!({}));
+            auth.create_user(NewUser {
+                email: &body.email,
+                password: None,
+                user_metadata,
+                confirmed: false,
+                invited: true,
+            })
+            .await?
+        }
+    };
     auth.send_link(
         id,
         &body.email,

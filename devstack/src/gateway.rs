@@ -2,7 +2,9 @@
 //! to the PostgREST-compatible server, `/auth/v1/*` is the auth stand-in. Requests must carry a
 //! valid `apikey` (header or query) except on the few open auth paths and CORS preflights; a REST
 //! request without `Authorization` is forwarded with the API key as its bearer token, as Supabase
-//! does. Where the server answers differently from PostgREST (a `+` in a query, RPC result
+//! does. The current keys (`sb_publishable_…`, `sb_secret_…`) are not JWTs: as hosted, the
+//! gateway stands the role's JWT in for them (in `apikey` and, when `Authorization` is absent or
+//! repeats the key, as the bearer), so the services behind see what they always saw. Where the server answers differently from PostgREST (a `+` in a query, RPC result
 //! shapes, the OpenAPI description at `/rest/v1/`), the gateway answers as PostgREST does.
 
 use std::sync::Arc;
@@ -26,6 +28,10 @@ use crate::rpc_shape::{reshape, Returns, RpcShapes};
 /// Largest request body the gateway forwards (Supabase's API gateway limits bodies too).
 const MAX_BODY_BYTES: usize = 50 * 1024 * 1024;
 
+/// Storage paths served without an API key on hosted Supabase: signed URLs carry their own
+/// token, and a public bucket's objects are public (an avatar in an `<img>`).
+const OPEN_STORAGE_PREFIXES: [&str; 2] = ["/storage/v1/object/sign/", "/storage/v1/object/public/"];
+
 /// Auth paths a browser reaches by following a link, or that publish keys: no API key needed.
 const OPEN_PATHS: [&str; 3] = [
     "/auth/v1/verify",
@@ -38,6 +44,9 @@ pub struct GatewayConfig {
     pub postgrest_url: String,
     pub anon_key: String,
     pub service_role_key: String,
+    /// The current-style keys of the same two roles.
+    pub publishable_key: String,
+    pub secret_key: String,
 }
 
 pub struct Gateway {
@@ -82,11 +91,7 @@ impl Gateway {
         headers: &'a HeaderMap,
         query: Option<&'a str>,
     ) -> Result<&'a str, Response> {
-        let presented = headers
-            .get("apikey")
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| query_param(query?, "apikey"));
-        match presented {
+        match presented_key(headers, query) {
             None => Err(kong_error(
                 StatusCode::UNAUTHORIZED,
                 "No API key found in request",
@@ -101,19 +106,116 @@ impl Gateway {
 
 async fn require_api_key(
     State(gateway): State<Arc<Gateway>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
     let guarded = ["/rest/v1", "/auth/v1", "/storage/v1", "/realtime/v1"]
         .iter()
         .any(|p| path.starts_with(p));
-    if guarded && !OPEN_PATHS.contains(&path) && !path.starts_with("/storage/v1/object/sign/") {
+    let open = OPEN_PATHS.contains(&path)
+        || OPEN_STORAGE_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix));
+    // Open paths need no key, but one that is sent still names the role (e.g. signing a URL
+    // as the service role).
+    if guarded {
+        if let Err(response) = gateway.stand_in_for_current_key(&mut request) {
+            return response;
+        }
+    }
+    if guarded && !open {
         if let Err(response) = gateway.api_key(request.headers(), request.uri().query()) {
             return response;
         }
     }
     next.run(request).await
+}
+
+impl Gateway {
+    /// The role's JWT for a current-style key (`sb_publishable_…` → anon, `sb_secret_…` →
+    /// service_role), `None` for any other string.
+    fn jwt_for_current_key(&self, key: &str) -> Option<&str> {
+        let config = &self.config;
+        if key == config.publishable_key {
+            Some(&config.anon_key)
+        } else if key == config.secret_key {
+            Some(&config.service_role_key)
+        } else {
+            None
+        }
+    }
+
+    /// Puts the role's JWT where a current-style key was presented, as hosted's gateway does; a
+    /// secret key from a browser, or beside a bearer that is another `sb_` key, is refused.
+    fn stand_in_for_current_key(&self, request: &mut Request) -> Result<(), Response> {
+        let headers = request.headers();
+        let presented = presented_key(headers, request.uri().query())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(jwt) = self.jwt_for_current_key(&presented).map(str::to_owned) else {
+            return Ok(());
+        };
+        if presented == self.config.secret_key && from_a_browser(headers) {
+            return Err(kong_error(
+                StatusCode::UNAUTHORIZED,
+                "Forbidden use of secret API key in browser",
+            ));
+        }
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // The SDKs send the key as the bearer too when no one is signed in.
+        let key_as_bearer = match bearer {
+            None => true,
+            Some(token) if token == presented => true,
+            Some(token) if token.starts_with("sb_") => {
+                return Err(kong_error(StatusCode::UNAUTHORIZED, "Invalid API key"))
+            }
+            Some(_) => false,
+        };
+        let as_header = |value: String| HeaderValue::from_str(&value).expect("API keys are ASCII");
+        request
+            .headers_mut()
+            .insert("apikey", as_header(jwt.clone()));
+        if key_as_bearer {
+            let bearer = as_header(format!("Bearer {jwt}"));
+            request.headers_mut().insert(header::AUTHORIZATION, bearer);
+        }
+        replace_query_key(request, &presented, &jwt);
+        Ok(())
+    }
+}
+
+/// The `apikey` header, or the query's (how WebSocket clients send it).
+fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    headers
+        .get("apikey")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| query_param(query?, "apikey"))
+}
+
+/// A WebSocket client sends its key in the query: the role's JWT replaces it there too.
+fn replace_query_key(request: &mut Request, presented: &str, jwt: &str) {
+    let uri = request.uri();
+    let Some(query) = uri
+        .query()
+        .filter(|q| query_param(q, "apikey") == Some(presented))
+    else {
+        return;
+    };
+    let query = query.replace(&format!("apikey={presented}"), &format!("apikey={jwt}"));
+    let rewritten = format!("{}?{query}", uri.path());
+    *request.uri_mut() = rewritten.parse().expect("a path and query stay a URI");
+}
+
+/// Hosted refuses secret keys from browsers, told apart by their `User-Agent`.
+fn from_a_browser(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|agent| agent.starts_with("Mozilla/"))
 }
 
 async fn no_route() -> Response {

@@ -1,6 +1,7 @@
 //! Local signing keys, laid out the way a Supabase project has them: a legacy HS256 secret that
-//! signs the `anon` and `service_role` API keys, and an ES256 key (published in the JWKS) that
-//! signs user access tokens.
+//! signs the `anon` and `service_role` API keys, an ES256 key (published in the JWKS) that
+//! signs user access tokens, and the current API keys (`sb_publishable_…`, `sb_secret_…`), which
+//! are not JWTs: the gateway stands them in for the role's legacy key.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken};
 use p256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 /// Key id of the local ES256 signing key, as it appears in token headers and the JWKS.
 pub const ES256_KEY_ID: &str = "local-es256";
@@ -110,6 +112,23 @@ impl DevKeys {
 
     pub fn service_role_key(&self) -> String {
         self.api_key("service_role")
+    }
+
+    /// The current-style key for the `anon` role (safe to ship in an app).
+    pub fn publishable_key(&self) -> String {
+        self.opaque_key("sb_publishable_")
+    }
+
+    /// The current-style key for the `service_role` role (server side only).
+    pub fn secret_key(&self) -> String {
+        self.opaque_key("sb_secret_")
+    }
+
+    /// `prefix` and 32 characters derived from the JWT secret: the same keys after every restart
+    /// without storing them, and nothing about the secret learnt from them.
+    fn opaque_key(&self, prefix: &str) -> String {
+        let digest = Sha256::digest(format!("{prefix}{}", self.jwt_secret));
+        format!("{prefix}{}", &URL_SAFE_NO_PAD.encode(digest)[..32])
     }
 
     fn api_key(&self, role: &str) -> String {
@@ -317,6 +336,17 @@ mod tests {
         let second = DevKeys::load_or_create(&path).unwrap();
         assert_eq!(first.jwt_secret, second.jwt_secret);
         assert_eq!(first.public_jwks(), second.public_jwks());
+        assert_eq!(first.secret_key(), second.secret_key());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn current_style_keys_are_opaque_and_differ_per_project_and_role() {
+        let (one, other) = (DevKeys::generate().unwrap(), DevKeys::generate().unwrap());
+        assert!(one.publishable_key().starts_with("sb_publishable_"));
+        assert!(one.secret_key().starts_with("sb_secret_"));
+        assert_eq!(one.secret_key().len(), "sb_secret_".len() + 32);
+        assert_ne!(one.secret_key(), other.secret_key());
+        assert!(UntrustedToken::new(&one.secret_key()).is_err(), "not a JWT");
     }
 }

@@ -82,6 +82,8 @@ impl LocalSupabase {
                 postgrest_url: self.postgrest_url,
                 anon_key: self.keys.anon_key(),
                 service_role_key: self.keys.service_role_key(),
+                publishable_key: self.keys.publishable_key(),
+                secret_key: self.keys.secret_key(),
             },
             pool.clone(),
         );

@@ -6,7 +6,9 @@ use std::time::Duration;
 use crate::ai::settings::AiSettings;
 use crate::auth::CronSecret;
 use crate::http::cors::AllowedOrigins;
+use crate::http::redirect::RedirectAllowlist;
 use crate::infra::outbound::policy::OutboundPolicy;
+use crate::infra::supabase::{PUBLISHABLE_KEY_PREFIX, SECRET_KEY_PREFIX};
 use crate::social::settings::SocialSettings;
 
 #[derive(Clone, Debug)]
@@ -26,6 +28,8 @@ pub struct Config {
     /// `CRON_SECRET`: the bearer pg_cron sends to `/v1/cron/*`.
     pub cron_secret: Option<CronSecret>,
     pub social: SocialSettings,
+    /// `INVITATION_REDIRECT_ALLOWLIST`: where an invitation email's link may land in the app.
+    pub invitation_redirects: RedirectAllowlist,
     /// `CORS_ALLOWED_ORIGINS`: the web apps that may call the worker from a browser.
     pub cors: AllowedOrigins,
 }
@@ -41,10 +45,11 @@ impl Config {
         let outbound = outbound_policy(read("ALLOW_LOCAL_OUTBOUND"), environment)?;
         Ok(Self {
             supabase_url: SupabaseUrl::parse(&require("SUPABASE_URL")?)?,
-            anon_key: ApiKey::parse("SUPABASE_ANON_KEY", require("SUPABASE_ANON_KEY")?)?,
-            service_role_key: ApiKey::parse(
+            anon_key: supabase_key("SUPABASE_ANON_KEY", require, SECRET_KEY_PREFIX)?,
+            service_role_key: supabase_key(
                 "SUPABASE_SERVICE_ROLE_KEY",
-                require("SUPABASE_SERVICE_ROLE_KEY")?,
+                require,
+                PUBLISHABLE_KEY_PREFIX,
             )?,
             jwt_secret: read("SUPABASE_JWT_SECRET").map(JwtSecret),
             jwt_audience: read("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
@@ -56,6 +61,10 @@ impl Config {
             ai: AiSettings::from_lookup(read)?,
             cron_secret: CronSecret::setting(read("CRON_SECRET"))?,
             social: SocialSettings::from_lookup(read, environment, outbound)?,
+            invitation_redirects: RedirectAllowlist::setting(
+                "INVITATION_REDIRECT_ALLOWLIST",
+                read("INVITATION_REDIRECT_ALLOWLIST"),
+            )?,
             cors: AllowedOrigins::setting(read("CORS_ALLOWED_ORIGINS").as_deref(), environment)?,
         })
     }
@@ -149,10 +158,33 @@ impl SupabaseUrl {
         format!("{}/auth/v1/.well-known/jwks.json", self.0)
     }
 
-    /// The `iss` that Supabase Auth puts in the tokens it issues.
-    pub fn token_issuer(&self) -> String {
+    /// Supabase Auth's API.
+    pub fn auth_url(&self) -> String {
         format!("{}/auth/v1", self.0)
     }
+
+    /// The `iss` that Supabase Auth puts in the tokens it issues: its API URL.
+    pub fn token_issuer(&self) -> String {
+        self.auth_url()
+    }
+}
+
+/// One of the project's API keys, legacy JWT or current (`sb_…`) alike, but never the other
+/// role's current key: a secret key as the anon key would skip RLS for every caller, a
+/// publishable key as the service key would fail every server-side call.
+fn supabase_key(
+    name: &'static str,
+    require: impl Fn(&'static str) -> Result<String, ConfigError>,
+    other_roles_prefix: &str,
+) -> Result<ApiKey, ConfigError> {
+    let key = ApiKey::parse(name, require(name)?)?;
+    if key.expose().starts_with(other_roles_prefix) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "is the other role's key (anon: sb_publishable_…, service role: sb_secret_…)",
+        });
+    }
+    Ok(key)
 }
 
 /// An API key sent in headers; checked to be header-safe so building a request cannot panic.
@@ -232,6 +264,100 @@ pub(crate) mod tests {
         ("SUPABASE_ANON_KEY", "anon"),
         ("SUPABASE_SERVICE_ROLE_KEY", "service"),
     ];
+
+    /// Every name `from_lookup` asks for. With only the required settings every read happens
+    /// (the optional ones are absent, so none fails and cuts the reading short).
+    fn names_the_worker_reads() -> std::collections::BTreeSet<String> {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            REQUIRED
+                .iter()
+                .find(|(required, _)| *required == name)
+                .map(|(_, value)| value.to_string())
+        })
+        .expect("the required settings alone are a valid configuration");
+        asked.into_inner()
+    }
+
+    /// The names in the first column of docs/deploy.md's `## Configuration` table.
+    fn names_in_deploy_doc() -> std::collections::BTreeSet<String> {
+        let doc = include_str!("../../docs/deploy.md");
+        let table = doc
+            .split("\n## Configuration\n")
+            .nth(1)
+            .expect("docs/deploy.md has a ## Configuration section");
+        table
+            .lines()
+            .take_while(|line| !line.starts_with("## "))
+            .filter_map(|line| line.strip_prefix("| "))
+            .filter_map(|row| row.split(" | ").next())
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+            .filter(|name| is_setting_name(name))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `NAME=` lines of .dev.vars.example, commented out (optional) or not.
+    fn names_in_dev_vars_example() -> std::collections::BTreeSet<String> {
+        include_str!("../../.dev.vars.example")
+            .lines()
+            .map(|line| line.trim_start_matches(['#', ' ']))
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+            .filter(|name| is_setting_name(name))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn is_setting_name(text: &str) -> bool {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    #[test]
+    fn every_setting_the_worker_reads_is_documented_and_no_other() {
+        let read = names_the_worker_reads();
+        assert!(read.contains("CRON_SECRET") && read.contains("GOOGLE_CLIENT_SECRET"));
+        for (list, listed) in [
+            ("docs/deploy.md", names_in_deploy_doc()),
+            (".dev.vars.example", names_in_dev_vars_example()),
+        ] {
+            let unlisted: Vec<_> = read.difference(&listed).collect();
+            let stale: Vec<_> = listed.difference(&read).collect();
+            assert!(
+                unlisted.is_empty() && stale.is_empty(),
+                "{list} lacks {unlisted:?}, which the worker reads, and lists {stale:?}, which it \
+                 does not read"
+            );
+        }
+    }
+
+    #[test]
+    fn each_role_takes_its_own_current_key_and_never_the_other_roles() {
+        let keys = |anon: &str, service: &str| {
+            config_from(&[
+                ("SUPABASE_URL", "https://project.supabase.co"),
+                ("SUPABASE_ANON_KEY", anon),
+                ("SUPABASE_SERVICE_ROLE_KEY", service),
+            ])
+        };
+        assert!(keys("sb_publishable_abc", "sb_secret_def").is_ok());
+        assert!(keys("eyJ.legacy.anon", "eyJ.legacy.service").is_ok());
+        let refused = |result: Result<Config, ConfigError>| match result {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(keys("sb_secret_def", "sb_secret_def")),
+            "SUPABASE_ANON_KEY"
+        );
+        assert_eq!(
+            refused(keys("sb_publishable_abc", "sb_publishable_abc")),
+            "SUPABASE_SERVICE_ROLE_KEY"
+        );
+    }
 
     #[test]
     fn derives_supabase_endpoints_and_defaults() {

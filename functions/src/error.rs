@@ -31,6 +31,9 @@ pub enum ApiError {
         field: String,
         reason: String,
     },
+    /// Fields of what the request names (a post and its destinations) break rules: every
+    /// problem at once, the first also named as `field`.
+    InvalidFields(Vec<Problem>),
     /// The database could not take a value the request carried (a data exception or a check
     /// constraint): the caller's 400, with the database's words for the log only.
     InvalidValue(String),
@@ -39,7 +42,9 @@ pub enum ApiError {
     RateLimited {
         retry_after: u64,
     },
+    /// The call's estimate (`needed`) does not fit in what remains of the monthly credits.
     CreditLimitReached {
+        needed: i64,
         remaining: i64,
         limit: i64,
         resets_at: String,
@@ -54,6 +59,12 @@ pub enum ApiError {
     AuthServiceUnavailable(String),
     /// A social connection endpoint failed (its own codes), with an internal cause for the log.
     Social(SocialFailure, Option<String>),
+    /// A wall time its zone skips (`ambiguous: false`) or repeats (`true`) around a DST change;
+    /// `candidates` are the instants it could mean.
+    LocalTimeUnresolved {
+        ambiguous: bool,
+        candidates: Vec<String>,
+    },
     /// The database refused by one of our rules; `message` was written for users.
     Rejected {
         status: u16,
@@ -66,7 +77,10 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound | Self::ProfileNotFound => 404,
-            Self::InvalidRequest { .. } | Self::InvalidValue(_) => 400,
+            Self::InvalidRequest { .. }
+            | Self::InvalidFields(_)
+            | Self::InvalidValue(_)
+            | Self::LocalTimeUnresolved { .. } => 400,
             Self::RateLimited { .. } => 429,
             Self::CreditLimitReached { .. } | Self::NotTeamMember | Self::Forbidden => 403,
             Self::Provider(error) => match error {
@@ -98,7 +112,7 @@ impl ApiError {
             Self::AuthServiceUnavailable(_) => "auth_service_unavailable",
             Self::Upstream(_) => "upstream_error",
             Self::Misconfigured(_) => "server_misconfigured",
-            Self::InvalidRequest { .. } => "invalid_request",
+            Self::InvalidRequest { .. } | Self::InvalidFields(_) => "invalid_request",
             Self::InvalidValue(_) => "invalid_value",
             Self::RateLimited { .. } => "rate_limited",
             Self::CreditLimitReached { .. } => "credit_limit_reached",
@@ -106,6 +120,10 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::Provider(error) => error.code(),
             Self::InvalidModelOutput => "invalid_model_output",
+            Self::LocalTimeUnresolved {
+                ambiguous: true, ..
+            } => "schedule_time_ambiguous",
+            Self::LocalTimeUnresolved { .. } => "schedule_time_nonexistent",
             Self::Rejected { code, .. } => code,
             Self::Social(failure, _) => failure.code(),
         }
@@ -114,7 +132,27 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             Self::InvalidRequest { field, reason } => return format!("`{field}` {reason}."),
+            Self::InvalidFields(problems) => {
+                if let [first, rest @ ..] = problems.as_slice() {
+                    let more = match rest.len() {
+                        0 => String::new(),
+                        n => format!(" ({n} more in `problems`)"),
+                    };
+                    return format!("`{}` {}.{more}", first.path, first.message);
+                }
+            }
             Self::Rejected { message, .. } => return message.clone(),
+            Self::CreditLimitReached {
+                needed,
+                remaining,
+                limit,
+                resets_at,
+            } => {
+                return format!(
+                    "This call needs an estimated {needed} AI credits, and {remaining} of the monthly {limit} \
+                     remain (they reset at {resets_at})."
+                )
+            }
             _ => {}
         }
         self.fixed_message().to_owned()
@@ -133,12 +171,12 @@ impl ApiError {
             }
             Self::Upstream(_) => "The database returned an unexpected answer.",
             Self::Misconfigured(_) => "The server is misconfigured.",
-            Self::InvalidRequest { .. } => "The request is invalid.",
+            Self::InvalidRequest { .. } | Self::InvalidFields(_) => "The request is invalid.",
             Self::InvalidValue(_) => {
                 "A value in the request has the wrong form or is out of range."
             }
             Self::RateLimited { .. } => "Too many requests. Retry after the indicated delay.",
-            Self::CreditLimitReached { .. } => "The monthly AI credits are used up.",
+            Self::CreditLimitReached { .. } => "Not enough AI credits remain for this call.",
             Self::NotTeamMember => "You are not a member of that team.",
             Self::Forbidden => "You are not allowed to do that.",
             Self::Provider(ProviderError::AuthFailed(_)) => "The AI provider refused the API key.",
@@ -150,6 +188,16 @@ impl ApiError {
             }
             Self::Provider(_) => "The AI provider is unavailable. Try again later.",
             Self::InvalidModelOutput => "The model did not return valid JSON.",
+            Self::LocalTimeUnresolved {
+                ambiguous: true, ..
+            } => {
+                "That local time happens twice in its time zone (the clocks go back): send one of \
+                 `candidates` as `scheduledAt`."
+            }
+            Self::LocalTimeUnresolved { .. } => {
+                "That local time does not exist in its time zone (the clocks jump over it): send \
+                 one of `candidates` as `scheduledAt`."
+            }
             Self::Rejected { .. } => "The request was refused.",
             Self::Social(failure, _) => failure.message(),
         }
@@ -159,13 +207,23 @@ impl ApiError {
     fn details(&self) -> Option<Value> {
         match self {
             Self::InvalidRequest { field, .. } => Some(json!({ "field": field })),
+            Self::InvalidFields(problems) => Some(json!({
+                "field": problems.first().map(|first| &first.path),
+                "problems": problems,
+            })),
             Self::PayloadTooLarge { limit } => Some(json!({ "maxBytes": limit })),
             Self::RateLimited { retry_after } => Some(json!({ "retryAfter": retry_after })),
+            Self::LocalTimeUnresolved { candidates, .. } => {
+                Some(json!({ "field": "localTime", "candidates": candidates }))
+            }
             Self::CreditLimitReached {
+                needed,
                 remaining,
                 limit,
                 resets_at,
-            } => Some(json!({ "remaining": remaining, "limit": limit, "resetsAt": resets_at })),
+            } => Some(json!({
+                "needed": needed, "remaining": remaining, "limit": limit, "resetsAt": resets_at,
+            })),
             _ => None,
         }
     }
@@ -209,27 +267,42 @@ impl ApiError {
     }
 
     pub fn to_response(&self) -> Response {
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            error: Detail<'a>,
-        }
-        #[derive(Serialize)]
-        struct Detail<'a> {
-            code: &'a str,
-            message: String,
-            #[serde(flatten, skip_serializing_if = "Option::is_none")]
-            details: Option<Value>,
-        }
-        let response = Response::json(
-            self.status(),
-            &Envelope {
-                error: Detail {
-                    code: self.code(),
-                    message: self.message(),
-                    details: self.details(),
-                },
+        self.respond(json!({ "code": self.code(), "message": self.message() }))
+    }
+
+    /// The error as OpenAI's API answers one, `{"error": {"message", "type", "param", "code"}}`,
+    /// for the OpenAI-compatible routes: OpenAI's SDKs raise it as their class for the status,
+    /// with this `code`, `type` and `param`. The details the worker adds stay beside them.
+    pub fn to_openai_response(&self) -> Response {
+        let param = match self {
+            Self::InvalidRequest { field, .. } => Some(field.as_str()),
+            Self::Rejected { code, .. } if code.starts_with("model_") => Some("model"),
+            _ => None,
+        };
+        self.respond(json!({
+            "message": self.message(), "type": self.openai_type(), "param": param, "code": self.code(),
+        }))
+    }
+
+    /// The `type` OpenAI gives an error of this status.
+    fn openai_type(&self) -> &'static str {
+        match self {
+            Self::CreditLimitReached { .. } => "insufficient_quota",
+            _ => match self.status() {
+                429 => "requests",
+                500.. => "server_error",
+                _ => "invalid_request_error",
             },
-        );
+        }
+    }
+
+    /// `{"error": fields + details}` with the error's status and headers.
+    fn respond(&self, mut fields: Value) -> Response {
+        if let (Some(Value::Object(details)), Value::Object(fields)) = (self.details(), &mut fields)
+        {
+            fields.extend(details);
+        }
+        let response = Response::json(self.status(), &json!({ "error": fields }));
         if let Some(seconds) = self.retry_after() {
             return response.with_header("retry-after", seconds.to_string());
         }
@@ -240,6 +313,24 @@ impl ApiError {
                 response.with_header("location", location.clone())
             }
             _ => response,
+        }
+    }
+}
+
+/// One refused field: where it is (`destinations[1].body`), a stable code and why.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            code,
+            message: message.into(),
         }
     }
 }
@@ -316,6 +407,77 @@ mod tests {
         assert_eq!(response.status, 405);
         assert_eq!(response.header("allow"), Some("GET"));
         assert_eq!(body_json(&response)["error"]["code"], "method_not_allowed");
+    }
+
+    #[test]
+    fn rule_violations_list_every_problem_and_name_the_first() {
+        let error = ApiError::InvalidFields(vec![
+            Problem::new(
+                "destinations[0].body",
+                "too_long",
+                "x allows at most 280 characters",
+            ),
+            Problem::new(
+                "destinations[1].options.boardId",
+                "invalid_option",
+                "is required",
+            ),
+        ]);
+        let body = body_json(&error.to_response());
+        assert_eq!((error.status(), error.code()), (400, "invalid_request"));
+        assert_eq!(body["error"]["field"], "destinations[0].body");
+        assert_eq!(
+            body["error"]["message"],
+            "`destinations[0].body` x allows at most 280 characters. (1 more in `problems`)"
+        );
+        assert_eq!(
+            body["error"]["problems"][1],
+            json!({"path": "destinations[1].options.boardId", "code": "invalid_option", "message": "is required"})
+        );
+    }
+
+    #[test]
+    fn a_credit_refusal_says_what_the_call_needs_beside_what_remains() {
+        let error = ApiError::CreditLimitReached {
+            needed: 60,
+            remaining: 40,
+            limit: 100,
+            resets_at: "2026-01-01T00:00:00+00:00".into(),
+        };
+        let body = body_json(&error.to_response());
+        assert_eq!(
+            (&body["error"]["needed"], &body["error"]["remaining"]),
+            (&json!(60), &json!(40))
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("needs an estimated 60") && message.contains("40 of the monthly 100"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_openai_shape_has_message_type_param_and_code() {
+        let invalid = ApiError::InvalidRequest {
+            field: "messages[0].role".into(),
+            reason: "is unknown".into(),
+        };
+        assert_eq!(
+            body_json(&invalid.to_openai_response()),
+            json!({"error": {"message": "`messages[0].role` is unknown.", "type": "invalid_request_error",
+                             "param": "messages[0].role", "code": "invalid_request", "field": "messages[0].role"}})
+        );
+        let limited = ApiError::RateLimited { retry_after: 7 }.to_openai_response();
+        assert_eq!(
+            (limited.status, limited.header("retry-after")),
+            (429, Some("7"))
+        );
+        assert_eq!(body_json(&limited)["error"]["type"], "requests");
+        let error = ApiError::Upstream("x".into());
+        assert_eq!(
+            body_json(&error.to_openai_response())["error"],
+            json!({"message": error.message(), "type": "server_error", "param": null, "code": "upstream_error"})
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod error;
 #[cfg(target_arch = "wasm32")]
 mod glue;
 pub mod http;
+pub mod ids;
 pub mod infra;
 pub mod jobs;
 pub mod ops;
@@ -16,11 +17,13 @@ pub mod platforms;
 mod proptests;
 pub mod publishing;
 pub mod routes;
+pub mod scheduled;
 pub mod scope;
 pub mod social;
 pub mod teams;
 #[cfg(test)]
 mod test_support;
+pub mod valid;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
@@ -33,7 +36,7 @@ use http::router::{self, Auth, Resolution};
 use http::{Request, Response, UnreadBody};
 use infra::clock::Clock;
 use infra::observability::{RequestId, RequestLog};
-use routes::ROUTES;
+use routes::{OPENAI_COMPATIBLE, ROUTES};
 use scope::{Background, Scope};
 
 /// A response plus the request's log line and those its work added, which the platform glue
@@ -89,9 +92,18 @@ pub async fn handle_unread(
     };
     let (response, error) = match outcome {
         Ok(response) => (response, None),
+        Err(error) if route.is_some_and(|route| OPENAI_COMPATIBLE.contains(&route)) => {
+            (error.to_openai_response(), Some(error))
+        }
         Err(error) => (error.to_response(), Some(error)),
     };
     let duration_ms = clock.unix_millis() - started_ms;
+    let response = scope
+        .headers()
+        .into_iter()
+        .fold(response, |response, (name, value)| {
+            response.with_header(name, value)
+        });
     let response = cors::decorate(response, &request.headers, origins)
         .with_header(RequestId::HEADER, request_id.as_str())
         .with_header("Server-Timing", scope.server_timing(duration_ms));
@@ -165,6 +177,7 @@ async fn dispatch(
             let authenticating = auth::authenticate(&request.headers, config, now);
             let caller = scope.timed("auth", authenticating).await?;
             *user_id = Some(caller.user.id.clone());
+            http::spelling::check_team_id(route.team_id, request)?;
             handler(&Cx::new(config, request, scope, route, caller)).await
         }
     }
@@ -277,6 +290,27 @@ mod tests {
         assert_eq!(body["error"]["code"], "method_not_allowed");
         assert_eq!(wrong_method.response.header("allow"), Some("GET"));
         assert_eq!(log_fields(&wrong_method)["route"], "/healthz");
+    }
+
+    #[tokio::test]
+    async fn the_openai_compatible_routes_answer_errors_in_openais_shape() {
+        for (method, path) in [
+            ("POST", "/v1/chat/completions"),
+            ("GET", "/v1/models"),
+            ("DELETE", "/v1/models"),
+        ] {
+            let (handled, body) = send(request(method, path, &[]), &unreachable_supabase()).await;
+            let error = &body["error"];
+            assert!(
+                handled.response.status >= 400
+                    && ["message", "type", "param", "code"]
+                        .iter()
+                        .all(|field| error.get(field).is_some()),
+                "{method} {path}: {body}"
+            );
+        }
+        let (_, body) = send(request("GET", "/v1/me", &[]), &unreachable_supabase()).await;
+        assert!(body["error"].get("type").is_none(), "{body}");
     }
 
     #[tokio::test]
@@ -415,13 +449,19 @@ mod tests {
             ("SUPABASE_SERVICE_ROLE_KEY", "service-role-key"),
             ("CRON_SECRET", "cron-secret-of-at-least-thirty-two-bytes"),
         ]);
-        let cron_routes = ROUTES
-            .iter()
-            .filter(|route| route.template.starts_with("/v1/cron/"));
+        let cron_routes = ROUTES.iter().filter(|route| {
+            let cron = matches!(route.auth, Auth::Cron(_));
+            assert_eq!(
+                cron,
+                route.template.starts_with("/v1/cron/") || route.template == "/readyz/deep",
+                "{route:?}"
+            );
+            cron
+        });
         for route in cron_routes {
-            assert!(matches!(route.auth, Auth::Cron(_)), "{route:?}");
             let wrong = [("Authorization", "Bearer not-the-cron-secret")];
-            let (handled, body) = send(request("POST", route.template, &wrong), &config).await;
+            let attempt = request(route.method.as_str(), route.template, &wrong);
+            let (handled, body) = send(attempt, &config).await;
             assert_eq!(handled.response.status, 403, "{route:?}");
             assert_eq!(body["error"]["code"], "forbidden");
         }

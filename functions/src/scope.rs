@@ -1,7 +1,7 @@
 //! What one request runs with besides its input: the clock, the time its steps took (answered
-//! as `Server-Timing`), log lines of its own beside the request's, and the work it leaves to
-//! finish after the response has gone out (the platform keeps the request alive for it:
-//! `waitUntil`).
+//! as `Server-Timing`), headers its steps add to the answer, log lines of its own beside the
+//! request's, and the work it leaves to finish after the response has gone out (the platform
+//! keeps the request alive for it: `waitUntil`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -18,6 +18,7 @@ pub struct Scope<'a> {
     clock: &'a dyn Clock,
     deferred: RefCell<Vec<Background>>,
     timings: RefCell<Vec<(&'static str, f64)>>,
+    headers: RefCell<Vec<(&'static str, String)>>,
     log_lines: RefCell<Vec<String>>,
 }
 
@@ -27,6 +28,7 @@ impl<'a> Scope<'a> {
             clock,
             deferred: RefCell::default(),
             timings: RefCell::default(),
+            headers: RefCell::default(),
             log_lines: RefCell::default(),
         }
     }
@@ -54,6 +56,21 @@ impl<'a> Scope<'a> {
             .map(|(name, millis)| format!("{name};dur={millis:.1}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Headers for the answer, whether it succeeds or fails (e.g. a rate window's state); each
+    /// replaces an earlier one of the same name.
+    pub fn set_headers(&self, headers: impl IntoIterator<Item = (&'static str, String)>) {
+        let mut kept = self.headers.borrow_mut();
+        for (name, value) in headers {
+            kept.retain(|(known, _)| !known.eq_ignore_ascii_case(name));
+            kept.push((name, value));
+        }
+    }
+
+    /// The headers from `set_headers`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        self.headers.borrow().clone()
     }
 
     /// Leaves `work` to run after the response.
@@ -101,6 +118,18 @@ mod tests {
         assert_eq!(
             scope.server_timing(20.25),
             "auth;dur=1.5, provider;dur=12.0, total;dur=20.2"
+        );
+    }
+
+    #[test]
+    fn a_later_header_replaces_one_of_the_same_name() {
+        let clock = Ticking(std::cell::Cell::new(0.0));
+        let scope = Scope::new(&clock);
+        scope.set_headers([("RateLimit", "r=2".into()), ("X-Other", "a".into())]);
+        scope.set_headers([("ratelimit", "r=1".into())]);
+        assert_eq!(
+            scope.headers(),
+            [("X-Other", "a".to_owned()), ("ratelimit", "r=1".to_owned())]
         );
     }
 }

@@ -1,4 +1,5 @@
-//! Test fixtures: signing keys, token minting, and a tiny JWKS server on 127.0.0.1.
+//! Test fixtures: signing keys, token minting, a tiny JWKS server on 127.0.0.1, a guard for
+//! code that must give up without waiting, and the crate's own sources for rules about them.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -177,4 +178,38 @@ impl JwksServer {
     pub fn recover(&self) {
         self.served.lock().unwrap().failure_status = None;
     }
+}
+
+/// The outcome of `giving_up`, which must end without waiting: if it does not end within 10 s,
+/// the test fails instead of hanging for as long as a bug made it wait.
+pub async fn without_waiting<T>(giving_up: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), giving_up)
+        .await
+        .expect("gives up at once instead of waiting")
+}
+
+/// The crate's Rust sources outside the folders `skip` names, as (path below `src/`, text):
+/// what the tests of the crate's structural rules read.
+pub fn crate_sources(skip: &[&str]) -> Vec<(String, String)> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut sources = Vec::new();
+    let mut folders = vec![src.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                if !skip.contains(&name.as_str()) {
+                    folders.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                sources.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    sources
 }

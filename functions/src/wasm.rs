@@ -8,7 +8,10 @@ use futures::StreamExt;
 use wasm_bindgen::JsCast;
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_log, event, web_sys, Context, Env, ResponseBody, ResponseBuilder};
+use worker::{
+    console_log, event, web_sys, BatchMessageBuilder, Context, Env, MessageBatch, MessageBuilder,
+    Queue, ResponseBody, ResponseBuilder, ScheduleContext, ScheduledEvent,
+};
 
 use crate::config::{Config, ConfigError};
 use crate::glue;
@@ -19,7 +22,13 @@ thread_local! {
     /// The settings, read once per isolate: a Worker's vars and secrets are fixed for an
     /// isolate's life (changing them deploys a new version, which runs in new isolates).
     static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+    /// The queue of publishing wake-ups (`PUBLISH_WAKEUPS`), fixed for an isolate as the
+    /// settings are; `None` where the deployment binds none.
+    static WAKEUP_QUEUE: OnceCell<Option<Queue>> = const { OnceCell::new() };
 }
+
+/// The binding that names the queue of publishing wake-ups in wrangler.toml.
+const WAKEUP_QUEUE_BINDING: &str = "PUBLISH_WAKEUPS";
 
 #[event(start)]
 fn start() {
@@ -34,11 +43,8 @@ async fn fetch(
 ) -> worker::Result<web_sys::Response> {
     let body = PlatformBody(&request);
     let request = neutral_request(&request)?;
-    let config = CONFIG.with(|config| {
-        config
-            .get_or_init(|| Rc::new(Config::from_lookup(|name| setting(&env, name))))
-            .clone()
-    });
+    let config = config_of(&env);
+    bind_wakeup_queue(&env);
     let handled = crate::handle_unread(request, body, &config, &WallClock).await;
     for line in std::iter::once(&handled.log_line).chain(&handled.more_log_lines) {
         console_log!("{line}");
@@ -53,6 +59,78 @@ async fn fetch(
         });
     }
     platform_response(handled.response)
+}
+
+/// A Cron Trigger (wrangler.toml's `[triggers]`): the sweeps pg_cron also asks for, run to the
+/// end (a scheduled event has no response to send first).
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let config = config_of(&env);
+    bind_wakeup_queue(&env);
+    for handled in crate::scheduled::run(&event.cron(), &config, &WallClock).await {
+        for line in std::iter::once(&handled.log_line).chain(&handled.more_log_lines) {
+            console_log!("{line}");
+        }
+        for work in handled.deferred {
+            if let Some(line) = work.await {
+                console_log!("{line}");
+            }
+        }
+    }
+}
+
+/// A publishing wake-up came due (see `publishing::on_time`). A failed run is retried by the
+/// queue; one that never succeeds leaves its posts to the next minute's sweep.
+#[event(queue)]
+async fn queue(
+    _wakeups: MessageBatch<serde_json::Value>,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<()> {
+    let config = config_of(&env);
+    let config = (*config)
+        .as_ref()
+        .map_err(|error| worker::Error::RustError(error.to_string()))?;
+    let tally = crate::publishing::on_time::wake_up(config, &WallClock)
+        .await
+        .map_err(worker::Error::RustError)?;
+    console_log!(
+        "{}",
+        serde_json::json!({ "event": "publishing_wakeup", "tally": tally })
+    );
+    Ok(())
+}
+
+/// Sends one wake-up message per delay (see `infra::wakeups`).
+pub(crate) async fn send_wakeups(delays: &[u32]) -> Result<(), String> {
+    let Some(queue) = WAKEUP_QUEUE.with(|queue| queue.get().cloned().flatten()) else {
+        return Err(format!("no {WAKEUP_QUEUE_BINDING} queue is bound"));
+    };
+    let messages = delays.iter().map(|&delay| {
+        MessageBuilder::new(serde_json::json!({ "delaySeconds": delay }))
+            .delay_seconds(delay)
+            .build()
+    });
+    queue
+        .send_batch(BatchMessageBuilder::new().messages(messages).build())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// The queue publishing wake-ups go to, bound once per isolate for `send_wakeups`.
+fn bind_wakeup_queue(env: &Env) {
+    WAKEUP_QUEUE.with(|queue| {
+        queue.get_or_init(|| env.queue(WAKEUP_QUEUE_BINDING).ok());
+    });
+}
+
+/// The settings, read from `env` once per isolate.
+fn config_of(env: &Env) -> Rc<Result<Config, ConfigError>> {
+    CONFIG.with(|config| {
+        config
+            .get_or_init(|| Rc::new(Config::from_lookup(|name| setting(env, name))))
+            .clone()
+    })
 }
 
 /// Secrets first, then plain vars: a value may be either, depending on the environment.

@@ -578,7 +578,19 @@ grant execute on function public.set_ai_prompt_logging(boolean, uuid) to authent
 -- is skipped (null). pg_net waits up to five minutes (its default is 5 s): a cron endpoint works
 -- while the request is open (publishing claims batches for ~25 s, and a batch's video uploads
 -- can take longer), and Cloudflare cancels a request's work when its client hangs up.
-create extension if not exists pg_cron;
+-- Both extensions as hosted Supabase installs them: pg_cron in pg_catalog (its jobs in schema
+-- cron), pg_net in extensions (its functions in schema net). Where pg_net is not available (the
+-- local stacks), sql/50_net.sql provides schema net as a stand-in.
+create extension if not exists pg_cron with schema pg_catalog;
+do $$
+begin
+    if exists (select from pg_available_extensions where name = 'pg_net') then
+        create extension if not exists pg_net with schema extensions;
+    elsif not exists (select from pg_namespace where nspname = 'net') then
+        raise exception 'pg_net is neither available nor stood in for (sql/50_net.sql)';
+    end if;
+end
+$$;
 
 create function app_private.request_worker(path text)
 returns bigint

@@ -1,7 +1,7 @@
 -- The AI proxy's tables and RPCs: keys never readable, credits reserved/settled/released
 -- correctly, the allowance and the rate window enforced, the monthly reset idempotent.
 begin;
-select plan(39);
+select plan(41);
 
 select tests.create_user('ai-alice@test.local') as alice \gset
 select tests.create_user('ai-bob@test.local') as bob \gset
@@ -41,7 +41,7 @@ select is_empty('select from public.ai_provider_configs', 'others'' configuratio
 select tests.clear_authentication();
 
 select ok(not has_function_privilege('authenticated',
-        'public.reserve_ai_credits(uuid,text,text,public.ai_provider,integer,integer,integer,uuid,public.ai_provider,text,boolean)',
+        'public.reserve_ai_credits(uuid,text,text,public.ai_provider,integer,integer,integer,uuid,public.ai_provider,text,boolean,text)',
             'execute')
     and not has_function_privilege('anon', 'public.settle_ai_credits(uuid,text,integer,integer,integer,integer,text,public.ai_provider)', 'execute')
     and has_function_privilege('service_role', 'public.release_ai_credits(uuid,text,integer)', 'execute'),
@@ -55,7 +55,9 @@ select is(current_setting('synchronous_commit'), 'off',
 select is(:'reservation'::jsonb - '{request_id,config_id,resets_at}'::text[],
     jsonb_build_object('status', 'reserved', 'provider', 'openai', 'model', 'flat-4', 'base_url', null,
         'encrypted_api_key', 'c2VhbGVkLWtleQ==', 'api_key_version', 'v1', 'log_prompts', false,
-        'reserved', 4, 'remaining', 196, 'limit', 200),
+        'reserved', 4, 'remaining', 196, 'limit', 200,
+        'window', jsonb_build_object('limit', 10, 'remaining', 9, 'reset', (:'reservation'::jsonb #> '{window,reset}'),
+            'length', 60)),
     'the reservation names the active config and prices its model');
 select is((select (used, reserved)::text from public.ai_credit_ledger where subject_id = :'alice'), '(0,4)',
     'the estimate is held as reserved');
@@ -80,10 +82,16 @@ select is((select (status, error_code, credits)::text from public.ai_requests wh
 insert into public.ai_subjects (subject_id, plan) values (:'bob', 'tiny');
 insert into public.ai_provider_configs (id, user_id, provider, text_model, is_active)
 values (gen_random_uuid(), :'bob', 'openai', 'flat-4', true);
-select public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0);
+select public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0) ->> 'request_id' as bob_first \gset
 select public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0);
 select is(public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0) - 'resets_at',
-    '{"status": "credit_limit_reached", "remaining": 2, "limit": 10}', 'over the allowance: refused with what remains');
+    '{"status": "credit_limit_reached", "needed": 4, "remaining": 2, "limit": 10}',
+    'over the allowance: refused with what the call needs and what remains');
+select is((select count from app_private.rate_windows where subject = :'bob' and action = 'ai_request'), 2,
+    'a call refused for its credits takes no slot of the window');
+select public.release_ai_credits(:'bob_first', 'provider_unavailable', 1);
+select is(public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0) ->> 'status', 'reserved',
+    'with credits free again, the window''s third call is granted');
 select ok((public.reserve_ai_credits(:'bob', 'generate-text', 'text', 'openai', 1, 1, 0) ->> 'status') = 'rate_limited'
     and (public.reserve_ai_credits(:'bob', 'x', 'text', 'openai', 1, 1, 0) ->> 'retry_after')::int between 1 and 60,
     'over the rate: refused with the seconds until the window ends');

@@ -2,7 +2,7 @@
 -- key never follows a changed base URL, the platform's key runs priced models only, and a
 -- settlement never takes the ledger past its allowance.
 begin;
-select plan(32);
+select plan(33);
 
 select tests.create_user('keys-alice@test.local') as alice \gset
 select tests.create_user('keys-bob@test.local') as bob \gset
@@ -70,13 +70,13 @@ select public.reserve_ai_credits(:'alice', 'generate-text', 'text', 'openai', 1,
 select is((:'own'::jsonb ->> 'base_url', :'own'::jsonb ->> 'encrypted_api_key')::text, '(https://z.example/v1,a2V5LXo=)',
     'an own key comes with its base URL');
 select public.reserve_ai_credits(:'alice', 'jobs/draft', 'text', 'openai', 1, 1, 0, requested_provider => 'gemini') as other \gset
-select is(:'other'::jsonb - '{request_id,model,log_prompts,reserved,remaining,limit,resets_at}'::text[],
+select is(:'other'::jsonb - '{request_id,model,log_prompts,reserved,remaining,limit,resets_at,window}'::text[],
     '{"status": "reserved", "provider": "gemini", "base_url": null, "config_id": null, "encrypted_api_key": null,
       "api_key_version": null}',
     'a request for another provider gets neither the key nor the base URL');
 select public.reserve_ai_credits(:'alice', 'moderate', 'text', 'openai', 1, 1, 0, requested_provider => 'openai',
     requested_model => 'omni-moderation-latest', platform_only => true) as moderation \gset
-select is(:'moderation'::jsonb - '{request_id,log_prompts,reserved,remaining,limit,resets_at}'::text[],
+select is(:'moderation'::jsonb - '{request_id,log_prompts,reserved,remaining,limit,resets_at,window}'::text[],
     '{"status": "reserved", "provider": "openai", "model": "omni-moderation-latest", "base_url": null,
       "config_id": null, "encrypted_api_key": null, "api_key_version": null}',
     'moderation ignores the caller''s configuration');
@@ -128,12 +128,13 @@ select is((select credits from public.ai_requests where id = :'small'), 7::bigin
 select throws_ok($$update public.ai_credit_ledger set used = 8 where subject_id = '$$ || :'carol' || $$'$$, '23514', null,
     'the ledger itself refuses used + reserved over the allowance');
 
--- A provider answer of the wrong shape is charged at the reservation.
-select ok(public.charge_ai_reservation(:'other_open', 'provider_unavailable', 9), 'a malformed answer is charged');
+-- A call whose caller got an error is released, whatever the provider did (#26): no charge.
+select hasnt_function('public', 'charge_ai_reservation', 'no way is left to charge a failed call');
+select ok(public.release_ai_credits(:'other_open', 'invalid_model_output', 9), 'an invalid answer is released');
 select is((select (status, error_code, credits)::text from public.ai_requests where id = :'other_open'),
-    '(failed,provider_unavailable,3)', '... at its reservation, logged as failed');
-select is((select (used, reserved)::text from public.ai_credit_ledger where subject_id = :'carol'), '(10,0)',
-    '... and moved from reserved to used');
+    '(failed,invalid_model_output,0)', '... logged as failed, at no cost');
+select is((select (used, reserved)::text from public.ai_credit_ledger where subject_id = :'carol'), '(7,0)',
+    '... and its reservation returned');
 
 select * from finish();
 rollback;

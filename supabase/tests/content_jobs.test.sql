@@ -136,8 +136,8 @@ select is(public.claim_content_jobs(:'worker_b', 1, 60, batch_id => :'batch'), '
     'another lane (executor) gets nothing while the batch runs at its concurrency');
 update public.content_jobs set state = 'failed' where batch_id = :'batch' and batch_index = 0;
 update public.content_jobs set state = 'done' where batch_id = :'batch' and batch_index in (1, 2);
-select is((select (completed, failed, state)::text from public.content_batches where id = :'batch'), '(2,1,done)',
-    'the counters follow the jobs, and the batch is done when all are');
+select is((select (completed, failed, state)::text from public.content_batches where id = :'batch'), '(2,1,partial)',
+    'the counters follow the jobs, and the batch is finished when all are (partial: one failed)');
 select tests.authenticate_as(:'outsider');
 select is_empty(format($$select from public.content_batches where id = %L$$, :'batch'), 'other teams cannot read batches');
 select tests.clear_authentication();

@@ -14,6 +14,8 @@ select tests.create_team(:'owner', 'Alpha') as team \gset
 select tests.add_team_member(:'team', :'admin', 'admin');
 select tests.add_team_member(:'team', :'member');
 select tests.create_team(:'other', 'Beta') as other_team \gset
+-- A free seat: a full team is not invited into (invitation_conflicts_and_local_times.test.sql).
+update public.teams set member_cap = 4 where id = :'team';
 
 -- Creating.
 select tests.authenticate_as(:'owner');
@@ -76,6 +78,8 @@ select throws_ok(format('select public.get_team_invitation(%L)', :'token'), '425
     'anon cannot look a token up');
 
 -- Accepting.
+select tests.authenticate_as_service_role();
+update public.teams set member_cap = 3 where id = :'team';
 select tests.authenticate_as(:'other');
 select throws_ok(
     format('select public.accept_team_invitation(%L)', :'token'), '42501',
@@ -106,12 +110,16 @@ select is(
     array['invitation.created', 'invitation.created', 'invitation.accepted', 'member.added'],
     'creating and accepting invitations are audited');
 
--- Expired, unverified, already a member.
+-- Expired, unverified, already a member (who joined after being invited).
+select tests.clear_authentication();
+update public.teams set member_cap = 10 where id = :'team';
+select tests.create_user('late@test.local') as late \gset
 select tests.authenticate_as(:'owner');
 select token as expired_token from public.create_team_invitation(:'team', 'other@test.local') \gset
 select token as unverified_token from public.create_team_invitation(:'team', 'unverified@test.local') \gset
-select token as member_token from public.create_team_invitation(:'team', 'member@test.local') \gset
+select token as member_token from public.create_team_invitation(:'team', 'late@test.local') \gset
 select tests.clear_authentication();
+select tests.add_team_member(:'team', :'late');
 update public.team_invitations set expires_at = now() - interval '1 second'
 where token_hash = extensions.digest(:'expired_token', 'sha256');
 select tests.authenticate_as(:'other');
@@ -122,7 +130,7 @@ select tests.authenticate_as(:'unverified');
 select throws_ok(
     format('select public.accept_team_invitation(%L)', :'unverified_token'), '42501',
     'confirm your email address before responding to an invitation', 'accepting requires a verified email');
-select tests.authenticate_as(:'member');
+select tests.authenticate_as(:'late');
 select throws_ok(
     format('select public.accept_team_invitation(%L)', :'member_token'), '23505', 'you are already a member of this team',
     'a member cannot join twice');
@@ -132,7 +140,7 @@ select tests.authenticate_as(:'other');
 select throws_ok(
     format('select public.decline_team_invitation(%L)', :'member_token'), '42501',
     'this invitation was sent to a different email address', 'nobody can decline someone else''s invitation');
-select tests.authenticate_as(:'member');
+select tests.authenticate_as(:'late');
 select lives_ok(format('select public.decline_team_invitation(%L)', :'member_token'), 'the invitee can decline');
 select throws_ok(
     format('select public.accept_team_invitation(%L)', :'member_token'), 'P0001',
@@ -156,7 +164,7 @@ select throws_ok(
 select tests.clear_authentication();
 select is(
     (select array_agg(format('%s %s', email, status) order by email) from public.team_invitations where team_id = :'team'),
-    array['invitee@test.local accepted', 'member@test.local declined', 'other@test.local pending',
+    array['invitee@test.local accepted', 'late@test.local declined', 'other@test.local pending',
           'second@test.local revoked', 'unverified@test.local pending'],
     'accepted, declined, revoked and expired (still pending) invitations are all kept');
 select is(

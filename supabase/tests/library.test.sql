@@ -23,6 +23,7 @@ select ok(
 -- Objects as Storage would store them after uploads by each team.
 insert into storage.objects (bucket_id, name, owner_id) values
     ('library', :'team' || '/logo.png', :'member'),
+    ('library', :'team' || '/logo-copy.png', :'member'),
     ('library', :'other_team' || '/secret.png', :'other');
 
 select tests.authenticate_as(:'member');
@@ -47,7 +48,8 @@ select is(tests.rows_affected(format('delete from public.content_library_assets 
 
 -- Storage objects.
 select is(
-    (select array_agg(name) from storage.objects where bucket_id = 'library'), array[:'team' || '/logo.png'],
+    (select array_agg(name order by name) from storage.objects where bucket_id = 'library'),
+    array[:'team' || '/logo-copy.png', :'team' || '/logo.png'],
     'a member sees their team''s library objects only');
 select is(
     tests.rows_affected(format('select from storage.objects where name = %L', :'other_team' || '/secret.png')), 0,

@@ -73,8 +73,8 @@ select is(public.submit_post(:'member', :'post', now() + interval '1 hour', 'Eur
 select is((select array_agg(distinct status)::text from public.post_destinations where post_id = :'post'),
     '{pending_approval}', 'every destination waits');
 select tests.authenticate_as(:'member');
-select is(tests.rows_affected($$update public.scheduled_posts set body = 'changed after submitting' where id = '$$ || :'post' || $$'$$),
-    0, 'a submitted post cannot be edited');
+select throws_like($$update public.scheduled_posts set body = 'changed after submitting' where id = '$$ || :'post' || $$'$$,
+    '%post_not_editable%', 'a submitted post cannot be edited (409 post_not_editable)');
 select tests.clear_authentication();
 select is(public.review_post(:'member', :'post', true) ->> 'status', 'forbidden', 'members cannot approve');
 select is(public.review_post(:'owner', :'post', false, 'Tone it down') ->> 'status', 'rejected', 'the owner rejects');

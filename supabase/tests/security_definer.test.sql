@@ -48,6 +48,8 @@ select is_empty(
           'respond_to_team_invitation(uuid,boolean) for authenticated',
           'create_chat_channel(uuid,text,uuid[]) for authenticated',
           'open_direct_channel(uuid,uuid) for authenticated',
+          -- Pure: reads only Postgres's time zone data (an app can preview a local time).
+          'resolve_local_time(timestamp without time zone,text) for authenticated',
           -- Team owner/admin (checked inside), or the caller for their own calls.
           'set_ai_prompt_logging(boolean,uuid) for authenticated'
       ])

@@ -45,19 +45,22 @@ values ('library', :'team' || '/big.png', '{"size": 31457280, "mimetype": "image
 select tests.authenticate_as(:'member');
 insert into public.content_library_assets (team_id, object_path, mime_type, size_bytes)
 values (:'team', :'team' || '/big.png', 'image/gif', 1) returning id as big_asset \gset
-insert into public.content_library_assets (team_id, object_path, mime_type, size_bytes)
-values (:'team', :'team' || '/later.png', 'image/png', 1) returning id as later_asset \gset
 select is((select (size_bytes, mime_type)::text from public.content_library_assets where id = :'big_asset'),
     '(31457280,image/png)', 'the size and type a client claims are replaced by Storage''s');
-select is((select size_bytes from public.content_library_assets where id = :'later_asset'), null,
-    'a row whose file is not uploaded yet has no size');
+select throws_ok(format($$insert into public.content_library_assets (team_id, object_path, mime_type, size_bytes)
+                          values (%L, %L, 'image/png', 1)$$, :'team', :'team' || '/later.png'),
+    '23503', null, 'a row whose file is not uploaded yet is refused (issue #26)');
 select throws_ok(format('update public.content_library_assets set size_bytes = 1 where id = %L', :'big_asset'),
     '42501', null, 'clients cannot write the size');
 select tests.clear_authentication();
 insert into storage.objects (bucket_id, name, metadata)
 values ('library', :'team' || '/later.png', '{"size": 2048, "mimetype": "image/jpeg", "eTag": "\"e2\""}');
+select tests.authenticate_as(:'member');
+insert into public.content_library_assets (team_id, object_path) values (:'team', :'team' || '/later.png')
+returning id as later_asset \gset
+select tests.clear_authentication();
 select is((select (size_bytes, mime_type)::text from public.content_library_assets where id = :'later_asset'),
-    '(2048,image/jpeg)', 'an upload after the row fills in its size and type');
+    '(2048,image/jpeg)', 'a row written after the upload takes its size and type');
 update storage.objects set metadata = metadata || '{"size": 4096}' where name = :'team' || '/later.png';
 select is((select size_bytes from public.content_library_assets where id = :'later_asset'), 4096::bigint,
     'a replaced file''s size follows');

@@ -14,6 +14,9 @@ from supabase import Client, ClientOptions, create_client
 SUPABASE_URL = os.environ.get("E2E_SUPABASE_URL", "")
 ANON_KEY = os.environ.get("E2E_ANON_KEY", "")
 SERVICE_ROLE_KEY = os.environ.get("E2E_SERVICE_ROLE_KEY", "")
+# The current keys (not JWTs) of the same two roles.
+PUBLISHABLE_KEY = os.environ.get("E2E_PUBLISHABLE_KEY", "")
+SECRET_KEY = os.environ.get("E2E_SECRET_KEY", "")
 WORKER_URL = os.environ.get("E2E_WORKER_URL", "")
 SEED_PASSWORD = "password123"
 

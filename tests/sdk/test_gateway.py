@@ -2,8 +2,17 @@
 
 import httpx
 import pytest
+from postgrest.exceptions import APIError
 
-from conftest import ANON_KEY, SERVICE_ROLE_KEY, SUPABASE_URL
+from conftest import (
+    ANON_KEY,
+    PUBLISHABLE_KEY,
+    SECRET_KEY,
+    SERVICE_ROLE_KEY,
+    SUPABASE_URL,
+    new_client,
+    unique_email,
+)
 
 
 def test_rest_root_describes_the_schema_as_postgrest_does():
@@ -67,3 +76,35 @@ def test_answers_carry_the_cors_headers_a_browser_reads():
         assert response.headers["access-control-allow-origin"] in ("*", "http://localhost:5173")
     exposed = response.headers["access-control-expose-headers"].lower()
     assert "content-range" in exposed  # supabase-js reads counts from it
+
+
+def test_the_current_keys_act_as_their_roles_through_the_sdk():
+    # supabase-py sends the key as `apikey` and, with no one signed in, as the bearer too.
+    admin = new_client(SECRET_KEY)
+    email = unique_email("sb-keys")
+    created = admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True})
+    assert created.user.email == email
+    assert admin.table("profiles").select("id").eq("id", created.user.id).execute().data != []
+
+    app = new_client(PUBLISHABLE_KEY)
+    with pytest.raises(APIError) as refused:  # anon: no grant on profiles at all
+        app.table("profiles").select("id").execute()
+    assert refused.value.code == "42501"
+    app.auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert [row["id"] for row in app.table("profiles").select("id").execute().data] == [created.user.id]
+
+
+def test_a_secret_key_is_refused_where_hosted_refuses_it():
+    def teams(headers):
+        return httpx.get(f"{SUPABASE_URL}/rest/v1/teams?select=id", headers=headers)
+
+    from_a_browser = teams({"apikey": SECRET_KEY, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})
+    assert (from_a_browser.status_code, from_a_browser.json()["message"]) == (
+        401,
+        "Forbidden use of secret API key in browser",
+    )
+    only_as_bearer = teams({"Authorization": f"Bearer {SECRET_KEY}"})
+    assert (only_as_bearer.status_code, only_as_bearer.json()["message"]) == (401, "No API key found in request")
+    another_key_as_bearer = teams({"apikey": PUBLISHABLE_KEY, "Authorization": f"Bearer {SECRET_KEY}"})
+    assert (another_key_as_bearer.status_code, another_key_as_bearer.json()["message"]) == (401, "Invalid API key")
+    assert teams({"apikey": SECRET_KEY}).status_code == 200

@@ -24,6 +24,7 @@ def client(admin) -> openai.OpenAI:
 def test_lists_models(client):
     models = {model.id: model.owned_by for model in client.models.list()}
     assert models.get("gpt-4o-mini") == "openai"
+    assert models.get("gpt-image-1") == "openai", "the platform's image models are listed too"
     configured = httpx.put(
         f"{WORKER_URL}/v1/ai/configs",
         json={"provider": "xai", "models": {"chat": "grok-4-fast", "image": "grok-2-image"}},
@@ -61,9 +62,27 @@ def test_streamed_chat_completion_with_usage(client):
 def test_errors_are_the_sdks_exceptions(client):
     with pytest.raises(openai.BadRequestError) as invalid:
         client.chat.completions.create(model="gpt-4o-mini", messages=[])
-    assert invalid.value.body["field"] == "messages"
-    with pytest.raises(openai.RateLimitError):
+    assert (invalid.value.status_code, invalid.value.code, invalid.value.param, invalid.value.type) == (
+        400, "invalid_request", "messages", "invalid_request_error")
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.chat.completions.create(model="o1-pro", messages=[{"role": "user", "content": "premium"}])
+    assert (unknown.value.status_code, unknown.value.code, unknown.value.param) == (404, "model_not_found", "model")
+    assert "o1-pro" in unknown.value.message
+    with pytest.raises(openai.RateLimitError) as limited:
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "[fault:429]"}])
+    assert (limited.value.code, limited.value.type) == ("provider_rate_limited", "requests")
+    with pytest.raises(openai.InternalServerError) as refused:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "[fault:401]"}])
+    assert (refused.value.status_code, refused.value.code, refused.value.type) == (
+        502, "provider_auth_failed", "server_error")
     anonymous = openai.OpenAI(base_url=f"{WORKER_URL}/v1", api_key="not-a-token", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError) as unauthenticated:
         anonymous.models.list()
+    assert (unauthenticated.value.code, unauthenticated.value.type) == ("malformed_token", "invalid_request_error")
+
+
+def test_a_streamed_call_refused_before_its_first_byte_is_the_sdks_exception(client):
+    with pytest.raises(openai.InternalServerError) as refused:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "[fault:401] stream"}], stream=True)
+    assert (refused.value.code, refused.value.param) == ("provider_auth_failed", None)

@@ -1,6 +1,8 @@
 //! `cargo xtask setup`: installs what the local stack needs. `dev` and `test` first check, without
 //! writing anything, what is missing, and run the setup only then: nothing runs `apt-get` or
-//! writes to `/etc` on a machine that has everything.
+//! writes to `/etc` on a machine that has everything. Building the worker (`build-worker`, which
+//! `wrangler deploy` runs) needs only the build tools: Rust and Node, never root, apt, Postgres,
+//! Python or the Supabase CLI.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{repo_root, run};
 
-const APT_PACKAGES: [&str; 6] = [
+const APT_PACKAGES: [&str; 7] = [
     "postgresql-15",
     "postgresql-15-cron",
     "postgresql-15-pgtap",
@@ -17,6 +19,8 @@ const APT_PACKAGES: [&str; 6] = [
     "postgresql-15-wal2json",
     "libtap-parser-sourcehandler-pgtap-perl",
     "postgresql-plpython3-15",
+    // The browser the reference web app's tests drive (through npm playwright-core).
+    "chromium",
 ];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WORKER_BUILD_VERSION: &str = "0.8.7";
@@ -38,12 +42,21 @@ enum Requirement {
 
 /// Installs whatever is missing when something is (what `dev` and `test` run first).
 pub fn ensure_all() -> Result<()> {
-    let missing = missing()?;
+    ensure(missing()?)
+}
+
+/// Installs what building the worker needs when something is missing: the wasm target,
+/// worker-build, wasm-bindgen and the npm packages (esbuild, wasm-opt); no root, apt or stack.
+pub fn ensure_build_tools() -> Result<()> {
+    ensure(missing_among(build_requirements()?)?)
+}
+
+fn ensure(missing: Vec<Requirement>) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
     let names: Vec<String> = missing.iter().map(Requirement::name).collect();
-    eprintln!("missing: {}; running `cargo xtask setup`", names.join(", "));
+    eprintln!("missing: {}; installing", names.join(", "));
     install(missing)
 }
 
@@ -67,9 +80,23 @@ fn missing() -> Result<Vec<Requirement>> {
         .into_iter()
         .filter(|p| !dpkg_installed(p))
         .collect();
-    let wasm_bindgen_version = locked_version("wasm-bindgen")?;
-    let candidates = [
+    let stack_requirements = [
         Requirement::AptPackages(apt),
+        Requirement::CargoTool {
+            krate: "postrust-server",
+            binary: "postrust",
+            version: POSTRUST_VERSION.to_owned(),
+        },
+        Requirement::PythonPackages,
+    ];
+    missing_among(build_requirements()?.into_iter().chain(stack_requirements))
+}
+
+/// What `worker::build` runs: the wasm target, worker-build, wasm-bindgen at the version the
+/// lock resolved, and esbuild and wasm-opt from node_modules.
+fn build_requirements() -> Result<Vec<Requirement>> {
+    let wasm_bindgen_version = locked_version("wasm-bindgen")?;
+    Ok(vec![
         Requirement::WasmTarget,
         Requirement::CargoTool {
             krate: "worker-build",
@@ -81,14 +108,11 @@ fn missing() -> Result<Vec<Requirement>> {
             binary: "wasm-bindgen",
             version: wasm_bindgen_version,
         },
-        Requirement::CargoTool {
-            krate: "postrust-server",
-            binary: "postrust",
-            version: POSTRUST_VERSION.to_owned(),
-        },
         Requirement::NpmPackages,
-        Requirement::PythonPackages,
-    ];
+    ])
+}
+
+fn missing_among(candidates: impl IntoIterator<Item = Requirement>) -> Result<Vec<Requirement>> {
     let mut missing = Vec::new();
     for requirement in candidates {
         if !requirement.is_present()? {

@@ -2,6 +2,7 @@
 //! and their helpers.
 
 mod bench;
+mod deploy;
 mod docs;
 mod install;
 mod mutants;
@@ -10,6 +11,7 @@ mod service;
 mod stack;
 mod test;
 mod types;
+mod web_app;
 mod worker;
 mod workerd;
 
@@ -31,17 +33,19 @@ const USAGE: &str = "usage: cargo xtask <command>
                          --legacy-jwt: Auth signs access tokens with the HS256 secret, as older
                          projects do, instead of the ES256 key in the JWKS)
   test [SUITE...]        install what is missing, then run every test suite on a throwaway stack
-                         (or only the named ones: unit wasm-build types pgtap e2e abuse sdk
-                         supabase-cli e2e-outage; e2e:NAME runs tests/e2e/tests/api/NAME.rs,
+                         (or only the named ones: unit deploy wasm-build types pgtap e2e abuse
+                         sdk browser supabase-cli e2e-outage; e2e:NAME runs tests/e2e/tests/api/NAME.rs,
                          pgtap:TEXT the pgTAP files whose name holds TEXT)
   bench [SECTION...]     measure speed and size targets, printed as a table
                          (sections: size healthz rls ai content credits publishing warm-start;
                          default: all)
-  mutants [--list] [MODULE...]
+  mutants [--list] [MODULE...] [-- CARGO_MUTANTS_OPTION...]
                          mutation testing (cargo-mutants) of the worker's security- and
                          money-critical modules against its unit tests, with caught/missed/
                          timeout/unviable per module (default: all the modules listed in
-                         xtask/src/mutants.rs); slow, so not part of `test`
+                         xtask/src/mutants.rs); slow, so not part of `test`; after `--`,
+                         options of cargo-mutants (a sample: --shard 0/10 --sharding
+                         round-robin; chosen mutants: --re REGEX)
   build-worker [--optimize]
                          build the worker to wasm (what wrangler.toml's build command runs)
   docs                   write docs/api.md's operation reference from functions/openapi.json
@@ -97,7 +101,7 @@ fn build_worker(optimize: bool) -> Result<()> {
     if fast && worker::is_up_to_date()? {
         return Ok(());
     }
-    install::ensure_all()?;
+    install::ensure_build_tools()?;
     worker::build(!fast)
 }
 
@@ -110,6 +114,7 @@ async fn dev(reset: bool, signing: Signing) -> Result<()> {
          \n  Supabase API   {supabase}   (REST at /rest/v1, JWKS at /auth/v1/.well-known/jwks.json)\
          \n  Postgres       {db}\
          \n  Worker         {worker}\
+         \n  Web app        {web_app}   (examples/web: open it in a browser)\
          \n\n  anon key          {anon}\
          \n  service_role key  {service}\
          \n\n  {alice_email} token (1 h):\n  {alice_token}\
@@ -118,6 +123,7 @@ async fn dev(reset: bool, signing: Signing) -> Result<()> {
         supabase = stack.supabase_url(),
         db = stack.postgres.url(),
         worker = stack.worker_url(),
+        web_app = stack.web_app_url(),
         anon = stack.keys.anon_key(),
         service = stack.keys.service_role_key(),
         alice_email = alice.email,

@@ -36,6 +36,8 @@ pub struct Ports {
     pub worker: u16,
     pub worker_inspector: u16,
     pub ai_fakes: u16,
+    /// The reference web app (`examples/web`).
+    pub web_app: u16,
 }
 
 impl Ports {
@@ -47,6 +49,7 @@ impl Ports {
         worker: 8787,
         worker_inspector: 9229,
         ai_fakes: 54329,
+        web_app: 3000,
     };
 
     /// Free ports, so a test stack can run beside `cargo xtask dev`.
@@ -58,6 +61,7 @@ impl Ports {
             worker: free_port()?,
             worker_inspector: free_port()?,
             ai_fakes: free_port()?,
+            web_app: free_port()?,
         })
     }
 }
@@ -68,6 +72,7 @@ pub fn free_port() -> Result<u16> {
         .port())
 }
 
+#[derive(Clone, Copy)]
 pub enum Mode {
     /// Data and keys persist under target/devstack; secrets go to .dev.vars; logs to the terminal.
     Dev { reset: bool, signing: Signing },
@@ -77,12 +82,14 @@ pub enum Mode {
 }
 
 pub struct Stack {
+    mode: Mode,
     pub keys: DevKeys,
     pub ports: Ports,
     signing: Signing,
     pub dir: PathBuf,
     // Field order is drop order: the worker first, the database last.
     worker: Service,
+    web_app: Service,
     gateway: JoinHandle<()>,
     ai_fakes: JoinHandle<()>,
     postrust: Service,
@@ -116,7 +123,7 @@ impl Stack {
         let keys = DevKeys::load_or_create(&dir.join("keys.json"))?;
         // The worker starts first: it needs nothing of the database to come up, and starting it
         // (wrangler, workerd, the wasm module) takes as long as preparing Postgres.
-        let vars = worker_vars(&dir, ports, &keys)?;
+        let vars = worker_vars(&dir, ports, &keys, mode)?;
         let (mut server, output) = match mode {
             Mode::Dev { .. } => {
                 write_dev_vars(&root.join(".dev.vars"), &vars)?;
@@ -213,6 +220,9 @@ impl Stack {
             Duration::from_secs(180),
         )
         .await?;
+        let dev = matches!(mode, Mode::Dev { .. });
+        let mut web_app = crate::web_app::serve(ports, &keys, &dir, dev)?;
+        wait_for_http(&mut web_app, &web_app_url(ports), Duration::from_secs(30)).await?;
         // pg_cron reaches the worker as on Supabase: through pg_net, with these Vault secrets.
         // Throwaway stacks give it workerd's own socket: nothing stands between pg_net and a
         // deployed worker, and wrangler's proxy loses a request now and then under load.
@@ -233,11 +243,13 @@ impl Stack {
         }
 
         Ok(Stack {
+            mode,
             keys,
             ports,
             signing,
             dir,
             worker,
+            web_app,
             gateway,
             ai_fakes,
             postrust,
@@ -251,6 +263,10 @@ impl Stack {
 
     pub fn worker_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.worker)
+    }
+
+    pub fn web_app_url(&self) -> String {
+        web_app_url(self.ports)
     }
 
     /// workerd's own socket behind wrangler's proxy (throwaway stacks only): the worker without
@@ -267,7 +283,7 @@ impl Stack {
         code: crate::workerd::Code<'_>,
         outbound: Option<&crate::workerd::Outbound<'_>>,
     ) -> Result<BareWorkerd> {
-        let vars = worker_vars(&self.dir, self.ports, &self.keys)?;
+        let vars = worker_vars(&self.dir, self.ports, &self.keys, self.mode)?;
         crate::workerd::serve(&self.dir, name, code, &vars, outbound).await
     }
 
@@ -286,6 +302,7 @@ impl Stack {
 
     pub fn check_running(&mut self) -> Result<()> {
         self.postrust.check_running()?;
+        self.web_app.check_running()?;
         self.worker.check_running()
     }
 }
@@ -306,8 +323,24 @@ const LOCAL_WEB_APP_ORIGINS: &str = "http://localhost:5173,http://127.0.0.1:5173
     http://localhost:3000,http://127.0.0.1:3000,http://localhost:8081,http://127.0.0.1:8081,\
     http://localhost:8080,http://127.0.0.1:8080";
 
-/// Where the local web app may be sent back after connecting a social account.
-pub const LOCAL_REDIRECT_ALLOWLIST: &str = "http://127.0.0.1:3000/,http://localhost:3000/";
+/// Where the local apps may be sent back after connecting a social account or from an invitation
+/// email: the web app's dev server, and a native app's own scheme (RFC 8252's reverse-DNS form).
+pub const LOCAL_REDIRECT_ALLOWLIST: &str =
+    "http://127.0.0.1:3000/,http://localhost:3000/,com.pixa.dev:/";
+
+/// The reference web app's address: one of the usual ones above in `dev`, a free port in tests.
+fn web_app_url(ports: Ports) -> String {
+    format!("http://127.0.0.1:{}", ports.web_app)
+}
+
+/// `list` (comma-separated) with `entry` added unless it holds it already.
+fn with_entry(list: &str, entry: &str) -> String {
+    if list.split(',').any(|kept| kept == entry) {
+        list.to_owned()
+    } else {
+        format!("{list},{entry}")
+    }
+}
 
 /// The local key ring sealing stored provider keys: made once per stack directory and kept, so
 /// keys saved in a dev database stay readable across restarts. Two versions, as after a
@@ -395,15 +428,30 @@ fn wrangler_dev(dir: &Path, ports: Ports) -> Command {
 
 /// The worker's vars and secrets on the local stack: the local Supabase, the fakes in place of
 /// every AI provider and social platform, and local keys.
-fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static str, String)>> {
+fn worker_vars(
+    dir: &Path,
+    ports: Ports,
+    keys: &DevKeys,
+    mode: Mode,
+) -> Result<Vec<(&'static str, String)>> {
     let fakes_url = format!("http://127.0.0.1:{}", ports.ai_fakes);
+    // Test stacks give the worker the current keys new projects have (`sb_publishable_…`,
+    // `sb_secret_…`, which Supabase's APIs take only in `apikey`); the development stack keeps
+    // the legacy JWT keys, which projects created before them still use.
+    let (anon_key, service_role_key) = match mode {
+        Mode::Dev { .. } => (keys.anon_key(), keys.service_role_key()),
+        Mode::Throwaway { .. } => (keys.publishable_key(), keys.secret_key()),
+    };
+    // The reference web app calls the worker from its page and comes back to it from OAuth.
+    let web_app = web_app_url(ports);
+    let redirect_allowlist = with_entry(LOCAL_REDIRECT_ALLOWLIST, &format!("{web_app}/"));
     let vars = [
         (
             "SUPABASE_URL",
             format!("http://127.0.0.1:{}", ports.gateway),
         ),
-        ("SUPABASE_ANON_KEY", keys.anon_key()),
-        ("SUPABASE_SERVICE_ROLE_KEY", keys.service_role_key()),
+        ("SUPABASE_ANON_KEY", anon_key),
+        ("SUPABASE_SERVICE_ROLE_KEY", service_role_key),
         ("SUPABASE_JWT_SECRET", keys.jwt_secret.clone()),
         // The fakes listen on loopback over http: only a development configuration may call
         // there (and use SOCIAL_API_ORIGIN_OVERRIDE).
@@ -424,8 +472,12 @@ fn worker_vars(dir: &Path, ports: Ports, keys: &DevKeys) -> Result<Vec<(&'static
             "PUBLIC_BASE_URL",
             format!("http://127.0.0.1:{}", ports.worker),
         ),
-        ("OAUTH_REDIRECT_ALLOWLIST", LOCAL_REDIRECT_ALLOWLIST.into()),
-        ("CORS_ALLOWED_ORIGINS", LOCAL_WEB_APP_ORIGINS.into()),
+        ("OAUTH_REDIRECT_ALLOWLIST", redirect_allowlist.clone()),
+        ("INVITATION_REDIRECT_ALLOWLIST", redirect_allowlist),
+        (
+            "CORS_ALLOWED_ORIGINS",
+            with_entry(LOCAL_WEB_APP_ORIGINS, &web_app),
+        ),
         ("SOCIAL_TOKEN_ENCRYPTION_KEYS", social_key_ring(dir)?),
         // The fakes answer in milliseconds; a short wait keeps the timeout tests quick.
         ("PUBLISH_CALL_TIMEOUT_SECONDS", "8".into()),

@@ -35,12 +35,14 @@ pub struct Selection(Vec<String>);
 impl Selection {
     pub const SUITES: &'static [&'static str] = &[
         "unit",
+        "deploy",
         "wasm-build",
         "types",
         "pgtap",
         "e2e",
         "abuse",
         "sdk",
+        "browser",
         "supabase-cli",
         "e2e-outage",
     ];
@@ -77,6 +79,7 @@ impl Selection {
             "e2e",
             "abuse",
             "sdk",
+            "browser",
             "supabase-cli",
             "e2e-outage",
         ]
@@ -96,6 +99,16 @@ pub async fn run_all(selection: Selection) -> Result<()> {
                 &["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"],
                 &[],
             )
+        }));
+    }
+    // Before the stack's build: the dry run leaves an optimized module in functions/build.
+    if selection.wants("deploy") {
+        results.push(timed("deploy", || {
+            let checking = crate::deploy::check();
+            let (passed, failed) = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(checking)
+            })?;
+            Ok(Tally { passed, failed })
         }));
     }
     // The stack serves the built module: a run of its suites builds it first, so it is current.
@@ -199,7 +212,10 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     }
     if selection.wants("sdk") {
         results.push(timed("sdk python", || pytest(&stack)));
-        results.push(timed("sdk js", || node_test(&stack)));
+        results.push(timed("sdk js", || node_test(&stack, "tests/sdk/js/", &[])));
+    }
+    if selection.wants("browser") {
+        results.push(timed("browser", || browser_tests(&stack)));
     }
     if selection.wants("supabase-cli") {
         results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
@@ -271,6 +287,8 @@ fn e2e_env(stack: &Stack) -> Vec<(&'static str, String)> {
         ("E2E_DATABASE_URL", stack.postgres.url()),
         ("E2E_ANON_KEY", stack.keys.anon_key()),
         ("E2E_SERVICE_ROLE_KEY", stack.keys.service_role_key()),
+        ("E2E_PUBLISHABLE_KEY", stack.keys.publishable_key()),
+        ("E2E_SECRET_KEY", stack.keys.secret_key()),
         (
             "E2E_CRON_SECRET",
             crate::stack::LOCAL_CRON_SECRET.to_owned(),
@@ -346,14 +364,29 @@ fn pytest(stack: &Stack) -> Result<Tally> {
     Ok(tally)
 }
 
-/// The same contract with the official `@supabase/supabase-js` client, under node's test runner.
-fn node_test(stack: &Stack) -> Result<Tally> {
+/// The reference web app (`examples/web`) in headless Chromium: its TypeScript type-checked
+/// against the generated database types, then its browser tests against the stack's copy of it.
+fn browser_tests(stack: &Stack) -> Result<Tally> {
+    let root = repo_root();
+    crate::run(
+        Command::new(root.join("node_modules/.bin/tsc"))
+            .arg("-p")
+            .arg(root.join(crate::web_app::APP_DIR)),
+    )?;
+    let tests = format!("{}/tests/", crate::web_app::APP_DIR);
+    node_test(stack, &tests, &[("E2E_WEB_APP_URL", stack.web_app_url())])
+}
+
+/// Node test files in `folder` under node's test runner, one file at a time, with the stack's
+/// URLs and keys (and `extra_env`): the SDK contract with the official `@supabase/supabase-js`
+/// client, and the web app's browser tests.
+fn node_test(stack: &Stack, folder: &str, extra_env: &[(&str, String)]) -> Result<Tally> {
     let mut command = Command::new("node");
     command
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-        .arg("tests/sdk/js/")
+        .arg(folder)
         .current_dir(repo_root());
-    for (name, value) in e2e_env(stack) {
+    for (name, value) in e2e_env(stack).iter().chain(extra_env) {
         command.env(name, value);
     }
     let mut tally = Tally::default();

@@ -3,7 +3,7 @@
 //! worker first and wraps the worker's subrequests; that costs about a millisecond a request,
 //! which production does not pay. The bench measures the worker's added latency here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub enum Code<'a> {
     Built,
     /// One JavaScript module (the bench's reference workers).
     Script(&'a Path),
+    /// What `wrangler deploy --outdir` wrote: its main module `entry` and the modules beside it.
+    Bundle { dir: &'a Path, entry: &'a str },
 }
 
 /// A JavaScript module that sees every subrequest of the worker, in the same process
@@ -50,14 +52,19 @@ pub async fn serve(
     let (copies, modules) = match code {
         Code::Built => (
             vec![
-                (build.join("index.js"), "index.js"),
-                (build.join("index_bg.wasm"), "index_bg.wasm"),
+                (build.join("index.js"), "index.js".to_owned()),
+                (build.join("index_bg.wasm"), "index_bg.wasm".to_owned()),
             ],
-            BUILT_MODULES,
+            BUILT_MODULES.to_owned(),
         ),
-        Code::Script(module) => (vec![(module.to_owned(), SCRIPT_MODULE)], SCRIPT_MODULES),
+        Code::Script(module) => (
+            vec![(module.to_owned(), SCRIPT_MODULE.to_owned())],
+            SCRIPT_MODULES.to_owned(),
+        ),
+        Code::Bundle { dir, entry } => bundle_modules(dir, entry)?,
     };
-    let outbound_copy = outbound.map(|outbound| (outbound.module.to_owned(), OUTBOUND_MODULE));
+    let outbound_copy =
+        outbound.map(|outbound| (outbound.module.to_owned(), OUTBOUND_MODULE.to_owned()));
     for (from, to) in copies.iter().chain(&outbound_copy) {
         std::fs::copy(from, config_dir.join(to))
             .with_context(|| format!("copying {}", from.display()))?;
@@ -65,12 +72,37 @@ pub async fn serve(
     let port = free_port()?;
     let config = capnp_config(
         &read_wrangler()?,
-        modules,
+        &modules,
         vars,
         outbound.map(|o| o.bindings),
         port,
     )?;
     start(dir, name, &config, port).await
+}
+
+/// The JavaScript and wasm modules of a bundle directory, its entry first (workerd's main
+/// module), each named as the entry imports it.
+fn bundle_modules(dir: &Path, entry: &str) -> Result<(Vec<(PathBuf, String)>, String)> {
+    let mut names = vec![entry.to_owned()];
+    for file in std::fs::read_dir(dir)? {
+        let name = file?.file_name().to_string_lossy().into_owned();
+        if name != entry && (name.ends_with(".js") || name.ends_with(".wasm")) {
+            names.push(name);
+        }
+    }
+    let modules = names
+        .iter()
+        .map(|name| match name.ends_with(".wasm") {
+            true => format!("(name = {0}, wasm = embed {0}),", quoted(name)),
+            false => format!("(name = {0}, esModule = embed {0}),", quoted(name)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    let copies = names
+        .into_iter()
+        .map(|name| (dir.join(&name), name))
+        .collect();
+    Ok((copies, modules))
 }
 
 fn read_wrangler() -> Result<String> {

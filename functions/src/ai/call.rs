@@ -86,26 +86,21 @@ impl SingleTurn<'_> {
 }
 
 /// Reserves, asks and settles a single-turn text request, metered to the caller or their team
-/// `team_id`.
-pub(crate) async fn complete_single_turn(
+/// `team_id`; `read` checks the model's answer and makes the caller's of it (see `complete`).
+pub(crate) async fn complete_single_turn<T>(
     config: &Config,
     caller: &Caller,
     team_id: Option<&str>,
     scope: &Scope<'_>,
     turn: &SingleTurn<'_>,
-) -> Result<TextOutput, ApiError> {
+    read: impl FnOnce(&TextOutput) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let call = turn.begin(config, caller, team_id, scope).await?;
     let model = call.model.clone();
     let messages = turn.messages();
-    let (output, _) = complete(
-        config,
-        call,
-        &turn.text_prompt(&model, &messages),
-        scope,
-        turn.prompt,
-    )
-    .await?;
-    Ok(output)
+    let text_prompt = turn.text_prompt(&model, &messages);
+    let (answer, _) = complete(config, call, &text_prompt, scope, turn.prompt, read).await?;
+    Ok(answer)
 }
 
 /// The usage a text call is reserved for.
@@ -116,73 +111,97 @@ pub(crate) fn text_estimate(input_tokens: u32, max_output_tokens: u32) -> Usage 
     }
 }
 
-/// `ai::begin`, timed as the request's `reserve` step.
+/// `ai::begin`, timed as the request's `reserve` step. An interactive call's window goes out
+/// with the answer as rate-limit headers, so a client can pace itself.
 pub(crate) async fn begin(
     config: &Config,
     scope: &Scope<'_>,
     request: &credits::ReserveRequest<'_>,
 ) -> Result<MeteredCall, ApiError> {
-    scope.timed("reserve", ai::begin(config, request)).await
+    let reserved = scope.timed("reserve", ai::begin(config, request)).await;
+    if let (Some(window), credits::Pacing::Interactive) = (reserved.window, request.pacing) {
+        scope.set_headers(window.headers());
+    }
+    reserved.outcome
 }
 
-/// The provider call of a metered text request, settled or released by its outcome after the
-/// response. The model sent is `call`'s (a fallback provider brings its own), whatever
-/// `text_prompt` names; it is returned with the output. `prompt` is what the request log keeps
-/// when the subject opted in.
-pub(crate) async fn complete(
+/// The provider call of a metered text request; `read` checks the model's answer and makes
+/// the caller's answer of it. Settled after the response when `read` accepted it, else (like
+/// any failure) released. The model sent is `call`'s (a fallback provider brings its own),
+/// whatever `text_prompt` names; it is returned with the answer. `prompt` is what the request
+/// log keeps when the subject opted in.
+pub(crate) async fn complete<T>(
     config: &Config,
     call: MeteredCall,
     text_prompt: &TextPrompt<'_>,
     scope: &Scope<'_>,
     prompt: &str,
-) -> Result<(TextOutput, String), ApiError> {
-    let (call, outcome, latency_ms) = ask_text(config, call, text_prompt, scope).await;
-    let consumed = |output: &TextOutput| Consumed {
-        usage: output.usage,
-        images: 0,
-    };
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
-    Ok((outcome?, call.model))
+    read: impl FnOnce(&TextOutput) -> Result<T, ApiError>,
+) -> Result<(T, String), ApiError> {
+    let client = &transport::Client::new(config);
+    let (answer, call) = metered(
+        config,
+        call,
+        Capability::Text,
+        scope,
+        prompt,
+        |call| async move { ask_text_once(client, &call, text_prompt).await },
+        |output| {
+            let consumed = Consumed {
+                usage: output.usage,
+                images: 0,
+            };
+            Ok((read(&output)?, consumed))
+        },
+    )
+    .await?;
+    Ok((answer, call.model))
 }
 
-/// A metered provider call: `attempt` with retries and the fallback provider, then settlement
-/// of what `consumed` reads from the output (or release on failure) after the response.
-/// Returns the output and the call that produced it.
-pub(crate) async fn metered<T, Attempt, Outcome>(
+/// What a metered call answers its caller, with what it consumed; or the error they get, for
+/// which they are not charged.
+pub(crate) type Answer<T> = Result<(T, Consumed), ApiError>;
+
+/// A metered provider call: `attempt` with retries and the fallback provider; `answer` makes
+/// the caller's answer of its output (checking it) and says what it consumed. Settled after
+/// the response, or released when the caller gets an error. Returns the answer and the call
+/// that produced it.
+pub(crate) async fn metered<T, R, Attempt, Outcome>(
     config: &Config,
     call: MeteredCall,
     capability: Capability,
     scope: &Scope<'_>,
     prompt: &str,
     attempt: Attempt,
-    consumed: impl Fn(&T) -> Consumed,
-) -> Result<(T, MeteredCall), ApiError>
+    answer: impl FnOnce(T) -> Answer<R>,
+) -> Result<(R, MeteredCall), ApiError>
 where
     Attempt: Fn(MeteredCall) -> Outcome,
     Outcome: std::future::Future<Output = Result<T, ProviderError>>,
 {
     let (call, outcome, latency_ms) = ask(config, call, capability, scope, attempt).await;
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
-    Ok((outcome?, call))
+    let answered = outcome.map_err(ApiError::from).and_then(answer);
+    settle(scope, config, &call, &answered, latency_ms, prompt);
+    let (answer, _) = answered?;
+    Ok((answer, call))
 }
 
-/// Settles what `outcome` consumed, or releases the reservation when it failed, after the
-/// response.
+/// Settles what the caller's answer consumed, or releases the reservation when they got an
+/// error, after the response.
 pub(crate) fn settle<T>(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
-    outcome: &Result<T, ProviderError>,
-    consumed: impl Fn(&T) -> Consumed,
+    answered: &Answer<T>,
     latency_ms: u32,
     prompt: &str,
 ) {
     scope.record("provider", f64::from(latency_ms));
-    let settlement = match outcome {
-        Ok(output) => Ok(consumed(output)),
-        Err(error) => Err(error.clone()),
+    let outcome = match answered {
+        Ok((_, consumed)) => Ok(*consumed),
+        Err(error) => Err(error.code()),
     };
-    ai::finish_later(scope, config, call, settlement, latency_ms, prompt);
+    ai::finish_later(scope, config, call, outcome, latency_ms, prompt);
 }
 
 /// A provider call with retries and the fallback provider: the call that answered (settlement
@@ -333,7 +352,7 @@ pub(crate) async fn open_stream(
         scope,
         config,
         &call,
-        Err(refusal.clone()),
+        Err(refusal.code()),
         latency_ms,
         stream.prompt,
     );
@@ -387,4 +406,34 @@ pub(crate) fn string_list(
         .ok_or(ApiError::InvalidModelOutput)?;
     list.truncate(max);
     Ok(list)
+}
+
+/// The most items a list in a model's answer keeps (concerns, actions, categories).
+pub(crate) const MAX_LIST_ITEMS: usize = 20;
+
+/// `field` of the model's object as a list of at most `max` non-empty strings; absent or empty
+/// is an empty list.
+pub(crate) fn optional_string_list(
+    object: &Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Vec<String>, ApiError> {
+    match object.get(field) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.is_empty() => Ok(Vec::new()),
+        Some(_) => string_list(object, field, max),
+    }
+}
+
+/// `field` of the model's object as a non-empty string, trimmed.
+pub(crate) fn text_field<'a>(
+    object: &'a Map<String, Value>,
+    field: &str,
+) -> Result<&'a str, ApiError> {
+    object
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .ok_or(ApiError::InvalidModelOutput)
 }

@@ -1,9 +1,10 @@
 //! The credit RPCs (see the `ai` migration): one round trip reserves an estimate and takes a
-//! slot in the caller's rate window; `settle` charges what the provider reported, `release`
-//! returns the reservation after a failure. Called as the service role with the user id the
-//! worker verified, never one the client sent.
+//! slot in the caller's rate window of the call's pacing; `settle` charges what the provider
+//! reported, `release` returns the reservation after a failure (any call whose caller got an
+//! error). Called as the service role with the user id the worker verified, never one the client
+//! sent.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -27,6 +28,51 @@ pub struct ReserveRequest<'a> {
     /// Only the platform's own provider and key may answer (moderation): the caller's
     /// configuration is ignored.
     pub platform_only: bool,
+    /// Whose per-user window the call counts in.
+    pub pacing: Pacing,
+}
+
+/// The per-user rate windows AI calls are paced by (each sized by the plan), so background work
+/// and the checks publishing needs are never starved by a user's own interactive calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pacing {
+    /// A client waits for the answer: chat, the assistants, `/v1/ai/*`.
+    Interactive,
+    /// A content job's or batch's step: refused, it waits and continues later.
+    Background,
+    /// The moderation a post's schedule or publish runs.
+    Publishing,
+}
+
+/// A rate window's state after a reservation: what it allows, what it has left, the whole
+/// seconds until it ends, and its length in seconds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset: u32,
+    pub length: u32,
+}
+
+impl RateWindow {
+    /// The window as response headers: the IETF fields (draft-ietf-httpapi-ratelimit-headers,
+    /// policy `ai`) and the widely used `X-RateLimit-*` (reset in seconds from now).
+    pub fn headers(&self) -> [(&'static str, String); 5] {
+        [
+            (
+                "RateLimit-Policy",
+                format!("\"ai\";q={};w={}", self.limit, self.length),
+            ),
+            (
+                "RateLimit",
+                format!("\"ai\";r={};t={}", self.remaining, self.reset),
+            ),
+            ("X-RateLimit-Limit", self.limit.to_string()),
+            ("X-RateLimit-Remaining", self.remaining.to_string()),
+            ("X-RateLimit-Reset", self.reset.to_string()),
+        ]
+    }
 }
 
 impl<'a> ReserveRequest<'a> {
@@ -49,6 +95,7 @@ impl<'a> ReserveRequest<'a> {
             provider: None,
             model: None,
             platform_only: false,
+            pacing: Pacing::Interactive,
         }
     }
 }
@@ -64,6 +111,7 @@ pub struct Reservation {
     pub encrypted_api_key: Option<String>,
     pub api_key_version: Option<String>,
     pub log_prompts: bool,
+    pub window: RateWindow,
 }
 
 #[derive(Deserialize)]
@@ -72,8 +120,10 @@ enum ReserveOutcome {
     Reserved(Reservation),
     RateLimited {
         retry_after: u64,
+        window: RateWindow,
     },
     CreditLimitReached {
+        needed: i64,
         remaining: i64,
         limit: i64,
         resets_at: String,
@@ -86,10 +136,14 @@ enum ReserveOutcome {
     },
 }
 
-pub async fn reserve(
-    config: &Config,
-    request: &ReserveRequest<'_>,
-) -> Result<Reservation, ApiError> {
+/// A reservation granted or refused, with the state of the window it was counted in (or refused
+/// by); no window when something else refused it (credits, model, team, the database).
+pub struct Reserved<T> {
+    pub outcome: Result<T, ApiError>,
+    pub window: Option<RateWindow>,
+}
+
+pub async fn reserve(config: &Config, request: &ReserveRequest<'_>) -> Reserved<Reservation> {
     let params = json!({
         "user_id": request.user_id,
         "team_id": request.team_id,
@@ -102,21 +156,41 @@ pub async fn reserve(
         "requested_provider": request.provider,
         "requested_model": request.model,
         "platform_only": request.platform_only,
+        "pacing": request.pacing,
     });
-    match rpc(config, "reserve_ai_credits", params).await? {
-        ReserveOutcome::Reserved(reservation) => Ok(reservation),
-        ReserveOutcome::RateLimited { retry_after } => Err(ApiError::RateLimited { retry_after }),
+    let refused = |error| Reserved {
+        outcome: Err(error),
+        window: None,
+    };
+    let answer = match rpc(config, "reserve_ai_credits", params).await {
+        Ok(answer) => answer,
+        Err(error) => return refused(error),
+    };
+    match answer {
+        ReserveOutcome::Reserved(reservation) => Reserved {
+            window: Some(reservation.window),
+            outcome: Ok(reservation),
+        },
+        ReserveOutcome::RateLimited {
+            retry_after,
+            window,
+        } => Reserved {
+            outcome: Err(ApiError::RateLimited { retry_after }),
+            window: Some(window),
+        },
         ReserveOutcome::CreditLimitReached {
+            needed,
             remaining,
             limit,
             resets_at,
-        } => Err(ApiError::CreditLimitReached {
+        } => refused(ApiError::CreditLimitReached {
+            needed,
             remaining,
             limit,
             resets_at,
         }),
-        ReserveOutcome::NotTeamMember => Err(ApiError::NotTeamMember),
-        ReserveOutcome::ModelNotAllowed { provider, model } => Err(ApiError::Rejected {
+        ReserveOutcome::NotTeamMember => refused(ApiError::NotTeamMember),
+        ReserveOutcome::ModelNotAllowed { provider, model } => refused(ApiError::Rejected {
             status: 400,
             code: "model_not_allowed",
             message: format!(
@@ -168,21 +242,6 @@ pub async fn release(
     let params =
         json!({ "request_id": request_id, "error_code": error_code, "latency_ms": latency_ms });
     rpc::<bool>(config, "release_ai_credits", params)
-        .await
-        .map(drop)
-}
-
-/// After a 2xx answer of a shape the provider does not document: the provider was paid, so the
-/// reservation is charged (capped at the allowance) and the request logged as failed.
-pub async fn charge_reservation(
-    config: &Config,
-    request_id: &str,
-    error_code: &str,
-    latency_ms: u32,
-) -> Result<(), ApiError> {
-    let params =
-        json!({ "request_id": request_id, "error_code": error_code, "latency_ms": latency_ms });
-    rpc::<bool>(config, "charge_ai_reservation", params)
         .await
         .map(drop)
 }

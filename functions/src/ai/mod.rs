@@ -1,6 +1,7 @@
 //! The AI proxy: provider wire formats (one module each), stored-key encryption, and metering.
 //! A metered call is `begin` (reserve credits, resolve provider, model and key) → the provider
-//! call → `finish` (settle what the provider reported, or release on failure).
+//! call → `finish` (settle what the provider reported, or release on failure). The rule: a
+//! call whose caller gets an error is never charged, whatever the provider did.
 
 pub mod call;
 pub mod credits;
@@ -25,7 +26,7 @@ use crate::error::ApiError;
 use crate::scope::Scope;
 
 use crate::infra::retry::{with_retries, RetryPolicy};
-use credits::{Reservation, ReserveRequest, Settlement};
+use credits::{Reservation, ReserveRequest, Reserved, Settlement};
 use keys::SealedKey;
 use provider::is_transient;
 use provider::{Capability, ProviderEndpoint, ProviderError, ProviderKind, Usage};
@@ -41,20 +42,25 @@ pub struct MeteredCall {
 }
 
 /// What a successful provider call consumed.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Consumed {
     pub usage: Usage,
     pub images: u32,
 }
 
-pub async fn begin(config: &Config, request: &ReserveRequest<'_>) -> Result<MeteredCall, ApiError> {
-    let reservation = credits::reserve(config, request).await?;
-    match resolve(config, reservation, request.capability) {
-        Ok(call) => Ok(call),
-        Err((request_id, error)) => {
-            credits::release(config, &request_id, error.code(), 0).await?;
-            Err(error)
-        }
-    }
+/// Reserves the request's credits and resolves where the call goes, with the state of the rate
+/// window it counted in.
+pub async fn begin(config: &Config, request: &ReserveRequest<'_>) -> Reserved<MeteredCall> {
+    let Reserved { outcome, window } = credits::reserve(config, request).await;
+    let outcome = match outcome.map(|reservation| resolve(config, reservation, request.capability))
+    {
+        Ok(Ok(call)) => Ok(call),
+        Ok(Err((request_id, error))) => credits::release(config, &request_id, error.code(), 0)
+            .await
+            .and(Err(error)),
+        Err(error) => Err(error),
+    };
+    Reserved { outcome, window }
 }
 
 /// The caller's own key, with their base URL (else the platform's for the provider), when the
@@ -128,13 +134,17 @@ fn no_base_url(kind: ProviderKind) -> ApiError {
     ApiError::Misconfigured(format!("no base URL for {}", kind.as_str()))
 }
 
-/// Settles a successful call (charging what the provider reported), charges the reservation of
-/// a call the provider answered in a shape it does not document (it was paid for), or releases
-/// any other failed one.
+/// What the caller of a metered call got: an answer (and what it consumed), or an error (its
+/// code).
+pub type Answered = Result<Consumed, &'static str>;
+
+/// Settles a call that answered its caller (charging what the provider reported), or releases
+/// the reservation of one that answered an error: the caller is not charged for it, even when
+/// the provider was paid (an answer in a shape it does not document, a model's invalid JSON).
 pub async fn finish(
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, ProviderError>,
+    outcome: Answered,
     latency_ms: u32,
     prompt: &str,
 ) -> Result<(), ApiError> {
@@ -150,10 +160,7 @@ pub async fn finish(
             };
             credits::settle(config, &call.request_id, &settlement).await
         }
-        Err(error @ ProviderError::Malformed(_)) => {
-            credits::charge_reservation(config, &call.request_id, error.code(), latency_ms).await
-        }
-        Err(error) => credits::release(config, &call.request_id, error.code(), latency_ms).await,
+        Err(error_code) => credits::release(config, &call.request_id, error_code, latency_ms).await,
     }
 }
 
@@ -164,7 +171,7 @@ pub fn finish_later(
     scope: &Scope<'_>,
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, ProviderError>,
+    outcome: Answered,
     latency_ms: u32,
     prompt: &str,
 ) {
@@ -181,7 +188,7 @@ pub fn finish_later(
 pub async fn finish_logged(
     config: &Config,
     call: &MeteredCall,
-    outcome: Result<Consumed, ProviderError>,
+    outcome: Answered,
     latency_ms: u32,
     prompt: &str,
 ) -> Option<String> {
@@ -315,6 +322,12 @@ mod tests {
             encrypted_api_key: sealed.as_ref().map(|s| s.ciphertext.clone()),
             api_key_version: sealed.map(|s| s.version),
             log_prompts: false,
+            window: credits::RateWindow {
+                limit: 10,
+                remaining: 9,
+                reset: 60,
+                length: 60,
+            },
         }
     }
 

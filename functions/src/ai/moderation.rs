@@ -4,23 +4,26 @@
 
 use serde_json::Value;
 
-use crate::ai::call::{ask_text_once, begin, metered, string_list, SingleTurn};
-use crate::ai::credits::ReserveRequest;
+use crate::ai::call::{
+    ask_text_once, begin, metered, optional_string_list, SingleTurn, MAX_LIST_ITEMS,
+};
+use crate::ai::credits::{Pacing, ReserveRequest};
 use crate::ai::openai;
-use crate::ai::provider::{Capability, ProviderKind, TextOutput, Usage, Verdict};
+use crate::ai::provider::{Capability, ProviderKind, TextOutput, Verdict};
 use crate::ai::{transport, Consumed};
 use crate::auth::Caller;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::scope::Scope;
 
-/// The moderation check of `text`, metered to the caller or their team `team_id` (also what
-/// publishing runs before a post is scheduled).
+/// The moderation check of `text`, metered to the caller or their team `team_id` and paced by
+/// `pacing` (publishing runs it before a post is scheduled, in a window of its own).
 pub(crate) async fn verdict(
     config: &Config,
     caller: &Caller,
     team_id: Option<&str>,
     text: &str,
+    pacing: Pacing,
     scope: &Scope<'_>,
 ) -> Result<Verdict, ApiError> {
     let turn = SingleTurn {
@@ -39,6 +42,7 @@ pub(crate) async fn verdict(
         provider: Some(provider),
         model,
         platform_only: true,
+        pacing,
         ..turn.reservation(caller, team_id)
     };
     let call = begin(config, scope, &reserve).await?;
@@ -46,7 +50,7 @@ pub(crate) async fn verdict(
     let messages = turn.messages();
     let text_prompt = &turn.text_prompt(&model, &messages);
     let client = &transport::Client::new(config);
-    let (judged, _) = metered(
+    let (verdict, _) = metered(
         config,
         call,
         Capability::Text,
@@ -61,19 +65,19 @@ pub(crate) async fn verdict(
                 .await
                 .map(Judged::ByModel)
         },
-        |judged| Consumed {
-            usage: match judged {
-                Judged::ByEndpoint(_) => Usage::default(),
-                Judged::ByModel(output) => output.usage,
-            },
-            images: 0,
+        |judged| match judged {
+            Judged::ByEndpoint(verdict) => Ok((verdict, Consumed::default())),
+            Judged::ByModel(output) => Ok((
+                judged_verdict(&output.text)?,
+                Consumed {
+                    usage: output.usage,
+                    images: 0,
+                },
+            )),
         },
     )
     .await?;
-    match judged {
-        Judged::ByEndpoint(verdict) => Ok(verdict),
-        Judged::ByModel(output) => judged_verdict(&output.text),
-    }
+    Ok(verdict)
 }
 
 /// Who moderates: always the platform, never a caller's configuration (whose base URL could
@@ -94,8 +98,9 @@ enum Judged {
     ByModel(TextOutput),
 }
 
-/// A model's JSON judgement as a verdict.
-fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
+/// A model's JSON judgement as a verdict: `invalid_model_output` unless it says `flagged` and
+/// lists categories as strings.
+pub(crate) fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
     let object = match serde_json::from_str(text) {
         Ok(Value::Object(object)) => object,
         _ => return Err(ApiError::InvalidModelOutput),
@@ -104,13 +109,8 @@ fn judged_verdict(text: &str) -> Result<Verdict, ApiError> {
         .get("flagged")
         .and_then(Value::as_bool)
         .ok_or(ApiError::InvalidModelOutput)?;
-    let categories = match object.get("categories") {
-        None => Vec::new(),
-        Some(Value::Array(items)) if items.is_empty() => Vec::new(),
-        Some(_) => string_list(&object, "categories", 20)?,
-    };
     Ok(Verdict {
         flagged,
-        categories,
+        categories: optional_string_list(&object, "categories", MAX_LIST_ITEMS)?,
     })
 }

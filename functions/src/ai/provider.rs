@@ -162,8 +162,38 @@ pub fn is_valid_model(model: &str) -> bool {
 }
 
 /// Why a name failed `is_valid_model`, as a validation error says it.
-pub const MODEL_NAME_RULE: &str = "must be a model name: 1 to 128 letters, digits and . _ - : / \
+const MODEL_NAME_RULE: &str = "must be a model name: 1 to 128 letters, digits and . _ - : / \
      (starting with a letter or digit, no ..)";
+
+/// A model name a request carried, checked by `is_valid_model`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "String")]
+pub struct ModelName(String);
+
+impl TryFrom<Value> for ModelName {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        match value {
+            Value::String(model) if is_valid_model(&model) => Ok(Self(model)),
+            _ => Err(MODEL_NAME_RULE),
+        }
+    }
+}
+
+impl std::ops::Deref for ModelName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<ModelName> for String {
+    fn from(model: ModelName) -> Self {
+        model.0
+    }
+}
 
 /// `segment` percent-encoded for one URL path segment: everything but RFC 3986's unreserved
 /// characters, so a model name can neither end the segment (`/`), start a method (`:`), a

@@ -228,7 +228,7 @@ pub fn metered(
         let meter = relay.pump(client).await;
         let nothing_produced = meter.produced.is_empty() && meter.reported.is_none();
         let outcome = match &meter.failure {
-            Some(error) if nothing_produced => Err(error.clone()),
+            Some(error) if nothing_produced => Err(error.code()),
             _ => Ok(Consumed {
                 usage: meter.usage(estimated_input_tokens),
                 images: 0,

@@ -5,6 +5,7 @@
 use crate::config::{ApiKey, ConfigError};
 use crate::error::ApiError;
 use crate::http::Headers;
+use crate::infra::hex;
 
 /// `CRON_SECRET`: a static bearer anyone who sees one request could replay, so at least 256
 /// bits.
@@ -26,6 +27,17 @@ impl CronSecret {
         })
         .transpose()
     }
+
+    /// The secret itself, for the bearer a scheduled run sends as pg_cron does.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// The secret's SHA-256 in hex: enough for the database to tell whether Vault holds the
+    /// same secret, without the secret travelling.
+    pub fn sha256_hex(&self) -> String {
+        hex::sha256(self.0.expose())
+    }
 }
 
 /// Proof that the request came from pg_cron.
@@ -34,8 +46,7 @@ pub struct Cron(());
 
 /// The bearer must be the configured secret (compared in constant time).
 pub fn check(secret: Option<&CronSecret>, headers: &Headers) -> Result<Cron, ApiError> {
-    let expected =
-        secret.ok_or_else(|| ApiError::Misconfigured("CRON_SECRET is not configured".into()))?;
+    let expected = configured(secret)?;
     let presented = headers
         .get("authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -44,6 +55,11 @@ pub fn check(secret: Option<&CronSecret>, headers: &Headers) -> Result<Cron, Api
         return Err(ApiError::Forbidden);
     }
     Ok(Cron(()))
+}
+
+/// The configured secret; a deployment without one is misconfigured, not the caller's fault.
+pub fn configured(secret: Option<&CronSecret>) -> Result<&CronSecret, ApiError> {
+    secret.ok_or_else(|| ApiError::Misconfigured("CRON_SECRET is not configured".into()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -55,6 +71,16 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "cron-secret-of-at-least-thirty-two-bytes";
+
+    #[test]
+    fn the_digest_is_the_secrets_sha256_in_lower_hex() {
+        let secret = CronSecret::setting(Some(SECRET.into())).unwrap().unwrap();
+        // printf %s cron-secret-of-at-least-thirty-two-bytes | sha256sum
+        assert_eq!(
+            secret.sha256_hex(),
+            "ab061a89f19df7f316b8aaeb5d0e691465167ef9659ee6bcbadf1f41c699aa54"
+        );
+    }
 
     fn headers(authorization: &str) -> Headers {
         [("Authorization".to_owned(), authorization.to_owned())]
@@ -92,6 +118,10 @@ mod tests {
             })
         ));
         assert!(CronSecret::setting(None).unwrap().is_none());
+        let exactly_256_bits = "0123456789abcdef".repeat(2);
+        assert!(CronSecret::setting(Some(exactly_256_bits))
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -100,5 +130,7 @@ mod tests {
         assert!(
             !constant_time_eq(b"secret", b"secreT") && !constant_time_eq(b"secret", b"secret2")
         );
+        // Two differences whose XORs are equal must not cancel out.
+        assert!(!constant_time_eq(b"ab", b"ba"));
     }
 }

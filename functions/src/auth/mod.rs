@@ -184,6 +184,8 @@ pub async fn authenticate(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn headers(authorization: Option<&str>) -> Headers {
@@ -200,6 +202,54 @@ mod tests {
             Ok("abc.def.ghi")
         );
         assert_eq!(bearer_token(&headers(Some("bearer  abc"))), Ok("abc"));
+    }
+
+    const EVERY_ERROR: [AuthError; 14] = [
+        AuthError::MissingToken,
+        AuthError::MalformedToken,
+        AuthError::UnsupportedAlgorithm,
+        AuthError::AlgorithmMismatch,
+        AuthError::UnknownSigningKey,
+        AuthError::InvalidSignature,
+        AuthError::TokenExpired,
+        AuthError::TokenNotYetValid,
+        AuthError::InvalidAudience,
+        AuthError::InvalidIssuer,
+        AuthError::InvalidToken,
+        AuthError::TokenRefused(String::new()),
+        AuthError::AnonymousUser,
+        AuthError::KeysUnavailable(String::new()),
+    ];
+
+    #[test]
+    fn each_refusal_has_its_own_code_and_explanation() {
+        let codes: BTreeSet<&str> = EVERY_ERROR.iter().map(AuthError::code).collect();
+        let messages: BTreeSet<&str> = EVERY_ERROR.iter().map(AuthError::message).collect();
+        assert_eq!((codes.len(), messages.len()), (14, 14));
+        assert!(messages.iter().all(|message| message.ends_with('.')));
+    }
+
+    #[test]
+    fn only_unavailable_keys_and_refused_tokens_carry_a_cause_for_the_log() {
+        let unavailable = AuthError::KeysUnavailable("JWKS request answered 502".into());
+        assert_eq!(unavailable.cause(), Some("JWKS request answered 502"));
+        let refused = AuthError::TokenRefused("PGRST301".into());
+        assert_eq!(refused.cause(), Some("PGRST301"));
+        assert!(EVERY_ERROR
+            .iter()
+            .filter(|error| !matches!(
+                error,
+                AuthError::TokenRefused(_) | AuthError::KeysUnavailable(_)
+            ))
+            .all(|error| error.cause().is_none()));
+    }
+
+    #[test]
+    fn a_user_id_shows_as_itself_and_a_token_never_shows() {
+        let id = UserId("8d0fd2b3".into());
+        assert_eq!(format!("user {id}"), "user 8d0fd2b3");
+        let token = AccessToken("eyJhbGciOi.secret.sig".into());
+        assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
     }
 
     #[test]

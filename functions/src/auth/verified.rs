@@ -113,17 +113,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_full_memo_drops_expired_entries_first() {
+    /// A memo filled with `first` (expiring at `first_expires_at`) and live entries, then
+    /// given one more token at 1 500.
+    fn overfilled(first_expires_at: i64) -> (VerifiedTokens, Arc<VerificationKey>) {
         let memo = VerifiedTokens::new();
         let key = key();
-        let digest = |token: &str| TokenDigest::of(token);
-        memo.remember(digest("expired"), &key, 1_000, 900);
+        memo.remember(TokenDigest::of("first"), &key, first_expires_at, 900);
         for n in 1..CAPACITY {
-            memo.remember(digest(&format!("live-{n}")), &key, 5_000, 900);
+            memo.remember(TokenDigest::of(&format!("live-{n}")), &key, 5_000, 900);
         }
-        memo.remember(digest("newest"), &key, 5_000, 1_500);
-        assert!(!memo.contains(&digest("expired"), &key));
-        assert!(memo.contains(&digest("live-1"), &key) && memo.contains(&digest("newest"), &key));
+        memo.remember(TokenDigest::of("newest"), &key, 5_000, 1_500);
+        (memo, key)
+    }
+
+    #[test]
+    fn a_full_memo_drops_expired_entries_first() {
+        let (memo, key) = overfilled(1_000);
+        let kept = |token: &str| memo.contains(&TokenDigest::of(token), &key);
+        assert!(!kept("first"));
+        assert!(kept("live-1") && kept("newest"));
+    }
+
+    #[test]
+    fn an_entry_expiring_this_second_counts_as_expired() {
+        let (memo, key) = overfilled(1_500);
+        let kept = |token: &str| memo.contains(&TokenDigest::of(token), &key);
+        assert!(!kept("first"));
+        assert!(kept("live-1"), "dropping it made room");
     }
 }

@@ -283,8 +283,12 @@ mod tests {
         );
     }
 
+    /// Held by the tests that depend on which secret `LEGACY_KEY` holds.
+    static LEGACY_KEY_USERS: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
+
     #[tokio::test]
     async fn an_hs256_token_verified_before_is_found_in_the_memo() {
+        let _exclusive = LEGACY_KEY_USERS.lock().await;
         let keys = published_keys();
         let config = config(true);
         let verifier = Verifier::new(&config, &keys);
@@ -294,6 +298,23 @@ mod tests {
         for _ in 0..2 {
             assert!(verifier.verify(&token, NOW).await.is_ok());
             assert!(keys.verified().contains(&digest, &legacy_key(secret)));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_changed_legacy_secret_takes_effect() {
+        let _exclusive = LEGACY_KEY_USERS.lock().await;
+        let rotated = "a-rotated-jwt-secret-of-at-least-32-characters";
+        let config = config_from(&[
+            ("SUPABASE_URL", SUPABASE_URL),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "service"),
+            ("SUPABASE_JWT_SECRET", rotated),
+        ])
+        .unwrap();
+        for (config, secret) in [(&config, rotated), (&self::config(true), HS_SECRET)] {
+            let token = hs256_token(secret, None, &user_claims());
+            assert!(verify_with(config, &token).await.is_ok());
         }
     }
 
@@ -470,6 +491,22 @@ mod tests {
                 .await
                 .is_ok()
         );
+        let at_the_leeway = json!({"nbf": NOW + CLOCK_LEEWAY, "iat": NOW + CLOCK_LEEWAY});
+        assert!(
+            verify(&es256_token(Some("es"), &claims_with(at_the_leeway)))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_signature_checked_under_another_algorithm_is_a_mismatch() {
+        // `verify` compares the algorithms first; this keeps jwt-compact's own check mapped.
+        let mismatch = ValidationError::AlgorithmMismatch {
+            expected: "ES256".into(),
+            actual: "HS256".into(),
+        };
+        assert_eq!(signature_error(mismatch), AuthError::AlgorithmMismatch);
     }
 
     #[tokio::test]

@@ -1,9 +1,16 @@
 //! `Cx`: what a handler is given — the configuration, the request, the request's scope, its
 //! route's path parameters, and who its route admitted.
 
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+
+use super::extract::decode;
 use super::router::{path_param, Route};
 use super::Request;
 use crate::config::Config;
+use crate::error::ApiError;
+use crate::ids::Id;
 use crate::scope::Scope;
 
 pub struct Cx<'a, Who> {
@@ -41,5 +48,24 @@ impl<'a, Who> Cx<'a, Who> {
     /// The value of `{name}` in the request's path (empty if the route has no such parameter).
     pub fn param(&self, name: &str) -> &'a str {
         path_param(self.route.template, &self.request.path, name).unwrap_or_default()
+    }
+
+    /// The id in path parameter `{name}`; `None` when it is not one, which each route answers
+    /// in its own way (most as the record's 404).
+    pub fn id<Of>(&self, name: &str) -> Option<Id<Of>> {
+        Id::from_str(self.param(name)).ok()
+    }
+
+    /// The request body as a `T` (see `extract::decode`).
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        decode(&self.request.body)
+    }
+
+    /// As `body`, for a route whose body may be left out: an empty body reads as `{}`.
+    pub fn optional_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        match self.request.body.as_slice() {
+            [] => decode(b"{}"),
+            body => decode(body),
+        }
     }
 }

@@ -4,7 +4,9 @@
 pub mod cors;
 pub mod cx;
 pub mod extract;
+pub mod redirect;
 pub mod router;
+pub mod spelling;
 
 use serde::Serialize;
 
@@ -186,6 +188,33 @@ pub struct Response {
     pub body: Body,
 }
 
+/// A database row's keys in camelCase, as the worker's API writes JSON (issue #26: one casing);
+/// the values are left as they are.
+pub fn camel_case_keys(row: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(fields) = row else {
+        return row;
+    };
+    let camel = |key: &str| {
+        let mut out = String::with_capacity(key.len());
+        let mut upper = false;
+        for c in key.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    fields
+        .into_iter()
+        .map(|(key, value)| (camel(&key), value))
+        .collect()
+}
+
 impl Response {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
         let bytes = serde_json::to_vec(value).expect("response values serialize to JSON");
@@ -250,6 +279,14 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_come_out_in_camel_case() {
+        assert_eq!(
+            camel_case_keys(serde_json::json!({"steps_total": 5, "id": "x", "error_code": null})),
+            serde_json::json!({"stepsTotal": 5, "id": "x", "errorCode": null})
+        );
+    }
 
     #[test]
     fn headers_survive_the_line_form_with_empty_values_and_repeated_names() {

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::cx::Cx;
+use super::spelling::TeamIdIn;
 use super::{Method, Response};
 use crate::auth::{Caller, Cron};
 use crate::error::ApiError;
@@ -59,6 +60,8 @@ pub struct Route {
     /// before reading it (by `Content-Length`) or as soon as the read passes it (chunked).
     pub max_body: usize,
     pub auth: Auth,
+    /// Where the route reads the team a request acts for; other spellings are refused.
+    pub team_id: TeamIdIn,
 }
 
 impl Route {
@@ -68,6 +71,23 @@ impl Route {
             template,
             max_body,
             auth,
+            team_id: TeamIdIn::Nowhere,
+        }
+    }
+
+    /// The route reads the team from the `x-team-id` header (the metered AI routes).
+    pub const fn team_in_header(self) -> Self {
+        Self {
+            team_id: TeamIdIn::Header,
+            ..self
+        }
+    }
+
+    /// The route reads the team as `teamId` in its body or query.
+    pub const fn team_in_fields(self) -> Self {
+        Self {
+            team_id: TeamIdIn::Field,
+            ..self
         }
     }
 }

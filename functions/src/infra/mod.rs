@@ -3,8 +3,10 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod hex;
 pub mod observability;
 pub mod outbound;
 pub mod retry;
 pub mod storage;
 pub mod supabase;
+pub mod wakeups;

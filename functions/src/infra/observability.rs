@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::http::Headers;
+use crate::infra::hex;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -23,9 +24,7 @@ impl RequestId {
     }
 
     fn generate() -> Self {
-        let mut bytes = [0_u8; 16];
-        getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
-        Self(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+        Self(hex::random_128())
     }
 
     pub fn as_str(&self) -> &str {

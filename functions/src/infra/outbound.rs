@@ -24,7 +24,7 @@ use std::time::Duration;
 use futures::future::{select, Either};
 use futures::stream::{self, LocalBoxStream, StreamExt};
 
-pub use call::{Body, Call, Method, Reply};
+pub use call::{url_encoded, Body, Call, FilePart, Method, Reply};
 use policy::OutboundPolicy;
 
 use crate::infra::clock::sleep;

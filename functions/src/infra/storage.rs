@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::infra::outbound;
+use crate::infra::{outbound, supabase};
 
 /// Whether `name` is a plain relative object name, by the rule the database holds every stored
 /// path to (`app_private.is_safe_object_path`): at most 1024 bytes of `/`-separated segments,
@@ -64,10 +64,7 @@ async fn send(
     request: reqwest::RequestBuilder,
     action: &str,
 ) -> Result<outbound::Reply, ApiError> {
-    let key = config.service_role_key.expose();
-    let request = request
-        .header("apikey", key)
-        .header("authorization", format!("Bearer {key}"));
+    let request = supabase::as_service_role(config, request);
     let reply = outbound::send(request)
         .await
         .map_err(|cause| ApiError::DatabaseUnavailable(format!("storage unreachable: {cause}")))?;

@@ -14,23 +14,47 @@ use crate::infra::outbound;
 
 /// Bypasses RLS: only for server-side work that no user triggers with their own rights.
 pub fn service_role_client(config: &Config) -> Postgrest {
-    client(
-        config,
-        config.service_role_key.expose(),
-        config.service_role_key.expose(),
+    service_role_headers(config).into_iter().fold(
+        Postgrest::new(config.supabase_url.rest_url()),
+        |client, (name, value)| client.insert_header(name, value),
     )
 }
 
 /// Acts as the caller: PostgREST sees their token, so RLS decides what they may read.
 pub fn user_client(config: &Config, caller: &AccessToken) -> Postgrest {
-    client(config, config.anon_key.expose(), caller.expose())
+    Postgrest::new(config.supabase_url.rest_url())
+        .insert_header("apikey", config.anon_key.expose())
+        .insert_header("authorization", format!("Bearer {}", caller.expose()))
 }
 
-fn client(config: &Config, api_key: &str, bearer: &str) -> Postgrest {
-    Postgrest::new(config.supabase_url.rest_url())
-        .insert_header("apikey", api_key)
-        .insert_header("authorization", format!("Bearer {bearer}"))
+/// How every Supabase API (PostgREST, Auth, Storage) takes the service role's key: a current
+/// secret key (`sb_secret_…`, not a JWT) in `apikey` alone, the gateway standing the role's
+/// token in; a legacy service_role JWT also as the bearer, as it always was.
+pub fn service_role_headers(config: &Config) -> Vec<(&'static str, String)> {
+    let key = config.service_role_key.expose();
+    let mut headers = vec![("apikey", key.to_owned())];
+    if !key.starts_with(SECRET_KEY_PREFIX) {
+        headers.push(("authorization", format!("Bearer {key}")));
+    }
+    headers
 }
+
+/// A Storage or Auth request, sent as the service role.
+pub fn as_service_role(
+    config: &Config,
+    request: reqwest::RequestBuilder,
+) -> reqwest::RequestBuilder {
+    service_role_headers(config)
+        .into_iter()
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        })
+}
+
+/// Supabase's current API keys: `sb_publishable_…` (the anon role) and `sb_secret_…` (the
+/// service role).
+pub const PUBLISHABLE_KEY_PREFIX: &str = "sb_publishable_";
+pub const SECRET_KEY_PREFIX: &str = "sb_secret_";
 
 /// A PostgREST call that did not succeed. The text is for logs only.
 #[derive(Debug)]
@@ -43,13 +67,15 @@ pub enum UpstreamError {
     },
 }
 
-/// The database error PostgREST reports: its SQLSTATE (`code`), message and hint.
+/// The database error PostgREST reports: its SQLSTATE (`code`), message, detail and hint.
 #[derive(Debug, serde::Deserialize)]
 pub struct DatabaseError {
     pub code: String,
     pub message: String,
     #[serde(default)]
     pub hint: Option<String>,
+    #[serde(default)]
+    pub details: Option<String>,
 }
 
 /// `app_private.take_rate_limit`'s refusal; its hint is the seconds until the window ends.
@@ -127,6 +153,38 @@ impl From<UpstreamError> for ApiError {
     }
 }
 
+/// A refusal an RPC answers as its `status` row instead of raising: the conventions every
+/// feature's RPCs share. A store's answer enum ends with `#[serde(untagged)] Refused(Refusal)`,
+/// and `into_error` maps it to the caller's error, as `From<UpstreamError>` above maps a raised one.
+#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Refusal {
+    /// No such record the caller can read.
+    NotFound,
+    /// The caller can read it but not do this.
+    Forbidden,
+    NotTeamMember,
+    /// `field` of the request names none of the team's records.
+    Invalid {
+        field: Option<String>,
+    },
+}
+
+impl Refusal {
+    /// The caller's error; `not_found` is what a missing record means to this call.
+    pub fn into_error(self, not_found: ApiError) -> ApiError {
+        match self {
+            Self::NotFound => not_found,
+            Self::Forbidden => ApiError::Forbidden,
+            Self::NotTeamMember => ApiError::NotTeamMember,
+            Self::Invalid { field } => ApiError::InvalidRequest {
+                field: field.unwrap_or_else(|| "body".into()),
+                reason: "does not name one of the team's records".into(),
+            },
+        }
+    }
+}
+
 /// Sends the request and returns the 2xx body text. (postgrest's reqwest 0.11 has no `json`
 /// feature, so callers parse the text with serde_json.)
 pub async fn send(request: Builder) -> Result<String, UpstreamError> {
@@ -196,6 +254,29 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_current_secret_key_goes_in_apikey_alone_and_a_legacy_jwt_also_as_the_bearer() {
+        let config = |service: &str| {
+            crate::config::tests::config_from(&[
+                ("SUPABASE_URL", "https://project.supabase.co"),
+                ("SUPABASE_ANON_KEY", "anon"),
+                ("SUPABASE_SERVICE_ROLE_KEY", service),
+            ])
+            .unwrap()
+        };
+        assert_eq!(
+            service_role_headers(&config("sb_secret_abc")),
+            [("apikey", "sb_secret_abc".to_owned())]
+        );
+        assert_eq!(
+            service_role_headers(&config("eyJ.legacy.jwt")),
+            [
+                ("apikey", "eyJ.legacy.jwt".to_owned()),
+                ("authorization", "Bearer eyJ.legacy.jwt".to_owned())
+            ]
+        );
+    }
+
     fn database_error(code: &str, message: &str) -> ApiError {
         ApiError::from(UpstreamError::Status {
             status: 400,
@@ -204,6 +285,7 @@ mod tests {
                 code: code.into(),
                 message: message.into(),
                 hint: None,
+                details: None,
             }),
         })
     }
@@ -303,6 +385,55 @@ mod tests {
         assert!(!error.to_response().body_text().contains("secret_table"));
         let outage = ApiError::from(UpstreamError::Unreachable("connection refused".into()));
         assert_eq!(outage.status(), 503);
+    }
+
+    #[test]
+    fn shared_refusals_decode_beside_an_answers_own_statuses() {
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        #[serde(tag = "status", rename_all = "snake_case")]
+        enum Answer {
+            Done {
+                id: String,
+            },
+            #[serde(untagged)]
+            Refused(Refusal),
+        }
+        let answer = |value: Value| serde_json::from_value::<Answer>(value);
+        assert_eq!(
+            answer(json!({"status": "done", "id": "j"})).unwrap(),
+            Answer::Done { id: "j".into() }
+        );
+        assert_eq!(
+            answer(json!({"status": "invalid", "field": "personaId"})).unwrap(),
+            Answer::Refused(Refusal::Invalid {
+                field: Some("personaId".into())
+            })
+        );
+        assert!(
+            answer(json!({"status": "exploded"})).is_err(),
+            "unknown statuses fail"
+        );
+        let missing = || ApiError::NotFound;
+        let error = Refusal::Invalid {
+            field: Some("posts[2].personaId".into()),
+        }
+        .into_error(missing());
+        assert_eq!(
+            error.message(),
+            "`posts[2].personaId` does not name one of the team's records."
+        );
+        assert!(matches!(
+            Refusal::NotFound.into_error(missing()),
+            ApiError::NotFound
+        ));
+        assert!(matches!(
+            Refusal::Forbidden.into_error(missing()),
+            ApiError::Forbidden
+        ));
+        assert!(matches!(
+            Refusal::NotTeamMember.into_error(missing()),
+            ApiError::NotTeamMember
+        ));
     }
 
     #[test]

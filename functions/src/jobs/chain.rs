@@ -2,9 +2,12 @@
 //! outputs of the steps before it, so a resumed job asks exactly what the first run would have.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::ai::provider::{is_valid_model, Capability, ProviderKind, MODEL_NAME_RULE};
+use crate::ai::moderation::judged_verdict;
+use crate::ai::provider::{Capability, ModelName, ProviderKind};
+use crate::error::ApiError;
+use crate::valid::{List, Text};
 
 pub const MAX_STEPS: usize = 10;
 pub const MAX_INSTRUCTIONS_CHARS: usize = 2_000;
@@ -33,15 +36,6 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 6] = [
-        Self::Draft,
-        Self::Refine,
-        Self::Reconcile,
-        Self::ImagePrompt,
-        Self::Image,
-        Self::Moderation,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
@@ -51,10 +45,6 @@ impl StepKind {
             Self::Image => "image",
             Self::Moderation => "moderation",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 
     pub fn capability(self) -> Capability {
@@ -72,16 +62,16 @@ impl StepKind {
 
 /// One step of a chain as the client named it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepSpec {
     pub kind: StepKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
+    pub model: Option<ModelName>,
     /// Added to the step's prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
+    pub instructions: Option<Text<MAX_INSTRUCTIONS_CHARS>>,
 }
 
 impl StepSpec {
@@ -108,114 +98,73 @@ pub fn default_chain() -> Vec<StepSpec> {
     .to_vec()
 }
 
+/// A chain as a request gives it, each step with only the known fields.
+pub type Steps = List<StepSpec, 1, MAX_STEPS>;
+
 /// Why a chain is refused: the JSON path of the field and the reason.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invalid {
     pub field: String,
-    pub reason: String,
+    pub reason: &'static str,
 }
 
-fn invalid(field: String, reason: &str) -> Invalid {
-    Invalid {
-        field,
-        reason: reason.to_owned(),
-    }
-}
-
-/// Reads and checks `chain` (the field's name is `field`): 1 to MAX_STEPS steps, the first a
+/// The chain of `steps` (the field named `field`) if its steps can run in order: the first a
 /// draft, a reconcile only after two drafts.
-pub fn parse_chain(value: &Value, field: &str) -> Result<Vec<StepSpec>, Invalid> {
-    let Value::Array(steps) = value else {
-        return Err(invalid(field.into(), "must be an array of steps"));
-    };
-    if steps.is_empty() || steps.len() > MAX_STEPS {
-        return Err(invalid(
-            field.into(),
-            &format!("must have 1 to {MAX_STEPS} steps"),
-        ));
-    }
-    let mut chain = Vec::with_capacity(steps.len());
+pub fn checked(steps: Steps, field: &str) -> Result<Vec<StepSpec>, Invalid> {
+    let steps = steps.into_vec();
+    let mut drafts = 0;
     for (index, step) in steps.iter().enumerate() {
-        let at = |name: &str| format!("{field}[{index}]{name}");
-        let Value::Object(fields) = step else {
-            return Err(invalid(at(""), "must be an object"));
+        let reason = match step.kind {
+            kind if index == 0 && kind != StepKind::Draft => {
+                "must be draft: the chain starts with a draft"
+            }
+            StepKind::Reconcile if drafts < 2 => "reconcile needs two draft steps before it",
+            StepKind::Draft => {
+                drafts += 1;
+                continue;
+            }
+            _ => continue,
         };
-        if let Some(unknown) = fields
-            .keys()
-            .find(|key| !["kind", "provider", "model", "instructions"].contains(&key.as_str()))
-        {
-            return Err(invalid(at(&format!(".{unknown}")), "is not a known field"));
-        }
-        let kind = fields
-            .get("kind")
-            .and_then(Value::as_str)
-            .and_then(StepKind::parse)
-            .ok_or_else(|| {
-                invalid(
-                    at(".kind"),
-                    "must be one of draft, refine, reconcile, image_prompt, image, moderation",
-                )
-            })?;
-        let provider = match fields.get("provider") {
-            None | Some(Value::Null) => None,
-            Some(name) => Some(name.as_str().and_then(ProviderKind::parse).ok_or_else(|| {
-                invalid(
-                    at(".provider"),
-                    "must be openai, xai, gemini or openai_compatible",
-                )
-            })?),
-        };
-        let model = match fields.get("model") {
-            None | Some(Value::Null) => None,
-            Some(model) => Some(
-                model
-                    .as_str()
-                    .filter(|model| is_valid_model(model))
-                    .ok_or_else(|| invalid(at(".model"), MODEL_NAME_RULE))?
-                    .to_owned(),
-            ),
-        };
-        let instructions = optional_text(fields, "instructions", MAX_INSTRUCTIONS_CHARS)
-            .map_err(|reason| invalid(at(".instructions"), &reason))?;
-        let drafts_before = chain
-            .iter()
-            .filter(|step: &&StepSpec| step.kind == StepKind::Draft)
-            .count();
-        if index == 0 && kind != StepKind::Draft {
-            return Err(invalid(
-                at(".kind"),
-                "must be draft: the chain starts with a draft",
-            ));
-        }
-        if kind == StepKind::Reconcile && drafts_before < 2 {
-            return Err(invalid(
-                at(".kind"),
-                "reconcile needs two draft steps before it",
-            ));
-        }
-        chain.push(StepSpec {
-            kind,
-            provider,
-            model,
-            instructions,
+        return Err(Invalid {
+            field: format!("{field}[{index}].kind"),
+            reason,
         });
     }
-    Ok(chain)
+    Ok(steps)
 }
 
-fn optional_text(
-    fields: &Map<String, Value>,
-    name: &str,
-    max: usize,
-) -> Result<Option<String>, String> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if !text.trim().is_empty() && text.chars().count() <= max => {
-            Ok(Some(text.clone()))
+/// The platforms a brief is written for: known names, each once, at least one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct Platforms(Vec<&'static str>);
+
+impl Default for Platforms {
+    fn default() -> Self {
+        Self(vec!["instagram"])
+    }
+}
+
+impl TryFrom<Value> for Platforms {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, String> {
+        let Value::Array(items) = value else {
+            return Err("must be an array of platforms".into());
+        };
+        let mut platforms = Vec::new();
+        for item in &items {
+            let known = PLATFORMS
+                .into_iter()
+                .find(|known| item.as_str() == Some(known))
+                .ok_or_else(|| format!("must list platforms among {}", PLATFORMS.join(", ")))?;
+            if !platforms.contains(&known) {
+                platforms.push(known);
+            }
         }
-        Some(_) => Err(format!(
-            "must be a non-empty string of at most {max} characters"
-        )),
+        if platforms.is_empty() {
+            return Err("must name at least one platform".into());
+        }
+        Ok(Self(platforms))
     }
 }
 
@@ -379,14 +328,11 @@ pub fn text_output(text: &str) -> Value {
     json!({ "text": text })
 }
 
-/// The moderation step's output: the model's verdict, read leniently (anything but
-/// `"flagged": true` is not flagged).
-pub fn moderation_output(answer: &str) -> Value {
-    let verdict: Value = serde_json::from_str(answer).unwrap_or(Value::Null);
-    json!({
-        "flagged": verdict["flagged"] == true,
-        "categories": verdict["categories"].as_array().cloned().unwrap_or_default(),
-    })
+/// The moderation step's output: the model's verdict, checked as `/v1/ai/moderate` checks it
+/// (an answer without one fails the step, uncharged: it is never read as "not flagged").
+pub fn moderation_output(answer: &str) -> Result<Value, ApiError> {
+    let verdict = judged_verdict(answer)?;
+    Ok(json!({ "flagged": verdict.flagged, "categories": verdict.categories }))
 }
 
 /// What the whole chain produced, once every step is done.
@@ -414,6 +360,21 @@ pub fn result(chain: &[StepSpec], outputs: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
+    use crate::http::extract::decode;
+
+    /// `chain` as a request's field, decoded and checked.
+    fn parse_chain(chain: Value) -> Result<Vec<StepSpec>, String> {
+        #[derive(Deserialize)]
+        struct Body {
+            chain: Steps,
+        }
+        match decode::<Body>(json!({ "chain": chain }).to_string().as_bytes()) {
+            Ok(body) => checked(body.chain, "chain").map_err(|invalid| invalid.field),
+            Err(ApiError::InvalidRequest { field, .. }) => Err(field),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
 
     fn brief() -> Brief {
         Brief {
@@ -428,12 +389,12 @@ mod tests {
     fn the_default_chain_is_valid_and_round_trips() {
         let value = serde_json::to_value(default_chain()).unwrap();
         assert_eq!(value[0], json!({"kind": "draft"}));
-        assert_eq!(parse_chain(&value, "chain").unwrap(), default_chain());
+        assert_eq!(parse_chain(value).unwrap(), default_chain());
     }
 
     #[test]
     fn chain_errors_name_the_field() {
-        let field = |value: Value| parse_chain(&value, "chain").unwrap_err().field;
+        let field = |value: Value| parse_chain(value).unwrap_err();
         assert_eq!(field(json!([])), "chain");
         assert_eq!(field(json!({})), "chain");
         assert_eq!(field(json!([{"kind": "refine"}])), "chain[0].kind");
@@ -471,7 +432,7 @@ mod tests {
         let mixed = json!([{"kind": "draft", "provider": "openai"}, {"kind": "draft", "provider": "xai", "model": "grok-3"},
                            {"kind": "reconcile"}]);
         assert_eq!(
-            parse_chain(&mixed, "chain").unwrap()[1].provider,
+            parse_chain(mixed).unwrap()[1].provider,
             Some(ProviderKind::Xai)
         );
     }
@@ -479,9 +440,8 @@ mod tests {
     #[test]
     fn each_step_builds_on_the_outputs_before_it() {
         let chain = parse_chain(
-            &json!([{"kind": "draft"}, {"kind": "draft", "instructions": "shorter"}, {"kind": "reconcile"},
+            json!([{"kind": "draft"}, {"kind": "draft", "instructions": "shorter"}, {"kind": "reconcile"},
                     {"kind": "refine"}, {"kind": "image_prompt"}, {"kind": "image"}, {"kind": "moderation"}]),
-            "chain",
         )
         .unwrap();
         let outputs = vec![
@@ -491,7 +451,7 @@ mod tests {
             text_output("refined"),
             text_output("a red tulip"),
             json!({"assets": [{"storagePath": "t/j/5-0.png"}]}),
-            moderation_output(r#"{"flagged": false, "categories": []}"#),
+            moderation_output(r#"{"flagged": false, "categories": []}"#).unwrap(),
         ];
         let draft = step_input(&brief(), &chain, &[], 0);
         for part in [
@@ -539,15 +499,17 @@ mod tests {
     }
 
     #[test]
-    fn moderation_reads_the_verdict_leniently() {
+    fn moderation_needs_a_verdict() {
         assert_eq!(
-            moderation_output(r#"{"flagged": true, "categories": ["hate"]}"#)["flagged"],
-            true
+            moderation_output(r#"{"flagged": true, "categories": ["hate"]}"#).unwrap(),
+            json!({"flagged": true, "categories": ["hate"]})
         );
-        assert_eq!(moderation_output("not json")["flagged"], false);
-        assert_eq!(
-            moderation_output(r#"{"echo": "x"}"#)["categories"],
-            json!([])
-        );
+        for unjudged in ["not json", r#"{"echo": "x"}"#, r#"{"flagged": "no"}"#] {
+            assert_eq!(
+                moderation_output(unjudged).unwrap_err().code(),
+                "invalid_model_output",
+                "{unjudged}"
+            );
+        }
     }
 }

@@ -3,9 +3,10 @@
 //! the lease), reserved in the credit ledger, sent to its provider, and finished in one
 //! transaction that settles its credits, writes its snapshot and moves the job on. A job whose
 //! executor vanished is claimed again once its lease expires and resumes at its first
-//! unfinished step.
+//! unfinished step. A step refused by the user's background window or by its provider's rate
+//! limit does not fail: its job waits (`queued` until `run_after`) and a later sweep resumes it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -16,7 +17,8 @@ use crate::ai::provider::{Message, Role, TextPrompt, Usage};
 use crate::ai::{self, credits, MeteredCall};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::infra::clock::{sleep, Clock, WallClock};
+use crate::infra::clock::{Clock, WallClock};
+use crate::infra::hex;
 use crate::infra::storage;
 
 use super::chain::{self, Brief, StepInput, StepKind, StepSpec};
@@ -29,8 +31,8 @@ pub const BUCKET: &str = "generated-assets";
 /// next sweep). It runs inside the sweep's request, which pg_net waits 5 minutes for
 /// (`app_private.request_worker`).
 const DRAIN_BUDGET_MS: f64 = 240_000.0;
-/// A rate-limited reservation waits this long at most, once, before the step fails.
-const MAX_RATE_LIMIT_WAIT_SECONDS: u64 = 20;
+/// How long a step waits after its provider's 429 when the provider did not say.
+const PROVIDER_WAIT_SECONDS: u64 = 30;
 
 /// A fresh executor id (a UUID v4): what a lease names as its owner.
 pub fn new_worker_id() -> String {
@@ -38,7 +40,7 @@ pub fn new_worker_id() -> String {
     getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(&bytes);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
@@ -50,8 +52,10 @@ pub fn new_worker_id() -> String {
 }
 
 /// Runs `first` (jobs `worker_id` already claimed), then keeps claiming jobs that `filter`
-/// admits, in `lanes` parallel lanes, until none is left or the time budget is spent. Resolves
-/// to a log line when something failed on our side (a job's own failure is its state).
+/// admits, in `lanes` parallel lanes, until none is left, the time budget is spent or a job had
+/// to wait for a rate limit (which likely holds for the jobs after it too: they are left to the
+/// next sweep). Resolves to a log line when something failed on our side (a job's own failure
+/// is its state).
 pub async fn drain(
     config: Config,
     worker_id: String,
@@ -61,6 +65,7 @@ pub async fn drain(
 ) -> Option<String> {
     let started_ms = WallClock.unix_millis();
     let first = RefCell::new(first);
+    let rate_limited = Cell::new(false);
     let errors = RefCell::new(Vec::<Value>::new());
     let failed = |job: Option<&str>, error: ApiError| {
         errors.borrow_mut().push(json!({
@@ -72,6 +77,7 @@ pub async fn drain(
             let claimed = first.borrow_mut().pop();
             let job = match claimed {
                 Some(job) => job,
+                None if rate_limited.get() => break,
                 None if WallClock.unix_millis() - started_ms > DRAIN_BUDGET_MS => break,
                 None => match store::claim(&config, &worker_id, 1, &filter).await {
                     Ok(mut jobs) if !jobs.is_empty() => jobs.remove(0),
@@ -83,8 +89,10 @@ pub async fn drain(
                 },
             };
             let id = job.id.clone();
-            if let Err(error) = run_job(&config, &worker_id, job).await {
-                failed(Some(&id), error);
+            match run_job(&config, &worker_id, job).await {
+                Ok(JobRun::Waiting) => rate_limited.set(true),
+                Ok(JobRun::Ended) => {}
+                Err(error) => failed(Some(&id), error),
             }
         }
     };
@@ -96,10 +104,19 @@ pub async fn drain(
     })
 }
 
-/// Runs a claimed job from its next step to its end, or until it fails, is canceled or its
-/// lease is lost. `Err` is a failure to talk to the database (the lease then expires and the
+/// How an executor left a job.
+#[derive(Debug, PartialEq, Eq)]
+enum JobRun {
+    /// Done, failed, canceled, or taken over by another executor.
+    Ended,
+    /// Waiting for a rate limit; a later sweep resumes it.
+    Waiting,
+}
+
+/// Runs a claimed job from its next step to its end, or until it fails, waits, is canceled or
+/// its lease is lost. `Err` is a failure to talk to the database (the lease then expires and the
 /// sweep resumes the job).
-async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<(), ApiError> {
+async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<JobRun, ApiError> {
     let unreadable = |what: &str, error: serde_json::Error| {
         ApiError::Upstream(format!("job {}: stored {what} unreadable: {error}", job.id))
     };
@@ -121,10 +138,12 @@ async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<()
         )
         .await?;
         if started != StepStatus::Started {
-            return Ok(());
+            return Ok(JobRun::Ended);
         }
         let ran = run_step(config, &job, index, step, &input).await;
-        charge_if_malformed(config, &ran).await?;
+        if let Some(wait) = rate_limit_wait(&ran.outcome) {
+            return defer(config, worker_id, &job.id, index, &ran, wait).await;
+        }
         let mut finish = json!({
             "job_id": job.id, "worker_id": worker_id, "step_index": index,
             "lease_seconds": LEASE_SECONDS, "succeeded": ran.outcome.is_ok(),
@@ -159,21 +178,51 @@ async fn run_job(config: &Config, worker_id: &str, job: ClaimedJob) -> Result<()
         };
         match (store::finish_step(config, finish).await?, output) {
             (StepStatus::Next, Some(output)) => outputs.push(output),
-            _ => return Ok(()),
+            _ => return Ok(JobRun::Ended),
         }
     }
-    Ok(())
+    Ok(JobRun::Ended)
 }
 
-/// A provider that answered 2xx in a shape it does not document was paid: the step's
-/// reservation is charged here, before `finish_step` (which then finds nothing to release).
-async fn charge_if_malformed(config: &Config, ran: &StepRun) -> Result<(), ApiError> {
-    match (&ran.call, &ran.outcome) {
-        (Some(call), Err(ApiError::Provider(malformed @ ProviderError::Malformed(_)))) => {
-            ai::finish(config, call, Err(malformed.clone()), ran.latency_ms, "").await
-        }
-        _ => Ok(()),
+/// Why a step's refusal makes its job wait rather than fail, and for how many seconds: the
+/// user's background window (until it ends), or the provider's rate limit (its `Retry-After`).
+fn rate_limit_wait(outcome: &Result<StepDone, ApiError>) -> Option<(&'static str, u64)> {
+    match outcome {
+        Err(ApiError::RateLimited { retry_after }) => Some(("rate_limited", *retry_after)),
+        Err(ApiError::Provider(ProviderError::RateLimited {
+            retry_after_seconds,
+        })) => Some((
+            "provider_rate_limited",
+            retry_after_seconds.unwrap_or(PROVIDER_WAIT_SECONDS),
+        )),
+        _ => None,
     }
+}
+
+/// Puts the job back in the queue until `wait` is over (releasing the step's reservation, if
+/// it had one), unless it was canceled or taken over meanwhile, or its provider refused it too
+/// often (then it fails).
+async fn defer(
+    config: &Config,
+    worker_id: &str,
+    job_id: &str,
+    index: usize,
+    ran: &StepRun,
+    (reason, seconds): (&str, u64),
+) -> Result<JobRun, ApiError> {
+    let deferred = store::defer(
+        config,
+        json!({
+            "job_id": job_id, "worker_id": worker_id, "step_index": index,
+            "reason": reason, "seconds": seconds, "latency_ms": ran.latency_ms,
+            "ai_request_id": ran.call.as_ref().map(|call| call.request_id.as_str()),
+        }),
+    )
+    .await?;
+    Ok(match deferred {
+        StepStatus::Waiting => JobRun::Waiting,
+        _ => JobRun::Ended,
+    })
 }
 
 /// One step's provider call and what it cost; `call` is the reserved call (the one that
@@ -242,17 +291,17 @@ async fn run_step(
         max_output_tokens: MAX_OUTPUT_TOKENS,
     };
     let (call, outcome, latency_ms) = ask_text(config, call, &text_prompt, &WallClock).await;
-    let outcome = outcome
-        .map(|answer| StepDone {
+    let outcome = outcome.map_err(ApiError::from).and_then(|answer| {
+        Ok(StepDone {
             output: match step.kind {
-                StepKind::Moderation => chain::moderation_output(&answer.text),
+                StepKind::Moderation => chain::moderation_output(&answer.text)?,
                 _ => chain::text_output(&answer.text),
             },
             usage: answer.usage,
             images: 0,
             assets: Vec::new(),
         })
-        .map_err(ApiError::from);
+    });
     StepRun {
         call: Some(call),
         latency_ms,
@@ -260,8 +309,8 @@ async fn run_step(
     }
 }
 
-/// Reserves the step's credits for the job's submitter (or team); a full rate window is waited
-/// out once when it frees up soon.
+/// Reserves the step's credits for the job's submitter (or team), in the submitter's background
+/// window.
 async fn reserve(
     config: &Config,
     job: &ClaimedJob,
@@ -284,6 +333,7 @@ async fn reserve(
         model: step.model.as_deref(),
         // A verdict is the platform's to give, as for every moderation (`ai::moderation`).
         platform_only: step.kind == StepKind::Moderation,
+        pacing: credits::Pacing::Background,
         ..credits::ReserveRequest::new(
             &job.user_id,
             job.team_id.as_deref(),
@@ -293,15 +343,7 @@ async fn reserve(
             u32::from(image),
         )
     };
-    match ai::begin(config, &request).await {
-        Err(ApiError::RateLimited { retry_after })
-            if retry_after <= MAX_RATE_LIMIT_WAIT_SECONDS =>
-        {
-            sleep(std::time::Duration::from_secs(retry_after)).await;
-            ai::begin(config, &request).await
-        }
-        outcome => outcome,
-    }
+    ai::begin(config, &request).await.outcome
 }
 
 /// Uploads generated images under `<team or user>/<job>/<step>-<n>.<ext>` (a rerun of the step
@@ -347,9 +389,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_rate_limits_make_a_step_wait() {
+        let refused = |error: ApiError| rate_limit_wait(&Err(error));
+        assert_eq!(
+            refused(ApiError::RateLimited { retry_after: 12 }),
+            Some(("rate_limited", 12))
+        );
+        assert_eq!(
+            refused(ApiError::Provider(ProviderError::RateLimited {
+                retry_after_seconds: Some(3)
+            })),
+            Some(("provider_rate_limited", 3))
+        );
+        assert_eq!(
+            refused(ApiError::Provider(ProviderError::RateLimited {
+                retry_after_seconds: None
+            })),
+            Some(("provider_rate_limited", PROVIDER_WAIT_SECONDS))
+        );
+        for lasting in [
+            ApiError::Provider(ProviderError::Unavailable("503".into())),
+            ApiError::Provider(ProviderError::AuthFailed("401".into())),
+            ApiError::CreditLimitReached {
+                needed: 4,
+                remaining: 0,
+                limit: 10,
+                resets_at: "2027-01-01T00:00:00Z".into(),
+            },
+        ] {
+            assert_eq!(refused(lasting), None);
+        }
+    }
+
+    #[test]
     fn worker_ids_are_v4_uuids() {
         let id = new_worker_id();
-        assert!(crate::http::extract::is_uuid(&id));
+        assert!(crate::ids::is_uuid(&id));
         assert_eq!(&id[14..15], "4");
         assert_ne!(id, new_worker_id());
     }

@@ -1,26 +1,31 @@
 //! Content jobs: `POST /v1/jobs` (202; pg_net then has the sweep run the chain), `GET /v1/jobs`,
 //! `GET /v1/jobs/{job_id}`, `POST /v1/jobs/{job_id}/cancel | retry | draft`, campaign batches
-//! (`POST|GET /v1/campaigns/{campaign_id}/batches`, `GET /v1/batches/{batch_id}`) and pg_cron's
+//! (`POST|GET /v1/campaigns/{campaign_id}/batches`, `GET /v1/batches/{batch_id}`,
+//! `POST /v1/batches/{batch_id}/retry`) and pg_cron's
 //! `POST /v1/cron/jobs/sweep`. Reads go through PostgREST with the caller's token (RLS decides,
 //! so others' jobs are 404); writes through the service-role RPCs with the verified user id.
 
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::auth::Caller;
 use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
-use crate::http::extract::{invalid, is_uuid, parse_date_or_instant, JsonBody, Query};
-use crate::http::{Request, Response};
-use crate::infra::supabase;
-use crate::jobs::chain::{self, PLATFORMS};
+use crate::http::extract::{invalid, parse_date_or_instant, query_id, Query};
+use crate::http::{camel_case_keys, Request, Response};
+use crate::ids::{Batch, BatchId, Campaign, CampaignId, Job, JobId, PersonaId, TeamId};
+use crate::infra::{hex, supabase};
+use crate::jobs::chain::{self, Platforms, Steps};
 use crate::jobs::exec::{self, BUCKET};
-use crate::jobs::store::{self, Filter, Outcome};
+use crate::jobs::store::{
+    self, BatchCreation, BatchRetry, DraftCreation, Filter, JobCreation, Transition,
+};
+use crate::valid::{Count, List, Text};
 
-const MAX_PROMPT_CHARS: usize = 8_000;
-const MAX_BRAND_VOICE_CHARS: usize = 1_000;
+type JobPrompt = Text<8_000>;
+type BrandVoice = Text<1_000>;
 const MAX_POSTS: usize = 100;
 const DEFAULT_CONCURRENCY: u64 = 5;
 const MAX_CONCURRENCY: u64 = 20;
@@ -33,9 +38,15 @@ const MAX_PAGE: u64 = 100;
 
 const JOB_COLUMNS: &str = "id,user_id,team_id,campaign_id,persona_id,batch_id,batch_index,state,\
     current_step,steps_total,attempts,error_code,error_message,failed_step,brief,chain,result,\
-    draft_id,created_at,updated_at,started_at,finished_at";
+    draft_id,run_after,wait_reason,created_at,updated_at,started_at,finished_at";
 const JOB_SUMMARY_COLUMNS: &str = "id,user_id,team_id,campaign_id,batch_id,batch_index,state,\
     current_step,steps_total,error_code,failed_step,created_at,updated_at,finished_at";
+/// The columns `openapi.json`'s `JobStep` and `GeneratedAsset` document, no more.
+const STEP_COLUMNS: &str = "step_index,kind,status,provider,model,attempt,input,output,\
+    ai_request_id,input_tokens,output_tokens,images,credits,latency_ms,error_code,error_message,\
+    started_at,finished_at";
+const ASSET_COLUMNS: &str =
+    "id,kind,storage_path,mime_type,size_bytes,width,height,job_id,step_index,draft_id";
 
 fn job_not_found() -> ApiError {
     ApiError::Rejected {
@@ -43,6 +54,10 @@ fn job_not_found() -> ApiError {
         code: "job_not_found",
         message: "No such job.".into(),
     }
+}
+
+fn campaign_not_found() -> ApiError {
+    not_found("campaign_not_found", "No such campaign.")
 }
 
 fn not_found(code: &'static str, message: &str) -> ApiError {
@@ -61,73 +76,55 @@ fn conflict(code: &'static str, message: String) -> ApiError {
     }
 }
 
-/// A brief's fields, checked; `prefix` names where they sit in the request (`posts[3].`).
-struct BriefFields {
-    brief: Value,
-    persona_id: Option<String>,
+/// `POST /v1/jobs`' body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobRequest {
+    prompt: JobPrompt,
+    brand_voice: Option<BrandVoice>,
+    platforms: Option<Platforms>,
+    persona_id: Option<PersonaId>,
+    chain: Option<Steps>,
+    team_id: Option<TeamId>,
+    campaign_id: Option<CampaignId>,
 }
 
-fn prefixed(prefix: &str, error: ApiError) -> ApiError {
-    match error {
-        ApiError::InvalidRequest { field, reason } => ApiError::InvalidRequest {
-            field: format!("{prefix}{field}"),
-            reason,
-        },
-        other => other,
-    }
+/// `POST /v1/campaigns/{campaign_id}/batches`' body: the posts' briefs, and what a post's
+/// brief leaves out.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchRequest {
+    posts: List<PostBrief, 1, MAX_POSTS>,
+    chain: Option<Steps>,
+    platforms: Option<Platforms>,
+    brand_voice: Option<BrandVoice>,
+    concurrency: Option<Count<1, MAX_CONCURRENCY>>,
 }
 
-fn brief_fields(
-    body: &JsonBody,
-    prefix: &str,
-    default_platforms: Option<&Value>,
-) -> Result<BriefFields, ApiError> {
-    let parse = || -> Result<BriefFields, ApiError> {
-        let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
-        let brand_voice = body.optional_text("brandVoice", MAX_BRAND_VOICE_CHARS)?;
-        let platforms = match body.0.get("platforms").or(default_platforms) {
-            None | Some(Value::Null) => vec!["instagram".to_owned()],
-            Some(Value::Array(items)) => {
-                let mut platforms: Vec<String> = Vec::new();
-                for item in items {
-                    match item.as_str() {
-                        Some(name) if PLATFORMS.contains(&name) => {
-                            if !platforms.iter().any(|known| known == name) {
-                                platforms.push(name.to_owned());
-                            }
-                        }
-                        _ => {
-                            return Err(invalid(
-                                "platforms",
-                                &format!("must list platforms among {}", PLATFORMS.join(", ")),
-                            ))
-                        }
-                    }
-                }
-                if platforms.is_empty() {
-                    return Err(invalid("platforms", "must name at least one platform"));
-                }
-                platforms
-            }
-            Some(_) => return Err(invalid("platforms", "must be an array of platforms")),
-        };
-        Ok(BriefFields {
-            brief: json!({ "prompt": prompt, "brandVoice": brand_voice, "platforms": platforms }),
-            persona_id: body.optional_uuid("personaId")?.map(str::to_owned),
-        })
-    };
-    parse().map_err(|error| prefixed(prefix, error))
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostBrief {
+    prompt: JobPrompt,
+    brand_voice: Option<BrandVoice>,
+    platforms: Option<Platforms>,
+    persona_id: Option<PersonaId>,
+    chain: Option<Steps>,
 }
 
-fn chain_field(value: Option<&Value>, field: &str) -> Result<Value, ApiError> {
-    let chain = match value {
-        None | Some(Value::Null) => chain::default_chain(),
-        Some(value) => {
-            chain::parse_chain(value, field).map_err(|error| ApiError::InvalidRequest {
-                field: error.field,
-                reason: error.reason,
-            })?
-        }
+/// A brief as the job stores it (instagram when no platform is named).
+fn brief(prompt: &str, brand_voice: Option<&BrandVoice>, platforms: Option<&Platforms>) -> Value {
+    let platforms = platforms.cloned().unwrap_or_default();
+    json!({ "prompt": prompt, "brandVoice": brand_voice, "platforms": platforms })
+}
+
+/// The chain given as `field` (the default chain when there is none), checked and as stored.
+fn chain_of(steps: Option<Steps>, field: &str) -> Result<Value, ApiError> {
+    let chain = match steps {
+        None => chain::default_chain(),
+        Some(steps) => chain::checked(steps, field).map_err(|error| ApiError::InvalidRequest {
+            field: error.field,
+            reason: error.reason.to_owned(),
+        })?,
     };
     Ok(serde_json::to_value(chain).expect("a chain serializes"))
 }
@@ -147,27 +144,23 @@ fn idempotency_key(request: &Request) -> Result<Option<&str>, ApiError> {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// `POST /v1/jobs`: stores the job `queued` and answers 202; its queuing has pg_net start it.
 pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, request, ..) = cx.parts();
-    let body = JsonBody::parse(&request.body)?;
-    let fields = brief_fields(&body, "", None)?;
-    let chain = chain_field(body.0.get("chain"), "chain")?;
-    let team_id = body.optional_uuid("teamId")?;
-    let campaign_id = body.optional_uuid("campaignId")?;
+    let body: JobRequest = cx.body()?;
+    let brief = brief(
+        &body.prompt,
+        body.brand_voice.as_ref(),
+        body.platforms.as_ref(),
+    );
+    let chain = chain_of(body.chain, "chain")?;
+    let (team_id, campaign_id, persona_id) = (body.team_id, body.campaign_id, body.persona_id);
     if team_id.is_none() {
-        for (field, value) in [
-            ("campaignId", campaign_id),
-            ("personaId", fields.persona_id.as_deref()),
+        for (field, given) in [
+            ("campaignId", campaign_id.is_some()),
+            ("personaId", persona_id.is_some()),
         ] {
-            if value.is_some() {
+            if given {
                 return Err(invalid(
                     field,
                     "needs teamId: campaigns and personas belong to a team",
@@ -176,69 +169,46 @@ pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         }
     }
     let key = idempotency_key(request)?;
-    let request_hash = sha256_hex(
+    let request_hash = hex::sha256(
         &json!({
-            "brief": fields.brief, "chain": chain, "teamId": team_id, "campaignId": campaign_id,
-            "personaId": fields.persona_id,
+            "brief": brief, "chain": chain, "teamId": team_id, "campaignId": campaign_id,
+            "personaId": persona_id,
         })
         .to_string(),
     );
-    let outcome = store::call(
+    let created = store::create_job(
         config,
-        "create_content_job",
         json!({
-            "user_id": caller.user.id.as_str(), "brief": fields.brief, "chain": chain,
-            "team_id": team_id, "campaign_id": campaign_id, "persona_id": fields.persona_id,
+            "user_id": caller.user.id.as_str(), "brief": brief, "chain": chain,
+            "team_id": team_id, "campaign_id": campaign_id, "persona_id": persona_id,
             "idempotency_key": key, "request_hash": key.map(|_| request_hash),
         }),
     )
     .await?;
-    let job_id = match outcome.status.as_str() {
-        "created" | "existing" => outcome.job_id.clone().unwrap_or_default(),
-        "idempotency_conflict" => {
+    let (job_id, state, replayed) = match created {
+        JobCreation::Created { job_id, state } => (job_id, state, "false"),
+        JobCreation::Existing { job_id, state } => (job_id, state, "true"),
+        JobCreation::IdempotencyConflict => {
             return Err(ApiError::Rejected {
                 status: 422,
                 code: "idempotency_key_reused",
                 message: "This Idempotency-Key was used for a different request.".into(),
             })
         }
-        other => return Err(refused(other, &outcome)),
+        JobCreation::Refused(refusal) => return Err(refusal.into_error(job_not_found())),
     };
     Ok(Response::json(
         202,
-        &json!({ "id": job_id, "state": outcome.state, "location": format!("/v1/jobs/{job_id}") }),
+        &json!({ "id": job_id, "state": state, "location": format!("/v1/jobs/{job_id}") }),
     )
     .with_header("location", format!("/v1/jobs/{job_id}"))
-    .with_header(
-        "idempotent-replayed",
-        if outcome.status == "existing" {
-            "true"
-        } else {
-            "false"
-        },
-    ))
-}
-
-/// The answer for the statuses every RPC shares.
-fn refused(status: &str, outcome: &Outcome) -> ApiError {
-    match status {
-        "not_team_member" => ApiError::NotTeamMember,
-        "forbidden" => ApiError::Forbidden,
-        "invalid" => invalid(
-            outcome.field.as_deref().unwrap_or("body"),
-            "does not name one of the team's records",
-        ),
-        other => ApiError::Upstream(format!("unexpected RPC status {other}")),
-    }
+    .with_header("idempotent-replayed", replayed))
 }
 
 /// `GET /v1/jobs/{job_id}`: the job's snapshot, steps and assets (with signed URLs).
 pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
-    let job_id = cx.param("job_id");
-    if !is_uuid(job_id) {
-        return Err(job_not_found());
-    }
+    let job_id: JobId = cx.id::<Job>("job_id").ok_or_else(job_not_found)?;
     let by_job = |column: &str| (column.to_owned(), format!("eq.{job_id}"));
     let select = |table: &'static str,
                   columns: &'static str,
@@ -260,8 +230,18 @@ pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         .next()
         .ok_or_else(job_not_found)?;
     let (steps, assets) = futures::future::join(
-        select("content_job_steps", "*", by_job("job_id"), "step_index"),
-        select("assets", "*", by_job("job_id"), "step_index,created_at"),
+        select(
+            "content_job_steps",
+            STEP_COLUMNS,
+            by_job("job_id"),
+            "step_index",
+        ),
+        select(
+            "assets",
+            ASSET_COLUMNS,
+            by_job("job_id"),
+            "step_index,created_at",
+        ),
     )
     .await;
     let assets = signed_assets(config, assets?).await?;
@@ -273,8 +253,8 @@ pub async fn get(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
             _ => 0,
         },
     });
-    let mut job = camel_case(job);
-    job["steps"] = Value::Array(steps?.into_iter().map(camel_case).collect());
+    let mut job = camel_case_keys(job);
+    job["steps"] = Value::Array(steps?.into_iter().map(camel_case_keys).collect());
     job["assets"] = Value::Array(assets);
     Ok(Response::json(200, &job))
 }
@@ -295,7 +275,7 @@ async fn signed_assets(config: &Config, assets: Vec<Value>) -> Result<Vec<Value>
         .into_iter()
         .zip(signed)
         .map(|(asset, url)| {
-            let mut asset = camel_case(asset);
+            let mut asset = camel_case_keys(asset);
             asset["signedUrl"] = url?.into();
             asset["signedUrlExpiresIn"] = SIGNED_URL_SECONDS.into();
             Ok(asset)
@@ -306,34 +286,6 @@ async fn signed_assets(config: &Config, assets: Vec<Value>) -> Result<Vec<Value>
 fn rows(text: &str) -> Result<Vec<Value>, ApiError> {
     serde_json::from_str(text)
         .map_err(|error| ApiError::Upstream(format!("PostgREST rows unparsable: {error}")))
-}
-
-/// The row's keys in camelCase, as the worker's API writes them.
-fn camel_case(row: Value) -> Value {
-    let Value::Object(fields) = row else {
-        return row;
-    };
-    let camel = |key: &str| {
-        let mut out = String::with_capacity(key.len());
-        let mut upper = false;
-        for c in key.chars() {
-            if c == '_' {
-                upper = true;
-            } else if upper {
-                out.push(c.to_ascii_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    };
-    Value::Object(
-        fields
-            .into_iter()
-            .map(|(key, value)| (camel(&key), value))
-            .collect::<Map<_, _>>(),
-    )
 }
 
 /// limit (1-100, default 20) and offset (default 0) from the query.
@@ -374,7 +326,7 @@ async fn list_page(
     let more = found.len() as u64 > limit;
     found.truncate(limit as usize);
     Ok((
-        found.into_iter().map(camel_case).collect(),
+        found.into_iter().map(camel_case_keys).collect(),
         more.then_some(offset + limit),
     ))
 }
@@ -404,16 +356,13 @@ fn job_filters(pairs: &[(String, String)]) -> Result<Vec<(&'static str, String)>
                 let operator = if name == "since" { "gte" } else { "lt" };
                 filters.push(("created_at", format!("{operator}.{}", instant.to_rfc3339())));
             }
-            "teamId" | "batchId" => {
-                if !is_uuid(value) {
-                    return Err(invalid(name, "must be a UUID"));
-                }
-                let column = if name == "teamId" {
-                    "team_id"
-                } else {
-                    "batch_id"
-                };
-                filters.push((column, format!("eq.{value}")));
+            "teamId" => {
+                let team: TeamId = query_id(name, value)?;
+                filters.push(("team_id", format!("eq.{team}")));
+            }
+            "batchId" => {
+                let batch: BatchId = query_id(name, value)?;
+                filters.push(("batch_id", format!("eq.{batch}")));
             }
             "limit" | "offset" => {}
             other => return Err(invalid(other, "is not a known query parameter")),
@@ -457,150 +406,102 @@ pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 async fn transition(cx: &Cx<'_, Caller>, retry: bool) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
-    let job_id = cx.param("job_id");
-    if !is_uuid(job_id) {
-        return Err(job_not_found());
-    }
-    let function = if retry {
-        "retry_content_job"
+    let job_id = cx.id::<Job>("job_id").ok_or_else(job_not_found)?;
+    let user_id = caller.user.id.as_str();
+    let moved = if retry {
+        store::retry(config, user_id, job_id.as_str()).await?
     } else {
-        "cancel_content_job"
+        store::cancel(config, user_id, job_id.as_str()).await?
     };
-    let outcome = store::call(
-        config,
-        function,
-        json!({ "user_id": caller.user.id.as_str(), "job_id": job_id }),
-    )
-    .await?;
-    match outcome.status.as_str() {
-        "queued" => Ok(Response::json(
+    match moved {
+        Transition::Queued => Ok(Response::json(
             202,
             &json!({ "id": job_id, "state": "queued" }),
         )),
-        "canceled" => Ok(Response::json(
+        Transition::Canceled => Ok(Response::json(
             200,
             &json!({ "id": job_id, "state": "canceled" }),
         )),
-        "not_found" => Err(job_not_found()),
-        "conflict" => {
-            let state = outcome.state.unwrap_or_default();
-            Err(conflict(
-                "invalid_job_state",
-                if retry {
-                    format!("Only a failed job can be retried; this one is {state}.")
-                } else {
-                    format!("Only a queued or running job can be canceled; this one is {state}.")
-                },
-            ))
-        }
-        other => Err(refused(other, &outcome)),
+        Transition::Conflict { state } => Err(conflict(
+            "invalid_job_state",
+            if retry {
+                format!("Only a failed job can be retried; this one is {state}.")
+            } else {
+                format!("Only a queued or running job can be canceled; this one is {state}.")
+            },
+        )),
+        Transition::Refused(refusal) => Err(refusal.into_error(job_not_found())),
     }
 }
 
 /// `POST /v1/jobs/{job_id}/draft` `{title?}`: the done job's text and images as a content draft.
 pub async fn draft(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let job_id = cx.param("job_id");
-    if !is_uuid(job_id) {
-        return Err(job_not_found());
+    #[derive(Deserialize)]
+    struct DraftRequest {
+        title: Option<Text<300>>,
     }
-    let body = if request.body.is_empty() {
-        JsonBody(Map::new())
-    } else {
-        JsonBody::parse(&request.body)?
+    let (config, caller, ..) = cx.parts();
+    let job_id = cx.id::<Job>("job_id").ok_or_else(job_not_found)?;
+    let DraftRequest { title } = cx.optional_body()?;
+    let title = title.as_deref();
+    let made = store::create_draft(config, caller.user.id.as_str(), job_id.as_str(), title).await?;
+    let (status, draft_id) = match made {
+        DraftCreation::Created { draft_id } => (201, draft_id),
+        DraftCreation::Existing { draft_id } => (200, draft_id),
+        DraftCreation::Conflict { reason } => {
+            return Err(conflict(
+                "invalid_job_state",
+                format!("This job cannot become a draft: {reason}."),
+            ))
+        }
+        DraftCreation::Refused(refusal) => return Err(refusal.into_error(job_not_found())),
     };
-    let title = body.optional_text("title", 300)?;
-    let outcome = store::call(
-        config,
-        "create_draft_from_content_job",
-        json!({ "user_id": caller.user.id.as_str(), "job_id": job_id, "title": title }),
-    )
-    .await?;
-    match outcome.status.as_str() {
-        "created" | "existing" => Ok(Response::json(
-            if outcome.status == "created" {
-                201
-            } else {
-                200
-            },
-            &json!({ "draftId": outcome.draft_id, "jobId": job_id }),
-        )),
-        "not_found" => Err(job_not_found()),
-        "conflict" => Err(conflict(
-            "invalid_job_state",
-            format!(
-                "This job cannot become a draft: {}.",
-                outcome.reason.unwrap_or_default()
-            ),
-        )),
-        other => Err(refused(other, &outcome)),
-    }
+    Ok(Response::json(
+        status,
+        &json!({ "draftId": draft_id, "jobId": job_id }),
+    ))
 }
 
 /// `POST /v1/campaigns/{campaign_id}/batches`: `{posts: [{prompt, brandVoice?, platforms?,
 /// personaId?, chain?}], chain?, platforms?, brandVoice?, concurrency?}`; one job per post.
 pub async fn create_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let campaign_id = cx.param("campaign_id");
-    if !is_uuid(campaign_id) {
-        return Err(not_found("campaign_not_found", "No such campaign."));
-    }
-    let body = JsonBody::parse(&request.body)?;
-    let concurrency = body
-        .optional_count("concurrency", 1, MAX_CONCURRENCY)?
-        .unwrap_or(DEFAULT_CONCURRENCY);
-    let chain = chain_field(body.0.get("chain"), "chain")?;
-    let brand_voice = body.optional_text("brandVoice", MAX_BRAND_VOICE_CHARS)?;
-    let Some(Value::Array(posts)) = body.0.get("posts") else {
-        return Err(invalid("posts", "must be an array of post briefs"));
-    };
-    if posts.is_empty() || posts.len() > MAX_POSTS {
-        return Err(invalid(
-            "posts",
-            &format!("must have 1 to {MAX_POSTS} posts"),
-        ));
-    }
-    let mut items = Vec::with_capacity(posts.len());
-    for (index, post) in posts.iter().enumerate() {
-        let prefix = format!("posts[{index}].");
-        let Value::Object(fields) = post else {
-            return Err(invalid(&format!("posts[{index}]"), "must be an object"));
+    let (config, caller, ..) = cx.parts();
+    let campaign_id = cx
+        .id::<Campaign>("campaign_id")
+        .ok_or_else(campaign_not_found)?;
+    let body: BatchRequest = cx.body()?;
+    let concurrency = body.concurrency.map_or(DEFAULT_CONCURRENCY, Count::get);
+    let chain = chain_of(body.chain, "chain")?;
+    let total = body.posts.len();
+    let mut items = Vec::with_capacity(total);
+    for (index, post) in body.posts.into_vec().into_iter().enumerate() {
+        let brand_voice = post.brand_voice.as_ref().or(body.brand_voice.as_ref());
+        let platforms = post.platforms.as_ref().or(body.platforms.as_ref());
+        let post_chain = match post.chain {
+            None => chain.clone(),
+            steps => chain_of(steps, &format!("posts[{index}].chain"))?,
         };
-        let mut fields = fields.clone();
-        if let (Some(voice), None) = (brand_voice, fields.get("brandVoice")) {
-            fields.insert("brandVoice".into(), voice.into());
-        }
-        let post = JsonBody(fields);
-        let brief = brief_fields(&post, &prefix, body.0.get("platforms"))?;
-        let post_chain = match post.0.get("chain") {
-            None | Some(Value::Null) => chain.clone(),
-            value => chain_field(value, &format!("posts[{index}].chain"))?,
-        };
-        items.push(
-            json!({ "brief": brief.brief, "chain": post_chain, "persona_id": brief.persona_id }),
-        );
+        items.push(json!({
+            "brief": brief(&post.prompt, brand_voice, platforms), "chain": post_chain,
+            "persona_id": post.persona_id,
+        }));
     }
-    let outcome = store::call(
+    let made = store::create_batch(
         config,
-        "create_content_batch",
         json!({
             "user_id": caller.user.id.as_str(), "campaign_id": campaign_id,
             "concurrency": concurrency, "posts": items,
         }),
     )
     .await?;
-    match outcome.status.as_str() {
-        "created" => {
-            let batch_id = outcome.batch_id.unwrap_or_default();
-            Ok(Response::json(
-                202,
-                &json!({ "id": batch_id, "state": "running", "total": posts.len(), "concurrency": concurrency,
-                         "location": format!("/v1/batches/{batch_id}") }),
-            )
-            .with_header("location", format!("/v1/batches/{batch_id}")))
-        }
-        "not_found" => Err(not_found("campaign_not_found", "No such campaign.")),
-        other => Err(refused(other, &outcome)),
+    match made {
+        BatchCreation::Created { batch_id } => Ok(Response::json(
+            202,
+            &json!({ "id": batch_id, "state": "running", "total": total, "concurrency": concurrency,
+                     "location": format!("/v1/batches/{batch_id}") }),
+        )
+        .with_header("location", format!("/v1/batches/{batch_id}"))),
+        BatchCreation::Refused(refusal) => Err(refusal.into_error(campaign_not_found())),
     }
 }
 
@@ -610,10 +511,9 @@ const BATCH_COLUMNS: &str = "id,team_id,campaign_id,created_by,concurrency,total
 /// `GET /v1/campaigns/{campaign_id}/batches?limit=&offset=`: the campaign's batches, newest first.
 pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, request, ..) = cx.parts();
-    let campaign_id = cx.param("campaign_id");
-    if !is_uuid(campaign_id) {
-        return Err(not_found("campaign_not_found", "No such campaign."));
-    }
+    let campaign_id = cx
+        .id::<Campaign>("campaign_id")
+        .ok_or_else(campaign_not_found)?;
     let query = Query::of(request);
     let pairs = query.pairs();
     if let Some((name, _)) = pairs
@@ -642,11 +542,8 @@ pub async fn list_batches(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// `GET /v1/batches/{batch_id}`: counters, and each post's job state and error.
 pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
-    let batch_id = cx.param("batch_id");
     let missing = || not_found("batch_not_found", "No such batch.");
-    if !is_uuid(batch_id) {
-        return Err(missing());
-    }
+    let batch_id = cx.id::<Batch>("batch_id").ok_or_else(missing)?;
     let (batches, jobs) = futures::future::join(
         supabase::select_as_user(
             config,
@@ -659,7 +556,7 @@ pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
             &caller.token,
             "content_jobs",
             &[
-                ("select", "id,batch_index,state,current_step,steps_total,error_code,error_message,failed_step,finished_at".to_owned()),
+                ("select", "id,batch_index,state,current_step,steps_total,error_code,error_message,failed_step,run_after,wait_reason,finished_at".to_owned()),
                 ("batch_id", format!("eq.{batch_id}")),
                 ("order", "batch_index".to_owned()),
             ],
@@ -667,7 +564,7 @@ pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     )
     .await;
     let batch = rows(&batches?)?.into_iter().next().ok_or_else(missing)?;
-    let mut batch = camel_case(batch);
+    let mut batch = camel_case_keys(batch);
     batch["posts"] = Value::Array(
         rows(&jobs?)?
             .into_iter()
@@ -678,12 +575,36 @@ pub async fn get_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
                 json!({
                     "index": job["batch_index"], "jobId": job["id"], "state": job["state"],
                     "completedSteps": job["current_step"], "totalSteps": job["steps_total"],
-                    "error": error, "finishedAt": job["finished_at"],
+                    "error": error, "runAfter": job["run_after"], "waitReason": job["wait_reason"],
+                    "finishedAt": job["finished_at"],
                 })
             })
             .collect(),
     );
     Ok(Response::json(200, &batch))
+}
+
+/// `POST /v1/batches/{batch_id}/retry`: queues the batch's failed posts again, each at the step
+/// that failed (202); 409 when none failed.
+pub async fn retry_batch(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, ..) = cx.parts();
+    let missing = || not_found("batch_not_found", "No such batch.");
+    let batch_id = cx.id::<Batch>("batch_id").ok_or_else(missing)?;
+    match store::retry_batch(config, caller.user.id.as_str(), batch_id.as_str()).await? {
+        BatchRetry::Queued { retried } => Ok(Response::json(
+            202,
+            &json!({ "id": batch_id, "state": "running", "retried": retried,
+                     "location": format!("/v1/batches/{batch_id}") }),
+        )
+        .with_header("location", format!("/v1/batches/{batch_id}"))),
+        BatchRetry::Conflict { state } => Err(conflict(
+            "invalid_batch_state",
+            format!(
+                "Only a batch with failed posts can be retried; this one is {state} with none failed."
+            ),
+        )),
+        BatchRetry::Refused(refusal) => Err(refusal.into_error(missing())),
+    }
 }
 
 /// `POST /v1/cron/jobs/sweep` (pg_net): claims jobs and runs them (and whatever else the same
@@ -708,11 +629,7 @@ pub async fn sweep(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
 
 /// Which jobs a sweep takes, and in how many lanes.
 fn sweep_scope(query: &Query) -> Result<(Filter, usize), ApiError> {
-    let id = |name: &'static str| match query.get(name) {
-        Some(id) if !is_uuid(id) => Err(invalid(name, "must be an id")),
-        id => Ok(id.map(str::to_owned)),
-    };
-    match (id("job_id")?, id("batch_id")?) {
+    match (query.id::<Job>("job_id")?, query.id::<Batch>("batch_id")?) {
         (Some(_), Some(_)) => Err(invalid("batch_id", "give job_id or batch_id, not both")),
         (Some(job), None) => Ok((Filter::Job(job), 1)),
         (None, Some(batch)) => {
@@ -734,6 +651,7 @@ fn sweep_scope(query: &Query) -> Result<(Filter, usize), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::extract::decode;
 
     #[test]
     fn timestamps_and_pages_are_checked() {
@@ -780,49 +698,33 @@ mod tests {
 
     #[test]
     fn briefs_are_validated_with_the_field_path() {
-        let field = |json: Value, prefix: &str| match brief_fields(
-            &JsonBody(json.as_object().unwrap().clone()),
-            prefix,
-            None,
-        ) {
-            Err(ApiError::InvalidRequest { field, .. }) => field,
-            other => panic!("expected invalid_request, got {:?}", other.map(|b| b.brief)),
-        };
-        assert_eq!(field(json!({}), ""), "prompt");
+        fn field<T: serde::de::DeserializeOwned>(body: Value) -> String {
+            match decode::<T>(body.to_string().as_bytes()) {
+                Err(ApiError::InvalidRequest { field, .. }) => field,
+                other => panic!("expected invalid_request, got {:?}", other.err()),
+            }
+        }
+        assert_eq!(field::<JobRequest>(json!({})), "prompt");
+        let posts =
+            json!([{"prompt": "x"}, {"prompt": "x"}, {"prompt": "x", "platforms": ["myspace"]}]);
         assert_eq!(
-            field(
-                json!({"prompt": "x", "platforms": ["myspace"]}),
-                "posts[2]."
-            ),
+            field::<BatchRequest>(json!({ "posts": posts })),
             "posts[2].platforms"
         );
         assert_eq!(
-            field(json!({"prompt": "x", "platforms": []}), ""),
+            field::<JobRequest>(json!({"prompt": "x", "platforms": []})),
             "platforms"
         );
         assert_eq!(
-            field(json!({"prompt": "x", "personaId": "nope"}), ""),
+            field::<JobRequest>(json!({"prompt": "x", "personaId": "nope"})),
             "personaId"
         );
-        let ok = brief_fields(
-            &JsonBody(
-                json!({"prompt": "x", "platforms": ["x", "x", "linkedin"]})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-            "",
-            None,
-        )
-        .unwrap();
-        assert_eq!(ok.brief["platforms"], json!(["x", "linkedin"]));
-    }
-
-    #[test]
-    fn rows_come_out_in_camel_case() {
+        let ok: JobRequest =
+            decode(br#"{"prompt": "x", "platforms": ["x", "x", "linkedin"]}"#).unwrap();
         assert_eq!(
-            camel_case(json!({"steps_total": 5, "id": "x", "error_code": null})),
-            json!({"stepsTotal": 5, "id": "x", "errorCode": null})
+            brief(&ok.prompt, None, ok.platforms.as_ref())["platforms"],
+            json!(["x", "linkedin"])
         );
+        assert_eq!(brief("x", None, None)["platforms"], json!(["instagram"]));
     }
 }

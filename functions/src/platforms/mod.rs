@@ -1,5 +1,5 @@
 //! One folder per social platform: everything the worker knows about it, from its OAuth
-//! constants (`SPEC`) to how a post reaches it.
+//! constants (`SPEC`) to what a post to it may carry (`RULES`) and how it gets there.
 
 pub mod facebook;
 pub mod instagram;
@@ -9,6 +9,7 @@ pub mod tiktok;
 pub mod x;
 pub mod youtube;
 
+use crate::publishing::rules::Rules;
 use crate::publishing::Publisher;
 use crate::social::{Platform, PlatformApi, Spec};
 
@@ -19,6 +20,8 @@ pub struct Parts {
     pub api: &'static dyn PlatformApi,
     /// How posts reach it.
     pub publisher: &'static Publisher,
+    /// What a post to it may carry, and how often.
+    pub rules: &'static Rules,
 }
 
 /// In the order of `Platform`'s variants, so that a platform finds its parts by index (a test
@@ -48,5 +51,25 @@ mod tests {
             assert_eq!(parts(platform).api.spec().platform, platform);
             assert_eq!(serde_json::json!(platform), parts(platform).spec.name);
         }
+    }
+
+    /// Adding a platform takes its folder (and its variant and line in `PARTS`): outside
+    /// `platforms/`, code reaches a platform's knowledge through its parts, never by naming it.
+    #[test]
+    fn no_code_outside_its_folder_names_a_platform() {
+        let names: Vec<String> = Platform::ALL
+            .iter()
+            .map(|platform| format!("Platform::{platform:?}"))
+            .collect();
+        let mut offenders = Vec::new();
+        for (path, source) in crate::test_support::crate_sources(&["platforms"]) {
+            // Tests may name the platforms they exercise.
+            let code = source.split("#[cfg(test)]").next().unwrap();
+            let mut words = code.split(|c: char| !(c.is_alphanumeric() || c == ':' || c == '_'));
+            if words.any(|word| names.iter().any(|name| name == word)) {
+                offenders.push(path);
+            }
+        }
+        assert!(offenders.is_empty(), "{offenders:?} name a platform");
     }
 }

@@ -7,19 +7,21 @@ use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 use futures::stream::{self, StreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::infra::clock::Clock;
+use crate::infra::hex;
 use crate::infra::retry::random_unit;
 use crate::infra::supabase::rpc;
+use crate::platforms;
 use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Access, Renew, StoredConnection};
 use crate::social::Platform;
 
 use super::media::{self, ReadFailure, StoredMedia};
-use super::rules::{max_file_bytes, MAX_POST_MEDIA_BYTES};
+use super::rules::{max_file_bytes, PostingLimit, MAX_POST_MEDIA_BYTES};
 use super::wire::Wire;
 use super::{Attempt, Content, Failure, MediaFile, Published};
 
@@ -104,7 +106,7 @@ pub async fn dispatch(
         let (light, heavy): (Vec<_>, Vec<_>) = by_post(claimed)
             .into_iter()
             .partition(|post| media_weight(post) <= LIGHT_POST_BYTES);
-        let mut outcomes: Vec<Option<String>> = stream::iter(light)
+        let mut outcomes: Vec<Option<Settled>> = stream::iter(light)
             .map(|post| async move { publish_post(config, clock, claimed_at, &post).await })
             .buffer_unordered(CONCURRENCY)
             .flat_map(stream::iter)
@@ -114,12 +116,12 @@ pub async fn dispatch(
             outcomes.extend(publish_post(config, clock, claimed_at, &post).await);
         }
         for outcome in outcomes {
-            match outcome.as_deref() {
-                Some("published") => tally.published += 1,
-                Some("scheduled") => tally.scheduled += 1,
-                Some("failed") => tally.failed += 1,
-                Some("unconfirmed") => tally.unconfirmed += 1,
-                _ => tally.lost += 1,
+            match outcome {
+                Some(Settled::Published) => tally.published += 1,
+                Some(Settled::Scheduled) => tally.scheduled += 1,
+                Some(Settled::Failed) => tally.failed += 1,
+                Some(Settled::Unconfirmed) => tally.unconfirmed += 1,
+                None => tally.lost += 1,
             }
         }
         if clock.unix_millis() - started > budget.as_millis() as f64 {
@@ -161,7 +163,7 @@ async fn publish_post(
     clock: &dyn Clock,
     claimed_at: f64,
     post: &[Claimed],
-) -> Vec<Option<String>> {
+) -> Vec<Option<Settled>> {
     let media = load_media(config, post).await;
     let mut outcomes = Vec::with_capacity(post.len());
     for job in post {
@@ -170,9 +172,34 @@ async fn publish_post(
     outcomes
 }
 
+/// A destination's status after an attempt, as `finish_publish_attempt` answers it.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Settled {
+    Published,
+    /// To be tried again.
+    Scheduled,
+    Failed,
+    Unconfirmed,
+}
+
+/// What an attempt came to: `finish_publish_attempt`'s `outcome`, or lost.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Published,
+    /// An earlier attempt had posted it: found on the account.
+    FoundExisting,
+    Retry,
+    Failed,
+    Unconfirmed,
+    /// The lease went to another dispatcher: nothing is recorded.
+    Lost,
+}
+
 /// The outcome recorded for a destination.
 struct Outcome {
-    kind: &'static str,
+    kind: Kind,
     published: Option<Published>,
     code: Option<&'static str>,
     message: Option<String>,
@@ -181,7 +208,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn published(kind: &'static str, published: Published) -> Self {
+    fn published(kind: Kind, published: Published) -> Self {
         Self {
             kind,
             published: Some(published),
@@ -209,10 +236,10 @@ impl Outcome {
                 retry_after,
             } => Self {
                 retry_in_ms: Some(retry_delay_ms(attempts, retry_after)),
-                ..bare("retry", code, message, platform_status)
+                ..bare(Kind::Retry, code, message, platform_status)
             },
             Failure::Unauthorized => bare(
-                "failed",
+                Kind::Failed,
                 "platform_unauthorized",
                 "the platform refused the account's token after a refresh".into(),
                 Some(401),
@@ -221,12 +248,17 @@ impl Outcome {
                 code,
                 message,
                 platform_status,
-            } => bare("failed", code, message, platform_status),
+            } => bare(Kind::Failed, code, message, platform_status),
             Failure::Ambiguous {
                 message,
                 platform_status,
-            } => bare("unconfirmed", "outcome_unknown", message, platform_status),
-            Failure::LeaseLost => bare("lost", "lease_lost", String::new(), None),
+            } => bare(
+                Kind::Unconfirmed,
+                "outcome_unknown",
+                message,
+                platform_status,
+            ),
+            Failure::LeaseLost => bare(Kind::Lost, "lease_lost", String::new(), None),
         }
     }
 }
@@ -250,14 +282,14 @@ async fn process(
     claimed_at: f64,
     job: &Claimed,
     media: &Result<Vec<MediaFile>, Failure>,
-) -> Option<String> {
+) -> Option<Settled> {
     let started = clock.unix_millis();
-    let request_id = request_id();
+    let request_id = hex::random_128();
     let outcome = match attempt(config, clock, claimed_at, job, media, &request_id).await {
         Ok(outcome) => outcome,
         Err(failure) => Outcome::of(failure, job.attempts + 1),
     };
-    if outcome.kind == "lost" {
+    if outcome.kind == Kind::Lost {
         return None;
     }
     let published = outcome.published.as_ref();
@@ -275,7 +307,7 @@ async fn process(
         "retry_in_ms": outcome.retry_in_ms,
         "max_attempts": MAX_ATTEMPTS,
     });
-    rpc::<Option<String>>(config, "finish_publish_attempt", params)
+    rpc::<Option<Settled>>(config, "finish_publish_attempt", params)
         .await
         .ok()
         .flatten()
@@ -364,7 +396,7 @@ async fn attempt(
         other => other,
     };
     match outcome {
-        Ok(published) => Ok(Outcome::published("published", published)),
+        Ok(published) => Ok(Outcome::published(Kind::Published, published)),
         Err(Failure::Ambiguous { .. }) => {
             Ok(look_up(job.platform, &attempt, &content, &since).await)
         }
@@ -425,7 +457,11 @@ fn media_too_large(index: usize, size: u64, max: u64) -> Failure {
 /// The platform's posting cap for the account, checked before calling: a full window delays the
 /// destination until a slot frees, without asking the platform (which would refuse).
 async fn wait_for_posting_slot(config: &Config, job: &Claimed) -> Result<(), Failure> {
-    let Some((max_posts, window_seconds)) = super::rules::posting_limit(job.platform) else {
+    let Some(PostingLimit {
+        posts: max_posts,
+        window_seconds,
+    }) = platforms::parts(job.platform).rules.posting_limit
+    else {
         return Ok(());
     };
     let params = json!({
@@ -461,7 +497,7 @@ async fn look_up(
     since: &str,
 ) -> Outcome {
     match super::find_existing(platform, attempt, content, since).await {
-        Ok(Some(found)) => Outcome::published("found_existing", found),
+        Ok(Some(found)) => Outcome::published(Kind::FoundExisting, found),
         Ok(None) | Err(_) => Outcome::of(
             Failure::Ambiguous {
                 message:
@@ -543,7 +579,7 @@ async fn load_media(config: &Config, post: &[Claimed]) -> Result<Vec<MediaFile>,
         total += bytes.len() as u64;
         let public_url = if publishing
             .iter()
-            .any(|job| job.platform == Platform::Instagram)
+            .any(|job| platforms::parts(job.platform).publisher.fetches_media)
         {
             Some(signed_url(config, stored).await?)
         } else {
@@ -582,12 +618,6 @@ async fn signed_url(config: &Config, stored: &StoredMedia) -> Result<String, Fai
         .map_err(|error| media_unavailable(format!("signing failed: {}", error.message())))
 }
 
-fn request_id() -> String {
-    let mut bytes = [0_u8; 16];
-    getrandom::getrandom(&mut bytes).expect("the platform provides randomness");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,8 +633,23 @@ mod tests {
     }
 
     #[test]
+    fn retry_waits_grow_from_15_seconds_to_at_most_30_minutes() {
+        let samples = |attempts| (0..40).map(move |_| retry_delay_ms(attempts, None));
+        // Full jitter: of 40 waits, some reach past half their bound (all below: odds 2^-40).
+        assert!(
+            samples(3).any(|ms| ms > 30_000),
+            "the third waits up to 60 s"
+        );
+        assert!(samples(20).all(|ms| ms < 30 * 60_000));
+        assert!(
+            samples(20).any(|ms| ms > 15 * 60_000),
+            "late waits reach 30 min"
+        );
+    }
+
+    #[test]
     fn a_retry_after_of_any_size_waits_a_day_at_most_and_never_overflows() {
-        assert_eq!(retry_delay_ms(1, Some(u64::MAX)), MAX_RETRY_DELAY_MS);
+        assert_eq!(retry_delay_ms(1, Some(u64::MAX)), 24 * 3600 * 1000);
         assert_eq!(
             retry_delay_ms(u32::MAX, Some(u64::MAX / 999)),
             MAX_RETRY_DELAY_MS
@@ -631,6 +676,83 @@ mod tests {
     }
 
     #[test]
+    fn a_file_exactly_at_the_platform_limit_is_taken() {
+        let at_limit = MediaFile {
+            mime_type: "image/jpeg".into(),
+            bytes: vec![0; max_file_bytes(Platform::X, "image/jpeg") as usize].into(),
+            public_url: None,
+        };
+        assert_eq!(fits_platform(Platform::X, &[at_limit]), Ok(()));
+    }
+
+    fn claimed(destination_id: &str, post_id: &str, media: Value) -> Claimed {
+        serde_json::from_value(json!({
+            "destination_id": destination_id, "post_id": post_id, "team_id": "t",
+            "connection_id": "c", "platform": "x", "options": {}, "body": "hi", "media": media,
+            "media_changed": false, "attempts": 0, "lease_id": "l", "ambiguous": false,
+            "attempt_started_at": null,
+            "connection": {
+                "id": "c", "team_id": "t", "platform": "x", "external_account_id": "e",
+                "status": "active", "encrypted_access_token": "a", "token_key_version": "v1",
+                "token_generation": 1, "created_at": "c", "updated_at": "u",
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn claimed_destinations_are_grouped_by_post_in_claim_order() {
+        let claims = [("d1", "p2"), ("d2", "p1"), ("d3", "p2"), ("d4", "p3")];
+        let posts = by_post(
+            claims
+                .iter()
+                .map(|(destination, post)| claimed(destination, post, json!([])))
+                .collect(),
+        );
+        let ids: Vec<Vec<&str>> = posts
+            .iter()
+            .map(|post| post.iter().map(|job| job.destination_id.as_str()).collect())
+            .collect();
+        assert_eq!(ids, [vec!["d1", "d3"], vec!["d2"], vec!["d4"]]);
+    }
+
+    #[test]
+    fn a_post_weighs_its_files_and_an_unknown_size_as_the_most_allowed() {
+        let file = |size: Value| {
+            json!({
+                "bucket": "b", "path": "p", "mimeType": "image/png", "sizeBytes": size,
+            })
+        };
+        let post = [claimed(
+            "d",
+            "p",
+            json!([file(json!(1000)), null, file(json!(234))]),
+        )];
+        assert_eq!(media_weight(&post), 1234);
+        let unknown = [claimed(
+            "d",
+            "p",
+            json!([file(json!(null)), file(json!(1))]),
+        )];
+        assert_eq!(media_weight(&unknown), MAX_POST_MEDIA_BYTES + 1);
+        assert_eq!(media_weight(&[claimed("d", "p", json!([]))]), 0);
+    }
+
+    // Checked when the tests run, not at compile time: a mutated constant is then a failing
+    // test (caught) instead of a build error (unviable, counted for nothing).
+    #[allow(clippy::assertions_on_constants)]
+    #[test]
+    fn at_most_the_post_cap_is_read_at_once_and_a_six_megabyte_post_is_light() {
+        assert!(LIGHT_POST_BYTES * CONCURRENCY as u64 <= MAX_POST_MEDIA_BYTES);
+        assert!(6 * 1024 * 1024 <= LIGHT_POST_BYTES);
+    }
+
+    #[test]
+    fn a_lease_is_renewed_once_a_third_of_it_has_passed() {
+        assert_eq!(RENEW_AFTER_MS * 3.0, f64::from(LEASE_SECONDS) * 1000.0);
+    }
+
+    #[test]
     fn failures_become_outcomes_that_never_repost_an_ambiguous_attempt() {
         let ambiguous = Outcome::of(
             Failure::Ambiguous {
@@ -641,7 +763,7 @@ mod tests {
         );
         assert_eq!(
             (ambiguous.kind, ambiguous.code),
-            ("unconfirmed", Some("outcome_unknown"))
+            (Kind::Unconfirmed, Some("outcome_unknown"))
         );
         let throttled = Outcome::of(
             Failure::NotPosted {
@@ -652,7 +774,7 @@ mod tests {
             },
             1,
         );
-        assert_eq!(throttled.kind, "retry");
+        assert_eq!(throttled.kind, Kind::Retry);
         assert!(throttled.retry_in_ms.unwrap() >= 3000);
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::infra::outbound::{self, Limits};
-use crate::infra::storage;
+use crate::infra::{storage, supabase};
 
 /// The Storage object a media item names.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -47,11 +47,7 @@ pub async fn read(
 ) -> Result<bytes::Bytes, ReadFailure> {
     let url = storage::object_url(config, "", &stored.bucket, &stored.path)
         .map_err(|_| ReadFailure::Unsafe)?;
-    let key = config.service_role_key.expose();
-    let request = reqwest::Client::new()
-        .get(url)
-        .header("apikey", key)
-        .bearer_auth(key);
+    let request = supabase::as_service_role(config, reqwest::Client::new().get(url));
     // The size is held to `cap` below, with the errors publishing reports.
     let limits = Limits {
         max_body_bytes: usize::MAX,

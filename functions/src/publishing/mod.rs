@@ -10,9 +10,12 @@
 //! destination becomes `unconfirmed` and the user decides.
 
 pub mod dispatcher;
+pub mod local_time;
 pub mod media;
+pub mod on_time;
 pub mod routes;
 pub mod rules;
+pub mod store;
 pub mod wire;
 
 use futures::future::LocalBoxFuture;
@@ -30,7 +33,7 @@ pub struct MediaFile {
     /// Shared by the destinations and the upload calls of one post without copies.
     pub bytes: bytes::Bytes,
     /// A short-lived signed URL of the object, for platforms that fetch media themselves
-    /// (Instagram); `None` for the others.
+    /// (`Publisher::fetches_media`); `None` when no destination does.
     pub public_url: Option<String>,
 }
 
@@ -277,6 +280,8 @@ pub struct Publisher {
     ) -> LocalBoxFuture<'a, Result<Published, Failure>>,
     /// `None` where the platform's API cannot find a post an ambiguous attempt may have made.
     pub lookup: Option<Lookup>,
+    /// Whether the platform fetches the media itself, from `MediaFile::public_url`.
+    pub fetches_media: bool,
 }
 
 /// How a platform lists an account's recent posts, and recognises a post among them.

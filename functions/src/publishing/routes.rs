@@ -8,48 +8,83 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
+use crate::ai::credits::Pacing;
 use crate::ai::moderation;
 use crate::auth::Caller;
 use crate::auth::Cron;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::http::cx::Cx;
-use crate::http::extract::{invalid, is_uuid, JsonBody, Query};
-use crate::http::{Request, Response};
+use crate::http::extract::{invalid, parse_instant, Query};
+use crate::http::{camel_case_keys, Response};
+use crate::ids::{ConnectionId, Job, Post, PostId};
 use crate::infra::clock::Clock;
 use crate::infra::supabase;
-use crate::infra::supabase::rpc;
 use crate::publishing::dispatcher;
+use crate::publishing::local_time::{self, LocalTime};
 use crate::publishing::media::StoredMedia;
+use crate::publishing::on_time;
 use crate::publishing::rules::{self, MediaInfo};
+use crate::publishing::store::{self, Draft, PostFromJob};
 use crate::scope::Scope;
-use crate::social::Platform;
+use crate::social::tokens::ConnectionStatus;
+use crate::valid::{List, Text};
 
 /// How long one cron call claims batch after batch before answering (pg_cron calls every
 /// minute; publish-now, approval and retry call at once for their post).
 const CRON_BUDGET: Duration = Duration::from_secs(25);
 
-fn post_id(id: &str) -> Result<&str, ApiError> {
-    if is_uuid(id) {
-        Ok(id)
-    } else {
-        Err(ApiError::NotFound)
+/// The post a route's path names; an id that cannot name one is answered as an unknown post.
+fn post_id(cx: &Cx<'_, Caller>) -> Result<PostId, ApiError> {
+    cx.id::<Post>("post_id").ok_or(ApiError::NotFound)
+}
+
+/// The time zone a post is scheduled in, for display.
+type Timezone = Text<64>;
+
+/// The zone a post is recorded in: the one the request names, else the author's own (their
+/// profile's), as people read a post's time in their own zone.
+async fn recorded_timezone(
+    config: &Config,
+    caller: &Caller,
+    given: Option<Timezone>,
+) -> Result<String, ApiError> {
+    match given {
+        Some(zone) => Ok(zone.to_string()),
+        None => store::authors_timezone(config, caller).await,
     }
 }
 
-/// `POST /v1/posts/{post_id}/schedule` `{scheduledAt, timezone}`: checks and schedules (or, for
-/// a plain member of a team that requires approval, submits for review). A scheduled post may
-/// be moved to another time the same way until it starts publishing.
+/// An RFC 3339 time with an offset (`extract::parse_instant`).
+#[derive(Deserialize)]
+#[serde(try_from = "Value")]
+struct ScheduledAt(DateTime<Utc>);
+
+impl TryFrom<Value> for ScheduledAt {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        value
+            .as_str()
+            .filter(|text| text.chars().count() <= 40)
+            .and_then(parse_instant)
+            .map(Self)
+            .ok_or("must be an RFC 3339 time with an offset")
+    }
+}
+
+/// `POST /v1/posts/{post_id}/schedule` `{scheduledAt, timezone?}` or `{localTime, timezone}`:
+/// checks and schedules (or, for a plain member of a team that requires approval, submits for
+/// review). A scheduled post may be moved to another time the same way until it starts
+/// publishing.
 pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, scope) = cx.parts();
-    let id = cx.param("post_id");
-    let body = JsonBody::parse(&request.body)?;
-    let scheduled_at = body.required_text("scheduledAt", 40)?;
-    let scheduled_at = crate::http::extract::parse_instant(scheduled_at)
-        .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))?;
+    let (config, caller, _, scope) = cx.parts();
+    let body: ScheduleRequest = cx.body()?;
+    let scheduled_at = body.instant(config).await?;
     let now_seconds = scope.unix_seconds();
     if scheduled_at.timestamp() < now_seconds - 60 {
         return Err(invalid(
@@ -57,10 +92,42 @@ pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
             "is in the past; use publish to post now",
         ));
     }
-    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
+    let timezone = recorded_timezone(config, caller, body.timezone).await?;
     let at = scheduled_at.to_rfc3339();
-    let outcome = submit(config, caller, post_id(id)?, &at, timezone, scope).await?;
+    let outcome = submit(config, caller, &post_id(cx)?, &at, &timezone, scope).await?;
     Ok(Response::json(200, &outcome))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleRequest {
+    scheduled_at: Option<ScheduledAt>,
+    local_time: Option<LocalTime>,
+    timezone: Option<Timezone>,
+}
+
+impl ScheduleRequest {
+    /// `scheduledAt` as given, or `localTime` resolved in `timezone` (which it requires).
+    async fn instant(&self, config: &Config) -> Result<DateTime<Utc>, ApiError> {
+        let local = match (&self.scheduled_at, &self.local_time) {
+            (Some(ScheduledAt(at)), None) => return Ok(*at),
+            (None, None) => return Err(invalid("scheduledAt", "is required")),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "localTime",
+                    "is an alternative to scheduledAt; send one of them",
+                ))
+            }
+            (None, Some(local)) => local,
+        };
+        let timezone = self
+            .timezone
+            .as_deref()
+            .ok_or_else(|| invalid("timezone", "is required with localTime (an IANA zone)"))?;
+        let resolved = local_time::resolve(config, local, timezone).await?;
+        parse_instant(&resolved)
+            .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))
+    }
 }
 
 /// `POST /v1/posts/{post_id}/publish`: as `schedule` for now (202). The submission itself asks
@@ -68,11 +135,14 @@ pub async fn schedule(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// stays open up to five minutes (work after a response is stopped by Cloudflare after 30 s,
 /// too soon for a video's processing); the status endpoint shows the outcome.
 pub async fn publish_now(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, scope) = cx.parts();
-    let id = cx.param("post_id");
-    let body = optional_body(request)?;
-    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let outcome = submit_now(config, caller, post_id(id)?, timezone, scope).await?;
+    #[derive(Deserialize)]
+    struct PublishRequest {
+        timezone: Option<Timezone>,
+    }
+    let (config, caller, _, scope) = cx.parts();
+    let body: PublishRequest = cx.optional_body()?;
+    let timezone = recorded_timezone(config, caller, body.timezone).await?;
+    let outcome = submit_now(config, caller, &post_id(cx)?, &timezone, scope).await?;
     Ok(Response::json(202, &outcome))
 }
 
@@ -80,7 +150,7 @@ pub async fn publish_now(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 async fn submit_now(
     config: &Config,
     caller: &Caller,
-    id: &str,
+    id: &PostId,
     timezone: &str,
     scope: &Scope<'_>,
 ) -> Result<Value, ApiError> {
@@ -90,15 +160,6 @@ async fn submit_now(
     submit(config, caller, id, &now, timezone, scope).await
 }
 
-/// An empty body reads as `{}`.
-fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
-    if request.body.is_empty() {
-        Ok(JsonBody(Default::default()))
-    } else {
-        JsonBody::parse(&request.body)
-    }
-}
-
 /// `POST /v1/jobs/{job_id}/post` `{destinations: [{connectionId, options?}], scheduledAt?,
 /// timezone?}`: a finished content job's text and images become a post of its team, scheduled
 /// (or, without `scheduledAt`, published now) in one call. Idempotent per job: `post_from_job`
@@ -106,35 +167,15 @@ fn optional_body(request: &Request) -> Result<JsonBody, ApiError> {
 /// answers 200 `existing` with it, unless the first call's submission was refused (moderation,
 /// rules, credits): then the post, still a draft, is submitted again.
 pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, scope) = cx.parts();
-    let job_id = cx.param("job_id");
-    let body = JsonBody::parse(&request.body)?;
-    let destinations = match body.0.get("destinations") {
-        Some(Value::Array(items)) if (1..=10).contains(&items.len()) => items,
-        _ => {
-            return Err(invalid(
-                "destinations",
-                "must list 1 to 10 {connectionId, options?}",
-            ))
-        }
-    };
-    let destinations = chosen_destinations(destinations)?;
-    let scheduled_at = body
-        .optional_text("scheduledAt", 40)?
-        .map(|at| {
-            crate::http::extract::parse_instant(at)
-                .map(|at| at.to_rfc3339())
-                .ok_or_else(|| invalid("scheduledAt", "must be an RFC 3339 time with an offset"))
-        })
-        .transpose()?;
-    let timezone = body.optional_text("timezone", 64)?.unwrap_or("UTC");
-    let made: PostFromJob = rpc(
+    let (config, caller, _, scope) = cx.parts();
+    let body: FromJobRequest = cx.body()?;
+    let timezone = recorded_timezone(config, caller, body.timezone).await?;
+    let job_id = cx.id::<Job>("job_id").ok_or(ApiError::NotFound)?;
+    let made = store::post_from_job(
         config,
-        "post_from_job",
-        json!({
-            "user_id": caller.user.id.as_str(), "job_id": post_id(job_id)?,
-            "destinations": destinations,
-        }),
+        caller.user.id.as_str(),
+        job_id.as_str(),
+        json!(body.destinations.into_vec()),
     )
     .await?;
     let post = match made {
@@ -153,55 +194,33 @@ pub async fn from_job(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
                 message: "Only a finished team job can become a post.".into(),
             })
         }
-        PostFromJob::NotFound => return Err(ApiError::NotFound),
+        PostFromJob::Refused(refusal) => return Err(refusal.into_error(ApiError::NotFound)),
     };
-    let mut outcome = match scheduled_at {
-        Some(at) => submit(config, caller, &post, &at, timezone, scope).await?,
-        None => submit_now(config, caller, &post, timezone, scope).await?,
+    let mut outcome = match body.scheduled_at {
+        Some(ScheduledAt(at)) => {
+            submit(config, caller, &post, &at.to_rfc3339(), &timezone, scope).await?
+        }
+        None => submit_now(config, caller, &post, &timezone, scope).await?,
     };
     outcome["postId"] = json!(post);
     Ok(Response::json(202, &outcome))
 }
 
-/// `post_from_job`'s answer: the job's post to submit, or why there is none to submit.
 #[derive(Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-enum PostFromJob {
-    Draft {
-        #[serde(rename = "postId")]
-        post_id: String,
-    },
-    Existing {
-        #[serde(rename = "postId")]
-        post_id: String,
-    },
-    InvalidJobState,
-    NotFound,
+#[serde(rename_all = "camelCase")]
+struct FromJobRequest {
+    destinations: List<Destination, 1, 10>,
+    scheduled_at: Option<ScheduledAt>,
+    timezone: Option<Timezone>,
 }
 
-/// The request's `destinations` as `post_from_job` takes them: `{connectionId, options}`.
-fn chosen_destinations(destinations: &[Value]) -> Result<Vec<Value>, ApiError> {
-    let mut chosen = Vec::with_capacity(destinations.len());
-    for (index, destination) in destinations.iter().enumerate() {
-        let connection = destination["connectionId"]
-            .as_str()
-            .filter(|id| is_uuid(id))
-            .ok_or_else(|| {
-                invalid(
-                    &format!("destinations[{index}].connectionId"),
-                    "must be a connection id",
-                )
-            })?;
-        let options = destination.get("options").cloned().unwrap_or(json!({}));
-        if !options.is_object() {
-            return Err(invalid(
-                &format!("destinations[{index}].options"),
-                "must be an object",
-            ));
-        }
-        chosen.push(json!({ "connectionId": connection, "options": options }));
-    }
-    Ok(chosen)
+/// A destination as `post_from_job` takes it.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Destination {
+    connection_id: ConnectionId,
+    #[serde(default)]
+    options: Map<String, Value>,
 }
 
 /// The post as the caller sees it, checked against every destination's platform and by
@@ -211,16 +230,24 @@ fn chosen_destinations(destinations: &[Value]) -> Result<Vec<Value>, ApiError> {
 async fn submit(
     config: &Config,
     caller: &Caller,
-    id: &str,
+    id: &PostId,
     scheduled_at: &str,
     timezone: &str,
     scope: &Scope<'_>,
 ) -> Result<Value, ApiError> {
-    let draft = Draft::load(config, caller, id).await?;
-    draft.check()?;
+    let user_id = caller.user.id.as_str();
+    let draft = store::draft(config, user_id, id.as_str()).await?;
+    check(&draft)?;
     if !draft.body.trim().is_empty() {
-        let verdict =
-            moderation::verdict(config, caller, Some(&draft.team_id), &draft.body, scope).await?;
+        let verdict = moderation::verdict(
+            config,
+            caller,
+            Some(&draft.team_id),
+            &draft.body,
+            Pacing::Publishing,
+            scope,
+        )
+        .await?;
         if verdict.flagged {
             return Err(ApiError::Rejected {
                 status: 422,
@@ -232,138 +259,75 @@ async fn submit(
             });
         }
     }
-    let outcome: Value = rpc(
+    store::submit(
         config,
-        "submit_post",
-        json!({
-            "user_id": caller.user.id.as_str(), "post_id": id, "scheduled_at": scheduled_at,
-            "timezone": timezone, "fingerprint": draft.fingerprint,
-        }),
+        user_id,
+        id.as_str(),
+        scheduled_at,
+        timezone,
+        &draft.fingerprint,
     )
-    .await?;
-    answer_of(outcome)
+    .await
 }
 
-/// Maps a publishing RPC's `status` to the response or the error it means.
-fn answer_of(outcome: Value) -> Result<Value, ApiError> {
-    let conflict = |code, message: &str| ApiError::Rejected {
-        status: 409,
-        code,
-        message: message.to_owned(),
-    };
-    match outcome["status"].as_str().unwrap_or_default() {
-        "not_found" => Err(ApiError::NotFound),
-        "forbidden" => Err(ApiError::Forbidden),
-        "not_editable" => Err(conflict(
-            "post_not_editable",
-            "The post has started publishing (or was canceled); it can no longer be scheduled.",
-        )),
-        "no_destinations" => Err(invalid(
-            "destinations",
-            "a post needs at least one destination",
-        )),
-        "not_pending" => Err(conflict(
-            "post_not_pending",
-            "The post is not waiting for approval.",
-        )),
-        "changed" => Err(conflict(
-            "post_changed",
-            "The post, its destinations or its media changed while it was being checked; submit it again.",
-        )),
-        _ => Ok(outcome),
+/// Every account's state, then every platform rule: all problems at once.
+fn check(draft: &Draft) -> Result<(), ApiError> {
+    if let Some(stale) = draft
+        .destinations
+        .iter()
+        .find(|destination| destination.account_status == ConnectionStatus::ReauthRequired)
+    {
+        return Err(ApiError::Rejected {
+            status: 409,
+            code: "reauth_required",
+            message: format!(
+                "The {} account must be connected again before posting to it.",
+                stale.platform.as_str()
+            ),
+        });
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DestinationRow {
-    platform: Platform,
-    account_status: String,
-    options: Value,
-}
-
-/// A post with its destinations and media as `post_for_submission` reads them in one snapshot,
-/// with the fingerprint `submit_post` compares.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Draft {
-    team_id: String,
-    body: String,
-    media: Vec<Option<StoredMedia>>,
-    destinations: Vec<DestinationRow>,
-    fingerprint: String,
-}
-
-impl Draft {
-    async fn load(config: &Config, caller: &Caller, id: &str) -> Result<Self, ApiError> {
-        let read: Value = rpc(
-            config,
-            "post_for_submission",
-            json!({ "user_id": caller.user.id.as_str(), "post_id": id }),
-        )
-        .await?;
-        if read["status"] != "ok" {
-            return Err(ApiError::NotFound);
-        }
-        serde_json::from_value(read)
-            .map_err(|error| ApiError::Upstream(format!("post_for_submission unparsable: {error}")))
-    }
-
-    /// Every platform rule and every account's state; all problems at once, the first named.
-    fn check(&self) -> Result<(), ApiError> {
-        let mut problems = Vec::new();
-        let mut media = Vec::with_capacity(self.media.len());
-        for (index, item) in self.media.iter().enumerate() {
-            match item {
-                Some(StoredMedia {
-                    mime_type,
-                    size_bytes: Some(size_bytes),
-                    ..
-                }) => media.push(MediaInfo {
-                    mime_type: mime_type.clone(),
-                    size_bytes: *size_bytes,
-                }),
-                _ => problems.push(rules::Problem {
-                    field: format!("media[{index}]"),
-                    reason: "must name an uploaded file of the team's library (libraryAssetId) or a generated image (assetId)".into(),
-                }),
-            }
-        }
-        for (index, destination) in self.destinations.iter().enumerate() {
-            if destination.account_status == "reauth_required" {
-                return Err(ApiError::Rejected {
-                    status: 409,
-                    code: "reauth_required",
-                    message: format!(
-                        "The {} account must be connected again before posting to it.",
-                        destination.platform.as_str()
-                    ),
-                });
-            }
-            problems.extend(rules::check(
-                destination.platform,
-                &self.body,
-                &media,
-                &destination.options,
-                &format!("destinations[{index}]"),
-            ));
-        }
-        match problems.into_iter().next() {
-            None => Ok(()),
-            Some(first) => Err(ApiError::InvalidRequest {
-                field: first.field,
-                reason: first.reason,
+    let mut problems = Vec::new();
+    let mut media = Vec::with_capacity(draft.media.len());
+    for (index, item) in draft.media.iter().enumerate() {
+        match item {
+            Some(StoredMedia {
+                mime_type,
+                size_bytes: Some(size_bytes),
+                ..
+            }) => media.push(MediaInfo {
+                mime_type: mime_type.clone(),
+                size_bytes: *size_bytes,
             }),
+            _ => problems.push(Problem::new(
+                format!("media[{index}]"),
+                "media_not_found",
+                "must name an uploaded file of the team's library (libraryAssetId) or a generated image (assetId)",
+            )),
         }
+    }
+    problems.extend(rules::check_post(&draft.body, &media));
+    for (index, destination) in draft.destinations.iter().enumerate() {
+        problems.extend(rules::check_destination(
+            destination.platform,
+            &draft.body,
+            &media,
+            &destination.options,
+            &format!("destinations[{index}]"),
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidFields(problems))
     }
 }
 
-async fn rows<T: serde::de::DeserializeOwned>(
-    query: postgrest::Builder,
-) -> Result<Vec<T>, ApiError> {
+/// The rows a PostgREST read answers, keys in camelCase.
+async fn rows(query: postgrest::Builder) -> Result<Vec<Value>, ApiError> {
     let body = supabase::send(query).await?;
-    serde_json::from_str(&body)
-        .map_err(|error| ApiError::Upstream(format!("rows unparsable: {error}")))
+    let rows: Vec<Value> = serde_json::from_str(&body)
+        .map_err(|error| ApiError::Upstream(format!("rows unparsable: {error}")))?;
+    Ok(rows.into_iter().map(camel_case_keys).collect())
 }
 
 /// `POST /v1/posts/{post_id}/approve` `{comment?}` (owners, admins).
@@ -377,60 +341,54 @@ pub async fn reject(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 }
 
 async fn review(cx: &Cx<'_, Caller>, approve: bool) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let id = cx.param("post_id");
-    let body = optional_body(request)?;
-    let comment = if approve {
-        body.optional_text("comment", 2000)?
-    } else {
-        Some(body.required_text("comment", 2000)?)
-    };
-    let outcome = rpc(
-        config,
-        "review_post",
-        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)?, "approve": approve, "comment": comment }),
-    )
-    .await?;
-    Ok(Response::json(200, &answer_of(outcome)?))
+    #[derive(Deserialize)]
+    struct ReviewRequest {
+        comment: Option<Text<2000>>,
+    }
+    let (config, caller, ..) = cx.parts();
+    let ReviewRequest { comment } = cx.optional_body()?;
+    if !approve && comment.is_none() {
+        return Err(invalid("comment", "is required"));
+    }
+    let user_id = caller.user.id.as_str();
+    let id = post_id(cx)?;
+    let answer = store::review(config, user_id, id.as_str(), approve, comment.as_deref()).await?;
+    Ok(Response::json(200, &answer))
 }
 
 /// `POST /v1/posts/{post_id}/cancel`: cancels every destination that has not started.
 pub async fn cancel(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
-    let id = cx.param("post_id");
-    let outcome = rpc(
-        config,
-        "cancel_post",
-        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)? }),
-    )
-    .await?;
-    Ok(Response::json(200, &answer_of(outcome)?))
+    let id = post_id(cx)?;
+    let answer = store::cancel(config, caller.user.id.as_str(), id.as_str()).await?;
+    Ok(Response::json(200, &answer))
 }
 
 /// `POST /v1/posts/{post_id}/retry` `{includeUnconfirmed?}`: failed destinations go out again
 /// now (and unconfirmed ones, when the caller checked they are not live).
 pub async fn retry(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let id = cx.param("post_id");
-    let body = optional_body(request)?;
-    let include_unconfirmed = body.optional_bool("includeUnconfirmed")?.unwrap_or(false);
-    let outcome = rpc(
-        config,
-        "retry_post",
-        json!({ "user_id": caller.user.id.as_str(), "post_id": post_id(id)?, "include_unconfirmed": include_unconfirmed }),
-    )
-    .await?;
-    Ok(Response::json(200, &answer_of(outcome)?))
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RetryRequest {
+        include_unconfirmed: Option<bool>,
+    }
+    let (config, caller, ..) = cx.parts();
+    let body: RetryRequest = cx.optional_body()?;
+    let include_unconfirmed = body.include_unconfirmed.unwrap_or(false);
+    let user_id = caller.user.id.as_str();
+    let id = post_id(cx)?;
+    let answer = store::retry(config, user_id, id.as_str(), include_unconfirmed).await?;
+    Ok(Response::json(200, &answer))
 }
 
 /// `GET /v1/posts/{post_id}/status`: every destination's state, permalink and error, with
-/// the history of attempts (read with the caller's token).
+/// the history of attempts (read with the caller's token), in the API's camelCase.
 pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
-    let id = cx.param("post_id");
-    let id = post_id(id)?;
+    let id = post_id(cx)?;
+    let id = id.as_str();
     let client = supabase::user_client(config, &caller.token);
-    let post: Value = rows::<Value>(
+    let post = rows(
         client
             .from("scheduled_posts")
             .select(
@@ -442,15 +400,15 @@ pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     .into_iter()
     .next()
     .ok_or(ApiError::NotFound)?;
-    let destinations: Vec<Value> = rows(
+    let destinations = rows(
         client
             .from("post_destinations")
-            .select("id,connection_id,status,attempts,next_attempt_at,external_id,permalink,error_code,error_message,published_at")
+            .select("id,connection_id,platform,status,attempts,next_attempt_at,external_id,permalink,error_code,error_message,published_at")
             .eq("post_id", id)
             .order("created_at"),
     )
     .await?;
-    let events: Vec<Value> = rows(
+    let events = rows(
         client
             .from("publish_events")
             .select("destination_id,attempt,event,request_id,platform_status,external_id,permalink,error_code,error_message,duration_ms,created_at")
@@ -464,25 +422,16 @@ pub async fn status(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     ))
 }
 
-/// `POST /v1/cron/publish[?post_id=…]`, called with the cron secret every minute by pg_cron, and
+/// `POST /v1/cron/publish[?post_id=…]`, called with the cron secret every minute by pg_cron
+/// (which also wakes it up for what falls due before the next minute, see `on_time`), and
 /// through pg_net for one post when it is published now, approved or retried.
 pub async fn cron_publish(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
     let (config, _, request, clock) = cx.parts();
-    let post = Query::of(request).get("post_id").map(str::to_owned);
-    if post.as_deref().is_some_and(|id| !is_uuid(id)) {
-        return Err(invalid("post_id", "must be a post id"));
+    let post = Query::of(request).id::<Post>("post_id")?;
+    let post = post.as_ref().map(PostId::as_str);
+    if post.is_none() {
+        on_time::schedule_wakeups(config, clock).await;
     }
-    let tally = dispatcher::dispatch(config, clock, post.as_deref(), CRON_BUDGET).await?;
+    let tally = dispatcher::dispatch(config, clock, post, CRON_BUDGET).await?;
     Ok(Response::json(200, &tally))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_post_changed_while_it_was_checked_is_a_conflict() {
-        let error = answer_of(json!({ "status": "changed" })).unwrap_err();
-        assert_eq!((error.status(), error.code()), (409, "post_changed"));
-    }
 }

@@ -1,9 +1,16 @@
-//! What each platform accepts, checked before anything is scheduled: text length, media count,
-//! kinds and sizes, and the platform options a destination carries. Every problem names the
-//! field (`destinations[i].options.boardId`, `body`, `media`) so clients can point at it.
+//! What platforms accept, checked before anything is scheduled: text length, media count,
+//! kinds and sizes, and the platform options a destination carries. Every problem has a stable
+//! code and names its path (`destinations[1].body`, `destinations[0].options.boardId`, `media`)
+//! so clients can point at it; all are reported at once.
+//!
+//! The checks are here; each platform's numbers and options are its folder's `RULES`
+//! (`platforms/<p>/mod.rs`), reached through the parts table, so a new platform brings its
+//! rules with it.
 
 use serde_json::Value;
 
+use crate::error::Problem;
+use crate::platforms;
 use crate::social::Platform;
 
 /// A media file of the post, as Storage describes it.
@@ -23,218 +30,195 @@ impl MediaInfo {
     }
 }
 
-/// One refused field and why.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub field: String,
-    pub reason: String,
-}
-
-const MB: u64 = 1024 * 1024;
+pub const MB: u64 = 1024 * 1024;
 /// What one post's media may weigh in all: the dispatcher holds a post's files in memory while
 /// it uploads them, and a Worker isolate has 128 MB. Larger videos need streamed uploads.
 pub const MAX_POST_MEDIA_BYTES: u64 = 48 * MB;
 
-/// The platform's limits, from its API documentation.
-struct Limits {
-    max_chars: usize,
-    /// Whether a post needs at least one media file (Instagram, TikTok, Pinterest, YouTube).
-    needs_media: bool,
-    max_images: usize,
-    max_videos: usize,
-    image_types: &'static [&'static str],
-    video_types: &'static [&'static str],
-    max_image_bytes: u64,
-    max_video_bytes: u64,
+pub const JPEG_PNG: &[&str] = &["image/jpeg", "image/png"];
+pub const WEB_IMAGES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
+pub const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
+
+/// What one platform accepts and how often, from its API documentation.
+pub struct Rules {
+    pub max_chars: usize,
+    /// Whether a post needs at least one media file.
+    pub needs_media: bool,
+    pub max_images: usize,
+    pub max_videos: usize,
+    pub image_types: &'static [&'static str],
+    pub video_types: &'static [&'static str],
+    pub max_image_bytes: u64,
+    pub max_video_bytes: u64,
+    /// The documented posting cap per account; `None` where the platform publishes none (its
+    /// 429s are retried).
+    pub posting_limit: Option<PostingLimit>,
+    /// Checks a destination's `options`.
+    pub options: fn(&mut Options),
 }
 
-const JPEG_PNG: &[&str] = &["image/jpeg", "image/png"];
-const WEB_IMAGES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
-const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
-
-fn limits(platform: Platform) -> Limits {
-    match platform {
-        // X counts URLs as 23 characters and some scripts double; the plain count is the
-        // common case and never lets an over-long post through for Latin text.
-        Platform::X => Limits {
-            max_chars: 280,
-            needs_media: false,
-            max_images: 4,
-            max_videos: 1,
-            image_types: WEB_IMAGES,
-            video_types: MP4_MOV,
-            max_image_bytes: 5 * MB,
-            max_video_bytes: 512 * MB,
-        },
-        Platform::Linkedin => Limits {
-            max_chars: 3000,
-            needs_media: false,
-            max_images: 1,
-            max_videos: 0,
-            image_types: &["image/jpeg", "image/png", "image/gif"],
-            video_types: &[],
-            max_image_bytes: 36 * MB,
-            max_video_bytes: 0,
-        },
-        Platform::Facebook => Limits {
-            max_chars: 63_206,
-            needs_media: false,
-            max_images: 1,
-            max_videos: 0,
-            image_types: WEB_IMAGES,
-            video_types: &[],
-            max_image_bytes: 10 * MB,
-            max_video_bytes: 0,
-        },
-        Platform::Instagram => Limits {
-            max_chars: 2200,
-            needs_media: true,
-            max_images: 1,
-            max_videos: 0,
-            image_types: &["image/jpeg"],
-            video_types: &[],
-            max_image_bytes: 8 * MB,
-            max_video_bytes: 0,
-        },
-        Platform::Tiktok => Limits {
-            max_chars: 2200,
-            needs_media: true,
-            max_images: 0,
-            max_videos: 1,
-            image_types: &[],
-            video_types: &["video/mp4", "video/quicktime", "video/webm"],
-            max_image_bytes: 0,
-            max_video_bytes: 4096 * MB,
-        },
-        Platform::Pinterest => Limits {
-            max_chars: 500,
-            needs_media: true,
-            max_images: 1,
-            max_videos: 0,
-            image_types: JPEG_PNG,
-            video_types: &[],
-            max_image_bytes: 20 * MB,
-            max_video_bytes: 0,
-        },
-        Platform::Youtube => Limits {
-            max_chars: 5000,
-            needs_media: true,
-            max_images: 0,
-            max_videos: 1,
-            image_types: &[],
-            video_types: MP4_MOV,
-            max_image_bytes: 0,
-            max_video_bytes: 4096 * MB,
-        },
-    }
+/// At most `posts` posts per account in any `window_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostingLimit {
+    pub posts: u32,
+    pub window_seconds: u32,
 }
 
-/// A platform's documented posting cap per account: (posts, window in seconds). Facebook Pages
-/// and Pinterest publish no fixed cap (their limits follow app usage), and YouTube's upload
-/// quota is per app, not per channel: those answer 429 when busy, which is retried.
-pub fn posting_limit(platform: Platform) -> Option<(u32, u32)> {
-    match platform {
-        // POST /2/tweets: 100 requests per 15 minutes per user.
-        Platform::X => Some((100, 15 * 60)),
-        // Member posts: 150 a day.
-        Platform::Linkedin => Some((150, 24 * 3600)),
-        // content_publishing_limit: 50 API-published posts in a moving 24 hours.
-        Platform::Instagram => Some((50, 24 * 3600)),
-        // Direct posts: about 15 a day per creator.
-        Platform::Tiktok => Some((15, 24 * 3600)),
-        Platform::Facebook | Platform::Pinterest | Platform::Youtube => None,
-    }
+/// A destination's `options` as a platform's `Rules::options` checks them: each refusal names
+/// the option.
+pub struct Options<'a> {
+    values: &'a Value,
+    problems: Vec<(&'static str, String)>,
 }
 
-/// Everything wrong with sending `body` and `media` to `platform` with `options`; `prefix` is
-/// the destination's field path (`destinations[0]`).
-pub fn check(
-    platform: Platform,
-    body: &str,
-    media: &[MediaInfo],
-    options: &Value,
-    prefix: &str,
-) -> Vec<Problem> {
-    let limits = limits(platform);
-    let name = platform.as_str();
-    let mut problems = Vec::new();
-    let mut refuse = |field: String, reason: String| problems.push(Problem { field, reason });
+impl<'a> Options<'a> {
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
+        self.values.get(field)
+    }
 
-    let chars = body.chars().count();
-    if chars > limits.max_chars {
-        refuse(
-            "body".into(),
-            format!(
-                "{name} allows at most {} characters ({chars} given)",
-                limits.max_chars
-            ),
-        );
+    pub fn text(&self, field: &str) -> Option<&'a str> {
+        self.get(field).and_then(Value::as_str)
     }
-    if body.trim().is_empty() && media.is_empty() {
-        refuse("body".into(), "a post needs text or media".into());
+
+    pub fn refuse(&mut self, field: &'static str, reason: &str) {
+        self.problems.push((field, reason.to_owned()));
     }
-    if limits.needs_media && media.is_empty() {
-        refuse("media".into(), format!("{name} posts need a media file"));
-    }
-    let images = media.iter().filter(|m| m.is_image()).count();
-    let videos = media.iter().filter(|m| m.is_video()).count();
-    if images > limits.max_images {
-        refuse(
-            "media".into(),
-            format!("{name} allows at most {} image(s)", limits.max_images),
-        );
-    }
-    if videos > limits.max_videos {
-        refuse(
-            "media".into(),
-            format!("{name} allows at most {} video(s)", limits.max_videos),
-        );
-    }
-    if images > 0 && videos > 0 {
-        refuse(
-            "media".into(),
-            format!("{name} posts carry images or a video, not both"),
-        );
-    }
-    for (index, file) in media.iter().enumerate() {
-        let field = format!("media[{index}]");
-        let (types, max_bytes) = if file.is_image() {
-            (limits.image_types, limits.max_image_bytes)
-        } else {
-            (limits.video_types, limits.max_video_bytes)
-        };
-        if !types.contains(&file.mime_type.as_str()) {
-            refuse(
-                field,
-                format!("{name} does not accept {} files", file.mime_type),
-            );
-        } else if file.size_bytes > max_bytes {
-            refuse(
-                field,
-                format!(
-                    "{name} accepts {} files up to {} MB",
-                    file.mime_type,
-                    max_bytes / MB
-                ),
-            );
+
+    /// A string among `allowed`; absent (or null) only when not `required`.
+    pub fn one_of(&mut self, field: &'static str, allowed: &[&str], required: bool) {
+        match self.get(field) {
+            None | Some(Value::Null) if !required => {}
+            Some(Value::String(value)) if allowed.contains(&value.as_str()) => {}
+            _ => self.refuse(field, &format!("must be one of {}", allowed.join(", "))),
         }
+    }
+
+    /// A boolean, when present.
+    pub fn flag(&mut self, field: &'static str) {
+        if self.get(field).is_some_and(|value| !value.is_boolean()) {
+            self.refuse(field, "must be a boolean");
+        }
+    }
+}
+
+fn rules(platform: Platform) -> &'static Rules {
+    platforms::parts(platform).rules
+}
+
+/// What is wrong with the post wherever it goes: no content, or more media than the worker
+/// uploads.
+pub fn check_post(body: &str, media: &[MediaInfo]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if body.trim().is_empty() && media.is_empty() {
+        problems.push(Problem::new(
+            "body",
+            "empty_post",
+            "a post needs text or media",
+        ));
     }
     // Saturating: the sizes are the library rows' numbers, and a sum past u64 is over anyway.
     let total = media
         .iter()
         .fold(0_u64, |total, file| total.saturating_add(file.size_bytes));
     if total > MAX_POST_MEDIA_BYTES {
-        refuse(
-            "media".into(),
+        problems.push(Problem::new(
+            "media",
+            "media_too_large",
             format!(
                 "a post's media may weigh at most {} MB in all ({} MB given): they are uploaded from the worker's memory",
                 MAX_POST_MEDIA_BYTES / MB,
                 total.div_ceil(MB)
             ),
-        );
+        ));
     }
-    for (field, reason) in option_problems(platform, options) {
-        refuse(format!("{prefix}.options.{field}"), reason);
+    problems
+}
+
+/// Everything `platform` refuses in a post of `body` and `media` with these `options`; the
+/// paths are under `destination` (`destinations[0]`).
+pub fn check_destination(
+    platform: Platform,
+    body: &str,
+    media: &[MediaInfo],
+    options: &Value,
+    destination: &str,
+) -> Vec<Problem> {
+    let rules = rules(platform);
+    let name = platform.as_str();
+    let chars = body.chars().count();
+    let mut problems = Vec::new();
+    if chars > rules.max_chars {
+        let message = format!(
+            "{name} allows at most {} characters ({chars} given)",
+            rules.max_chars
+        );
+        problems.push(Problem::new("body", "too_long", message));
+    }
+    problems.extend(media_count_problems(rules, name, media));
+    problems.extend(media_file_problems(rules, name, media));
+    let mut options = Options {
+        values: options,
+        problems: Vec::new(),
+    };
+    (rules.options)(&mut options);
+    for (field, reason) in options.problems {
+        problems.push(Problem::new(
+            format!("options.{field}"),
+            "invalid_option",
+            reason,
+        ));
+    }
+    for problem in &mut problems {
+        problem.path = format!("{destination}.{}", problem.path);
+    }
+    problems
+}
+
+/// Whether the platform takes this many images and videos, and this mix.
+fn media_count_problems(rules: &Rules, name: &str, media: &[MediaInfo]) -> Vec<Problem> {
+    let images = media.iter().filter(|m| m.is_image()).count();
+    let videos = media.iter().filter(|m| m.is_video()).count();
+    let mut problems = Vec::new();
+    let mut refuse = |code, message| problems.push(Problem::new("media", code, message));
+    if rules.needs_media && media.is_empty() {
+        refuse("media_required", format!("{name} posts need a media file"));
+    }
+    if images > rules.max_images {
+        let message = format!("{name} allows at most {} image(s)", rules.max_images);
+        refuse("too_many_media", message);
+    }
+    if videos > rules.max_videos {
+        let message = format!("{name} allows at most {} video(s)", rules.max_videos);
+        refuse("too_many_media", message);
+    }
+    if images > 0 && videos > 0 {
+        let message = format!("{name} posts carry images or a video, not both");
+        refuse("mixed_media", message);
+    }
+    problems
+}
+
+/// Whether the platform takes each file's type and size.
+fn media_file_problems(rules: &Rules, name: &str, media: &[MediaInfo]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (index, file) in media.iter().enumerate() {
+        let path = format!("media[{index}]");
+        let (types, max_bytes) = if file.is_image() {
+            (rules.image_types, rules.max_image_bytes)
+        } else {
+            (rules.video_types, rules.max_video_bytes)
+        };
+        let mime_type = &file.mime_type;
+        if !types.contains(&mime_type.as_str()) {
+            let message = format!("{name} does not accept {mime_type} files");
+            problems.push(Problem::new(path, "unsupported_media_type", message));
+        } else if file.size_bytes > max_bytes {
+            let message = format!(
+                "{name} accepts {mime_type} files up to {} MB",
+                max_bytes / MB
+            );
+            problems.push(Problem::new(path, "file_too_large", message));
+        }
     }
     problems
 }
@@ -242,97 +226,13 @@ pub fn check(
 /// The largest file of this type `platform` takes from the worker (at most a post's whole media
 /// budget); 0 for a kind it does not take.
 pub fn max_file_bytes(platform: Platform, mime_type: &str) -> u64 {
-    let limits = limits(platform);
+    let rules = rules(platform);
     let max = if mime_type.starts_with("image/") {
-        limits.max_image_bytes
+        rules.max_image_bytes
     } else {
-        limits.max_video_bytes
+        rules.max_video_bytes
     };
     max.min(MAX_POST_MEDIA_BYTES)
-}
-
-/// The options each platform takes: which are required, and their allowed values.
-fn option_problems(platform: Platform, options: &Value) -> Vec<(&'static str, String)> {
-    let mut problems = Vec::new();
-    let text = |field: &'static str| options.get(field).and_then(Value::as_str);
-    let mut one_of =
-        |field: &'static str, allowed: &[&str], required: bool| match options.get(field) {
-            None | Some(Value::Null) if !required => {}
-            Some(Value::String(value)) if allowed.contains(&value.as_str()) => {}
-            _ => problems.push((field, format!("must be one of {}", allowed.join(", ")))),
-        };
-    match platform {
-        Platform::X => one_of(
-            "replySettings",
-            &["following", "mentionedUsers", "subscribers", "verified"],
-            false,
-        ),
-        Platform::Linkedin => one_of("visibility", &["PUBLIC", "CONNECTIONS"], false),
-        Platform::Tiktok => one_of(
-            "privacyLevel",
-            &[
-                "PUBLIC_TO_EVERYONE",
-                "MUTUAL_FOLLOW_FRIENDS",
-                "FOLLOWER_OF_CREATOR",
-                "SELF_ONLY",
-            ],
-            true,
-        ),
-        Platform::Youtube => one_of("privacyStatus", &["public", "unlisted", "private"], true),
-        Platform::Facebook | Platform::Instagram | Platform::Pinterest => {}
-    }
-    match platform {
-        Platform::Tiktok => {
-            for flag in ["disableComment", "disableDuet", "disableStitch"] {
-                if options.get(flag).is_some_and(|v| !v.is_boolean()) {
-                    problems.push((flag, "must be a boolean".into()));
-                }
-            }
-        }
-        Platform::Pinterest => {
-            if !text("boardId").is_some_and(|id| !id.is_empty() && id.len() <= 64) {
-                problems.push(("boardId", "is required: the board to pin to".into()));
-            }
-            if text("title").is_some_and(|title| title.chars().count() > 100) {
-                problems.push(("title", "must be at most 100 characters".into()));
-            }
-            if text("link").is_some_and(|link| !link.starts_with("https://")) {
-                problems.push(("link", "must be an https URL".into()));
-            }
-        }
-        Platform::Youtube => {
-            match text("title") {
-                Some(title)
-                    if !title.trim().is_empty()
-                        && title.chars().count() <= 100
-                        && !title.contains(['<', '>']) => {}
-                _ => problems.push((
-                    "title",
-                    "is required: up to 100 characters, without < or >".into(),
-                )),
-            }
-            if text("categoryId").is_some_and(|id| !id.bytes().all(|b| b.is_ascii_digit())) {
-                problems.push((
-                    "categoryId",
-                    "must be a YouTube category id (digits)".into(),
-                ));
-            }
-            match options.get("tags") {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(tags))
-                    if tags.iter().all(Value::is_string)
-                        && tags
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .map(|tag| tag.chars().count())
-                            .sum::<usize>()
-                            <= 500 => {}
-                _ => problems.push(("tags", "must be strings of 500 characters in all".into())),
-            }
-        }
-        _ => {}
-    }
-    problems
 }
 
 #[cfg(test)]
@@ -348,156 +248,293 @@ mod tests {
         }
     }
 
+    /// Each problem's path and code.
     fn fields(problems: Vec<Problem>) -> Vec<String> {
-        problems.into_iter().map(|p| p.field).collect()
+        problems.into_iter().map(|p| p.path).collect()
+    }
+
+    fn found(problems: Vec<Problem>) -> Vec<(String, &'static str)> {
+        problems.into_iter().map(|p| (p.path, p.code)).collect()
+    }
+
+    /// What `platform` refuses in a post of `body` and `media` without options, as `d`.
+    fn refused(platform: Platform, body: &str, media: &[MediaInfo]) -> Vec<(String, &'static str)> {
+        found(check_destination(platform, body, media, &json!({}), "d"))
+    }
+
+    fn one(path: &str, code: &'static str) -> Vec<(String, &'static str)> {
+        vec![(path.to_owned(), code)]
     }
 
     #[test]
     fn text_limits_are_per_platform() {
         let long = "a".repeat(281);
+        assert_eq!(refused(Platform::X, &long, &[]), one("d.body", "too_long"));
+        assert_eq!(refused(Platform::X, &"a".repeat(280), &[]), []);
+        assert_eq!(refused(Platform::Linkedin, &long, &[]), []);
+        assert_eq!(found(check_post("  ", &[])), one("body", "empty_post"));
+        assert_eq!(found(check_post("  ", &[image("image/png", MB)])), []);
+    }
+
+    #[test]
+    fn a_text_exactly_at_the_limit_is_taken() {
+        let at_limit = "a".repeat(280);
+        assert!(check_destination(Platform::X, &at_limit, &[], &json!({}), "d").is_empty());
+    }
+
+    #[test]
+    fn documented_file_sizes_capped_at_what_the_worker_uploads() {
+        const MIB: u64 = 1024 * 1024; // spelled out: `MB` is under test too
+        for (platform, mime_type, max) in [
+            (Platform::X, "image/png", 5 * MIB),
+            (Platform::X, "video/mp4", 48 * MIB),
+            (Platform::Linkedin, "image/jpeg", 36 * MIB),
+            (Platform::Linkedin, "video/mp4", 0),
+            (Platform::Facebook, "image/webp", 10 * MIB),
+            (Platform::Instagram, "image/jpeg", 8 * MIB),
+            (Platform::Tiktok, "video/webm", 48 * MIB),
+            (Platform::Tiktok, "image/png", 0),
+            (Platform::Pinterest, "image/png", 20 * MIB),
+            (Platform::Youtube, "video/quicktime", 48 * MIB),
+        ] {
+            assert_eq!(
+                max_file_bytes(platform, mime_type),
+                max,
+                "{platform:?} {mime_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_exactly_at_the_platform_limit_is_taken() {
+        assert!(check_destination(
+            Platform::X,
+            "hi",
+            &[image("image/png", 5 * MB)],
+            &json!({}),
+            "d"
+        )
+        .is_empty());
         assert_eq!(
-            fields(check(Platform::X, &long, &[], &json!({}), "d")),
-            ["body"]
+            fields(check_destination(
+                Platform::X,
+                "hi",
+                &[image("image/png", 5 * MB + 1)],
+                &json!({}),
+                "d"
+            )),
+            ["d.media[0]"]
         );
-        assert!(check(Platform::Linkedin, &long, &[], &json!({}), "d").is_empty());
-        assert_eq!(
-            fields(check(Platform::X, "  ", &[], &json!({}), "d")),
-            ["body"]
-        );
+    }
+
+    #[test]
+    fn documented_posting_caps_per_account() {
+        let day = 24 * 3600;
+        for (platform, cap) in [
+            (Platform::X, Some((100, 15 * 60))),
+            (Platform::Linkedin, Some((150, day))),
+            (Platform::Instagram, Some((50, day))),
+            (Platform::Tiktok, Some((15, day))),
+            (Platform::Facebook, None),
+            (Platform::Pinterest, None),
+            (Platform::Youtube, None),
+        ] {
+            let limit = crate::platforms::parts(platform).rules.posting_limit;
+            let limit = limit.map(|limit| (limit.posts, limit.window_seconds));
+            assert_eq!(limit, cap, "{platform:?}");
+        }
     }
 
     #[test]
     fn media_kinds_counts_and_sizes_are_checked() {
         let jpeg = image("image/jpeg", MB);
         assert_eq!(
-            fields(check(Platform::Instagram, "hi", &[], &json!({}), "d")),
-            ["media"]
-        );
-        assert!(check(
-            Platform::Instagram,
-            "hi",
-            std::slice::from_ref(&jpeg),
-            &json!({}),
-            "d"
-        )
-        .is_empty());
-        assert_eq!(
-            fields(check(
-                Platform::Instagram,
-                "hi",
-                &[image("image/png", MB)],
-                &json!({}),
-                "d"
-            )),
-            ["media[0]"]
+            refused(Platform::Instagram, "hi", &[]),
+            one("d.media", "media_required")
         );
         assert_eq!(
-            fields(check(
-                Platform::X,
-                "hi",
-                &[image("image/png", 6 * MB)],
-                &json!({}),
-                "d"
-            )),
-            ["media[0]"]
+            refused(Platform::Instagram, "hi", std::slice::from_ref(&jpeg)),
+            []
         );
-        let five = vec![jpeg.clone(); 5];
         assert_eq!(
-            fields(check(Platform::X, "hi", &five, &json!({}), "d")),
-            ["media"]
+            refused(Platform::Instagram, "hi", &[image("image/png", MB)]),
+            one("d.media[0]", "unsupported_media_type")
         );
-        let mixed = [jpeg, image("video/mp4", MB)];
         assert_eq!(
-            fields(check(Platform::X, "hi", &mixed, &json!({}), "d")),
-            ["media"]
+            refused(Platform::X, "hi", &[image("image/png", 6 * MB)]),
+            one("d.media[0]", "file_too_large")
+        );
+        assert_eq!(
+            refused(Platform::X, "hi", &vec![jpeg.clone(); 5]),
+            one("d.media", "too_many_media")
+        );
+        assert_eq!(
+            refused(Platform::X, "hi", &[jpeg, image("video/mp4", MB)]),
+            one("d.media", "mixed_media")
         );
         let video = image("video/quicktime", 40 * MB);
-        assert!(check(
-            Platform::X,
-            "hi",
-            std::slice::from_ref(&video),
-            &json!({}),
-            "d"
-        )
-        .is_empty());
+        assert_eq!(refused(Platform::X, "hi", std::slice::from_ref(&video)), []);
+        let two = [video.clone(), video];
         assert_eq!(
-            fields(check(
-                Platform::X,
-                "hi",
-                &[video.clone(), video],
-                &json!({}),
-                "d"
-            )),
-            ["media", "media"],
-            "one video a post, and the two weigh more than the worker uploads"
+            refused(Platform::X, "hi", &two),
+            one("d.media", "too_many_media")
+        );
+        assert_eq!(
+            found(check_post("hi", &two)),
+            one("media", "media_too_large"),
+            "the two weigh more than the worker uploads"
         );
     }
 
     #[test]
     fn what_the_worker_cannot_upload_is_refused_before_scheduling() {
         let large = [image("video/mp4", MAX_POST_MEDIA_BYTES + 1)];
-        let options = json!({"title": "Launch", "privacyStatus": "public"});
-        let problems = check(Platform::Youtube, "d", &large, &options, "d");
+        let problems = check_post("d", &large);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].reason.contains("at most 48 MB in all"));
+        assert!(problems[0].message.contains("at most 48 MB in all"));
         let fits = [image("video/mp4", MAX_POST_MEDIA_BYTES)];
-        assert!(check(Platform::Youtube, "d", &fits, &options, "d").is_empty());
+        assert!(check_post("d", &fits).is_empty());
+        assert_eq!(
+            max_file_bytes(Platform::Youtube, "video/mp4"),
+            MAX_POST_MEDIA_BYTES
+        );
+        assert_eq!(max_file_bytes(Platform::X, "image/png"), 5 * MB);
+        assert_eq!(max_file_bytes(Platform::Youtube, "image/png"), 0);
     }
 
     #[test]
     fn platform_options_are_validated_with_their_paths() {
+        let options = |platform, media: &[MediaInfo], options: Value| {
+            check_destination(platform, "d", media, &options, "destinations[1]")
+                .into_iter()
+                .map(|p| {
+                    assert_eq!(p.code, "invalid_option");
+                    p.path
+                })
+                .collect::<Vec<_>>()
+        };
         let video = [image("video/mp4", 10 * MB)];
         assert_eq!(
-            fields(check(
+            options(
                 Platform::Youtube,
-                "d",
                 &video,
-                &json!({"privacyStatus": "secret"}),
-                "destinations[1]"
-            )),
+                json!({"privacyStatus": "secret"})
+            ),
             [
                 "destinations[1].options.privacyStatus",
                 "destinations[1].options.title"
             ]
         );
-        assert!(check(
-            Platform::Youtube,
-            "d",
-            &video,
-            &json!({"privacyStatus": "unlisted", "title": "Launch", "categoryId": "22", "tags": ["a", "b"]}),
-            "d"
-        )
-        .is_empty());
         assert_eq!(
-            fields(check(
-                Platform::Tiktok,
-                "",
+            options(
+                Platform::Youtube,
                 &video,
-                &json!({"disableDuet": "no"}),
-                "d"
-            )),
-            ["d.options.privacyLevel", "d.options.disableDuet"]
+                json!({"privacyStatus": "unlisted", "title": "Launch", "categoryId": "22", "tags": ["a", "b"]})
+            ),
+            Vec::<String>::new()
         );
-        let pin = [image("image/png", MB)];
         assert_eq!(
-            fields(check(
+            options(Platform::Tiktok, &video, json!({"disableDuet": "no"})),
+            [
+                "destinations[1].options.privacyLevel",
+                "destinations[1].options.disableDuet"
+            ]
+        );
+        assert_eq!(
+            options(
+                Platform::Pinterest,
+                &[image("image/png", MB)],
+                json!({"link": "http://x"})
+            ),
+            [
+                "destinations[1].options.boardId",
+                "destinations[1].options.link"
+            ]
+        );
+        assert_eq!(
+            options(Platform::X, &[], json!({"replySettings": "anyone"})),
+            ["destinations[1].options.replySettings"]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_destination_is_reported_at_once() {
+        let problems = check_destination(
+            Platform::Youtube,
+            &"a".repeat(5001),
+            &[image("image/png", MB)],
+            &json!({"privacyStatus": "public"}),
+            "destinations[2]",
+        );
+        assert_eq!(
+            found(problems),
+            [
+                ("destinations[2].body".to_owned(), "too_long"),
+                ("destinations[2].media".to_owned(), "too_many_media"),
+                (
+                    "destinations[2].media[0]".to_owned(),
+                    "unsupported_media_type"
+                ),
+                ("destinations[2].options.title".to_owned(), "invalid_option"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pin_needs_a_board_id_of_1_to_64_characters_and_a_title_of_at_most_100() {
+        let pin = [image("image/png", MB)];
+        let problems = |options: Value| {
+            fields(check_destination(
                 Platform::Pinterest,
                 "",
                 &pin,
-                &json!({"link": "http://x"}),
-                "d"
-            )),
-            ["d.options.boardId", "d.options.link"]
-        );
+                &options,
+                "d",
+            ))
+        };
+        let title = |length: usize| "t".repeat(length);
+        assert!(problems(json!({"boardId": "b".repeat(64), "title": title(100)})).is_empty());
+        assert!(problems(json!({"boardId": "1", "link": "https://x"})).is_empty());
+        for board_id in [json!(""), json!("b".repeat(65)), json!(7)] {
+            assert_eq!(
+                problems(json!({"boardId": board_id})),
+                ["d.options.boardId"]
+            );
+        }
         assert_eq!(
-            fields(check(
-                Platform::X,
-                "hi",
-                &[],
-                &json!({"replySettings": "anyone"}),
-                "d"
-            )),
-            ["d.options.replySettings"]
+            problems(json!({"boardId": "1", "title": title(101)})),
+            ["d.options.title"]
         );
+    }
+
+    #[test]
+    fn a_video_needs_a_plain_title_and_tags_of_500_characters_in_all() {
+        let video = [image("video/mp4", MB)];
+        let problems = |options: Value| {
+            let mut options = options;
+            options["privacyStatus"] = json!("private");
+            fields(check_destination(
+                Platform::Youtube,
+                "",
+                &video,
+                &options,
+                "d",
+            ))
+        };
+        for title in ["   ".to_owned(), "a <b> title".to_owned(), "t".repeat(101)] {
+            assert_eq!(
+                problems(json!({"title": title})),
+                ["d.options.title"],
+                "{title}"
+            );
+        }
+        assert!(problems(json!({"title": "t".repeat(100), "tags": ["t".repeat(500)]})).is_empty());
+        for tags in [json!(["t".repeat(499), "tt"]), json!([1, 2]), json!("a,b")] {
+            assert_eq!(
+                problems(json!({"title": "T", "tags": tags})),
+                ["d.options.tags"],
+                "{tags}"
+            );
+        }
     }
 }

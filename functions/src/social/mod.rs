@@ -5,9 +5,9 @@
 
 pub mod failure;
 pub mod pkce;
-pub mod redirect;
 pub mod routes;
 pub mod settings;
+pub mod store;
 pub mod tokens;
 pub mod transport;
 
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::ApiKey;
-use crate::infra::outbound::{Call, Method, Reply};
+use crate::infra::outbound::{url_encoded, Call, Method, Reply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -380,12 +380,8 @@ pub trait PlatformApi: Sync {
         match self.spec().client_auth {
             ClientAuth::Basic => {
                 form_call(self.spec().token_endpoint, form).header("authorization", {
-                    let id = url::form_urlencoded::byte_serialize(credentials.client_id.as_bytes())
-                        .collect::<String>();
-                    let secret = url::form_urlencoded::byte_serialize(
-                        credentials.client_secret.expose().as_bytes(),
-                    )
-                    .collect::<String>();
+                    let id = url_encoded(&credentials.client_id);
+                    let secret = url_encoded(credentials.client_secret.expose());
                     format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
                 })
             }

@@ -5,6 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::infra::hex;
+
 /// 32 random bytes, base64url: an OAuth `state` or a PKCE code verifier.
 pub fn random_token() -> String {
     let mut bytes = [0_u8; 32];
@@ -19,10 +21,7 @@ pub fn challenge(verifier: &str) -> String {
 
 /// What the database stores of a state: its SHA-256 in hex.
 pub fn state_hash(state: &str) -> String {
-    Sha256::digest(state.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::sha256(state)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //!   admin, or the member who connected it);
 //! - `POST /v1/cron/tokens/refresh` and `/v1/cron/tokens/reencrypt` (the cron secret).
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
@@ -23,16 +24,20 @@ use crate::auth::Cron;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
-use crate::http::extract::{invalid, is_uuid, Query};
+use crate::http::extract::{invalid, Query};
+use crate::http::spelling::{renamed, TEAM_FIELD};
 use crate::http::{Request, Response};
+use crate::ids::{Connection, ConnectionId, TeamId};
 use crate::infra::clock::Clock;
 use crate::infra::outbound::rewrite;
 use crate::infra::supabase::rpc;
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
+use crate::social::store::{self, ConsumedState, Pending, StateCreation, TakenConfirmation};
 use crate::social::tokens::{self, key_ring, seal_tokens, Access};
 use crate::social::transport::Transport;
 use crate::social::{Grant, Platform, SocialError};
+use crate::valid::Text;
 
 /// How long a started authorization stays valid (the database's default).
 const STATE_TTL_SECONDS: u32 = 600;
@@ -88,12 +93,17 @@ pub async fn start(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let platform = platform(platform_name)?;
     let query = Query::of(request);
     let team_id = query
-        .get("team_id")
-        .filter(|id| is_uuid(id))
-        .ok_or_else(|| invalid("team_id", "must be a team id (UUID)"))?;
+        .get(TEAM_FIELD)
+        .and_then(|id| id.parse::<TeamId>().ok())
+        .ok_or_else(|| invalid(TEAM_FIELD, "must be a team id (UUID)"))?;
+    renamed(
+        query.get("redirect_to").is_some(),
+        "redirect_to",
+        "redirectTo",
+    )?;
     let redirect_to = query
-        .get("redirect_to")
-        .ok_or_else(|| invalid("redirect_to", "is required"))?;
+        .get("redirectTo")
+        .ok_or_else(|| invalid("redirectTo", "is required"))?;
     let redirect_to = config
         .social
         .redirect_allowlist
@@ -110,24 +120,17 @@ pub async fn start(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let state = random_token();
     let verifier = random_token();
     let binding = random_token();
-    let created: Value = rpc(
+    let created = store::create_state(
         config,
-        "create_oauth_state",
         json!({"user_id": caller.user.id.as_str(), "team_id": team_id, "platform": platform,
                "state_hash": state_hash(&state), "redirect_to": redirect_to, "code_verifier": verifier,
                "binding_hash": state_hash(&binding),
                "binding_kind": if redirect_mode { "cookie" } else { "app" }}),
     )
     .await?;
-    match created["status"].as_str() {
-        Some("created") => {}
-        Some("forbidden") => return Err(ApiError::Forbidden),
-        Some("not_team_member") => return Err(ApiError::NotTeamMember),
-        _ => {
-            return Err(ApiError::Upstream(format!(
-                "create_oauth_state answered {created}"
-            )))
-        }
+    if let StateCreation::Refused(refusal) = created {
+        let not_found = ApiError::Upstream("create_oauth_state answered not_found".into());
+        return Err(refusal.into_error(not_found));
     }
     let authorize_url = platform.api().authorize_url(
         &credentials,
@@ -199,30 +202,33 @@ pub async fn callback(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
         .filter(|code| code.len() <= 2000 && query.get("error").is_none());
     let confirmation = random_token();
     let cookie_binding = cookie(request, &binding_cookie(platform));
-    let consumed: Value = rpc(
+    let consumed = store::consume_state(
         config,
-        "consume_oauth_state",
         json!({"state_hash": state_hash(state), "platform": platform,
                "binding_hash": cookie_binding.map(state_hash), "authorization_code": code,
                "confirmation_hash": state_hash(&confirmation)}),
     )
     .await?;
-    let redirect_to = consumed["redirect_to"].as_str().unwrap_or_default();
-    match consumed["status"].as_str() {
-        Some("valid") => {}
-        Some("forbidden") => return Err(redirect_error(redirect_to, platform, "forbidden", None)),
-        Some("browser_mismatch") => {
+    let (redirect_to, pending) = match consumed {
+        ConsumedState::Valid {
+            redirect_to,
+            pending,
+        } => (redirect_to, pending),
+        ConsumedState::Forbidden { redirect_to } => {
+            return Err(redirect_error(&redirect_to, platform, "forbidden", None))
+        }
+        ConsumedState::BrowserMismatch { redirect_to } => {
             let cause = "the callback came without the starting browser's binding cookie";
             return Err(redirect_error(
-                redirect_to,
+                &redirect_to,
                 platform,
                 "oauth_browser_mismatch",
                 Some(cause.into()),
             ));
         }
-        Some("confirm") => {
+        ConsumedState::Confirm { redirect_to } => {
             let location = outcome_url(
-                redirect_to,
+                &redirect_to,
                 &[
                     ("connection_status", "confirm"),
                     ("platform", platform.as_str()),
@@ -233,8 +239,9 @@ pub async fn callback(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
                 .with_header("location", location)
                 .with_header("cache-control", "no-store"));
         }
-        _ => return Err(SocialFailure::StateInvalid.into()),
-    }
+        ConsumedState::Invalid => return Err(SocialFailure::StateInvalid.into()),
+    };
+    let redirect_to = redirect_to.as_str();
     if let Some(error) = query.get("error") {
         let reason = if error == "access_denied" {
             "access_denied"
@@ -256,7 +263,6 @@ pub async fn callback(cx: &Cx<'_, ()>) -> Result<Response, ApiError> {
             None,
         ));
     };
-    let pending = Pending::from_state(&consumed);
     match connect(config, clock, platform, request, code, &pending).await {
         Ok(connection_id) => {
             let location = outcome_url(
@@ -291,62 +297,38 @@ pub async fn complete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, request, clock) = cx.parts();
     let platform_name = cx.param("platform");
     let platform = platform(platform_name)?;
-    let body: Value = serde_json::from_slice(&request.body)
-        .map_err(|_| invalid("body", "must be a JSON object"))?;
-    let field = |name: &str| {
-        body[name]
-            .as_str()
-            .filter(|value| !value.is_empty() && value.len() <= 200)
-            .ok_or_else(|| invalid(name, "is required"))
-    };
-    let (confirmation, binding) = (field("confirmation")?, field("binding")?);
-    let taken: Value = rpc(
+    #[derive(Deserialize)]
+    struct CompleteRequest {
+        confirmation: Text<200>,
+        binding: Text<200>,
+    }
+    let CompleteRequest {
+        confirmation,
+        binding,
+    } = cx.body()?;
+    let taken = store::take_confirmation(
         config,
-        "take_oauth_confirmation",
-        json!({"confirmation_hash": state_hash(confirmation), "binding_hash": state_hash(binding),
+        json!({"confirmation_hash": state_hash(&confirmation), "binding_hash": state_hash(&binding),
                "user_id": caller.user.id.as_str(), "platform": platform}),
     )
     .await?;
-    match taken["status"].as_str() {
-        Some("valid") => {}
-        Some("forbidden") => return Err(ApiError::Forbidden),
-        _ => return Err(SocialFailure::StateInvalid.into()),
-    }
-    let code = taken["authorization_code"].as_str().unwrap_or_default();
-    let connection_id = connect(
-        config,
-        clock,
-        platform,
-        request,
-        code,
-        &Pending::from_state(&taken),
-    )
-    .await
-    .map_err(|(reason, cause)| {
-        ApiError::Social(SocialFailure::NotConnected(reason), Some(cause))
-    })?;
+    let (code, pending) = match taken {
+        TakenConfirmation::Valid {
+            authorization_code,
+            pending,
+        } => (authorization_code, pending),
+        TakenConfirmation::Forbidden => return Err(ApiError::Forbidden),
+        TakenConfirmation::Invalid => return Err(SocialFailure::StateInvalid.into()),
+    };
+    let connection_id = connect(config, clock, platform, request, &code, &pending)
+        .await
+        .map_err(|(reason, cause)| {
+            ApiError::Social(SocialFailure::NotConnected(reason), Some(cause))
+        })?;
     Ok(Response::json(
         200,
         &json!({"connectionId": connection_id, "platform": platform}),
     ))
-}
-
-struct Pending {
-    user_id: String,
-    team_id: String,
-    code_verifier: String,
-}
-
-impl Pending {
-    /// From a consumed state or a taken confirmation.
-    fn from_state(row: &Value) -> Self {
-        let text = |field: &str| row[field].as_str().unwrap_or_default().to_owned();
-        Self {
-            user_id: text("user_id"),
-            team_id: text("team_id"),
-            code_verifier: text("code_verifier"),
-        }
-    }
 }
 
 /// Exchanges the code, finds the account and saves the connection: its id, or the reason
@@ -445,18 +427,17 @@ async fn connect(
     Ok(connection_id)
 }
 
-fn connection_id(id: &str) -> Result<&str, ApiError> {
-    if is_uuid(id) {
-        Ok(id)
-    } else {
-        Err(SocialFailure::ConnectionNotFound.into())
-    }
+/// The connection a route's path names; an id that cannot name one is answered as an unknown
+/// connection.
+fn connection_id(cx: &Cx<'_, Caller>) -> Result<ConnectionId, ApiError> {
+    cx.id::<Connection>("connection_id")
+        .ok_or_else(|| SocialFailure::ConnectionNotFound.into())
 }
 
 pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, _, clock) = cx.parts();
-    let id = cx.param("connection_id");
-    let id = connection_id(id)?;
+    let id = connection_id(cx)?;
+    let id = id.as_str();
     rpc::<Value>(
         config,
         "take_rate_limit",
@@ -474,8 +455,8 @@ pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, _, clock) = cx.parts();
-    let id = cx.param("connection_id");
-    let id = connection_id(id)?;
+    let id = connection_id(cx)?;
+    let id = id.as_str();
     let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
     // Deleted first: if the delete is refused (a post is going out with it right now), the
     // platform's grant is still intact.
@@ -679,14 +660,28 @@ mod tests {
             let config = &config;
             async move { crate::handle(request, config, &SystemClock).await }
         };
-        let team = "team_id=11111111-1111-4111-8111-111111111111";
-        let handled = start(format!("{team}&redirect_to=https%3A%2F%2Fevil.example%2F")).await;
+        let team = "teamId=11111111-1111-4111-8111-111111111111";
+        for old_spelling in [
+            "team_id=11111111-1111-4111-8111-111111111111&redirectTo=https%3A%2F%2Fapp.pixa.example%2Fs",
+            "teamId=11111111-1111-4111-8111-111111111111&redirect_to=https%3A%2F%2Fapp.pixa.example%2Fs",
+        ] {
+            let handled = start(old_spelling.to_owned()).await;
+            let body: Value = serde_json::from_str(&handled.response.body_text()).unwrap();
+            assert_eq!(handled.response.status, 400, "{old_spelling}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains("is spelled")),
+                "{body}"
+            );
+        }
+        let handled = start(format!("{team}&redirectTo=https%3A%2F%2Fevil.example%2F")).await;
         assert_eq!(
             (handled.response.status, code(&handled)),
             (400, "redirect_not_allowed".into())
         );
         let handled = start(format!(
-            "{team}&redirect_to=https%3A%2F%2Fapp.pixa.example%2Fs"
+            "{team}&redirectTo=https%3A%2F%2Fapp.pixa.example%2Fs"
         ))
         .await;
         assert_eq!(

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use crate::config::{seconds_setting, ApiKey, ConfigError, Environment};
+use crate::http::redirect::RedirectAllowlist;
 use crate::infra::crypto::KeyRing;
 use crate::infra::outbound::policy::OutboundPolicy;
 
-use super::redirect::RedirectAllowlist;
 use super::{Credentials, Platform};
 
 #[derive(Clone, Debug)]
@@ -80,14 +80,10 @@ impl SocialSettings {
                 name: "SOCIAL_TOKEN_ENCRYPTION_KEYS",
                 reason: "expected v1:<base64 of 32 bytes>[,v2:…]",
             })?;
-        let redirect_allowlist = read("OAUTH_REDIRECT_ALLOWLIST")
-            .map(|raw| RedirectAllowlist::parse(&raw))
-            .transpose()
-            .map_err(|_| ConfigError::Invalid {
-                name: "OAUTH_REDIRECT_ALLOWLIST",
-                reason: "expected comma-separated absolute URLs (scheme://host[:port][/path])",
-            })?
-            .unwrap_or_default();
+        let redirect_allowlist = RedirectAllowlist::setting(
+            "OAUTH_REDIRECT_ALLOWLIST",
+            read("OAUTH_REDIRECT_ALLOWLIST"),
+        )?;
         Ok(Self {
             apps,
             key_ring,

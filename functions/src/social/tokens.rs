@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -22,6 +22,7 @@ use crate::infra::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
 use crate::infra::supabase::rpc;
 
 use super::failure::SocialFailure;
+use super::store::{self, RefreshClaim};
 use super::transport::Transport;
 use super::{Grant, Platform, SocialError};
 
@@ -44,7 +45,7 @@ pub struct StoredConnection {
     pub avatar_url: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub connected_by: Option<String>,
     encrypted_access_token: String,
     encrypted_refresh_token: Option<String>,
@@ -57,6 +58,15 @@ pub struct StoredConnection {
     pub last_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `social_connection_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    /// A refresh was refused: only connecting the account again helps.
+    ReauthRequired,
 }
 
 impl StoredConnection {
@@ -278,7 +288,7 @@ async fn renew_if_due(
             Some(row) => row,
             None => load(config, connection_id, access).await?,
         };
-        if row.status == "reauth_required" {
+        if row.status == ConnectionStatus::ReauthRequired {
             return Err(SocialFailure::ReauthRequired.into());
         }
         let due = match renew {
@@ -304,15 +314,13 @@ async fn renew_if_due(
                 connection: row,
             });
         }
-        let claim: Value = rpc(
+        let claim = store::claim_refresh(
             config,
-            "claim_social_token_refresh",
             json!({"connection_id": row.id, "token_generation": row.token_generation}),
         )
         .await?;
-        match claim["status"].as_str().unwrap_or_default() {
-            "claimed" => {
-                let lease_id = claim["lease_id"].as_str().unwrap_or_default().to_owned();
+        match claim {
+            RefreshClaim::Claimed { lease_id } => {
                 refresh_with_lease(config, clock, ring, &row, &lease_id).await?;
                 // Read back what was stored (the new generation), for the caller.
                 let row = load(config, connection_id, access).await?;
@@ -323,11 +331,11 @@ async fn renew_if_due(
                 });
             }
             // Someone stored new tokens meanwhile: read them.
-            "changed" => continue,
-            "reauth_required" => return Err(SocialFailure::ReauthRequired.into()),
-            "not_found" => return Err(SocialFailure::ConnectionNotFound.into()),
+            RefreshClaim::Changed => continue,
+            RefreshClaim::ReauthRequired => return Err(SocialFailure::ReauthRequired.into()),
+            RefreshClaim::NotFound => return Err(SocialFailure::ConnectionNotFound.into()),
             // Someone else is refreshing: wait for their tokens.
-            _ => {
+            RefreshClaim::Busy => {
                 if clock.unix_millis() - started > WAIT_FOR_REFRESH.as_millis() as f64 {
                     return Err(SocialFailure::RefreshBusy.into());
                 }

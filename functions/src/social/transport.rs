@@ -60,10 +60,11 @@ impl<'a> Transport<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::without_waiting;
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_platforms_huge_retry_after_gives_up_without_overflowing() {
-        let outcome = with_retries(
+        let outcome = without_waiting(with_retries(
             &POLICY,
             || Duration::from_secs(2),
             || async {
@@ -72,7 +73,7 @@ mod tests {
                     cause: "platform answered 429".into(),
                 })
             },
-        )
+        ))
         .await;
         assert!(matches!(
             outcome,

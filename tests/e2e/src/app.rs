@@ -256,6 +256,26 @@ impl TestApp {
         (row.get(0), row.get(1))
     }
 
+    /// Uses up `user`'s interactive AI window (what chat and `/v1/ai/*` count in): calls
+    /// generate-text until one is refused with `rate_limited`, and answers how many were granted.
+    pub async fn exhaust_ai_window(&self, user: &User) -> usize {
+        for granted in 0..=200 {
+            let (status, body) = self
+                .post_json(
+                    "/v1/ai/generate-text",
+                    &user.token,
+                    serde_json::json!({ "prompt": format!("chatting {granted}") }),
+                )
+                .await;
+            match status {
+                200 => {}
+                429 if crate::error_code(&body) == "rate_limited" => return granted,
+                _ => panic!("generate-text answered {status}: {body}"),
+            }
+        }
+        panic!("200 calls and the interactive window is still not full");
+    }
+
     /// The database's current rate window of `width` (an interval, e.g. `1 minute`), binned as
     /// `app_private.count_in_window` bins it, and the whole seconds left in it. A test that
     /// fills a window compares the window before and after, and tries again when a boundary

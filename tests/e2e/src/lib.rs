@@ -409,6 +409,21 @@ pub async fn net_response(db: &tokio_postgres::Client, id: i64) -> (Option<i32>,
     panic!("request {id} was never delivered");
 }
 
+/// Runs pg_cron job `job`'s command as pg_cron would (test stacks pause the schedules) and
+/// answers the worker's JSON answer to the call it made through pg_net.
+pub async fn run_scheduled(db: &tokio_postgres::Client, job: &str) -> serde_json::Value {
+    let command: String = db
+        .query_one("select command from cron.job where jobname = $1", &[&job])
+        .await
+        .unwrap()
+        .get(0);
+    let id: Option<i64> = db.query_one(&command, &[]).await.unwrap().get(0);
+    let id = id.unwrap_or_else(|| panic!("{job} did not call the worker"));
+    let (status, content) = net_response(db, id).await;
+    assert_eq!(status, Some(200), "{content:?}");
+    serde_json::from_str(&content.unwrap()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

@@ -36,7 +36,7 @@ impl TestApp {
             .send(
                 self.http
                     .get(self.stack.url(&format!("/v1/oauth/{platform}/start")))
-                    .query(&[("team_id", team), ("redirect_to", redirect_to)])
+                    .query(&[("teamId", team), ("redirectTo", redirect_to)])
                     .bearer_auth(&user.token),
             )
             .await;
@@ -56,8 +56,8 @@ impl TestApp {
             self.http
                 .get(self.stack.url(&format!("/v1/oauth/{platform}/start")))
                 .query(&[
-                    ("team_id", team),
-                    ("redirect_to", RETURN_TO),
+                    ("teamId", team),
+                    ("redirectTo", RETURN_TO),
                     ("mode", "redirect"),
                 ])
                 .bearer_auth(&user.token),

@@ -231,7 +231,7 @@ impl Owned {
         accepted["id"].as_str().unwrap().to_owned()
     }
 
-    /// The id an API parameter or field names (`team_id`, `teamId`, `x-team-id`, ...).
+    /// The id an API parameter or field names (`teamId`, `x-team-id`, ...).
     fn id_for(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase().replace(['_', '-'], "");
         let id = match () {
@@ -507,7 +507,7 @@ impl Parameter<'_> {
         let value = match (owner.id_for(self.name), self.name) {
             (Some(id), _) => id.to_owned(),
             (None, "platform") => "x".to_owned(),
-            (None, "redirect_to") => e2e::social::RETURN_TO.to_owned(),
+            (None, "redirectTo") => e2e::social::RETURN_TO.to_owned(),
             _ => match example(document, self.schema, self.name, owner) {
                 Value::String(text) => text,
                 other => other.to_string(),

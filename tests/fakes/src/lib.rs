@@ -4,11 +4,17 @@
 //! provider's documented shapes, error bodies included.
 //!
 //! Answers are deterministic: the text is `echo: <last user message> (key …<last 4 of the key>)`,
-//! or `{"echo": …}` in JSON mode, so tests can see which key was used. Streamed requests
+//! so tests can see which key was used. In JSON mode the fake answers the document the worker's
+//! assistant asks for, recognised by the JSON object its instructions name (see
+//! `assistant_answer`: captions, hashtags, an improved caption, an audit plan, a persona's
+//! feedback, a moderation verdict that `[flag:<category>]` markers flag), else `{"echo": …}`.
+//! Streamed requests
 //! (OpenAI's `stream: true`, Gemini's `:streamGenerateContent?alt=sse`) get the same text one
 //! word per Server-Sent Event, in each provider's framing. Markers in the prompt inject faults:
 //! `[fault:429]` (with `retry-after: 1`), `[fault:500]`, `[down:<openai|xai|gemini>]` (500 from
-//! that provider only), `[flaky:N]` (the first N requests with that prompt get 500), `[fault:401]`, `[filtered]` (refused
+//! that provider only), `[flaky:N]` (the first N requests with that prompt get 500),
+//! `[throttled:N]` (the first N requests with that prompt get 429 with `retry-after: 1`, whichever
+//! provider they reach), `[fault:401]`, `[filtered]` (refused
 //! content), `[invalid-json]` (JSON mode answers with plain text), `[slow]` (streams wait
 //! 200 ms between events), `[fail-once:NAME]` (the first request carrying that NAME, in any
 //! prompt, is refused with 401 — not retried — and later ones pass, so a failed step can be
@@ -140,11 +146,11 @@ fn fault(provider: &str, prompt: &str, key: &str) -> Option<Fault> {
         .push(provider.to_owned());
     if key == REJECTED_KEY || prompt.contains("[fault:401]") || fail_once(prompt) {
         Some(Fault::Unauthorized)
-    } else if prompt.contains("[fault:429]") {
+    } else if prompt.contains("[fault:429]") || among_first(prompt, "[throttled:") {
         Some(Fault::RateLimited)
     } else if prompt.contains("[fault:500]")
         || prompt.contains(&format!("[down:{provider}]"))
-        || flaky(prompt)
+        || among_first(prompt, "[flaky:")
     {
         Some(Fault::ServerError)
     } else if prompt.contains("[filtered]") {
@@ -206,15 +212,16 @@ impl Drop for AbandonedCall {
     }
 }
 
-/// `[flaky:N]`: the first N requests with this exact prompt fail (500), later ones succeed.
-fn flaky(prompt: &str) -> bool {
-    static SEEN: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
-    let failures = marker(prompt, "[flaky:").and_then(|n| n.parse::<u32>().ok());
+/// `<open>N]` (`[flaky:N]`, `[throttled:N]`): whether this request is among the first N with
+/// this exact prompt (each marker counts its own requests), which fail; later ones succeed.
+fn among_first(prompt: &str, open: &'static str) -> bool {
+    static SEEN: Mutex<BTreeMap<(&'static str, String), u32>> = Mutex::new(BTreeMap::new());
+    let failures = marker(prompt, open).and_then(|n| n.parse::<u32>().ok());
     let Some(failures) = failures else {
         return false;
     };
     let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let attempts = seen.entry(prompt.to_owned()).or_insert(0);
+    let attempts = seen.entry((open, prompt.to_owned())).or_insert(0);
     *attempts += 1;
     *attempts <= failures
 }
@@ -231,9 +238,9 @@ fn echo(prompt: &str, key: &str) -> String {
     format!("echo: {prompt} (key …{last4})")
 }
 
-/// JSON mode's answer: the scripted `<<reply:JSON>>`, plain text for `[invalid-json]`, else
-/// `{"echo": text}`.
-fn json_answer(prompt: &str, text: String) -> String {
+/// JSON mode's answer: the scripted `<<reply:JSON>>`, plain text for `[invalid-json]`, else the
+/// document the instructions (`system`, or the prompt) ask for, else `{"echo": text}`.
+fn json_answer(system: &str, prompt: &str, text: String) -> String {
     let scripted = prompt
         .split_once("<<reply:")
         .and_then(|(_, rest)| rest.split_once(">>"))
@@ -241,8 +248,63 @@ fn json_answer(prompt: &str, text: String) -> String {
     match scripted {
         Some(reply) => reply,
         None if prompt.contains("[invalid-json]") => text,
-        None => json!({"echo": text}).to_string(),
+        None => assistant_answer(system, prompt)
+            .unwrap_or_else(|| json!({"echo": text}))
+            .to_string(),
     }
+}
+
+/// A valid answer to one of the worker's assistants, recognised by the JSON object its system
+/// instruction asks for (a content job's moderation step asks in its prompt).
+fn assistant_answer(system: &str, prompt: &str) -> Option<Value> {
+    let gist: String = prompt.chars().take(40).collect();
+    let asks = |shape: &str| system.contains(shape);
+    if asks(r#"{"captions""#) {
+        let count = number_after(system, "exactly ").unwrap_or(3);
+        let captions: Vec<String> = (1..=count)
+            .map(|n| format!("Caption {n}: {gist}"))
+            .collect();
+        Some(json!({ "captions": captions }))
+    } else if asks(r#"{"hashtags""#) {
+        let count = number_after(system, "at most ").unwrap_or(3).min(3);
+        let hashtags = &["#local", "#fake", "#stack"][..count];
+        Some(json!({ "hashtags": hashtags }))
+    } else if asks(r#"{"caption""#) {
+        Some(json!({ "caption": format!("Improved: {gist}") }))
+    } else if asks("D0") && asks("D8") {
+        let plan: serde_json::Map<String, Value> = (0..9)
+            .map(|phase| {
+                let details = json!({"title": format!("Phase D{phase}"), "actions": [format!("Review {gist}")]});
+                (format!("D{phase}"), details)
+            })
+            .collect();
+        Some(Value::Object(plan))
+    } else if asks(r#""sentiment""#) {
+        Some(
+            json!({"sentiment": "positive", "score": 72, "reaction": format!("I like it: {gist}"),
+                    "concerns": [], "suggestions": ["Add a call to action."]}),
+        )
+    } else if asks(r#"{"flagged""#) || prompt.contains(r#"{"flagged""#) {
+        let categories = flags(prompt);
+        Some(json!({"flagged": !categories.is_empty(), "categories": categories}))
+    } else {
+        None
+    }
+}
+
+/// The number right after `words` in `text` ("exactly 3 distinct captions" → 3).
+fn number_after(text: &str, words: &str) -> Option<usize> {
+    let (_, rest) = text.split_once(words)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The categories of the `[flag:<category>]` markers in `text`, in order.
+fn flags(text: &str) -> Vec<&str> {
+    text.split("[flag:")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(']').map(|(category, _)| category))
+        .collect()
 }
 
 fn words(text: &str) -> u64 {
@@ -306,9 +368,14 @@ async fn openai_chat(provider: &str, headers: HeaderMap, body: Bytes) -> Respons
         return openai_error(fault);
     }
     let json_mode = request["response_format"]["type"] == "json_object";
+    let system = messages
+        .iter()
+        .find(|m| m["role"] == "system")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
     let text = echo(prompt, &key);
     let content = if json_mode {
-        json_answer(prompt, text)
+        json_answer(system, prompt, text)
     } else {
         text
     };
@@ -376,7 +443,8 @@ async fn openai_moderations(headers: HeaderMap, body: Bytes) -> Response {
     if let Some(fault) = fault("openai", input, &bearer(&headers)) {
         return openai_error(fault);
     }
-    let applies = |category: &str| input.contains(&format!("[flag:{category}]"));
+    let marked = flags(input);
+    let applies = |category: &str| marked.contains(&category);
     let categories: serde_json::Map<String, Value> = MODERATION_CATEGORIES
         .iter()
         .map(|c| (c.to_string(), json!(applies(c))))
@@ -476,9 +544,12 @@ fn gemini_generate(request: &Value, key: &str) -> Response {
         return gemini_error(fault);
     }
     let json_mode = request["generationConfig"]["responseMimeType"] == "application/json";
+    let system = request["systemInstruction"]["parts"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
     let text = echo(prompt, key);
     let text = if json_mode {
-        json_answer(prompt, text)
+        json_answer(system, prompt, text)
     } else {
         text
     };

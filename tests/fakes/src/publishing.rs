@@ -358,7 +358,7 @@ pub async fn handle(request: Request<'_>) -> Option<Response> {
         }
         ("POST", "graph.facebook.com", feed) if feed.ends_with("/feed") => answer(facebook_post),
         ("POST", "graph.facebook.com", photos) if photos.ends_with("/photos") => {
-            answer(facebook_photo)
+            Some(facebook_photo(&request).await)
         }
         ("GET", "graph.facebook.com", feed) if feed.ends_with("/feed") => answer(facebook_feed),
         ("POST", "graph.facebook.com", media) if media.ends_with("/media") => {
@@ -610,18 +610,55 @@ fn graph_error(message: &str, code: u32) -> Response {
     )
 }
 
-fn facebook_photo(request: &Request, account: &str) -> Response {
-    let caption = request.param("caption");
-    if marked(caption, "reject-media") || request.body.is_empty() {
+/// Graph's photo upload is `multipart/form-data` with the image as the file part `source` (and
+/// `caption` beside it, or in the query): anything else is refused as Graph refuses it.
+async fn facebook_photo(request: &Request<'_>) -> Response {
+    let account = match request.account() {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let Some((caption, image)) = photo_upload(request).await else {
+        return graph_error("(#324) Requires upload file", 324);
+    };
+    let caption = caption.unwrap_or_else(|| request.param("caption").to_owned());
+    if marked(&caption, "reject-media") || image.is_empty() {
         return graph_error("Invalid image", 324);
     }
     create(
         "facebook",
-        account,
-        caption,
+        &account,
+        &caption,
         200,
         |id| json!({"id": format!("photo{id}"), "post_id": format!("page-{account}_{id}")}),
     )
+}
+
+/// The `caption` field and the `source` file (an image) of a multipart body, read with axum's
+/// `Multipart` as the Storage stand-in reads uploads; `None` when the body is not one.
+async fn photo_upload(request: &Request<'_>) -> Option<(Option<String>, Bytes)> {
+    use axum::extract::{FromRequest, Multipart};
+    let content_type = request.header("content-type")?;
+    let http = axum::http::Request::builder()
+        .header("content-type", content_type)
+        .body(Body::from(request.body.clone()))
+        .ok()?;
+    let mut form = Multipart::from_request(http, &()).await.ok()?;
+    let (mut caption, mut image) = (None, None);
+    while let Some(field) = form.next_field().await.ok()? {
+        match field.name() {
+            Some("caption") => caption = Some(field.text().await.ok()?),
+            Some("source")
+                if field.file_name().is_some()
+                    && field
+                        .content_type()
+                        .is_some_and(|t| t.starts_with("image/")) =>
+            {
+                image = Some(field.bytes().await.ok()?);
+            }
+            _ => {}
+        }
+    }
+    Some((caption, image?))
 }
 
 fn facebook_feed(_: &Request, account: &str) -> Response {

@@ -132,6 +132,40 @@ test('edits and deletes arrive; a delete carries only the primary key', async ()
   assert.deepEqual(seen[2].new, {});
 });
 
+test('channels created and deleted, and members joining and leaving, reach the channel members live', async () => {
+  const alpha = await team('rt-channels');
+  const beta = await team('rt-channels-other');
+  const memberChannels = await follow(alpha.member.client, 'chat_channels');
+  const ownerMemberships = await follow(alpha.owner.client, 'chat_channel_members');
+  const outsiderChannels = await follow(beta.owner.client, 'chat_channels');
+
+  const launch = await chatChannel(alpha.owner.client, alpha.id, 'launch', [alpha.member.id]);
+  await until(() => memberChannels.length === 1, 'the new channel to reach its member');
+  assert.deepEqual([memberChannels[0].eventType, memberChannels[0].new.name], ['INSERT', 'launch']);
+  await until(() => ownerMemberships.length === 2, 'the creator and the member joining');
+  assert.deepEqual(
+    ownerMemberships.map((c) => c.new.user_id).sort(),
+    [alpha.owner.id, alpha.member.id].sort(),
+  );
+
+  await data(
+    alpha.member.client.from('chat_channel_members').delete().eq('channel_id', launch).eq('user_id', alpha.member.id),
+  );
+  await until(() => ownerMemberships.length === 3, 'the member leaving');
+  assert.deepEqual([ownerMemberships[2].eventType, ownerMemberships[2].old.user_id], ['DELETE', alpha.member.id]);
+
+  // Another team's channel, created after alpha's: what reaches beta's owner first is theirs.
+  const theirs = await chatChannel(beta.owner.client, beta.id, 'theirs');
+  await until(() => outsiderChannels.length >= 1, "beta's own channel");
+  assert.equal(outsiderChannels[0].new.id, theirs, "alpha's channels never reached beta");
+
+  const standup = await chatChannel(alpha.owner.client, alpha.id, 'standup', [alpha.member.id]);
+  await until(() => memberChannels.length === 2, 'the second channel');
+  await data(alpha.owner.client.from('chat_channels').delete().eq('id', standup));
+  await until(() => memberChannels.length === 3, 'the channel being deleted');
+  assert.deepEqual([memberChannels[2].eventType, memberChannels[2].old.id], ['DELETE', standup]);
+});
+
 test('typing (broadcast) reaches the members of a private chat channel, and outsiders cannot join it', async () => {
   const alpha = await team('rt-typing');
   const outsider = await user('rt-typing-outsider');

@@ -1,12 +1,14 @@
 //! The OpenAI-compatible surface: `POST /v1/chat/completions` (whole or streamed) and
 //! `GET /v1/models`, so any OpenAI SDK works with base URL = `{worker}/v1` and API key = the
-//! caller's Supabase access token. Calls are metered like every other AI call; errors keep the
-//! worker's envelope, whose `error.message` OpenAI's SDKs read.
+//! caller's Supabase access token. Calls are metered like every other AI call; errors take
+//! OpenAI's shape (`ApiError::to_openai_response`), so OpenAI's SDKs raise them as their own.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ai::provider::{Capability, Message, ProviderKind, Role, TextPrompt, Usage};
+use crate::ai::provider::{
+    Capability, Message, ModelName, ProviderKind, Role, TextOutput, TextPrompt, Usage,
+};
 use crate::ai::stream::{openai_usage, Framing};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,17 +22,103 @@ use crate::ai::credits::ReserveRequest;
 use crate::ai::call::{
     begin, complete, estimate_tokens, open_stream, text_estimate, StreamRequest, MAX_OUTPUT_TOKENS,
 };
-use crate::http::extract::{invalid, JsonBody};
+use crate::http::extract::invalid;
+use crate::ids::TeamId;
+use crate::valid::{Count, List};
 
-use super::{model_name, team_id, MAX_PROMPT_CHARS};
+use super::{team_id, MAX_PROMPT_CHARS};
 
 const MAX_MESSAGES: usize = 100;
+
+/// The request as OpenAI's SDKs send it. Fields this endpoint does not use (`temperature`,
+/// `user`, …) are accepted and ignored, as OpenAI-compatible servers do.
+#[derive(Deserialize)]
+struct ChatBody {
+    model: Option<ModelName>,
+    messages: List<ChatMessage, 1, MAX_MESSAGES>,
+    tools: Option<Value>,
+    functions: Option<Value>,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    response_format: Option<ResponseFormat>,
+    max_completion_tokens: Option<OutputTokens>,
+    max_tokens: Option<OutputTokens>,
+}
+
+type OutputTokens = Count<1, { MAX_OUTPUT_TOKENS as u64 }>;
+
+#[derive(Deserialize)]
+struct ChatMessage {
+    role: ChatRole,
+    content: Content,
+}
+
+#[derive(Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ChatRole {
+    System,
+    Developer,
+    User,
+    Assistant,
+}
+
+/// A message's text: a string, or OpenAI's content parts, each of type `text`.
+#[derive(Deserialize)]
+#[serde(try_from = "Value")]
+struct Content(String);
+
+impl TryFrom<Value> for Content {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Sent {
+            Text(String),
+            Parts(Vec<TextPart>),
+        }
+        #[derive(Deserialize)]
+        struct TextPart {
+            #[serde(rename = "type")]
+            _kind: TextKind,
+            text: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum TextKind {
+            Text,
+        }
+        match serde_json::from_value(value) {
+            Ok(Sent::Text(text)) => Ok(Self(text)),
+            Ok(Sent::Parts(parts)) => Ok(Self(parts.into_iter().map(|part| part.text).collect())),
+            Err(_) => Err("must be a string or an array of text parts"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ResponseFormat {
+    #[serde(rename = "type")]
+    kind: FormatKind,
+}
+
+#[derive(PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FormatKind {
+    Text,
+    JsonObject,
+}
 
 /// A validated chat completion request.
 #[derive(Debug, PartialEq)]
 struct ChatRequest {
     /// The model asked for; absent means the caller's configured (or the default) chat model.
-    model: Option<String>,
+    model: Option<ModelName>,
     /// `system` and `developer` messages, joined.
     system: Option<String>,
     messages: Vec<Message>,
@@ -41,109 +129,60 @@ struct ChatRequest {
 }
 
 impl ChatRequest {
-    fn parse(bytes: &[u8]) -> Result<Self, ApiError> {
-        let body = JsonBody::parse(bytes)?;
-        let model = match body.0.get("model") {
-            None | Some(Value::Null) => None,
-            Some(model) => Some(model_name(model, "model")?.to_owned()),
-        };
-        let raw_messages = match body.0.get("messages") {
-            Some(Value::Array(messages)) if (1..=MAX_MESSAGES).contains(&messages.len()) => {
-                messages
-            }
-            _ => {
-                return Err(invalid(
-                    "messages",
-                    &format!("must be an array of 1 to {MAX_MESSAGES} messages"),
-                ))
-            }
-        };
-        let mut system = Vec::new();
-        let mut messages = Vec::new();
-        let mut total_chars = 0;
-        for (index, message) in raw_messages.iter().enumerate() {
-            let field = |name: &str| format!("messages[{index}].{name}");
-            let content = message_text(message.get("content")).ok_or_else(|| {
-                invalid(
-                    &field("content"),
-                    "must be a string or an array of text parts",
-                )
-            })?;
-            total_chars += content.chars().count();
-            if total_chars > MAX_PROMPT_CHARS {
-                return Err(invalid(
-                    "messages",
-                    &format!("must hold at most {MAX_PROMPT_CHARS} characters in all"),
-                ));
-            }
-            let role = match message.get("role").and_then(Value::as_str) {
-                Some("system" | "developer") => {
-                    system.push(content);
-                    continue;
-                }
-                Some("user") => Role::User,
-                Some("assistant") => Role::Assistant,
-                _ => {
-                    return Err(invalid(
-                        &field("role"),
-                        "must be system, developer, user or assistant",
-                    ))
-                }
-            };
-            messages.push(Message { role, content });
+    /// The rules across fields: the size of all messages together, a user message among them,
+    /// no tools offered.
+    fn from_body(body: ChatBody) -> Result<Self, ApiError> {
+        let total_chars: usize = body
+            .messages
+            .iter()
+            .map(|m| m.content.0.chars().count())
+            .sum();
+        if total_chars > MAX_PROMPT_CHARS {
+            return Err(invalid(
+                "messages",
+                &format!("must hold at most {MAX_PROMPT_CHARS} characters in all"),
+            ));
         }
-        if !messages.iter().any(|message| message.role == Role::User) {
+        let (system, messages): (Vec<_>, Vec<_>) =
+            body.messages.into_vec().into_iter().partition(|message| {
+                matches!(message.role, ChatRole::System | ChatRole::Developer)
+            });
+        if !messages
+            .iter()
+            .any(|message| message.role == ChatRole::User)
+        {
             return Err(invalid("messages", "must contain a user message"));
         }
         // Refused rather than ignored: a client that offers tools expects the model may call them.
-        for field in ["tools", "functions"] {
-            if body.0.get(field).is_some_and(|tools| match tools {
-                Value::Array(tools) => !tools.is_empty(),
-                other => !other.is_null(),
-            }) {
+        for (field, tools) in [("tools", &body.tools), ("functions", &body.functions)] {
+            if tools
+                .as_ref()
+                .is_some_and(|tools| tools != &Value::Array(vec![]))
+            {
                 return Err(invalid(
                     field,
                     "tool calling is not supported by this endpoint",
                 ));
             }
         }
-        let stream = body.optional_bool("stream")?.unwrap_or(false);
-        let include_usage = match body.optional_object("stream_options")? {
-            Some(options) => JsonBody(options.clone())
-                .optional_bool("include_usage")?
-                .unwrap_or(false),
-            None => false,
-        };
-        let json = match body
-            .optional_object("response_format")?
-            .map(|format| format.get("type"))
-        {
-            None => false,
-            Some(Some(Value::String(kind))) if kind == "text" => false,
-            Some(Some(Value::String(kind))) if kind == "json_object" => true,
-            Some(_) => {
-                return Err(invalid(
-                    "response_format.type",
-                    "must be text or json_object",
-                ))
-            }
-        };
-        let max_output_tokens = ["max_completion_tokens", "max_tokens"]
-            .iter()
-            .map(|field| body.optional_count(field, 1, u64::from(MAX_OUTPUT_TOKENS)))
-            .collect::<Result<Vec<_>, _>>()?
+        let system: Vec<String> = system
             .into_iter()
-            .flatten()
-            .next()
-            .map_or(MAX_OUTPUT_TOKENS, |tokens| tokens as u32);
+            .map(|message| message.content.0)
+            .collect();
         Ok(Self {
-            model,
+            model: body.model,
             system: (!system.is_empty()).then(|| system.join("\n\n")),
-            messages,
-            stream,
-            include_usage,
-            json,
-            max_output_tokens,
+            messages: messages.into_iter().map(Message::from).collect(),
+            stream: body.stream.unwrap_or(false),
+            include_usage: body
+                .stream_options
+                .and_then(|options| options.include_usage)
+                == Some(true),
+            json: body
+                .response_format
+                .is_some_and(|format| format.kind == FormatKind::JsonObject),
+            max_output_tokens: (body.max_completion_tokens.or(body.max_tokens))
+                .map_or(MAX_OUTPUT_TOKENS, |tokens| tokens.get() as u32),
         })
     }
 
@@ -157,48 +196,43 @@ impl ChatRequest {
     }
 }
 
-/// A message's text: a string, or OpenAI's content parts of type `text`.
-fn message_text(content: Option<&Value>) -> Option<String> {
-    match content? {
-        Value::String(text) => Some(text.clone()),
-        Value::Array(parts) => parts
-            .iter()
-            .map(|part| {
-                match (
-                    part.get("type").and_then(Value::as_str),
-                    part.get("text").and_then(Value::as_str),
-                ) {
-                    (Some("text"), Some(text)) => Some(text),
-                    _ => None,
-                }
-            })
-            .collect::<Option<Vec<_>>>()
-            .map(|texts| texts.concat()),
-        _ => None,
+impl From<ChatMessage> for Message {
+    fn from(message: ChatMessage) -> Self {
+        let role = match message.role {
+            ChatRole::Assistant => Role::Assistant,
+            _ => Role::User,
+        };
+        Message {
+            role,
+            content: message.content.0,
+        }
     }
 }
 
 pub async fn completions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, request, scope) = cx.parts();
-    let chat = ChatRequest::parse(&request.body)?;
+    let chat = ChatRequest::from_body(cx.body()?)?;
     let estimated_input_tokens = chat
         .messages
         .iter()
         .map(|message| estimate_tokens(&message.content))
         .sum::<u32>()
         + chat.system.as_deref().map_or(0, estimate_tokens);
+    let team = team_id(request)?;
     let reserve = ReserveRequest {
         model: chat.model.as_deref(),
         ..ReserveRequest::new(
             caller.user.id.as_str(),
-            team_id(request)?,
+            team.as_ref().map(TeamId::as_str),
             "chat-completions",
             Capability::Text,
             text_estimate(estimated_input_tokens, chat.max_output_tokens),
             0,
         )
     };
-    let call = begin(config, scope, &reserve).await?;
+    let call = begin(config, scope, &reserve)
+        .await
+        .map_err(as_openai_refusal)?;
     let model = call.model.clone();
     let text_prompt = TextPrompt {
         model: &model,
@@ -224,12 +258,37 @@ pub async fn completions(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         };
         return open_stream(config, call, &text_prompt, scope, stream).await;
     }
-    let (output, answered_by) =
-        complete(config, call, &text_prompt, scope, chat.last_user_text()).await?;
+    let read = |output: &TextOutput| Ok((output.text.clone(), output.usage));
+    let ((text, usage), answered_by) = complete(
+        config,
+        call,
+        &text_prompt,
+        scope,
+        chat.last_user_text(),
+        read,
+    )
+    .await?;
     Ok(Response::json(
         200,
-        &completion(&id, created, &answered_by, &output.text, output.usage),
+        &completion(&id, created, &answered_by, &text, usage),
     ))
+}
+
+/// A model the platform's key does not run is, as OpenAI answers a model it does not have,
+/// 404 `model_not_found`.
+fn as_openai_refusal(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Rejected {
+            code: "model_not_allowed",
+            message,
+            ..
+        } => ApiError::Rejected {
+            status: 404,
+            code: "model_not_found",
+            message,
+        },
+        other => other,
+    }
 }
 
 fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> Value {
@@ -247,8 +306,8 @@ fn completion(id: &str, created: i64, model: &str, text: &str, usage: Usage) -> 
     })
 }
 
-/// `GET /v1/models`: the default chat model of every provider the platform holds a key for,
-/// then the models of the caller's enabled configurations (their own and their teams', as RLS
+/// `GET /v1/models`: the default chat and image models of every provider the platform holds a
+/// key for, then the models of the caller's enabled configurations (their own and their teams', as RLS
 /// shows them), each once.
 pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, ..) = cx.parts();
@@ -269,7 +328,10 @@ pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let platform = ProviderKind::ALL
         .into_iter()
         .filter(|kind| config.ai.platform_key(*kind).is_some())
-        .map(|kind| (kind, kind.default_model(Capability::Chat).to_owned()));
+        .flat_map(|kind| {
+            [Capability::Chat, Capability::Image]
+                .map(|capability| (kind, kind.default_model(capability).to_owned()))
+        });
     let own = configured.into_iter().flat_map(|row| {
         [row.chat_model, row.text_model, row.image_model]
             .into_iter()
@@ -291,9 +353,10 @@ pub async fn models(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::extract::decode;
 
     fn parse(body: Value) -> Result<ChatRequest, ApiError> {
-        ChatRequest::parse(body.to_string().as_bytes())
+        decode(body.to_string().as_bytes()).and_then(ChatRequest::from_body)
     }
 
     fn field_of(error: ApiError) -> String {

@@ -13,19 +13,45 @@ use crate::ai::call::{
     ask_images, begin, complete_single_turn, image_estimate, open_stream, settle, SingleTurn,
     StreamRequest,
 };
-use crate::ai::provider::{self, Capability, ImageOutput, ProviderKind};
+use crate::ai::provider::{Capability, ModelName, ProviderKind};
 use crate::ai::stream::Framing;
 use crate::ai::{credits, keys, Consumed};
 use crate::auth::{Caller, Cron};
 use crate::error::ApiError;
 use crate::http::cx::Cx;
-use crate::http::extract::{invalid, is_uuid, JsonBody};
-use crate::http::{Request, Response};
+use crate::http::extract::invalid;
+use crate::http::spelling::TEAM_HEADER;
+use crate::http::{camel_case_keys, Request, Response};
+use crate::ids::TeamId;
 use crate::infra::supabase::rpc;
+use crate::valid::{present, Count, Text};
 
 pub(super) const MAX_PROMPT_CHARS: usize = 32_000;
+/// A prompt, or the content an assistant works on.
+pub(super) type Prompt = Text<MAX_PROMPT_CHARS>;
 const MAX_SYSTEM_CHARS: usize = 8_000;
 const MAX_IMAGES: u64 = 4;
+
+/// `generate-text`, `generate-json` and `stream-text`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TextRequest {
+    prompt: Prompt,
+    system_instruction: Option<Text<MAX_SYSTEM_CHARS>>,
+    use_google_search: Option<bool>,
+}
+
+impl TextRequest {
+    fn turn(&self, endpoint: &'static str, json: bool) -> SingleTurn<'_> {
+        SingleTurn {
+            endpoint,
+            system: self.system_instruction.as_deref(),
+            prompt: &self.prompt,
+            json,
+            google_search: self.use_google_search.unwrap_or(false),
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
 enum TextFormat {
@@ -43,53 +69,38 @@ pub async fn generate_json(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 
 async fn generate(cx: &Cx<'_, Caller>, format: TextFormat) -> Result<Response, ApiError> {
     let (config, caller, request, scope) = cx.parts();
-    let body = JsonBody::parse(&request.body)?;
-    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
-    let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
-    let google_search = body.optional_bool("useGoogleSearch")?.unwrap_or(false);
-    let (endpoint, json) = match format {
-        TextFormat::Text => ("generate-text", false),
-        TextFormat::Json => ("generate-json", true),
+    let body: TextRequest = cx.body()?;
+    let turn = match format {
+        TextFormat::Text => body.turn("generate-text", false),
+        TextFormat::Json => body.turn("generate-json", true),
     };
-    let turn = SingleTurn {
-        endpoint,
-        system,
-        prompt,
-        json,
-        google_search,
-    };
-    let output = complete_single_turn(config, caller, team_id(request)?, scope, &turn).await?;
-    Ok(match format {
+    let team = team_id(request)?;
+    let team = team.as_ref().map(TeamId::as_str);
+    let answer = complete_single_turn(config, caller, team, scope, &turn, |output| match format {
         TextFormat::Text => {
             let mut answer = json!({ "text": output.text });
-            if let Some(chunks) = output.grounding_chunks {
-                answer["groundingChunks"] = chunks;
+            if let Some(chunks) = &output.grounding_chunks {
+                answer["groundingChunks"] = chunks.clone();
             }
-            Response::json(200, &answer)
+            Ok(answer)
         }
-        TextFormat::Json => {
-            let data: Value =
-                serde_json::from_str(&output.text).map_err(|_| ApiError::InvalidModelOutput)?;
-            Response::json(200, &json!({ "data": data }))
-        }
+        TextFormat::Json => serde_json::from_str(&output.text)
+            .map(|data: Value| json!({ "data": data }))
+            .map_err(|_| ApiError::InvalidModelOutput),
     })
+    .await?;
+    Ok(Response::json(200, &answer))
 }
 
 /// `POST /v1/ai/stream-text`: the `generate-text` request, answered as Server-Sent Events.
 pub async fn stream_text(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, request, scope) = cx.parts();
-    let body = JsonBody::parse(&request.body)?;
-    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
-    let system = body.optional_text("systemInstruction", MAX_SYSTEM_CHARS)?;
-    let google_search = body.optional_bool("useGoogleSearch")?.unwrap_or(false);
-    let turn = SingleTurn {
-        endpoint: "stream-text",
-        system,
-        prompt,
-        json: false,
-        google_search,
-    };
-    let call = turn.begin(config, caller, team_id(request)?, scope).await?;
+    let body: TextRequest = cx.body()?;
+    let turn = body.turn("stream-text", false);
+    let team = team_id(request)?;
+    let call = turn
+        .begin(config, caller, team.as_ref().map(TeamId::as_str), scope)
+        .await?;
     let model = call.model.clone();
     let messages = turn.messages();
     let text_prompt = turn.text_prompt(&model, &messages);
@@ -97,21 +108,26 @@ pub async fn stream_text(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let stream = StreamRequest {
         framing: Framing::TextEvents,
         estimated_input_tokens,
-        prompt,
+        prompt: &body.prompt,
     };
     open_stream(config, call, &text_prompt, scope, stream).await
 }
 
 pub async fn generate_image(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ImageRequest {
+        prompt: Prompt,
+        number_of_images: Option<Count<1, MAX_IMAGES>>,
+    }
     let (config, caller, request, scope) = cx.parts();
-    let body = JsonBody::parse(&request.body)?;
-    let prompt = body.required_text("prompt", MAX_PROMPT_CHARS)?;
-    let count = body
-        .optional_count("numberOfImages", 1, MAX_IMAGES)?
-        .unwrap_or(1) as u32;
+    let body: ImageRequest = cx.body()?;
+    let prompt = &body.prompt;
+    let count = body.number_of_images.map_or(1, Count::get) as u32;
+    let team = team_id(request)?;
     let reserve = credits::ReserveRequest::new(
         caller.user.id.as_str(),
-        team_id(request)?,
+        team.as_ref().map(TeamId::as_str),
         "generate-image",
         Capability::Image,
         image_estimate(prompt, count),
@@ -119,41 +135,30 @@ pub async fn generate_image(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     );
     let call = begin(config, scope, &reserve).await?;
     let (call, outcome, latency_ms) = ask_images(config, call, prompt, count, scope).await;
-    let consumed = |output: &ImageOutput| Consumed {
-        usage: output.usage,
-        images: output.images.len() as u32,
-    };
-    settle(scope, config, &call, &outcome, consumed, latency_ms, prompt);
-    let output = outcome?;
-    Ok(Response::json(200, &json!({ "images": output.images })))
+    let answered = outcome.map_err(ApiError::from).map(|output| {
+        let consumed = Consumed {
+            usage: output.usage,
+            images: output.images.len() as u32,
+        };
+        (output.images, consumed)
+    });
+    settle(scope, config, &call, &answered, latency_ms, prompt);
+    let (images, _) = answered?;
+    Ok(Response::json(200, &json!({ "images": images })))
 }
 
 /// `PUT /v1/ai/configs`: creates or updates the caller's (or, with `teamId`, their team's)
 /// configuration of one provider. `apiKey` sets the key, `null` removes it, absent keeps it.
 pub async fn put_config(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let body = JsonBody::parse(&request.body)?;
-    let provider_name = body.required_text("provider", 40)?;
-    let provider = ProviderKind::parse(provider_name).ok_or_else(|| {
-        invalid(
-            "provider",
-            "must be openai, xai, gemini or openai_compatible",
-        )
-    })?;
-    let team_id = body.optional_uuid("teamId")?;
-    let (api_key, clear_key) = match body.0.get("apiKey") {
-        Some(Value::Null) => (None, true),
+    let (config, caller, ..) = cx.parts();
+    let body: ConfigRequest = cx.body()?;
+    let (provider, team_id) = (body.provider, body.team_id.as_ref());
+    let (api_key, clear_key) = match &body.api_key {
+        Some(Some(key)) => (Some(key), false),
+        Some(None) => (None, true),
         None => (None, false),
-        Some(_) => (Some(body.required_text("apiKey", 500)?), false),
     };
-    let models = body.optional_object("models")?;
-    let model = |capability: &str| -> Result<Option<&str>, ApiError> {
-        match models.and_then(|models| models.get(capability)) {
-            None | Some(Value::Null) => Ok(None),
-            Some(model) => model_name(model, &format!("models.{capability}")).map(Some),
-        }
-    };
-    let base_url = body.optional_text("baseUrl", 500)?;
+    let base_url = body.base_url.as_deref();
     if let Some(url) = base_url {
         config
             .outbound
@@ -163,6 +168,7 @@ pub async fn put_config(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     if provider == ProviderKind::OpenaiCompatible && base_url.is_none() {
         return Err(invalid("baseUrl", "is required for openai_compatible"));
     }
+    let models = body.models.unwrap_or_default();
     let user_id = caller.user.id.as_str();
     let config_id: String = rpc(
         config,
@@ -187,12 +193,12 @@ pub async fn put_config(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         "encrypted_api_key": sealed.as_ref().map(|s| &s.ciphertext),
         "api_key_version": sealed.as_ref().map(|s| &s.version),
         "clear_key": clear_key,
-        "enabled": body.optional_bool("enabled")?.unwrap_or(true),
-        "text_model": model("text")?,
-        "image_model": model("image")?,
-        "chat_model": model("chat")?,
+        "enabled": body.enabled.unwrap_or(true),
+        "text_model": models.text,
+        "image_model": models.image,
+        "chat_model": models.chat,
         "base_url": base_url,
-        "make_active": body.optional_bool("active")?.unwrap_or(false),
+        "make_active": body.active.unwrap_or(false),
     });
     match rpc(config, "save_ai_provider_config", params).await? {
         SaveOutcome::Saved { config } => Ok(Response::json(200, &config)),
@@ -209,6 +215,28 @@ pub async fn put_config(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
             },
         )),
     }
+}
+
+/// `PUT /v1/ai/configs`' body. `apiKey`: absent keeps the stored key, `null` removes it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigRequest {
+    provider: ProviderKind,
+    team_id: Option<TeamId>,
+    #[serde(default, deserialize_with = "present")]
+    api_key: Option<Option<Text<500>>>,
+    models: Option<Models>,
+    base_url: Option<Text<500>>,
+    enabled: Option<bool>,
+    active: Option<bool>,
+}
+
+/// The model of each capability; absent ones keep the provider's default.
+#[derive(Default, Deserialize)]
+struct Models {
+    text: Option<ModelName>,
+    image: Option<ModelName>,
+    chat: Option<ModelName>,
 }
 
 #[derive(Deserialize)]
@@ -233,25 +261,19 @@ enum KeyRequired {
     BaseUrlChanged,
 }
 
-/// A model name from the request body (`field` names it), checked against the strict character
-/// set (`provider::is_valid_model`).
-pub(crate) fn model_name<'a>(value: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    value
-        .as_str()
-        .filter(|model| provider::is_valid_model(model))
-        .ok_or_else(|| invalid(field, provider::MODEL_NAME_RULE))
-}
-
 /// `POST /v1/cron/credits/reset`, called monthly by pg_cron with `Authorization: Bearer <CRON_SECRET>`.
 pub async fn reset_credits(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
-    Ok(Response::json(200, &credits::reset(cx.config).await?))
+    let report = credits::reset(cx.config).await?;
+    Ok(Response::json(200, &camel_case_keys(report)))
 }
 
 /// The team whose credits pay for the call (`x-team-id`), else the caller's own.
-pub(super) fn team_id(request: &Request) -> Result<Option<&str>, ApiError> {
-    match request.headers.get("x-team-id") {
-        None => Ok(None),
-        Some(id) if is_uuid(id) => Ok(Some(id)),
-        Some(_) => Err(invalid("x-team-id", "must be a team id (UUID)")),
-    }
+pub(super) fn team_id(request: &Request) -> Result<Option<TeamId>, ApiError> {
+    let header = request.headers.get(TEAM_HEADER);
+    header
+        .map(|id| {
+            id.parse()
+                .map_err(|_| invalid(TEAM_HEADER, "must be a team id (UUID)"))
+        })
+        .transpose()
 }

@@ -26,6 +26,19 @@ pub enum Body {
     },
 }
 
+/// The file of a `multipart/form-data` body: its part's name, file name, type and bytes.
+pub struct FilePart<'a> {
+    pub field: &'a str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// `text` form-urlencoded, for a URL path segment or query value.
+pub fn url_encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// One request, with the real public URL (a sender may point it elsewhere for tests).
 #[derive(Debug, PartialEq)]
 pub struct Call {
@@ -56,6 +69,16 @@ impl Call {
         self
     }
 
+    /// Appends these query parameters to the URL, form-urlencoded.
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.url = format!("{}{separator}{query}", self.url);
+        self
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.body = Body::Json(body);
         self
@@ -72,6 +95,30 @@ impl Call {
             bytes: bytes.into(),
         };
         self
+    }
+
+    /// A `multipart/form-data` body (RFC 7578): the text `fields`, then `file` as the part
+    /// `file.field` with its file name and type, between a random 128-bit boundary no content
+    /// can be expected to hold.
+    pub fn multipart(self, fields: &[(&str, &str)], file: FilePart<'_>) -> Self {
+        let boundary = format!("pixa-{}", crate::infra::hex::random_128());
+        let mut body = Vec::with_capacity(file.bytes.len() + 512);
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+                file.field, file.filename, file.content_type
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file.bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.bytes(&format!("multipart/form-data; boundary={boundary}"), body)
     }
 
     /// The host, to name the call in a log line: the URL's query could carry a token.
@@ -193,6 +240,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_multipart_body_holds_each_field_then_the_file_between_its_boundaries() {
+        let file = FilePart {
+            field: "source",
+            filename: "photo",
+            content_type: "image/png",
+            bytes: b"PNG-BYTES",
+        };
+        let call = Call::new(Method::Post, "https://graph.example/1/photos", "t")
+            .multipart(&[("caption", "Hello")], file);
+        let Body::Bytes {
+            content_type,
+            bytes,
+        } = &call.body
+        else {
+            panic!("{:?}", call.body);
+        };
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        assert_eq!(boundary.len(), "pixa-".len() + 32);
+        let expected = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nHello\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"source\"; filename=\"photo\"\r\n\
+             Content-Type: image/png\r\n\r\nPNG-BYTES\r\n--{boundary}--\r\n"
+        );
+        assert_eq!(std::str::from_utf8(bytes).unwrap(), expected);
+    }
+
+    #[test]
     fn names_a_call_by_its_host_only() {
         let call = Call::new(
             Method::Get,
@@ -204,6 +280,18 @@ mod tests {
             Call::unauthenticated(Method::Get, "https://up.example?sig=s").host(),
             "up.example"
         );
+    }
+
+    #[test]
+    fn query_parameters_are_form_urlencoded_after_any_in_the_url() {
+        let call = Call::new(Method::Get, "https://api.example/feed?limit=25", "t")
+            .query(&[("since", "2026-12-07T11:00:00+00:00"), ("q", "a b&c")]);
+        assert_eq!(
+            call.url,
+            "https://api.example/feed?limit=25&since=2026-12-07T11%3A00%3A00%2B00%3A00&q=a+b%26c"
+        );
+        let bare = Call::new(Method::Get, "https://api.example/posts", "t").query(&[("q", "x")]);
+        assert_eq!(bare.url, "https://api.example/posts?q=x");
     }
 
     #[test]

@@ -241,6 +241,14 @@ mod tests {
         "https://[2002:7f00:1::]/",
         "https://[2001::1]/",
         "https://[2001:db8::1]/",
+        "https://192.0.2.1/",
+        "https://192.88.99.1/",
+        "https://198.19.255.255/",
+        "https://198.51.100.7/",
+        "https://203.0.113.9/",
+        "https://[::ffff:198.51.100.1]/",
+        "https://[100::1]/",
+        "https://[0:0:0:0:1::1]/",
         "https://metadata.google.internal/computeMetadata/v1/",
         "https://printer.local/",
         "https://router.home.arpa/",
@@ -302,6 +310,53 @@ mod tests {
         ] {
             assert!(OutboundPolicy::PUBLIC_ONLY.check(url).is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn the_neighbours_of_each_reserved_range_are_public() {
+        for url in [
+            "https://1.0.0.1/",
+            "https://101.64.0.1/",
+            "https://169.253.0.1/",
+            "https://170.254.0.1/",
+            "https://173.16.0.1/",
+            "https://192.0.1.1/",
+            "https://192.1.0.1/",
+            "https://193.88.99.1/",
+            "https://192.87.99.1/",
+            "https://192.88.98.1/",
+            "https://193.168.0.1/",
+            "https://198.20.100.1/",
+            "https://199.18.0.1/",
+            "https://199.51.100.1/",
+            "https://198.51.99.1/",
+            "https://204.0.113.1/",
+            "https://203.1.113.1/",
+            "https://203.0.112.1/",
+            "https://[2001:4860:4860::8888]/",
+            "https://[2001:200::1]/",
+            "https://[2a00:1::1]/",
+            "https://[2a00:db8::1]/",
+            "https://[2a00:ff9b::1]/",
+            "https://[64:ff9a::1]/",
+        ] {
+            assert!(OutboundPolicy::PUBLIC_ONLY.check(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn each_refusal_says_what_the_url_must_be() {
+        let refusals = [
+            Refusal::NotAUrl,
+            Refusal::NotHttps,
+            Refusal::Credentials,
+            Refusal::Fragment,
+            Refusal::NotPublic,
+        ];
+        let reasons: std::collections::BTreeSet<&str> =
+            refusals.iter().map(|refusal| refusal.reason()).collect();
+        assert_eq!(reasons.len(), refusals.len());
+        assert!(reasons.iter().all(|reason| reason.starts_with("must ")));
     }
 
     #[test]

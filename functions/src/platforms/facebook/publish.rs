@@ -1,12 +1,12 @@
 //! Facebook Pages: a text post is `POST /{page-id}/feed` (`message`); a photo post is
-//! `POST /{page-id}/photos` (`caption` and the image, multipart in Graph's docs, sent here as
-//! `source` bytes with the caption in the query). Both use the Page's token and are the one
+//! `POST /{page-id}/photos` as `multipart/form-data` (`caption`, and the image as the file part
+//! `source`), as Graph's upload takes it. Both use the Page's token and are the one
 //! irreversible call. An ambiguous post is looked up in the Page's feed since the attempt began.
 //! Docs: https://developers.facebook.com/docs/pages-api/posts
 
 use serde_json::{json, Value};
 
-use crate::infra::outbound::{Call, Method};
+use crate::infra::outbound::{Call, FilePart, Method};
 use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, Published, Publisher};
 use crate::social::Platform;
 
@@ -20,16 +20,20 @@ pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Ca
             access_token,
         )
         .json(json!({ "message": content.body })),
-        Some(image) => {
-            let caption =
-                url::form_urlencoded::byte_serialize(content.body.as_bytes()).collect::<String>();
-            Call::new(
-                Method::Post,
-                format!("{GRAPH}/{page_id}/photos?caption={caption}"),
-                access_token,
-            )
-            .bytes(&image.mime_type, image.bytes.clone())
-        }
+        Some(image) => Call::new(
+            Method::Post,
+            format!("{GRAPH}/{page_id}/photos"),
+            access_token,
+        )
+        .multipart(
+            &[("caption", content.body)],
+            FilePart {
+                field: "source",
+                filename: "photo",
+                content_type: &image.mime_type,
+                bytes: &image.bytes,
+            },
+        ),
     }
 }
 
@@ -57,11 +61,10 @@ const LOOKUP: Lookup = Lookup {
 /// The Page's posts since `since`.
 fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, since: &str) -> Call {
     let url = format!(
-        "{GRAPH}/{}/feed?fields=id,message,permalink_url&limit=25&since={}",
+        "{GRAPH}/{}/feed?fields=id,message,permalink_url&limit=25",
         attempt.account_id,
-        url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    Call::new(Method::Get, url, &attempt.access_token)
+    Call::new(Method::Get, url, &attempt.access_token).query(&[("since", since)])
 }
 
 /// The post with this text (the listing starts at `since`).
@@ -79,4 +82,5 @@ fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Publishe
 pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     lookup: Some(LOOKUP),
+    fetches_media: false,
 };

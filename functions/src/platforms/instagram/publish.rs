@@ -164,6 +164,7 @@ fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, _since: &str) -> Call {
 pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     lookup: Some(LOOKUP),
+    fetches_media: true,
 };
 
 #[cfg(test)]

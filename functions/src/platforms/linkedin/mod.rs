@@ -1,9 +1,11 @@
-//! LinkedIn: its OAuth constants (`SPEC`), how it connects (`oauth`) and how it posts (`publish`).
+//! LinkedIn: its OAuth constants (`SPEC`), how it connects (`oauth`),
+//! how it posts (`publish`) and what a post to it may carry (`RULES`).
 
 pub mod oauth;
 pub mod publish;
 
 use super::Parts;
+use crate::publishing::rules::{PostingLimit, Rules, MB};
 use crate::social::{ClientAuth, Platform, Spec};
 use oauth::{AUTHORIZE, TOKEN};
 
@@ -23,8 +25,26 @@ pub const SPEC: Spec = Spec {
     credential_names: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
 };
 
+pub const RULES: Rules = Rules {
+    max_chars: 3000,
+    needs_media: false,
+    max_images: 1,
+    max_videos: 0,
+    image_types: &["image/jpeg", "image/png", "image/gif"],
+    video_types: &[],
+    max_image_bytes: 36 * MB,
+    max_video_bytes: 0,
+    // Member posts: 150 a day.
+    posting_limit: Some(PostingLimit {
+        posts: 150,
+        window_seconds: 24 * 3600,
+    }),
+    options: |options| options.one_of("visibility", &["PUBLIC", "CONNECTIONS"], false),
+};
+
 pub const PARTS: Parts = Parts {
     spec: &SPEC,
     api: &oauth::Linkedin,
     publisher: &publish::PUBLISHER,
+    rules: &RULES,
 };

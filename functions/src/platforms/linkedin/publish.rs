@@ -128,13 +128,14 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
 }
 
 pub fn lookup_call(access_token: &str, member_id: &str) -> Call {
-    let author =
-        url::form_urlencoded::byte_serialize(author(member_id).as_bytes()).collect::<String>();
-    versioned(Call::new(
-        Method::Get,
-        format!("{REST}/posts?author={author}&q=author&count=20"),
-        access_token,
-    ))
+    let author = author(member_id);
+    versioned(
+        Call::new(Method::Get, format!("{REST}/posts"), access_token).query(&[
+            ("author", &author),
+            ("q", "author"),
+            ("count", "20"),
+        ]),
+    )
 }
 
 /// The post among a `q=author` answer's elements with this text, created since `since`.
@@ -158,6 +159,7 @@ const LOOKUP: Lookup = Lookup {
 pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     lookup: Some(LOOKUP),
+    fetches_media: false,
 };
 
 #[cfg(test)]

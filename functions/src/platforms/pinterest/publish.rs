@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::infra::outbound::{Call, Method};
+use crate::infra::outbound::{url_encoded, Call, Method};
 use crate::publishing::{
     created_since, same_text, Attempt, Content, Failure, Lookup, Published, Publisher,
 };
@@ -83,8 +83,7 @@ const LOOKUP: Lookup = Lookup {
 
 /// The latest pins of the post's board.
 fn lookup_call(attempt: &Attempt<'_>, content: &Content<'_>, _since: &str) -> Call {
-    let board =
-        url::form_urlencoded::byte_serialize(board_id(content).as_bytes()).collect::<String>();
+    let board = url_encoded(board_id(content));
     let url = format!("{API}/boards/{board}/pins?page_size=25");
     Call::new(Method::Get, url, &attempt.access_token)
 }
@@ -92,6 +91,7 @@ fn lookup_call(attempt: &Attempt<'_>, content: &Content<'_>, _since: &str) -> Ca
 pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     lookup: Some(LOOKUP),
+    fetches_media: false,
 };
 
 #[cfg(test)]

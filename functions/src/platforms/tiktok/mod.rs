@@ -1,9 +1,11 @@
-//! TikTok: its OAuth constants (`SPEC`), how it connects (`oauth`) and how it posts (`publish`).
+//! TikTok: its OAuth constants (`SPEC`), how it connects (`oauth`),
+//! how it posts (`publish`) and what a post to it may carry (`RULES`).
 
 pub mod oauth;
 pub mod publish;
 
 use super::Parts;
+use crate::publishing::rules::{PostingLimit, Rules, MB};
 use crate::social::{ClientAuth, Platform, Spec};
 use oauth::{AUTHORIZE, TOKEN};
 
@@ -23,8 +25,40 @@ pub const SPEC: Spec = Spec {
     credential_names: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
 };
 
+pub const RULES: Rules = Rules {
+    max_chars: 2200,
+    needs_media: true,
+    max_images: 0,
+    max_videos: 1,
+    image_types: &[],
+    video_types: &["video/mp4", "video/quicktime", "video/webm"],
+    max_image_bytes: 0,
+    max_video_bytes: 4096 * MB,
+    // Direct posts: about 15 a day per creator.
+    posting_limit: Some(PostingLimit {
+        posts: 15,
+        window_seconds: 24 * 3600,
+    }),
+    options: |options| {
+        options.one_of(
+            "privacyLevel",
+            &[
+                "PUBLIC_TO_EVERYONE",
+                "MUTUAL_FOLLOW_FRIENDS",
+                "FOLLOWER_OF_CREATOR",
+                "SELF_ONLY",
+            ],
+            true,
+        );
+        for flag in ["disableComment", "disableDuet", "disableStitch"] {
+            options.flag(flag);
+        }
+    },
+};
+
 pub const PARTS: Parts = Parts {
     spec: &SPEC,
     api: &oauth::Tiktok,
     publisher: &publish::PUBLISHER,
+    rules: &RULES,
 };

@@ -244,6 +244,7 @@ pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     // Without the publish id of the lost answer, TikTok's API cannot tell.
     lookup: None,
+    fetches_media: false,
 };
 
 #[cfg(test)]

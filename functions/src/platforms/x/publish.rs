@@ -222,11 +222,10 @@ const LOOKUP: Lookup = Lookup {
 /// The account's tweets since `since`.
 fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, since: &str) -> Call {
     let url = format!(
-        "https://api.x.com/2/users/{}/tweets?max_results=20&tweet.fields=created_at,text&start_time={}",
+        "https://api.x.com/2/users/{}/tweets?max_results=20&tweet.fields=created_at,text",
         attempt.account_id,
-        url::form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
     );
-    Call::new(Method::Get, url, &attempt.access_token)
+    Call::new(Method::Get, url, &attempt.access_token).query(&[("start_time", since)])
 }
 
 /// The tweet with this text (the listing starts at `since`).
@@ -245,6 +244,7 @@ fn find_in(body: &Value, content: &Content<'_>, _since: &str) -> Option<Publishe
 pub const PUBLISHER: Publisher = Publisher {
     publish: |attempt, content| Box::pin(publish(attempt, content)),
     lookup: Some(LOOKUP),
+    fetches_media: false,
 };
 
 #[cfg(test)]

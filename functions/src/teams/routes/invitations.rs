@@ -1,32 +1,56 @@
-//! `POST /v1/teams/{team_id}/invitations`: invites an email address to a team.
+//! `POST /v1/teams/{team_id}/invitations` `{email, role?, redirectTo?}`: invites an email
+//! address to a team.
 //!
 //! The invitation row is created by the `create_team_invitation` RPC with the caller's own token,
-//! so the database decides who may invite (owner/admin), enforces its rules and counts the
-//! invitation against the inviter's and the team's rate limits (they bound the e-mail one account
-//! can cause). People without an account then get Supabase Auth's invite email (service role): its
-//! link signs them in, and the invitation token waits in their user metadata for the app to accept
-//! it. Auth does not invite an address that already has an account: its owner finds the
-//! invitation in the app (`my_team_invitations`, `respond_to_team_invitation`). The inviter gets
-//! the same answer either way, so the endpoint does not tell which addresses have accounts.
+//! so the database decides who may invite (owner/admin), refuses what cannot lead anywhere (a
+//! member's address, a full team, an invitation already pending: 409 before any email) and
+//! counts the invitation against the inviter's and the team's rate limits (they bound the e-mail
+//! one account can cause). Then Supabase Auth emails the address (`teams::email`): an invite to
+//! a new address, a sign-in link to an existing account, both landing on `redirectTo` in the
+//! app. The inviter gets the same answer either way, so the endpoint does not tell which
+//! addresses have accounts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use supabase_auth::error::Error as AuthClientError;
-use supabase_auth::models::AuthClient;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::cx::Cx;
-use crate::http::extract::is_uuid;
+use crate::http::extract::invalid;
+use crate::http::redirect::RedirectAllowlist;
 use crate::http::Response;
-use crate::infra::supabase;
+use crate::ids::Team;
+use crate::infra::supabase::{self, UpstreamError};
+use crate::teams::email::{self, InvitationEmail};
+
+/// `POST /v1/teams/{team_id}/invitations`' body as sent; no other fields.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InvitationBody {
+    email: EmailAddress,
+    /// `member` when not given.
+    role: Option<InviteeRole>,
+    /// Any value: one that is not an allowed app address, text or not, is refused alike.
+    redirect_to: Option<Value>,
+}
 
 /// The invitee, parsed once: a plausible, normalized address.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(try_from = "Value")]
 struct EmailAddress(String);
 
+const EMAIL_RULE: &str = "must be an email address";
+
+impl TryFrom<Value> for EmailAddress {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        value.as_str().map_or(Err(EMAIL_RULE), Self::parse)
+    }
+}
+
 impl EmailAddress {
-    fn parse(raw: &str) -> Result<Self, ApiError> {
+    fn parse(raw: &str) -> Result<Self, &'static str> {
         let email = raw.trim().to_lowercase();
         let plausible = email.len() <= 254
             && !email.contains(char::is_whitespace)
@@ -37,7 +61,7 @@ impl EmailAddress {
                     && !domain.ends_with('.')
             });
         if !plausible {
-            return Err(invalid("email", "must be an email address"));
+            return Err(EMAIL_RULE);
         }
         Ok(Self(email))
     }
@@ -65,38 +89,35 @@ struct InvitationResponse {
 }
 
 pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, request, ..) = cx.parts();
-    let team_id = cx.param("team_id");
-    if !is_uuid(team_id) {
-        return Err(invalid("team_id", "must be a UUID"));
-    }
-    let (email, role) = parse_body(&request.body)?;
+    let (config, caller, ..) = cx.parts();
+    let team_id = cx
+        .id::<Team>("team_id")
+        .ok_or_else(|| invalid("team_id", "must be a UUID"))?;
+    let InvitationRequest {
+        email,
+        role,
+        redirect_to,
+    } = InvitationRequest::checked(cx.body()?, &config.invitation_redirects)?;
 
     let params = json!({ "team_id": team_id, "email": email.0, "role": role });
     let call = supabase::user_client(config, &caller.token)
         .rpc("create_team_invitation", params.to_string());
-    let body = supabase::send(call).await?;
+    let body = supabase::send(call).await.map_err(refusal)?;
     let invitation = single_row::<CreatedInvitation>(&body)?;
 
-    // The JWT secret argument is only for the client's own token checks, which this call skips.
-    let auth = AuthClient::new(config.supabase_url.base(), config.anon_key.expose(), "");
-    let metadata = json!({ "team_invitation_token": invitation.token, "team_id": team_id });
-    match auth
-        .invite_user_by_email(&email.0, Some(metadata), config.service_role_key.expose())
-        .await
-    {
-        Ok(_) => {}
-        // 422: the address already has an account, which Auth will not invite; its owner sees
-        // the invitation in the app.
-        Err(AuthClientError::AuthError { status, .. }) if status.as_u16() == 422 => {}
-        Err(error) => {
-            // Not emailed and not to be retried into a duplicate: withdraw the invitation.
-            let revoke = json!({ "invitation_id": invitation.invitation_id });
-            let call = supabase::user_client(config, &caller.token)
-                .rpc("revoke_team_invitation", revoke.to_string());
-            supabase::send(call).await?;
-            return Err(ApiError::AuthServiceUnavailable(error.to_string()));
-        }
+    let sent = InvitationEmail {
+        email: &email.0,
+        team_id: team_id.as_str(),
+        token: &invitation.token,
+        redirect_to: redirect_to.as_deref(),
+    };
+    if let Err(cause) = email::send(config, &sent).await {
+        // Not emailed and not to be retried into a duplicate: withdraw the invitation.
+        let revoke = json!({ "invitation_id": invitation.invitation_id });
+        let call = supabase::user_client(config, &caller.token)
+            .rpc("revoke_team_invitation", revoke.to_string());
+        supabase::send(call).await?;
+        return Err(ApiError::AuthServiceUnavailable(cause));
     }
     let response = InvitationResponse {
         invitation_id: invitation.invitation_id,
@@ -104,27 +125,70 @@ pub async fn create(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     Ok(Response::json(201, &response))
 }
 
-fn parse_body(bytes: &[u8]) -> Result<(EmailAddress, InviteeRole), ApiError> {
-    // The size is capped before the body is read (`router::Route::max_body`).
-    let Ok(Value::Object(fields)) = serde_json::from_slice(bytes) else {
-        return Err(invalid("body", "must be a JSON object"));
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|name| !["email", "role"].contains(&name.as_str()))
+/// The database's refusals of an invitation that cannot lead anywhere: PostgREST's `PT409` with
+/// the stable code in `details`.
+const CONFLICTS: [&str; 3] = ["already_member", "team_full", "invitation_pending"];
+
+fn refusal(error: UpstreamError) -> ApiError {
+    if let UpstreamError::Status {
+        database: Some(database),
+        ..
+    } = &error
     {
-        return Err(invalid(unknown, "is not a field of an invitation"));
+        let conflict = CONFLICTS
+            .into_iter()
+            .find(|code| database.code == "PT409" && database.details.as_deref() == Some(code));
+        if let Some(code) = conflict {
+            return ApiError::Rejected {
+                status: 409,
+                code,
+                message: format!("{}.", capitalized(&database.message)),
+            };
+        }
     }
-    let email = match fields.get("email") {
-        Some(Value::String(email)) => EmailAddress::parse(email)?,
-        _ => return Err(invalid("email", "is required")),
-    };
-    let role = match fields.get("role") {
-        None | Some(Value::Null) => InviteeRole::Member,
-        Some(role) => serde_json::from_value(role.clone())
-            .map_err(|_| invalid("role", "must be `member` or `admin`"))?,
-    };
-    Ok((email, role))
+    error.into()
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The invitation asked for: `role` defaulted, `redirectTo` normalized if the allow-list has it.
+#[derive(Debug)]
+struct InvitationRequest {
+    email: EmailAddress,
+    role: InviteeRole,
+    redirect_to: Option<String>,
+}
+
+impl InvitationRequest {
+    fn checked(body: InvitationBody, redirects: &RedirectAllowlist) -> Result<Self, ApiError> {
+        let not_allowed = || ApiError::Rejected {
+            status: 400,
+            code: "redirect_not_allowed",
+            message: "`redirectTo` is not an app address this deployment allows \
+                      (INVITATION_REDIRECT_ALLOWLIST)."
+                .into(),
+        };
+        let redirect_to = body
+            .redirect_to
+            .map(|target| {
+                target
+                    .as_str()
+                    .and_then(|target| redirects.check(target))
+                    .ok_or_else(not_allowed)
+            })
+            .transpose()?;
+        Ok(Self {
+            email: body.email,
+            role: body.role.unwrap_or(InviteeRole::Member),
+            redirect_to,
+        })
+    }
 }
 
 /// A function returning one row: PostgREST sends an array of it.
@@ -134,13 +198,6 @@ fn single_row<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, ApiError>
     rows.into_iter()
         .next()
         .ok_or_else(|| ApiError::Upstream("RPC returned no row".into()))
-}
-
-fn invalid(field: &str, reason: &str) -> ApiError {
-    ApiError::InvalidRequest {
-        field: field.to_owned(),
-        reason: reason.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -158,14 +215,23 @@ mod tests {
         }
     }
 
+    fn parse(body: &[u8]) -> Result<InvitationRequest, ApiError> {
+        let apps =
+            RedirectAllowlist::parse("https://app.pixa.example/join, pixa://invitations").unwrap();
+        InvitationRequest::checked(crate::http::extract::decode(body)?, &apps)
+    }
+
     #[test]
     fn bodies_default_to_member_and_refuse_owner_and_extra_fields() {
-        let (email, role) = parse_body(br#"{"email": "x@y.io"}"#).unwrap();
-        assert_eq!((email.0.as_str(), role), ("x@y.io", InviteeRole::Member));
+        let request = parse(br#"{"email": "x@y.io"}"#).unwrap();
         assert_eq!(
-            parse_body(br#"{"email": "x@y.io", "role": "admin"}"#)
+            (request.email.0.as_str(), request.role, request.redirect_to),
+            ("x@y.io", InviteeRole::Member, None)
+        );
+        assert_eq!(
+            parse(br#"{"email": "x@y.io", "role": "admin"}"#)
                 .unwrap()
-                .1,
+                .role,
             InviteeRole::Admin
         );
         for bad in [
@@ -174,17 +240,77 @@ mod tests {
             b"[]",
             b"{}",
         ] {
-            assert!(matches!(
-                parse_body(bad),
-                Err(ApiError::InvalidRequest { .. })
-            ));
+            assert!(matches!(parse(bad), Err(ApiError::InvalidRequest { .. })));
         }
         let Err(ApiError::InvalidRequest { field, .. }) =
-            parse_body(br#"{"email": "x@y.io", "role": "owner"}"#)
+            parse(br#"{"email": "x@y.io", "role": "owner"}"#)
         else {
             unreachable!()
         };
         assert_eq!(field, "role");
+    }
+
+    #[test]
+    fn the_landing_page_must_be_an_allowed_app_address() {
+        let landing = |target: &str| {
+            parse(
+                json!({"email": "x@y.io", "redirectTo": target})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .map(|request| request.redirect_to.unwrap())
+        };
+        assert_eq!(
+            landing("pixa://invitations/open?team=1").unwrap(),
+            "pixa://invitations/open?team=1"
+        );
+        assert_eq!(
+            landing("https://APP.pixa.example/join").unwrap(),
+            "https://app.pixa.example/join"
+        );
+        for refused in [
+            "https://evil.example/join",
+            "https://app.pixa.example@evil.example/join",
+            "//evil.example/join",
+            "Pixa://invitations",
+            "javascript:alert(1)",
+        ] {
+            let Err(error) = landing(refused) else {
+                panic!("{refused} was allowed")
+            };
+            assert_eq!(
+                (error.status(), error.code()),
+                (400, "redirect_not_allowed")
+            );
+        }
+        let not_text = parse(br#"{"email": "x@y.io", "redirectTo": 1}"#).unwrap_err();
+        assert_eq!(not_text.code(), "redirect_not_allowed");
+    }
+
+    #[test]
+    fn the_databases_conflicts_keep_their_codes_and_other_refusals_map_as_usual() {
+        let refused = |code: &str, details: Option<&str>| {
+            refusal(UpstreamError::Status {
+                status: 409,
+                body: String::new(),
+                database: Some(supabase::DatabaseError {
+                    code: code.into(),
+                    message: "this team is full (at most 3 members)".into(),
+                    hint: None,
+                    details: details.map(Into::into),
+                }),
+            })
+        };
+        for code in CONFLICTS {
+            let error = refused("PT409", Some(code));
+            assert_eq!((error.status(), error.code()), (409, code));
+        }
+        assert_eq!(
+            refused("PT409", Some("team_full")).message(),
+            "This team is full (at most 3 members)."
+        );
+        assert_eq!(refused("PT409", Some("other")).code(), "upstream_error");
+        assert_eq!(refused("42501", Some("team_full")).code(), "forbidden");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use crate::http::cx::Cx;
 use crate::http::Response;
 use crate::infra::supabase;
 
-/// A `public.profiles` row.
+/// A `public.profiles` row, read as PostgREST names its columns and answered in camelCase.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all(serialize = "camelCase"))]
 pub struct Profile {
     pub id: String,
     pub display_name: Option<String>,

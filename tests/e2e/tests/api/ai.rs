@@ -94,17 +94,43 @@ async fn generate_text_json_and_image_with_the_platform_key_and_settle_usage() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["images"].as_array().unwrap().len(), 2);
 
-    settled(&app.db, &user).await;
-    let logged = app.db
-        .query("select endpoint, status::text, credits from public.ai_requests where user_id = $1::text::uuid order by created_at", &[&user])
+    let logged: Vec<(String, String)> = requests(&app.db, &user)
         .await
-        .unwrap();
-    let logged: Vec<(String, String)> = logged.iter().map(|row| (row.get(0), row.get(1))).collect();
-    assert_eq!(logged.len(), 4);
-    assert!(
-        logged.iter().all(|(_, status)| status == "succeeded"),
-        "{logged:?}"
+        .into_iter()
+        .map(|(endpoint, status, _, _)| (endpoint, status))
+        .collect();
+    let logged: Vec<(&str, &str)> = logged
+        .iter()
+        .map(|(endpoint, status)| (endpoint.as_str(), status.as_str()))
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            ("generate-text", "succeeded"),
+            ("generate-json", "succeeded"),
+            ("generate-json", "failed"),
+            ("generate-image", "succeeded")
+        ],
+        "the answer that was an error is logged failed"
     );
+}
+
+/// `user`'s AI requests once settled, oldest first: endpoint, status, error code and credits.
+async fn requests(
+    db: &tokio_postgres::Client,
+    user: &str,
+) -> Vec<(String, String, Option<String>, Option<i64>)> {
+    settled(db, user).await;
+    db.query(
+        "select endpoint, status::text, error_code, credits from public.ai_requests \
+         where user_id = $1::text::uuid order by created_at, id",
+        &[&user],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+    .collect()
 }
 
 #[tokio::test]
@@ -404,6 +430,51 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
             json!(retry_after),
             "the body says it too: {body}"
         );
+        // Every answer carries the window (IETF RateLimit fields and X-RateLimit-*): what is
+        // left goes down with each call, and the refusal shows none left until Retry-After.
+        for (answer, remaining) in answers.iter().zip([1, 0, 0]) {
+            let field = |name: &str| {
+                let value = answer.2.get(name);
+                value.map(|value| value.to_str().unwrap().to_owned())
+            };
+            let reset = field("x-ratelimit-reset").expect("X-RateLimit-Reset");
+            let reset: i64 = reset.parse().unwrap();
+            assert!(
+                (left_after.max(1)..=left_before).contains(&reset),
+                "X-RateLimit-Reset {reset}: the window had {left_before}..{left_after} s left"
+            );
+            assert_eq!(
+                [
+                    field("ratelimit-policy"),
+                    field("ratelimit"),
+                    field("x-ratelimit-limit"),
+                    field("x-ratelimit-remaining"),
+                ],
+                [
+                    Some("\"ai\";q=2;w=60".to_owned()),
+                    Some(format!("\"ai\";r={remaining};t={reset}")),
+                    Some("2".to_owned()),
+                    Some(remaining.to_string()),
+                ],
+                "{:?}",
+                answer.2
+            );
+        }
+        assert_eq!(
+            answers[2].2["x-ratelimit-reset"].to_str().unwrap(),
+            retry_after.to_string()
+        );
+        let counted: i32 = app
+            .db
+            .query_one(
+                "select count from app_private.rate_windows \
+                 where subject = $1::text::uuid and action = 'ai_request'",
+                &[&user],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(counted, 2, "the refused call took no slot of the window");
         settled(&app.db, &user).await;
         let rows = app
             .db
@@ -427,6 +498,44 @@ async fn a_call_past_the_plans_requests_per_minute_is_429_with_retry_after() {
         return;
     }
     panic!("three tries each straddled a minute boundary");
+}
+
+/// A call refused for its credits leaves the rate window as it was: only granted calls count.
+#[tokio::test]
+async fn a_call_refused_for_its_credits_takes_no_slot_of_the_rate_window() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    app.db
+        .execute(
+            "insert into public.ai_credit_ledger (subject_id, period, allowance, used) \
+             values ($1::text::uuid, app_private.ai_current_period(), 200, 200)",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let (status, body, headers) = call(
+        &app.stack,
+        reqwest::Method::POST,
+        "/v1/ai/generate-text",
+        &token,
+        json!({"prompt": "no credits left"}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "credit_limit_reached"));
+    assert!(
+        headers.get("ratelimit").is_none(),
+        "no window was consulted"
+    );
+    let slots: i64 = app
+        .db
+        .query_one(
+            "select count(*) from app_private.rate_windows where subject = $1::text::uuid",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 0, "the refused call counted in no window");
 }
 
 #[tokio::test]
@@ -497,7 +606,7 @@ async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
         .await;
     assert_eq!(status, 200, "{first}");
     assert!(
-        first["expired_reservations"].as_i64().unwrap() >= 1,
+        first["expiredReservations"].as_i64().unwrap() >= 1,
         "{first}"
     );
     let row = app.db
@@ -519,7 +628,7 @@ async fn the_cron_reset_needs_the_secret_and_is_idempotent() {
     let (_, second) = app
         .post_json("/v1/cron/credits/reset", &secret, json!({}))
         .await;
-    assert_eq!(second["already_reset"], true, "the month is reset once");
+    assert_eq!(second["alreadyReset"], true, "the month is reset once");
     assert_eq!(second["period"], first["period"]);
 }
 
@@ -667,7 +776,7 @@ async fn a_client_disconnect_mid_stream_still_settles() {
 #[tokio::test]
 async fn content_assistants_return_checked_structures() {
     let app = TestApp::spawn().await;
-    let User { id: user, token } = app.new_user().await;
+    let User { id: user, token } = app.new_user_on_plan("pro").await;
     // The fake answers JSON mode with the JSON scripted in the prompt as `<<reply:…>>`.
     let scripted = |reply: Value| format!("Some post text. <<reply:{reply}>>");
 
@@ -708,17 +817,14 @@ async fn content_assistants_return_checked_structures() {
             json!({"campaignObjective": scripted(Value::Object(plan.clone()))}),
         )
         .await;
-    assert_eq!((status, &body), (200, &Value::Object(plan)));
-    let (status, body) = app
-        .post_json(
-            "/v1/ai/generate-audit-plan",
-            &token,
-            json!({"campaignObjective": scripted(json!({"D0": {}}))}),
-        )
-        .await;
-    assert_eq!((status, error_code(&body)), (502, "invalid_model_output"));
+    assert_eq!(
+        (status, &body),
+        (200, &json!({ "plan": plan })),
+        "the plan is wrapped as every assistant's answer is"
+    );
 
-    let feedback = json!({"sentiment": "positive", "score": 80});
+    let feedback = json!({"sentiment": "positive", "score": 80, "reaction": "Nice.",
+                          "concerns": ["price"], "suggestions": []});
     let (status, body) = app
         .post_json(
             "/v1/ai/simulate-feedback",
@@ -727,6 +833,50 @@ async fn content_assistants_return_checked_structures() {
         )
         .await;
     assert_eq!((status, &body), (200, &json!({"feedback": feedback})));
+
+    // Whatever else a model answers is refused, as an error that costs nothing.
+    for (path, body) in [
+        (
+            "/v1/ai/captions",
+            json!({"content": scripted(json!({"captions": [1]}))}),
+        ),
+        (
+            "/v1/ai/hashtags",
+            json!({"content": scripted(json!({"tags": ["#a"]}))}),
+        ),
+        (
+            "/v1/ai/improve",
+            json!({"caption": scripted(json!({"caption": " "}))}),
+        ),
+        (
+            "/v1/ai/generate-audit-plan",
+            json!({"campaignObjective": scripted(json!({"D0": {"title": "t"}}))}),
+        ),
+        (
+            "/v1/ai/simulate-feedback",
+            json!({"persona": {"name": "Ana"}, "content": scripted(json!({"score": 1}))}),
+        ),
+    ] {
+        let (status, answer) = app.post_json(path, &token, body).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (502, "invalid_model_output"),
+            "{path}: {answer}"
+        );
+    }
+    let refused = &requests(&app.db, &user).await[5..];
+    assert!(
+        refused.iter().all(|(_, status, code, credits)| (
+            status.as_str(),
+            code.as_deref(),
+            *credits
+        ) == (
+            "failed",
+            Some("invalid_model_output"),
+            Some(0)
+        )),
+        "{refused:?}"
+    );
 
     let team: String = app
         .db
@@ -749,12 +899,12 @@ async fn content_assistants_return_checked_structures() {
         .post_json(
             "/v1/ai/simulate-feedback",
             &token,
-            json!({"personaId": persona, "content": scripted(json!({"score": 1}))}),
+            json!({"personaId": persona, "content": "A stored persona reads this."}),
         )
         .await;
     assert_eq!(
-        (status, &body["feedback"]["score"]),
-        (200, &json!(1)),
+        (status, &body["feedback"]["sentiment"]),
+        (200, &json!("positive")),
         "{body}"
     );
 
@@ -784,6 +934,165 @@ async fn content_assistants_return_checked_structures() {
     assert_eq!(
         (status, &body["error"]["field"]),
         (400, &json!("personaId"))
+    );
+}
+
+/// A newcomer's plain requests: the local fakes answer each assistant with a document of the
+/// shape it asks for (recognised by its instructions), from OpenAI's and Gemini's fakes alike.
+#[tokio::test]
+async fn every_assistant_answers_a_plain_request_locally() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user_on_plan("pro").await;
+    let post = json!({"content": "Our winter launch is here"});
+    let checks: [(&str, Value, fn(&Value) -> bool); 5] = [
+        ("/v1/ai/captions", post.clone(), |body| {
+            body["captions"].as_array().is_some_and(|c| c.len() == 3)
+        }),
+        ("/v1/ai/hashtags", post.clone(), |body| {
+            body["hashtags"][0]
+                .as_str()
+                .is_some_and(|tag| tag.starts_with('#'))
+        }),
+        (
+            "/v1/ai/improve",
+            json!({"caption": "Our winter launch"}),
+            |body| body["caption"].is_string(),
+        ),
+        (
+            "/v1/ai/generate-audit-plan",
+            json!({"campaignObjective": "Grow sign-ups"}),
+            |body| (0..9).all(|phase| body["plan"][format!("D{phase}")]["title"].is_string()),
+        ),
+        (
+            "/v1/ai/simulate-feedback",
+            json!({"persona": {"name": "Ana"}, "content": "Our winter launch"}),
+            |body| body["feedback"]["reaction"].is_string(),
+        ),
+    ];
+    for provider in ["openai", "gemini"] {
+        let configured = json!({"provider": provider, "active": true});
+        let (status, body) = put_config(&app.stack, &token, configured).await;
+        assert_eq!(status, 200, "{body}");
+        for (path, request, answers_its_schema) in &checks {
+            let (status, body) = app.post_json(path, &token, request.clone()).await;
+            assert!(
+                status == 200 && answers_its_schema(&body),
+                "{provider} {path}: {status} {body}"
+            );
+        }
+    }
+    let charged = requests(&app.db, &user).await;
+    assert!(
+        charged.len() == 10
+            && charged
+                .iter()
+                .all(|(_, status, _, credits)| status == "succeeded" && credits > &Some(0)),
+        "{charged:?}"
+    );
+}
+
+/// The billing rule: a call whose caller gets an error costs nothing, on every AI endpoint; its
+/// request is logged failed with the error's code.
+#[tokio::test]
+async fn a_call_answered_with_an_error_is_not_charged_on_any_ai_endpoint() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user_on_plan("pro").await;
+    // The fake refuses the platform's key for this prompt: never retried, so quick.
+    let refused = "[fault:401] our winter launch";
+    let user_message = json!([{"role": "user", "content": refused}]);
+    let calls = [
+        ("/v1/ai/generate-text", json!({ "prompt": refused })),
+        ("/v1/ai/generate-json", json!({ "prompt": refused })),
+        ("/v1/ai/stream-text", json!({ "prompt": refused })),
+        ("/v1/ai/generate-image", json!({ "prompt": refused })),
+        ("/v1/ai/captions", json!({ "content": refused })),
+        ("/v1/ai/hashtags", json!({ "content": refused })),
+        ("/v1/ai/improve", json!({ "caption": refused })),
+        (
+            "/v1/ai/generate-audit-plan",
+            json!({ "campaignObjective": refused }),
+        ),
+        (
+            "/v1/ai/simulate-feedback",
+            json!({"persona": {"name": "Ana"}, "content": refused}),
+        ),
+        ("/v1/ai/moderate", json!({ "text": refused })),
+        ("/v1/chat/completions", json!({ "messages": user_message })),
+        (
+            "/v1/chat/completions",
+            json!({"messages": user_message, "stream": true}),
+        ),
+    ];
+    for (path, body) in &calls {
+        let (status, answer, _) = call(
+            &app.stack,
+            reqwest::Method::POST,
+            path,
+            &token,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (502, "provider_auth_failed"),
+            "{path}: {answer}"
+        );
+    }
+    let logged = requests(&app.db, &user).await;
+    assert_eq!(logged.len(), calls.len(), "{logged:?}");
+    assert!(
+        logged.iter().all(|(_, status, code, credits)| (
+            status.as_str(),
+            code.as_deref(),
+            *credits
+        ) == (
+            "failed",
+            Some("provider_auth_failed"),
+            Some(0)
+        )),
+        "{logged:?}"
+    );
+    assert_eq!(app.ledger(&user).await, (0, 0), "nothing charged or held");
+}
+
+/// A call that needs more than what remains is refused saying both, with what remains above 0.
+#[tokio::test]
+async fn a_credit_refusal_says_what_the_call_needs_and_what_remains() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    app.db
+        .execute(
+            "insert into public.ai_credit_ledger (subject_id, period, allowance, used) \
+             values ($1::text::uuid, app_private.ai_current_period(), 200, 198)",
+            &[&user],
+        )
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post_json(
+            "/v1/ai/generate-text",
+            &token,
+            json!({"prompt": "a long answer"}),
+        )
+        .await;
+    let error = &body["error"];
+    assert_eq!(
+        (
+            status,
+            error_code(&body),
+            &error["remaining"],
+            &error["limit"]
+        ),
+        (403, "credit_limit_reached", &json!(2), &json!(200)),
+        "{body}"
+    );
+    let needed = error["needed"].as_i64().unwrap();
+    assert!(needed > 2, "{body}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("needs an estimated {needed}"))
+            && message.contains("2 of the monthly 200"),
+        "{message}"
     );
 }
 
@@ -1113,9 +1422,9 @@ async fn the_platform_key_runs_only_priced_models_with_valid_names() {
         )
         .await;
     assert_eq!(
-        (status, error_code(&body)),
-        (400, "model_not_allowed"),
-        "{body}"
+        (status, error_code(&body), &body["error"]["param"]),
+        (404, "model_not_found", &json!("model")),
+        "on the OpenAI-compatible surface, as OpenAI answers a model it does not have: {body}"
     );
 
     let (status, body) = put_config(

@@ -1,3 +1,5 @@
+use serde_json::json;
+
 use e2e::app::TestApp;
 
 #[tokio::test]
@@ -66,4 +68,35 @@ async fn openapi_document_is_served() {
     assert_eq!(status, 200);
     assert!(body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(body["paths"]["/v1/me"]["get"].is_object());
+}
+
+/// Deep readiness on a test stack: Vault holds this worker's cron secret (Rust's digest and
+/// SQL's agree), and the schedules a test stack pauses are named as the degraded part.
+#[tokio::test]
+async fn deep_readiness_names_the_paused_schedules_and_never_the_secret() {
+    let app = TestApp::spawn().await;
+    let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
+    let (status, body, _) = app
+        .stack
+        .get("/readyz/deep", Some("not-the-cron-secret"))
+        .await;
+    assert_eq!((status, e2e::error_code(&body)), (403, "forbidden"));
+
+    let (status, body, _) = app.stack.get("/readyz/deep", Some(&secret)).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (503, &json!("degraded")),
+        "{body}"
+    );
+    let checks = &body["checks"];
+    assert_eq!(checks["vault"], json!({ "ok": true, "problems": [] }));
+    assert_eq!(checks["cron"]["ok"], false);
+    assert!(
+        checks["cron"]["problems"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("publish-due-posts is paused")),
+        "{body}"
+    );
+    assert!(!body.to_string().contains(&secret));
 }

@@ -1,11 +1,14 @@
 //! Content jobs through workerd, real Postgres, the Storage stand-in and the provider fakes: a
 //! chain with snapshots and an image in Storage, a failed step resumed without repeating or
 //! re-charging the steps before it, a dead executor's job swept and finished, idempotency keys,
-//! cancellation, a 20-post batch with failures, and isolation between teams.
+//! cancellation, a 20-post batch with failures, and isolation between teams; background pacing
+//! (issue #26): a batch beside a full chat window, a step the provider rate limits waiting for
+//! the next sweep, a failed batch retried.
 
 use std::time::Duration;
 
 use e2e::app::{TestApp, User};
+use e2e::social::unique;
 use e2e::{error_code, settled, Stack};
 use serde_json::{json, Value};
 
@@ -37,8 +40,12 @@ async fn send(
     )
 }
 
-/// A team owned by `owner`, on the `team` plan (so a batch is not rate limited), with a campaign.
-async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String, String) {
+/// A team owned by `owner`, on the AI `plan`, with a campaign.
+async fn team_with_campaign(
+    db: &tokio_postgres::Client,
+    owner: &str,
+    plan: &str,
+) -> (String, String) {
     let team: String = db
         .query_one(
             "with t as (insert into public.teams (name, created_by) values ('Jobs team', $1::text::uuid) returning id) \
@@ -50,8 +57,8 @@ async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String
         .unwrap()
         .get(0);
     db.execute(
-        "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, 'team')",
-        &[&team],
+        "insert into public.ai_subjects (subject_id, plan) values ($1::text::uuid, $2)",
+        &[&team, &plan],
     )
     .await
     .unwrap();
@@ -69,16 +76,43 @@ async fn team_with_campaign(db: &tokio_postgres::Client, owner: &str) -> (String
 
 /// Polls the job until it is in one of `states`.
 async fn wait_for_job(stack: &Stack, token: &str, id: &str, states: &[&str]) -> Value {
+    wait_until_job(stack, token, id, |job| {
+        states.contains(&job["state"].as_str().unwrap_or_default())
+    })
+    .await
+}
+
+/// Polls the job until `reached` holds for it.
+async fn wait_until_job(
+    stack: &Stack,
+    token: &str,
+    id: &str,
+    reached: impl Fn(&Value) -> bool,
+) -> Value {
     e2e::assert_side_effects_countable();
     for _ in 0..600 {
         let (status, job, _) = stack.get(&format!("/v1/jobs/{id}"), Some(token)).await;
         assert_eq!(status, 200, "{job}");
-        if states.contains(&job["state"].as_str().unwrap_or_default()) {
+        if reached(&job) {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("job {id} never reached {states:?}");
+    panic!("job {id} never reached the state waited for");
+}
+
+/// Polls the batch until all its posts are finished (`done`, `partial` or `failed`).
+async fn wait_for_batch(app: &TestApp, token: &str, id: &str) -> Value {
+    e2e::assert_side_effects_countable();
+    for _ in 0..600 {
+        let (status, batch) = app.get_json(&format!("/v1/batches/{id}"), token).await;
+        assert_eq!(status, 200, "{batch}");
+        if batch["state"] != "running" {
+            return batch;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("batch {id} never finished");
 }
 
 /// The AI requests of a user's jobs: (status, endpoint, credits), oldest first.
@@ -121,7 +155,7 @@ async fn a_mixed_provider_chain_completes_with_snapshots_an_image_in_storage_and
         id: _,
         token: bob_token,
     } = app.new_user().await;
-    let (team, campaign) = team_with_campaign(&app.db, &alice).await;
+    let (team, campaign) = team_with_campaign(&app.db, &alice, "team").await;
 
     let chain = json!([
         {"kind": "draft", "provider": "openai"},
@@ -425,6 +459,46 @@ async fn a_failed_step_resumes_without_repeating_or_recharging_the_steps_before_
         .post_json(&format!("/v1/jobs/{id}/retry"), &token, json!({}))
         .await;
     assert_eq!((status, error_code(&body)), (409, "invalid_job_state"));
+}
+
+/// A moderation step whose model gives no verdict fails its job (it is never read as "not
+/// flagged"), and like every failed step it costs nothing.
+#[tokio::test]
+async fn a_moderation_step_without_a_verdict_fails_uncharged() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    let (status, accepted) = app
+        .post_json(
+            "/v1/jobs",
+            &token,
+            json!({"prompt": "Winter sale", "chain": [
+                {"kind": "draft"}, {"kind": "moderation", "instructions": "[invalid-json]"}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap();
+    let failed = wait_for_job(&app.stack, &token, id, &["failed", "done"]).await;
+    assert_eq!(
+        (
+            &failed["state"],
+            &failed["failedStep"],
+            &failed["errorCode"]
+        ),
+        (&json!("failed"), &json!(1), &json!("invalid_model_output")),
+        "{failed}"
+    );
+    let requests = job_requests(&app.db, &user).await;
+    let charged: Vec<(&str, &str, bool)> = requests
+        .iter()
+        .map(|(status, endpoint, credits)| (status.as_str(), endpoint.as_str(), *credits > 0))
+        .collect();
+    assert_eq!(
+        charged,
+        [
+            ("succeeded", "jobs/draft", true),
+            ("failed", "jobs/moderation", false)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -750,7 +824,7 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         id: _,
         token: outsider_token,
     } = app.new_user().await;
-    let (_, campaign) = team_with_campaign(&app.db, &owner).await;
+    let (_, campaign) = team_with_campaign(&app.db, &owner, "team").await;
     let failing = [3, 9, 15];
     let posts: Vec<Value> = (0..20)
         .map(|i| {
@@ -811,6 +885,7 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         assert_eq!(status, 200, "{batch}");
         let completed = batch["completed"].as_i64().unwrap();
         let finished = completed + batch["failed"].as_i64().unwrap();
+        let state = batch["state"].as_str().unwrap().to_owned();
         assert!(
             completed >= last_completed && finished >= last_finished,
             "progress went back: {batch}"
@@ -818,7 +893,8 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         assert_eq!(batch["total"], 20);
         (last_completed, last_finished) = (completed, finished);
         observations += 1;
-        if batch["state"] == "done" {
+        if state != "running" {
+            assert_eq!(state, "partial", "3 of 20 failed: {batch}");
             break batch;
         }
         assert!(observations < 1_500, "the batch never finished: {batch}");
@@ -841,12 +917,17 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
         }
     }
 
-    // The cap held: never more than 5 of the batch's jobs ran at once, with 8 executors.
+    // The cap held: never more than 5 of the batch's jobs ran at once, with 8 executors. Read
+    // from the steps' run times: a job that waited for its rate limit keeps its first
+    // `started_at` but ran nothing meanwhile, while a step's row holds its last run.
     let overlap: i64 = app.db
         .query_one(
-            "select max(c) from (select (select count(*) from public.content_jobs as o \
-               where o.batch_id = j.batch_id and o.started_at <= j.started_at and o.finished_at > j.started_at) as c \
-             from public.content_jobs as j where j.batch_id = $1::text::uuid) as t",
+            "select max(c) from (select (select count(distinct o.job_id) \
+               from public.content_job_steps as o join public.content_jobs as oj on oj.id = o.job_id \
+               where oj.batch_id = j.batch_id and o.started_at <= s.started_at \
+                 and coalesce(o.finished_at, 'infinity') > s.started_at) as c \
+             from public.content_job_steps as s join public.content_jobs as j on j.id = s.job_id \
+             where j.batch_id = $1::text::uuid) as t",
             &[&batch_id],
         )
         .await
@@ -866,4 +947,171 @@ async fn a_batch_of_twenty_posts_survives_three_failures_with_monotone_progress(
     assert_eq!(status, 404);
     let (_, none) = app.get_json(&path, &outsider_token).await;
     assert_eq!(none["batches"], json!([]));
+}
+
+/// A batch's steps are paced by the submitter's background window, not the interactive one: a
+/// user who used up their chat window that minute still gets every post of their batch.
+#[tokio::test]
+async fn a_batch_completes_while_its_submitter_has_used_up_the_chat_window() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        let user = app.new_user().await;
+        let (_, campaign) = team_with_campaign(&app.db, &user.id, "free").await;
+        let (started_in, _) = app.rate_window("1 minute").await;
+        assert_eq!(
+            app.exhaust_ai_window(&user).await,
+            10,
+            "the free plan's interactive window"
+        );
+        let posts: Vec<Value> = (0..3)
+            .map(|i| json!({"prompt": format!("Post {i} beside a busy chat")}))
+            .collect();
+        let (status, accepted) = app
+            .post_json(
+                &format!("/v1/campaigns/{campaign}/batches"),
+                &user.token,
+                json!({"posts": posts, "chain": [{"kind": "draft"}]}),
+            )
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        let batch = wait_for_batch(&app, &user.token, accepted["id"].as_str().unwrap()).await;
+        // Evidence only when every step was reserved while the chat window was still full.
+        let last_step_in: Option<String> = app
+            .db
+            .query_one(
+                "select date_bin('1 minute', max(created_at), timestamptz '2000-01-01 00:00:00+00')::text \
+                 from public.ai_requests where user_id = $1::text::uuid and endpoint = 'jobs/draft'",
+                &[&user.id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if last_step_in.as_deref() != Some(started_in.as_str()) {
+            continue;
+        }
+        assert_eq!(
+            (&batch["state"], &batch["completed"], &batch["failed"]),
+            (&json!("done"), &json!(3), &json!(0)),
+            "{batch}"
+        );
+        return;
+    }
+    panic!("three tries each straddled a minute boundary");
+}
+
+/// A step its provider refuses with 429 past the call's own retries does not fail: the job
+/// waits (queued) for the provider's Retry-After, and the sweep pg_cron requests finishes it.
+#[tokio::test]
+async fn a_step_the_provider_rate_limits_waits_and_a_later_sweep_completes_it() {
+    let app = TestApp::spawn().await;
+    let User { id: user, token } = app.new_user().await;
+    // Refused six times: the call's three attempts at its provider and three at the fallback.
+    let prompt = format!("Launch day {} [throttled:6]", unique("throttled"));
+    let (status, accepted) = app
+        .post_json(
+            "/v1/jobs",
+            &token,
+            json!({"prompt": prompt, "chain": [{"kind": "draft"}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let waiting = wait_until_job(&app.stack, &token, &id, |job| {
+        job["waitReason"].is_string() || job["state"] == "done" || job["state"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        (&waiting["state"], &waiting["waitReason"]),
+        (&json!("queued"), &json!("provider_rate_limited")),
+        "the job waits instead of failing: {waiting}"
+    );
+    assert!(waiting["runAfter"].is_string(), "{waiting}");
+    assert_eq!(
+        (
+            &waiting["steps"][0]["status"],
+            &waiting["steps"][0]["errorCode"]
+        ),
+        (&json!("waiting"), &json!("provider_rate_limited"))
+    );
+
+    // As pg_cron does every minute: the sweep takes the job once its wait is over.
+    let secret = std::env::var("E2E_CRON_SECRET").expect("E2E_CRON_SECRET");
+    let done = wait_until_job(&app.stack, &token, &id, |job| {
+        job["state"] == "done" || job["state"] == "failed"
+    });
+    let sweeps = async {
+        loop {
+            let (status, swept) = app
+                .cron(&format!("/v1/cron/jobs/sweep?job_id={id}"), &secret)
+                .await;
+            assert_eq!(status, 200, "{swept}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let done = tokio::select! {
+        done = done => done,
+        () = sweeps => unreachable!("the sweeps never end"),
+    };
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(
+        (&done["steps"][0]["status"], &done["steps"][0]["attempt"]),
+        (&json!("succeeded"), &json!(2)),
+        "the step that waited ran again"
+    );
+    assert_eq!(done["waitReason"], Value::Null);
+    let requests = job_requests(&app.db, &user).await;
+    assert_eq!(
+        requests
+            .iter()
+            .map(|(status, _, credits)| (status.as_str(), *credits))
+            .collect::<Vec<_>>(),
+        [("failed", 0), ("succeeded", requests[1].2)],
+        "the refused attempt was released, uncharged"
+    );
+}
+
+/// A batch whose posts all failed ends `failed`, not `done`; retrying the batch runs its failed
+/// posts again and it ends `done`.
+#[tokio::test]
+async fn a_batch_whose_posts_all_failed_is_failed_and_its_retry_completes_it() {
+    let app = TestApp::spawn().await;
+    let User { id: owner, token } = app.new_user().await;
+    let outsider = app.new_user().await;
+    let (_, campaign) = team_with_campaign(&app.db, &owner, "team").await;
+    let posts: Vec<Value> = (0..2)
+        .map(|i| json!({"prompt": format!("Refused once [fail-once:batch-{owner}-{i}]")}))
+        .collect();
+    let (status, accepted) = app
+        .post_json(
+            &format!("/v1/campaigns/{campaign}/batches"),
+            &token,
+            json!({"posts": posts, "chain": [{"kind": "draft"}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let batch_id = accepted["id"].as_str().unwrap().to_owned();
+    let failed = wait_for_batch(&app, &token, &batch_id).await;
+    assert_eq!(
+        (&failed["state"], &failed["completed"], &failed["failed"]),
+        (&json!("failed"), &json!(0), &json!(2)),
+        "{failed}"
+    );
+
+    let retry = format!("/v1/batches/{batch_id}/retry");
+    let (status, body) = app.post_json(&retry, &outsider.token, json!({})).await;
+    assert_eq!((status, error_code(&body)), (404, "batch_not_found"));
+    let (status, body) = app.post_json(&retry, &token, json!({})).await;
+    assert_eq!(
+        (status, &body["state"], &body["retried"]),
+        (202, &json!("running"), &json!(2)),
+        "{body}"
+    );
+    let done = wait_for_batch(&app, &token, &batch_id).await;
+    assert_eq!(
+        (&done["state"], &done["completed"], &done["failed"]),
+        (&json!("done"), &json!(2), &json!(0)),
+        "{done}"
+    );
+    let (status, body) = app.post_json(&retry, &token, json!({})).await;
+    assert_eq!((status, error_code(&body)), (409, "invalid_batch_state"));
 }

@@ -7,6 +7,7 @@
 mod ai;
 mod cors;
 mod health;
+mod invitations;
 mod jobs;
 mod limits;
 mod me;

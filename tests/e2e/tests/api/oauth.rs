@@ -327,13 +327,13 @@ async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
         .send(
             env.http
                 .get(env.stack.url("/v1/oauth/x/start"))
-                .query(&[("team_id", team.as_str())])
+                .query(&[("teamId", team.as_str())])
                 .bearer_auth(&owner.token),
         )
         .await;
     assert_eq!(
         (status, body["error"]["field"].as_str()),
-        (400, Some("redirect_to"))
+        (400, Some("redirectTo"))
     );
 
     let (status, body) = env.start(&member, &team, "x", RETURN_TO).await;
@@ -357,8 +357,8 @@ async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
             env.http
                 .get(env.stack.url("/v1/oauth/tiktok/start"))
                 .query(&[
-                    ("team_id", team.as_str()),
-                    ("redirect_to", RETURN_TO),
+                    ("teamId", team.as_str()),
+                    ("redirectTo", RETURN_TO),
                     ("mode", "redirect"),
                 ])
                 .bearer_auth(&owner.token),
@@ -778,6 +778,71 @@ async fn a_started_flow_completes_only_for_the_client_that_started_it() {
     );
 }
 
+/// A native app (ASWebAuthenticationSession, Custom Tabs) gets the flow back on the scheme the
+/// deployment lists for it (`com.pixa.dev:/` locally), then completes with its binding; hostile
+/// spellings of that return address are refused before anything starts.
+#[tokio::test]
+async fn a_native_app_gets_the_flow_back_on_its_allow_listed_scheme() {
+    const APP_RETURN: &str = "com.pixa.dev:/oauth/done";
+    let env = TestApp::spawn().await;
+    let owner = env.new_user().await;
+    let team = env.new_team(&owner).await;
+
+    for hostile in [
+        "COM.PIXA.DEV:/oauth/done",
+        "Com.Pixa.Dev:/oauth/done",
+        "com.pixa.dev://evil.example/oauth/done",
+        "com.pixa.dev:oauth/done",
+        "com.pixa.dev:/oauth/done\\..\\x",
+        "com.pixa.devil:/oauth/done",
+        "https://127.0.0.1:3000@evil.example/",
+        "JavaScript:alert(1)",
+    ] {
+        let (status, body) = env.start(&owner, &team, "linkedin", hostile).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "redirect_not_allowed"),
+            "{hostile}"
+        );
+    }
+
+    let (status, body) = env.start(&owner, &team, "linkedin", APP_RETURN).await;
+    assert_eq!(status, 200, "{body}");
+    let account = unique("native");
+    let callback = env
+        .consent(
+            "linkedin",
+            body["authorizeUrl"].as_str().unwrap(),
+            &format!("fake_account={account}"),
+        )
+        .await;
+    let (status, _, location) = env.callback(&callback).await;
+    let location = location.expect("the callback redirects");
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("{APP_RETURN}?")),
+        "{location}"
+    );
+    let outcome = query(&location);
+    assert_eq!(outcome("connection_status").as_deref(), Some("confirm"));
+    let (status, body, _) = env
+        .send(
+            env.http
+                .post(env.stack.url("/v1/oauth/linkedin/complete"))
+                .bearer_auth(&owner.token)
+                .json(&json!({
+                    "confirmation": outcome("confirmation").unwrap(),
+                    "binding": body["binding"].as_str().unwrap(),
+                })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["platform"].as_str()),
+        (200, Some("linkedin")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn starting_too_many_flows_is_answered_429_with_retry_after() {
     let env = TestApp::spawn().await;
@@ -795,7 +860,7 @@ async fn starting_too_many_flows_is_answered_429_with_retry_after() {
         let response = e2e::send(
             env.http
                 .get(env.stack.url("/v1/oauth/x/start"))
-                .query(&[("team_id", team.as_str()), ("redirect_to", RETURN_TO)])
+                .query(&[("teamId", team.as_str()), ("redirectTo", RETURN_TO)])
                 .bearer_auth(&owner.token),
         )
         .await;

@@ -95,5 +95,5 @@ async fn pg_cron_jobs_reach_the_worker_with_the_vault_secret() {
         .get(0);
     let (status, content) = e2e::net_response(&app.db, id).await;
     assert_eq!(status, Some(200), "{content:?}");
-    assert!(content.unwrap().contains("already_reset"));
+    assert!(content.unwrap().contains("alreadyReset"));
 }

@@ -45,22 +45,6 @@ async fn object_exists(stack: &Stack, name: &str) -> bool {
         .is_success()
 }
 
-/// Runs the `storage-cleanup` pg_cron job's command and waits for the worker's answer.
-async fn run_scheduled_cleanup(db: &tokio_postgres::Client) -> Value {
-    let command: String = db
-        .query_one(
-            "select command from cron.job where jobname = 'storage-cleanup'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let id: i64 = db.query_one(&command, &[]).await.unwrap().get(0);
-    let (status, content) = e2e::net_response(db, id).await;
-    assert_eq!(status, Some(200), "{content:?}");
-    serde_json::from_str(&content.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cleanup() {
     let app = TestApp::spawn().await;
@@ -100,7 +84,7 @@ async fn objects_of_deleted_assets_are_removed_from_storage_by_the_scheduled_cle
         "SQL cannot remove it"
     );
 
-    let answer = run_scheduled_cleanup(&app.db).await;
+    let answer = e2e::run_scheduled(&app.db, "storage-cleanup").await;
     assert!(answer["removed"].as_u64().unwrap() >= 1, "{answer}");
     assert_eq!(answer["failed"], 0, "{answer}");
     assert!(!object_exists(&app.stack, &deleted).await);

@@ -1,42 +1,77 @@
-//! Where the browser may be sent after a connection: `OAUTH_REDIRECT_ALLOWLIST`, a comma-
-//! separated list of absolute URLs. A target is allowed when, once parsed and normalized, it has
-//! an entry's scheme, host and port and its path is the entry's path or below it (on a segment
-//! boundary). Relative and scheme-relative targets (`//evil`), user-info tricks
-//! (`https://app.example@evil`), backslashes, control characters and any other scheme or host
-//! are refused, so the callback is no open redirect.
+//! Where a browser may be sent back to an app: an allow-list of absolute URLs per deployment
+//! (`OAUTH_REDIRECT_ALLOWLIST` after a connection, `INVITATION_REDIRECT_ALLOWLIST` from an
+//! invitation email), comma-separated. An entry is an https URL (a web page or a universal /
+//! app link), an http URL on loopback (development), or a native app's own scheme, listed
+//! explicitly: `pixa://oauth` or RFC 8252's `com.example.app:/oauth`. A target is allowed when,
+//! once parsed and normalized, it has an entry's scheme, host and port and its path is the
+//! entry's path or below it (on a segment boundary). Relative and scheme-relative targets
+//! (`//evil`), user-info tricks (`https://app.example@evil`), backslashes, control characters,
+//! schemes not written in lowercase and any other scheme or host are refused, so no redirect
+//! is an open one.
 
 use url::Url;
+
+use crate::config::ConfigError;
 
 #[derive(Clone, Debug, Default)]
 pub struct RedirectAllowlist(Vec<Url>);
 
 const MAX_TARGET_CHARS: usize = 2000;
 
+/// Schemes a browser handles itself (runs, reads locally or fetches) instead of handing the
+/// address to an app: never a return address, whatever a deployment lists.
+const BROWSER_SCHEMES: [&str; 11] = [
+    "javascript",
+    "data",
+    "file",
+    "blob",
+    "vbscript",
+    "about",
+    "filesystem",
+    "view-source",
+    "ws",
+    "wss",
+    "ftp",
+];
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
 impl RedirectAllowlist {
+    /// The deployment setting `name`; unset is an empty list (every target refused).
+    pub fn setting(name: &'static str, raw: Option<String>) -> Result<Self, ConfigError> {
+        raw.map(|raw| Self::parse(&raw))
+            .transpose()
+            .map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "expected comma-separated https://host[:port][/path] URLs, http on \
+                         loopback, or an app's own scheme (app://host/path, com.example.app:/path)",
+            })
+            .map(Option::unwrap_or_default)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let entries = raw
-            .split(',')
+        raw.split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
             .map(|entry| {
                 let url =
                     Url::parse(entry).map_err(|_| format!("{entry} is not an absolute URL"))?;
-                let plain = url.has_host()
-                    && url.username().is_empty()
+                let plain = url.username().is_empty()
                     && url.password().is_none()
                     && url.query().is_none()
                     && url.fragment().is_none();
-                plain
+                (plain && returnable(&url))
                     .then_some(url)
-                    .ok_or_else(|| format!("{entry} must be scheme://host[:port][/path] only"))
+                    .ok_or_else(|| format!("{entry} is not an allowed kind of return address"))
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Self(entries))
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     /// The normalized target if it is allowed.
     pub fn check(&self, target: &str) -> Option<String> {
+        let scheme_as_written = target.split(':').next().unwrap_or_default();
         if target.len() > MAX_TARGET_CHARS
+            || scheme_as_written.chars().any(|c| c.is_ascii_uppercase())
             || target
                 .chars()
                 .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
@@ -44,7 +79,7 @@ impl RedirectAllowlist {
             return None;
         }
         let url = Url::parse(target).ok()?;
-        if !url.username().is_empty() || url.password().is_some() || !url.has_host() {
+        if !url.username().is_empty() || url.password().is_some() {
             return None;
         }
         let allowed = self.0.iter().any(|entry| {
@@ -54,6 +89,20 @@ impl RedirectAllowlist {
                 && path_within(entry.path(), url.path())
         });
         allowed.then(|| url.into())
+    }
+}
+
+/// https anywhere, http on loopback only, or an app's scheme with a host or an absolute path.
+fn returnable(entry: &Url) -> bool {
+    match entry.scheme() {
+        "https" => entry.has_host(),
+        "http" => entry
+            .host_str()
+            .is_some_and(|host| LOOPBACK_HOSTS.contains(&host)),
+        scheme => {
+            !BROWSER_SCHEMES.contains(&scheme)
+                && (entry.has_host() || entry.path().starts_with('/'))
+        }
     }
 }
 
@@ -71,7 +120,8 @@ mod tests {
 
     fn allowlist() -> RedirectAllowlist {
         RedirectAllowlist::parse(
-            "https://app.pixa.example/settings/connections, http://127.0.0.1:3000/, pixa://oauth",
+            "https://app.pixa.example/settings/connections, http://127.0.0.1:3000/, pixa://oauth, \
+             com.pixa.app:/oauth/done",
         )
         .unwrap()
     }
@@ -85,6 +135,8 @@ mod tests {
             "https://APP.pixa.example:443/settings/connections",
             "http://127.0.0.1:3000/anything",
             "pixa://oauth/done",
+            "com.pixa.app:/oauth/done",
+            "com.pixa.app:/oauth/done/x?confirmation=1",
         ] {
             assert!(list.check(ok).is_some(), "{ok}");
         }
@@ -121,6 +173,18 @@ mod tests {
             "https://app.pixa.example/settings/connections/\\x",
             "https://user@app.pixa.example/settings/connections",
             "https://:pw@app.pixa.example/settings/connections",
+            // Schemes are compared as written: a mixed-case spelling is a trick, not a client.
+            "HTTPS://app.pixa.example/settings/connections",
+            "Pixa://oauth/done",
+            "JavaScript:alert(1)",
+            "javascript://app.pixa.example/settings/connections%0aalert(1)",
+            // An app scheme with a host is not the hostless entry, nor the reverse.
+            "com.pixa.app://evil.example/oauth/done",
+            "com.pixa.app:oauth/done",
+            "pixa:/oauth/done",
+            "com.pixa.app:/oauth/donex",
+            "com.pixa.app:/oauth/done/../../elsewhere",
+            "other.app:/oauth/done",
         ] {
             assert!(list.check(bad).is_none(), "{bad}");
         }
@@ -149,8 +213,35 @@ mod tests {
             "https://:pw@app.example/",
             "https://app.example/#top",
             "mailto:team@app.example",
+            // Plain http only on loopback: elsewhere an app's page must be https.
+            "http://app.example/",
+            "javascript://app.example/",
+            "data://app.example/x",
+            "file:///etc/",
+            "com.example.app:oauth",
         ] {
             assert!(RedirectAllowlist::parse(bad).is_err(), "{bad}");
         }
+        for good in [
+            "https://app.example/",
+            "http://localhost:3000/",
+            "http://[::1]/",
+            "pixa://oauth",
+            "com.example.app:/oauth",
+        ] {
+            assert!(RedirectAllowlist::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn an_unset_setting_allows_nothing_and_a_bad_one_names_itself() {
+        let unset = RedirectAllowlist::setting("X_ALLOWLIST", None).unwrap();
+        assert!(unset.check("https://app.example/").is_none());
+        let Err(ConfigError::Invalid { name, .. }) =
+            RedirectAllowlist::setting("X_ALLOWLIST", Some("http://app.example/".into()))
+        else {
+            panic!("an http entry off loopback is refused")
+        };
+        assert_eq!(name, "X_ALLOWLIST");
     }
 }
