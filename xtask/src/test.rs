@@ -95,10 +95,8 @@ pub async fn run_all(selection: Selection) -> Result<()> {
 
     if selection.wants("unit") {
         results.push(timed("unit", || {
-            cargo_test(
-                &["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"],
-                &[],
-            )
+            // Unit tests are every crate's lib and bins; the e2e crate's test files need a stack.
+            cargo_test(&[WHOLE_WORKSPACE, &["--lib", "--bins"]].concat(), &[])
         }));
     }
     // Before the stack's build: the dry run leaves an optimized module in functions/build.
@@ -190,11 +188,7 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     if selection.wants("e2e") {
         results.push(timed("e2e", || {
             let modules = e2e_modules(selection.filters("e2e").filter(|f| !f.is_empty()))?;
-            let mut args = vec!["test", "--no-fail-fast", "--package", "e2e"];
-            // The whole suite also runs the e2e client's own tests (its resend and contract rules).
-            if modules.is_empty() {
-                args.push("--lib");
-            }
+            let mut args = WHOLE_WORKSPACE.to_vec();
             args.extend(["--test", E2E_BINARY, "--"]);
             args.extend(modules.iter().map(String::as_str));
             cargo_test(&args, &e2e_env(&stack))
@@ -205,7 +199,7 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     if selection.wants("abuse") {
         results.push(timed("abuse", || {
             cargo_test(
-                &["test", "--package", "e2e", "--test", ABUSE_FILE],
+                &[WHOLE_WORKSPACE, &["--test", ABUSE_FILE]].concat(),
                 &e2e_env(&stack),
             )
         }));
@@ -226,14 +220,10 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
             stack.postgres.stop()?;
             cargo_test(
                 &[
-                    "test",
-                    "--package",
-                    "e2e",
-                    "--test",
-                    "database_outage",
-                    "--",
-                    "--ignored",
-                ],
+                    WHOLE_WORKSPACE,
+                    &["--test", "database_outage", "--", "--ignored"],
+                ]
+                .concat(),
                 &e2e_env(&stack),
             )
         }));
@@ -242,6 +232,11 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
 
 /// The e2e test file that is a suite of its own (`abuse`): hostile input to every operation.
 const ABUSE_FILE: &str = "abuse";
+/// Every `cargo test` of a run selects the whole workspace (targets chosen by `--lib`/`--test`):
+/// cargo unifies dependency features over the selected packages, so one selection compiles each
+/// dependency once, where `--package e2e` beside `--exclude e2e` compiled tokio, hyper, reqwest and
+/// their kin twice on a clean machine.
+const WHOLE_WORKSPACE: &[&str] = &["test", "--no-fail-fast", "--workspace"];
 
 /// The one e2e binary (`tests/e2e/tests/api/main.rs`), a module per feature.
 const E2E_BINARY: &str = "api";
