@@ -70,8 +70,20 @@ pub fn setup() -> Result<()> {
     install(missing)
 }
 
+/// Cargo tools compile (CPU) while the packages download and unpack (network and disk): the
+/// two run side by side, each in its own order.
 fn install(missing: Vec<Requirement>) -> Result<()> {
-    missing.iter().try_for_each(Requirement::install)
+    let (compiled, fetched): (Vec<_>, Vec<_>) = missing
+        .into_iter()
+        .partition(|r| matches!(r, Requirement::CargoTool { .. }));
+    std::thread::scope(|scope| {
+        let compiling = scope.spawn(|| compiled.iter().try_for_each(Requirement::install));
+        let fetching = fetched.iter().try_for_each(Requirement::install);
+        let compiling = compiling
+            .join()
+            .map_err(|_| anyhow::anyhow!("installing the cargo tools panicked"))?;
+        fetching.and(compiling)
+    })
 }
 
 /// What is not installed, found without installing or writing anything.
@@ -218,10 +230,14 @@ fn cargo_tool_installed(krate: &str, binary: &str, version: &str) -> Result<bool
 }
 
 /// `cargo install` at an exact version; `--locked` is avoided because the registry here can lack
-/// the newest patch releases a crate's own lockfile names.
+/// the newest patch releases a crate's own lockfile names. The tools build in one shared target
+/// directory, so the dependencies they have in common (serde, syn, tokio, ...) compile once.
 fn install_cargo_tool(krate: &str, version: &str) -> Result<()> {
     eprintln!("installing {krate} {version} (one-time, a few minutes)");
-    run(Command::new("cargo").args(["install", krate, "--version", &format!("={version}")]))
+    run(Command::new("cargo")
+        .args(["install", krate, "--version", &format!("={version}")])
+        .arg("--target-dir")
+        .arg(repo_root().join("target/cargo-install")))
 }
 
 pub fn cargo_bin(binary: &str) -> std::path::PathBuf {
