@@ -489,6 +489,51 @@ async fn a_post_due_between_cron_minutes_goes_out_within_seconds_of_its_time() {
     );
 }
 
+/// A post scheduled for a few seconds from now, after the minute's run looked ahead, goes out at
+/// its second too: its submission asks for the sweep, which sends its wake-up (#26). Test stacks
+/// pause pg_cron, so nothing else would publish it.
+#[tokio::test]
+async fn a_post_scheduled_seconds_ahead_goes_out_at_its_second() {
+    let env = TestApp::spawn().await;
+    let team = env.new_team_with_connections(&["x"]).await;
+    let text = format!("Seconds ahead {}", unique("soon"));
+    let post_id = draft(&env, &team.owner, &team, &text, &[]).await;
+    let due_row = env
+        .db
+        .query_one(
+            "select to_char(now() at time zone 'UTC' + interval '6 seconds', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), extract(epoch from now() + interval '6 seconds')::float8",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (scheduled_at, due): (String, f64) = (due_row.get(0), due_row.get(1));
+    let (code, body) = env
+        .post_json(
+            &format!("/v1/posts/{post_id}/schedule"),
+            &team.owner.token,
+            json!({ "scheduledAt": scheduled_at }),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(settled(&env, &team.owner, &post_id).await, ["published"]);
+    let published: f64 = env
+        .db
+        .query_one(
+            "select extract(epoch from published_at)::float8 from public.post_destinations \
+             where post_id = $1::text::uuid",
+            &[&post_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let lateness = published - due;
+    assert!(
+        (0.0..10.0).contains(&lateness),
+        "published {lateness:.1} s after its time"
+    );
+}
+
 /// The destinations' statuses once none is being published.
 async fn idle(env: &TestApp, user: &User, post_id: &str) -> Vec<String> {
     for _ in 0..150 {
