@@ -7,6 +7,7 @@ mod docs;
 mod install;
 mod mutants;
 mod postgres;
+mod postrust;
 mod service;
 mod stack;
 mod test;
@@ -79,6 +80,8 @@ fn main() {
         ["build-worker", "--optimize"] => build_worker(true),
         ["docs"] => docs::write(),
         ["types"] => types::write(),
+        // Started by the stack as a service of its own, not by people.
+        ["postrust"] => with_runtime(postrust::serve()),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

@@ -153,7 +153,8 @@ impl Stack {
 
         let mut postrust = Service::spawn(
             "postrust",
-            Command::new(cargo_bin("postrust"))
+            Command::new(std::env::current_exe()?)
+                .arg("postrust")
                 .env(
                     "PGRST_DB_URI",
                     format!(
