@@ -149,9 +149,10 @@ $$;
 
 -- The change as each subscriber ([{id, role, claims, filters}]) may receive it: only when the
 -- subscriber, as its role with its JWT claims, may select the row under RLS (deletes cannot be
--- checked, so they carry only the primary key); only the columns the role may select. The
--- payload is built once per role and each distinct filter evaluated once; the row check is one
--- statement prepared once per change and role, as hosted's walrus does.
+-- checked, so they carry only the primary key); only the columns the role may select. As hosted's
+-- walrus (`realtime.apply_rls`) does: subscribers with the same role and claims (one user's
+-- several listeners) are checked once, by role so that the row check is prepared once per role;
+-- the payload is built once per role and each distinct filter evaluated once.
 create function realtime.stand_in_visible_change(wal jsonb, subscribers jsonb)
 returns table (subscriber text, data jsonb)
 language plpgsql
@@ -171,8 +172,9 @@ declare
     by_role jsonb := '{}';
     by_filters jsonb := '{}';
     filters_key text;
-    sub jsonb;
-    member_role text;
+    same_claims record;
+    listener jsonb;
+    admitted text[];
     visible boolean;
     change jsonb := jsonb_build_object(
         'schema', wal->>'schema', 'table', wal->>'table', 'type', action, 'errors', null,
@@ -194,39 +196,48 @@ begin
     if exists (select from pg_catalog.pg_prepared_statements where name = 'stand_in_row_visible') then
         deallocate stand_in_row_visible;
     end if;
-    for sub in select * from jsonb_array_elements(subscribers) loop
-        member_role := sub->>'role';
-        if not by_role ? member_role then
-            by_role := by_role || jsonb_build_object(member_role, realtime.stand_in_payload(
-                change, action, entity, member_role, new_values, old_values));
+    for same_claims in
+        select sub->>'role' as member_role, sub->'claims' as claims,
+               jsonb_agg(jsonb_build_object('id', sub->'id', 'filters', coalesce(sub->'filters', '[]'))) as members
+        from jsonb_array_elements(subscribers) sub
+        group by 1, 2
+        order by 1
+    loop
+        if not by_role ? same_claims.member_role then
+            by_role := by_role || jsonb_build_object(same_claims.member_role, realtime.stand_in_payload(
+                change, action, entity, same_claims.member_role, new_values, old_values));
         end if;
-        continue when by_role->member_role = 'null'::jsonb;
-        filters_key := coalesce(sub->'filters', '[]')::text;
-        if not by_filters ? filters_key then
-            by_filters := by_filters || jsonb_build_object(filters_key,
-                realtime.stand_in_passes_filters(new_columns, sub->'filters')
-                or (action = 'DELETE' and realtime.stand_in_passes_filters(old_columns, sub->'filters')));
-        end if;
-        continue when not (by_filters->>filters_key)::boolean;
+        continue when by_role->same_claims.member_role = 'null'::jsonb;
+        admitted := '{}';
+        for listener in select * from jsonb_array_elements(same_claims.members) loop
+            filters_key := (listener->'filters')::text;
+            if not by_filters ? filters_key then
+                by_filters := by_filters || jsonb_build_object(filters_key,
+                    realtime.stand_in_passes_filters(new_columns, listener->'filters')
+                    or (action = 'DELETE' and realtime.stand_in_passes_filters(old_columns, listener->'filters')));
+            end if;
+            if (by_filters->>filters_key)::boolean then
+                admitted := admitted || (listener->>'id');
+            end if;
+        end loop;
+        continue when cardinality(admitted) = 0;
         if checks_rows then
-            perform set_config('role', member_role, true),
-                    set_config('request.jwt.claims', (sub->'claims')::text, true);
+            perform set_config('role', same_claims.member_role, true),
+                    set_config('request.jwt.claims', same_claims.claims::text, true);
             -- Prepared as the role it runs as: a plan under RLS is made again for another role.
-            if prepared_for is distinct from member_role then
+            if prepared_for is distinct from same_claims.member_role then
                 if prepared_for is not null then
                     deallocate stand_in_row_visible;
                 end if;
                 execute format('prepare stand_in_row_visible as select exists (select 1 from %s where %s)',
                                entity, key_condition);
-                prepared_for := member_role;
+                prepared_for := same_claims.member_role;
             end if;
             execute 'execute stand_in_row_visible' into visible;
             perform set_config('role', 'none', true);
             continue when not visible;
         end if;
-        subscriber := sub->>'id';
-        data := by_role->member_role;
-        return next;
+        return query select unnest(admitted), by_role->same_claims.member_role;
     end loop;
     if prepared_for is not null then
         deallocate stand_in_row_visible;

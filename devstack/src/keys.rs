@@ -179,14 +179,15 @@ impl DevKeys {
     /// The claims of a token these keys signed and that has not expired, or why not.
     pub fn check(&self, token: &str) -> Result<Value, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-        let token = match untrusted.algorithm() {
-            "ES256" => Es256
-                .validator::<Value>(self.signing_key().verifying_key())
-                .validate(&untrusted),
-            "HS256" => Hs256
+        let kid = untrusted.header().key_id.clone();
+        let token = match (untrusted.algorithm(), kid.as_deref()) {
+            ("HS256", _) => Hs256
                 .validator::<Value>(&self.hs256_key())
                 .validate(&untrusted),
-            _ => return Err(TokenError::BadSignature),
+            ("ES256", None | Some(ES256_KEY_ID)) => Es256
+                .validator::<Value>(self.signing_key().verifying_key())
+                .validate(&untrusted),
+            _ => return Err(TokenError::NoKey { kid }),
         }
         .map_err(|_| TokenError::BadSignature)?;
         let expiration = token.claims().expiration.ok_or(TokenError::NoExpiry)?;
@@ -214,12 +215,17 @@ impl DevKeys {
 }
 
 /// Why a token is not accepted.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TokenError {
     /// Not a JWT at all.
     Malformed,
-    /// Signed by another key, or with an algorithm these keys do not use.
+    /// Signed with an algorithm and key these keys check, but not by them.
     BadSignature,
+    /// Names a key (`kid`) these keys do not publish, or an algorithm they do not use: nothing
+    /// to check it with.
+    NoKey {
+        kid: Option<String>,
+    },
     NoExpiry,
     Expired {
         seconds_past: i64,
@@ -313,8 +319,26 @@ mod tests {
             "{expired:?}"
         );
         assert_eq!(keys.check("not a token"), Err(TokenError::Malformed));
-        let foreign = DevKeys::generate().unwrap().service_role_key();
-        assert_eq!(keys.check(&foreign), Err(TokenError::BadSignature));
+        let foreign = DevKeys::generate().unwrap();
+        assert_eq!(
+            keys.check(&foreign.service_role_key()),
+            Err(TokenError::BadSignature)
+        );
+        let foreign_user = foreign.sign(Signing::Es256, json!({ "role": "authenticated" }), 60);
+        assert_eq!(keys.check(&foreign_user), Err(TokenError::BadSignature));
+        let unknown_key = Es256
+            .token(
+                &Header::empty().with_key_id("rotated-out"),
+                &Claims::new(json!({ "role": "authenticated" })),
+                &foreign.signing_key(),
+            )
+            .unwrap();
+        assert_eq!(
+            keys.check(&unknown_key),
+            Err(TokenError::NoKey {
+                kid: Some("rotated-out".into())
+            })
+        );
     }
 
     #[test]

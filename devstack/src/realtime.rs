@@ -68,6 +68,9 @@ struct Access {
 struct Refusal {
     code: &'static str,
     message: String,
+    /// What a joined channel is closed with when a new token is refused for this reason, where
+    /// hosted words it otherwise than at the join (its `inspect` of the error).
+    shutdown: Option<String>,
 }
 
 impl Refusal {
@@ -75,12 +78,40 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            shutdown: None,
+        }
+    }
+
+    fn shut_down_with(self, shutdown: &str) -> Refusal {
+        Refusal {
+            shutdown: Some(shutdown.to_owned()),
+            ..self
         }
     }
 
     /// The join reply's `reason`.
     fn reason(&self) -> String {
         format!("{}: {}", self.code, self.message)
+    }
+
+    /// The `system` message a joined channel is closed with when its new token is refused.
+    fn shutdown_message(&self) -> &str {
+        self.shutdown.as_deref().unwrap_or(&self.message)
+    }
+
+    fn unreadable_topic(sub_topic: &str) -> Refusal {
+        Refusal::new(
+            "Unauthorized",
+            format!("You do not have permissions to read from this Channel topic: {sub_topic}"),
+        )
+    }
+
+    /// A new token that takes away reading broadcast or presence the old one allowed.
+    fn revoked_read(sub_topic: &str) -> Refusal {
+        Refusal::new(
+            "Unauthorized",
+            format!("You no longer have permission to read from this Channel topic: {sub_topic}"),
+        )
     }
 }
 
@@ -92,7 +123,19 @@ impl From<TokenError> for Refusal {
             }
             TokenError::BadSignature => {
                 Refusal::new("JwtSignatureError", "Failed to validate JWT signature")
+                    .shut_down_with(":signature_error")
             }
+            TokenError::NoKey { kid: Some(kid) } => Refusal::new(
+                "JwtSignerError",
+                format!(
+                    "Failed to generate JWT signer for key ID (kid) {kid:?}, check your JWT secret or JWKS configuration"
+                ),
+            ),
+            TokenError::NoKey { kid: None } => Refusal::new(
+                "JwtSignerError",
+                "Failed to generate JWT signer, check your JWT secret or JWKS configuration",
+            )
+            .shut_down_with(":error_generating_signer"),
             TokenError::NoExpiry => missing_claims(),
             TokenError::Expired { seconds_past } => Refusal::new(
                 "InvalidJWTToken",
@@ -126,6 +169,12 @@ impl Channel {
     fn push(&self, event: &str, payload: Value) {
         // A send fails only once the socket has closed; its channels are removed then.
         let _ = self.outbox.send(Message::push(&self.topic, event, payload));
+    }
+
+    /// Hosted's notice that the channel's postgres_changes are subscribed: after the join, and
+    /// again after a new token.
+    fn push_subscribed_to_postgres(&self) {
+        self.push_system("postgres_changes", "ok", "Subscribed to PostgreSQL");
     }
 
     /// `system` message about this channel, as hosted Realtime sends them.
@@ -193,14 +242,7 @@ impl Realtime {
             return Err(missing_claims());
         };
         let (may_read_broadcast, may_read_presence) = if private {
-            let unauthorized = || {
-                Refusal::new(
-                    "Unauthorized",
-                    format!(
-                        "You do not have permissions to read from this Channel topic: {sub_topic}"
-                    ),
-                )
-            };
+            let unauthorized = || Refusal::unreadable_topic(sub_topic);
             let reads = self
                 .read_policies(&claims, sub_topic)
                 .await
@@ -500,4 +542,46 @@ async fn upgrade(
         .unwrap_or_default()
         .to_owned();
     upgrade.on_upgrade(move |socket| session::serve(realtime, socket, vsn, api_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_refusals_read_as_hosted_at_a_join_and_when_a_new_token_ends_a_channel() {
+        let cases = [
+            (
+                TokenError::BadSignature,
+                "JwtSignatureError: Failed to validate JWT signature",
+                ":signature_error",
+            ),
+            (
+                TokenError::NoKey { kid: None },
+                "JwtSignerError: Failed to generate JWT signer, check your JWT secret or JWKS configuration",
+                ":error_generating_signer",
+            ),
+            (
+                TokenError::Expired { seconds_past: 5 },
+                "InvalidJWTToken: Token has expired 5 seconds ago",
+                "Token has expired 5 seconds ago",
+            ),
+            (
+                TokenError::Malformed,
+                "MalformedJWT: The token provided is not a valid JWT",
+                "The token provided is not a valid JWT",
+            ),
+        ];
+        for (error, at_join, at_refresh) in cases {
+            let refusal = Refusal::from(error);
+            assert_eq!(refusal.reason(), at_join);
+            assert_eq!(refusal.shutdown_message(), at_refresh);
+        }
+        let unknown_key = Refusal::from(TokenError::NoKey {
+            kid: Some("rotated-out".into()),
+        });
+        let message = "Failed to generate JWT signer for key ID (kid) \"rotated-out\", check your JWT secret or JWKS configuration";
+        assert_eq!(unknown_key.reason(), format!("JwtSignerError: {message}"));
+        assert_eq!(unknown_key.shutdown_message(), message);
+    }
 }

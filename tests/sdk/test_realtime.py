@@ -49,21 +49,30 @@ async def realtime_client(email: str | None = None, token: str | None = None) ->
     return socket
 
 
-async def joined(channel) -> None:
-    """Subscribes; raises with the server's refusal."""
+async def joined(channel) -> list[tuple[RealtimeSubscribeStates, Exception | None]]:
+    """Subscribes; raises with the server's refusal. The channel's states from then on."""
     outcome: list[tuple[RealtimeSubscribeStates, Exception | None]] = []
     await channel.subscribe(lambda state, error: outcome.append((state, error)))
     state, error = outcome[0]
     if state != RealtimeSubscribeStates.SUBSCRIBED:
         raise error or RuntimeError(state)
+    return outcome
 
 
-def hs256(claims: dict) -> str:
-    secret = json.loads(open(os.environ["E2E_KEYS_FILE"]).read())["jwt_secret"].encode()
+PROJECT_SECRET = json.loads(open(os.environ["E2E_KEYS_FILE"]).read())["jwt_secret"]
+
+
+def hs256(claims: dict, secret: str = PROJECT_SECRET) -> str:
+    """A token signed with the project's legacy secret (or another), as Auth signs them."""
+    secret = secret.encode()
     part = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
     unsigned = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
     signature = hmac.new(secret, unsigned.encode(), hashlib.sha256).digest()
     return f"{unsigned}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", DATABASE_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
 
 
 def team_with_channels(owner_email: str, member_id: str) -> tuple[str, str, str]:
@@ -147,15 +156,122 @@ def test_a_broadcast_sent_from_sql_reaches_the_private_channel_members():
         except Exception as refusal:
             assert json.loads(str(refusal))["reason"].startswith("Unauthorized: "), refusal
 
-        subprocess.run(
-            ["psql", DATABASE_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c",
-             f"select realtime.send('{{\"by\": \"trigger\"}}', 'message_pinned', 'chat:{general}', true)"],
-            check=True,
-        )
+        psql(f"select realtime.send('{{\"by\": \"trigger\"}}', 'message_pinned', 'chat:{general}', true)")
         await wait_until(lambda: len(received) == 1, "the broadcast from SQL")
         assert received[0]["event"] == "message_pinned"
         assert received[0]["payload"]["by"] == "trigger"
         assert received[0]["meta"]["id"] == received[0]["payload"]["id"]
         await member.close()
+
+    asyncio.run(scenario())
+
+
+def access_token(user_id: str, seconds: int, secret: str = PROJECT_SECRET) -> str:
+    now = int(time.time())
+    return hs256({"sub": user_id, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + seconds}, secret)
+
+
+def subscribed_to_postgres(notices: list) -> int:
+    return sum(1 for n in notices if n.extension == "postgres_changes" and n.message == "Subscribed to PostgreSQL")
+
+
+async def refreshed(client: AsyncRealtimeClient, token: str, notices: list) -> None:
+    """Sends the new token and waits for the server to subscribe the changes again with it."""
+    before = subscribed_to_postgres(notices)
+    await client.set_auth(token)
+    await wait_until(lambda: subscribed_to_postgres(notices) > before, "the changes subscribed with the new token")
+
+
+def test_a_refreshed_token_keeps_the_channel_receiving_past_the_old_tokens_expiry():
+    async def scenario():
+        owner_email, _ = fresh_user("py-rt-refresh-owner")
+        _, member_id = fresh_user("py-rt-refresh-member")
+        _, _, general = team_with_channels(owner_email, member_id)
+        expires_in = 3
+        member = await realtime_client(token=access_token(member_id, expires_in))
+        expiry = time.monotonic() + expires_in
+        bodies: list[str] = []
+        notices: list = []
+        channel = (
+            member.channel(f"db-{uuid.uuid4()}")
+            .on_postgres_changes("INSERT", lambda change: bodies.append(change["data"]["record"]["body"]), table="chat_messages")
+            .on_system(notices.append)
+        )
+        states = await joined(channel)
+        await refreshed(member, access_token(member_id, 3600), notices)
+        await asyncio.sleep(expiry + 1.5 - time.monotonic())
+        post(owner_email, general, "still here")
+        await wait_until(lambda: bodies == ["still here"], "the message after the first token expired")
+        assert [state for state, _ in states] == [RealtimeSubscribeStates.SUBSCRIBED], states
+        await member.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_refresh_to_a_foreign_signed_token_ends_the_channel_as_hosted():
+    async def scenario():
+        _, user_id = fresh_user("py-rt-foreign")
+        client = await realtime_client(token=access_token(user_id, 3600))
+        channel = client.channel(f"db-{uuid.uuid4()}").on_postgres_changes(
+            "*", lambda change: None, table="chat_messages"
+        )
+        states = await joined(channel)
+        await client.set_auth(access_token(user_id, 3600, "another project's secret of at least 32 characters"))
+        await wait_until(lambda: states[-1][0] == RealtimeSubscribeStates.CLOSED, "the server to close the channel")
+        (error,) = [error for state, error in states if state == RealtimeSubscribeStates.CHANNEL_ERROR]
+        notice = json.loads(str(error))
+        assert (notice["extension"], notice["status"], notice["message"]) == ("system", "error", ":signature_error")
+        await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_refresh_to_another_users_token_changes_what_rls_lets_through():
+    async def scenario():
+        owner_email, owner_id = fresh_user("py-rt-switch-owner")
+        _, member_id = fresh_user("py-rt-switch-member")
+        _, notes, general = team_with_channels(owner_email, member_id)
+        socket = await realtime_client(token=access_token(owner_id, 3600))
+        bodies: list[str] = []
+        notices: list = []
+        channel = (
+            socket.channel(f"db-{uuid.uuid4()}")
+            .on_postgres_changes("INSERT", lambda change: bodies.append(change["data"]["record"]["body"]), table="chat_messages")
+            .on_system(notices.append)
+        )
+        await joined(channel)
+        post(owner_email, notes, "for the owner")
+        await wait_until(lambda: len(bodies) == 1, "the owner's message")
+        await refreshed(socket, access_token(member_id, 3600), notices)
+        post(owner_email, notes, "not for the member")
+        post(owner_email, general, "for both")
+        await wait_until(lambda: len(bodies) == 2, "the member's message")
+        assert bodies == ["for the owner", "for both"], "the owner's channel no longer reaches this socket"
+        await socket.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_new_token_that_takes_away_a_read_the_old_one_had_ends_the_private_channel():
+    async def scenario():
+        _, owner_id = fresh_user("py-rt-revoke-owner")
+        _, other_id = fresh_user("py-rt-revoke-other")
+        topic = f"revoke-test:{uuid.uuid4()}"
+        # Presence on this topic for everyone signed in, broadcast for its owner only.
+        psql(
+            f"""create policy "{topic}" on realtime.messages for select to authenticated
+                using ((select realtime.topic()) = '{topic}'
+                       and (extension = 'presence' or (select auth.uid()) = '{owner_id}'))"""
+        )
+        try:
+            client = await realtime_client(token=access_token(owner_id, 3600))
+            states = await joined(client.channel(topic, {"config": {"private": True}}))
+            await client.set_auth(access_token(other_id, 3600))
+            await wait_until(lambda: states[-1][0] == RealtimeSubscribeStates.CLOSED, "the server to close the channel")
+            (error,) = [error for state, error in states if state == RealtimeSubscribeStates.CHANNEL_ERROR]
+            assert json.loads(str(error))["message"] == f"You no longer have permission to read from this Channel topic: {topic}"
+            await client.close()
+        finally:
+            psql(f'drop policy "{topic}" on realtime.messages')
 
     asyncio.run(scenario())

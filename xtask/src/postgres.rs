@@ -67,8 +67,12 @@ impl Cluster {
             port = self.port,
             sock = self.socket_dir.display(),
         );
+        // Commits stay synchronous, as on Supabase: logical decoding (the Realtime stand-in's
+        // postgres_changes) sees only flushed WAL, and an asynchronous commit waits up to three
+        // times `wal_writer_delay` (200 ms) for the WAL writer. Without fsync a flush costs no
+        // more than a write.
         if durability == Durability::Throwaway {
-            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+            conf.push_str("fsync = off\nfull_page_writes = off\n");
         }
         let conf_path = self.data_dir.join("postgresql.conf");
         let mut existing = std::fs::read_to_string(&conf_path)?;

@@ -81,6 +81,35 @@ pub enum Mode {
     Throwaway { name: &'static str },
 }
 
+impl Mode {
+    /// The API keys the stack gives its worker: test stacks the current ones new projects have,
+    /// the development stack the legacy JWTs (`cargo xtask test e2e-legacy-keys` runs a second
+    /// worker with those on a test stack).
+    fn key_style(self) -> KeyStyle {
+        match self {
+            Mode::Dev { .. } => KeyStyle::Legacy,
+            Mode::Throwaway { .. } => KeyStyle::Current,
+        }
+    }
+}
+
+/// Which of Supabase's two kinds of API keys the worker is given: the current ones new projects
+/// have (`sb_publishable_…`, `sb_secret_…`, which Supabase's APIs take only in `apikey`), or the
+/// legacy anon and service_role JWTs, which projects created before them still use.
+#[derive(Clone, Copy, PartialEq)]
+pub enum KeyStyle {
+    Current,
+    Legacy,
+}
+
+/// A second worker beside the stack's, on the same database and gateway but given the other
+/// style of API keys; stopped when dropped.
+pub struct SecondWorker {
+    _server: Service,
+    pub url: String,
+    pub log: PathBuf,
+}
+
 pub struct Stack {
     mode: Mode,
     pub keys: DevKeys,
@@ -123,14 +152,14 @@ impl Stack {
         let keys = DevKeys::load_or_create(&dir.join("keys.json"))?;
         // The worker starts first: it needs nothing of the database to come up, and starting it
         // (wrangler, workerd, the wasm module) takes as long as preparing Postgres.
-        let vars = worker_vars(&dir, ports, &keys, mode)?;
+        let vars = worker_vars(&dir, ports, &keys, mode.key_style())?;
         let (mut server, output) = match mode {
             Mode::Dev { .. } => {
                 write_dev_vars(&root.join(".dev.vars"), &vars)?;
                 (wrangler_dev(&dir, ports), Output::Inherit)
             }
             Mode::Throwaway { .. } => (
-                inspectorless_worker_server(&dir, ports, &vars)?,
+                inspectorless_worker_server(&dir, ports.worker, &vars)?,
                 Output::File(&dir.join("logs/worker.log")),
             ),
         };
@@ -284,8 +313,43 @@ impl Stack {
         code: crate::workerd::Code<'_>,
         outbound: Option<&crate::workerd::Outbound<'_>>,
     ) -> Result<BareWorkerd> {
-        let vars = worker_vars(&self.dir, self.ports, &self.keys, self.mode)?;
+        let vars = worker_vars(&self.dir, self.ports, &self.keys, self.mode.key_style())?;
         crate::workerd::serve(&self.dir, name, code, &vars, outbound).await
+    }
+
+    /// The same built worker served a second time as the stack serves its own, given `style`'s
+    /// API keys (a throwaway stack's own worker has the current ones), so the tests can run it
+    /// with each style. pg_cron and pg_net keep calling the stack's own worker.
+    pub async fn second_worker(&self, style: KeyStyle) -> Result<SecondWorker> {
+        let name = match style {
+            KeyStyle::Current => "worker-current-keys",
+            KeyStyle::Legacy => "worker-legacy-keys",
+        };
+        let ports = Ports {
+            worker: free_port()?,
+            ..self.ports
+        };
+        let vars = worker_vars(&self.dir, ports, &self.keys, style)?;
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let log = self.dir.join(format!("logs/{name}.log"));
+        let mut server = Service::spawn(
+            "second worker",
+            &mut inspectorless_worker_server(&dir, ports.worker, &vars)?,
+            Output::File(&log),
+        )?;
+        let url = format!("http://127.0.0.1:{}", ports.worker);
+        wait_for_http(
+            &mut server,
+            &format!("{url}/healthz"),
+            Duration::from_secs(180),
+        )
+        .await?;
+        Ok(SecondWorker {
+            _server: server,
+            url,
+            log,
+        })
     }
 
     /// A ready access token for a seeded user, signed as the stack's Auth signs them.
@@ -433,15 +497,12 @@ fn worker_vars(
     dir: &Path,
     ports: Ports,
     keys: &DevKeys,
-    mode: Mode,
+    style: KeyStyle,
 ) -> Result<Vec<(&'static str, String)>> {
     let fakes_url = format!("http://127.0.0.1:{}", ports.ai_fakes);
-    // Test stacks give the worker the current keys new projects have (`sb_publishable_…`,
-    // `sb_secret_…`, which Supabase's APIs take only in `apikey`); the development stack keeps
-    // the legacy JWT keys, which projects created before them still use.
-    let (anon_key, service_role_key) = match mode {
-        Mode::Dev { .. } => (keys.anon_key(), keys.service_role_key()),
-        Mode::Throwaway { .. } => (keys.publishable_key(), keys.secret_key()),
+    let (anon_key, service_role_key) = match style {
+        KeyStyle::Legacy => (keys.anon_key(), keys.service_role_key()),
+        KeyStyle::Current => (keys.publishable_key(), keys.secret_key()),
     };
     // The reference web app calls the worker from its page and comes back to it from OAuth.
     let web_app = web_app_url(ports);
@@ -513,12 +574,9 @@ fn workerd_url(dir: &Path) -> Result<String> {
 }
 
 /// wrangler's dev server without the DevTools inspector, for tests and benchmarks (see
-/// `xtask/serve-worker.mjs`): it serves the module built before the stack started.
-fn inspectorless_worker_server(
-    dir: &Path,
-    ports: Ports,
-    vars: &[(&str, String)],
-) -> Result<Command> {
+/// `xtask/serve-worker.mjs`): it serves the module built before the stack started, on `port`,
+/// keeping its files in `dir`.
+fn inspectorless_worker_server(dir: &Path, port: u16, vars: &[(&str, String)]) -> Result<Command> {
     let root = repo_root();
     let vars_file = dir.join("worker-vars.json");
     let vars: serde_json::Map<String, serde_json::Value> = vars
@@ -531,7 +589,7 @@ fn inspectorless_worker_server(
         .current_dir(&root)
         .arg(root.join("xtask/serve-worker.mjs"))
         .arg(frozen_wrangler_config(dir)?)
-        .arg(ports.worker.to_string())
+        .arg(port.to_string())
         .arg(dir.join("wrangler"))
         .arg(vars_file)
         .arg(dir.join(WORKERD_URL_FILE))

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::postgres::{Cluster, Durability};
-use crate::stack::{free_port, Mode, Ports, Stack};
+use crate::stack::{free_port, KeyStyle, Mode, Ports, SecondWorker, Stack};
 use crate::{install, repo_root, worker};
 
 /// Counts of one suite.
@@ -28,8 +28,9 @@ struct SuiteResult {
 }
 
 /// Which suites to run: all of them, or those named on the command line. `e2e:NAME` runs one
-/// e2e module (`tests/e2e/tests/api/NAME.rs`), `pgtap:TEXT` the pgTAP files whose name holds
-/// TEXT, so a change can be checked by its own suites before the whole run.
+/// e2e module (`tests/e2e/tests/api/NAME.rs`; `e2e:NAME::TEST` one of its tests), `pgtap:TEXT`
+/// the pgTAP files whose name holds TEXT, so a change can be checked by its own suites before
+/// the whole run.
 pub struct Selection(Vec<String>);
 
 impl Selection {
@@ -40,6 +41,7 @@ impl Selection {
         "types",
         "pgtap",
         "e2e",
+        "e2e-legacy-keys",
         "abuse",
         "sdk",
         "browser",
@@ -77,6 +79,7 @@ impl Selection {
             "pgtap",
             "types",
             "e2e",
+            "e2e-legacy-keys",
             "abuse",
             "sdk",
             "browser",
@@ -187,11 +190,19 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     }
     if selection.wants("e2e") {
         results.push(timed("e2e", || {
-            let modules = e2e_modules(selection.filters("e2e").filter(|f| !f.is_empty()))?;
+            let modules = e2e_filters(selection.filters("e2e").filter(|f| !f.is_empty()))?;
             let mut args = WHOLE_WORKSPACE.to_vec();
             args.extend(["--test", E2E_BINARY, "--"]);
             args.extend(modules.iter().map(String::as_str));
             cargo_test(&args, &e2e_env(&stack))
+        }));
+    }
+    if selection.wants("e2e-legacy-keys") {
+        results.push(timed("e2e legacy keys", || {
+            let legacy = stack.second_worker(KeyStyle::Legacy);
+            let legacy =
+                tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(legacy))?;
+            legacy_key_tests(&stack, &legacy)
         }));
     }
     // After the e2e tests, which it would slow down, and before the suites it must leave a
@@ -205,7 +216,9 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         }));
     }
     if selection.wants("sdk") {
-        results.push(timed("sdk python", || pytest(&stack)));
+        results.push(timed("sdk python", || {
+            pytest(&e2e_env(&stack), &["tests/sdk"])
+        }));
         results.push(timed("sdk js", || node_test(&stack, "tests/sdk/js/", &[])));
     }
     if selection.wants("browser") {
@@ -230,6 +243,43 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
     }
 }
 
+/// What runs a second time against a worker given the legacy JWT API keys (the stack's own has
+/// the current `sb_` keys): the worker's calls of each Supabase API as the service role (Auth's
+/// admin invite, Storage, PostgREST RPCs of publishing and readiness) and as a user with the anon
+/// key, and supabase-py's invitation flow through it. e2e modules (`me`) or single tests
+/// (`publishing::name`), a few so the suite stays short.
+const LEGACY_KEY_E2E_TESTS: [&str; 7] = [
+    "invitations",
+    "storage",
+    "me",
+    "health",
+    "publishing::publish_now_reaches_every_destination_once_with_permalinks_and_history",
+    "publishing::a_cron_trigger_publishes_a_due_post_without_pg_cron",
+    "publishing::an_image_post_reaches_linkedin_instagram_and_pinterest_once_with_permalinks",
+];
+const LEGACY_KEY_SDK_TESTS: [&str; 1] = ["tests/sdk/test_invitations.py"];
+
+fn legacy_key_tests(stack: &Stack, legacy: &SecondWorker) -> Result<Tally> {
+    let mut env = e2e_env(stack);
+    for (name, value) in &mut env {
+        match *name {
+            "E2E_WORKER_URL" => *value = legacy.url.clone(),
+            "E2E_WORKER_LOG" => *value = legacy.log.display().to_string(),
+            _ => {}
+        }
+    }
+    let filters = e2e_filters(LEGACY_KEY_E2E_TESTS.into_iter())?;
+    let mut args = WHOLE_WORKSPACE.to_vec();
+    args.extend(["--test", E2E_BINARY, "--"]);
+    args.extend(filters.iter().map(String::as_str));
+    let e2e = cargo_test(&args, &env)?;
+    let sdk = pytest(&env, &LEGACY_KEY_SDK_TESTS)?;
+    Ok(Tally {
+        passed: e2e.passed + sdk.passed,
+        failed: e2e.failed + sdk.failed,
+    })
+}
+
 /// The e2e test file that is a suite of its own (`abuse`): hostile input to every operation.
 const ABUSE_FILE: &str = "abuse";
 /// Every `cargo test` of a run selects the whole workspace (targets chosen by `--lib`/`--test`):
@@ -241,16 +291,22 @@ const WHOLE_WORKSPACE: &[&str] = &["test", "--no-fail-fast", "--workspace"];
 /// The one e2e binary (`tests/e2e/tests/api/main.rs`), a module per feature.
 const E2E_BINARY: &str = "api";
 
-/// libtest filters for the named e2e modules (`ai` runs `tests/e2e/tests/api/ai.rs`'s tests);
-/// none when none is named.
-fn e2e_modules<'a>(named: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
+/// libtest filters for the named e2e modules (`ai` runs `tests/e2e/tests/api/ai.rs`'s tests) or
+/// single tests (`ai::name`); none when none is named. A module or test that does not exist is an
+/// error, not a filter that quietly runs nothing.
+fn e2e_filters<'a>(named: impl Iterator<Item = &'a str>) -> Result<Vec<String>> {
     let folder = repo_root().join("tests/e2e/tests").join(E2E_BINARY);
     named
-        .map(|module| {
-            if !folder.join(format!("{module}.rs")).is_file() {
+        .map(|name| {
+            let (module, test) = name.split_once("::").unwrap_or((name, ""));
+            let file = folder.join(format!("{module}.rs"));
+            let Ok(source) = std::fs::read_to_string(&file) else {
                 anyhow::bail!("no e2e module {module:?} in {}", folder.display());
+            };
+            if !test.is_empty() && !source.contains(&format!("fn {test}(")) {
+                anyhow::bail!("no e2e test {test:?} in {}", file.display());
             }
-            Ok(format!("{module}::"))
+            Ok(format!("{module}::{test}"))
         })
         .collect()
 }
@@ -331,13 +387,15 @@ fn supabase_cli(run_dir: &std::path::Path) -> Result<Tally> {
     })
 }
 
-/// The SDK contract tests: the official Python `supabase` client against the local stack.
-fn pytest(stack: &Stack) -> Result<Tally> {
+/// The SDK contract tests (`paths` of them): the official Python `supabase` client against the
+/// local stack, with `env`.
+fn pytest(env: &[(&str, String)], paths: &[&str]) -> Result<Tally> {
     let mut command = Command::new(install::python_venv().join("bin/python"));
     command
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sdk"])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(paths)
         .current_dir(repo_root());
-    for (name, value) in e2e_env(stack) {
+    for (name, value) in env {
         command.env(name, value);
     }
     let mut tally = Tally::default();

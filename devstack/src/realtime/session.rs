@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use super::changes::{binding_id, Binding};
 use super::wire::{Message, Vsn};
-use super::{Channel, Realtime};
+use super::{Channel, Realtime, Refusal};
 
 /// How often the socket looks for channels whose token has expired.
 const EXPIRY_CHECK: Duration = Duration::from_millis(250);
@@ -161,7 +161,7 @@ impl Session {
             channel.push_system("postgres_changes", "error", refusal);
         }
         if !channel.bindings.is_empty() && refusals.is_empty() {
-            channel.push_system("postgres_changes", "ok", "Subscribed to PostgreSQL");
+            channel.push_subscribed_to_postgres();
         }
         if config["presence"]["enabled"].as_bool().unwrap_or(false) {
             channel.push("presence_state", self.realtime.presence_state(&channel));
@@ -242,7 +242,11 @@ impl Session {
         }
     }
 
-    /// A new token for a joined channel: checked as at the join; a refused one ends the channel.
+    /// A new token for a joined channel, checked as at the join: accepted, it is what the
+    /// channel's changes and policies are checked as from now on (another user's token makes it
+    /// that user's channel), and postgres_changes are subscribed again with its claims, as hosted
+    /// re-subscribes; refused, or taking away reads the old token allowed, it ends the channel
+    /// with hosted's message.
     async fn refresh_token(&mut self, channel: &Arc<Channel>, request: &Message) {
         let Some(token) = request.payload["access_token"].as_str() else {
             return;
@@ -250,13 +254,28 @@ impl Session {
         if token.starts_with("sb_") || token == channel.access().token {
             return;
         }
-        match self
+        let refreshed = self
             .realtime
             .access(token, &channel.sub_topic, channel.private)
             .await
-        {
-            Ok(access) => *channel.access() = access,
-            Err(refusal) => self.shut_down(channel, &refusal.message),
+            .and_then(|access| {
+                let previous = channel.access();
+                let revoked = (previous.may_read_broadcast && !access.may_read_broadcast)
+                    || (previous.may_read_presence && !access.may_read_presence);
+                if revoked {
+                    Err(Refusal::revoked_read(&channel.sub_topic))
+                } else {
+                    Ok(access)
+                }
+            });
+        match refreshed {
+            Ok(access) => {
+                *channel.access() = access;
+                if !channel.bindings.is_empty() {
+                    channel.push_subscribed_to_postgres();
+                }
+            }
+            Err(refusal) => self.shut_down(channel, refusal.shutdown_message()),
         }
     }
 }

@@ -70,9 +70,10 @@ async function post(client, channelId, body) {
   return data(client.from('chat_messages').insert({ channel_id: channelId, body }).select().single());
 }
 
-/** An HS256 token of the project's legacy secret, as Auth would sign it, with the given claims. */
-function signed(claims) {
-  const { jwt_secret: secret } = JSON.parse(readFileSync(process.env.E2E_KEYS_FILE, 'utf8'));
+const { jwt_secret: PROJECT_SECRET } = JSON.parse(readFileSync(process.env.E2E_KEYS_FILE, 'utf8'));
+
+/** An HS256 token of the project's legacy secret (or another), as Auth would sign it, with the given claims. */
+function signed(claims, secret = PROJECT_SECRET) {
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
@@ -291,4 +292,104 @@ test("a job's progress arrives in order, and a post destination's status changes
   }
   await until(() => statuses.length === 3, 'three status changes');
   assert.deepEqual(statuses.map((c) => c.new.status), ['scheduled', 'publishing', 'published']);
+});
+
+/** A user's access token as Auth signs it, valid for `seconds` from now. */
+function accessToken(userId, seconds, secret = PROJECT_SECRET) {
+  const now = Math.floor(Date.now() / 1000);
+  return signed({ sub: userId, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + seconds }, secret);
+}
+
+/** A client of its own whose Realtime socket carries `token`, as after `setAuth` in an app. */
+async function socketWith(token) {
+  const client = newClient(ANON_KEY);
+  clients.push(client);
+  await client.realtime.setAuth(token);
+  return client;
+}
+
+const SUBSCRIBED_TO_POSTGRES = (notice) => notice.extension === 'postgres_changes' && notice.message === 'Subscribed to PostgreSQL';
+
+/** Sends `token` on `client`'s socket and waits for the server to subscribe the changes again with it. */
+async function refresh(client, token, notices) {
+  const before = notices.filter(SUBSCRIBED_TO_POSTGRES).length;
+  await client.realtime.setAuth(token);
+  await until(() => notices.filter(SUBSCRIBED_TO_POSTGRES).length > before, 'the changes subscribed with the new token');
+}
+
+test("a refreshed token keeps a member's channel receiving changes and broadcasts past the old token's expiry", async () => {
+  const alpha = await team('rt-refresh');
+  const general = await chatChannel(alpha.owner.client, alpha.id, 'general', [alpha.member.id]);
+  const topic = `chat:${general}`;
+  const expiresIn = 3;
+  const member = await socketWith(accessToken(alpha.member.id, expiresIn));
+  const expiry = Date.now() + expiresIn * 1000;
+  const [messages, typing, notices] = [[], [], []];
+  const channel = member
+    .channel(topic, { config: { private: true } })
+    .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'chat_messages', filter: `channel_id=eq.${general}` },
+        (change) => messages.push(change.new.body))
+    .on('broadcast', { event: 'typing' }, (message) => typing.push(message.payload))
+    .on('system', {}, (notice) => notices.push(notice));
+  await subscribe(channel);
+  const sending = await subscribe(
+    alpha.owner.client.channel(topic, { config: { private: true, broadcast: { ack: true } } }),
+  );
+
+  await refresh(member, accessToken(alpha.member.id, 3600), notices);
+  // Past the first token's expiry, which would have closed the channel.
+  await new Promise((resolve) => setTimeout(resolve, expiry + 1500 - Date.now()));
+  await post(alpha.owner.client, general, 'Still here?');
+  assert.equal(await sending.send({ type: 'broadcast', event: 'typing', payload: { user: alpha.owner.id } }), 'ok');
+  await until(() => messages.length === 1 && typing.length === 1, 'the message and the typing event');
+  assert.deepEqual(messages, ['Still here?']);
+  assert.deepEqual(typing, [{ user: alpha.owner.id }]);
+  assert.equal(channel.state, 'joined');
+  assert.ok(!notices.some((notice) => notice.status === 'error'), JSON.stringify(notices));
+});
+
+test('a refresh to an expired or foreign-signed token ends the channel with hosted Realtime\'s message', async () => {
+  const alpha = await team('rt-refused');
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub: alpha.member.id, role: 'authenticated', aud: 'authenticated' };
+  const refusals = [
+    [signed({ ...claims, iat: now - 120, exp: now - 60 }), /^Token has expired \d+ seconds ago$/],
+    [accessToken(alpha.member.id, 3600, 'another project\'s secret of at least 32 characters'), /^:signature_error$/],
+  ];
+  for (const [token, message] of refusals) {
+    const member = await socketWith(accessToken(alpha.member.id, 3600));
+    const [notices, statuses] = [[], []];
+    const channel = member
+      .channel(`db-${randomUUID()}`)
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'chat_messages' }, () => {})
+      .on('system', {}, (notice) => notices.push(notice));
+    channel.subscribe((status) => statuses.push(status));
+    await until(() => statuses.includes('SUBSCRIBED'), 'the join');
+    await member.realtime.setAuth(token);
+    await until(() => statuses.includes('CLOSED'), 'the server to close the channel');
+    const refusal = notices.find((notice) => notice.extension === 'system' && notice.status === 'error');
+    assert.match(refusal?.message ?? JSON.stringify(notices), message);
+  }
+});
+
+test('a refresh to another user\'s token changes what RLS lets through', async () => {
+  const alpha = await team('rt-switch');
+  const ownerOnly = await chatChannel(alpha.owner.client, alpha.id, 'owner-only');
+  const shared = await chatChannel(alpha.owner.client, alpha.id, 'shared', [alpha.member.id]);
+  const socket = await socketWith(accessToken(alpha.owner.id, 3600));
+  const [bodies, notices] = [[], []];
+  await subscribe(
+    socket
+      .channel(`db-${randomUUID()}`)
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'chat_messages' }, (change) => bodies.push(change.new.body))
+      .on('system', {}, (notice) => notices.push(notice)),
+  );
+  await post(alpha.owner.client, ownerOnly, 'for the owner');
+  await until(() => bodies.length === 1, "the owner's message");
+
+  await refresh(socket, accessToken(alpha.member.id, 3600), notices);
+  await post(alpha.owner.client, ownerOnly, 'not for the member');
+  await post(alpha.owner.client, shared, 'for both');
+  await until(() => bodies.length === 2, "the member's message");
+  assert.deepEqual(bodies, ['for the owner', 'for both'], "the owner's channel no longer reaches this socket");
 });
