@@ -14,7 +14,8 @@
 //!
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
-//! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
+//! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject-once]` 403
+//! (`[publish:reject]`: on every attempt);
 //! `[publish:401]` the platform's answer to a refused access token (`[publish:401-always]`: on
 //! every attempt, as a token revoked at the platform);
 //! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered
@@ -157,6 +158,7 @@ fn fault(app: &str, text: &str) -> Fault {
         _ if marked(text, "401-always") => Fault::RefuseToken,
         _ if !first => Fault::None,
         _ if marked(text, "401") => Fault::RefuseToken,
+        _ if marked(text, "reject-once") => Fault::Refuse(403),
         _ if marked(text, "429") => Fault::Refuse(429),
         _ if marked(text, "503") => Fault::Refuse(503),
         _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
