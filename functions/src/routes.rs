@@ -76,6 +76,10 @@ pub const ROUTES: &[Route] = &[
         IGNORED_BODY,
         user!(social::verify),
     ),
+    get(
+        "/v1/connections/{connection_id}/creator-info",
+        user!(social::creator_info),
+    ),
     delete(
         "/v1/connections/{connection_id}",
         IGNORED_BODY,

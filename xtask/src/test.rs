@@ -219,10 +219,16 @@ async fn run_stack_suites(selection: &Selection, results: &mut Vec<SuiteResult>)
         results.push(timed("sdk python", || {
             pytest(&e2e_env(&stack), &["tests/sdk"])
         }));
-        results.push(timed("sdk js", || node_test(&stack, "tests/sdk/js/", &[])));
+        results.push(timed("sdk js", || {
+            node_test(&stack, &["tests/sdk/js/".into()], &[])
+        }));
     }
     if selection.wants("browser") {
-        results.push(timed("browser", || browser_tests(&stack)));
+        let files: Vec<&str> = selection
+            .filters("browser")
+            .filter(|f| !f.is_empty())
+            .collect();
+        results.push(timed("browser", || browser_tests(&stack, &files)));
     }
     if selection.wants("supabase-cli") {
         results.push(timed("supabase cli", || supabase_cli(&stack.dir)));
@@ -418,26 +424,34 @@ fn pytest(env: &[(&str, String)], paths: &[&str]) -> Result<Tally> {
 }
 
 /// The reference web app (`examples/web`) in headless Chromium: its TypeScript type-checked
-/// against the generated database types, then its browser tests against the stack's copy of it.
-fn browser_tests(stack: &Stack) -> Result<Tally> {
+/// against the generated database types, then its browser tests against the stack's copy of it:
+/// all of them, or those of `tests/<name>.test.mjs` for each name given (`browser:chat`).
+fn browser_tests(stack: &Stack, names: &[&str]) -> Result<Tally> {
     let root = repo_root();
     crate::run(
         Command::new(root.join("node_modules/.bin/tsc"))
             .arg("-p")
             .arg(root.join(crate::web_app::APP_DIR)),
     )?;
-    let tests = format!("{}/tests/", crate::web_app::APP_DIR);
+    let tests_dir = format!("{}/tests", crate::web_app::APP_DIR);
+    let tests: Vec<String> = match names {
+        [] => vec![format!("{tests_dir}/")],
+        names => names
+            .iter()
+            .map(|name| format!("{tests_dir}/{name}.test.mjs"))
+            .collect(),
+    };
     node_test(stack, &tests, &[("E2E_WEB_APP_URL", stack.web_app_url())])
 }
 
-/// Node test files in `folder` under node's test runner, one file at a time, with the stack's
-/// URLs and keys (and `extra_env`): the SDK contract with the official `@supabase/supabase-js`
-/// client, and the web app's browser tests.
-fn node_test(stack: &Stack, folder: &str, extra_env: &[(&str, String)]) -> Result<Tally> {
+/// The node test files in `paths` (a folder: every test file in it) under node's test runner,
+/// one file at a time, with the stack's URLs and keys (and `extra_env`): the SDK contract with
+/// the official `@supabase/supabase-js` client, and the web app's browser tests.
+fn node_test(stack: &Stack, paths: &[String], extra_env: &[(&str, String)]) -> Result<Tally> {
     let mut command = Command::new("node");
     command
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-        .arg(folder)
+        .args(paths)
         .current_dir(repo_root());
     for (name, value) in e2e_env(stack).iter().chain(extra_env) {
         command.env(name, value);

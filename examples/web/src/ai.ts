@@ -17,7 +17,7 @@ export function setUpAi(team: () => string | null, onSpent: () => void): void {
     output.textContent = byId('ai-usage').textContent = byId('ai-error').textContent = '';
     output.setAttribute('aria-busy', 'true');
     button.disabled = true;
-    const before = await newestRequest();
+    const before = await newestRequest('stream-text');
     let answered = false;
     try {
       await streamInto(output, prompt, team());
@@ -28,7 +28,10 @@ export function setUpAi(team: () => string | null, onSpent: () => void): void {
       output.setAttribute('aria-busy', 'false');
       button.disabled = false;
     }
-    if (answered) await showCost(before);
+    if (answered) {
+      const credits = await settledCost('stream-text', before);
+      if (credits !== undefined) byId('ai-usage').append(` This answer cost ${credits} credits.`);
+    }
     onSpent();
   });
 }
@@ -47,23 +50,25 @@ async function streamInto(output: HTMLElement, prompt: string, teamId: string | 
   }
 }
 
-/** The caller's newest AI request (its log row), if any. */
-async function newestRequest(): Promise<{ id: string; credits: number | null; settled_at: string | null } | undefined> {
-  const [newest] = await rows(supabase.from('ai_requests').select('id, credits, settled_at').order('created_at', { ascending: false }).limit(1));
+type Request = { id: string; credits: number | null; settled_at: string | null };
+
+/** The caller's newest AI request to `endpoint` (its log row), if any. */
+export async function newestRequest(endpoint: string): Promise<Request | undefined> {
+  const [newest] = await rows(
+    supabase.from('ai_requests').select('id, credits, settled_at').eq('endpoint', endpoint).order('created_at', { ascending: false }).limit(1),
+  );
   return newest;
 }
 
-/** What the call cost. The worker settles it after the answer ends, so the log row is read a
- * few times until it is settled. */
-async function showCost(before: { id: string } | undefined): Promise<void> {
+/** What the call to `endpoint` made after `before` cost, in credits. The worker settles it after
+ * the answer ends, so the log row is read a few times until it is settled. */
+export async function settledCost(endpoint: string, before: Request | undefined): Promise<number | undefined> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const newest = await newestRequest();
-    if (newest && newest.id !== before?.id && newest.settled_at) {
-      byId('ai-usage').append(` This answer cost ${newest.credits ?? 0} credits.`);
-      return;
-    }
+    const newest = await newestRequest(endpoint);
+    if (newest && newest.id !== before?.id && newest.settled_at) return newest.credits ?? 0;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  return undefined;
 }
 
 /** The events of a `text/event-stream` body as they arrive. */

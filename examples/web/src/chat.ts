@@ -1,8 +1,10 @@
 // Team chat live through Supabase Realtime: new messages (postgres_changes), who is typing
-// (broadcast) and who is online (presence) on the channel's private topic `chat:<id>`.
+// (broadcast) and who is online (presence) on the channel's private topic `chat:<id>`. Named
+// channels and direct conversations between two members work alike; a conversation someone
+// opens with the user appears in their list live (their new `chat_channel_members` row).
 import type { RealtimeChannel } from '@supabase/supabase-js';
 import { byId, element, fillSelect, notify, onSubmit } from './dom';
-import { rows, supabase, type Tables } from './supabase';
+import { objectName, rows, supabase, type Tables } from './supabase';
 import { teamMembers, type Member } from './teams';
 
 /** How long a typing notice stays without another keystroke from that person. */
@@ -16,6 +18,8 @@ interface Room {
   members: Member[];
   channel?: RealtimeChannel;
   channelId?: string;
+  /** The user's new channel memberships, followed while the team's chat is shown. */
+  memberships?: RealtimeChannel;
   typing: Map<string, ReturnType<typeof setTimeout>>;
   lastTypingSent: number;
 }
@@ -47,12 +51,33 @@ export function setUpChat(): void {
 
 /** Shows the team's chat: its channels, and the first one's messages. */
 export async function openTeamChat(teamId: string, me: string): Promise<void> {
-  await closeChannel();
+  await closeTeamChat();
   room = { teamId, me, members: await teamMembers(teamId), typing: new Map(), lastTypingSent: 0 };
+  room.memberships = supabase
+    .channel(`chat-memberships-${me}`)
+    .on(
+      'postgres_changes',
+      { event: 'INSERT', schema: 'public', table: 'chat_channel_members', filter: `user_id=eq.${me}` },
+      ({ new: membership }) => void addChannel(membership as Tables<'chat_channel_members'>).catch((error) => notify(String(error))),
+    )
+    .subscribe();
   await listChannels();
 }
 
-export async function closeChannel(): Promise<void> {
+/** Opens the direct conversation with a teammate (created on first use). */
+export async function openDirect(userId: string): Promise<void> {
+  if (!room) return;
+  const channelId = await rows(supabase.rpc('open_direct_channel', { team_id: room.teamId, user_id: userId }));
+  await listChannels(channelId);
+}
+
+export async function closeTeamChat(): Promise<void> {
+  await closeChannel();
+  if (room?.memberships) await supabase.removeChannel(room.memberships);
+  room = undefined;
+}
+
+async function closeChannel(): Promise<void> {
   if (room?.channel) await supabase.removeChannel(room.channel);
   room?.typing.forEach(clearTimeout);
   room?.typing.clear();
@@ -61,14 +86,34 @@ export async function closeChannel(): Promise<void> {
   byId('typing').textContent = byId('online').textContent = '';
 }
 
+type Channel = Pick<Tables<'chat_channels'>, 'id' | 'name' | 'direct_user_low' | 'direct_user_high'>;
+const CHANNEL_COLUMNS = 'id, name, direct_user_low, direct_user_high';
+
 async function listChannels(select?: string): Promise<void> {
   if (!room) return;
-  const channels = await rows(
-    supabase.from('chat_channels').select('id, name, kind').eq('team_id', room.teamId).order('created_at'),
-  );
+  const channels = await rows(supabase.from('chat_channels').select(CHANNEL_COLUMNS).eq('team_id', room.teamId).order('created_at'));
   const chosen = select ?? channels[0]?.id;
-  fillSelect(byId('channel-select'), channels.map((channel) => ({ value: channel.id, label: channel.name ?? 'Direct' })), chosen);
+  fillSelect(byId('channel-select'), channels.map((channel) => ({ value: channel.id, label: channelLabel(channel) })), chosen);
   if (chosen) await openChannel(chosen);
+}
+
+/** A channel the user was just added to, listed without leaving the open one; a conversation
+ * someone else opened with them is announced. */
+async function addChannel(membership: Tables<'chat_channel_members'>): Promise<void> {
+  const select = byId<HTMLSelectElement>('channel-select');
+  if (!room || membership.team_id !== room.teamId) return;
+  const [channel] = await rows(supabase.from('chat_channels').select(`${CHANNEL_COLUMNS}, created_by`).eq('id', membership.channel_id));
+  // Listed meanwhile, e.g. by the list this user's own new channel redraws.
+  if (!channel || [...select.options].some((option) => option.value === channel.id)) return;
+  select.append(new Option(channelLabel(channel), channel.id));
+  if (channel.created_by !== room.me && !channel.name) notify(`${nameOf(channel.created_by)} started a conversation with you.`);
+}
+
+/** A named channel by its name, a direct conversation by the other person's. */
+function channelLabel(channel: Channel): string {
+  if (channel.name) return channel.name;
+  const other = channel.direct_user_low === room?.me ? channel.direct_user_high : channel.direct_user_low;
+  return `Direct: ${nameOf(other)}`;
 }
 
 async function openChannel(channelId: string): Promise<void> {
@@ -101,7 +146,7 @@ function nameOf(userId: string | null): string {
 
 /** Uploads a file into the channel's folder of the `chat` bucket (only its members may read it). */
 async function upload(channelId: string, file: File): Promise<string> {
-  const path = `${channelId}/${crypto.randomUUID()}-${file.name.replace(/[^\w.-]+/g, '_')}`;
+  const path = `${channelId}/${objectName(file)}`;
   const { error } = await supabase.storage.from('chat').upload(path, file, { contentType: file.type });
   if (error) throw new Error(error.message);
   return path;

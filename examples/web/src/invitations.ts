@@ -1,8 +1,9 @@
-// Team members and invitations: an owner or admin invites by email (the worker sends Auth's
-// email); the invited person finds the invitation once signed in and answers it.
+// Invitations: an owner or admin invites by email (the worker sends Auth's email). Someone with
+// an account finds the invitation once signed in and answers it; someone without one arrives
+// signed in by the invite email's link, chooses a name and password, and joins.
+import type { User } from '@supabase/supabase-js';
 import { byId, element, notify, onSubmit } from './dom';
-import { rows, supabase } from './supabase';
-import { teamMembers } from './teams';
+import { emailLinkType, rows, supabase } from './supabase';
 import { call } from './worker';
 
 /** Wires the invite form; `onJoined` runs with the team an accepted invitation joined. */
@@ -22,18 +23,6 @@ export function setUpInvitations(team: () => string | null, onJoined: (teamId: s
     const accept = button.dataset.answer === 'accept';
     void answer(button.dataset.invitation!, accept, onJoined).catch((error) => notify(String(error)));
   });
-}
-
-/** Lists the team's members; the invite form only for owners and admins. Resolves to whether
- * the user is one of those. */
-export async function showMembers(teamId: string, me: string): Promise<boolean> {
-  const members = await teamMembers(teamId);
-  byId('members').replaceChildren(...members.map((member) => element('li', {}, `${member.name} (${member.role})`)));
-  const myRole = members.find((member) => member.userId === me)?.role;
-  const manages = myRole === 'owner' || myRole === 'admin';
-  byId('invite-form').hidden = byId('team-approval-toggle').hidden = !manages;
-  byId('team-members').hidden = false;
-  return manages;
 }
 
 /** The pending invitations to the signed-in user's (verified) address. */
@@ -58,4 +47,37 @@ async function answer(invitationId: string, accept: boolean, onJoined: (teamId: 
   const teamId = await rows(supabase.rpc('respond_to_team_invitation', { invitation_id: invitationId, accept }));
   await showInvitations();
   if (accept) onJoined(teamId);
+}
+
+/** What Auth's invite keeps in a new account's metadata (`functions/src/teams/email.rs`). */
+interface InvitedMetadata {
+  team_invitation_token?: string;
+  team_id?: string;
+}
+
+/** Wires the welcome form of an invited person; `onJoined` runs with the team they joined. */
+export function setUpWelcome(user: () => User, onJoined: (teamId: string) => void): void {
+  onSubmit('welcome-form', async () => {
+    const me = user();
+    const display_name = byId<HTMLInputElement>('welcome-name').value.trim();
+    const { error } = await supabase.auth.updateUser({ password: byId<HTMLInputElement>('welcome-password').value });
+    if (error) throw new Error(error.message);
+    await rows(supabase.from('profiles').update({ display_name }).eq('id', me.id).select('id'));
+    const { team_invitation_token: token } = me.user_metadata as InvitedMetadata;
+    const teamId = await rows(supabase.rpc('accept_team_invitation', { token: token! }));
+    byId('welcome').hidden = true;
+    onJoined(teamId);
+  });
+}
+
+/** Shows the welcome form if the page was opened from an invite email's link and its
+ * invitation still waits; resolves to whether it did. */
+export async function welcomesInvited(user: User): Promise<boolean> {
+  const { team_invitation_token: token, team_id: teamId } = user.user_metadata as InvitedMetadata;
+  if (emailLinkType !== 'invite' || !token) return false;
+  const invitation = (await rows(supabase.rpc('my_team_invitations'))).find((each) => each.team_id === teamId);
+  if (!invitation) return false;
+  byId('welcome-team').textContent = `${invitation.invited_by_name} invites you to ${invitation.team_name} as ${invitation.role}. Choose a name and a password to join.`;
+  byId('welcome').hidden = false;
+  return true;
 }

@@ -1,7 +1,7 @@
 // Content jobs: a brief becomes text and an image through the worker's chain of AI steps; the
 // progress arrives live (Realtime, `content_jobs`), the result then from `GET /v1/jobs/{id}`.
 import type { RealtimeChannel } from '@supabase/supabase-js';
-import { chosenConnections, followPost } from './compose';
+import { chosenDestinations, followPost } from './compose';
 import { byId, notify, onSubmit } from './dom';
 import { supabase, type Tables } from './supabase';
 import { call, explain } from './worker';
@@ -35,7 +35,7 @@ export function setUpJobs(team: () => string | null): void {
   );
   byId('job-post').addEventListener('click', () =>
     void act(async (jobId) => {
-      const destinations = chosenConnections().map((connectionId) => ({ connectionId }));
+      const destinations = await chosenDestinations();
       if (!destinations.length) throw new Error('Choose the accounts under "Compose a post" first.');
       const submitted = await call<{ post?: { id: string }; postId?: string }>(`/v1/jobs/${jobId}/post`, { method: 'POST', body: { destinations } });
       await followPost(submitted.post?.id ?? submitted.postId!);

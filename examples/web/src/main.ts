@@ -1,13 +1,15 @@
 // The reference web app: what a customer's app does with supabase-js and the worker's API.
 import type { User } from '@supabase/supabase-js';
 import { setUpAi } from './ai';
+import { setUpAssist } from './assist';
 import { setUpAuth } from './auth';
 import { refreshCalendar, setUpCalendar, showCalendar } from './calendar';
-import { closeChannel, openTeamChat, setUpChat } from './chat';
+import { closeTeamChat, openDirect, openTeamChat, setUpChat } from './chat';
 import { openComposer, setUpCompose } from './compose';
 import { byId, notify } from './dom';
-import { setUpInvitations, showInvitations, showMembers } from './invitations';
+import { setUpInvitations, setUpWelcome, showInvitations, welcomesInvited } from './invitations';
 import { closeJob, setUpJobs } from './jobs';
+import { setUpMembers, showMembers } from './members';
 import { setUpReview, showReview } from './review';
 import { completeReturn, loadAccounts, setUpConnections } from './social';
 import { loadProfile, loadTeams, setUpProfile, setUpTeams, showCredits } from './teams';
@@ -17,16 +19,24 @@ const state: { user: User | null; teamId: string | null; timezone: string } = { 
 async function signedIn(user: User | null): Promise<void> {
   state.user = user;
   byId('auth').hidden = Boolean(user);
-  byId('workspace').hidden = byId('sign-out').hidden = byId('whoami').hidden = !user;
+  byId('sign-out').hidden = byId('whoami').hidden = !user;
+  byId('workspace').hidden = byId('welcome').hidden = true;
   if (!user) {
-    await Promise.all([closeChannel(), closeJob()]);
+    await Promise.all([closeTeamChat(), closeJob()]);
     return;
   }
   byId('whoami').textContent = `Signed in as ${user.email}`;
+  if (await welcomesInvited(user)) return; // joins once they have chosen a password
+  await openWorkspace(user);
+}
+
+/** The signed-in user's workspace, on `teamId` or the team last shown. */
+async function openWorkspace(user: User, teamId?: string): Promise<void> {
+  byId('workspace').hidden = false;
   state.timezone = await loadProfile(user);
   await completeReturn(); // back from connecting a social account
   await showInvitations();
-  await loadTeams(showTeam);
+  await loadTeams(showTeam, teamId);
 }
 
 async function showTeam(teamId: string | null): Promise<void> {
@@ -57,17 +67,22 @@ setUpProfile(
     state.timezone = zone;
     if (state.teamId) void showTeam(state.teamId).catch(report);
   },
+  () => void (state.teamId && state.user && showMembers(state.teamId, state.user.id).catch(report)),
 );
 setUpTeams((teamId) => void showTeam(teamId).catch(report));
 setUpChat();
-setUpAi(
-  () => state.teamId,
-  () => void (state.teamId && showCredits(state.teamId).catch(report)),
-);
+setUpMembers((userId) => void openDirect(userId).catch(report));
+const refreshCredits = () => void (state.teamId && showCredits(state.teamId).catch(report));
+setUpAi(() => state.teamId, refreshCredits);
+setUpAssist(() => state.teamId, refreshCredits);
 setUpConnections(() => state.teamId);
 setUpInvitations(
   () => state.teamId,
   (teamId) => void loadTeams(showTeam, teamId).catch(report),
+);
+setUpWelcome(
+  () => state.user!,
+  (teamId) => void openWorkspace(state.user!, teamId).catch(report),
 );
 setUpCompose(() => void refreshCalendar().catch(report));
 setUpCalendar();

@@ -2,6 +2,10 @@
 import { createClient } from '@supabase/supabase-js';
 import type { Database } from '../../../types/database';
 
+/** Which emailed link opened the page (`invite`, `signup`, `magiclink`, …), read before
+ * supabase-js takes the session out of the URL's fragment. */
+export const emailLinkType = new URLSearchParams(location.hash.slice(1)).get('type');
+
 export const supabase = createClient<Database>(import.meta.env.SUPABASE_URL, import.meta.env.SUPABASE_ANON_KEY);
 
 export type Tables<Name extends keyof Database['public']['Tables']> = Database['public']['Tables'][Name]['Row'];
@@ -15,4 +19,9 @@ export async function rows<T>(query: PromiseLike<Outcome<T>>): Promise<T> {
   const { data, error } = await query;
   if (error) throw new Error(error.message);
   return data as T;
+}
+
+/** A unique object name for an uploaded file, keeping its name readable (`<uuid>-<name>`). */
+export function objectName(file: File): string {
+  return `${crypto.randomUUID()}-${file.name.replace(/[^\w.-]+/g, '_')}`;
 }

@@ -8,8 +8,8 @@ export interface Problem {
   message: string;
 }
 
-/** The worker's error envelope: `{"error": {"code", "message", "field"?, "problems"?}}` with its
- * status. */
+/** The worker's error envelope: `{"error": {"code", "message", "field"?, "problems"?,
+ * "candidates"?}}` with its status. */
 export class WorkerError extends Error {
   constructor(
     readonly status: number,
@@ -17,6 +17,8 @@ export class WorkerError extends Error {
     message: string,
     readonly field?: string,
     readonly problems: Problem[] = [],
+    /** The instants a local time could mean around a DST change (`schedule_time_*`). */
+    readonly candidates: string[] = [],
   ) {
     super(message);
   }
@@ -51,7 +53,7 @@ async function errorOf(response: Response): Promise<WorkerError> {
   const body = await response.json().catch(() => ({}));
   const error = body?.error ?? {};
   const message = error.message ?? response.statusText;
-  return new WorkerError(response.status, error.code ?? 'unknown', message, error.field, error.problems ?? []);
+  return new WorkerError(response.status, error.code ?? 'unknown', message, error.field, error.problems ?? [], error.candidates ?? []);
 }
 
 /** A message a person can act on, for the errors every screen may meet. */
@@ -62,6 +64,10 @@ export function explain(error: unknown): string {
       return 'Your AI credits for this month are used up.';
     case 'rate_limited':
       return 'Too many requests in a short time: wait a moment and try again.';
+    case 'schedule_time_nonexistent':
+      return 'That time does not exist here: the clocks jump over it. Choose one of these:';
+    case 'schedule_time_ambiguous':
+      return 'That time happens twice here: the clocks go back over it. Choose one of these:';
     default:
       return error.message;
   }

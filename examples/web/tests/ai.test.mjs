@@ -38,3 +38,25 @@ test('a team without credits left gets a clear message, not a stream', async () 
   await screenshot(page, 'ai-credits-exhausted');
   assertCleanConsole(page, ['status of 403 (Forbidden)']);
 });
+
+test('captions and hashtags for the post being written, each with what it cost', async () => {
+  const { page } = await signedInOwner('ai-assist', 'Captioners');
+  await page.getByRole('button', { name: 'Suggest captions' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Write a few words of the post first' }).waitFor();
+
+  await page.getByLabel('Post text').fill('Our new tea tastes of spring');
+  await page.getByRole('button', { name: 'Suggest captions' }).click();
+  await page.getByText(/^These captions cost [1-9]\d* credits\.$/).waitFor();
+  // The provider fake's captions quote the post they were made from.
+  await page.getByRole('button', { name: 'Use caption: Caption 2: Our new tea tastes of spring' }).click();
+  assert.equal(await page.getByLabel('Post text').inputValue(), 'Caption 2: Our new tea tastes of spring');
+
+  await page.getByRole('button', { name: 'Suggest hashtags' }).click();
+  await page.getByText(/^These hashtags cost [1-9]\d* credits\.$/).waitFor();
+  await page.getByRole('button', { name: 'Add #fake' }).click();
+  assert.equal(await page.getByLabel('Post text').inputValue(), 'Caption 2: Our new tea tastes of spring #fake');
+  await page.locator('#credits', { hasText: /AI credits this month: [1-9]\d* used of \d+/ }).waitFor();
+
+  await screenshot(page, 'ai-captions-hashtags');
+  assertCleanConsole(page);
+});

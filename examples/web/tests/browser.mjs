@@ -12,6 +12,12 @@ export const APP_URL = process.env.E2E_WEB_APP_URL ?? '';
 if (!APP_URL) throw new Error('E2E_WEB_APP_URL is not set: run these tests with `cargo xtask test browser`');
 const WORKER_URL = process.env.E2E_WORKER_URL;
 
+/** A 1×1 PNG, for uploads. */
+export const ONE_PIXEL_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 /** Where each test's screenshot goes (under target/, not committed). */
 const SCREENSHOTS = fileURLToPath(new URL('../../../target/browser-screenshots/', import.meta.url));
 
@@ -68,9 +74,17 @@ export async function signedInOwner(tag, teamName) {
 /** Signs in through the form and waits for the workspace. */
 export async function signIn(page, { email, password }) {
   await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText(`Signed in as ${email}`).waitFor();
+}
+
+/** Connects an account through the platform's (fake) consent page and back to the app. */
+export async function connect(page, platform) {
+  await page.getByLabel('Platform').selectOption(platform);
+  await page.getByRole('button', { name: 'Connect account' }).click();
+  await page.getByText(`Connected your ${platform} account.`).waitFor();
+  await page.locator(`#accounts li[data-platform="${platform}"] .status[data-status="active"]`).waitFor();
 }
 
 /** Saves what the page shows as target/browser-screenshots/<name>.png. */

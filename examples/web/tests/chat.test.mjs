@@ -3,13 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVICE_ROLE_KEY, data, newClient } from '../../../tests/sdk/js/helpers.mjs';
-import { assertCleanConsole, openApp, person, screenshot, signIn } from './browser.mjs';
+import { ONE_PIXEL_PNG, assertCleanConsole, openApp, person, screenshot, signIn } from './browser.mjs';
 
 const admin = newClient(SERVICE_ROLE_KEY);
-const ONE_PIXEL_PNG = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
-  'base64',
-);
 
 async function teamOf(owner, name, members = []) {
   const team = await data(owner.client.rpc('create_team', { name }));
@@ -66,4 +62,35 @@ test('a message reaches a teammate live, typing shows and clears, an attachment 
   await screenshot(beaPage, 'chat-sender');
   await screenshot(cydPage, 'chat-other-team');
   for (const page of [adaPage, beaPage, cydPage]) assertCleanConsole(page);
+});
+
+test('a direct conversation appears live for the person it is opened with; the team owner never sees it', async () => {
+  const [owner, ada, bea] = await Promise.all([person('dm-owner', 'Olga'), person('dm-ada', 'Ada'), person('dm-bea', 'Bea')]);
+  await teamOf(owner, 'Direct team', [ada, bea]);
+  const [adaPage, beaPage, ownerPage] = [await openApp(), await openApp(), await openApp()];
+  await signIn(adaPage, ada);
+  await signIn(beaPage, bea);
+  await signIn(ownerPage, owner);
+
+  await adaPage.getByRole('button', { name: 'Message Bea' }).click();
+  await adaPage.locator('#channel-select option:checked', { hasText: 'Direct: Bea' }).waitFor({ state: 'attached' });
+  // Bea's list gains the conversation without a reload, and she is told who opened it.
+  await beaPage.getByText('Ada started a conversation with you.').waitFor();
+  await beaPage.locator('#channel-select').selectOption({ label: 'Direct: Ada' });
+  await adaPage.locator('#online', { hasText: 'Bea' }).waitFor();
+
+  const text = `just between us ${Date.now()}`;
+  await adaPage.getByLabel('Message', { exact: true }).fill(text);
+  await adaPage.getByRole('button', { name: 'Send' }).click();
+  await beaPage.locator('#messages li', { hasText: text }).waitFor({ timeout: 2000 });
+
+  // Owners see every named channel of their team, but no one else's direct conversation.
+  await ownerPage.reload();
+  await ownerPage.getByText(`Signed in as ${owner.email}`).waitFor();
+  await ownerPage.locator('#team-workspace').waitFor();
+  assert.equal(await ownerPage.locator('#channel-select option', { hasText: 'Direct' }).count(), 0);
+  assert.equal(await ownerPage.locator('#messages li', { hasText: text }).count(), 0);
+
+  await screenshot(beaPage, 'chat-direct');
+  for (const page of [adaPage, beaPage, ownerPage]) assertCleanConsole(page);
 });

@@ -12,8 +12,8 @@
 //! - `POST /v1/oauth/{platform}/complete` (the user who started, with the binding and the
 //!   confirmation): connects the parked authorization. So a started flow's link, sent to
 //!   someone else, cannot connect their account to the sender's team;
-//! - `POST /v1/connections/{id}/verify` (team member), `DELETE /v1/connections/{id}` (owner,
-//!   admin, or the member who connected it);
+//! - `POST /v1/connections/{id}/verify` and `GET /v1/connections/{id}/creator-info` (TikTok)
+//!   (team member), `DELETE /v1/connections/{id}` (owner, admin, or the member who connected it);
 //! - `POST /v1/cron/tokens/refresh` and `/v1/cron/tokens/reencrypt` (the cron secret).
 
 use serde::Deserialize;
@@ -31,6 +31,7 @@ use crate::ids::{Connection, ConnectionId, TeamId};
 use crate::infra::clock::Clock;
 use crate::infra::outbound::rewrite;
 use crate::infra::supabase::rpc;
+use crate::platforms::tiktok::creator;
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
 use crate::social::store::{self, ConsumedState, Pending, StateCreation, TakenConfirmation};
@@ -434,16 +435,22 @@ fn connection_id(cx: &Cx<'_, Caller>) -> Result<ConnectionId, ApiError> {
         .ok_or_else(|| SocialFailure::ConnectionNotFound.into())
 }
 
-pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
-    let (config, caller, _, clock) = cx.parts();
-    let id = connection_id(cx)?;
-    let id = id.as_str();
+/// A read of the platform on the caller's behalf: counted against `connection_verify`.
+async fn take_platform_read(config: &Config, caller: &Caller) -> Result<(), ApiError> {
     rpc::<Value>(
         config,
         "take_rate_limit",
         json!({"subject": caller.user.id.as_str(), "action": "connection_verify"}),
     )
-    .await?;
+    .await
+    .map(drop)
+}
+
+pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, _, clock) = cx.parts();
+    let id = connection_id(cx)?;
+    let id = id.as_str();
+    take_platform_read(config, caller).await?;
     let (connection, account) =
         tokens::verify(config, clock, id, Access::Use(caller.user.id.as_str())).await?;
     let mut body = connection.public();
@@ -451,6 +458,27 @@ pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     body["profile"] = json!({"externalAccountId": account.external_id,
         "displayName": account.display_name, "handle": account.handle, "avatarUrl": account.avatar_url});
     Ok(Response::json(200, &body))
+}
+
+/// `GET /v1/connections/{id}/creator-info`: what TikTok lets the connected creator post now
+/// (`creator_info`), so the app offers only the creator's privacy levels.
+pub async fn creator_info(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
+    let (config, caller, _, clock) = cx.parts();
+    let id = connection_id(cx)?;
+    take_platform_read(config, caller).await?;
+    let (_, info) = tokens::ask_platform(
+        config,
+        clock,
+        id.as_str(),
+        Access::Use(caller.user.id.as_str()),
+        |connection, token| match connection.platform {
+            Platform::Tiktok => Ok(creator::creator_info_call(token)),
+            _ => Err(invalid("connection_id", "is not a TikTok account")),
+        },
+        |_, reply| creator::parse_creator_info(reply),
+    )
+    .await?;
+    Ok(Response::json(200, &info))
 }
 
 pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {

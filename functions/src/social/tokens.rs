@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::infra::clock::{sleep, Clock};
 use crate::infra::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
+use crate::infra::outbound::{Call, Reply};
 use crate::infra::supabase::rpc;
 
 use super::failure::SocialFailure;
@@ -440,18 +441,43 @@ pub async fn verify(
     connection_id: &str,
     access: Access<'_>,
 ) -> Result<(StoredConnection, super::Account), ApiError> {
+    ask_platform(
+        config,
+        clock,
+        connection_id,
+        access,
+        |connection, token| {
+            let api = connection.platform.api();
+            Ok(api.profile_call(token, &connection.external_account_id))
+        },
+        |connection, reply| connection.platform.api().parse_profile(reply),
+    )
+    .await
+}
+
+/// Asks the platform as the connection: `call` makes the request of the connection and its
+/// fresh access token (an error there answers without calling), `read` reads the reply. The
+/// token is refreshed once if the platform refuses it; the connection is marked
+/// `reauth_required` when even a fresh token is refused.
+pub async fn ask_platform<T>(
+    config: &Config,
+    clock: &dyn Clock,
+    connection_id: &str,
+    access: Access<'_>,
+    call: impl Fn(&StoredConnection, &str) -> Result<Call, ApiError>,
+    read: impl Fn(&StoredConnection, &Reply) -> Result<T, SocialError>,
+) -> Result<(StoredConnection, T), ApiError> {
     let transport = Transport::new(config.social.api_origin_override.as_deref(), clock);
     let mut fresh = fresh_access_token(config, clock, connection_id, access).await?;
     let mut refreshed = false;
     loop {
-        let api = fresh.connection.platform.api();
-        let call = api.profile_call(&fresh.access_token, &fresh.connection.external_account_id);
-        let outcome = match transport.send(&call).await {
-            Ok(reply) => api.parse_profile(&reply),
+        let request = call(&fresh.connection, &fresh.access_token)?;
+        let outcome = match transport.send(&request).await {
+            Ok(reply) => read(&fresh.connection, &reply),
             Err(error) => Err(error),
         };
         match outcome {
-            Ok(account) => return Ok((fresh.connection, account)),
+            Ok(answer) => return Ok((fresh.connection, answer)),
             Err(SocialError::Unauthorized(cause) | SocialError::InvalidGrant(cause)) => {
                 if refreshed {
                     mark_reauth_required(config, &fresh.connection, "access token refused").await?;

@@ -137,6 +137,14 @@ impl TestApp {
         (status, body)
     }
 
+    pub async fn creator_info(&self, user: &User, connection: &str) -> (u16, Value) {
+        let url = format!("/v1/connections/{connection}/creator-info");
+        let (status, body, _) = self
+            .send(self.http.get(self.stack.url(&url)).bearer_auth(&user.token))
+            .await;
+        (status, body)
+    }
+
     pub async fn delete(&self, user: &User, connection: &str) -> (u16, Value) {
         let (status, body, _) = self
             .send(

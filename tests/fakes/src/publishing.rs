@@ -1,9 +1,9 @@
 //! The platforms' publishing endpoints, as their docs describe them: X (media upload, post,
 //! the user's posts), Facebook Pages (feed, photos), LinkedIn (image upload, versioned posts,
 //! posts by author), Instagram (containers fetched from `image_url`, their status, publish,
-//! permalink, the account's media), TikTok (direct post init, ranged upload to `upload_url`,
-//! status), Pinterest (pins with base64 images, a board's pins) and YouTube (resumable session,
-//! upload, search of the channel's videos). Upload URLs handed out are the platforms' real hosts
+//! permalink, the account's media), TikTok (the creator's `creator_info`, direct post init,
+//! ranged upload to `upload_url`, status), Pinterest (pins with base64 images, a board's pins)
+//! and YouTube (resumable session, upload, search of the channel's videos). Upload URLs handed out are the platforms' real hosts
 //! (`www.linkedin.com/dms-uploads/…`, `open-upload.tiktokapis.com`, `www.googleapis.com/upload/…`),
 //! so the worker's rewrite sends them back here. Every created post is recorded, so tests count
 //! duplicates (`GET /social/_posts?account=`).
@@ -14,7 +14,8 @@
 //!
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
-//! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject]` 403;
+//! `[publish:429]` 429 with `Retry-After: 1`; `[publish:503]` 503; `[publish:reject-once]` 403
+//! (`[publish:reject]`: on every attempt);
 //! `[publish:401]` the platform's answer to a refused access token (`[publish:401-always]`: on
 //! every attempt, as a token revoked at the platform);
 //! `[publish:500-after-accept]` the post is created (TikTok: the job), then 500 is answered
@@ -157,6 +158,7 @@ fn fault(app: &str, text: &str) -> Fault {
         _ if marked(text, "401-always") => Fault::RefuseToken,
         _ if !first => Fault::None,
         _ if marked(text, "401") => Fault::RefuseToken,
+        _ if marked(text, "reject-once") => Fault::Refuse(403),
         _ if marked(text, "429") => Fault::Refuse(429),
         _ if marked(text, "503") => Fault::Refuse(503),
         _ if marked(text, "500-after-accept") => Fault::AfterAccept(500),
@@ -377,6 +379,9 @@ pub async fn handle(request: Request<'_>) -> Option<Response> {
         }
         ("POST", "api.linkedin.com", "/rest/posts") => answer(linkedin_post),
         ("GET", "api.linkedin.com", "/rest/posts") => answer(linkedin_posts),
+        ("POST", "open.tiktokapis.com", "/v2/post/publish/creator_info/query/") => {
+            answer(tiktok_creator_info)
+        }
         ("POST", "open.tiktokapis.com", "/v2/post/publish/video/init/") => answer(tiktok_init),
         ("PUT", "open-upload.tiktokapis.com", "/video/") => Some(tiktok_upload(&request)),
         ("POST", "open.tiktokapis.com", "/v2/post/publish/status/fetch/") => answer(tiktok_status),
@@ -959,6 +964,23 @@ fn tiktok_error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
+/// What a fake creator may post: a public account's privacy levels (TikTok offers
+/// `FOLLOWER_OF_CREATOR` to private accounts only), duets off.
+const TIKTOK_PRIVACY_LEVELS: [&str; 3] =
+    ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"];
+
+fn tiktok_creator_info(_request: &Request, account: &str) -> Response {
+    json_response(
+        200,
+        json!({"data": {"creator_avatar_url": "https://p16.tiktokcdn.com/fake.jpeg",
+                        "creator_username": account, "creator_nickname": format!("TikTok {account}"),
+                        "privacy_level_options": TIKTOK_PRIVACY_LEVELS,
+                        "comment_disabled": false, "duet_disabled": true, "stitch_disabled": false,
+                        "max_video_post_duration_sec": 600},
+               "error": {"code": "ok", "message": "", "log_id": "fake"}}),
+    )
+}
+
 fn tiktok_init(request: &Request, account: &str) -> Response {
     let body = request.json();
     let title = body["post_info"]["title"]
@@ -971,19 +993,15 @@ fn tiktok_init(request: &Request, account: &str) -> Response {
     let chunk = source["chunk_size"].as_u64().unwrap_or(0);
     let count = source["total_chunk_count"].as_u64().unwrap_or(0);
     let valid_chunks = size > 0 && chunk > 0 && count == (size / chunk).max(1);
-    if source["source"] != "FILE_UPLOAD"
-        || !valid_chunks
-        || !matches!(
-            privacy,
-            Some(
-                "PUBLIC_TO_EVERYONE"
-                    | "MUTUAL_FOLLOW_FRIENDS"
-                    | "FOLLOWER_OF_CREATOR"
-                    | "SELF_ONLY"
-            )
-        )
-    {
+    if source["source"] != "FILE_UPLOAD" || !valid_chunks || privacy.is_none() {
         return tiktok_error(400, "invalid_params", "post_info or source_info is invalid");
+    }
+    if !privacy.is_some_and(|level| TIKTOK_PRIVACY_LEVELS.contains(&level)) {
+        return tiktok_error(
+            400,
+            "privacy_level_option_mismatch",
+            "privacy_level is not among the creator's privacy_level_options",
+        );
     }
     faulted("tiktok", &title, || {
         let publish_id = format!(

@@ -1,6 +1,7 @@
-//! TikTok: its OAuth constants (`SPEC`), how it connects (`oauth`),
-//! how it posts (`publish`) and what a post to it may carry (`RULES`).
+//! TikTok: its OAuth constants (`SPEC`), how it connects (`oauth`), what the creator may post
+//! now (`creator`), how it posts (`publish`) and what a post to it may carry (`RULES`).
 
+pub mod creator;
 pub mod oauth;
 pub mod publish;
 

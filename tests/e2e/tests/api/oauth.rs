@@ -551,6 +551,37 @@ async fn an_invalid_grant_requires_reauthorization_and_transient_failures_are_re
 }
 
 #[tokio::test]
+async fn tiktok_tells_the_team_what_its_creator_may_post_and_no_other_platform_is_asked() {
+    let env = TestApp::spawn().await;
+    let (owner, member, outsider) = (
+        env.new_user().await,
+        env.new_user().await,
+        env.new_user().await,
+    );
+    let team = env.new_team(&owner).await;
+    env.add_member(&team, &member, "member").await;
+    let tiktok = env.connect(&owner, &team, "tiktok", "").await;
+    let x = env.connect(&owner, &team, "x", "").await;
+
+    // The fake creator's account is public: no FOLLOWER_OF_CREATOR, as TikTok answers it.
+    let (status, body) = env.creator_info(&member, &tiktok).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["privacyLevelOptions"],
+        json!(["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"])
+    );
+    assert_eq!(
+        (&body["duetDisabled"], &body["commentDisabled"]),
+        (&json!(true), &json!(false))
+    );
+    let (status, body) = env.creator_info(&owner, &x).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_request"));
+    assert_eq!(body["error"]["field"], "connection_id");
+    let (status, body) = env.creator_info(&outsider, &tiktok).await;
+    assert_eq!((status, error_code(&body)), (404, "connection_not_found"));
+}
+
+#[tokio::test]
 async fn a_refused_access_token_is_refreshed_once_then_retried() {
     let env = TestApp::spawn().await;
     let owner = env.new_user().await;
