@@ -42,6 +42,8 @@ pub const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
 /// What one platform accepts and how often, from its API documentation.
 pub struct Rules {
     pub max_chars: usize,
+    /// What else the platform refuses in the text, beyond its length: a stable code and why.
+    pub text: Option<fn(&str) -> Option<(&'static str, String)>>,
     /// Whether a post needs at least one media file.
     pub needs_media: bool,
     pub max_images: usize,
@@ -153,6 +155,9 @@ pub fn check_destination(
             rules.max_chars
         );
         problems.push(Problem::new("body", "too_long", message));
+    }
+    if let Some((code, message)) = rules.text.and_then(|check| check(body)) {
+        problems.push(Problem::new("body", code, format!("{name} {message}")));
     }
     problems.extend(media_count_problems(rules, name, media));
     problems.extend(media_file_problems(rules, name, media));
@@ -274,6 +279,24 @@ mod tests {
         assert_eq!(refused(Platform::Linkedin, &long, &[]), []);
         assert_eq!(found(check_post("  ", &[])), one("body", "empty_post"));
         assert_eq!(found(check_post("  ", &[image("image/png", MB)])), []);
+    }
+
+    /// YouTube refuses `<` and `>` in a description (`invalidDescription`) and counts its
+    /// 5000-long limit in UTF-8 bytes.
+    #[test]
+    fn a_platform_refuses_characters_and_bytes_its_api_refuses() {
+        let video = [image("video/mp4", MB)];
+        assert_eq!(
+            refused(Platform::Youtube, "Watch <this>", &video),
+            one("d.body", "invalid_text")
+        );
+        assert_eq!(
+            refused(Platform::Youtube, &"é".repeat(2501), &video),
+            one("d.body", "too_long"),
+            "2501 characters, 5002 bytes"
+        );
+        assert_eq!(refused(Platform::Youtube, &"é".repeat(2500), &video), []);
+        assert_eq!(refused(Platform::X, "a <b>", &[]), []);
     }
 
     #[test]
