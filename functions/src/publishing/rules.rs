@@ -155,8 +155,7 @@ pub fn check_destination(
             rules.max_chars
         );
         problems.push(Problem::new("body", "too_long", message));
-    }
-    if let Some((code, message)) = rules.text.and_then(|check| check(body)) {
+    } else if let Some((code, message)) = rules.text.and_then(|check| check(body)) {
         problems.push(Problem::new("body", code, format!("{name} {message}")));
     }
     problems.extend(media_count_problems(rules, name, media));
@@ -286,16 +285,23 @@ mod tests {
     #[test]
     fn a_platform_refuses_characters_and_bytes_its_api_refuses() {
         let video = [image("video/mp4", MB)];
+        let options = json!({"title": "Launch", "privacyStatus": "public"});
+        let youtube = |body: &str| {
+            found(check_destination(
+                Platform::Youtube,
+                body,
+                &video,
+                &options,
+                "d",
+            ))
+        };
+        assert_eq!(youtube("Watch <this>"), one("d.body", "invalid_text"));
         assert_eq!(
-            refused(Platform::Youtube, "Watch <this>", &video),
-            one("d.body", "invalid_text")
-        );
-        assert_eq!(
-            refused(Platform::Youtube, &"é".repeat(2501), &video),
+            youtube(&"é".repeat(2501)),
             one("d.body", "too_long"),
             "2501 characters, 5002 bytes"
         );
-        assert_eq!(refused(Platform::Youtube, &"é".repeat(2500), &video), []);
+        assert_eq!(youtube(&"é".repeat(2500)), []);
         assert_eq!(refused(Platform::X, "a <b>", &[]), []);
     }
 
