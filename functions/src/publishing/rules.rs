@@ -39,11 +39,14 @@ pub const JPEG_PNG: &[&str] = &["image/jpeg", "image/png"];
 pub const WEB_IMAGES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
 pub const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
 
+/// A platform's own check of a post's text: a stable code and why, when it refuses it.
+pub type TextCheck = fn(&str) -> Option<(&'static str, String)>;
+
 /// What one platform accepts and how often, from its API documentation.
 pub struct Rules {
     pub max_chars: usize,
     /// What else the platform refuses in the text, beyond its length: a stable code and why.
-    pub text: Option<fn(&str) -> Option<(&'static str, String)>>,
+    pub text: Option<TextCheck>,
     /// Whether a post needs at least one media file.
     pub needs_media: bool,
     pub max_images: usize,
