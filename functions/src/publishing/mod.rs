@@ -83,8 +83,10 @@ pub enum Failure {
 impl Failure {
     /// What a platform's answer to a call that posts nothing (uploads, containers) means.
     pub fn before_posting(platform: Platform, answer: &Reply) -> Self {
+        if refuses_the_token(answer) {
+            return Self::Unauthorized;
+        }
         match answer.status {
-            401 => Self::Unauthorized,
             429 | 500..=599 => Self::NotPosted {
                 code: "platform_unavailable",
                 message: format!("{} answered {}", platform.as_str(), answer.status),
@@ -159,6 +161,12 @@ impl Failure {
             },
         }
     }
+}
+
+/// Whether the answer refuses the access token: a 401, or the Graph API's `OAuthException`
+/// code 190, which Facebook and Instagram answer with 400 (as `social::classify_error` reads it).
+fn refuses_the_token(answer: &Reply) -> bool {
+    answer.status == 401 || answer.json()["error"]["code"] == 190
 }
 
 /// The platform's error text, cut short: its own message helps users fix a refused post.
@@ -375,6 +383,25 @@ mod tests {
                 code: "platform_refused",
                 ..
             }
+        ));
+        let graph_token_refused = Reply::new(
+            400,
+            br#"{"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}}"#.to_vec(),
+        );
+        assert_eq!(
+            Failure::of_posting(Platform::Facebook, &graph_token_refused),
+            Failure::Unauthorized,
+            "Graph refuses a token with 400 and code 190"
+        );
+        assert!(matches!(
+            Failure::of_posting(
+                Platform::Facebook,
+                &Reply::new(
+                    400,
+                    br#"{"error": {"message": "(#100) bad", "code": 100}}"#.to_vec()
+                )
+            ),
+            Failure::Refused { .. }
         ));
         assert!(matches!(
             Failure::unanswered_posting(Unanswered::Unknown("timeout".into())),

@@ -39,9 +39,14 @@ pub const JPEG_PNG: &[&str] = &["image/jpeg", "image/png"];
 pub const WEB_IMAGES: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp"];
 pub const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
 
+/// A platform's own check of a post's text: a stable code and why, when it refuses it.
+pub type TextCheck = fn(&str) -> Option<(&'static str, String)>;
+
 /// What one platform accepts and how often, from its API documentation.
 pub struct Rules {
     pub max_chars: usize,
+    /// What else the platform refuses in the text, beyond its length: a stable code and why.
+    pub text: Option<TextCheck>,
     /// Whether a post needs at least one media file.
     pub needs_media: bool,
     pub max_images: usize,
@@ -153,6 +158,8 @@ pub fn check_destination(
             rules.max_chars
         );
         problems.push(Problem::new("body", "too_long", message));
+    } else if let Some((code, message)) = rules.text.and_then(|check| check(body)) {
+        problems.push(Problem::new("body", code, format!("{name} {message}")));
     }
     problems.extend(media_count_problems(rules, name, media));
     problems.extend(media_file_problems(rules, name, media));
@@ -274,6 +281,31 @@ mod tests {
         assert_eq!(refused(Platform::Linkedin, &long, &[]), []);
         assert_eq!(found(check_post("  ", &[])), one("body", "empty_post"));
         assert_eq!(found(check_post("  ", &[image("image/png", MB)])), []);
+    }
+
+    /// YouTube refuses `<` and `>` in a description (`invalidDescription`) and counts its
+    /// 5000-long limit in UTF-8 bytes.
+    #[test]
+    fn a_platform_refuses_characters_and_bytes_its_api_refuses() {
+        let video = [image("video/mp4", MB)];
+        let options = json!({"title": "Launch", "privacyStatus": "public"});
+        let youtube = |body: &str| {
+            found(check_destination(
+                Platform::Youtube,
+                body,
+                &video,
+                &options,
+                "d",
+            ))
+        };
+        assert_eq!(youtube("Watch <this>"), one("d.body", "invalid_text"));
+        assert_eq!(
+            youtube(&"é".repeat(2501)),
+            one("d.body", "too_long"),
+            "2501 characters, 5002 bytes"
+        );
+        assert_eq!(youtube(&"é".repeat(2500)), []);
+        assert_eq!(refused(Platform::X, "a <b>", &[]), []);
     }
 
     #[test]

@@ -8,9 +8,17 @@
 //! so the worker's rewrite sends them back here. Every created post is recorded, so tests count
 //! duplicates (`GET /social/_posts?account=`).
 //!
-//! X videos go up in segments (`initialize`, `append`, `finalize`) and are processed: the
-//! first status read says `in_progress`, the next `succeeded`, or `failed` when the bytes are
-//! not an MP4/MOV (no `ftyp` box); a post may only use media that are ready.
+//! X videos and GIFs go up in segments (`initialize`, `append`, `finalize`) and are processed:
+//! the first status read says `in_progress`, the next `succeeded`, or `failed` when the bytes are
+//! not an MP4/MOV (no `ftyp` box) or a GIF (no `GIF8`); a post may only use media that are ready.
+//!
+//! Each endpoint refuses what its platform's reference says the platform refuses, with the
+//! platform's error body (the list, with the references, is docs/platforms.md's "Publishing
+//! calls"): a body of the wrong content type, a missing or misspelt field, a value outside the
+//! documented enum (X's `media_category` and `reply_settings`, LinkedIn's `visibility`, TikTok's
+//! privacy level against the creator's `privacy_level_options`, YouTube's `privacyStatus`), a
+//! missing or sunset `LinkedIn-Version`, TikTok's chunk rules, an Instagram container published
+//! before it is `FINISHED` or holding no JPEG, YouTube's `<`/`>` and 5000-byte description.
 //!
 //! Markers in the post text choose a fault for the first attempt of that text on a platform
 //! (later attempts succeed, as a platform that recovered would):
@@ -36,6 +44,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use chrono::Datelike;
 use serde_json::{json, Value};
 
 use super::social::{json_response, random, unauthorized, use_token};
@@ -54,7 +63,8 @@ struct Created {
 struct Container {
     account: String,
     caption: String,
-    /// `FINISHED` or `ERROR: why`, shown from the second status read on.
+    /// `FINISHED` or `ERROR: why`, shown from the second status read on: until then the
+    /// container is `IN_PROGRESS` and cannot be published.
     outcome: Result<(), String>,
     reads: u32,
     published: bool,
@@ -79,9 +89,10 @@ struct Session {
     done: bool,
 }
 
-/// An X upload: an image (ready at once) or a video, in segments until finalized.
+/// An X upload: an image (ready at once) or a video or GIF, in segments until finalized.
 struct XMedia {
     account: String,
+    media_type: String,
     total_bytes: usize,
     segments: std::collections::BTreeMap<u64, Vec<u8>>,
     state: XMediaState,
@@ -323,6 +334,18 @@ impl Request<'_> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
+    /// Whether the body is declared JSON (`application/json`, any parameters).
+    fn sends_json(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|value| value.starts_with("application/json"))
+    }
+
+    /// Whether the body is declared a form (`application/x-www-form-urlencoded`).
+    fn sends_form(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+    }
+
     fn param(&self, name: &str) -> &str {
         self.query.get(name).map(String::as_str).unwrap_or_default()
     }
@@ -406,12 +429,13 @@ fn x_invalid(detail: &str) -> Response {
 }
 
 /// Registers an upload of `account`; its id (X's media ids are numbers).
-fn new_x_media(account: &str, total_bytes: usize, state: XMediaState) -> String {
+fn new_x_media(account: &str, media_type: &str, total_bytes: usize, state: XMediaState) -> String {
     let id = format!("18800{}", NEXT_NUMBER.fetch_add(1, Ordering::Relaxed));
     posts().x_media.insert(
         id.clone(),
         XMedia {
             account: account.to_owned(),
+            media_type: media_type.to_owned(),
             total_bytes,
             segments: Default::default(),
             state,
@@ -420,19 +444,50 @@ fn new_x_media(account: &str, total_bytes: usize, state: XMediaState) -> String 
     id
 }
 
+/// The one-call upload (`POST /2/media/upload`, JSON): base64 `media`, and a `media_category`
+/// among the three it takes; no GIF or video among its media types (those go in segments).
 fn x_media(request: &Request, account: &str) -> Response {
-    if request.json()["media"]
-        .as_str()
-        .unwrap_or_default()
-        .is_empty()
-    {
-        return x_invalid("media is required");
+    const CATEGORIES: [&str; 3] = ["tweet_image", "dm_image", "subtitles"];
+    const TYPES: [&str; 8] = [
+        "text/srt",
+        "text/vtt",
+        "image/jpeg",
+        "image/bmp",
+        "image/png",
+        "image/webp",
+        "image/pjpeg",
+        "image/tiff",
+    ];
+    let body = request.json();
+    let media = STANDARD.decode(body["media"].as_str().unwrap_or_default());
+    let media_type = body["media_type"].as_str();
+    match () {
+        _ if !request.sends_json() => x_invalid("the body must be application/json"),
+        _ if !matches!(&media, Ok(bytes) if !bytes.is_empty()) => {
+            x_invalid("media is required, base64-encoded")
+        }
+        _ if !body["media_category"]
+            .as_str()
+            .is_some_and(|category| CATEGORIES.contains(&category)) =>
+        {
+            x_invalid("media_category must be one of tweet_image, dm_image, subtitles")
+        }
+        _ if media_type.is_some_and(|media_type| !TYPES.contains(&media_type)) => {
+            x_invalid("media_type is not one this upload takes")
+        }
+        _ => {
+            let id = new_x_media(
+                account,
+                media_type.unwrap_or("image/jpeg"),
+                0,
+                XMediaState::Ready,
+            );
+            json_response(
+                200,
+                json!({"data": {"id": id, "media_key": format!("3_{id}")}}),
+            )
+        }
     }
-    let id = new_x_media(account, 0, XMediaState::Ready);
-    json_response(
-        200,
-        json!({"data": {"id": id, "media_key": format!("3_{id}")}}),
-    )
 }
 
 /// The media id of `/2/media/upload/{id}/{step}`.
@@ -442,6 +497,9 @@ fn x_upload_step<'a>(path: &'a str, step: &str) -> Option<&'a str> {
         .strip_suffix('/')
 }
 
+/// A segmented upload's `initialize`: `media_type`, `total_bytes` and a `media_category` that
+/// fits the type (this fake takes the post categories: `tweet_video`, `tweet_gif`,
+/// `tweet_image`).
 fn x_initialize(request: &Request, account: &str) -> Response {
     let body = request.json();
     let (Some(media_type), Some(total_bytes)) =
@@ -449,10 +507,24 @@ fn x_initialize(request: &Request, account: &str) -> Response {
     else {
         return x_invalid("media_type and total_bytes are required");
     };
-    if !media_type.starts_with("video/") || body["media_category"] != "tweet_video" {
-        return x_invalid("this fake takes segmented uploads of tweet_video only");
+    let fits = match body["media_category"].as_str() {
+        Some("tweet_video") => matches!(
+            media_type,
+            "video/mp4" | "video/webm" | "video/mp2t" | "video/quicktime"
+        ),
+        Some("tweet_gif") => media_type == "image/gif",
+        Some("tweet_image") => media_type.starts_with("image/") && media_type != "image/gif",
+        _ => false,
+    };
+    if !request.sends_json() || !fits {
+        return x_invalid("a JSON body whose media_category fits its media_type");
     }
-    let id = new_x_media(account, total_bytes as usize, XMediaState::Uploading);
+    let id = new_x_media(
+        account,
+        media_type,
+        total_bytes as usize,
+        XMediaState::Uploading,
+    );
     json_response(
         200,
         json!({"data": {"id": id, "media_key": format!("7_{id}"), "expires_after_secs": 86399}}),
@@ -526,19 +598,18 @@ fn x_upload_status(request: &Request, account: &str) -> Response {
         return x_invalid("media_id not found");
     };
     if let XMediaState::Processing(reads) = media.state {
+        let bytes = media.segments.values().flatten();
+        // MP4 and MOV files open with an `ftyp` box, GIFs with `GIF8`.
+        let readable = if media.media_type == "image/gif" {
+            bytes.take(4).eq(b"GIF8")
+        } else if media.media_type.starts_with("video/") {
+            bytes.skip(4).take(4).eq(b"ftyp")
+        } else {
+            true
+        };
         media.state = match reads {
             0 => XMediaState::Processing(1),
-            // MP4 and MOV files open with an `ftyp` box.
-            _ if media
-                .segments
-                .values()
-                .flatten()
-                .skip(4)
-                .take(4)
-                .eq(b"ftyp") =>
-            {
-                XMediaState::Ready
-            }
+            _ if readable => XMediaState::Ready,
             _ => XMediaState::Failed,
         };
     }
@@ -560,6 +631,19 @@ fn x_upload_status(request: &Request, account: &str) -> Response {
 fn x_post(request: &Request, account: &str) -> Response {
     let body = request.json();
     let text = body["text"].as_str().unwrap_or_default();
+    if !request.sends_json() || (text.is_empty() && !body["media"].is_object()) {
+        return x_invalid("a JSON body with text or media is required");
+    }
+    if body.get("reply_settings").is_some_and(|setting| {
+        !matches!(
+            setting.as_str(),
+            Some("following" | "mentionedUsers" | "subscribers" | "verified")
+        )
+    }) {
+        return x_invalid(
+            "reply_settings must be one of following, mentionedUsers, subscribers, verified",
+        );
+    }
     if marked(text, "reject-media") && body["media"].is_object() {
         return x_invalid("media rejected");
     }
@@ -585,7 +669,14 @@ fn x_post(request: &Request, account: &str) -> Response {
     )
 }
 
-fn x_timeline(_: &Request, account: &str) -> Response {
+/// A user's posts; `start_time` as X takes it, `YYYY-MM-DDTHH:mm:ssZ`.
+fn x_timeline(request: &Request, account: &str) -> Response {
+    let start_time = request.param("start_time");
+    if !start_time.is_empty()
+        && chrono::NaiveDateTime::parse_from_str(start_time, "%Y-%m-%dT%H:%M:%SZ").is_err()
+    {
+        return x_invalid("Invalid 'start_time': it must be YYYY-MM-DDTHH:mm:ssZ");
+    }
     let tweets: Vec<Value> = found("x", account)
         .into_iter()
         .map(|post| json!({"id": post.id, "text": post.text}))
@@ -596,9 +687,24 @@ fn x_timeline(_: &Request, account: &str) -> Response {
     )
 }
 
+/// `POST /{page-id}/feed`: `message` (or a `link`), sent as JSON or as a form, as Graph reads
+/// either.
 fn facebook_post(request: &Request, account: &str) -> Response {
-    let body = request.json();
-    let text = body["message"].as_str().unwrap_or_default();
+    let text = if request.sends_json() {
+        request.json()["message"].as_str().map(str::to_owned)
+    } else if request.sends_form() {
+        request.form().get("message").cloned()
+    } else {
+        None
+    }
+    .unwrap_or_default();
+    if text.trim().is_empty() {
+        return graph_error(
+            "(#100) Either message or link must be specified for a feed post",
+            100,
+        );
+    }
+    let text = text.as_str();
     create(
         "facebook",
         account,
@@ -691,22 +797,30 @@ async fn instagram_container(request: &Request<'_>) -> Response {
     if !instagram_account_of(request.path, &account) {
         return graph_error("Unsupported post request", 100);
     }
-    let form = request.form();
+    let form = if request.sends_form() {
+        request.form()
+    } else {
+        HashMap::new()
+    };
     let caption = form.get("caption").cloned().unwrap_or_default();
     let image_url = form.get("image_url").cloned().unwrap_or_default();
     if image_url.is_empty() {
         return graph_error("The parameter image_url is required", 100);
     }
-    let fetched = match reqwest::get(&image_url).await {
-        Ok(response) if response.status().is_success() => response
-            .bytes()
-            .await
-            .map(|b| !b.is_empty())
-            .unwrap_or(false),
-        _ => false,
+    if caption.chars().count() > 2200 {
+        return graph_error("(#100) The caption is longer than 2200 characters", 100);
+    }
+    let image = match reqwest::get(&image_url).await {
+        Ok(response) if response.status().is_success() => {
+            response.bytes().await.unwrap_or_default()
+        }
+        _ => Bytes::new(),
     };
-    let outcome = if !fetched {
+    // JPEG is the only image format content publishing takes.
+    let outcome = if image.is_empty() {
         Err("ERROR: the image could not be downloaded from image_url".to_owned())
+    } else if !image.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Err("ERROR: the image format is not supported: only JPEG (2207026)".to_owned())
     } else if marked(&caption, "reject-media") {
         Err("ERROR: the image format is not supported (2207026)".to_owned())
     } else {
@@ -771,18 +885,20 @@ fn instagram_publish(request: &Request, account: &str) -> Response {
         return graph_error("Unsupported post request", 100);
     }
     let creation_id = request
-        .form()
-        .get("creation_id")
-        .cloned()
+        .sends_form()
+        .then(|| request.form().get("creation_id").cloned())
+        .flatten()
         .unwrap_or_default();
     let caption = {
         let posts = posts();
         match posts.containers.get(&creation_id) {
-            Some(c) if c.account == account && c.outcome.is_ok() && !c.published => {
+            Some(c)
+                if c.account == account && c.outcome.is_ok() && c.reads >= 2 && !c.published =>
+            {
                 c.caption.clone()
             }
             Some(c) if c.published => return graph_error("Media ID is not available", 9007),
-            _ => return graph_error("The media is not ready for publishing", 9007),
+            _ => return not_ready_for_publishing(),
         }
     };
     faulted("instagram", &caption, || {
@@ -792,6 +908,19 @@ fn instagram_publish(request: &Request, account: &str) -> Response {
         let id = record("instagram", account, &caption, "");
         json_response(200, json!({ "id": id }))
     })
+}
+
+/// Graph's answer to publishing a container that is not `FINISHED` (code 9007, subcode
+/// 2207027).
+fn not_ready_for_publishing() -> Response {
+    json_response(
+        400,
+        json!({"error": {"message": "Media ID is not available", "type": "OAuthException", "code": 9007,
+                         "error_subcode": 2207027, "is_transient": false,
+                         "error_user_title": "Media not ready for publishing",
+                         "error_user_msg": "The media is not ready for publishing, please wait for a moment",
+                         "fbtrace_id": "fake"}}),
+    )
 }
 
 fn instagram_media(request: &Request, account: &str) -> Response {
@@ -809,13 +938,23 @@ fn instagram_media(request: &Request, account: &str) -> Response {
     json_response(200, json!({ "data": data }))
 }
 
-/// LinkedIn's versioned API refuses calls without its version headers.
+/// LinkedIn's versioned API refuses calls without its version headers, and a version that is
+/// not live: one from a month still to come, or sunset (LinkedIn serves a version for a year
+/// after its month).
 fn linkedin_unversioned(request: &Request) -> Option<Response> {
     let version = request.header("linkedin-version").unwrap_or_default();
-    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+    let Some(month) = version_month(version) else {
         return Some(json_response(
             426,
             json!({"message": "A version must be present. Please specify a version by adding the LinkedIn-Version header.", "status": 426, "code": "VERSION_MISSING"}),
+        ));
+    };
+    let now = chrono::DateTime::<chrono::Utc>::from(SystemTime::now()).date_naive();
+    let current = now.year() * 12 + now.month0() as i32;
+    if month > current || month < current - 12 {
+        return Some(json_response(
+            426,
+            json!({"message": format!("Requested version {version} is not active"), "status": 426, "code": "NONEXISTENT_VERSION"}),
         ));
     }
     (request.header("x-restli-protocol-version") != Some("2.0.0")).then(|| {
@@ -824,6 +963,18 @@ fn linkedin_unversioned(request: &Request) -> Option<Response> {
             json!({"message": "X-Restli-Protocol-Version 2.0.0 is required", "status": 400}),
         )
     })
+}
+
+/// A `yyyymm` version as months since year 0.
+fn version_month(version: &str) -> Option<i32> {
+    if version.len() != 6 || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (year, month) = (
+        version[..4].parse::<i32>().ok()?,
+        version[4..].parse::<i32>().ok()?,
+    );
+    (1..=12).contains(&month).then_some(year * 12 + month - 1)
 }
 
 fn linkedin_image(request: &Request, account: &str) -> Response {
@@ -887,11 +1038,25 @@ fn linkedin_post(request: &Request, account: &str) -> Response {
         return refused;
     }
     let body = request.json();
-    if body["author"] != format!("urn:li:person:{account}") || body["lifecycleState"] != "PUBLISHED"
+    if !request.sends_json() {
+        return json_response(
+            415,
+            json!({"message": "Unsupported Media Type: the body must be application/json", "status": 415}),
+        );
+    }
+    let visibility = body["visibility"].as_str();
+    if body["author"] != format!("urn:li:person:{account}")
+        || body["lifecycleState"] != "PUBLISHED"
+        || !body["commentary"].is_string()
+        || !body["distribution"]["feedDistribution"].is_string()
+        || !matches!(
+            visibility,
+            Some("PUBLIC" | "CONNECTIONS" | "LOGGED_IN" | "CONTAINER")
+        )
     {
         return json_response(
             422,
-            json!({"message": "author and lifecycleState PUBLISHED are required", "status": 422}),
+            json!({"message": "author, commentary, visibility, distribution and lifecycleState PUBLISHED are required", "status": 422}),
         );
     }
     let text = unescape(body["commentary"].as_str().unwrap_or_default());
@@ -923,38 +1088,15 @@ fn linkedin_post(request: &Request, account: &str) -> Response {
     })
 }
 
-fn linkedin_posts(request: &Request, account: &str) -> Response {
-    if let Some(refused) = linkedin_unversioned(request) {
-        return refused;
-    }
-    if request.param("q") != "author"
-        || request.param("author") != format!("urn:li:person:{account}")
-    {
-        return json_response(
+/// Listing a member's posts (`q=author`) takes `r_member_social`, a private permission no token
+/// of the fake (as no ordinary app's) holds.
+fn linkedin_posts(request: &Request, _: &str) -> Response {
+    linkedin_unversioned(request).unwrap_or_else(|| {
+        json_response(
             403,
-            json!({"message": "Not enough permissions to access: posts.FINDER-author", "status": 403}),
-        );
-    }
-    let elements: Vec<Value> = found("linkedin", account)
-        .into_iter()
-        .map(|post| {
-            let commentary: String = post
-                .text
-                .chars()
-                .flat_map(|c| {
-                    let escape = "\\|{}@[]()<>#*_~".contains(c);
-                    escape.then_some('\\').into_iter().chain([c])
-                })
-                .collect();
-            json!({"id": format!("urn:li:share:{}", post.id), "author": format!("urn:li:person:{account}"),
-                   "commentary": commentary, "createdAt": millis(post.at), "publishedAt": millis(post.at),
-                   "lifecycleState": "PUBLISHED", "visibility": "PUBLIC"})
-        })
-        .collect();
-    json_response(
-        200,
-        json!({"paging": {"start": 0, "count": 20, "links": []}, "elements": elements}),
-    )
+            json!({"message": "Not enough permissions to access: partnerApiPostsExternal.FINDER-author (r_member_social)", "status": 403, "serviceErrorCode": 100}),
+        )
+    })
 }
 
 fn tiktok_error(status: u16, code: &str, message: &str) -> Response {
@@ -964,21 +1106,40 @@ fn tiktok_error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
-/// What a fake creator may post: a public account's privacy levels (TikTok offers
-/// `FOLLOWER_OF_CREATOR` to private accounts only), duets off.
-const TIKTOK_PRIVACY_LEVELS: [&str; 3] =
-    ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"];
+/// The privacy levels a creator offers: a private account (the fake's accounts named
+/// `private…`) has no `PUBLIC_TO_EVERYONE`.
+fn privacy_level_options(account: &str) -> [&'static str; 3] {
+    if account.starts_with("private") {
+        ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
+    } else {
+        ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
+    }
+}
 
-fn tiktok_creator_info(_request: &Request, account: &str) -> Response {
+fn tiktok_creator_info(_: &Request, account: &str) -> Response {
     json_response(
         200,
         json!({"data": {"creator_avatar_url": "https://p16.tiktokcdn.com/fake.jpeg",
                         "creator_username": account, "creator_nickname": format!("TikTok {account}"),
-                        "privacy_level_options": TIKTOK_PRIVACY_LEVELS,
+                        "privacy_level_options": privacy_level_options(account),
                         "comment_disabled": false, "duet_disabled": true, "stitch_disabled": false,
                         "max_video_post_duration_sec": 600},
                "error": {"code": "ok", "message": "", "log_id": "fake"}}),
     )
+}
+
+/// Whether `(video_size, chunk_size, total_chunk_count)` keep TikTok's chunk rules: a video
+/// under 5 MB (or up to 64 MB) may go whole; otherwise chunks of 5 to 64 MB, the count being the
+/// size divided by the chunk size rounded down (the last chunk takes the rest, up to 128 MB),
+/// at most 1000 of them.
+fn valid_chunks(size: u64, chunk: u64, count: u64) -> bool {
+    const MB: u64 = 1024 * 1024;
+    let whole = chunk == size && count == 1 && size <= 64 * MB;
+    let chunked = (5 * MB..=64 * MB).contains(&chunk)
+        && count == size / chunk
+        && (1..=1000).contains(&count)
+        && size - chunk * (count - 1) <= 128 * MB;
+    size > 0 && (whole || (size >= 5 * MB && chunked))
 }
 
 fn tiktok_init(request: &Request, account: &str) -> Response {
@@ -992,15 +1153,19 @@ fn tiktok_init(request: &Request, account: &str) -> Response {
     let size = source["video_size"].as_u64().unwrap_or(0);
     let chunk = source["chunk_size"].as_u64().unwrap_or(0);
     let count = source["total_chunk_count"].as_u64().unwrap_or(0);
-    let valid_chunks = size > 0 && chunk > 0 && count == (size / chunk).max(1);
-    if source["source"] != "FILE_UPLOAD" || !valid_chunks || privacy.is_none() {
+    if !request.sends_json()
+        || source["source"] != "FILE_UPLOAD"
+        || !valid_chunks(size, chunk, count)
+        || title.encode_utf16().count() > 2200
+        || privacy.is_none()
+    {
         return tiktok_error(400, "invalid_params", "post_info or source_info is invalid");
     }
-    if !privacy.is_some_and(|level| TIKTOK_PRIVACY_LEVELS.contains(&level)) {
+    if !privacy.is_some_and(|level| privacy_level_options(account).contains(&level)) {
         return tiktok_error(
             400,
             "privacy_level_option_mismatch",
-            "privacy_level is not among the creator's privacy_level_options",
+            "privacy_level is not one of the creator's privacy_level_options",
         );
     }
     faulted("tiktok", &title, || {
@@ -1031,8 +1196,18 @@ fn tiktok_init(request: &Request, account: &str) -> Response {
     })
 }
 
-/// A chunk PUT to the upload URL (its own authorization: no token).
+/// A chunk PUT to the upload URL (its own authorization: no token), typed as the video.
 fn tiktok_upload(request: &Request) -> Response {
+    if !matches!(
+        request.header("content-type"),
+        Some("video/mp4" | "video/quicktime" | "video/webm")
+    ) {
+        return tiktok_error(
+            400,
+            "invalid_params",
+            "Content-Type must be the video's type",
+        );
+    }
     let range = request
         .header("content-range")
         .unwrap_or_default()
@@ -1115,10 +1290,21 @@ fn pinterest_pin(request: &Request, account: &str) -> Response {
     let image = STANDARD
         .decode(media["data"].as_str().unwrap_or_default())
         .unwrap_or_default();
-    if board.is_empty() || media["source_type"] != "image_base64" {
+    if !request.sends_json() || board.is_empty() || media["source_type"] != "image_base64" {
         return json_response(
             400,
             json!({"code": 1, "message": "Invalid parameters: board_id and media_source are required"}),
+        );
+    }
+    let too_long = |field: &str, max: usize| {
+        body[field]
+            .as_str()
+            .is_some_and(|text| text.chars().count() > max)
+    };
+    if too_long("description", 800) || too_long("title", 100) || too_long("link", 2048) {
+        return json_response(
+            400,
+            json!({"code": 1, "message": "Invalid parameters: description is at most 800 characters, title 100, link 2048"}),
         );
     }
     if image.is_empty()
@@ -1168,6 +1354,10 @@ fn youtube_error(status: u16, reason: &str, message: &str) -> Response {
     )
 }
 
+/// Opens a resumable session: `uploadType=resumable` with `part` naming what the JSON metadata
+/// sets, `X-Upload-Content-Length` and a video `X-Upload-Content-Type`, and metadata YouTube
+/// takes: a title of 1 to 100 characters and a description of at most 5000 bytes, neither with
+/// `<` or `>`, and a known `privacyStatus`.
 fn youtube_session(request: &Request, account: &str) -> Response {
     let body = request.json();
     let length = request
@@ -1175,14 +1365,47 @@ fn youtube_session(request: &Request, account: &str) -> Response {
         .and_then(|length| length.parse().ok())
         .unwrap_or(0);
     let title = body["snippet"]["title"].as_str().unwrap_or_default();
-    if request.param("uploadType") != "resumable" || length == 0 {
-        return youtube_error(400, "badContent", "X-Upload-Content-Length is required");
+    let description = body["snippet"]["description"].as_str().unwrap_or_default();
+    let parts: Vec<&str> = request.param("part").split(',').collect();
+    let video_type = request
+        .header("x-upload-content-type")
+        .is_some_and(|kind| kind.starts_with("video/") || kind == "application/octet-stream");
+    if request.param("uploadType") != "resumable" || length == 0 || !video_type {
+        return youtube_error(
+            400,
+            "badContent",
+            "X-Upload-Content-Length and a video X-Upload-Content-Type are required",
+        );
     }
-    if title.trim().is_empty() || title.chars().count() > 100 {
+    if !request.sends_json() || !parts.contains(&"snippet") || !parts.contains(&"status") {
+        return youtube_error(
+            400,
+            "invalidVideoMetadata",
+            "The request metadata is invalid: JSON with the parts named in `part`.",
+        );
+    }
+    if title.trim().is_empty() || title.chars().count() > 100 || title.contains(['<', '>']) {
         return youtube_error(
             400,
             "invalidTitle",
             "The request metadata specifies an invalid video title.",
+        );
+    }
+    if description.len() > 5000 || description.contains(['<', '>']) {
+        return youtube_error(
+            400,
+            "invalidDescription",
+            "The request metadata specifies an invalid video description.",
+        );
+    }
+    if !matches!(
+        body["status"]["privacyStatus"].as_str(),
+        Some("public" | "unlisted" | "private")
+    ) {
+        return youtube_error(
+            400,
+            "invalidVideoMetadata",
+            "The request metadata is invalid: status.privacyStatus must be public, unlisted or private.",
         );
     }
     let upload_id = random("AEnB2U").replace('-', "");
@@ -1197,7 +1420,7 @@ fn youtube_session(request: &Request, account: &str) -> Response {
                 .to_owned(),
             privacy: body["status"]["privacyStatus"]
                 .as_str()
-                .unwrap_or("public")
+                .unwrap_or_default()
                 .to_owned(),
             length,
             done: false,
@@ -1211,6 +1434,16 @@ fn youtube_session(request: &Request, account: &str) -> Response {
 
 fn youtube_upload(request: &Request, account: &str) -> Response {
     let upload_id = request.param("upload_id").to_owned();
+    if !request
+        .header("content-type")
+        .is_some_and(|kind| kind.starts_with("video/") || kind == "application/octet-stream")
+    {
+        return youtube_error(
+            400,
+            "mediaBodyRequired",
+            "The request does not include the video content as video/* or application/octet-stream.",
+        );
+    }
     let (title, description, privacy) = {
         let posts = posts();
         match posts.sessions.get(&upload_id) {
@@ -1264,4 +1497,468 @@ fn youtube_search(request: &Request, account: &str) -> Response {
         200,
         json!({"kind": "youtube#searchListResponse", "items": items}),
     )
+}
+
+/// Each refusal the fakes make where the platform's reference says it refuses, checked with the
+/// request the worker used to send before the audit (#20) where it had one.
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    /// A request to `app` at `host` and `path` (query after `?`), with these headers and body.
+    struct Sent {
+        app: &'static str,
+        host: &'static str,
+        path: &'static str,
+        query: HashMap<String, String>,
+        headers: HeaderMap,
+        body: Bytes,
+    }
+
+    impl Sent {
+        fn to(app: &'static str, host: &'static str, target: &'static str) -> Self {
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            Self {
+                app,
+                host,
+                path,
+                query: url::form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+            }
+        }
+
+        fn header(mut self, name: &'static str, value: &str) -> Self {
+            self.headers
+                .insert(name, HeaderValue::from_str(value).unwrap());
+            self
+        }
+
+        fn json(self, body: Value) -> Self {
+            Self {
+                body: Bytes::from(body.to_string()),
+                ..self.header("content-type", "application/json")
+            }
+        }
+
+        fn form(self, pairs: &[(&str, &str)]) -> Self {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            Self {
+                body: Bytes::from(body),
+                ..self.header("content-type", "application/x-www-form-urlencoded")
+            }
+        }
+
+        fn bytes(self, content_type: &str, body: &'static [u8]) -> Self {
+            Self {
+                body: Bytes::from_static(body),
+                ..self.header("content-type", content_type)
+            }
+        }
+
+        fn request(&self, method: &'static str) -> Request<'_> {
+            Request {
+                app: self.app,
+                method,
+                host: self.host,
+                path: self.path,
+                query: &self.query,
+                headers: &self.headers,
+                bearer: "",
+                body: &self.body,
+            }
+        }
+
+        /// `handler`'s answer to this request from `account`: its status and JSON body.
+        async fn answer(
+            &self,
+            handler: fn(&Request, &str) -> Response,
+            account: &str,
+        ) -> (u16, Value) {
+            read(handler(&self.request("POST"), account)).await
+        }
+    }
+
+    async fn read(response: Response) -> (u16, Value) {
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn unique(prefix: &str) -> String {
+        random(prefix).replace('-', "")
+    }
+
+    #[tokio::test]
+    async fn x_takes_only_still_images_in_one_call_and_a_gif_as_a_segmented_tweet_gif() {
+        let account = unique("x");
+        let upload = |category: &str, media_type: &str| {
+            Sent::to("x", "api.x.com", "/2/media/upload").json(
+                json!({"media": "R0lGODlh", "media_category": category, "media_type": media_type}),
+            )
+        };
+        // What the worker sent for a GIF before: refused, as X's enum has no GIF here.
+        let (status, body) = upload("tweet_gif", "image/gif")
+            .answer(x_media, &account)
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["title"], "Invalid Request");
+        let (status, _) = upload("tweet_image", "image/gif")
+            .answer(x_media, &account)
+            .await;
+        assert_eq!(status, 400, "no GIF among the one-call media types");
+        let (status, body) = upload("tweet_image", "image/png")
+            .answer(x_media, &account)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let raw = Sent::to("x", "api.x.com", "/2/media/upload").bytes("image/png", b"PNG");
+        assert_eq!(raw.answer(x_media, &account).await.0, 400, "JSON only");
+
+        let initialize = |category: &str, media_type: &str| {
+            Sent::to("x", "api.x.com", "/2/media/upload/initialize").json(
+                json!({"media_type": media_type, "total_bytes": 6, "media_category": category}),
+            )
+        };
+        for (category, media_type, status) in [
+            ("tweet_gif", "image/gif", 200),
+            ("tweet_video", "video/mp4", 200),
+            ("tweet_video", "image/gif", 400),
+            ("tweet_gif", "video/mp4", 400),
+            ("tweet_image", "image/gif", 400),
+        ] {
+            assert_eq!(
+                initialize(category, media_type)
+                    .answer(x_initialize, &account)
+                    .await
+                    .0,
+                status,
+                "{category} {media_type}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn x_posts_are_json_with_text_or_media_and_a_known_reply_setting() {
+        let account = unique("x");
+        let post = |body: Value| Sent::to("x", "api.x.com", "/2/tweets").json(body);
+        let (status, body) = post(json!({"text": "Hi", "reply_settings": "everyone"}))
+            .answer(x_post, &account)
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(post(json!({})).answer(x_post, &account).await.0, 400);
+        let form = Sent::to("x", "api.x.com", "/2/tweets").form(&[("text", "Hi")]);
+        assert_eq!(form.answer(x_post, &account).await.0, 400);
+        let (status, body) = post(json!({"text": unique("Hi"), "reply_settings": "following"}))
+            .answer(x_post, &account)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert!(body["data"]["id"].is_string());
+    }
+
+    #[tokio::test]
+    async fn x_timelines_start_at_a_utc_time_in_whole_seconds() {
+        let timeline = |target: &'static str| Sent::to("x", "api.x.com", target);
+        // What the worker sent before: RFC 3339 with an offset and fractions.
+        let (status, _) = read(x_timeline(
+            &timeline("/2/users/1/tweets?start_time=2026-12-07T14%3A00%3A01.5%2B00%3A00")
+                .request("GET"),
+            "1",
+        ))
+        .await;
+        assert_eq!(status, 400);
+        let (status, _) = read(x_timeline(
+            &timeline("/2/users/1/tweets?start_time=2026-12-07T14%3A00%3A01Z").request("GET"),
+            "1",
+        ))
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    /// A `yyyymm` version `months` from this month.
+    fn version(months: i32) -> String {
+        let now = chrono::DateTime::<chrono::Utc>::from(SystemTime::now()).date_naive();
+        let month = now.year() * 12 + now.month0() as i32 + months;
+        format!("{}{:02}", month / 12, month % 12 + 1)
+    }
+
+    #[tokio::test]
+    async fn linkedin_refuses_a_missing_sunset_or_future_version_and_the_author_finder() {
+        let account = unique("li");
+        let post = |version: Option<&str>| {
+            let sent = Sent::to("linkedin", "api.linkedin.com", "/rest/posts")
+                .header("x-restli-protocol-version", "2.0.0")
+                .json(json!({"author": format!("urn:li:person:{account}"), "commentary": unique("Hi"),
+                    "visibility": "PUBLIC", "lifecycleState": "PUBLISHED",
+                    "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []}}));
+            match version {
+                Some(version) => sent.header("linkedin-version", version),
+                None => sent,
+            }
+        };
+        let (status, body) = post(None).answer(linkedin_post, &account).await;
+        assert_eq!((status, &body["code"]), (426, &json!("VERSION_MISSING")));
+        // The version the worker sent until the audit, now past its year.
+        for old_or_future in [version(-13), version(1), "202510".to_owned()] {
+            let (status, body) = post(Some(&old_or_future))
+                .answer(linkedin_post, &account)
+                .await;
+            assert_eq!(
+                (status, &body["code"]),
+                (426, &json!("NONEXISTENT_VERSION")),
+                "{old_or_future}"
+            );
+        }
+        let (status, _) = post(Some(&version(-11)))
+            .answer(linkedin_post, &account)
+            .await;
+        assert_eq!(status, 201, "a version within its year is live");
+
+        let missing_visibility = Sent::to("linkedin", "api.linkedin.com", "/rest/posts")
+            .header("x-restli-protocol-version", "2.0.0")
+            .header("linkedin-version", &version(0))
+            .json(json!({"author": format!("urn:li:person:{account}"), "commentary": "Hi",
+                         "lifecycleState": "PUBLISHED", "distribution": {"feedDistribution": "MAIN_FEED"}}));
+        assert_eq!(
+            missing_visibility.answer(linkedin_post, &account).await.0,
+            422
+        );
+
+        let finder = Sent::to(
+            "linkedin",
+            "api.linkedin.com",
+            "/rest/posts?q=author&author=urn%3Ali%3Aperson%3Ax",
+        )
+        .header("x-restli-protocol-version", "2.0.0")
+        .header("linkedin-version", &version(0));
+        let (status, body) = read(linkedin_posts(&finder.request("GET"), &account)).await;
+        assert_eq!(status, 403, "{body}");
+    }
+
+    #[tokio::test]
+    async fn facebook_feed_posts_need_a_message_as_json_or_form() {
+        let account = unique("fb");
+        let feed = || Sent::to("facebook", "graph.facebook.com", "/v23.0/page-1/feed");
+        let (status, body) = feed()
+            .json(json!({"text": "misspelt"}))
+            .answer(facebook_post, &account)
+            .await;
+        assert_eq!((status, &body["error"]["code"]), (400, &json!(100)));
+        assert_eq!(
+            feed()
+                .bytes("text/plain", b"Hi")
+                .answer(facebook_post, &account)
+                .await
+                .0,
+            400
+        );
+        assert_eq!(
+            feed()
+                .form(&[("message", &unique("Hi"))])
+                .answer(facebook_post, &account)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            feed()
+                .json(json!({"message": unique("Hi")}))
+                .answer(facebook_post, &account)
+                .await
+                .0,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn instagram_publishes_a_container_only_once_it_is_finished() {
+        let account = unique("ig");
+        let container = unique("1790");
+        posts().containers.insert(
+            container.clone(),
+            Container {
+                account: account.clone(),
+                caption: unique("Sunset"),
+                outcome: Ok(()),
+                reads: 0,
+                published: false,
+            },
+        );
+        let path: &'static str = Box::leak(format!("/v23.0/ig-{account}/media_publish").into());
+        let publish = || {
+            Sent::to("instagram", "graph.facebook.com", path)
+                .form(&[("creation_id", container.as_str())])
+        };
+        let status_read: &'static str = Box::leak(format!("/v23.0/{container}").into());
+        let read_status = || async {
+            let sent = Sent::to("instagram", "graph.facebook.com", status_read);
+            read(instagram_node(&sent.request("GET"), &account)).await.1["status_code"].clone()
+        };
+        let (status, body) = publish().answer(instagram_publish, &account).await;
+        assert_eq!(
+            (status, &body["error"]["error_subcode"]),
+            (400, &json!(2207027)),
+            "published before any status read: {body}"
+        );
+        assert_eq!(read_status().await, "IN_PROGRESS");
+        assert_eq!(
+            publish().answer(instagram_publish, &account).await.0,
+            400,
+            "still in progress"
+        );
+        assert_eq!(read_status().await, "FINISHED");
+        let (status, body) = publish().answer(instagram_publish, &account).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    #[tokio::test]
+    async fn tiktok_takes_only_the_creators_privacy_levels_and_its_chunk_rules() {
+        const MB: u64 = 1024 * 1024;
+        let init = |privacy: &str, size: u64, chunk: u64, count: u64| {
+            Sent::to(
+                "tiktok",
+                "open.tiktokapis.com",
+                "/v2/post/publish/video/init/",
+            )
+            .json(
+                json!({"post_info": {"title": unique("Dance"), "privacy_level": privacy},
+                       "source_info": {"source": "FILE_UPLOAD", "video_size": size,
+                                       "chunk_size": chunk, "total_chunk_count": count}}),
+            )
+        };
+        let private = unique("private");
+        let (_, info) = Sent::to(
+            "tiktok",
+            "open.tiktokapis.com",
+            "/v2/post/publish/creator_info/query/",
+        )
+        .json(json!({}))
+        .answer(tiktok_creator_info, &private)
+        .await;
+        assert_eq!(
+            info["data"]["privacy_level_options"],
+            json!(["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"])
+        );
+        let (status, body) = init("PUBLIC_TO_EVERYONE", 3000, 3000, 1)
+            .answer(tiktok_init, &private)
+            .await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!("privacy_level_option_mismatch"))
+        );
+        let public = unique("pub");
+        assert_eq!(
+            init("FOLLOWER_OF_CREATOR", 3000, 3000, 1)
+                .answer(tiktok_init, &public)
+                .await
+                .0,
+            400
+        );
+        assert_eq!(
+            init("PUBLIC_TO_EVERYONE", 3000, 3000, 1)
+                .answer(tiktok_init, &public)
+                .await
+                .0,
+            200
+        );
+        assert!(
+            valid_chunks(200 * MB + 5, 64 * MB, 3),
+            "the rest joins the last"
+        );
+        assert!(valid_chunks(20 * MB, 20 * MB, 1), "whole up to 64 MB");
+        assert!(
+            !valid_chunks(65 * MB, 65 * MB, 1),
+            "over 64 MB goes in chunks"
+        );
+        assert!(!valid_chunks(20 * MB, 4 * MB, 5), "chunks of at least 5 MB");
+        assert!(!valid_chunks(200 * MB, 64 * MB, 4), "rounded down");
+        assert!(!valid_chunks(3000, 1000, 3), "a small video goes whole");
+    }
+
+    #[tokio::test]
+    async fn tiktok_uploads_carry_the_videos_type() {
+        let upload = Sent::to(
+            "tiktok",
+            "open-upload.tiktokapis.com",
+            "/video/?upload_id=x",
+        )
+        .header("content-range", "bytes 0-2/3")
+        .bytes("application/octet-stream", b"mp4");
+        let (status, body) = read(tiktok_upload(&upload.request("PUT"))).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &json!("invalid_params"))
+        );
+    }
+
+    #[tokio::test]
+    async fn pinterest_refuses_a_description_over_800_characters() {
+        let pin = |description: String| {
+            Sent::to("pinterest", "api.pinterest.com", "/v5/pins").json(json!({
+                "board_id": "b1", "description": description,
+                "media_source": {"source_type": "image_base64", "content_type": "image/png", "data": "cG5n"}}))
+        };
+        let account = unique("p");
+        let (status, body) = pin("a".repeat(801)).answer(pinterest_pin, &account).await;
+        assert_eq!((status, &body["code"]), (400, &json!(1)));
+        assert_eq!(
+            pin(unique("a")).answer(pinterest_pin, &account).await.0,
+            201
+        );
+    }
+
+    #[tokio::test]
+    async fn youtube_refuses_what_videos_insert_refuses() {
+        let account = unique("yt");
+        let session = |snippet: Value, privacy: &str| {
+            Sent::to(
+                "youtube",
+                "www.googleapis.com",
+                "/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status",
+            )
+            .header("x-upload-content-length", "3")
+            .header("x-upload-content-type", "video/mp4")
+            .json(json!({"snippet": snippet, "status": {"privacyStatus": privacy}}))
+        };
+        let reason = |body: Value| body["error"]["errors"][0]["reason"].clone();
+        let (status, body) = session(json!({"title": "T", "description": "a <b>"}), "public")
+            .answer(youtube_session, &account)
+            .await;
+        assert_eq!((status, reason(body)), (400, json!("invalidDescription")));
+        let (status, body) = session(
+            json!({"title": "T", "description": "é".repeat(2501)}),
+            "public",
+        )
+        .answer(youtube_session, &account)
+        .await;
+        assert_eq!(
+            (status, reason(body)),
+            (400, json!("invalidDescription")),
+            "bytes"
+        );
+        let (status, body) = session(json!({"title": "T", "description": "d"}), "friends")
+            .answer(youtube_session, &account)
+            .await;
+        assert_eq!((status, reason(body)), (400, json!("invalidVideoMetadata")));
+        let (status, body) = session(json!({"title": "T", "description": "d"}), "unlisted")
+            .answer(youtube_session, &account)
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        let upload = Sent::to(
+            "youtube",
+            "www.googleapis.com",
+            "/upload/youtube/v3/videos?upload_id=x",
+        )
+        .bytes("text/plain", b"mp4");
+        let (status, body) = read(youtube_upload(&upload.request("PUT"), &account)).await;
+        assert_eq!((status, reason(body)), (400, json!("mediaBodyRequired")));
+    }
 }

@@ -33,6 +33,7 @@ pub const SPEC: Spec = Spec {
 /// retried.
 pub const RULES: Rules = Rules {
     max_chars: 63_206,
+    text: None,
     needs_media: false,
     max_images: 1,
     max_videos: 0,

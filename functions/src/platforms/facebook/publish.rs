@@ -10,7 +10,7 @@ use crate::infra::outbound::{Call, FilePart, Method};
 use crate::publishing::{same_text, Attempt, Content, Failure, Lookup, Published, Publisher};
 use crate::social::Platform;
 
-const GRAPH: &str = "https://graph.facebook.com/v23.0";
+use super::oauth::GRAPH;
 
 pub fn post_call(access_token: &str, page_id: &str, content: &Content<'_>) -> Call {
     match content.media.first() {

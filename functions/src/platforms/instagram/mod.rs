@@ -33,6 +33,7 @@ pub const SPEC: Spec = Spec {
 
 pub const RULES: Rules = Rules {
     max_chars: 2200,
+    text: None,
     needs_media: true,
     max_images: 1,
     max_videos: 0,

@@ -13,12 +13,12 @@ use serde_json::Value;
 use crate::error::excerpt;
 use crate::infra::clock::sleep;
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::platforms::facebook::oauth::GRAPH;
 use crate::publishing::{
     created_since, same_text, Attempt, Content, Failure, Lookup, Published, Publisher,
 };
 use crate::social::Platform;
 
-const GRAPH: &str = "https://graph.facebook.com/v23.0";
 /// Image containers are ready within seconds; one not ready after this is retried later.
 const POLLS: u32 = 15;
 const POLL_INTERVAL: Duration = Duration::from_secs(1);

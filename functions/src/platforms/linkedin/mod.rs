@@ -27,6 +27,7 @@ pub const SPEC: Spec = Spec {
 
 pub const RULES: Rules = Rules {
     max_chars: 3000,
+    text: None,
     needs_media: false,
     max_images: 1,
     max_videos: 0,

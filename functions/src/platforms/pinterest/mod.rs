@@ -34,6 +34,7 @@ pub const SPEC: Spec = Spec {
 /// Pinterest publishes no fixed posting cap (its limits follow app usage): a 429 is retried.
 pub const RULES: Rules = Rules {
     max_chars: 500,
+    text: None,
     needs_media: true,
     max_images: 1,
     max_videos: 0,

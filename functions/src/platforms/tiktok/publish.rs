@@ -1,4 +1,8 @@
-//! TikTok (Content Posting API, direct post): `POST /v2/post/publish/video/init/` creates the
+//! TikTok (Content Posting API, direct post): the creator's info is read first
+//! (`POST /v2/post/publish/creator_info/query/`): the post's `privacy_level` must be one of the
+//! `privacy_level_options` it lists (a private account offers no `PUBLIC_TO_EVERYONE`), or TikTok
+//! refuses the init (`privacy_level_option_mismatch`), so a level the account does not offer
+//! fails the destination before anything is sent. `POST /v2/post/publish/video/init/` creates the
 //! post job (`publish_id`, `upload_url`), so it is the irreversible call; the video's bytes are
 //! `PUT` to `upload_url` with `Content-Range` (chunks of at most 64 MB), and TikTok publishes
 //! once they are all there. The job is then polled (`POST /v2/post/publish/status/fetch/`)
@@ -6,6 +10,7 @@
 //! `{"error": {"code", "message"}}` (`"ok"` on success). Nothing can be looked up without the
 //! `publish_id`, so an ambiguous init, or a job whose outcome never shows, is `unconfirmed`.
 //! Docs: https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+//! https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info,
 //! https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide,
 //! https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status
 
@@ -20,6 +25,7 @@ use crate::publishing::wire::Unanswered;
 use crate::publishing::{Attempt, Content, Failure, MediaFile, Published, Publisher};
 use crate::social::Platform;
 
+const CREATOR_INFO: &str = "https://open.tiktokapis.com/v2/post/publish/creator_info/query/";
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
 const STATUS: &str = "https://open.tiktokapis.com/v2/post/publish/status/fetch/";
 const MB: u64 = 1024 * 1024;
@@ -39,6 +45,39 @@ pub fn chunks(size: u64) -> (u64, u64) {
     }
 }
 
+pub fn creator_info_call(access_token: &str) -> Call {
+    Call::new(Method::Post, CREATOR_INFO, access_token).json(json!({}))
+}
+
+/// The privacy level the post asks for.
+fn privacy_level<'a>(content: &'a Content<'_>) -> &'a str {
+    content
+        .options
+        .get("privacyLevel")
+        .and_then(Value::as_str)
+        .unwrap_or("SELF_ONLY")
+}
+
+/// Refuses a privacy level the creator's info does not offer (`data.privacy_level_options`).
+pub fn check_privacy_level(creator_info: &Value, content: &Content<'_>) -> Result<(), Failure> {
+    let offered: Vec<&str> = creator_info["data"]["privacy_level_options"]
+        .as_array()
+        .map(|options| options.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let wanted = privacy_level(content);
+    if offered.contains(&wanted) {
+        return Ok(());
+    }
+    Err(Failure::Refused {
+        code: "invalid_option",
+        message: format!(
+            "this tiktok account does not offer privacyLevel {wanted} (it offers: {})",
+            offered.join(", ")
+        ),
+        platform_status: None,
+    })
+}
+
 pub fn init_call(access_token: &str, content: &Content<'_>, video: &MediaFile) -> Call {
     let flag = |name: &str| {
         content
@@ -52,7 +91,7 @@ pub fn init_call(access_token: &str, content: &Content<'_>, video: &MediaFile) -
     Call::new(Method::Post, INIT, access_token).json(json!({
         "post_info": {
             "title": content.body,
-            "privacy_level": content.options.get("privacyLevel").and_then(Value::as_str).unwrap_or("SELF_ONLY"),
+            "privacy_level": privacy_level(content),
             "disable_comment": flag("disableComment"),
             "disable_duet": flag("disableDuet"),
             "disable_stitch": flag("disableStitch"),
@@ -177,6 +216,13 @@ pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Pub
         message: "tiktok posts need a video".into(),
         platform_status: None,
     })?;
+    let creator = attempt
+        .prepare(platform, &creator_info_call(&attempt.access_token))
+        .await?;
+    if let Some(failure) = refused_in_body(&creator) {
+        return Err(failure);
+    }
+    check_privacy_level(&creator.json(), content)?;
     let answer = attempt
         .post(platform, &init_call(&attempt.access_token, content, video))
         .await?;
@@ -300,6 +346,33 @@ mod tests {
             (64 * MB, 3),
             "the remainder joins the last chunk"
         );
+    }
+
+    #[test]
+    fn a_privacy_level_the_creator_does_not_offer_is_refused_before_posting() {
+        let private_account = json!({"data": {"privacy_level_options":
+            ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]}, "error": {"code": "ok"}});
+        let check = |creator: &Value, level: &str| {
+            let options = json!({ "privacyLevel": level });
+            let content = Content {
+                body: "Dance",
+                media: &[],
+                options: &options,
+            };
+            check_privacy_level(creator, &content)
+        };
+        assert_eq!(check(&private_account, "SELF_ONLY"), Ok(()));
+        let refused = check(&private_account, "PUBLIC_TO_EVERYONE");
+        let Err(Failure::Refused { code, message, .. }) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(code, "invalid_option");
+        assert!(message.contains("FOLLOWER_OF_CREATOR"), "{message}");
+        assert!(
+            check(&json!({}), "SELF_ONLY").is_err(),
+            "no options read: nothing is offered"
+        );
+        assert_eq!(creator_info_call("token").url, CREATOR_INFO);
     }
 
     #[test]

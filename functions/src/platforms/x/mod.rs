@@ -35,6 +35,7 @@ pub const SPEC: Spec = Spec {
 /// and never lets an over-long post through for Latin text.
 pub const RULES: Rules = Rules {
     max_chars: 280,
+    text: None,
     needs_media: false,
     max_images: 4,
     max_videos: 1,

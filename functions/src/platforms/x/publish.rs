@@ -1,7 +1,9 @@
 //! X: media go up first, invisible until a post uses them, then the post (`POST /2/tweets`)
-//! is the one irreversible call. Images go up in one call (`POST /2/media/upload`); a video
-//! goes up in segments (`initialize`, one `append` per segment, `finalize`), then X processes
-//! it and the post waits until the upload's status says `succeeded`. An ambiguous post is
+//! is the one irreversible call. Still images go up in one call (`POST /2/media/upload`, whose
+//! `media_category` takes only `tweet_image` among post categories and whose `media_type` no
+//! GIF); a video or a GIF goes up in segments (`initialize` with `tweet_video` or `tweet_gif`,
+//! one `append` per segment, `finalize`), then X processes it and the post waits until the
+//! upload's status says `succeeded`. An ambiguous post is
 //! looked up among the account's posts since the attempt began (`GET /2/users/{id}/tweets`).
 //! Docs: https://docs.x.com/x-api/posts/creation-of-a-post, https://docs.x.com/x-api/media/media-upload,
 //! https://docs.x.com/x-api/media/quickstart/media-upload-chunked
@@ -40,6 +42,11 @@ fn category(mime_type: &str) -> &'static str {
     } else {
         "tweet_image"
     }
+}
+
+/// Whether X takes the file in one upload call: only still images (`tweet_image`).
+fn uploads_in_one_call(mime_type: &str) -> bool {
+    category(mime_type) == "tweet_image"
 }
 
 pub fn upload_call(access_token: &str, mime_type: &str, bytes: &[u8]) -> Call {
@@ -117,18 +124,23 @@ pub fn processing(body: &Value) -> Processing {
     }
 }
 
-/// Uploads a video in segments and waits for X to process it; the media id.
-async fn upload_video(attempt: &Attempt<'_>, video: &MediaFile) -> Result<String, Failure> {
+/// Uploads a video or a GIF in segments and waits for X to process it; the media id.
+async fn upload_in_segments(attempt: &Attempt<'_>, file: &MediaFile) -> Result<String, Failure> {
     let platform = Platform::X;
+    let noun = if category(&file.mime_type) == "tweet_gif" {
+        "GIF"
+    } else {
+        "video"
+    };
     let token = attempt.access_token.as_str();
     let answer = attempt
-        .prepare(platform, &initialize_call(token, video))
+        .prepare(platform, &initialize_call(token, file))
         .await?;
     let media_id = answer.json()["data"]["id"]
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| Failure::incomplete_before_posting(platform, &answer, "data.id"))?;
-    for call in append_calls(token, &media_id, video) {
+    for call in append_calls(token, &media_id, file) {
         attempt.prepare(platform, &call).await?;
     }
     let mut state = processing(
@@ -144,7 +156,7 @@ async fn upload_video(attempt: &Attempt<'_>, video: &MediaFile) -> Result<String
             Processing::Failed(reason) => {
                 return Err(Failure::Refused {
                     code: "media_rejected",
-                    message: format!("x could not process the video: {reason}"),
+                    message: format!("x could not process the {noun}: {reason}"),
                     platform_status: None,
                 })
             }
@@ -152,7 +164,7 @@ async fn upload_video(attempt: &Attempt<'_>, video: &MediaFile) -> Result<String
                 return Err(Failure::NotPosted {
                     code: "platform_unavailable",
                     message: format!(
-                        "x was still processing the video after {} s",
+                        "x was still processing the {noun} after {} s",
                         waited.as_secs()
                     ),
                     platform_status: None,
@@ -192,10 +204,10 @@ pub fn post_call(access_token: &str, content: &Content<'_>, media_ids: &[String]
 pub async fn publish(attempt: &Attempt<'_>, content: &Content<'_>) -> Result<Published, Failure> {
     let mut media_ids = Vec::new();
     for file in content.media {
-        media_ids.push(if file.mime_type.starts_with("video/") {
-            upload_video(attempt, file).await?
-        } else {
+        media_ids.push(if uploads_in_one_call(&file.mime_type) {
             upload_image(attempt, file).await?
+        } else {
+            upload_in_segments(attempt, file).await?
         });
     }
     let answer = attempt
@@ -219,13 +231,25 @@ const LOOKUP: Lookup = Lookup {
     find: find_in,
 };
 
-/// The account's tweets since `since`.
 fn lookup_call(attempt: &Attempt<'_>, _: &Content<'_>, since: &str) -> Call {
+    timeline_call(&attempt.access_token, attempt.account_id, since)
+}
+
+/// The user's tweets since `since` (RFC 3339), which X takes as `YYYY-MM-DDTHH:mm:ssZ`: UTC,
+/// whole seconds.
+pub fn timeline_call(access_token: &str, user_id: &str, since: &str) -> Call {
+    let start_time = chrono::DateTime::parse_from_rfc3339(since)
+        .map(|since| {
+            since
+                .with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        })
+        .unwrap_or_else(|_| since.to_owned());
     let url = format!(
-        "https://api.x.com/2/users/{}/tweets?max_results=20&tweet.fields=created_at,text",
-        attempt.account_id,
+        "https://api.x.com/2/users/{user_id}/tweets?max_results=20&tweet.fields=created_at,text"
     );
-    Call::new(Method::Get, url, &attempt.access_token).query(&[("start_time", since)])
+    Call::new(Method::Get, url, access_token).query(&[("start_time", &start_time)])
 }
 
 /// The tweet with this text (the listing starts at `since`).
@@ -315,6 +339,42 @@ mod tests {
         assert_eq!(
             uploaded, video.bytes,
             "the segments are the video, in order"
+        );
+    }
+
+    #[test]
+    fn looks_the_timeline_up_from_a_utc_start_time_in_whole_seconds() {
+        assert_eq!(
+            timeline_call("token", "42", "2026-12-07T15:00:01.734+01:00").url,
+            "https://api.x.com/2/users/42/tweets?max_results=20&tweet.fields=created_at,text\
+             &start_time=2026-12-07T14%3A00%3A01Z"
+        );
+    }
+
+    /// X's one-call upload takes `tweet_image` only, and no GIF among its media types: a GIF
+    /// is a segmented `tweet_gif` upload, like a video.
+    #[test]
+    fn only_still_images_go_up_in_one_call_and_a_gif_in_segments() {
+        for still in ["image/jpeg", "image/png", "image/webp"] {
+            assert!(uploads_in_one_call(still), "{still}");
+            assert_eq!(
+                upload_call("token", still, b"x").json_body()["media_category"],
+                "tweet_image"
+            );
+        }
+        for segmented in ["image/gif", "video/mp4", "video/quicktime"] {
+            assert!(!uploads_in_one_call(segmented), "{segmented}");
+        }
+        let gif = MediaFile {
+            mime_type: "image/gif".into(),
+            bytes: b"GIF89a".to_vec().into(),
+            public_url: None,
+        };
+        assert_eq!(
+            initialize_call("token", &gif).body,
+            Body::Json(
+                json!({"media_type": "image/gif", "total_bytes": 6, "media_category": "tweet_gif"})
+            )
         );
     }
 

@@ -37,6 +37,7 @@ pub const SPEC: Spec = Spec {
 /// The upload quota is per app, not per channel: no per-account cap, a 429 is retried.
 pub const RULES: Rules = Rules {
     max_chars: 5000,
+    text: Some(description_problem),
     needs_media: true,
     max_images: 0,
     max_videos: 1,
@@ -47,6 +48,24 @@ pub const RULES: Rules = Rules {
     posting_limit: None,
     options: video_options,
 };
+
+/// The post's text is the video's description: YouTube refuses one with `<` or `>`
+/// (`invalidDescription`) and counts its limit in UTF-8 bytes.
+fn description_problem(body: &str) -> Option<(&'static str, String)> {
+    if body.contains(['<', '>']) {
+        Some((
+            "invalid_text",
+            "refuses < and > in a video's description".into(),
+        ))
+    } else if body.len() > 5000 {
+        Some((
+            "too_long",
+            format!("allows at most 5000 bytes of UTF-8 ({} given)", body.len()),
+        ))
+    } else {
+        None
+    }
+}
 
 fn video_options(options: &mut Options) {
     options.one_of("privacyStatus", &["public", "unlisted", "private"], true);
