@@ -1,5 +1,5 @@
-//! `cargo xtask dev | test | setup | bench | mutants | build-worker | docs | types`: the project's two commands
-//! and their helpers.
+//! `cargo xtask dev | test | setup | bench | mutants | build-worker | docs | types | smoke`: the
+//! project's two commands and their helpers.
 
 mod bench;
 mod deploy;
@@ -9,6 +9,7 @@ mod mutants;
 mod postgres;
 mod postrust;
 mod service;
+mod smoke;
 mod stack;
 mod test;
 mod types;
@@ -53,7 +54,13 @@ const USAGE: &str = "usage: cargo xtask <command>
   types                  write the client types of the database (types/database.ts for
                          supabase-js, types/Database.swift for supabase-swift) and
                          docs/data-model.md's column lists from a database built from the
-                         migrations (`test` checks they are current)";
+                         migrations (`test` checks they are current)
+  smoke --platform <x|linkedin|facebook|instagram|tiktok|pinterest|youtube>
+        [--post TEXT [--media FILE] [--media-url URL] [--options JSON]]
+                         against the real platform, with credentials from the environment
+                         (docs/platforms.md#smoke-test): a token refresh (or Facebook's
+                         long-lived exchange) and the account lookup, and with --post one real
+                         post, through the worker's own platform code; never run by test or CI";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,6 +87,7 @@ fn main() {
         ["build-worker", "--optimize"] => build_worker(true),
         ["docs"] => docs::write(),
         ["types"] => types::write(),
+        ["smoke", options @ ..] => smoke::run(options),
         // Started by the stack as a service of its own, not by people.
         ["postrust"] => with_runtime(postrust::serve()),
         _ => {

@@ -204,6 +204,31 @@ pub struct Attempt<'a> {
     pub(crate) keep_lease: &'a dyn Fn() -> futures::future::LocalBoxFuture<'a, bool>,
 }
 
+/// What an unleased attempt's intent and lease checks answer: go ahead.
+fn granted<'a>() -> LocalBoxFuture<'a, bool> {
+    Box::pin(async { true })
+}
+
+impl<'a> Attempt<'a> {
+    /// An attempt outside the dispatcher, with no destination whose lease to keep or intent to
+    /// record: the operator's one post by hand (`cargo xtask smoke --post`).
+    pub fn unleased(
+        wire: &'a Wire<'a>,
+        access_token: String,
+        account_id: &'a str,
+        account_handle: Option<&'a str>,
+    ) -> Self {
+        Self {
+            wire,
+            access_token,
+            account_id,
+            account_handle,
+            intent: &granted,
+            keep_lease: &granted,
+        }
+    }
+}
+
 impl Attempt<'_> {
     /// Records that the irreversible call is next; `LeaseLost` when another dispatcher took
     /// the destination over (then nothing may be sent).

@@ -210,32 +210,50 @@ fn error_summary(platform: Platform, status: u16, reply: &Reply) -> String {
     format!("{} answered {status} {code}", platform.as_str())
 }
 
-/// The classification every platform shares: 429 and 5xx may pass, `invalid_grant` (RFC 6749
-/// §5.2) and Facebook's OAuthException 190 need a new authorization, 401/403 refuse the token.
+/// The classification every platform shares: 429, 5xx and the rate limits some platforms
+/// answer with another status may pass, `invalid_grant` (RFC 6749 §5.2) and Facebook's
+/// OAuthException 190 need a new authorization, 401 refuses the token. A 403 is a refusal of
+/// the request, not of the token (Google's missing scope, X's unpermitted action): refreshing
+/// would not help, and taking it for a dead token would disconnect a working account.
 pub fn classify_error(platform: Platform, reply: &Reply) -> SocialError {
     classify_status(platform, reply.status, reply)
+}
+
+/// A rate or quota refusal that does not come as a 429: Graph's throttling codes (4 app, 17
+/// user, 32 Page, 613 per-hour, or `is_transient`) with status 400 or 403, Google's 403 with
+/// reason `rateLimitExceeded`, `userRateLimitExceeded` or `quotaExceeded` (the YouTube Data API
+/// quota, renewed daily).
+fn throttled(body: &Value) -> bool {
+    let graph = &body["error"];
+    let graph_throttled = graph["is_transient"] == true
+        || graph["code"]
+            .as_u64()
+            .is_some_and(|code| matches!(code, 4 | 17 | 32 | 613));
+    let google_throttled = graph["errors"].as_array().is_some_and(|errors| {
+        errors.iter().any(|error| {
+            matches!(
+                error["reason"].as_str(),
+                Some("rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded")
+            )
+        })
+    });
+    graph_throttled || google_throttled
 }
 
 /// `classify_error` as if `reply` had come with `status`.
 fn classify_status(platform: Platform, status: u16, reply: &Reply) -> SocialError {
     let summary = error_summary(platform, status, reply);
     let body = reply.json();
-    if status == 429 {
+    if status == 429 || status >= 500 || throttled(&body) {
         return SocialError::Transient {
             retry_after: reply.retry_after(),
-            cause: summary,
-        };
-    }
-    if status >= 500 {
-        return SocialError::Transient {
-            retry_after: None,
             cause: summary,
         };
     }
     if body["error"] == "invalid_grant" || body["error"]["code"] == 190 {
         return SocialError::InvalidGrant(summary);
     }
-    if matches!(status, 401 | 403) {
+    if status == 401 {
         return SocialError::Unauthorized(summary);
     }
     SocialError::Rejected(summary)
@@ -500,8 +518,28 @@ pub(crate) mod tests {
                 "grant",
             ),
             (reply(401, serde_json::json!({})), "unauthorized"),
+            (
+                reply(403, serde_json::json!({"title": "Forbidden"})),
+                "rejected",
+            ),
             (reply(503, serde_json::json!({})), "transient"),
             (reply(429, serde_json::json!({})), "transient"),
+            (
+                reply(
+                    400,
+                    serde_json::json!({"error": {"code": 4, "type": "OAuthException",
+                                       "message": "Application request limit reached"}}),
+                ),
+                "transient",
+            ),
+            (
+                reply(
+                    403,
+                    serde_json::json!({"error": {"code": 403, "message": "quota",
+                                       "errors": [{"reason": "quotaExceeded", "domain": "youtube.quota"}]}}),
+                ),
+                "transient",
+            ),
             (
                 reply(400, serde_json::json!({"error": "invalid_request"})),
                 "rejected",

@@ -15,9 +15,17 @@ pub const SPEC: Spec = Spec {
     name: "tiktok",
     authorize_endpoint: AUTHORIZE,
     token_endpoint: TOKEN,
-    scopes: &["user.info.basic", "video.publish", "video.upload"],
+    // `user.info.profile`: the username, which the posts' permalinks need.
+    scopes: &[
+        "user.info.basic",
+        "user.info.profile",
+        "video.publish",
+        "video.upload",
+    ],
     scope_separator: ",",
-    uses_pkce: true,
+    // Login Kit for Web has no PKCE: TikTok's PKCE is its desktop and mobile flows', with a hex
+    // challenge that an RFC 7636 one never matches.
+    uses_pkce: false,
     client_id_param: "client_key",
     client_auth: ClientAuth::Body,
     extra_authorize_params: &[],

@@ -1,8 +1,13 @@
-//! TikTok Login Kit (OAuth v2) with PKCE: the app is named by `client_key` (not `client_id`),
-//! sent with `client_secret` in the form body. Access tokens live 24 hours, refresh tokens 365
-//! days (a refresh may return a new one). Errors come as `{"error", "error_description",
-//! "log_id"}`, sometimes with status 200. Scopes are comma-separated.
-//! Docs: https://developers.tiktok.com/doc/oauth-user-access-token-management
+//! TikTok Login Kit for Web (OAuth v2): the app is named by `client_key` (not `client_id`),
+//! sent with `client_secret` in the form body. No PKCE: the web flow has none (TikTok's desktop
+//! and mobile flows take a hex-encoded challenge, which a standard one never matches); the
+//! single-use state and the confidential secret protect the code. Access tokens live 24 hours,
+//! refresh tokens 365 days (a refresh may return a new one). Errors come as `{"error",
+//! "error_description", "log_id"}`, sometimes with status 200. Scopes are comma-separated;
+//! `username` is a `user.info.profile` field.
+//! Docs: https://developers.tiktok.com/doc/login-kit-web,
+//! https://developers.tiktok.com/doc/oauth-user-access-token-management,
+//! https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info
 
 use crate::infra::outbound::{Call, Method, Reply};
 use crate::social::{
@@ -68,15 +73,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn names_the_app_by_client_key_everywhere() {
+    fn names_the_app_by_client_key_everywhere_without_pkce() {
         let url = Tiktok.authorize_url(&credentials(), "https://w/cb", "st", "ch");
         assert_eq!(query_value(&url, "client_key").unwrap(), "app-id");
         assert_eq!(query_value(&url, "client_id"), None);
         assert_eq!(
             query_value(&url, "scope").unwrap(),
-            "user.info.basic,video.publish,video.upload"
+            "user.info.basic,user.info.profile,video.publish,video.upload"
         );
-        assert_eq!(query_value(&url, "code_challenge_method").unwrap(), "S256");
+        assert_eq!(query_value(&url, "code_challenge"), None);
+        assert_eq!(query_value(&url, "code_challenge_method"), None);
         let call = Tiktok.token_call(
             &credentials(),
             &Grant::Code {
@@ -87,7 +93,7 @@ mod tests {
         );
         assert_eq!(form_value(&call, "client_key"), Some("app-id"));
         assert_eq!(form_value(&call, "client_id"), None);
-        assert_eq!(form_value(&call, "code_verifier"), Some("v"));
+        assert_eq!(form_value(&call, "code_verifier"), None);
         let revoke = Tiktok.revoke_call(&credentials(), "at", None).unwrap();
         assert_eq!(
             (revoke.url.as_str(), form_value(&revoke, "token")),

@@ -259,8 +259,9 @@ async fn denied_consent_pkce_mismatch_and_lost_roles_come_back_as_error_redirect
         ("error".into(), "access_denied".into(), "youtube".into())
     );
 
-    // The verifier sent does not match the challenge the platform saw: the platform refuses.
-    for platform in ["x", "tiktok", "youtube"] {
+    // The verifier sent does not match the challenge the platform saw: the platform refuses
+    // (the platforms whose web flow takes PKCE; TikTok's does not).
+    for platform in ["x", "youtube"] {
         let account = unique("pkce");
         let callback = env
             .authorize(&owner, &team, platform, &format!("fake_account={account}"))
@@ -369,7 +370,12 @@ async fn start_refuses_open_redirects_non_admins_and_unconfigured_requests() {
     let q = query(&location);
     assert!(location.contains("/social/www.tiktok.com/v2/auth/authorize/"));
     assert_eq!(q("client_key").as_deref(), Some("fake-tiktok-key"));
-    assert_eq!(q("code_challenge_method").as_deref(), Some("S256"));
+    // Login Kit for Web takes no PKCE (a challenge would be checked as TikTok's hex one).
+    assert_eq!(q("code_challenge"), None);
+    assert_eq!(
+        q("scope").as_deref(),
+        Some("user.info.basic,user.info.profile,video.publish,video.upload")
+    );
     assert!(q("state").unwrap().len() >= 43, "≥ 256 bits of state");
 }
 
