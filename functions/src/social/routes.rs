@@ -508,6 +508,7 @@ pub async fn cron_reencrypt(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn outcomes_are_appended_to_the_return_address() {
