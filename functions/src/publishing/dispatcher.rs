@@ -17,7 +17,8 @@ use crate::infra::hex;
 use crate::infra::retry::random_unit;
 use crate::infra::supabase::rpc;
 use crate::platforms;
-use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Access, Renew, StoredConnection};
+use crate::social::store::{Access, StoredConnection};
+use crate::social::tokens::{ensure_fresh, fresh_access_token_of, Renew};
 use crate::social::Platform;
 
 use super::media::{self, ReadFailure, StoredMedia};

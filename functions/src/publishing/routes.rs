@@ -31,7 +31,7 @@ use crate::publishing::on_time;
 use crate::publishing::rules::{self, MediaInfo};
 use crate::publishing::store::{self, Draft, PostFromJob};
 use crate::scope::Scope;
-use crate::social::tokens::ConnectionStatus;
+use crate::social::store::ConnectionStatus;
 use crate::valid::{List, Text};
 
 /// How long one cron call claims batch after batch before answering (pg_cron calls every

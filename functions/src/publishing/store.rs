@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::ids::PostId;
 use crate::infra::supabase::{self, rpc, Refusal};
 use crate::publishing::media::StoredMedia;
-use crate::social::tokens::ConnectionStatus;
+use crate::social::store::ConnectionStatus;
 use crate::social::Platform;
 
 /// A destination as `post_for_submission` reads it.

@@ -17,7 +17,7 @@
 //! - `POST /v1/cron/tokens/refresh` and `/v1/cron/tokens/reencrypt` (the cron secret).
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::Caller;
 use crate::auth::Cron;
@@ -30,12 +30,14 @@ use crate::http::{Request, Response};
 use crate::ids::{Connection, ConnectionId, TeamId};
 use crate::infra::clock::Clock;
 use crate::infra::outbound::rewrite;
-use crate::infra::supabase::rpc;
 use crate::platforms::tiktok::creator;
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
-use crate::social::store::{self, ConsumedState, Pending, StateCreation, TakenConfirmation};
-use crate::social::tokens::{self, key_ring, seal_tokens, Access};
+use crate::social::store::{
+    self, Access, ConsumedState, NewConnection, Pending, StateCreation, StoredConnection,
+    TakenConfirmation,
+};
+use crate::social::tokens::{self, key_ring, seal_tokens};
 use crate::social::transport::Transport;
 use crate::social::{Grant, Platform, SocialError};
 use crate::valid::Text;
@@ -399,32 +401,28 @@ async fn connect(
         let cause = error.cause().unwrap_or(error.code()).to_owned();
         ("server_error", cause)
     };
-    let connection_id: String = rpc(
-        config,
-        "social_connection_id",
-        json!({"team_id": pending.team_id, "platform": platform,
-               "external_account_id": account.external_id}),
-    )
-    .await
-    .map_err(server_error)?;
+    let connection_id =
+        store::connection_id(config, &pending.team_id, platform, &account.external_id)
+            .await
+            .map_err(server_error)?;
     let sealed = seal_tokens(ring, &connection_id, platform, access, refresh);
     let scopes = tokens
         .scopes
         .clone()
         .unwrap_or_else(|| api.spec().scopes.iter().map(|s| s.to_string()).collect());
-    rpc::<Value>(
-        config,
-        "save_social_connection",
-        json!({"connection_id": connection_id, "team_id": pending.team_id, "user_id": pending.user_id,
-               "platform": platform, "external_account_id": account.external_id,
-               "display_name": account.display_name, "handle": account.handle,
-               "avatar_url": account.avatar_url, "scopes": scopes,
-               "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
-               "token_key_version": sealed.version, "access_token_expires_in": expires_in,
-               "refresh_token_expires_in": refresh_expires_in}),
-    )
-    .await
-    .map_err(server_error)?;
+    let connection = NewConnection {
+        id: &connection_id,
+        pending,
+        platform,
+        account: &account,
+        scopes: &scopes,
+        sealed: &sealed,
+        access_token_expires_in: expires_in,
+        refresh_token_expires_in: refresh_expires_in,
+    };
+    store::save_connection(config, &connection)
+        .await
+        .map_err(server_error)?;
     Ok(connection_id)
 }
 
@@ -435,22 +433,11 @@ fn connection_id(cx: &Cx<'_, Caller>) -> Result<ConnectionId, ApiError> {
         .ok_or_else(|| SocialFailure::ConnectionNotFound.into())
 }
 
-/// A read of the platform on the caller's behalf: counted against `connection_verify`.
-async fn take_platform_read(config: &Config, caller: &Caller) -> Result<(), ApiError> {
-    rpc::<Value>(
-        config,
-        "take_rate_limit",
-        json!({"subject": caller.user.id.as_str(), "action": "connection_verify"}),
-    )
-    .await
-    .map(drop)
-}
-
 pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, _, clock) = cx.parts();
     let id = connection_id(cx)?;
     let id = id.as_str();
-    take_platform_read(config, caller).await?;
+    store::take_verify_limit(config, caller.user.id.as_str()).await?;
     let (connection, account) =
         tokens::verify(config, clock, id, Access::Use(caller.user.id.as_str())).await?;
     let mut body = connection.public();
@@ -465,7 +452,7 @@ pub async fn verify(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 pub async fn creator_info(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, _, clock) = cx.parts();
     let id = connection_id(cx)?;
-    take_platform_read(config, caller).await?;
+    store::take_verify_limit(config, caller.user.id.as_str()).await?;
     let (_, info) = tokens::ask_platform(
         config,
         clock,
@@ -485,16 +472,10 @@ pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
     let (config, caller, _, clock) = cx.parts();
     let id = connection_id(cx)?;
     let id = id.as_str();
-    let connection = tokens::load(config, id, Access::Remove(caller.user.id.as_str())).await?;
+    let connection = store::connection(config, id, Access::Remove(caller.user.id.as_str())).await?;
     // Deleted first: if the delete is refused (a post is going out with it right now), the
     // platform's grant is still intact.
-    let deleted: bool = rpc(
-        config,
-        "delete_social_connection",
-        json!({"connection_id": id}),
-    )
-    .await?;
-    if !deleted {
+    if !store::delete_connection(config, id).await? {
         return Err(SocialFailure::ConnectionNotFound.into());
     }
     let revocation = revoke(config, clock, &connection).await;
@@ -507,11 +488,7 @@ pub async fn delete(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
 /// Revokes the grant at the platform, best effort: `revoked`, `unsupported` (LinkedIn,
 /// Pinterest), or `failed` (the platform refused or could not be reached; the connection is
 /// deleted already, and the user can remove the app in the platform's settings).
-async fn revoke(
-    config: &Config,
-    clock: &dyn Clock,
-    connection: &tokens::StoredConnection,
-) -> &'static str {
+async fn revoke(config: &Config, clock: &dyn Clock, connection: &StoredConnection) -> &'static str {
     let (Ok(credentials), Ok(ring)) = (credentials(config, connection.platform), key_ring(config))
     else {
         return "failed";
@@ -553,6 +530,7 @@ pub async fn cron_reencrypt(cx: &Cx<'_, Cron>) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn outcomes_are_appended_to_the_return_address() {

@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -20,10 +19,11 @@ use crate::error::ApiError;
 use crate::infra::clock::{sleep, Clock};
 use crate::infra::crypto::{reseal_in_pages, KeyRing, Resealed, SealedKey};
 use crate::infra::outbound::{Call, Reply};
-use crate::infra::supabase::rpc;
 
 use super::failure::SocialFailure;
-use super::store::{self, RefreshClaim};
+use super::store::{
+    self, Access, ConnectionStatus, RefreshClaim, RefreshEnd, SealedTokens, StoredConnection,
+};
 use super::transport::Transport;
 use super::{Grant, Platform, SocialError};
 
@@ -33,65 +33,8 @@ pub const REFRESH_MARGIN_SECONDS: i64 = 120;
 const WAIT_FOR_REFRESH: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(150);
 
-/// A connection row as the worker reads it (`get_social_connection`, the dispatcher's claim).
-/// Only this module opens the sealed columns; `public` is what callers may see.
-#[derive(Clone, Deserialize)]
-pub struct StoredConnection {
-    pub id: String,
-    pub team_id: String,
-    pub platform: Platform,
-    pub external_account_id: String,
-    pub display_name: Option<String>,
-    pub handle: Option<String>,
-    pub avatar_url: Option<String>,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    pub status: ConnectionStatus,
-    pub connected_by: Option<String>,
-    encrypted_access_token: String,
-    encrypted_refresh_token: Option<String>,
-    token_key_version: String,
-    pub token_generation: i64,
-    pub access_token_expires_at: Option<String>,
-    /// Seconds left, by the database's clock.
-    access_token_expires_in: Option<f64>,
-    pub last_refreshed_at: Option<String>,
-    pub last_error: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// `social_connection_status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    Active,
-    /// A refresh was refused: only connecting the account again helps.
-    ReauthRequired,
-}
-
+/// What the refresh asks of a row.
 impl StoredConnection {
-    /// The connection as clients see it (the `social_accounts` view's columns, camelCase).
-    pub fn public(&self) -> Value {
-        json!({
-            "id": self.id,
-            "teamId": self.team_id,
-            "platform": self.platform,
-            "externalAccountId": self.external_account_id,
-            "displayName": self.display_name,
-            "handle": self.handle,
-            "avatarUrl": self.avatar_url,
-            "scopes": self.scopes,
-            "status": self.status,
-            "connectedBy": self.connected_by,
-            "accessTokenExpiresAt": self.access_token_expires_at,
-            "lastRefreshedAt": self.last_refreshed_at,
-            "lastError": self.last_error,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
-    }
-
     fn expires_within(&self, seconds: i64) -> bool {
         self.access_token_expires_in
             .is_some_and(|left| left <= seconds as f64)
@@ -100,13 +43,6 @@ impl StoredConnection {
     fn refreshable(&self) -> bool {
         self.platform.api().spec().supports_refresh && self.encrypted_refresh_token.is_some()
     }
-}
-
-/// Both tokens of a connection, sealed under one key version.
-pub struct SealedTokens {
-    pub access: String,
-    pub refresh: Option<String>,
-    pub version: String,
 }
 
 /// The associated data binding a token to its connection, platform, key version and kind, so
@@ -169,46 +105,6 @@ pub fn key_ring(config: &Config) -> Result<&KeyRing, SocialFailure> {
     config.social.key_ring.as_ref().ok_or_else(|| {
         SocialFailure::NotConfigured("SOCIAL_TOKEN_ENCRYPTION_KEYS is not configured".into())
     })
-}
-
-/// Who asks for a connection, and for what.
-#[derive(Clone, Copy)]
-pub enum Access<'a> {
-    /// A team member using it (verify, publish).
-    Use(&'a str),
-    /// An owner, admin or its connecting member removing it.
-    Remove(&'a str),
-    /// The worker itself (cron jobs, publishing on schedule).
-    Internal,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-enum Lookup {
-    Ok { connection: Box<StoredConnection> },
-    NotFound,
-    Forbidden,
-}
-
-pub async fn load(
-    config: &Config,
-    connection_id: &str,
-    access: Access<'_>,
-) -> Result<StoredConnection, ApiError> {
-    let params = match access {
-        Access::Use(user) => {
-            json!({"connection_id": connection_id, "user_id": user, "action": "use"})
-        }
-        Access::Remove(user) => {
-            json!({"connection_id": connection_id, "user_id": user, "action": "remove"})
-        }
-        Access::Internal => json!({"connection_id": connection_id}),
-    };
-    match rpc(config, "get_social_connection", params).await? {
-        Lookup::Ok { connection } => Ok(*connection),
-        Lookup::NotFound => Err(SocialFailure::ConnectionNotFound.into()),
-        Lookup::Forbidden => Err(ApiError::Forbidden),
-    }
 }
 
 /// A usable access token and the connection it belongs to.
@@ -287,7 +183,7 @@ async fn renew_if_due(
     loop {
         let row = match known.take() {
             Some(row) => row,
-            None => load(config, connection_id, access).await?,
+            None => store::connection(config, connection_id, access).await?,
         };
         if row.status == ConnectionStatus::ReauthRequired {
             return Err(SocialFailure::ReauthRequired.into());
@@ -315,16 +211,11 @@ async fn renew_if_due(
                 connection: row,
             });
         }
-        let claim = store::claim_refresh(
-            config,
-            json!({"connection_id": row.id, "token_generation": row.token_generation}),
-        )
-        .await?;
-        match claim {
+        match store::claim_refresh(config, &row.id, row.token_generation).await? {
             RefreshClaim::Claimed { lease_id } => {
                 refresh_with_lease(config, clock, ring, &row, &lease_id).await?;
                 // Read back what was stored (the new generation), for the caller.
-                let row = load(config, connection_id, access).await?;
+                let row = store::connection(config, connection_id, access).await?;
                 let (access_token, _) = open_tokens(ring, &row)?;
                 return Ok(Fresh {
                     access_token,
@@ -346,18 +237,15 @@ async fn renew_if_due(
     }
 }
 
+/// Marks the connection `reauth_required`; if it was refreshed meanwhile, nothing changes.
 async fn mark_reauth_required(
     config: &Config,
     row: &StoredConnection,
     error: &str,
 ) -> Result<(), ApiError> {
-    rpc::<Value>(
-        config,
-        "mark_social_reauth_required",
-        json!({"connection_id": row.id, "token_generation": row.token_generation, "error": error}),
-    )
-    .await
-    .map(drop)
+    store::mark_reauth_required(config, &row.id, row.token_generation, error)
+        .await
+        .map(drop)
 }
 
 /// Spends the refresh token (we hold the lease) and stores the outcome, releasing the lease.
@@ -368,19 +256,13 @@ async fn refresh_with_lease(
     row: &StoredConnection,
     lease_id: &str,
 ) -> Result<(), ApiError> {
-    let finish = |fields: Value| {
-        let mut params = json!({"connection_id": row.id, "lease_id": lease_id});
-        params
-            .as_object_mut()
-            .expect("an object")
-            .extend(fields.as_object().cloned().unwrap_or_default());
-        rpc::<Value>(config, "finish_social_token_refresh", params)
-    };
+    // Whether the lease was still ours changes nothing here: the caller reads the row again.
+    let finish = |end| store::finish_refresh(config, &row.id, lease_id, end);
     let api = row.platform.api();
     let credentials = match config.social.credentials(row.platform) {
         Ok(credentials) => credentials,
         Err(missing) => {
-            finish(json!({"error": "platform_not_configured"})).await?;
+            finish(RefreshEnd::Failed("platform_not_configured")).await?;
             return Err(
                 SocialFailure::NotConfigured(format!("{missing} is not configured")).into(),
             );
@@ -410,23 +292,21 @@ async fn refresh_with_lease(
                 &tokens.access_token,
                 Some(refresh),
             );
-            finish(json!({
-                "encrypted_access_token": sealed.access,
-                "encrypted_refresh_token": sealed.refresh,
-                "token_key_version": sealed.version,
-                "access_token_expires_in": tokens.expires_in.or(api.spec().default_access_lifetime),
-                "refresh_token_expires_in": tokens.refresh_expires_in,
-            }))
+            finish(RefreshEnd::Refreshed {
+                sealed: &sealed,
+                access_token_expires_in: tokens.expires_in.or(api.spec().default_access_lifetime),
+                refresh_token_expires_in: tokens.refresh_expires_in,
+            })
             .await?;
             Ok(())
         }
         Err(SocialError::InvalidGrant(cause)) => {
-            finish(json!({"reauth": true, "error": "invalid_grant"})).await?;
+            finish(RefreshEnd::Refused).await?;
             Err(ApiError::from(SocialFailure::ReauthRequired).with_cause(cause))
         }
         Err(error) => {
             let failure = SocialFailure::Platform(error);
-            finish(json!({"error": failure.code()})).await?;
+            finish(RefreshEnd::Failed(failure.code())).await?;
             Err(failure.into())
         }
     }
@@ -503,12 +383,7 @@ pub async fn ask_platform<T>(
 /// minutes, one connection at a time.
 pub async fn refresh_due(config: &Config, clock: &dyn Clock) -> Result<Value, ApiError> {
     const WITHIN_SECONDS: i64 = 15 * 60;
-    let due: Vec<String> = rpc(
-        config,
-        "social_connections_due",
-        json!({"within_seconds": WITHIN_SECONDS, "batch_size": 25}),
-    )
-    .await?;
+    let due = store::connections_due(config, WITHIN_SECONDS, 25).await?;
     let (mut refreshed, mut reauth_required, mut failed) = (0, 0, 0);
     for id in &due {
         match ensure_fresh(
@@ -538,13 +413,7 @@ pub async fn reseal_batch(config: &Config) -> Result<Value, ApiError> {
     let ring = key_ring(config)?;
     let newest = ring.newest_version();
     let report = reseal_in_pages(
-        |after_id, batch_size| {
-            rpc::<Vec<String>>(
-                config,
-                "social_connections_to_reseal",
-                json!({"newest_version": newest, "batch_size": batch_size, "after_id": after_id}),
-            )
-        },
+        |after_id, batch_size| store::connections_to_reseal(config, newest, batch_size, after_id),
         |id| id.as_str(),
         |id| reseal_connection(config, ring, id),
     )
@@ -560,19 +429,12 @@ async fn reseal_connection(
     ring: &KeyRing,
     id: String,
 ) -> Result<Resealed, ApiError> {
-    let row = load(config, &id, Access::Internal).await?;
+    let row = store::connection(config, &id, Access::Internal).await?;
     let Ok((access, refresh)) = open_tokens(ring, &row) else {
         return Ok(Resealed::Unreadable);
     };
     let sealed = seal_tokens(ring, &row.id, row.platform, &access, refresh.as_deref());
-    let written: bool = rpc(
-        config,
-        "reseal_social_tokens",
-        json!({"connection_id": row.id, "token_generation": row.token_generation,
-               "encrypted_access_token": sealed.access, "encrypted_refresh_token": sealed.refresh,
-               "token_key_version": sealed.version}),
-    )
-    .await?;
+    let written = store::reseal_tokens(config, &row.id, row.token_generation, &sealed).await?;
     Ok(Resealed::Written(written))
 }
 
