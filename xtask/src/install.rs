@@ -91,10 +91,7 @@ fn missing() -> Result<Vec<Requirement>> {
         .into_iter()
         .filter(|p| !dpkg_installed(p))
         .collect();
-    let stack_requirements = [
-        Requirement::AptPackages(apt),
-        Requirement::PythonPackages,
-    ];
+    let stack_requirements = [Requirement::AptPackages(apt), Requirement::PythonPackages];
     missing_among(build_requirements()?.into_iter().chain(stack_requirements))
 }
 

@@ -18,6 +18,10 @@ pub async fn serve() -> Result<()> {
     let address = format!("{}:{}", config.server_host, config.server_port);
     let app = postrust_server::build(config, postrust_server::Host::SERVER).await?;
     let listener = tokio::net::TcpListener::bind(&address).await?;
-    axum::serve(postrust_server::lenient_uri::LenientListener(listener), app.router).await?;
+    axum::serve(
+        postrust_server::lenient_uri::LenientListener(listener),
+        app.router,
+    )
+    .await?;
     Ok(())
 }
