@@ -24,6 +24,7 @@ const APT_PACKAGES: [&str; 7] = [
 ];
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WORKER_BUILD_VERSION: &str = "0.8.7";
+const POSTRUST_VERSION: &str = "3.1.0";
 const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 
 /// One thing the stack needs that can be missing.
@@ -91,7 +92,15 @@ fn missing() -> Result<Vec<Requirement>> {
         .into_iter()
         .filter(|p| !dpkg_installed(p))
         .collect();
-    let stack_requirements = [Requirement::AptPackages(apt), Requirement::PythonPackages];
+    let stack_requirements = [
+        Requirement::AptPackages(apt),
+        Requirement::CargoTool {
+            krate: "postrust-server",
+            binary: "postrust",
+            version: POSTRUST_VERSION.to_owned(),
+        },
+        Requirement::PythonPackages,
+    ];
     missing_among(build_requirements()?.into_iter().chain(stack_requirements))
 }
 

@@ -7,7 +7,6 @@ mod docs;
 mod install;
 mod mutants;
 mod postgres;
-mod postrust;
 mod service;
 mod smoke;
 mod stack;
@@ -88,8 +87,6 @@ fn main() {
         ["docs"] => docs::write(),
         ["types"] => types::write(),
         ["smoke", options @ ..] => smoke::run(options),
-        // Started by the stack as a service of its own, not by people.
-        ["postrust"] => with_runtime(postrust::serve()),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);

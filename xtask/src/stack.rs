@@ -182,8 +182,7 @@ impl Stack {
 
         let mut postrust = Service::spawn(
             "postrust",
-            Command::new(std::env::current_exe()?)
-                .arg("postrust")
+            Command::new(cargo_bin("postrust"))
                 .env(
                     "PGRST_DB_URI",
                     format!(
