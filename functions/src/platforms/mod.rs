@@ -9,9 +9,12 @@ pub mod tiktok;
 pub mod x;
 pub mod youtube;
 
+use serde_json::Value;
+
+use crate::infra::outbound::{Call, Reply};
 use crate::publishing::rules::Rules;
 use crate::publishing::Publisher;
-use crate::social::{Platform, PlatformApi, Spec};
+use crate::social::{Platform, PlatformApi, SocialError, Spec};
 
 /// What the worker holds about one platform.
 pub struct Parts {
@@ -22,6 +25,15 @@ pub struct Parts {
     pub publisher: &'static Publisher,
     /// What a post to it may carry, and how often.
     pub rules: &'static Rules,
+    /// Where the platform tells apps what the account may post now (TikTok's `creator_info`),
+    /// read for the composer by `GET /v1/connections/{id}/creator-info`.
+    pub creator_info: Option<&'static CreatorInfo>,
+}
+
+/// How to ask a platform what the connected account may post now, and read its answer.
+pub struct CreatorInfo {
+    pub call: fn(access_token: &str) -> Call,
+    pub read: fn(&Reply) -> Result<Value, SocialError>,
 }
 
 /// In the order of `Platform`'s variants, so that a platform finds its parts by index (a test

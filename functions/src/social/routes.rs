@@ -30,7 +30,7 @@ use crate::http::{Request, Response};
 use crate::ids::{Connection, ConnectionId, TeamId};
 use crate::infra::clock::Clock;
 use crate::infra::outbound::rewrite;
-use crate::platforms::tiktok::creator;
+use crate::platforms;
 use crate::social::failure::SocialFailure;
 use crate::social::pkce::{challenge, random_token, state_hash};
 use crate::social::store::{
@@ -458,11 +458,15 @@ pub async fn creator_info(cx: &Cx<'_, Caller>) -> Result<Response, ApiError> {
         clock,
         id.as_str(),
         Access::Use(caller.user.id.as_str()),
-        |connection, token| match connection.platform {
-            Platform::Tiktok => Ok(creator::creator_info_call(token)),
-            _ => Err(invalid("connection_id", "is not a TikTok account")),
+        |connection, token| match platforms::parts(connection.platform).creator_info {
+            Some(creator_info) => Ok((creator_info.call)(token)),
+            None => Err(invalid("connection_id", "is not a TikTok account")),
         },
-        |_, reply| creator::parse_creator_info(reply),
+        |connection, reply| match platforms::parts(connection.platform).creator_info {
+            Some(creator_info) => (creator_info.read)(reply),
+            // Not asked of such a platform: the call above refused it.
+            None => Err(SocialError::Rejected("no creator_info".into())),
+        },
     )
     .await?;
     Ok(Response::json(200, &info))

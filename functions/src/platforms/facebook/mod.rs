@@ -50,4 +50,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Facebook,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };

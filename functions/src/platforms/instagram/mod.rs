@@ -54,4 +54,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Instagram,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };

@@ -48,4 +48,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Linkedin,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };

@@ -72,4 +72,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Pinterest,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };

@@ -7,12 +7,19 @@
 use serde_json::{json, Value};
 
 use crate::infra::outbound::{Call, Method, Reply};
+use crate::platforms::CreatorInfo;
 use crate::social::{profile_json, text, Platform, SocialError};
 
-const CREATOR_INFO: &str = "https://open.tiktokapis.com/v2/post/publish/creator_info/query/";
+const CREATOR_INFO_URL: &str = "https://open.tiktokapis.com/v2/post/publish/creator_info/query/";
+
+/// TikTok's part of `platforms::Parts`.
+pub const CREATOR_INFO: CreatorInfo = CreatorInfo {
+    call: creator_info_call,
+    read: parse_creator_info,
+};
 
 pub fn creator_info_call(access_token: &str) -> Call {
-    Call::new(Method::Post, CREATOR_INFO, access_token).json(json!({}))
+    Call::new(Method::Post, CREATOR_INFO_URL, access_token).json(json!({}))
 }
 
 /// `{"data": {"creator_nickname", "privacy_level_options", "comment_disabled", "duet_disabled",
@@ -79,7 +86,7 @@ mod tests {
     #[test]
     fn asks_with_the_access_token() {
         let call = creator_info_call("tok");
-        assert_eq!(call.url, CREATOR_INFO);
+        assert_eq!(call.url, CREATOR_INFO_URL);
         assert_eq!(call.json_body(), &json!({}));
     }
 }

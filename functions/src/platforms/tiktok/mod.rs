@@ -71,4 +71,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Tiktok,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: Some(&creator::CREATOR_INFO),
 };

@@ -25,7 +25,8 @@ use crate::publishing::wire::Unanswered;
 use crate::publishing::{Attempt, Content, Failure, MediaFile, Published, Publisher};
 use crate::social::Platform;
 
-const CREATOR_INFO: &str = "https://open.tiktokapis.com/v2/post/publish/creator_info/query/";
+use super::creator::creator_info_call;
+
 const INIT: &str = "https://open.tiktokapis.com/v2/post/publish/video/init/";
 const STATUS: &str = "https://open.tiktokapis.com/v2/post/publish/status/fetch/";
 const MB: u64 = 1024 * 1024;
@@ -43,10 +44,6 @@ pub fn chunks(size: u64) -> (u64, u64) {
     } else {
         (MAX_CHUNK, size / MAX_CHUNK)
     }
-}
-
-pub fn creator_info_call(access_token: &str) -> Call {
-    Call::new(Method::Post, CREATOR_INFO, access_token).json(json!({}))
 }
 
 /// The privacy level the post asks for.
@@ -372,7 +369,6 @@ mod tests {
             check(&json!({}), "SELF_ONLY").is_err(),
             "no options read: nothing is offered"
         );
-        assert_eq!(creator_info_call("token").url, CREATOR_INFO);
     }
 
     #[test]

@@ -62,4 +62,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::X,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };

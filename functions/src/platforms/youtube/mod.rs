@@ -101,4 +101,5 @@ pub const PARTS: Parts = Parts {
     api: &oauth::Youtube,
     publisher: &publish::PUBLISHER,
     rules: &RULES,
+    creator_info: None,
 };
