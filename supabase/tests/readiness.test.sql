@@ -30,12 +30,14 @@ select is(public.readiness_report(:'digest') -> 'checks' -> 'cron' -> 'problems'
     '["publish-due-posts is paused"]', 'a paused schedule is named');
 update cron.job set active = true;
 insert into cron.job_run_details (jobid, runid, status, return_message, start_time)
-select jobid, 1, 'failed', 'ERROR: relation does not exist', now() from cron.job where jobname = 'content-jobs-sweep';
+select jobid, (select coalesce(max(runid), 0) + 1 from cron.job_run_details), 'failed', 'ERROR: relation does not exist', now()
+from cron.job where jobname = 'content-jobs-sweep';
 select matches(public.readiness_report(:'digest') -> 'checks' -> 'cron' ->> 'problems',
     'content-jobs-sweep failed at .*relation does not exist', 'a schedule whose last run failed is named with why');
 select is(public.readiness_report(:'digest') ->> 'ready', 'false', '... and the deployment is not ready');
 insert into cron.job_run_details (jobid, runid, status, return_message, start_time)
-select jobid, 2, 'succeeded', '1 row', now() + interval '1 second' from cron.job where jobname = 'content-jobs-sweep';
+select jobid, (select max(runid) + 1 from cron.job_run_details), 'succeeded', '1 row', now() + interval '1 second'
+from cron.job where jobname = 'content-jobs-sweep';
 select is(public.readiness_report(:'digest') -> 'checks' -> 'cron' ->> 'ok', 'true', 'a later run that succeeded clears it');
 select cron.unschedule('storage-cleanup');
 select is(public.readiness_report(:'digest') -> 'checks' -> 'cron' -> 'problems',
