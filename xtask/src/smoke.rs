@@ -132,7 +132,7 @@ fn inputs(platform: Platform, read: impl Fn(&str) -> Option<String>) -> Result<I
             missing.extend(
                 [id_name, secret_name]
                     .into_iter()
-                    .filter(|name| read(*name).is_none())
+                    .filter(|name| read(name).is_none())
                     .map(str::to_owned),
             );
         }

@@ -1188,7 +1188,8 @@ mod tests {
             send("POST", X_TOKEN, &[basic("x"), form_type.clone()], &doubled).await;
         assert_eq!((status, &body["error"]), (400, &json!("invalid_request")));
         let in_body = format!("{}&client_id=fake-x-client", x_exchange(&code));
-        let (status, body, _) = send("POST", X_TOKEN, &[form_type.clone()], &in_body).await;
+        let (status, body, _) =
+            send("POST", X_TOKEN, std::slice::from_ref(&form_type), &in_body).await;
         assert_eq!(
             (status, &body["error"]),
             (401, &json!("unauthorized_client"))
@@ -1203,7 +1204,8 @@ mod tests {
                 ("grant_type", "refresh_token"),
                 ("refresh_token", "unknown"),
             ]);
-            let (status, answer, _) = send("POST", tiktok, &[form_type.clone()], &body).await;
+            let (status, answer, _) =
+                send("POST", tiktok, std::slice::from_ref(&form_type), &body).await;
             let expected = if id_field == "client_key" {
                 "invalid_grant"
             } else {
@@ -1352,10 +1354,17 @@ mod tests {
             ("redirect_uri", CALLBACK),
         ];
         exchange.extend_from_slice(&secret);
-        let (_, tokens, _) = send("POST", linkedin, &[form_type.clone()], &form(&exchange)).await;
+        let (_, tokens, _) = send(
+            "POST",
+            linkedin,
+            std::slice::from_ref(&form_type),
+            &form(&exchange),
+        )
+        .await;
         let kept = tokens["refresh_token"].as_str().unwrap().to_owned();
         for _ in 0..2 {
-            let (status, body) = refresh(linkedin, &[form_type.clone()], &secret, &kept).await;
+            let (status, body) =
+                refresh(linkedin, std::slice::from_ref(&form_type), &secret, &kept).await;
             assert_eq!(
                 (status, body["refresh_token"].as_str()),
                 (200, Some(kept.as_str()))
@@ -1438,7 +1447,7 @@ mod tests {
             let (status, tokens, _) = send(
                 "POST",
                 "oauth2.googleapis.com/token",
-                &[form_type.clone()],
+                std::slice::from_ref(&form_type),
                 &body,
             )
             .await;
@@ -1482,7 +1491,7 @@ mod tests {
         let (_, body, _) = send(
             "POST",
             tiktok,
-            &[form_type.clone()],
+            std::slice::from_ref(&form_type),
             &exchange(&code, Some(&verifier)),
         )
         .await;
@@ -1500,14 +1509,19 @@ mod tests {
         )
         .await
         .unwrap();
-        let (_, tokens, _) =
-            send("POST", tiktok, &[form_type.clone()], &exchange(&code, None)).await;
+        let (_, tokens, _) = send(
+            "POST",
+            tiktok,
+            std::slice::from_ref(&form_type),
+            &exchange(&code, None),
+        )
+        .await;
         let bearer = (
             "authorization",
             format!("Bearer {}", tokens["access_token"].as_str().unwrap()),
         );
         let info = "open.tiktokapis.com/v2/user/info/?fields=open_id,display_name";
-        let (status, _, _) = send("GET", info, &[bearer.clone()], "").await;
+        let (status, _, _) = send("GET", info, std::slice::from_ref(&bearer), "").await;
         assert_eq!(status, 200);
         let (status, body, _) = send("GET", &format!("{info},username"), &[bearer], "").await;
         assert_eq!(
