@@ -1763,7 +1763,15 @@ async fn a_file_replaced_after_the_post_was_submitted_is_never_published() {
     let team = env.new_team_with_connections(&["x"]).await;
     let image = library_asset(&env, &team.owner, &team, "image/jpeg", jpeg()).await;
     let text = format!("Approved {}", unique("approved"));
-    let post_id = draft_with_media(&env, &team.owner, &team, &text, &[image.clone()], &[]).await;
+    let post_id = draft_with_media(
+        &env,
+        &team.owner,
+        &team,
+        &text,
+        std::slice::from_ref(&image),
+        &[],
+    )
+    .await;
     schedule_later(&env, &team.owner, &post_id).await;
     let mut other = jpeg();
     other.resize(5000, 0x66);
